@@ -1,0 +1,27 @@
+/*
+ * ooblex_keys.h - Redis key names, the contract between plugin, workers and
+ * operators (the mission's troubleshooting commands use them verbatim).
+ *
+ * Owns nothing at run time; only names and the helpers that build them.
+ */
+#ifndef OOBLEX_KEYS_H
+#define OOBLEX_KEYS_H
+
+#include <stdio.h>
+#include "ooblex_wire.h"
+
+/* Input queue: the plugin LPUSHes, every worker BRPOPs, so the list is FIFO. */
+#define OOBLEX_KEY_FRAMES	"frames_to_process"
+/* Output queue of one client: workers LPUSH, the plugin BRPOPs. */
+#define OOBLEX_KEY_PROCESSED_PREFIX	"processed_frames:"
+/* A processed_frames list nobody reads (its client left) expires after this. */
+#define OOBLEX_PROCESSED_TTL_S	30
+
+#define OOBLEX_KEY_MAX	64
+
+/* "processed_frames:<32 hex>" into out (OOBLEX_KEY_MAX bytes). */
+static inline void ooblex_key_processed(char out[OOBLEX_KEY_MAX], const char *client_hex) {
+	snprintf(out, OOBLEX_KEY_MAX, OOBLEX_KEY_PROCESSED_PREFIX "%s", client_hex);
+}
+
+#endif

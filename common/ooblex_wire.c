@@ -1,0 +1,221 @@
+/*
+ * ooblex_wire.c - encoding and validation of the frame message.
+ *
+ * Layout (little-endian), see docs/protocol.md:
+ *   0 magic "OOBX" | 4 version | 5 kind | 6 header_len u16 | 8 client_id[16]
+ *  24 frame_id u64 | 32 seq u32 | 36 payload_len u32 | 40 capture_us u64
+ *  48 queued_us u64 | 56 deadline_us u64 | 64 worker_start_us u64
+ *  72 worker_end_us u64 | 80 width u16 | 82 height u16 | 84 pixfmt u8
+ *  85 reply_pixfmt u8 | 86 jpeg_quality u8 | 87 effect_len u8
+ *  88 effect[effect_len] | worker_len u8 | worker[worker_len]
+ *  header_len: payload
+ */
+#include "ooblex_wire.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
+static void put32(uint8_t *p, uint32_t v) { for(int i = 0; i < 4; i++) p[i] = v >> (8 * i); }
+static void put64(uint8_t *p, uint64_t v) { for(int i = 0; i < 8; i++) p[i] = v >> (8 * i); }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t get32(const uint8_t *p) {
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t get64(const uint8_t *p) {
+	uint64_t v = 0;
+	for(int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+const char *ooblex_wire_error_str(ooblex_wire_error err) {
+	switch(err) {
+		case OOBLEX_WIRE_OK: return "ok";
+		case OOBLEX_WIRE_TRUNCATED: return "truncated";
+		case OOBLEX_WIRE_BAD_MAGIC: return "bad magic";
+		case OOBLEX_WIRE_BAD_VERSION: return "unsupported version";
+		case OOBLEX_WIRE_BAD_HEADER: return "inconsistent header";
+		case OOBLEX_WIRE_BAD_SIZE: return "bad size";
+	}
+	return "unknown";
+}
+
+const char *ooblex_pixfmt_name(ooblex_pixfmt fmt) {
+	switch(fmt) {
+		case OOBLEX_PIXFMT_I420: return "i420";
+		case OOBLEX_PIXFMT_RGB24: return "rgb24";
+		case OOBLEX_PIXFMT_JPEG: return "jpeg";
+		default: return "none";
+	}
+}
+
+ooblex_pixfmt ooblex_pixfmt_from_name(const char *name) {
+	if(name == NULL)
+		return OOBLEX_PIXFMT_NONE;
+	if(!strcmp(name, "i420") || !strcmp(name, "yuv420p"))
+		return OOBLEX_PIXFMT_I420;
+	if(!strcmp(name, "rgb24") || !strcmp(name, "rgb"))
+		return OOBLEX_PIXFMT_RGB24;
+	if(!strcmp(name, "jpeg") || !strcmp(name, "jpg"))
+		return OOBLEX_PIXFMT_JPEG;
+	return OOBLEX_PIXFMT_NONE;
+}
+
+size_t ooblex_pixfmt_size(ooblex_pixfmt fmt, unsigned width, unsigned height) {
+	size_t w = width, h = height;
+	switch(fmt) {
+		case OOBLEX_PIXFMT_I420: return w * h + 2 * ((w + 1) / 2) * ((h + 1) / 2);
+		case OOBLEX_PIXFMT_RGB24: return w * h * 3;
+		default: return 0;
+	}
+}
+
+size_t ooblex_wire_header_len(const ooblex_frame_header *h) {
+	return OOBLEX_WIRE_FIXED_LEN + strnlen(h->effect, OOBLEX_NAME_MAX) + 1 + strnlen(h->worker, OOBLEX_NAME_MAX);
+}
+
+size_t ooblex_wire_write_header(const ooblex_frame_header *h, uint8_t *buf) {
+	size_t elen = strnlen(h->effect, OOBLEX_NAME_MAX), wlen = strnlen(h->worker, OOBLEX_NAME_MAX);
+	size_t hlen = OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen;
+	memcpy(buf, OOBLEX_WIRE_MAGIC, 4);
+	buf[4] = OOBLEX_WIRE_VERSION;
+	buf[5] = h->kind;
+	put16(buf + 6, (uint16_t)hlen);
+	memcpy(buf + 8, h->client_id, OOBLEX_CLIENT_ID_LEN);
+	put64(buf + 24, h->frame_id);
+	put32(buf + 32, h->seq);
+	put32(buf + 36, h->payload_len);
+	put64(buf + 40, h->capture_us);
+	put64(buf + 48, h->queued_us);
+	put64(buf + 56, h->deadline_us);
+	put64(buf + 64, h->worker_start_us);
+	put64(buf + 72, h->worker_end_us);
+	put16(buf + 80, h->width);
+	put16(buf + 82, h->height);
+	buf[84] = h->pixfmt;
+	buf[85] = h->reply_pixfmt;
+	buf[86] = h->jpeg_quality;
+	buf[87] = (uint8_t)elen;
+	memcpy(buf + 88, h->effect, elen);
+	buf[88 + elen] = (uint8_t)wlen;
+	memcpy(buf + 89 + elen, h->worker, wlen);
+	return hlen;
+}
+
+/* Copies a length-prefixed string, refusing embedded NULs so that what a
+ * reader logs or compares is exactly what was sent. */
+static int read_name(const uint8_t *src, size_t len, char *dst) {
+	if(memchr(src, 0, len) != NULL)
+		return -1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
+		ooblex_frame_header *h, const uint8_t **payload) {
+	if(len < OOBLEX_WIRE_FIXED_LEN + 1)
+		return len >= 4 && memcmp(msg, OOBLEX_WIRE_MAGIC, 4) ? OOBLEX_WIRE_BAD_MAGIC : OOBLEX_WIRE_TRUNCATED;
+	if(memcmp(msg, OOBLEX_WIRE_MAGIC, 4))
+		return OOBLEX_WIRE_BAD_MAGIC;
+	if(msg[4] != OOBLEX_WIRE_VERSION)
+		return OOBLEX_WIRE_BAD_VERSION;
+	memset(h, 0, sizeof(*h));
+	h->kind = msg[5];
+	size_t hlen = get16(msg + 6);
+	if(h->kind != OOBLEX_KIND_FRAME && h->kind != OOBLEX_KIND_RESULT)
+		return OOBLEX_WIRE_BAD_HEADER;
+	if(hlen > len)
+		return OOBLEX_WIRE_TRUNCATED;
+	size_t elen = msg[87];
+	if(OOBLEX_WIRE_FIXED_LEN + elen + 1 > hlen)
+		return OOBLEX_WIRE_BAD_HEADER;
+	size_t wlen = msg[88 + elen];
+	if(OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen > hlen)
+		return OOBLEX_WIRE_BAD_HEADER;
+	memcpy(h->client_id, msg + 8, OOBLEX_CLIENT_ID_LEN);
+	h->frame_id = get64(msg + 24);
+	h->seq = get32(msg + 32);
+	h->payload_len = get32(msg + 36);
+	h->capture_us = get64(msg + 40);
+	h->queued_us = get64(msg + 48);
+	h->deadline_us = get64(msg + 56);
+	h->worker_start_us = get64(msg + 64);
+	h->worker_end_us = get64(msg + 72);
+	h->width = get16(msg + 80);
+	h->height = get16(msg + 82);
+	h->pixfmt = msg[84];
+	h->reply_pixfmt = msg[85];
+	h->jpeg_quality = msg[86];
+	if(read_name(msg + 88, elen, h->effect) < 0 || read_name(msg + 89 + elen, wlen, h->worker) < 0)
+		return OOBLEX_WIRE_BAD_HEADER;
+	if(h->payload_len > OOBLEX_MAX_PAYLOAD || h->width == 0 || h->height == 0 ||
+			h->width > OOBLEX_MAX_DIMENSION || h->height > OOBLEX_MAX_DIMENSION)
+		return OOBLEX_WIRE_BAD_SIZE;
+	if(len - hlen < h->payload_len)
+		return OOBLEX_WIRE_TRUNCATED;
+	if(len - hlen > h->payload_len)
+		return OOBLEX_WIRE_BAD_SIZE;
+	size_t raw = ooblex_pixfmt_size(h->pixfmt, h->width, h->height);
+	if(h->pixfmt == OOBLEX_PIXFMT_JPEG) {
+		if(h->payload_len < 4)
+			return OOBLEX_WIRE_BAD_SIZE;
+	} else if(raw == 0 || raw != h->payload_len) {
+		return OOBLEX_WIRE_BAD_SIZE;
+	}
+	*payload = msg + hlen;
+	return OOBLEX_WIRE_OK;
+}
+
+int ooblex_client_id_generate(uint8_t id[OOBLEX_CLIENT_ID_LEN]) {
+	/* getrandom() draws from the kernel CSPRNG: the id is the only thing that
+	 * keeps one client from reading another's processed_frames list. */
+	size_t got = 0;
+	while(got < OOBLEX_CLIENT_ID_LEN) {
+		ssize_t n = getrandom(id + got, OOBLEX_CLIENT_ID_LEN - got, 0);
+		if(n < 0) {
+			if(errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+void ooblex_client_id_to_hex(const uint8_t id[OOBLEX_CLIENT_ID_LEN], char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1]) {
+	static const char digits[] = "0123456789abcdef";
+	for(int i = 0; i < OOBLEX_CLIENT_ID_LEN; i++) {
+		hex[2 * i] = digits[id[i] >> 4];
+		hex[2 * i + 1] = digits[id[i] & 0x0f];
+	}
+	hex[OOBLEX_CLIENT_ID_HEX_LEN] = '\0';
+}
+
+static int hexval(char c) {
+	if(c >= '0' && c <= '9') return c - '0';
+	if(c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if(c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+int ooblex_client_id_from_hex(const char *hex, uint8_t id[OOBLEX_CLIENT_ID_LEN]) {
+	if(hex == NULL || strlen(hex) != OOBLEX_CLIENT_ID_HEX_LEN)
+		return -1;
+	for(int i = 0; i < OOBLEX_CLIENT_ID_LEN; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if(hi < 0 || lo < 0)
+			return -1;
+		id[i] = (uint8_t)((hi << 4) | lo);
+	}
+	return 0;
+}
+
+uint64_t ooblex_now_us(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

@@ -1,0 +1,101 @@
+/*
+ * ooblex_wire.h - the binary frame message shared by the plugin and the workers.
+ *
+ * Owns: the layout of one Redis list element, in both directions
+ * (plugin -> `frames_to_process` -> worker, worker -> `processed_frames:{id}`
+ * -> plugin). A message is a fixed little-endian header, two short strings
+ * (effect name, worker id) and the pixels. No JSON, no base64: a 640x480 I420
+ * frame is 460,800 bytes of payload plus about a hundred bytes of header.
+ *
+ * The header carries its own length, so a newer writer may append fields that
+ * an older reader skips. The version only changes when a field moves.
+ * docs/protocol.md describes the same layout for people.
+ */
+#ifndef OOBLEX_WIRE_H
+#define OOBLEX_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OOBLEX_WIRE_MAGIC	"OOBX"
+#define OOBLEX_WIRE_VERSION	1
+/* Fixed part of the header; the effect and worker strings follow it. */
+#define OOBLEX_WIRE_FIXED_LEN	88
+#define OOBLEX_CLIENT_ID_LEN	16	/* 128 random bits */
+#define OOBLEX_CLIENT_ID_HEX_LEN	(OOBLEX_CLIENT_ID_LEN * 2)
+#define OOBLEX_NAME_MAX	255	/* effect and worker strings are length-prefixed by one byte */
+/* Refuse absurd sizes before allocating: 8K frames are far beyond any webcam. */
+#define OOBLEX_MAX_DIMENSION	8192
+#define OOBLEX_MAX_PAYLOAD	(64u * 1024u * 1024u)
+
+typedef enum ooblex_kind {
+	OOBLEX_KIND_FRAME = 1,	/* to be processed */
+	OOBLEX_KIND_RESULT = 2,	/* processed */
+} ooblex_kind;
+
+typedef enum ooblex_pixfmt {
+	OOBLEX_PIXFMT_NONE = 0,
+	OOBLEX_PIXFMT_I420 = 1,	/* planar Y, U, V; chroma halved both ways, rounded up */
+	OOBLEX_PIXFMT_RGB24 = 2,	/* packed R, G, B */
+	OOBLEX_PIXFMT_JPEG = 3,	/* a complete JFIF image */
+} ooblex_pixfmt;
+
+typedef struct ooblex_frame_header {
+	uint8_t kind;	/* ooblex_kind */
+	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
+	uint64_t frame_id;	/* number of the decoded frame in the session, from 1 */
+	uint32_t seq;	/* number of the sampled frame, from 1, no gaps: the reorder key */
+	uint64_t capture_us;	/* wall clock (µs since the epoch) when the frame's first packet arrived */
+	uint64_t queued_us;	/* when the plugin queued it for Redis */
+	uint64_t deadline_us;	/* after this the result is useless; 0 = none */
+	uint64_t worker_start_us;	/* set by the worker */
+	uint64_t worker_end_us;	/* set by the worker */
+	uint16_t width, height;
+	uint8_t pixfmt;	/* ooblex_pixfmt of the payload */
+	uint8_t reply_pixfmt;	/* what the plugin wants back */
+	uint8_t jpeg_quality;	/* 1..100, for a JPEG reply */
+	char effect[OOBLEX_NAME_MAX + 1];	/* NUL-terminated */
+	char worker[OOBLEX_NAME_MAX + 1];	/* NUL-terminated; empty on frames */
+	uint32_t payload_len;
+} ooblex_frame_header;
+
+/* Why a message was refused by ooblex_wire_parse. */
+typedef enum ooblex_wire_error {
+	OOBLEX_WIRE_OK = 0,
+	OOBLEX_WIRE_TRUNCATED,	/* shorter than its header or payload says */
+	OOBLEX_WIRE_BAD_MAGIC,
+	OOBLEX_WIRE_BAD_VERSION,
+	OOBLEX_WIRE_BAD_HEADER,	/* header length or strings inconsistent */
+	OOBLEX_WIRE_BAD_SIZE,	/* dimensions or payload length absurd or not matching the format */
+} ooblex_wire_error;
+
+const char *ooblex_wire_error_str(ooblex_wire_error err);
+const char *ooblex_pixfmt_name(ooblex_pixfmt fmt);
+ooblex_pixfmt ooblex_pixfmt_from_name(const char *name);
+
+/* Bytes of raw pixels for a format and size; 0 for JPEG (variable) or unknown. */
+size_t ooblex_pixfmt_size(ooblex_pixfmt fmt, unsigned width, unsigned height);
+
+/* Bytes the header takes when written (fixed part plus the two strings). */
+size_t ooblex_wire_header_len(const ooblex_frame_header *h);
+
+/* Writes the header into buf, which must hold ooblex_wire_header_len(h) bytes;
+ * the payload (h->payload_len bytes) goes right after. Returns bytes written. */
+size_t ooblex_wire_write_header(const ooblex_frame_header *h, uint8_t *buf);
+
+/* Parses and validates a whole message. On success fills h and points
+ * *payload into msg (no copy). Never reads past len. */
+ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
+	ooblex_frame_header *h, const uint8_t **payload);
+
+/* Client ids: 16 random bytes, written as 32 lowercase hex characters in
+ * Redis keys and in the API. */
+int ooblex_client_id_generate(uint8_t id[OOBLEX_CLIENT_ID_LEN]);
+void ooblex_client_id_to_hex(const uint8_t id[OOBLEX_CLIENT_ID_LEN], char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1]);
+int ooblex_client_id_from_hex(const char *hex, uint8_t id[OOBLEX_CLIENT_ID_LEN]);
+
+/* Wall clock in microseconds since the epoch: comparable across processes
+ * on one machine, which is what per-stage latency needs. */
+uint64_t ooblex_now_us(void);
+
+#endif

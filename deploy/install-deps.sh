@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Ooblex needs to build, run and test.
+# Idempotent: only packages that are missing are installed, so reruns are fast.
+#   deploy/install-deps.sh            build + run (plugin, worker, Redis, Janus)
+#   deploy/install-deps.sh --test     also what the tests need (Chromium, Node, sanitizers)
+# Used by run-webrtc-demo.sh, tests/run.sh, .ci/run and the Dockerfiles.
+set -euo pipefail
+
+BUILD_PKGS=(build-essential autoconf automake libtool pkg-config
+  janus janus-dev libglib2.0-dev libjansson-dev libhiredis-dev libnice-dev
+  libavcodec-dev libavutil-dev libswscale-dev libavfilter-dev libturbojpeg0-dev
+  redis-server redis-tools libjs-janus-gateway libjs-webrtc-adapter
+  ffmpeg curl iproute2 ca-certificates openssl python3)
+TEST_PKGS=(chromium nodejs npm fonts-dejavu-core util-linux procps)
+
+pkgs=("${BUILD_PKGS[@]}")
+[[ "${1:-}" == --test ]] && pkgs+=("${TEST_PKGS[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  # nodejs/npm may come from elsewhere (a preinstalled Node): accept the commands.
+  case "$p" in
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
+  esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "[install-deps] installing: ${missing[*]}" >&2
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "[install-deps] need root to install packages" >&2; exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian enables and starts redis-server and janus on install; Ooblex starts its own.
+for svc in redis-server janus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" 2>/dev/null || true
+    systemctl disable "$svc" 2>/dev/null || true
+  fi
+done
+exit 0

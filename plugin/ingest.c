@@ -1,0 +1,227 @@
+/*
+ * ingest.c - per-session decode thread.
+ */
+#include "ingest.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame_sampler.h"
+#include "rtp_packet.h"
+#include "video_decoder.h"
+#include "vp8_depay.h"
+
+typedef struct queued_packet {
+	uint64_t arrival_us;
+	size_t len;
+	uint8_t data[];
+} queued_packet;
+
+/* Pushed to wake the thread for shutdown; never freed. */
+static queued_packet stop_marker;
+
+struct ooblex_ingest {
+	GThread *thread;
+	GAsyncQueue *packets;
+	ooblex_ingest_callbacks cb;
+	void *user;
+	ooblex_ingest_stats *stats;
+	unsigned max_queued;
+	/* Settings that configure() may change while streaming. */
+	GMutex settings_lock;
+	char effect[OOBLEX_NAME_MAX + 1];
+	unsigned frame_skip;
+	/* Owned by the thread. */
+	ooblex_vp8_depay *depay;
+	ooblex_decoder *decoder;
+	ooblex_sampler sampler;
+	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
+	uint8_t reply_pixfmt, jpeg_quality;
+	uint64_t pli_interval_us, deadline_us, last_pli_us;
+	uint64_t frame_id;
+	uint32_t seq;
+};
+
+static void request_keyframe(ooblex_ingest *ing) {
+	uint64_t now = g_get_monotonic_time();
+	if(ing->last_pli_us != 0 && now - ing->last_pli_us < ing->pli_interval_us)
+		return;
+	ing->last_pli_us = now;
+	atomic_fetch_add(&ing->stats->keyframes_requested, 1);
+	ing->cb.request_keyframe(ing->user);
+}
+
+static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t first_arrival_us) {
+	ing->frame_id++;
+	g_mutex_lock(&ing->settings_lock);
+	if(ing->sampler.frame_skip != ing->frame_skip)
+		ooblex_sampler_set_skip(&ing->sampler, ing->frame_skip);
+	int take = ooblex_sampler_take(&ing->sampler);
+	ooblex_frame_header h;
+	if(take) {
+		memset(&h, 0, sizeof(h));
+		memcpy(h.effect, ing->effect, sizeof(h.effect));
+	}
+	g_mutex_unlock(&ing->settings_lock);
+	if(!take)
+		return;
+	h.kind = OOBLEX_KIND_FRAME;
+	memcpy(h.client_id, ing->client_id, OOBLEX_CLIENT_ID_LEN);
+	h.frame_id = ing->frame_id;
+	h.seq = ing->seq + 1;
+	h.capture_us = first_arrival_us;
+	h.queued_us = ooblex_now_us();
+	h.deadline_us = ing->deadline_us ? first_arrival_us + ing->deadline_us : 0;
+	h.reply_pixfmt = ing->reply_pixfmt;
+	h.jpeg_quality = ing->jpeg_quality;
+	size_t len = 0;
+	uint8_t *msg = ooblex_pack_frame(pic, &h, &len);
+	if(msg == NULL) {
+		atomic_fetch_add(&ing->stats->frames_unsupported, 1);
+		return;
+	}
+	ing->seq++;
+	atomic_fetch_add(&ing->stats->frames_sampled, 1);
+	ing->cb.frame_ready(msg, len, ing->user);
+}
+
+static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
+	ooblex_rtp_packet pkt;
+	if(ooblex_rtp_parse(qp->data, qp->len, &pkt) < 0) {
+		atomic_fetch_add(&ing->stats->packets_dropped, 1);
+		return;
+	}
+	const ooblex_vp8_depay_stats *ds = ooblex_vp8_depay_get_stats(ing->depay);
+	uint64_t dropped_before = ds->frames_dropped;
+	ooblex_encoded_frame ef;
+	int need_keyframe = 0;
+	ooblex_depay_result r = ooblex_vp8_depay_push(ing->depay, &pkt, qp->arrival_us, &ef, &need_keyframe);
+	if(ds->frames_dropped != dropped_before)
+		atomic_fetch_add(&ing->stats->frames_incomplete, ds->frames_dropped - dropped_before);
+	for(; r == OOBLEX_DEPAY_FRAME; r = ooblex_vp8_depay_next(ing->depay, &ef)) {
+		atomic_fetch_add(&ing->stats->frames_assembled, 1);
+		AVFrame *pic = NULL;
+		gint64 t0 = g_get_monotonic_time();
+		int got = ooblex_decoder_decode(ing->decoder, ef.data, ef.len, ef.timestamp, &pic);
+		atomic_fetch_add(&ing->stats->decode_us_total, (uint64_t)(g_get_monotonic_time() - t0));
+		if(got < 0) {
+			/* Corrupt bitstream: what follows references garbage, so resync. */
+			atomic_fetch_add(&ing->stats->decode_errors, 1);
+			ooblex_vp8_depay_reset(ing->depay);
+			need_keyframe = 1;
+			break;
+		}
+		if(got == 1) {
+			atomic_fetch_add(&ing->stats->frames_decoded, 1);
+			handle_picture(ing, pic, ef.first_arrival_us);
+		}
+	}
+	if(need_keyframe)
+		request_keyframe(ing);
+}
+
+static gpointer ingest_thread(gpointer data) {
+	ooblex_ingest *ing = data;
+	for(;;) {
+		queued_packet *qp = g_async_queue_pop(ing->packets);
+		if(qp == &stop_marker)
+			break;
+		handle_packet(ing, qp);
+		free(qp);
+	}
+	/* Drain what is left; stop_marker is never freed. */
+	queued_packet *qp;
+	while((qp = g_async_queue_try_pop(ing->packets)) != NULL)
+		if(qp != &stop_marker)
+			free(qp);
+	ing->cb.stopped(ing->user);
+	g_async_queue_unref(ing->packets);
+	ooblex_vp8_depay_free(ing->depay);
+	ooblex_decoder_free(ing->decoder);
+	g_mutex_clear(&ing->settings_lock);
+	g_free(ing);
+	return NULL;
+}
+
+ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex_ingest_callbacks *cb,
+		void *user, char *err, size_t errlen) {
+	if(cfg->codec == NULL || strcmp(cfg->codec, "vp8") != 0) {
+		snprintf(err, errlen, "unsupported codec %s", cfg->codec ? cfg->codec : "(none)");
+		return NULL;
+	}
+	ooblex_ingest *ing = g_malloc0(sizeof(*ing));
+	ing->decoder = ooblex_decoder_new(cfg->codec, 1, err, errlen);
+	ing->depay = ooblex_vp8_depay_new();
+	if(ing->decoder == NULL || ing->depay == NULL) {
+		ooblex_decoder_free(ing->decoder);
+		ooblex_vp8_depay_free(ing->depay);
+		g_free(ing);
+		return NULL;
+	}
+	ing->packets = g_async_queue_new();
+	ing->cb = *cb;
+	ing->user = user;
+	ing->stats = cfg->stats;
+	ing->max_queued = cfg->max_queued_packets ? cfg->max_queued_packets : 2000;
+	g_mutex_init(&ing->settings_lock);
+	g_strlcpy(ing->effect, cfg->effect ? cfg->effect : "none", sizeof(ing->effect));
+	ing->frame_skip = cfg->frame_skip ? cfg->frame_skip : 1;
+	ooblex_sampler_init(&ing->sampler, ing->frame_skip);
+	memcpy(ing->client_id, cfg->client_id, OOBLEX_CLIENT_ID_LEN);
+	ing->reply_pixfmt = cfg->reply_pixfmt;
+	ing->jpeg_quality = cfg->jpeg_quality;
+	ing->pli_interval_us = (uint64_t)(cfg->pli_interval_ms ? cfg->pli_interval_ms : 500) * 1000;
+	ing->deadline_us = (uint64_t)cfg->deadline_ms * 1000;
+	GError *gerr = NULL;
+	ing->thread = g_thread_try_new("ooblex ingest", ingest_thread, ing, &gerr);
+	if(ing->thread == NULL) {
+		snprintf(err, errlen, "cannot start the ingest thread: %s", gerr ? gerr->message : "?");
+		g_clear_error(&gerr);
+		g_async_queue_unref(ing->packets);
+		ooblex_vp8_depay_free(ing->depay);
+		ooblex_decoder_free(ing->decoder);
+		g_mutex_clear(&ing->settings_lock);
+		g_free(ing);
+		return NULL;
+	}
+	/* The thread frees itself; nobody joins it. */
+	g_thread_unref(ing->thread);
+	return ing;
+}
+
+int ooblex_ingest_push_rtp(ooblex_ingest *ing, const uint8_t *buf, size_t len) {
+	atomic_fetch_add(&ing->stats->packets_received, 1);
+	/* The length goes negative while the thread waits for packets: compare signed. */
+	if(g_async_queue_length(ing->packets) >= (gint)ing->max_queued) {
+		/* The decoder is behind: drop rather than grow. The sequence gap this
+		 * leaves makes the depacketizer resync on a keyframe. */
+		atomic_fetch_add(&ing->stats->packets_dropped, 1);
+		return -1;
+	}
+	queued_packet *qp = malloc(sizeof(*qp) + len);
+	if(qp == NULL) {
+		atomic_fetch_add(&ing->stats->packets_dropped, 1);
+		return -1;
+	}
+	qp->arrival_us = ooblex_now_us();
+	qp->len = len;
+	memcpy(qp->data, buf, len);
+	g_async_queue_push(ing->packets, qp);
+	return 0;
+}
+
+void ooblex_ingest_configure(ooblex_ingest *ing, const char *effect, unsigned frame_skip) {
+	g_mutex_lock(&ing->settings_lock);
+	if(effect != NULL)
+		g_strlcpy(ing->effect, effect, sizeof(ing->effect));
+	if(frame_skip > 0)
+		ing->frame_skip = frame_skip;
+	g_mutex_unlock(&ing->settings_lock);
+}
+
+void ooblex_ingest_stop(ooblex_ingest *ing) {
+	/* Front of the queue: packets still waiting are not worth decoding. */
+	g_async_queue_push_front(ing->packets, &stop_marker);
+}

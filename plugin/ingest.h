@@ -1,0 +1,76 @@
+/*
+ * ingest.h - the receiving half of one session: RTP in, frames for workers out.
+ *
+ * Owns: a bounded packet queue and one thread that runs, per packet,
+ * depacketize -> decode -> sample -> pack. Janus' media thread only copies the
+ * packet into the queue (ooblex_ingest_push_rtp never blocks and never
+ * decodes); when the queue is full the packet is dropped and counted, and the
+ * depacketizer's loss handling then waits for a keyframe. Packed frames leave
+ * through the frame_ready callback (normally the Redis producer).
+ *
+ * Lifetime: ooblex_ingest_stop() is asynchronous. The thread finishes the
+ * packet in hand, calls stopped() as its very last use of the caller's
+ * pointers, and frees itself, so a stop from Janus' media thread never waits
+ * on a decode.
+ */
+#ifndef OOBLEX_INGEST_H
+#define OOBLEX_INGEST_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "ooblex_wire.h"
+
+/* Counters kept in memory the caller owns, so they outlive the ingest thread
+ * and can be read from any thread (Admin API) without a lock. */
+typedef struct ooblex_ingest_stats {
+	atomic_uint_fast64_t packets_received;
+	atomic_uint_fast64_t packets_dropped;	/* queue full or malformed RTP */
+	atomic_uint_fast64_t frames_assembled;	/* whole encoded frames */
+	atomic_uint_fast64_t frames_incomplete;	/* dropped by the depacketizer */
+	atomic_uint_fast64_t frames_decoded;
+	atomic_uint_fast64_t decode_errors;
+	atomic_uint_fast64_t frames_sampled;
+	atomic_uint_fast64_t frames_unsupported;	/* pixel format we cannot pack */
+	atomic_uint_fast64_t keyframes_requested;
+	atomic_uint_fast64_t decode_us_total;	/* time spent in the decoder */
+} ooblex_ingest_stats;
+
+typedef struct ooblex_ingest_callbacks {
+	/* Ask the sender for a keyframe (PLI). Already rate-limited. Must not block. */
+	void (*request_keyframe)(void *user);
+	/* A sampled frame, packed; the callee owns msg and frees it with free(). */
+	void (*frame_ready)(uint8_t *msg, size_t len, void *user);
+	/* The thread is about to exit; nothing is called after this. */
+	void (*stopped)(void *user);
+} ooblex_ingest_callbacks;
+
+typedef struct ooblex_ingest_config {
+	const char *codec;	/* "vp8" */
+	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
+	unsigned frame_skip;
+	const char *effect;
+	uint8_t reply_pixfmt;	/* ooblex_pixfmt the workers should answer with */
+	uint8_t jpeg_quality;
+	unsigned max_queued_packets;	/* bound on the packet queue */
+	unsigned pli_interval_ms;	/* at most one keyframe request per interval */
+	unsigned deadline_ms;	/* frames older than this are useless to the viewer */
+	ooblex_ingest_stats *stats;	/* caller-owned, must outlive the thread */
+} ooblex_ingest_config;
+
+typedef struct ooblex_ingest ooblex_ingest;
+
+ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex_ingest_callbacks *cb,
+	void *user, char *err, size_t errlen);
+
+/* Copies one RTP packet into the queue. Any thread; never blocks. Returns 0,
+ * or -1 if the packet was dropped. */
+int ooblex_ingest_push_rtp(ooblex_ingest *ing, const uint8_t *buf, size_t len);
+
+/* Changes the effect (NULL: keep) and frame_skip (0: keep) from the next frame on. */
+void ooblex_ingest_configure(ooblex_ingest *ing, const char *effect, unsigned frame_skip);
+
+/* Asks the thread to finish; ing must not be used afterwards. */
+void ooblex_ingest_stop(ooblex_ingest *ing);
+
+#endif

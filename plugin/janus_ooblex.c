@@ -1,0 +1,1214 @@
+/*! \file   janus_ooblex.c
+ * \author  The Ooblex developers
+ * \copyright GNU General Public License v3
+ * \brief  Janus Ooblex plugin: real-time processing of browser video by a worker fleet
+ * \details The browser sends its camera over WebRTC. This plugin decodes every
+ * frame on its own threads, samples every frame_skip-th one into the Redis list
+ * \c frames_to_process, where any number of \c ooblex-worker processes take
+ * them, and sends the processed results back in order over the data channel.
+ *
+ * This file is the Janus glue only: sessions, requests, SDP and the media
+ * callbacks. The data path lives in Janus-free modules (ingest.c, vp8_depay.c,
+ * video_decoder.c, frame_sampler.c, redis_queue.c, reorder.c, dc_chunker.c).
+ *
+ * \section ooblexapi Ooblex API
+ *
+ * Requests are sent as \c message to a handle attached to \c janus.plugin.ooblex.
+ *
+ * \c start (with a JSEP offer carrying VP8 video and a data channel):
+ \verbatim
+{ "request": "start", "effect": "invert", "frame_skip": 3 }
+ \endverbatim
+ * answered asynchronously with a JSEP answer and
+ \verbatim
+{ "ooblex": "event", "result": "started", "client_id": "<32 hex>", "effect": "invert",
+  "frame_skip": 3, "codec": "vp8" }
+ \endverbatim
+ * \c configure changes \c effect and/or \c frame_skip while streaming;
+ * \c stop ends processing and closes the PeerConnection; \c stats returns
+ * this session's counters. Errors are
+ * <code>{ "ooblex": "event", "error_code": N, "error": "..." }</code>, codes below.
+ * docs/api.md and docs/protocol.md have the whole protocol.
+ *
+ * \ingroup plugins
+ * \ref plugins
+ */
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "plugins/plugin.h"
+#include "debug.h"
+#include "apierror.h"
+#include "config.h"
+#include "mutex.h"
+#include "rtp.h"
+#include "sdp-utils.h"
+#include "utils.h"
+
+#include "dc_chunker.h"
+#include "ingest.h"
+#include "ooblex_keys.h"
+#include "ooblex_redis.h"
+#include "ooblex_wire.h"
+#include "redis_queue.h"
+#include "reorder.h"
+
+/* Plugin information */
+#define JANUS_OOBLEX_VERSION			1
+#define JANUS_OOBLEX_VERSION_STRING	"0.1.0"
+#define JANUS_OOBLEX_DESCRIPTION		"Ooblex: real-time processing of WebRTC video by a fleet of Redis-fed workers."
+#define JANUS_OOBLEX_NAME			"JANUS Ooblex plugin"
+#define JANUS_OOBLEX_AUTHOR			"Ooblex"
+#define JANUS_OOBLEX_PACKAGE			"janus.plugin.ooblex"
+
+/* Error codes */
+#define JANUS_OOBLEX_ERROR_NO_MESSAGE		411
+#define JANUS_OOBLEX_ERROR_INVALID_JSON		412
+#define JANUS_OOBLEX_ERROR_INVALID_REQUEST	413
+#define JANUS_OOBLEX_ERROR_MISSING_ELEMENT	414
+#define JANUS_OOBLEX_ERROR_INVALID_ELEMENT	415
+#define JANUS_OOBLEX_ERROR_INVALID_SDP		416
+#define JANUS_OOBLEX_ERROR_NO_CODEC			417
+#define JANUS_OOBLEX_ERROR_INVALID_STATE		418
+#define JANUS_OOBLEX_ERROR_TOO_MANY_SESSIONS	419
+#define JANUS_OOBLEX_ERROR_UNKNOWN_ERROR		499
+
+/* Plugin methods */
+janus_plugin *create(void);
+int janus_ooblex_init(janus_callbacks *callback, const char *config_path);
+void janus_ooblex_destroy(void);
+int janus_ooblex_get_api_compatibility(void);
+int janus_ooblex_get_version(void);
+const char *janus_ooblex_get_version_string(void);
+const char *janus_ooblex_get_description(void);
+const char *janus_ooblex_get_name(void);
+const char *janus_ooblex_get_author(void);
+const char *janus_ooblex_get_package(void);
+void janus_ooblex_create_session(janus_plugin_session *handle, int *error);
+struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *handle, char *transaction, json_t *message, json_t *jsep);
+json_t *janus_ooblex_handle_admin_message(json_t *message);
+void janus_ooblex_setup_media(janus_plugin_session *handle);
+void janus_ooblex_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *packet);
+void janus_ooblex_incoming_data(janus_plugin_session *handle, janus_plugin_data *packet);
+void janus_ooblex_data_ready(janus_plugin_session *handle);
+void janus_ooblex_hangup_media(janus_plugin_session *handle);
+void janus_ooblex_destroy_session(janus_plugin_session *handle, int *error);
+json_t *janus_ooblex_query_session(janus_plugin_session *handle);
+
+/* Plugin setup */
+static janus_plugin janus_ooblex_plugin =
+	JANUS_PLUGIN_INIT (
+		.init = janus_ooblex_init,
+		.destroy = janus_ooblex_destroy,
+
+		.get_api_compatibility = janus_ooblex_get_api_compatibility,
+		.get_version = janus_ooblex_get_version,
+		.get_version_string = janus_ooblex_get_version_string,
+		.get_description = janus_ooblex_get_description,
+		.get_name = janus_ooblex_get_name,
+		.get_author = janus_ooblex_get_author,
+		.get_package = janus_ooblex_get_package,
+
+		.create_session = janus_ooblex_create_session,
+		.handle_message = janus_ooblex_handle_message,
+		.handle_admin_message = janus_ooblex_handle_admin_message,
+		.setup_media = janus_ooblex_setup_media,
+		.incoming_rtp = janus_ooblex_incoming_rtp,
+		.incoming_data = janus_ooblex_incoming_data,
+		.data_ready = janus_ooblex_data_ready,
+		.hangup_media = janus_ooblex_hangup_media,
+		.destroy_session = janus_ooblex_destroy_session,
+		.query_session = janus_ooblex_query_session,
+	);
+
+/* Plugin creator */
+janus_plugin *create(void) {
+	JANUS_LOG(LOG_VERB, "%s created!\n", JANUS_OOBLEX_NAME);
+	return &janus_ooblex_plugin;
+}
+
+/* Settings from janus.plugin.ooblex.jcfg */
+typedef struct janus_ooblex_settings {
+	ooblex_redis_config redis;
+	unsigned frame_skip;
+	char effect[OOBLEX_NAME_MAX + 1];
+	unsigned jpeg_quality;
+	unsigned reorder_wait_ms;
+	unsigned frame_deadline_ms;
+	unsigned max_pending_frames;
+	unsigned max_sessions;
+	gboolean events;
+} janus_ooblex_settings;
+
+static volatile gint initialized = 0, stopping = 0;
+static janus_callbacks *gateway = NULL;
+static janus_ooblex_settings settings;
+static GThread *handler_thread;
+static GAsyncQueue *messages = NULL;
+static ooblex_producer *producer = NULL;
+static ooblex_reader *reader = NULL;
+
+/* Totals over the plugin's life, for the Admin API. */
+static atomic_uint_fast64_t total_sessions_started, total_frames_queued, total_frames_dropped_queue,
+	total_results, total_results_malformed, total_frames_sent;
+/* Decode threads still running; shutdown waits for them before the producer goes. */
+static atomic_int live_ingests;
+
+/* One browser connection */
+typedef struct janus_ooblex_session {
+	janus_plugin_session *handle;
+	janus_mutex mutex;	/* guards ingest, started, effect, frame_skip, client id */
+	ooblex_ingest *ingest;
+	ooblex_ingest_stats ingest_stats;
+	gboolean started;
+	char effect[OOBLEX_NAME_MAX + 1];
+	unsigned frame_skip;
+	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
+	char client_hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
+	char result_key[OOBLEX_KEY_MAX];
+	int video_pt;
+	/* Return path: used by the Redis reader thread. */
+	janus_mutex return_mutex;
+	ooblex_reorder *reorder;
+	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received, results_malformed,
+		frames_sent, chunks_sent, frames_dropped_channel;
+	atomic_uint_fast64_t last_latency_us, latency_us_total;
+	volatile gint dc_ready;
+	volatile gint hangingup;
+	volatile gint destroyed;
+	janus_refcount ref;
+} janus_ooblex_session;
+
+static GHashTable *sessions;	/* janus_plugin_session * -> session */
+static GHashTable *clients;	/* client id hex -> session (no reference of its own) */
+static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
+
+static void janus_ooblex_session_destroy(janus_ooblex_session *session) {
+	if(session && g_atomic_int_compare_and_exchange(&session->destroyed, 0, 1))
+		janus_refcount_decrease(&session->ref);
+}
+
+static void janus_ooblex_session_free(const janus_refcount *session_ref) {
+	janus_ooblex_session *session = janus_refcount_containerof(session_ref, janus_ooblex_session, ref);
+	/* This session can be destroyed, free all the resources */
+	janus_refcount_decrease(&session->handle->ref);
+	ooblex_reorder_free(session->reorder);
+	janus_mutex_destroy(&session->mutex);
+	janus_mutex_destroy(&session->return_mutex);
+	g_free(session);
+}
+
+static janus_ooblex_session *janus_ooblex_lookup_session(janus_plugin_session *handle) {
+	janus_ooblex_session *session = NULL;
+	if(g_hash_table_contains(sessions, handle))
+		session = (janus_ooblex_session *)handle->plugin_handle;
+	return session;
+}
+
+/* Queued request */
+typedef struct janus_ooblex_message {
+	janus_plugin_session *handle;
+	char *transaction;
+	json_t *message;
+	json_t *jsep;
+} janus_ooblex_message;
+static janus_ooblex_message exit_message;
+
+static void janus_ooblex_message_free(janus_ooblex_message *msg) {
+	if(!msg || msg == &exit_message)
+		return;
+	if(msg->handle && msg->handle->plugin_handle) {
+		janus_ooblex_session *session = (janus_ooblex_session *)msg->handle->plugin_handle;
+		janus_refcount_decrease(&session->ref);
+	}
+	msg->handle = NULL;
+	g_free(msg->transaction);
+	msg->transaction = NULL;
+	if(msg->message)
+		json_decref(msg->message);
+	msg->message = NULL;
+	if(msg->jsep)
+		json_decref(msg->jsep);
+	msg->jsep = NULL;
+	g_free(msg);
+}
+
+static void *janus_ooblex_handler(void *data);
+
+/* Redis threads report through Janus' log. */
+static void janus_ooblex_redis_log(int level, const char *msg) {
+	if(level == 0)
+		JANUS_LOG(LOG_ERR, "[ooblex] %s\n", msg);
+	else if(level == 1)
+		JANUS_LOG(LOG_WARN, "[ooblex] %s\n", msg);
+	else
+		JANUS_LOG(LOG_INFO, "[ooblex] %s\n", msg);
+}
+
+/* ----------------------------------------------------------- configuration */
+
+static const char *config_string(janus_config *config, janus_config_category *cat, const char *name) {
+	janus_config_item *item = janus_config_get(config, cat, janus_config_type_item, name);
+	return item && item->value ? item->value : NULL;
+}
+
+/* Reads an unsigned setting in [lo, hi]; a bad value is logged and the default kept. */
+static void config_uint(janus_config *config, janus_config_category *cat, const char *name,
+		unsigned lo, unsigned hi, unsigned *value) {
+	const char *s = config_string(config, cat, name);
+	if(s == NULL)
+		return;
+	char *end = NULL;
+	gint64 v = g_ascii_strtoll(s, &end, 10);
+	if(end == s || *end != '\0' || v < lo || v > hi) {
+		JANUS_LOG(LOG_ERR, "Ooblex config: %s = \"%s\" is not a whole number in %u..%u, using %u\n",
+			name, s, lo, hi, *value);
+		return;
+	}
+	*value = (unsigned)v;
+}
+
+static void janus_ooblex_load_settings(const char *config_path) {
+	memset(&settings, 0, sizeof(settings));
+	ooblex_redis_config_default(&settings.redis);
+	settings.frame_skip = 3;
+	g_strlcpy(settings.effect, "invert", sizeof(settings.effect));
+	settings.jpeg_quality = 80;
+	settings.reorder_wait_ms = 150;
+	settings.frame_deadline_ms = 1000;
+	settings.max_pending_frames = 64;
+	settings.max_sessions = 64;
+	settings.events = TRUE;
+
+	char filename[255];
+	g_snprintf(filename, sizeof(filename), "%s/%s.jcfg", config_path, JANUS_OOBLEX_PACKAGE);
+	JANUS_LOG(LOG_VERB, "Configuration file: %s\n", filename);
+	janus_config *config = janus_config_parse(filename);
+	if(config == NULL) {
+		JANUS_LOG(LOG_WARN, "Couldn't find %s, using the defaults (Redis at 127.0.0.1:6379)\n", filename);
+		return;
+	}
+	janus_config_print(config);
+	janus_config_category *general = janus_config_get_create(config, NULL, janus_config_type_category, "general");
+	janus_config_category *redis = janus_config_get_create(config, NULL, janus_config_type_category, "redis");
+	char err[256];
+	const char *s;
+	if((s = config_string(config, redis, "url")) != NULL && *s &&
+			ooblex_redis_parse_url(&settings.redis, s, err, sizeof(err)) < 0)
+		JANUS_LOG(LOG_ERR, "Ooblex config: redis.url: %s\n", err);
+	if((s = config_string(config, redis, "host")) != NULL && *s)
+		g_strlcpy(settings.redis.host, s, sizeof(settings.redis.host));
+	unsigned port = (unsigned)settings.redis.port, db = (unsigned)settings.redis.db;
+	config_uint(config, redis, "port", 1, 65535, &port);
+	config_uint(config, redis, "db", 0, 1000000, &db);
+	settings.redis.port = (int)port;
+	settings.redis.db = (int)db;
+	if((s = config_string(config, redis, "password")) != NULL)
+		g_strlcpy(settings.redis.password, s, sizeof(settings.redis.password));
+	config_uint(config, general, "frame_skip", 1, 1000, &settings.frame_skip);
+	if((s = config_string(config, general, "effect")) != NULL && *s)
+		g_strlcpy(settings.effect, s, sizeof(settings.effect));
+	config_uint(config, general, "jpeg_quality", 1, 100, &settings.jpeg_quality);
+	config_uint(config, general, "reorder_wait_ms", 0, 10000, &settings.reorder_wait_ms);
+	config_uint(config, general, "frame_deadline_ms", 0, 60000, &settings.frame_deadline_ms);
+	config_uint(config, general, "max_pending_frames", 1, 100000, &settings.max_pending_frames);
+	config_uint(config, general, "max_sessions", 1, 100000, &settings.max_sessions);
+	if((s = config_string(config, general, "events")) != NULL)
+		settings.events = janus_is_true(s);
+	janus_config_destroy(config);
+}
+
+/* ------------------------------------------------------------ return path */
+
+/* A result waiting in the reorder buffer. */
+typedef struct held_result {
+	uint8_t *msg;
+	size_t len;
+	ooblex_frame_header h;
+	const uint8_t *payload;
+	uint64_t received_us;
+} held_result;
+
+static void held_result_free(void *p) {
+	held_result *r = p;
+	g_free(r->msg);
+	g_free(r);
+}
+
+static int janus_ooblex_send_chunk(const uint8_t *msg, size_t len, void *user) {
+	janus_ooblex_session *session = user;
+	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->handle->stopped))
+		return -1;
+	janus_plugin_data data = {
+		.label = NULL,	/* the browser's default "JanusDataChannel" */
+		.protocol = NULL,
+		.binary = TRUE,
+		.buffer = (char *)msg,
+		.length = (uint16_t)len,
+	};
+	gateway->relay_data(session->handle, &data);
+	atomic_fetch_add(&session->chunks_sent, 1);
+	return 0;
+}
+
+/* Sends one processed frame: JSON metadata, then the JPEG, in chunks. */
+static void janus_ooblex_deliver(janus_ooblex_session *session, held_result *r) {
+	if(!g_atomic_int_get(&session->dc_ready)) {
+		/* Messages sent before the SCTP association is up are lost anyway. */
+		atomic_fetch_add(&session->frames_dropped_channel, 1);
+		return;
+	}
+	uint64_t sent_us = ooblex_now_us();
+	json_t *meta = json_pack("{sIsisssssisis{sIsIsIsIsIsI}}",
+		"frame_id", (json_int_t)r->h.frame_id,
+		"seq", (int)r->h.seq,
+		"effect", r->h.effect,
+		"worker", r->h.worker,
+		"width", (int)r->h.width,
+		"height", (int)r->h.height,
+		"t",
+			"capture", (json_int_t)r->h.capture_us,
+			"queued", (json_int_t)r->h.queued_us,
+			"worker_start", (json_int_t)r->h.worker_start_us,
+			"worker_end", (json_int_t)r->h.worker_end_us,
+			"returned", (json_int_t)r->received_us,
+			"sent", (json_int_t)sent_us);
+	char *text = json_dumps(meta, JSON_COMPACT);
+	json_decref(meta);
+	if(text == NULL)
+		return;
+	int n = ooblex_chunk_frame(r->h.frame_id, (const uint8_t *)text, strlen(text), r->payload,
+		r->h.payload_len, OOBLEX_CHUNK_MAX, janus_ooblex_send_chunk, session);
+	free(text);
+	if(n < 0) {
+		atomic_fetch_add(&session->frames_dropped_channel, 1);
+		return;
+	}
+	atomic_fetch_add(&session->frames_sent, 1);
+	atomic_fetch_add(&total_frames_sent, 1);
+	uint64_t latency = sent_us > r->h.capture_us ? sent_us - r->h.capture_us : 0;
+	atomic_store(&session->last_latency_us, latency);
+	atomic_fetch_add(&session->latency_us_total, latency);
+}
+
+/* Delivers whatever the reorder buffer releases now. Caller holds return_mutex. */
+static void janus_ooblex_flush_ready(janus_ooblex_session *session, uint64_t now) {
+	if(session->reorder == NULL)
+		return;
+	uint32_t seq;
+	held_result *r;
+	while((r = ooblex_reorder_pop(session->reorder, now, &seq)) != NULL) {
+		janus_ooblex_deliver(session, r);
+		held_result_free(r);
+	}
+}
+
+/* Reader thread: one processed frame popped from processed_frames:{id}. */
+static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
+	(void)user;
+	const char *hex = key + strlen(OOBLEX_KEY_PROCESSED_PREFIX);
+	janus_mutex_lock(&sessions_mutex);
+	janus_ooblex_session *session = g_hash_table_lookup(clients, hex);
+	if(session != NULL)
+		janus_refcount_increase(&session->ref);
+	janus_mutex_unlock(&sessions_mutex);
+	if(session == NULL)
+		return;	/* the client left; its list expires by itself */
+	atomic_fetch_add(&total_results, 1);
+	held_result *r = g_malloc0(sizeof(*r));
+	r->msg = g_memdup2(msg, len);
+	r->len = len;
+	r->received_us = ooblex_now_us();
+	ooblex_wire_error e = ooblex_wire_parse(r->msg, len, &r->h, &r->payload);
+	if(e != OOBLEX_WIRE_OK || r->h.kind != OOBLEX_KIND_RESULT || r->h.pixfmt != OOBLEX_PIXFMT_JPEG ||
+			memcmp(r->h.client_id, session->client_id, OOBLEX_CLIENT_ID_LEN) != 0) {
+		JANUS_LOG(LOG_WARN, "[ooblex-%s] Skipping a bad result from %s (%zu bytes): %s\n", session->client_hex,
+			key, len, e != OOBLEX_WIRE_OK ? ooblex_wire_error_str(e) : "not a JPEG result for this client");
+		atomic_fetch_add(&session->results_malformed, 1);
+		atomic_fetch_add(&total_results_malformed, 1);
+		held_result_free(r);
+		janus_refcount_decrease(&session->ref);
+		return;
+	}
+	atomic_fetch_add(&session->results_received, 1);
+	uint64_t now = r->received_us;
+	janus_mutex_lock(&session->return_mutex);
+	if(session->reorder == NULL || ooblex_reorder_put(session->reorder, r->h.seq, r, now) != OOBLEX_REORDER_ACCEPTED)
+		held_result_free(r);
+	janus_ooblex_flush_ready(session, now);
+	janus_mutex_unlock(&session->return_mutex);
+	janus_refcount_decrease(&session->ref);
+}
+
+/* Reader thread, between results: gaps whose wait ran out are skipped. */
+static void janus_ooblex_on_tick(void *user) {
+	(void)user;
+	GList *list = NULL;
+	janus_mutex_lock(&sessions_mutex);
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, clients);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		janus_ooblex_session *session = value;
+		janus_refcount_increase(&session->ref);
+		list = g_list_prepend(list, session);
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	uint64_t now = ooblex_now_us();
+	for(GList *l = list; l != NULL; l = l->next) {
+		janus_ooblex_session *session = l->data;
+		janus_mutex_lock(&session->return_mutex);
+		if(session->reorder != NULL && ooblex_reorder_held(session->reorder) > 0)
+			janus_ooblex_flush_ready(session, now);
+		janus_mutex_unlock(&session->return_mutex);
+		janus_refcount_decrease(&session->ref);
+	}
+	g_list_free(list);
+}
+
+/* ----------------------------------------------------------------- ingest */
+
+static void janus_ooblex_ingest_keyframe(void *user) {
+	janus_ooblex_session *session = user;
+	if(!g_atomic_int_get(&session->destroyed))
+		gateway->send_pli(session->handle);
+}
+
+static void janus_ooblex_ingest_frame(uint8_t *msg, size_t len, void *user) {
+	janus_ooblex_session *session = user;
+	if(ooblex_producer_push(producer, OOBLEX_KEY_FRAMES, msg, len) == 0) {
+		atomic_fetch_add(&session->frames_queued, 1);
+		atomic_fetch_add(&total_frames_queued, 1);
+	} else {
+		atomic_fetch_add(&session->frames_dropped_queue, 1);
+		atomic_fetch_add(&total_frames_dropped_queue, 1);
+	}
+}
+
+static void janus_ooblex_ingest_stopped(void *user) {
+	janus_ooblex_session *session = user;
+	janus_refcount_decrease(&session->ref);	/* taken when the ingest started */
+	atomic_fetch_sub(&live_ingests, 1);
+}
+
+/* Ends processing for a session: ingest stopped, results no longer read.
+ * Safe to call more than once, from any thread. */
+static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
+	janus_mutex_lock(&session->mutex);
+	gboolean was_started = session->started;
+	session->started = FALSE;
+	if(session->ingest != NULL) {
+		ooblex_ingest_stop(session->ingest);	/* asynchronous */
+		session->ingest = NULL;
+	}
+	janus_mutex_unlock(&session->mutex);
+	if(!was_started)
+		return;
+	janus_mutex_lock(&sessions_mutex);
+	g_hash_table_remove(clients, session->client_hex);
+	janus_mutex_unlock(&sessions_mutex);
+	ooblex_reader_unwatch(reader, session->result_key);
+	janus_mutex_lock(&session->return_mutex);
+	ooblex_reorder_free(session->reorder);
+	session->reorder = NULL;
+	janus_mutex_unlock(&session->return_mutex);
+	g_atomic_int_set(&session->dc_ready, 0);
+}
+
+/* -------------------------------------------------------- plugin methods */
+
+int janus_ooblex_init(janus_callbacks *callback, const char *config_path) {
+	if(g_atomic_int_get(&stopping))
+		return -1;
+	if(callback == NULL || config_path == NULL)
+		return -1;
+	janus_ooblex_load_settings(config_path);
+	JANUS_LOG(LOG_INFO, "Ooblex: Redis %s:%d db %d%s, frame_skip %u, effect %s, jpeg quality %u, reorder wait %u ms\n",
+		settings.redis.host, settings.redis.port, settings.redis.db, settings.redis.password[0] ? " (with password)" : "",
+		settings.frame_skip, settings.effect, settings.jpeg_quality, settings.reorder_wait_ms);
+
+	sessions = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)janus_ooblex_session_destroy);
+	clients = g_hash_table_new(g_str_hash, g_str_equal);
+	messages = g_async_queue_new_full((GDestroyNotify)janus_ooblex_message_free);
+	gateway = callback;
+
+	/* Both Redis threads connect in the background and retry with backoff:
+	 * Janus starts even when Redis is not up yet. */
+	char err[256];
+	producer = ooblex_producer_start(&settings.redis, settings.max_pending_frames, janus_ooblex_redis_log, err, sizeof(err));
+	if(producer != NULL)
+		reader = ooblex_reader_start(&settings.redis, 20, janus_ooblex_on_result, janus_ooblex_on_tick, NULL,
+			janus_ooblex_redis_log, err, sizeof(err));
+	if(producer == NULL || reader == NULL) {
+		JANUS_LOG(LOG_ERR, "Ooblex: %s\n", err);
+		ooblex_producer_stop(producer);
+		producer = NULL;
+		g_async_queue_unref(messages);
+		g_hash_table_destroy(clients);
+		g_hash_table_destroy(sessions);
+		return -1;
+	}
+	g_atomic_int_set(&initialized, 1);
+	GError *error = NULL;
+	handler_thread = g_thread_try_new("ooblex handler", janus_ooblex_handler, NULL, &error);
+	if(error != NULL) {
+		g_atomic_int_set(&initialized, 0);
+		JANUS_LOG(LOG_ERR, "Got error %d (%s) trying to launch the Ooblex handler thread...\n",
+			error->code, error->message ? error->message : "??");
+		g_error_free(error);
+		ooblex_reader_stop(reader);
+		ooblex_producer_stop(producer);
+		reader = NULL;
+		producer = NULL;
+		return -1;
+	}
+	JANUS_LOG(LOG_INFO, "%s initialized!\n", JANUS_OOBLEX_NAME);
+	return 0;
+}
+
+void janus_ooblex_destroy(void) {
+	if(!g_atomic_int_get(&initialized))
+		return;
+	g_atomic_int_set(&stopping, 1);
+
+	g_async_queue_push(messages, &exit_message);
+	if(handler_thread != NULL) {
+		g_thread_join(handler_thread);
+		handler_thread = NULL;
+	}
+	/* Stop every session's processing while the Redis threads still run. */
+	GList *list = NULL;
+	janus_mutex_lock(&sessions_mutex);
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, sessions);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		janus_refcount_increase(&((janus_ooblex_session *)value)->ref);
+		list = g_list_prepend(list, value);
+	}
+	janus_mutex_unlock(&sessions_mutex);
+	for(GList *l = list; l != NULL; l = l->next) {
+		janus_ooblex_stop_processing(l->data);
+		janus_refcount_decrease(&((janus_ooblex_session *)l->data)->ref);
+	}
+	g_list_free(list);
+	/* Ingest threads end asynchronously and may still hand a frame to the
+	 * producer: wait for them (a decode takes milliseconds) before it goes. */
+	for(int i = 0; i < 300 && atomic_load(&live_ingests) > 0; i++)
+		g_usleep(10000);
+	ooblex_reader_stop(reader);
+	reader = NULL;
+	janus_mutex_lock(&sessions_mutex);
+	g_hash_table_destroy(clients);
+	clients = NULL;
+	g_hash_table_destroy(sessions);
+	sessions = NULL;
+	janus_mutex_unlock(&sessions_mutex);
+	if(atomic_load(&live_ingests) == 0) {
+		ooblex_producer_stop(producer);
+		producer = NULL;
+	} else {
+		JANUS_LOG(LOG_WARN, "Ooblex: %d decode threads still busy at shutdown; leaving the Redis producer to the exit\n",
+			(int)atomic_load(&live_ingests));
+	}
+	g_async_queue_unref(messages);
+	messages = NULL;
+	g_atomic_int_set(&initialized, 0);
+	g_atomic_int_set(&stopping, 0);
+	JANUS_LOG(LOG_INFO, "%s destroyed!\n", JANUS_OOBLEX_NAME);
+}
+
+int janus_ooblex_get_api_compatibility(void) {
+	/* Important! This is what your plugin MUST always return: don't lie here or bad things will happen */
+	return JANUS_PLUGIN_API_VERSION;
+}
+
+int janus_ooblex_get_version(void) {
+	return JANUS_OOBLEX_VERSION;
+}
+
+const char *janus_ooblex_get_version_string(void) {
+	return JANUS_OOBLEX_VERSION_STRING;
+}
+
+const char *janus_ooblex_get_description(void) {
+	return JANUS_OOBLEX_DESCRIPTION;
+}
+
+const char *janus_ooblex_get_name(void) {
+	return JANUS_OOBLEX_NAME;
+}
+
+const char *janus_ooblex_get_author(void) {
+	return JANUS_OOBLEX_AUTHOR;
+}
+
+const char *janus_ooblex_get_package(void) {
+	return JANUS_OOBLEX_PACKAGE;
+}
+
+void janus_ooblex_create_session(janus_plugin_session *handle, int *error) {
+	if(g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized)) {
+		*error = -1;
+		return;
+	}
+	janus_ooblex_session *session = g_malloc0(sizeof(janus_ooblex_session));
+	session->handle = handle;
+	janus_mutex_init(&session->mutex);
+	janus_mutex_init(&session->return_mutex);
+	session->frame_skip = settings.frame_skip;
+	g_strlcpy(session->effect, settings.effect, sizeof(session->effect));
+	janus_refcount_init(&session->ref, janus_ooblex_session_free);
+	handle->plugin_handle = session;
+	janus_mutex_lock(&sessions_mutex);
+	g_hash_table_insert(sessions, handle, session);
+	janus_mutex_unlock(&sessions_mutex);
+}
+
+void janus_ooblex_destroy_session(janus_plugin_session *handle, int *error) {
+	if(g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized)) {
+		*error = -1;
+		return;
+	}
+	janus_mutex_lock(&sessions_mutex);
+	janus_ooblex_session *session = janus_ooblex_lookup_session(handle);
+	if(!session) {
+		janus_mutex_unlock(&sessions_mutex);
+		JANUS_LOG(LOG_ERR, "No Ooblex session associated with this handle...\n");
+		*error = -2;
+		return;
+	}
+	janus_refcount_increase(&session->ref);
+	janus_mutex_unlock(&sessions_mutex);
+	JANUS_LOG(LOG_VERB, "Removing Ooblex session...\n");
+	janus_ooblex_stop_processing(session);
+	janus_mutex_lock(&sessions_mutex);
+	g_hash_table_remove(sessions, handle);
+	janus_mutex_unlock(&sessions_mutex);
+	janus_refcount_decrease(&session->ref);
+}
+
+/* Counters of one session, for query_session and the "stats" request. Only
+ * atomics are read: this never waits on the media path. */
+static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
+	ooblex_ingest_stats *is = &session->ingest_stats;
+	json_t *info = json_object();
+	janus_mutex_lock(&session->mutex);
+	json_object_set_new(info, "started", session->started ? json_true() : json_false());
+	if(session->started)
+		json_object_set_new(info, "client_id", json_string(session->client_hex));
+	json_object_set_new(info, "effect", json_string(session->effect));
+	json_object_set_new(info, "frame_skip", json_integer(session->frame_skip));
+	janus_mutex_unlock(&session->mutex);
+	json_object_set_new(info, "data_channel_ready", json_boolean(g_atomic_int_get(&session->dc_ready)));
+	uint64_t decoded = atomic_load(&is->frames_decoded), sent = atomic_load(&session->frames_sent);
+	json_t *frames = json_object();
+	json_object_set_new(frames, "packets_received", json_integer((json_int_t)atomic_load(&is->packets_received)));
+	json_object_set_new(frames, "packets_dropped", json_integer((json_int_t)atomic_load(&is->packets_dropped)));
+	json_object_set_new(frames, "assembled", json_integer((json_int_t)atomic_load(&is->frames_assembled)));
+	json_object_set_new(frames, "incomplete", json_integer((json_int_t)atomic_load(&is->frames_incomplete)));
+	json_object_set_new(frames, "decoded", json_integer((json_int_t)decoded));
+	json_object_set_new(frames, "decode_errors", json_integer((json_int_t)atomic_load(&is->decode_errors)));
+	json_object_set_new(frames, "sampled", json_integer((json_int_t)atomic_load(&is->frames_sampled)));
+	json_object_set_new(frames, "queued", json_integer((json_int_t)atomic_load(&session->frames_queued)));
+	json_object_set_new(frames, "dropped_queue_full", json_integer((json_int_t)atomic_load(&session->frames_dropped_queue)));
+	json_object_set_new(frames, "results", json_integer((json_int_t)atomic_load(&session->results_received)));
+	json_object_set_new(frames, "results_malformed", json_integer((json_int_t)atomic_load(&session->results_malformed)));
+	json_object_set_new(frames, "sent", json_integer((json_int_t)sent));
+	json_object_set_new(frames, "chunks_sent", json_integer((json_int_t)atomic_load(&session->chunks_sent)));
+	json_object_set_new(frames, "dropped_channel", json_integer((json_int_t)atomic_load(&session->frames_dropped_channel)));
+	json_object_set_new(frames, "keyframes_requested", json_integer((json_int_t)atomic_load(&is->keyframes_requested)));
+	json_object_set_new(info, "frames", frames);
+	janus_mutex_lock(&session->return_mutex);
+	if(session->reorder != NULL) {
+		const ooblex_reorder_stats *rs = ooblex_reorder_get_stats(session->reorder);
+		json_object_set_new(info, "reorder", json_pack("{sIsIsIsIsi}",
+			"delivered", (json_int_t)rs->delivered, "late", (json_int_t)rs->late,
+			"duplicates", (json_int_t)rs->duplicates, "skipped", (json_int_t)rs->skipped,
+			"held", (int)ooblex_reorder_held(session->reorder)));
+	}
+	janus_mutex_unlock(&session->return_mutex);
+	json_t *latency = json_object();
+	json_object_set_new(latency, "decode_avg_ms", json_real(decoded ?
+		atomic_load(&is->decode_us_total) / 1000.0 / decoded : 0.0));
+	json_object_set_new(latency, "last_ms", json_real(atomic_load(&session->last_latency_us) / 1000.0));
+	json_object_set_new(latency, "avg_ms", json_real(sent ? atomic_load(&session->latency_us_total) / 1000.0 / sent : 0.0));
+	json_object_set_new(info, "latency", latency);
+	json_object_set_new(info, "hangingup", json_integer(g_atomic_int_get(&session->hangingup)));
+	json_object_set_new(info, "destroyed", json_integer(g_atomic_int_get(&session->destroyed)));
+	return info;
+}
+
+json_t *janus_ooblex_query_session(janus_plugin_session *handle) {
+	if(g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized))
+		return NULL;
+	janus_mutex_lock(&sessions_mutex);
+	janus_ooblex_session *session = janus_ooblex_lookup_session(handle);
+	if(!session) {
+		janus_mutex_unlock(&sessions_mutex);
+		JANUS_LOG(LOG_ERR, "No session associated with this handle...\n");
+		return NULL;
+	}
+	janus_refcount_increase(&session->ref);
+	janus_mutex_unlock(&sessions_mutex);
+	json_t *info = janus_ooblex_session_stats(session);
+	janus_refcount_decrease(&session->ref);
+	return info;
+}
+
+/* Plugin-wide stats: the Admin API's message_plugin {"request":"stats"}. */
+static json_t *janus_ooblex_global_stats(void) {
+	json_t *res = json_object();
+	json_object_set_new(res, "ooblex", json_string("stats"));
+	janus_mutex_lock(&sessions_mutex);
+	json_object_set_new(res, "sessions", json_integer(sessions ? g_hash_table_size(sessions) : 0));
+	json_object_set_new(res, "processing", json_integer(clients ? g_hash_table_size(clients) : 0));
+	janus_mutex_unlock(&sessions_mutex);
+	json_t *totals = json_object();
+	json_object_set_new(totals, "sessions_started", json_integer((json_int_t)atomic_load(&total_sessions_started)));
+	json_object_set_new(totals, "frames_queued", json_integer((json_int_t)atomic_load(&total_frames_queued)));
+	json_object_set_new(totals, "frames_dropped_queue_full", json_integer((json_int_t)atomic_load(&total_frames_dropped_queue)));
+	json_object_set_new(totals, "results", json_integer((json_int_t)atomic_load(&total_results)));
+	json_object_set_new(totals, "results_malformed", json_integer((json_int_t)atomic_load(&total_results_malformed)));
+	json_object_set_new(totals, "frames_sent", json_integer((json_int_t)atomic_load(&total_frames_sent)));
+	json_object_set_new(res, "totals", totals);
+	json_t *redis = json_object();
+	const ooblex_producer_stats *ps = ooblex_producer_get_stats(producer);
+	json_object_set_new(redis, "producer_connected", json_boolean(atomic_load(&ps->connected)));
+	json_object_set_new(redis, "reader_connected", json_boolean(atomic_load(&ooblex_reader_get_stats(reader)->connected)));
+	json_object_set_new(redis, "pushed", json_integer((json_int_t)atomic_load(&ps->pushed)));
+	json_object_set_new(redis, "dropped_error", json_integer((json_int_t)atomic_load(&ps->dropped_error)));
+	json_object_set_new(redis, "pending", json_integer(ooblex_producer_pending(producer)));
+	json_object_set_new(res, "redis", redis);
+	return res;
+}
+
+static json_t *janus_ooblex_error(int code, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static json_t *janus_ooblex_error(int code, const char *fmt, ...) {
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	g_vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	json_t *event = json_object();
+	json_object_set_new(event, "ooblex", json_string("event"));
+	json_object_set_new(event, "error_code", json_integer(code));
+	json_object_set_new(event, "error", json_string(text));
+	return event;
+}
+
+json_t *janus_ooblex_handle_admin_message(json_t *message) {
+	const char *request = message ? json_string_value(json_object_get(message, "request")) : NULL;
+	if(request == NULL)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Missing element (request)");
+	if(!strcasecmp(request, "stats"))
+		return janus_ooblex_global_stats();
+	return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
+}
+
+/* Effect names travel in Redis keys' neighbourhood and in logs: keep them tame. */
+static gboolean janus_ooblex_effect_name_ok(const char *s) {
+	size_t n = strlen(s);
+	if(n == 0 || n > 200)
+		return FALSE;
+	for(size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if(!(g_ascii_isalnum(c) || strchr("_-.:|=,/ ", c) != NULL))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Validates effect and frame_skip if present. Returns an error event or NULL. */
+static json_t *janus_ooblex_check_options(json_t *root, const char **effect, unsigned *frame_skip) {
+	json_t *e = json_object_get(root, "effect");
+	json_t *fs = json_object_get(root, "frame_skip");
+	if(e != NULL) {
+		if(!json_is_string(e))
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (effect should be a string)");
+		if(!janus_ooblex_effect_name_ok(json_string_value(e)))
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT,
+				"Invalid effect name (1-200 characters: letters, digits and _-.:|=,/)");
+		*effect = json_string_value(e);
+	}
+	if(fs != NULL) {
+		if(!json_is_integer(fs))
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (frame_skip should be an integer)");
+		json_int_t v = json_integer_value(fs);
+		if(v < 1 || v > 1000)
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid frame_skip %" JSON_INTEGER_FORMAT " (1..1000)", v);
+		*frame_skip = (unsigned)v;
+	}
+	return NULL;
+}
+
+struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *handle, char *transaction, json_t *message, json_t *jsep) {
+	if(g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized))
+		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, g_atomic_int_get(&stopping) ? "Shutting down" : "Plugin not initialized", NULL);
+	janus_mutex_lock(&sessions_mutex);
+	janus_ooblex_session *session = janus_ooblex_lookup_session(handle);
+	if(!session) {
+		janus_mutex_unlock(&sessions_mutex);
+		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "No session associated with this handle", NULL);
+	}
+	/* Increase the reference counter for this session: we'll decrease it after handling the message */
+	janus_refcount_increase(&session->ref);
+	janus_mutex_unlock(&sessions_mutex);
+	if(g_atomic_int_get(&session->destroyed)) {
+		janus_refcount_decrease(&session->ref);
+		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "Session has already been destroyed", NULL);
+	}
+	/* Cheap, synchronous requests are answered right away. */
+	json_t *reply = NULL;
+	const char *request = NULL;
+	if(message == NULL || !json_is_object(message)) {
+		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_JSON, "JSON error: not an object");
+	} else if((request = json_string_value(json_object_get(message, "request"))) == NULL) {
+		reply = janus_ooblex_error(json_object_get(message, "request") ? JANUS_OOBLEX_ERROR_INVALID_ELEMENT :
+			JANUS_OOBLEX_ERROR_MISSING_ELEMENT, json_object_get(message, "request") ?
+			"Invalid element type (request should be a string)" : "Missing element (request)");
+	} else if(!strcasecmp(request, "stats")) {
+		reply = janus_ooblex_session_stats(session);
+		json_object_set_new(reply, "ooblex", json_string("stats"));
+	} else if(strcasecmp(request, "start") && strcasecmp(request, "configure") && strcasecmp(request, "stop")) {
+		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
+	}
+	if(reply != NULL) {
+		janus_refcount_decrease(&session->ref);
+		g_free(transaction);
+		if(message)
+			json_decref(message);
+		if(jsep)
+			json_decref(jsep);
+		return janus_plugin_result_new(JANUS_PLUGIN_OK, NULL, reply);
+	}
+	janus_ooblex_message *msg = g_malloc(sizeof(janus_ooblex_message));
+	msg->handle = handle;
+	msg->transaction = transaction;
+	msg->message = message;
+	msg->jsep = jsep;
+	g_async_queue_push(messages, msg);
+	/* All the requests to this plugin are handled asynchronously */
+	return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, NULL, NULL);
+}
+
+void janus_ooblex_setup_media(janus_plugin_session *handle) {
+	JANUS_LOG(LOG_INFO, "[%s-%p] WebRTC media is now available\n", JANUS_OOBLEX_PACKAGE, handle);
+	if(g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized))
+		return;
+	janus_mutex_lock(&sessions_mutex);
+	janus_ooblex_session *session = janus_ooblex_lookup_session(handle);
+	if(!session) {
+		janus_mutex_unlock(&sessions_mutex);
+		JANUS_LOG(LOG_ERR, "No session associated with this handle...\n");
+		return;
+	}
+	if(g_atomic_int_get(&session->destroyed)) {
+		janus_mutex_unlock(&sessions_mutex);
+		return;
+	}
+	g_atomic_int_set(&session->hangingup, 0);
+	janus_mutex_unlock(&sessions_mutex);
+	/* The decoder needs a keyframe to start from. */
+	gateway->send_pli(handle);
+}
+
+void janus_ooblex_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *packet) {
+	if(handle == NULL || g_atomic_int_get(&handle->stopped) || g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized))
+		return;
+	if(!packet->video)
+		return;
+	janus_ooblex_session *session = (janus_ooblex_session *)handle->plugin_handle;
+	if(!session || g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->hangingup))
+		return;
+	janus_rtp_header *rtp = (janus_rtp_header *)packet->buffer;
+	/* Only the one negotiated codec is decoded; this is a copy into a queue,
+	 * the decode thread does the rest. */
+	janus_mutex_lock(&session->mutex);
+	if(session->ingest != NULL && rtp->type == session->video_pt)
+		ooblex_ingest_push_rtp(session->ingest, (const uint8_t *)packet->buffer, packet->length);
+	janus_mutex_unlock(&session->mutex);
+}
+
+void janus_ooblex_incoming_data(janus_plugin_session *handle, janus_plugin_data *packet) {
+	if(handle == NULL || g_atomic_int_get(&handle->stopped) || g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized))
+		return;
+	janus_ooblex_session *session = (janus_ooblex_session *)handle->plugin_handle;
+	if(!session || g_atomic_int_get(&session->destroyed))
+		return;
+	/* Anything from the browser proves the channel is open both ways; the
+	 * client library sends a hello as soon as it opens. */
+	if(!g_atomic_int_get(&session->dc_ready)) {
+		JANUS_LOG(LOG_VERB, "[%s-%p] Data channel ready (%d bytes received)\n", JANUS_OOBLEX_PACKAGE, handle, packet->length);
+		g_atomic_int_set(&session->dc_ready, 1);
+	}
+}
+
+void janus_ooblex_data_ready(janus_plugin_session *handle) {
+	if(handle == NULL || g_atomic_int_get(&handle->stopped) || g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized))
+		return;
+	janus_ooblex_session *session = (janus_ooblex_session *)handle->plugin_handle;
+	if(!session || g_atomic_int_get(&session->destroyed))
+		return;
+	if(!g_atomic_int_get(&session->dc_ready)) {
+		JANUS_LOG(LOG_VERB, "[%s-%p] Data channel ready\n", JANUS_OOBLEX_PACKAGE, handle);
+		g_atomic_int_set(&session->dc_ready, 1);
+	}
+}
+
+void janus_ooblex_hangup_media(janus_plugin_session *handle) {
+	JANUS_LOG(LOG_INFO, "[%s-%p] No WebRTC media anymore\n", JANUS_OOBLEX_PACKAGE, handle);
+	if(g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized))
+		return;
+	janus_mutex_lock(&sessions_mutex);
+	janus_ooblex_session *session = janus_ooblex_lookup_session(handle);
+	if(!session) {
+		janus_mutex_unlock(&sessions_mutex);
+		JANUS_LOG(LOG_ERR, "No session associated with this handle...\n");
+		return;
+	}
+	if(g_atomic_int_get(&session->destroyed) || !g_atomic_int_compare_and_exchange(&session->hangingup, 0, 1)) {
+		janus_mutex_unlock(&sessions_mutex);
+		return;
+	}
+	janus_refcount_increase(&session->ref);
+	janus_mutex_unlock(&sessions_mutex);
+	/* Non-blocking: the ingest thread winds down by itself. */
+	janus_ooblex_stop_processing(session);
+	json_t *event = json_object();
+	json_object_set_new(event, "ooblex", json_string("event"));
+	json_object_set_new(event, "result", json_string("done"));
+	gateway->push_event(handle, &janus_ooblex_plugin, NULL, event, NULL);
+	json_decref(event);
+	if(settings.events && gateway->events_is_enabled()) {
+		json_t *info = json_object();
+		json_object_set_new(info, "event", json_string("stopped"));
+		gateway->notify_event(&janus_ooblex_plugin, handle, info);
+	}
+	janus_refcount_decrease(&session->ref);
+}
+
+/* ------------------------------------------------------ request handling */
+
+/* Answers a browser offer: the first VP8 video m-line is received, the data
+ * channel is accepted, anything else (audio, more video) is declined. Returns
+ * the answer SDP (g_free) or NULL with an error event in *error. */
+static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char *offer_sdp, json_t **error) {
+	char errbuf[512];
+	janus_sdp *offer = janus_sdp_parse(offer_sdp, errbuf, sizeof(errbuf));
+	if(offer == NULL) {
+		*error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP, "Error parsing offer: %s", errbuf);
+		return NULL;
+	}
+	janus_sdp *answer = janus_sdp_generate_answer(offer);
+	gboolean have_video = FALSE;
+	for(GList *temp = offer->m_lines; temp != NULL; temp = temp->next) {
+		janus_sdp_mline *m = (janus_sdp_mline *)temp->data;
+		if(m->type == JANUS_SDP_VIDEO && !have_video && m->port > 0 &&
+				janus_sdp_get_codec_pt(offer, m->index, "vp8") > 0) {
+			have_video = TRUE;
+			janus_sdp_generate_answer_mline(offer, answer, m,
+				JANUS_SDP_OA_MLINE, JANUS_SDP_VIDEO,
+				JANUS_SDP_OA_CODEC, "vp8",
+				JANUS_SDP_OA_DIRECTION, JANUS_SDP_RECVONLY,
+				JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_MID,
+				JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_TRANSPORT_WIDE_CC,
+				JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_ABS_SEND_TIME,
+				JANUS_SDP_OA_DONE);
+		} else if(m->type == JANUS_SDP_APPLICATION) {
+			janus_sdp_generate_answer_mline(offer, answer, m,
+				JANUS_SDP_OA_MLINE, JANUS_SDP_APPLICATION,
+				JANUS_SDP_OA_DONE);
+		} else {
+			janus_sdp_generate_answer_mline(offer, answer, m,
+				JANUS_SDP_OA_MLINE, m->type,
+				JANUS_SDP_OA_ENABLED, FALSE,
+				JANUS_SDP_OA_DONE);
+		}
+	}
+	if(!have_video) {
+		janus_sdp_destroy(offer);
+		janus_sdp_destroy(answer);
+		*error = janus_ooblex_error(JANUS_OOBLEX_ERROR_NO_CODEC, "The offer has no VP8 video to process");
+		return NULL;
+	}
+	session->video_pt = janus_sdp_get_codec_pt(answer, -1, "vp8");
+	char *sdp = janus_sdp_write(answer);
+	janus_sdp_destroy(offer);
+	janus_sdp_destroy(answer);
+	return sdp;
+}
+
+static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
+	const char *effect = NULL;
+	unsigned frame_skip = 0;
+	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip);
+	if(error != NULL)
+		return error;
+	const char *sdp_type = json_string_value(json_object_get(msg->jsep, "type"));
+	const char *offer_sdp = json_string_value(json_object_get(msg->jsep, "sdp"));
+	if(msg->jsep == NULL || offer_sdp == NULL || sdp_type == NULL)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Missing element (jsep offer)");
+	if(strcasecmp(sdp_type, "offer"))
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP, "Expected an offer, got '%s'", sdp_type);
+	janus_mutex_lock(&sessions_mutex);
+	unsigned processing = g_hash_table_size(clients);
+	janus_mutex_unlock(&sessions_mutex);
+	if(processing >= settings.max_sessions)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_TOO_MANY_SESSIONS, "Too many sessions (max_sessions = %u)", settings.max_sessions);
+
+	janus_mutex_lock(&session->mutex);
+	if(session->started) {
+		janus_mutex_unlock(&session->mutex);
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Already started: send stop first");
+	}
+	char *answer = janus_ooblex_answer_offer(session, offer_sdp, &error);
+	if(answer == NULL) {
+		janus_mutex_unlock(&session->mutex);
+		return error;
+	}
+	if(effect != NULL)
+		g_strlcpy(session->effect, effect, sizeof(session->effect));
+	if(frame_skip > 0)
+		session->frame_skip = frame_skip;
+	if(ooblex_client_id_generate(session->client_id) < 0) {
+		janus_mutex_unlock(&session->mutex);
+		g_free(answer);
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "No randomness for a client id");
+	}
+	ooblex_client_id_to_hex(session->client_id, session->client_hex);
+	ooblex_key_processed(session->result_key, session->client_hex);
+	memset(&session->ingest_stats, 0, sizeof(session->ingest_stats));
+
+	janus_mutex_lock(&session->return_mutex);
+	ooblex_reorder_free(session->reorder);
+	session->reorder = ooblex_reorder_new(64, (uint64_t)settings.reorder_wait_ms * 1000, held_result_free);
+	janus_mutex_unlock(&session->return_mutex);
+
+	ooblex_ingest_config icfg = {
+		.codec = "vp8",
+		.frame_skip = session->frame_skip,
+		.effect = session->effect,
+		.reply_pixfmt = OOBLEX_PIXFMT_JPEG,
+		.jpeg_quality = (uint8_t)settings.jpeg_quality,
+		.max_queued_packets = 2000,
+		.pli_interval_ms = 500,
+		.deadline_ms = settings.frame_deadline_ms,
+		.stats = &session->ingest_stats,
+	};
+	memcpy(icfg.client_id, session->client_id, OOBLEX_CLIENT_ID_LEN);
+	static const ooblex_ingest_callbacks icb = {
+		.request_keyframe = janus_ooblex_ingest_keyframe,
+		.frame_ready = janus_ooblex_ingest_frame,
+		.stopped = janus_ooblex_ingest_stopped,
+	};
+	char err[256];
+	janus_refcount_increase(&session->ref);	/* dropped by the ingest's stopped() */
+	atomic_fetch_add(&live_ingests, 1);
+	session->ingest = ooblex_ingest_start(&icfg, &icb, session, err, sizeof(err));
+	if(session->ingest == NULL) {
+		atomic_fetch_sub(&live_ingests, 1);
+		janus_refcount_decrease(&session->ref);
+		janus_mutex_unlock(&session->mutex);
+		g_free(answer);
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start processing: %s", err);
+	}
+	session->started = TRUE;
+	janus_mutex_unlock(&session->mutex);
+
+	janus_mutex_lock(&sessions_mutex);
+	g_hash_table_insert(clients, session->client_hex, session);
+	janus_mutex_unlock(&sessions_mutex);
+	ooblex_reader_watch(reader, session->result_key);
+	atomic_fetch_add(&total_sessions_started, 1);
+	g_atomic_int_set(&session->hangingup, 0);
+
+	*jsep_out = json_pack("{ssss}", "type", "answer", "sdp", answer);
+	g_free(answer);
+	json_t *event = json_object();
+	json_object_set_new(event, "ooblex", json_string("event"));
+	json_object_set_new(event, "result", json_string("started"));
+	json_object_set_new(event, "client_id", json_string(session->client_hex));
+	json_object_set_new(event, "effect", json_string(session->effect));
+	json_object_set_new(event, "frame_skip", json_integer(session->frame_skip));
+	json_object_set_new(event, "codec", json_string("vp8"));
+	JANUS_LOG(LOG_INFO, "[ooblex-%s] Started: effect %s, frame_skip %u\n", session->client_hex, session->effect, session->frame_skip);
+	if(settings.events && gateway->events_is_enabled()) {
+		json_t *info = json_pack("{sssssssi}", "event", "started", "client_id", session->client_hex,
+			"effect", session->effect, "frame_skip", (int)session->frame_skip);
+		gateway->notify_event(&janus_ooblex_plugin, session->handle, info);
+	}
+	return event;
+}
+
+static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janus_ooblex_message *msg) {
+	const char *effect = NULL;
+	unsigned frame_skip = 0;
+	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip);
+	if(error != NULL)
+		return error;
+	if(effect == NULL && frame_skip == 0)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Nothing to configure (effect, frame_skip)");
+	janus_mutex_lock(&session->mutex);
+	if(effect != NULL)
+		g_strlcpy(session->effect, effect, sizeof(session->effect));
+	if(frame_skip > 0)
+		session->frame_skip = frame_skip;
+	if(session->ingest != NULL)
+		ooblex_ingest_configure(session->ingest, effect, frame_skip);
+	json_t *event = json_pack("{sssssssi}", "ooblex", "event", "result", "ok",
+		"effect", session->effect, "frame_skip", (int)session->frame_skip);
+	janus_mutex_unlock(&session->mutex);
+	if(settings.events && gateway->events_is_enabled()) {
+		json_t *info = json_pack("{sssssi}", "event", "configured", "effect", json_string_value(json_object_get(event, "effect")),
+			"frame_skip", (int)json_integer_value(json_object_get(event, "frame_skip")));
+		gateway->notify_event(&janus_ooblex_plugin, session->handle, info);
+	}
+	return event;
+}
+
+static void *janus_ooblex_handler(void *data) {
+	(void)data;
+	JANUS_LOG(LOG_VERB, "Joining Ooblex handler thread\n");
+	janus_ooblex_message *msg = NULL;
+	while(g_atomic_int_get(&initialized) && !g_atomic_int_get(&stopping)) {
+		msg = g_async_queue_pop(messages);
+		if(msg == &exit_message)
+			break;
+		if(msg->handle == NULL) {
+			janus_ooblex_message_free(msg);
+			continue;
+		}
+		janus_mutex_lock(&sessions_mutex);
+		janus_ooblex_session *session = janus_ooblex_lookup_session(msg->handle);
+		janus_mutex_unlock(&sessions_mutex);
+		if(!session || g_atomic_int_get(&session->destroyed)) {
+			/* Destroyed while the request waited (upstream issue #2461). */
+			janus_ooblex_message_free(msg);
+			continue;
+		}
+		const char *request = json_string_value(json_object_get(msg->message, "request"));
+		json_t *jsep = NULL, *event = NULL;
+		if(!strcasecmp(request, "start")) {
+			event = janus_ooblex_handle_start(session, msg, &jsep);
+		} else if(!strcasecmp(request, "configure")) {
+			event = janus_ooblex_handle_configure(session, msg);
+		} else {	/* stop */
+			janus_ooblex_stop_processing(session);
+			gateway->close_pc(session->handle);
+			event = json_pack("{ssss}", "ooblex", "event", "result", "stopped");
+		}
+		int ret = gateway->push_event(msg->handle, &janus_ooblex_plugin, msg->transaction, event, jsep);
+		JANUS_LOG(LOG_VERB, "  >> Pushing event: %d (%s)\n", ret, janus_get_api_error(ret));
+		json_decref(event);
+		if(jsep != NULL)
+			json_decref(jsep);
+		janus_ooblex_message_free(msg);
+	}
+	JANUS_LOG(LOG_VERB, "Leaving Ooblex handler thread\n");
+	return NULL;
+}

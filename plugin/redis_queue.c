@@ -1,0 +1,374 @@
+/*
+ * redis_queue.c - producer and result reader threads.
+ */
+#include "redis_queue.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ooblex_keys.h"
+
+/* Replies bigger than this from a BRPOP are still read whole by hiredis; the
+ * bound is on how many results one round trip may drain per list. */
+#define READER_DRAIN_COUNT 16
+/* How long stop() waits for queued messages to reach Redis. */
+#define PRODUCER_STOP_GRACE_US (500 * 1000)
+
+static void logf_(ooblex_log_fn log, int level, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static void logf_(ooblex_log_fn log, int level, const char *fmt, ...) {
+	if(log == NULL)
+		return;
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log(level, buf);
+}
+
+/* Connects, retrying with backoff until it works or *stop is set. Logs the
+ * first failure of an outage only. */
+static redisContext *connect_with_backoff(const ooblex_redis_config *cfg, int timeout_ms,
+		volatile gint *stop, ooblex_log_fn log, const char *who, int *outage_logged) {
+	int wait_ms = 0;
+	while(!g_atomic_int_get(stop)) {
+		char err[256];
+		redisContext *c = ooblex_redis_connect(cfg, timeout_ms, err, sizeof(err));
+		if(c != NULL) {
+			if(*outage_logged)
+				logf_(log, 2, "%s: Redis at %s:%d is back", who, cfg->host, cfg->port);
+			else
+				logf_(log, 2, "%s: connected to Redis at %s:%d", who, cfg->host, cfg->port);
+			*outage_logged = 0;
+			return c;
+		}
+		if(!*outage_logged) {
+			logf_(log, 1, "%s: Redis unavailable (%s); retrying with backoff", who, err);
+			*outage_logged = 1;
+		}
+		wait_ms = ooblex_backoff_next_ms(wait_ms);
+		for(int slept = 0; slept < wait_ms && !g_atomic_int_get(stop); slept += 50)
+			g_usleep(50 * 1000);
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- producer */
+
+typedef struct pending_msg {
+	char key[OOBLEX_KEY_MAX];
+	uint8_t *data;
+	size_t len;
+} pending_msg;
+
+struct ooblex_producer {
+	ooblex_redis_config cfg;
+	ooblex_log_fn log;
+	GThread *thread;
+	GMutex lock;
+	GCond cond;
+	GQueue queue;	/* of pending_msg */
+	unsigned max_pending;
+	volatile gint stopping;
+	gint64 stop_deadline;
+	ooblex_producer_stats stats;
+};
+
+static void pending_free(pending_msg *m) {
+	free(m->data);
+	g_free(m);
+}
+
+static gpointer producer_thread(gpointer data) {
+	ooblex_producer *p = data;
+	redisContext *c = NULL;
+	int outage_logged = 0;
+	GQueue batch = G_QUEUE_INIT;
+	for(;;) {
+		g_mutex_lock(&p->lock);
+		while(p->queue.length == 0 && !g_atomic_int_get(&p->stopping))
+			g_cond_wait(&p->cond, &p->lock);
+		/* Take everything queued: one pipelined round trip for the lot. */
+		batch = p->queue;
+		g_queue_init(&p->queue);
+		int stopping = g_atomic_int_get(&p->stopping);
+		g_mutex_unlock(&p->lock);
+		if(batch.length == 0 && stopping)
+			break;
+		if(stopping && g_get_monotonic_time() > p->stop_deadline) {
+			atomic_fetch_add(&p->stats.dropped_error, batch.length);
+			g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
+			break;
+		}
+		if(c == NULL) {
+			/* While Redis is away the in-memory queue fills and new frames are
+			 * dropped at push(); stop() still ends this wait. */
+			c = connect_with_backoff(&p->cfg, 2000, &p->stopping, p->log, "producer", &outage_logged);
+			if(c == NULL) {
+				atomic_fetch_add(&p->stats.dropped_error, batch.length);
+				g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
+				continue;
+			}
+			atomic_store(&p->stats.connected, 1);
+		}
+		for(GList *l = batch.head; l != NULL; l = l->next) {
+			pending_msg *m = l->data;
+			redisAppendCommand(c, "LPUSH %s %b", m->key, m->data, m->len);
+		}
+		int failed = 0;
+		for(GList *l = batch.head; l != NULL; l = l->next) {
+			redisReply *r = NULL;
+			if(!failed && redisGetReply(c, (void **)&r) != REDIS_OK)
+				failed = 1;
+			if(failed || r == NULL || r->type == REDIS_REPLY_ERROR)
+				atomic_fetch_add(&p->stats.dropped_error, 1);
+			else
+				atomic_fetch_add(&p->stats.pushed, 1);
+			if(r != NULL)
+				freeReplyObject(r);
+		}
+		g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
+		if(failed) {
+			logf_(p->log, 1, "producer: lost the Redis connection (%s)", c->errstr);
+			outage_logged = 1;
+			redisFree(c);
+			c = NULL;
+			atomic_store(&p->stats.connected, 0);
+		}
+	}
+	if(c != NULL)
+		redisFree(c);
+	atomic_store(&p->stats.connected, 0);
+	return NULL;
+}
+
+ooblex_producer *ooblex_producer_start(const ooblex_redis_config *cfg, unsigned max_pending,
+		ooblex_log_fn log, char *err, size_t errlen) {
+	ooblex_producer *p = g_malloc0(sizeof(*p));
+	p->cfg = *cfg;
+	p->log = log;
+	p->max_pending = max_pending ? max_pending : 64;
+	g_mutex_init(&p->lock);
+	g_cond_init(&p->cond);
+	g_queue_init(&p->queue);
+	GError *gerr = NULL;
+	p->thread = g_thread_try_new("ooblex redis out", producer_thread, p, &gerr);
+	if(p->thread == NULL) {
+		snprintf(err, errlen, "cannot start the Redis producer thread: %s", gerr ? gerr->message : "?");
+		g_clear_error(&gerr);
+		g_mutex_clear(&p->lock);
+		g_cond_clear(&p->cond);
+		g_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int ooblex_producer_push(ooblex_producer *p, const char *key, uint8_t *msg, size_t len) {
+	g_mutex_lock(&p->lock);
+	if(p->queue.length >= p->max_pending || g_atomic_int_get(&p->stopping)) {
+		g_mutex_unlock(&p->lock);
+		atomic_fetch_add(&p->stats.dropped_full, 1);
+		free(msg);
+		return -1;
+	}
+	pending_msg *m = g_malloc(sizeof(*m));
+	g_strlcpy(m->key, key, sizeof(m->key));
+	m->data = msg;
+	m->len = len;
+	g_queue_push_tail(&p->queue, m);
+	g_cond_signal(&p->cond);
+	g_mutex_unlock(&p->lock);
+	return 0;
+}
+
+unsigned ooblex_producer_pending(ooblex_producer *p) {
+	g_mutex_lock(&p->lock);
+	unsigned n = p->queue.length;
+	g_mutex_unlock(&p->lock);
+	return n;
+}
+
+const ooblex_producer_stats *ooblex_producer_get_stats(ooblex_producer *p) {
+	return &p->stats;
+}
+
+void ooblex_producer_stop(ooblex_producer *p) {
+	if(p == NULL)
+		return;
+	g_mutex_lock(&p->lock);
+	p->stop_deadline = g_get_monotonic_time() + PRODUCER_STOP_GRACE_US;
+	g_atomic_int_set(&p->stopping, 1);
+	g_cond_signal(&p->cond);
+	g_mutex_unlock(&p->lock);
+	g_thread_join(p->thread);
+	g_queue_clear_full(&p->queue, (GDestroyNotify)pending_free);
+	g_mutex_clear(&p->lock);
+	g_cond_clear(&p->cond);
+	g_free(p);
+}
+
+/* ------------------------------------------------------------------ reader */
+
+struct ooblex_reader {
+	ooblex_redis_config cfg;
+	unsigned poll_ms;
+	ooblex_result_fn on_result;
+	ooblex_tick_fn on_tick;
+	void *user;
+	ooblex_log_fn log;
+	GThread *thread;
+	GMutex lock;
+	GHashTable *keys;	/* watched list names (owned strings) */
+	volatile gint stopping;
+	ooblex_reader_stats stats;
+};
+
+/* Snapshot of the watched keys as BRPOP arguments: BRPOP k1 .. kn timeout. */
+static int build_argv(ooblex_reader *r, char ***argv, size_t **argvlen, char *timeout) {
+	g_mutex_lock(&r->lock);
+	int n = (int)g_hash_table_size(r->keys);
+	if(n == 0) {
+		g_mutex_unlock(&r->lock);
+		return 0;
+	}
+	*argv = g_new(char *, n + 2);
+	*argvlen = g_new(size_t, n + 2);
+	(*argv)[0] = g_strdup("BRPOP");
+	int i = 1;
+	GHashTableIter it;
+	gpointer key;
+	g_hash_table_iter_init(&it, r->keys);
+	while(g_hash_table_iter_next(&it, &key, NULL))
+		(*argv)[i++] = g_strdup(key);
+	g_mutex_unlock(&r->lock);
+	(*argv)[i++] = g_strdup(timeout);
+	for(int k = 0; k < i; k++)
+		(*argvlen)[k] = strlen((*argv)[k]);
+	return i;
+}
+
+static void free_argv(char **argv, size_t *argvlen, int argc) {
+	for(int i = 0; i < argc; i++)
+		g_free(argv[i]);
+	g_free(argv);
+	g_free(argvlen);
+}
+
+static void deliver(ooblex_reader *r, const char *key, redisReply *item) {
+	if(item->type != REDIS_REPLY_STRING)
+		return;
+	atomic_fetch_add(&r->stats.popped, 1);
+	r->on_result(key, (const uint8_t *)item->str, item->len, r->user);
+}
+
+static gpointer reader_thread(gpointer data) {
+	ooblex_reader *r = data;
+	redisContext *c = NULL;
+	int outage_logged = 0;
+	char timeout[32];
+	/* BRPOP takes fractional seconds since Redis 6. */
+	g_snprintf(timeout, sizeof(timeout), "%.3f", r->poll_ms / 1000.0);
+	while(!g_atomic_int_get(&r->stopping)) {
+		if(c == NULL) {
+			c = connect_with_backoff(&r->cfg, 0, &r->stopping, r->log, "reader", &outage_logged);
+			if(c == NULL)
+				break;
+			atomic_store(&r->stats.connected, 1);
+		}
+		char **argv = NULL;
+		size_t *argvlen = NULL;
+		int argc = build_argv(r, &argv, &argvlen, timeout);
+		if(argc == 0) {
+			g_usleep(r->poll_ms * 1000);
+			r->on_tick(r->user);
+			continue;
+		}
+		redisReply *rep = redisCommandArgv(c, argc, (const char **)argv, argvlen);
+		free_argv(argv, argvlen, argc);
+		if(rep == NULL) {
+			logf_(r->log, 1, "reader: lost the Redis connection (%s)", c->errstr);
+			outage_logged = 1;
+			redisFree(c);
+			c = NULL;
+			atomic_store(&r->stats.connected, 0);
+			continue;
+		}
+		if(rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[0]->type == REDIS_REPLY_STRING) {
+			char key[OOBLEX_KEY_MAX];
+			g_strlcpy(key, rep->element[0]->str, sizeof(key));
+			deliver(r, key, rep->element[1]);
+			freeReplyObject(rep);
+			/* More may be waiting in the same list: take them in one round trip
+			 * (RPOP with a count, Redis 6.2+) instead of one BRPOP each. */
+			rep = redisCommand(c, "RPOP %s %d", key, READER_DRAIN_COUNT);
+			if(rep != NULL && rep->type == REDIS_REPLY_ARRAY)
+				for(size_t i = 0; i < rep->elements; i++)
+					deliver(r, key, rep->element[i]);
+		} else if(rep->type == REDIS_REPLY_ERROR) {
+			logf_(r->log, 0, "reader: BRPOP failed: %s", rep->str);
+			g_usleep(r->poll_ms * 1000);
+		}
+		if(rep != NULL)
+			freeReplyObject(rep);
+		r->on_tick(r->user);
+	}
+	if(c != NULL)
+		redisFree(c);
+	atomic_store(&r->stats.connected, 0);
+	return NULL;
+}
+
+ooblex_reader *ooblex_reader_start(const ooblex_redis_config *cfg, unsigned poll_ms,
+		ooblex_result_fn on_result, ooblex_tick_fn on_tick, void *user, ooblex_log_fn log,
+		char *err, size_t errlen) {
+	ooblex_reader *r = g_malloc0(sizeof(*r));
+	r->cfg = *cfg;
+	r->poll_ms = poll_ms ? poll_ms : 20;
+	r->on_result = on_result;
+	r->on_tick = on_tick;
+	r->user = user;
+	r->log = log;
+	g_mutex_init(&r->lock);
+	r->keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GError *gerr = NULL;
+	r->thread = g_thread_try_new("ooblex redis in", reader_thread, r, &gerr);
+	if(r->thread == NULL) {
+		snprintf(err, errlen, "cannot start the Redis reader thread: %s", gerr ? gerr->message : "?");
+		g_clear_error(&gerr);
+		g_hash_table_destroy(r->keys);
+		g_mutex_clear(&r->lock);
+		g_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void ooblex_reader_watch(ooblex_reader *r, const char *key) {
+	g_mutex_lock(&r->lock);
+	g_hash_table_add(r->keys, g_strdup(key));
+	g_mutex_unlock(&r->lock);
+}
+
+void ooblex_reader_unwatch(ooblex_reader *r, const char *key) {
+	g_mutex_lock(&r->lock);
+	g_hash_table_remove(r->keys, key);
+	g_mutex_unlock(&r->lock);
+}
+
+const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r) {
+	return &r->stats;
+}
+
+void ooblex_reader_stop(ooblex_reader *r) {
+	if(r == NULL)
+		return;
+	g_atomic_int_set(&r->stopping, 1);
+	/* The thread notices within one poll interval (BRPOP's timeout). */
+	g_thread_join(r->thread);
+	g_hash_table_destroy(r->keys);
+	g_mutex_clear(&r->lock);
+	g_free(r);
+}

@@ -1,0 +1,69 @@
+/*
+ * redis_queue.h - the plugin's two Redis connections, each on its own thread.
+ *
+ * Owns:
+ *  - the producer: a bounded in-memory queue of (key, message) and a thread
+ *    that LPUSHes them, pipelined, to Redis. Producers never block: when
+ *    Redis is slow or gone the queue fills and new messages are dropped and
+ *    counted (a stale frame is worth nothing to a live viewer);
+ *  - the result reader: a thread that BRPOPs across the processed_frames
+ *    lists of every active client and hands each message to a callback.
+ * Both reconnect with backoff (100 ms doubling to 2 s) and log once per outage.
+ * Janus' threads only ever touch the in-memory side.
+ */
+#ifndef OOBLEX_REDIS_QUEUE_H
+#define OOBLEX_REDIS_QUEUE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "ooblex_redis.h"
+
+/* Where the two threads report connection changes and errors (the plugin
+ * maps this to JANUS_LOG). level: 0 error, 1 warning, 2 info. */
+typedef void (*ooblex_log_fn)(int level, const char *msg);
+
+typedef struct ooblex_producer_stats {
+	atomic_uint_fast64_t pushed;
+	atomic_uint_fast64_t dropped_full;	/* queue at its bound */
+	atomic_uint_fast64_t dropped_error;	/* lost with a broken connection */
+	atomic_int connected;
+} ooblex_producer_stats;
+
+typedef struct ooblex_producer ooblex_producer;
+
+ooblex_producer *ooblex_producer_start(const ooblex_redis_config *cfg, unsigned max_pending,
+	ooblex_log_fn log, char *err, size_t errlen);
+/* Queues msg for LPUSH to key; takes ownership of msg (free()). Returns 0, or
+ * -1 when dropped because the queue is full. Any thread, never blocks. */
+int ooblex_producer_push(ooblex_producer *p, const char *key, uint8_t *msg, size_t len);
+/* Messages waiting in memory. */
+unsigned ooblex_producer_pending(ooblex_producer *p);
+const ooblex_producer_stats *ooblex_producer_get_stats(ooblex_producer *p);
+/* Sends what is queued (bounded by a short grace period), then stops. */
+void ooblex_producer_stop(ooblex_producer *p);
+
+/* Called on the reader thread for every popped message; msg is only valid
+ * during the call. */
+typedef void (*ooblex_result_fn)(const char *key, const uint8_t *msg, size_t len, void *user);
+/* Called on the reader thread at least every poll interval, after results,
+ * so per-client timers (reorder deadlines) advance without traffic. */
+typedef void (*ooblex_tick_fn)(void *user);
+
+typedef struct ooblex_reader_stats {
+	atomic_uint_fast64_t popped;
+	atomic_int connected;
+} ooblex_reader_stats;
+
+typedef struct ooblex_reader ooblex_reader;
+
+ooblex_reader *ooblex_reader_start(const ooblex_redis_config *cfg, unsigned poll_ms,
+	ooblex_result_fn on_result, ooblex_tick_fn on_tick, void *user, ooblex_log_fn log,
+	char *err, size_t errlen);
+/* Adds or removes a list to read from. Any thread. */
+void ooblex_reader_watch(ooblex_reader *r, const char *key);
+void ooblex_reader_unwatch(ooblex_reader *r, const char *key);
+const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r);
+void ooblex_reader_stop(ooblex_reader *r);
+
+#endif

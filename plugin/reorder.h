@@ -1,0 +1,52 @@
+/*
+ * reorder.h - puts processed frames back in order, waiting a bounded time.
+ *
+ * Owns: the results of one client that arrived before their turn. Workers
+ * finish out of order; the viewer must see frames in order. Each result has
+ * a sequence number (the sampler's, 1, 2, 3... with no gaps). A result is
+ * delivered when every earlier one has been delivered or given up on. A
+ * missing one is waited for at most max_wait after a later one arrived
+ * (a worker may have dropped it, or be slow); then it is skipped. A result
+ * older than what was already delivered is dropped as late.
+ *
+ * Not thread-safe; the caller serialises put/pop for one client.
+ */
+#ifndef OOBLEX_REORDER_H
+#define OOBLEX_REORDER_H
+
+#include <stdint.h>
+
+typedef struct ooblex_reorder_stats {
+	uint64_t delivered;
+	uint64_t late;	/* arrived after a later frame went out */
+	uint64_t duplicates;
+	uint64_t skipped;	/* never arrived within the wait */
+} ooblex_reorder_stats;
+
+typedef enum ooblex_reorder_put_result {
+	OOBLEX_REORDER_ACCEPTED = 0,
+	OOBLEX_REORDER_LATE,	/* item not taken: caller frees it */
+	OOBLEX_REORDER_DUPLICATE,	/* item not taken: caller frees it */
+} ooblex_reorder_put_result;
+
+typedef struct ooblex_reorder ooblex_reorder;
+
+/* capacity: how many results may be held waiting for a gap; past it the
+ * wait is cut short.
+ * free_item frees items that are still held when the buffer is freed. */
+ooblex_reorder *ooblex_reorder_new(unsigned capacity, uint64_t max_wait_us, void (*free_item)(void *));
+void ooblex_reorder_free(ooblex_reorder *r);
+void ooblex_reorder_set_max_wait(ooblex_reorder *r, uint64_t max_wait_us);
+
+/* Offers a result; on ACCEPTED the buffer owns item. */
+ooblex_reorder_put_result ooblex_reorder_put(ooblex_reorder *r, uint32_t seq, void *item, uint64_t now_us);
+
+/* Next result to deliver now, or NULL. Call until NULL after every put and
+ * periodically (a wait may have expired). */
+void *ooblex_reorder_pop(ooblex_reorder *r, uint64_t now_us, uint32_t *seq);
+
+/* Results held, waiting for an earlier one. */
+unsigned ooblex_reorder_held(const ooblex_reorder *r);
+const ooblex_reorder_stats *ooblex_reorder_get_stats(const ooblex_reorder *r);
+
+#endif

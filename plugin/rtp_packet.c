@@ -1,0 +1,35 @@
+/*
+ * rtp_packet.c - RTP header parsing.
+ */
+#include "rtp_packet.h"
+
+int ooblex_rtp_parse(const uint8_t *buf, size_t len, ooblex_rtp_packet *pkt) {
+	if(buf == NULL || len < 12 || (buf[0] >> 6) != 2)
+		return -1;
+	size_t off = 12 + 4u * (buf[0] & 0x0f);	/* CSRC list */
+	if(off > len)
+		return -1;
+	if(buf[0] & 0x10) {	/* header extension: 16-bit profile, 16-bit length in words */
+		if(off + 4 > len)
+			return -1;
+		size_t words = ((size_t)buf[off + 2] << 8) | buf[off + 3];
+		off += 4 + 4 * words;
+		if(off > len)
+			return -1;
+	}
+	size_t end = len;
+	if(buf[0] & 0x20) {	/* padding: the last byte counts the padding bytes, itself included */
+		uint8_t pad = buf[len - 1];
+		if(pad == 0 || pad > end - off)
+			return -1;
+		end -= pad;
+	}
+	pkt->marker = buf[1] >> 7;
+	pkt->payload_type = buf[1] & 0x7f;
+	pkt->seq = (uint16_t)((buf[2] << 8) | buf[3]);
+	pkt->timestamp = ((uint32_t)buf[4] << 24) | ((uint32_t)buf[5] << 16) | ((uint32_t)buf[6] << 8) | buf[7];
+	pkt->ssrc = ((uint32_t)buf[8] << 24) | ((uint32_t)buf[9] << 16) | ((uint32_t)buf[10] << 8) | buf[11];
+	pkt->payload = buf + off;
+	pkt->payload_len = end - off;
+	return 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * rtp_packet.h - RTP header parsing (RFC 3550), without Janus.
+ *
+ * Owns: finding the payload of one packet: version check, CSRCs, header
+ * extension and padding are skipped. Janus hands the plugin packets with SRTP
+ * already removed; this module only reads them.
+ */
+#ifndef OOBLEX_RTP_PACKET_H
+#define OOBLEX_RTP_PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ooblex_rtp_packet {
+	uint16_t seq;
+	uint32_t timestamp;
+	uint32_t ssrc;
+	uint8_t payload_type;
+	uint8_t marker;
+	const uint8_t *payload;	/* points into the packet */
+	size_t payload_len;	/* padding excluded */
+} ooblex_rtp_packet;
+
+/* Returns 0 and fills pkt, or -1 if the buffer is not a well-formed RTP packet.
+ * A padding-only packet (bandwidth probe) parses with payload_len 0. */
+int ooblex_rtp_parse(const uint8_t *buf, size_t len, ooblex_rtp_packet *pkt);
+
+/* Signed distance a - b on the 16-bit sequence circle. */
+static inline int16_t ooblex_seq_diff(uint16_t a, uint16_t b) {
+	return (int16_t)(uint16_t)(a - b);
+}
+
+#endif

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Integration test: a real Redis on a private port, two real ooblex-worker
+# processes, and the plugin's pipeline driven by tests/integration/test_pipeline.
+#   tests/integration/run.sh BUILD_DIR      (prints TAP lines)
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib/common.sh"
+BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+OUT=$(mktemp -d /tmp/ooblex-integration.XXXXXX)
+PORT=$(free_port)
+W1= W2=
+cleanup() {
+  stop_pid "$W1" 3; stop_pid "$W2" 3; stop_pid "${REDIS_PID:-}" 3
+  [ -n "${KEEP_TEST_OUTPUT:-}" ] || rm -rf "$OUT"
+}
+trap cleanup EXIT
+
+if ! start_redis "$PORT" "$OUT/redis.log"; then
+  tap_fail "redis starts" "$(tail -5 "$OUT/redis.log")"; exit 1
+fi
+"$BUILD/ooblex-worker" --port "$PORT" --id worker-a >"$OUT/worker-a.log" 2>&1 & W1=$!
+# The second worker finds Redis through the environment, as in a container.
+REDIS_URL="redis://127.0.0.1:$PORT" OOBLEX_WORKER_ID=worker-b "$BUILD/ooblex-worker" >"$OUT/worker-b.log" 2>&1 & W2=$!
+wait_for 10 grep -q "connected to Redis" "$OUT/worker-a.log"
+wait_for 10 grep -q "connected to Redis" "$OUT/worker-b.log"
+
+OOBLEX_TEST_REDIS_PORT=$PORT "$BUILD/tests/integration/test_pipeline"
+rc=$?
+
+# What the worker processes themselves show.
+tap_check "both workers log 'Processing frame N...'" \
+  bash -c "grep -q 'Processing frame [0-9]*\.\.\.' '$OUT/worker-a.log' && grep -q 'Processing frame [0-9]*\.\.\.' '$OUT/worker-b.log'"
+tap_check "malformed messages are logged and skipped" \
+  bash -c "cat '$OUT'/worker-*.log | grep -c 'skipping a malformed message' | grep -qx 4"
+tap_check "workers are still running after garbage" bash -c "kill -0 $W1 && kill -0 $W2"
+tap_check "a frame is never processed twice" \
+  bash -c "! cat '$OUT'/worker-*.log | grep -o 'Processing frame [0-9]*\.\.\. (client [0-9a-f]*' | sort | uniq -d | grep -q ."
+stop_pid "$W1" 5; c1=$?; W1=
+stop_pid "$W2" 5; c2=$?; W2=
+tap_check "SIGTERM stops workers with exit code 0" test "$c1" -eq 0 -a "$c2" -eq 0
+tap_check "workers print a summary when they stop" bash -c "grep -q 'stopping: [0-9]* processed' '$OUT/worker-a.log'"
+if [ "$rc" -ne 0 ] || [ -n "${KEEP_TEST_OUTPUT:-}" ]; then echo "# logs in $OUT"; KEEP_TEST_OUTPUT=1; fi
+exit $rc

@@ -1,0 +1,311 @@
+/*
+ * test_pipeline.c - the whole server-side path with real components:
+ * VP8 RTP -> ingest (depacketize, decode, sample) -> Redis producer ->
+ * real ooblex-worker processes -> processed_frames:{id} -> reader -> reorder.
+ *
+ * Needs a Redis on OOBLEX_TEST_REDIS_PORT and at least two workers on it;
+ * tests/integration/run.sh starts them. Pixels are checked against the
+ * source frames, not just counted.
+ */
+#include "testlib.h"
+
+#include <glib.h>
+#include <libavutil/log.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+#include "ingest.h"
+#include "ooblex_keys.h"
+#include "ooblex_redis.h"
+#include "ooblex_wire.h"
+#include "redis_queue.h"
+#include "reorder.h"
+#include "vp8_test_source.h"
+
+#define W 320
+#define H 240
+
+static ooblex_redis_config redis_cfg;
+static ooblex_producer *producer;
+static ooblex_reader *reader;
+
+/* One client's view of its results, filled by the reader thread. */
+typedef struct client {
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	GMutex lock;
+	ooblex_reorder *reorder;
+	GPtrArray *delivered;	/* of result (in delivery order) */
+	GHashTable *workers;	/* worker ids seen */
+	int malformed;
+	ooblex_ingest_stats stats;
+	volatile gint stopped;
+} client;
+
+typedef struct result {
+	ooblex_frame_header h;
+	uint8_t *jpeg;
+	size_t jpeg_len;
+} result;
+
+static client *current;
+
+static void result_free(void *p) {
+	result *r = p;
+	free(r->jpeg);
+	free(r);
+}
+
+static void on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
+	(void)user;
+	client *c = current;
+	if(c == NULL || strcmp(key, c->key) != 0)
+		return;
+	result *r = calloc(1, sizeof(*r));
+	const uint8_t *payload;
+	g_mutex_lock(&c->lock);
+	if(ooblex_wire_parse(msg, len, &r->h, &payload) != OOBLEX_WIRE_OK || r->h.kind != OOBLEX_KIND_RESULT) {
+		c->malformed++;
+		free(r);
+	} else {
+		r->jpeg = malloc(r->h.payload_len);
+		memcpy(r->jpeg, payload, r->h.payload_len);
+		r->jpeg_len = r->h.payload_len;
+		g_hash_table_add(c->workers, g_strdup(r->h.worker));
+		if(ooblex_reorder_put(c->reorder, r->h.seq, r, g_get_monotonic_time()) != OOBLEX_REORDER_ACCEPTED)
+			result_free(r);
+		uint32_t seq;
+		result *ready;
+		while((ready = ooblex_reorder_pop(c->reorder, g_get_monotonic_time(), &seq)) != NULL)
+			g_ptr_array_add(c->delivered, ready);
+	}
+	g_mutex_unlock(&c->lock);
+}
+
+static void on_tick(void *user) {
+	(void)user;
+	client *c = current;
+	if(c == NULL)
+		return;
+	g_mutex_lock(&c->lock);
+	uint32_t seq;
+	result *ready;
+	while((ready = ooblex_reorder_pop(c->reorder, g_get_monotonic_time(), &seq)) != NULL)
+		g_ptr_array_add(c->delivered, ready);
+	g_mutex_unlock(&c->lock);
+}
+
+static void cb_keyframe(void *user) { (void)user; }
+static void cb_frame(uint8_t *msg, size_t len, void *user) {
+	(void)user;
+	ooblex_producer_push(producer, OOBLEX_KEY_FRAMES, msg, len);
+}
+static void cb_stopped(void *user) { g_atomic_int_set(&((client *)user)->stopped, 1); }
+
+static client *client_new(void) {
+	client *c = calloc(1, sizeof(*c));
+	ooblex_client_id_generate(c->id);
+	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
+	ooblex_client_id_to_hex(c->id, hex);
+	ooblex_key_processed(c->key, hex);
+	g_mutex_init(&c->lock);
+	c->reorder = ooblex_reorder_new(64, 500000, result_free);
+	c->delivered = g_ptr_array_new_with_free_func(result_free);
+	c->workers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	return c;
+}
+
+static void client_free(client *c) {
+	ooblex_reorder_free(c->reorder);
+	g_ptr_array_free(c->delivered, TRUE);
+	g_hash_table_destroy(c->workers);
+	g_mutex_clear(&c->lock);
+	free(c);
+}
+
+static unsigned delivered_count(client *c) {
+	g_mutex_lock(&c->lock);
+	unsigned n = c->delivered->len;
+	g_mutex_unlock(&c->lock);
+	return n;
+}
+
+static void push_packet(const uint8_t *pkt, size_t len, void *user) {
+	ooblex_ingest_push_rtp(user, pkt, len);
+}
+
+/* Streams n frames of the test pattern through an ingest and waits for
+ * `expect` delivered results. Keeps the source frames for pixel checks. */
+static client *run_stream(int n, unsigned frame_skip, const char *effect, unsigned expect, uint8_t **sources) {
+	client *c = client_new();
+	current = c;
+	ooblex_reader_watch(reader, c->key);
+	ooblex_ingest_config cfg = {
+		.codec = "vp8", .frame_skip = frame_skip, .effect = effect,
+		.reply_pixfmt = OOBLEX_PIXFMT_JPEG, .jpeg_quality = 90,
+		.max_queued_packets = 100000, .pli_interval_ms = 500, .deadline_ms = 0,
+		.stats = &c->stats,
+	};
+	memcpy(cfg.client_id, c->id, OOBLEX_CLIENT_ID_LEN);
+	ooblex_ingest_callbacks cb = { cb_keyframe, cb_frame, cb_stopped };
+	char err[256];
+	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	if(ing == NULL) {
+		printf("# ingest: %s\n", err);
+		return c;
+	}
+	vp8_test_source *src = vp8_test_source_new(W, H, 30, 3000);
+	for(int i = 0; i < n; i++) {
+		const uint8_t *raw = vp8_test_source_next(src, push_packet, ing);
+		if(sources != NULL && raw != NULL) {
+			sources[i] = malloc(W * H * 3 / 2);
+			memcpy(sources[i], raw, W * H * 3 / 2);
+		}
+		g_usleep(2000);	/* not a flood: the producer queue bound is tested elsewhere */
+	}
+	vp8_test_source_free(src);
+	if(expect == 0)
+		g_usleep(1000000);	/* expecting nothing: give the fleet a second to prove it */
+	for(int waited = 0; waited < 2000 && delivered_count(c) < expect; waited++)
+		g_usleep(10000);
+	/* Anything processed twice would show up now as a duplicate or extra result. */
+	g_usleep(300000);
+	ooblex_ingest_stop(ing);
+	for(int waited = 0; waited < 500 && !g_atomic_int_get(&c->stopped); waited++)
+		g_usleep(10000);
+	ooblex_reader_unwatch(reader, c->key);
+	current = NULL;
+	return c;
+}
+
+/* Decodes a result JPEG to I420 planes (turbojpeg). */
+static int decode_jpeg(const result *r, uint8_t *i420) {
+	tjhandle tj = tjInitDecompress();
+	int ok = tjDecompressToYUV2(tj, r->jpeg, (unsigned long)r->jpeg_len, i420, W, 1, H, 0) == 0;
+	tjDestroy(tj);
+	return ok ? 0 : -1;
+}
+
+static double mean_abs_y(const uint8_t *a, const uint8_t *b, int invert) {
+	double sum = 0;
+	for(int i = 0; i < W * H; i++) {
+		int want = invert ? 251 - b[i] : b[i];
+		sum += abs((int)a[i] - want);
+	}
+	return sum / (W * H);
+}
+
+static void test_frames_processed_in_order_by_both_workers(void) {
+	enum { N = 60 };
+	uint8_t *sources[N] = { 0 };
+	client *c = run_stream(N, 1, "invert", N, sources);
+	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), N);
+	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), N);
+	EXPECT_EQ(atomic_load(&c->stats.decode_errors), 0);
+	EXPECT_EQ(c->delivered->len, N);	/* each exactly once: no more, no less */
+	EXPECT_EQ(c->malformed, 0);
+	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->duplicates, 0);
+	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->skipped, 0);
+	EXPECT(g_hash_table_size(c->workers) >= 2);	/* the work was shared */
+	uint8_t *img = malloc(W * H * 3 / 2);
+	double worst = 0, best_wrong = 1e9;
+	for(unsigned i = 0; i < c->delivered->len; i++) {
+		result *r = g_ptr_array_index(c->delivered, i);
+		EXPECT_EQ(r->h.seq, i + 1);
+		EXPECT_EQ(r->h.frame_id, i + 1);
+		EXPECT(r->h.worker_end_us >= r->h.worker_start_us && r->h.worker_start_us >= r->h.queued_us);
+		EXPECT(strcmp(r->h.effect, "invert") == 0);
+		if(r->h.frame_id < 1 || r->h.frame_id > N || sources[r->h.frame_id - 1] == NULL)
+			continue;
+		REQUIRE(decode_jpeg(r, img) == 0);
+		double d = mean_abs_y(img, sources[r->h.frame_id - 1], 1);
+		double wrong = mean_abs_y(img, sources[r->h.frame_id - 1], 0);
+		if(d > worst) worst = d;
+		if(wrong < best_wrong) best_wrong = wrong;
+	}
+	printf("# invert: worst mean |Y - (251-Y_src)| = %.2f, closest to the uninverted source = %.2f\n", worst, best_wrong);
+	EXPECT(worst < 6.0);	/* VP8 + JPEG losses only */
+	EXPECT(best_wrong > 40.0);	/* and really inverted */
+	free(img);
+	for(int i = 0; i < N; i++)
+		free(sources[i]);
+	client_free(c);
+}
+
+static void test_frame_skip_samples_every_third(void) {
+	client *c = run_stream(30, 3, "grayscale", 10, NULL);
+	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), 30);
+	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), 10);
+	REQUIRE(c->delivered->len == 10);
+	uint8_t *img = malloc(W * H * 3 / 2);
+	for(unsigned i = 0; i < 10; i++) {
+		result *r = g_ptr_array_index(c->delivered, i);
+		EXPECT_EQ(r->h.frame_id, 1 + 3 * i);	/* frames 1, 4, 7, ... */
+		EXPECT_EQ(r->h.seq, i + 1);
+		REQUIRE(decode_jpeg(r, img) == 0);
+		/* Gray: both chroma planes at the neutral 128. */
+		const uint8_t *u = img + W * H;
+		int off = 0;
+		for(int k = 0; k < W * H / 2; k++)
+			off += abs(u[k] - 128) > 3;
+		EXPECT(off < W * H / 200);
+	}
+	free(img);
+	client_free(c);
+}
+
+static void test_workers_survive_garbage(void) {
+	char err[256];
+	redisContext *rc = ooblex_redis_connect(&redis_cfg, 2000, err, sizeof(err));
+	REQUIRE(rc != NULL);
+	/* Bad magic, truncated header, absurd size, a valid header with a short payload. */
+	uint8_t absurd[128] = "OOBX";
+	absurd[4] = 1; absurd[5] = 1; absurd[6] = 89; absurd[80] = 0xff; absurd[81] = 0xff;
+	absurd[36] = absurd[37] = absurd[38] = absurd[39] = 0xff;
+	const char *junk[] = { "definitely not a frame", "OOBX\x01\x01" };
+	for(int i = 0; i < 2; i++)
+		freeReplyObject(redisCommand(rc, "LPUSH %s %b", OOBLEX_KEY_FRAMES, junk[i], strlen(junk[i])));
+	freeReplyObject(redisCommand(rc, "LPUSH %s %b", OOBLEX_KEY_FRAMES, absurd, sizeof(absurd)));
+	freeReplyObject(redisCommand(rc, "LPUSH %s %b", OOBLEX_KEY_FRAMES, "", (size_t)0));
+	redisFree(rc);
+	/* The fleet still processes everything that follows. */
+	client *c = run_stream(12, 1, "invert", 12, NULL);
+	EXPECT_EQ(c->delivered->len, 12);
+	client_free(c);
+}
+
+static void test_unknown_effect_is_not_fatal(void) {
+	/* The worker logs and skips a frame with an effect it does not have; the
+	 * reorder buffer gives up on it and later frames keep coming. */
+	client *c = run_stream(5, 1, "no-such-effect", 0, NULL);
+	EXPECT_EQ(c->delivered->len, 0);
+	client_free(c);
+	c = run_stream(6, 1, "grayscale", 6, NULL);
+	EXPECT_EQ(c->delivered->len, 6);
+	client_free(c);
+}
+
+int main(void) {
+	const char *port = getenv("OOBLEX_TEST_REDIS_PORT");
+	if(port == NULL) {
+		fprintf(stderr, "OOBLEX_TEST_REDIS_PORT is not set: run tests/integration/run.sh\n");
+		return 2;
+	}
+	av_log_set_level(AV_LOG_ERROR);
+	ooblex_redis_config_default(&redis_cfg);
+	redis_cfg.port = atoi(port);
+	char err[256];
+	producer = ooblex_producer_start(&redis_cfg, 1024, NULL, err, sizeof(err));
+	reader = ooblex_reader_start(&redis_cfg, 20, on_result, on_tick, NULL, NULL, err, sizeof(err));
+	if(producer == NULL || reader == NULL) {
+		fprintf(stderr, "cannot start Redis threads: %s\n", err);
+		return 2;
+	}
+	TEST_RUN(test_frames_processed_in_order_by_both_workers);
+	TEST_RUN(test_frame_skip_samples_every_third);
+	TEST_RUN(test_workers_survive_garbage);
+	TEST_RUN(test_unknown_effect_is_not_fatal);
+	ooblex_reader_stop(reader);
+	ooblex_producer_stop(producer);
+	return tl_done();
+}

@@ -1,0 +1,44 @@
+# Shared helpers for the shell test drivers (sourced, not run).
+
+# TAP output: tap_ok NAME / tap_fail NAME [REASON...]; tests/run.sh counts the lines.
+tap_ok() { echo "ok - $1"; }
+tap_fail() { local n=$1; shift; echo "not ok - $n"; for l in "$@"; do echo "#   $l"; done; }
+tap_check() { local name=$1; shift; if "$@"; then tap_ok "$name"; else tap_fail "$name" "failed: $*"; fi; }
+
+# A TCP port nobody listens on, from a range our fixed ports do not use.
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((30000 + RANDOM % 20000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+# wait_for SECONDS COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    (( $(date +%s) >= deadline )) && return 1
+    sleep 0.1
+  done
+}
+
+# Starts a private, non-persistent Redis on port $1 (logs to $2); sets REDIS_PID.
+start_redis() {
+  redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no \
+    --logfile "$2" --daemonize no >/dev/null 2>&1 &
+  REDIS_PID=$!
+  wait_for 10 redis-cli -p "$1" ping
+}
+
+# Stops a process by PID: TERM, then KILL after a grace period. Returns its exit code.
+stop_pid() {
+  local pid=$1 grace=${2:-5} rc=0
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 $((grace * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || rc=$?
+  return $rc
+}

@@ -1,0 +1,256 @@
+/*
+ * test_wire.c - the frame message format, client ids and Redis URLs.
+ */
+#include "testlib.h"
+#include "ooblex_keys.h"
+#include "ooblex_redis.h"
+#include "ooblex_wire.h"
+
+static uint8_t *make_message(ooblex_frame_header *h, size_t *len) {
+	size_t hlen = ooblex_wire_header_len(h);
+	uint8_t *msg = malloc(hlen + h->payload_len);
+	ooblex_wire_write_header(h, msg);
+	for(uint32_t i = 0; i < h->payload_len; i++)
+		msg[hlen + i] = (uint8_t)(i * 7);
+	*len = hlen + h->payload_len;
+	return msg;
+}
+
+static void sample_header(ooblex_frame_header *h) {
+	memset(h, 0, sizeof(*h));
+	h->kind = OOBLEX_KIND_FRAME;
+	for(int i = 0; i < OOBLEX_CLIENT_ID_LEN; i++)
+		h->client_id[i] = (uint8_t)(0xa0 + i);
+	h->frame_id = 0x0102030405060708ull;
+	h->seq = 77;
+	h->capture_us = 1700000000123456ull;
+	h->queued_us = 1700000000123999ull;
+	h->deadline_us = 1700000001123456ull;
+	h->width = 6;
+	h->height = 4;
+	h->pixfmt = OOBLEX_PIXFMT_I420;
+	h->reply_pixfmt = OOBLEX_PIXFMT_JPEG;
+	h->jpeg_quality = 85;
+	strcpy(h->effect, "blur|grayscale");
+	h->payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, 6, 4);
+}
+
+static void test_roundtrip(void) {
+	ooblex_frame_header h, out;
+	sample_header(&h);
+	strcpy(h.worker, "host:42");
+	size_t len;
+	uint8_t *msg = make_message(&h, &len);
+	const uint8_t *payload = NULL;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_OK);
+	EXPECT_EQ(out.kind, OOBLEX_KIND_FRAME);
+	EXPECT(memcmp(out.client_id, h.client_id, OOBLEX_CLIENT_ID_LEN) == 0);
+	EXPECT(out.frame_id == h.frame_id);
+	EXPECT_EQ(out.seq, 77);
+	EXPECT(out.capture_us == h.capture_us && out.queued_us == h.queued_us && out.deadline_us == h.deadline_us);
+	EXPECT_EQ(out.width, 6);
+	EXPECT_EQ(out.height, 4);
+	EXPECT_EQ(out.payload_len, 36);
+	EXPECT_EQ(out.jpeg_quality, 85);
+	EXPECT_EQ(out.reply_pixfmt, OOBLEX_PIXFMT_JPEG);
+	EXPECT(strcmp(out.effect, "blur|grayscale") == 0);
+	EXPECT(strcmp(out.worker, "host:42") == 0);
+	EXPECT(payload == msg + ooblex_wire_header_len(&h));
+	EXPECT_EQ(payload[5], 35);
+	free(msg);
+}
+
+static void test_header_layout_is_fixed(void) {
+	/* Other languages implement this format from docs/protocol.md: pin the offsets. */
+	ooblex_frame_header h;
+	sample_header(&h);
+	size_t len;
+	uint8_t *msg = make_message(&h, &len);
+	EXPECT(memcmp(msg, "OOBX", 4) == 0);
+	EXPECT_EQ(msg[4], 1);
+	EXPECT_EQ(msg[5], OOBLEX_KIND_FRAME);
+	EXPECT_EQ(msg[6] | (msg[7] << 8), 88 + 14 + 1);
+	EXPECT_EQ(msg[8], 0xa0);
+	EXPECT_EQ(msg[24], 0x08);	/* frame_id little-endian */
+	EXPECT_EQ(msg[31], 0x01);
+	EXPECT_EQ(msg[32], 77);
+	EXPECT_EQ(msg[36], 36);
+	EXPECT_EQ(msg[80], 6);
+	EXPECT_EQ(msg[82], 4);
+	EXPECT_EQ(msg[84], OOBLEX_PIXFMT_I420);
+	EXPECT_EQ(msg[87], 14);
+	EXPECT(memcmp(msg + 88, "blur|grayscale", 14) == 0);
+	EXPECT_EQ(msg[102], 0);	/* no worker name */
+	free(msg);
+}
+
+static void test_every_truncation_is_refused(void) {
+	ooblex_frame_header h, out;
+	sample_header(&h);
+	size_t len;
+	uint8_t *msg = make_message(&h, &len);
+	const uint8_t *payload;
+	for(size_t n = 0; n < len; n++) {
+		ooblex_wire_error e = ooblex_wire_parse(msg, n, &out, &payload);
+		if(e == OOBLEX_WIRE_OK) {
+			printf("#   truncated to %zu of %zu bytes was accepted\n", n, len);
+			EXPECT(e != OOBLEX_WIRE_OK);
+			break;
+		}
+	}
+	/* One byte too many is refused as well: the sizes must agree. */
+	uint8_t *longer = malloc(len + 1);
+	memcpy(longer, msg, len);
+	longer[len] = 0;
+	EXPECT_EQ(ooblex_wire_parse(longer, len + 1, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	free(longer);
+	free(msg);
+}
+
+static void test_garbage_is_refused(void) {
+	ooblex_frame_header h, out;
+	const uint8_t *payload;
+	size_t len;
+	sample_header(&h);
+	uint8_t *msg = make_message(&h, &len);
+	msg[0] = 'X';
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_MAGIC);
+	msg[0] = 'O';
+	msg[4] = 9;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_VERSION);
+	msg[4] = 1;
+	msg[5] = 7;	/* unknown kind */
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_HEADER);
+	msg[5] = 1;
+	msg[87] = 250;	/* effect longer than the header */
+	EXPECT(ooblex_wire_parse(msg, len, &out, &payload) != OOBLEX_WIRE_OK);
+	msg[87] = 14;
+	msg[90] = 0;	/* NUL inside the effect name */
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_HEADER);
+	free(msg);
+
+	const char *text = "hello, not a frame";
+	EXPECT_EQ(ooblex_wire_parse((const uint8_t *)text, strlen(text), &out, &payload), OOBLEX_WIRE_BAD_MAGIC);
+	EXPECT_EQ(ooblex_wire_parse((const uint8_t *)"OOB", 3, &out, &payload), OOBLEX_WIRE_TRUNCATED);
+}
+
+static void test_absurd_sizes_are_refused(void) {
+	ooblex_frame_header h, out;
+	const uint8_t *payload;
+	size_t len;
+	sample_header(&h);
+	h.width = 60000;
+	h.height = 60000;
+	h.payload_len = 10;	/* a lie: nowhere near 60000x60000 */
+	uint8_t *msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	free(msg);
+	sample_header(&h);
+	h.width = 0;
+	msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	free(msg);
+	/* payload_len claims 4 GB: refused before anyone allocates it. */
+	sample_header(&h);
+	size_t hlen = ooblex_wire_header_len(&h);
+	uint8_t hdr[512];
+	ooblex_wire_write_header(&h, hdr);
+	hdr[36] = hdr[37] = hdr[38] = hdr[39] = 0xff;
+	EXPECT_EQ(ooblex_wire_parse(hdr, hlen, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	/* Raw payload must match the format's size. */
+	sample_header(&h);
+	h.payload_len -= 1;
+	msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	free(msg);
+	/* A JPEG payload has no fixed size. */
+	sample_header(&h);
+	h.pixfmt = OOBLEX_PIXFMT_JPEG;
+	h.payload_len = 1234;
+	msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_OK);
+	free(msg);
+}
+
+static void test_pixfmt_sizes(void) {
+	EXPECT_EQ(ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, 640, 480), 460800);
+	EXPECT_EQ(ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, 5, 3), 15 + 2 * 3 * 2);	/* odd sizes round chroma up */
+	EXPECT_EQ(ooblex_pixfmt_size(OOBLEX_PIXFMT_RGB24, 640, 480), 921600);
+	EXPECT_EQ(ooblex_pixfmt_size(OOBLEX_PIXFMT_JPEG, 640, 480), 0);
+	EXPECT_EQ(ooblex_pixfmt_from_name("i420"), OOBLEX_PIXFMT_I420);
+	EXPECT_EQ(ooblex_pixfmt_from_name("jpeg"), OOBLEX_PIXFMT_JPEG);
+	EXPECT_EQ(ooblex_pixfmt_from_name("bogus"), OOBLEX_PIXFMT_NONE);
+}
+
+static void test_client_ids(void) {
+	uint8_t a[OOBLEX_CLIENT_ID_LEN], b[OOBLEX_CLIENT_ID_LEN], c[OOBLEX_CLIENT_ID_LEN];
+	EXPECT_EQ(ooblex_client_id_generate(a), 0);
+	EXPECT_EQ(ooblex_client_id_generate(b), 0);
+	EXPECT(memcmp(a, b, sizeof(a)) != 0);
+	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
+	ooblex_client_id_to_hex(a, hex);
+	EXPECT_EQ(strlen(hex), 32);
+	EXPECT_EQ(strspn(hex, "0123456789abcdef"), 32);
+	EXPECT_EQ(ooblex_client_id_from_hex(hex, c), 0);
+	EXPECT(memcmp(a, c, sizeof(a)) == 0);
+	EXPECT_EQ(ooblex_client_id_from_hex("abc", c), -1);
+	EXPECT_EQ(ooblex_client_id_from_hex("zz0102030405060708090a0b0c0d0e0f", c), -1);
+	char key[OOBLEX_KEY_MAX];
+	ooblex_key_processed(key, hex);
+	EXPECT(strncmp(key, "processed_frames:", 17) == 0);
+	EXPECT(strcmp(key + 17, hex) == 0);
+	/* 1000 ids, no repeats: a broken generator (zeros, a counter) fails this. */
+	static uint8_t many[1000][OOBLEX_CLIENT_ID_LEN];
+	for(int i = 0; i < 1000; i++)
+		ooblex_client_id_generate(many[i]);
+	int dup = 0;
+	for(int i = 0; i < 1000; i++)
+		for(int j = i + 1; j < 1000; j++)
+			dup += memcmp(many[i], many[j], OOBLEX_CLIENT_ID_LEN) == 0;
+	EXPECT_EQ(dup, 0);
+}
+
+static void test_redis_urls(void) {
+	ooblex_redis_config c;
+	char err[256];
+	ooblex_redis_config_default(&c);
+	EXPECT_EQ(ooblex_redis_parse_url(&c, "redis://cache.example:6380/2", err, sizeof(err)), 0);
+	EXPECT(strcmp(c.host, "cache.example") == 0);
+	EXPECT_EQ(c.port, 6380);
+	EXPECT_EQ(c.db, 2);
+	EXPECT_EQ(c.password[0], 0);
+	ooblex_redis_config_default(&c);
+	EXPECT_EQ(ooblex_redis_parse_url(&c, "redis://:s3cret@10.1.2.3", err, sizeof(err)), 0);
+	EXPECT(strcmp(c.password, "s3cret") == 0);
+	EXPECT(strcmp(c.host, "10.1.2.3") == 0);
+	EXPECT_EQ(c.port, 6379);
+	ooblex_redis_config_default(&c);
+	EXPECT_EQ(ooblex_redis_parse_url(&c, "redis://user:pw@h:1", err, sizeof(err)), 0);
+	EXPECT(strcmp(c.password, "pw") == 0 && strcmp(c.host, "h") == 0 && c.port == 1);
+	EXPECT_EQ(ooblex_redis_parse_url(&c, "http://h:1", err, sizeof(err)), -1);
+	EXPECT(strstr(err, "redis://") != NULL);
+	EXPECT_EQ(ooblex_redis_parse_url(&c, "redis://h:99999", err, sizeof(err)), -1);
+	EXPECT_EQ(ooblex_redis_parse_url(&c, "redis://h:12ab", err, sizeof(err)), -1);
+	EXPECT_EQ(ooblex_redis_parse_url(&c, "redis://h/x", err, sizeof(err)), -1);
+}
+
+static void test_backoff(void) {
+	EXPECT_EQ(ooblex_backoff_next_ms(0), 100);
+	EXPECT_EQ(ooblex_backoff_next_ms(100), 200);
+	EXPECT_EQ(ooblex_backoff_next_ms(800), 1600);
+	EXPECT_EQ(ooblex_backoff_next_ms(1600), 2000);
+	EXPECT_EQ(ooblex_backoff_next_ms(2000), 2000);
+}
+
+int main(void) {
+	TEST_RUN(test_roundtrip);
+	TEST_RUN(test_header_layout_is_fixed);
+	TEST_RUN(test_every_truncation_is_refused);
+	TEST_RUN(test_garbage_is_refused);
+	TEST_RUN(test_absurd_sizes_are_refused);
+	TEST_RUN(test_pixfmt_sizes);
+	TEST_RUN(test_client_ids);
+	TEST_RUN(test_redis_urls);
+	TEST_RUN(test_backoff);
+	return tl_done();
+}

@@ -1,0 +1,350 @@
+/*
+ * ooblex_worker.c - a worker of the Ooblex fleet.
+ *
+ * Takes frames from the Redis list `frames_to_process` (BRPOP: each frame
+ * goes to exactly one worker, FIFO), applies the frame's effect, and pushes
+ * the result (a JPEG, or I420 if asked) to `processed_frames:{client_id}`.
+ * Any number of workers may run, on any machine that reaches Redis.
+ *
+ *   ooblex-worker [--redis-url redis://[:pw@]host[:port][/db]] [--host H] [--port P]
+ *                 [--password PW] [--db N] [--id NAME] [--max-frames N] [--delay-ms N]
+ * Environment: REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, OOBLEX_WORKER_ID.
+ * Flags win over the environment. SIGTERM/SIGINT: finish the frame in hand, exit 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "effects.h"
+#include "jpeg_encode.h"
+#include "ooblex_keys.h"
+#include "ooblex_redis.h"
+#include "ooblex_wire.h"
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig) {
+	(void)sig;
+	stop_requested = 1;
+}
+
+typedef struct worker_options {
+	ooblex_redis_config redis;
+	char id[OOBLEX_NAME_MAX + 1];
+	long max_frames;	/* 0: run until stopped */
+	long delay_ms;	/* extra time per frame, to emulate a slow model in tests */
+} worker_options;
+
+typedef struct worker_stats {
+	unsigned long processed, garbage, failed, stale;
+} worker_stats;
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+}
+
+static void usage(FILE *f) {
+	fprintf(f,
+		"usage: ooblex-worker [options]\n"
+		"  --redis-url URL   redis://[:password@]host[:port][/db] (env REDIS_URL)\n"
+		"  --host HOST       Redis host (env REDIS_HOST, default 127.0.0.1)\n"
+		"  --port PORT       Redis port (env REDIS_PORT, default 6379)\n"
+		"  --password PW     Redis password (env REDIS_PASSWORD)\n"
+		"  --db N            Redis database (default 0)\n"
+		"  --id NAME         worker id in logs and results (env OOBLEX_WORKER_ID, default host:pid)\n"
+		"  --max-frames N    exit after N frames (0 = never)\n"
+		"  --delay-ms N      add N ms per frame (testing a slow worker)\n"
+		"  --list-effects    print the effects this worker offers and exit\n");
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out) {
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if(errno || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, worker_options *o) {
+	char err[256];
+	long v;
+	ooblex_redis_config_default(&o->redis);
+	const char *env;
+	if((env = getenv("REDIS_URL")) != NULL && *env && ooblex_redis_parse_url(&o->redis, env, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ooblex-worker: REDIS_URL: %s\n", err);
+		return -1;
+	}
+	if((env = getenv("REDIS_HOST")) != NULL && *env)
+		snprintf(o->redis.host, sizeof(o->redis.host), "%s", env);
+	if((env = getenv("REDIS_PORT")) != NULL && *env) {
+		if(parse_int(env, 1, 65535, &v) < 0) {
+			fprintf(stderr, "ooblex-worker: REDIS_PORT: not a port: %s\n", env);
+			return -1;
+		}
+		o->redis.port = (int)v;
+	}
+	if((env = getenv("REDIS_PASSWORD")) != NULL)
+		snprintf(o->redis.password, sizeof(o->redis.password), "%s", env);
+	char host[128] = "worker";
+	gethostname(host, sizeof(host) - 1);
+	snprintf(o->id, sizeof(o->id), "%s:%d", host, (int)getpid());
+	if((env = getenv("OOBLEX_WORKER_ID")) != NULL && *env)
+		snprintf(o->id, sizeof(o->id), "%s", env);
+
+	static const struct option longopts[] = {
+		{ "redis-url", required_argument, NULL, 'u' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "password", required_argument, NULL, 'a' },
+		{ "db", required_argument, NULL, 'n' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "max-frames", required_argument, NULL, 'm' },
+		{ "delay-ms", required_argument, NULL, 'd' },
+		{ "list-effects", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:m:d:lh", longopts, NULL)) != -1) {
+		switch(c) {
+			case 'u':
+				if(ooblex_redis_parse_url(&o->redis, optarg, err, sizeof(err)) < 0) {
+					fprintf(stderr, "ooblex-worker: --redis-url: %s\n", err);
+					return -1;
+				}
+				break;
+			case 'H': snprintf(o->redis.host, sizeof(o->redis.host), "%s", optarg); break;
+			case 'a': snprintf(o->redis.password, sizeof(o->redis.password), "%s", optarg); break;
+			case 'i': snprintf(o->id, sizeof(o->id), "%s", optarg); break;
+			case 'p':
+			case 'n':
+			case 'm':
+			case 'd':
+				if(parse_int(optarg, c == 'p' ? 1 : 0, c == 'p' ? 65535 : 1000000000, &v) < 0) {
+					fprintf(stderr, "ooblex-worker: bad number '%s'\n", optarg);
+					return -1;
+				}
+				if(c == 'p') o->redis.port = (int)v;
+				else if(c == 'n') o->redis.db = (int)v;
+				else if(c == 'm') o->max_frames = v;
+				else o->delay_ms = v;
+				break;
+			case 'l':
+				for(const char *const *e = ooblex_effects_list(); *e; e++)
+					printf("%s\n", *e);
+				exit(0);
+			case 'h': usage(stdout); exit(0);
+			default: usage(stderr); return -1;
+		}
+	}
+	if(optind < argc) {
+		fprintf(stderr, "ooblex-worker: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits for Redis with backoff; NULL only when asked to stop. */
+static redisContext *connect_redis(const worker_options *o, int *outage_logged) {
+	int wait_ms = 0;
+	while(!stop_requested) {
+		char err[256];
+		redisContext *c = ooblex_redis_connect(&o->redis, 0, err, sizeof(err));
+		if(c != NULL) {
+			logmsg("[%s] connected to Redis at %s:%d%s", o->id, o->redis.host, o->redis.port,
+				*outage_logged ? " (back after an outage)" : "");
+			*outage_logged = 0;
+			return c;
+		}
+		if(!*outage_logged) {
+			logmsg("[%s] waiting for Redis: %s (retrying with backoff)", o->id, err);
+			*outage_logged = 1;
+		}
+		wait_ms = ooblex_backoff_next_ms(wait_ms);
+		struct timespec ts = { wait_ms / 1000, (wait_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+typedef struct worker {
+	worker_options opt;
+	ooblex_effects *fx;
+	ooblex_jpeg *jpeg;
+	uint8_t *pixels;	/* working copy of one frame */
+	size_t pixels_cap;
+	uint8_t *out;	/* result message */
+	size_t out_cap;
+	worker_stats stats;
+} worker;
+
+static int ensure(uint8_t **buf, size_t *cap, size_t need) {
+	if(need <= *cap)
+		return 0;
+	uint8_t *n = realloc(*buf, need);
+	if(n == NULL)
+		return -1;
+	*buf = n;
+	*cap = need;
+	return 0;
+}
+
+/* Processes one message; on success fills result, result_len and the key to
+ * push to. Returns 0, 1 for "skip quietly" (stale), -1 for errors. */
+static int process(worker *w, const uint8_t *msg, size_t len, char key[OOBLEX_KEY_MAX],
+		const uint8_t **result, size_t *result_len) {
+	ooblex_frame_header h;
+	const uint8_t *payload = NULL;
+	ooblex_wire_error e = ooblex_wire_parse(msg, len, &h, &payload);
+	if(e != OOBLEX_WIRE_OK || h.kind != OOBLEX_KIND_FRAME) {
+		w->stats.garbage++;
+		logmsg("[%s] skipping a malformed message (%zu bytes): %s", w->opt.id, len,
+			e != OOBLEX_WIRE_OK ? ooblex_wire_error_str(e) : "not a frame");
+		return -1;
+	}
+	uint64_t start = ooblex_now_us();
+	if(h.deadline_us != 0 && start > h.deadline_us) {
+		w->stats.stale++;
+		return 1;
+	}
+	if(h.pixfmt != OOBLEX_PIXFMT_I420) {
+		w->stats.failed++;
+		logmsg("[%s] frame %llu: unsupported pixel format %s", w->opt.id,
+			(unsigned long long)h.frame_id, ooblex_pixfmt_name(h.pixfmt));
+		return -1;
+	}
+	char client_hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
+	ooblex_client_id_to_hex(h.client_id, client_hex);
+	ooblex_key_processed(key, client_hex);
+	if(ensure(&w->pixels, &w->pixels_cap, h.payload_len) < 0)
+		return -1;
+	memcpy(w->pixels, payload, h.payload_len);
+	char err[256];
+	if(ooblex_effects_apply(w->fx, h.effect, w->pixels, h.width, h.height, err, sizeof(err)) < 0) {
+		w->stats.failed++;
+		logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
+		return -1;
+	}
+	if(w->opt.delay_ms > 0) {
+		struct timespec ts = { w->opt.delay_ms / 1000, (w->opt.delay_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	const uint8_t *body = w->pixels;
+	size_t body_len = h.payload_len;
+	uint8_t fmt = OOBLEX_PIXFMT_I420;
+	if(h.reply_pixfmt != OOBLEX_PIXFMT_I420) {
+		if(ooblex_jpeg_encode_i420(w->jpeg, w->pixels, h.width, h.height, h.jpeg_quality,
+				&body, &body_len, err, sizeof(err)) < 0) {
+			w->stats.failed++;
+			logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
+			return -1;
+		}
+		fmt = OOBLEX_PIXFMT_JPEG;
+	}
+	h.kind = OOBLEX_KIND_RESULT;
+	h.pixfmt = fmt;
+	h.payload_len = (uint32_t)body_len;
+	h.worker_start_us = start;
+	snprintf(h.worker, sizeof(h.worker), "%s", w->opt.id);
+	h.worker_end_us = ooblex_now_us();
+	size_t hlen = ooblex_wire_header_len(&h);
+	if(ensure(&w->out, &w->out_cap, hlen + body_len) < 0)
+		return -1;
+	ooblex_wire_write_header(&h, w->out);
+	memcpy(w->out + hlen, body, body_len);
+	*result = w->out;
+	*result_len = hlen + body_len;
+	w->stats.processed++;
+	logmsg("Processing frame %llu... (client %.8s, %s, %ux%u, %.1f ms) [%s]",
+		(unsigned long long)h.frame_id, client_hex, h.effect[0] ? h.effect : "none",
+		h.width, h.height, (h.worker_end_us - start) / 1000.0, w->opt.id);
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	worker w;
+	memset(&w, 0, sizeof(w));
+	if(parse_options(argc, argv, &w.opt) < 0)
+		return 2;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	w.fx = ooblex_effects_new();
+	w.jpeg = ooblex_jpeg_new();
+	if(w.fx == NULL || w.jpeg == NULL) {
+		fprintf(stderr, "ooblex-worker: cannot initialise effects or JPEG encoder\n");
+		return 1;
+	}
+	logmsg("[%s] ooblex-worker starting: Redis %s:%d, queue %s, effects:", w.opt.id,
+		w.opt.redis.host, w.opt.redis.port, OOBLEX_KEY_FRAMES);
+	int outage_logged = 0;
+	redisContext *c = NULL;
+	while(!stop_requested && (w.opt.max_frames == 0 || (long)w.stats.processed < w.opt.max_frames)) {
+		if(c == NULL && (c = connect_redis(&w.opt, &outage_logged)) == NULL)
+			break;
+		/* A 1 s timeout keeps the loop responsive to SIGTERM. */
+		redisReply *r = redisCommand(c, "BRPOP %s 1", OOBLEX_KEY_FRAMES);
+		if(r == NULL) {
+			logmsg("[%s] lost the Redis connection (%s); reconnecting", w.opt.id, c->errstr);
+			outage_logged = 1;
+			redisFree(c);
+			c = NULL;
+			continue;
+		}
+		if(r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING) {
+			char key[OOBLEX_KEY_MAX];
+			const uint8_t *res = NULL;
+			size_t res_len = 0;
+			if(process(&w, (const uint8_t *)r->element[1]->str, r->element[1]->len, key, &res, &res_len) == 0) {
+				/* LPUSH and EXPIRE in one round trip: a list whose client left
+				 * disappears by itself. */
+				redisAppendCommand(c, "LPUSH %s %b", key, res, res_len);
+				redisAppendCommand(c, "EXPIRE %s %d", key, OOBLEX_PROCESSED_TTL_S);
+				for(int i = 0; i < 2; i++) {
+					redisReply *rr = NULL;
+					if(redisGetReply(c, (void **)&rr) != REDIS_OK) {
+						logmsg("[%s] lost the Redis connection while pushing a result (%s)", w.opt.id, c->errstr);
+						break;
+					}
+					freeReplyObject(rr);
+				}
+				if(c->err) {
+					redisFree(c);
+					c = NULL;
+					outage_logged = 1;
+				}
+			}
+		} else if(r->type == REDIS_REPLY_ERROR) {
+			logmsg("[%s] Redis error: %s", w.opt.id, r->str);
+			sleep(1);
+		}
+		freeReplyObject(r);
+	}
+	logmsg("[%s] stopping: %lu processed, %lu stale, %lu malformed, %lu failed", w.opt.id,
+		w.stats.processed, w.stats.stale, w.stats.garbage, w.stats.failed);
+	if(c != NULL)
+		redisFree(c);
+	ooblex_effects_free(w.fx);
+	ooblex_jpeg_free(w.jpeg);
+	free(w.pixels);
+	free(w.out);
+	return 0;
+}
