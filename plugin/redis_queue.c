@@ -87,6 +87,13 @@ static gpointer producer_thread(gpointer data) {
 	int outage_logged = 0;
 	GQueue batch = G_QUEUE_INIT;
 	for(;;) {
+		if(c == NULL && !g_atomic_int_get(&p->stopping)) {
+			/* Connect before there is anything to send, so stats show whether
+			 * Redis is reachable. While it is away the in-memory queue fills
+			 * and new frames are dropped at push(); stop() ends this wait. */
+			c = connect_with_backoff(&p->cfg, 2000, &p->stopping, p->log, "producer", &outage_logged);
+			atomic_store(&p->stats.connected, c != NULL);
+		}
 		g_mutex_lock(&p->lock);
 		while(p->queue.length == 0 && !g_atomic_int_get(&p->stopping))
 			g_cond_wait(&p->cond, &p->lock);
@@ -102,16 +109,10 @@ static gpointer producer_thread(gpointer data) {
 			g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
 			break;
 		}
-		if(c == NULL) {
-			/* While Redis is away the in-memory queue fills and new frames are
-			 * dropped at push(); stop() still ends this wait. */
-			c = connect_with_backoff(&p->cfg, 2000, &p->stopping, p->log, "producer", &outage_logged);
-			if(c == NULL) {
-				atomic_fetch_add(&p->stats.dropped_error, batch.length);
-				g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
-				continue;
-			}
-			atomic_store(&p->stats.connected, 1);
+		if(c == NULL) {	/* only when stopping, after a lost connection */
+			atomic_fetch_add(&p->stats.dropped_error, batch.length);
+			g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
+			continue;
 		}
 		for(GList *l = batch.head; l != NULL; l = l->next) {
 			pending_msg *m = l->data;

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Writes a private Janus config tree that loads the Ooblex plugin, so Ooblex
+# can run beside (not inside) a system Janus. Used by run-webrtc-demo.sh and
+# the end-to-end tests.
+#
+#   deploy/janus-conf.sh DIR PLUGIN_SO [options]
+#     --http-port N     Janus HTTP API (default 8088)
+#     --ws-port N       Janus WebSocket API (default 8188)
+#     --admin-port N    Admin API over HTTP (default 7088)
+#     --bind IP         address the APIs listen on (default 127.0.0.1)
+#     --rtp-range A-B   media ports (default 20000-40000)
+#     --ice-enforce X   interface or IP for ICE candidates (default: Janus decides)
+#     --admin-secret S  (default ooblexadmin)
+#     --redis-url URL   redis://[:pw@]host:port[/db] (default redis://127.0.0.1:6379)
+#     --frame-skip N    (default 3)
+#     --debug-level N   Janus log level 0-7 (default 4)
+# Layout: DIR/conf/*.jcfg, DIR/plugins (the plugin only), DIR/transports (HTTP
+# and WebSockets only). Start Janus with:
+#   janus -C DIR/conf/janus.jcfg -F DIR/conf -P DIR/plugins
+set -euo pipefail
+DIR=${1:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
+PLUGIN=${2:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
+shift 2
+HTTP_PORT=8088 WS_PORT=8188 ADMIN_PORT=7088 BIND=127.0.0.1 RTP_RANGE=20000-40000 ICE_ENFORCE=
+ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4
+while (($#)); do
+  case "$1" in
+    --http-port) HTTP_PORT=$2; shift 2 ;;
+    --ws-port) WS_PORT=$2; shift 2 ;;
+    --admin-port) ADMIN_PORT=$2; shift 2 ;;
+    --bind) BIND=$2; shift 2 ;;
+    --rtp-range) RTP_RANGE=$2; shift 2 ;;
+    --ice-enforce) ICE_ENFORCE=$2; shift 2 ;;
+    --admin-secret) ADMIN_SECRET=$2; shift 2 ;;
+    --redis-url) REDIS_URL_ARG=$2; shift 2 ;;
+    --frame-skip) FRAME_SKIP=$2; shift 2 ;;
+    --debug-level) DEBUG_LEVEL=$2; shift 2 ;;
+    *) echo "janus-conf.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ -f "$PLUGIN" ] || { echo "janus-conf.sh: no plugin at $PLUGIN (build first)" >&2; exit 1; }
+SYSLIB=$(dirname "$(dpkg -L janus 2>/dev/null | grep '/janus/transports/libjanus_http.so$' | head -1)")
+[ -d "$SYSLIB" ] || SYSLIB=/usr/lib/$(gcc -print-multiarch 2>/dev/null)/janus/transports
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+PLUGIN=$(cd "$(dirname "$PLUGIN")" && pwd)/$(basename "$PLUGIN")
+rm -rf "$DIR/conf" "$DIR/plugins" "$DIR/transports" "$DIR/events" "$DIR/loggers"
+mkdir -p "$DIR/conf" "$DIR/plugins" "$DIR/transports" "$DIR/events" "$DIR/loggers"
+ln -s "$PLUGIN" "$DIR/plugins/libjanus_ooblex.so"
+ln -s "$SYSLIB/libjanus_http.so" "$DIR/transports/"
+ln -s "$SYSLIB/libjanus_websockets.so" "$DIR/transports/"
+ENFORCE=""
+[ -n "$ICE_ENFORCE" ] && ENFORCE="ice_enforce_list = \"$ICE_ENFORCE\""
+
+cat >"$DIR/conf/janus.jcfg" <<JCFG
+general: {
+	configs_folder = "$DIR/conf"
+	plugins_folder = "$DIR/plugins"
+	transports_folder = "$DIR/transports"
+	events_folder = "$DIR/events"
+	loggers_folder = "$DIR/loggers"
+	debug_level = $DEBUG_LEVEL
+	admin_secret = "$ADMIN_SECRET"
+	server_name = "ooblex"
+	session_timeout = 60
+}
+certificates: {
+	# No certificate: Janus makes a throw-away DTLS certificate at start.
+}
+media: {
+	rtp_port_range = "$RTP_RANGE"
+}
+nat: {
+	$ENFORCE
+	ignore_mdns = true
+}
+plugins: {
+}
+transports: {
+}
+events: {
+}
+loggers: {
+}
+JCFG
+cat >"$DIR/conf/janus.transport.http.jcfg" <<JCFG
+general: {
+	json = "compact"
+	base_path = "/janus"
+	http = true
+	ip = "$BIND"
+	port = $HTTP_PORT
+	https = false
+}
+admin: {
+	admin_base_path = "/admin"
+	admin_http = true
+	admin_ip = "$BIND"
+	admin_port = $ADMIN_PORT
+	admin_https = false
+}
+cors: {
+}
+JCFG
+cat >"$DIR/conf/janus.transport.websockets.jcfg" <<JCFG
+general: {
+	json = "compact"
+	ws = true
+	ws_ip = "$BIND"
+	ws_port = $WS_PORT
+	wss = false
+}
+admin: {
+	admin_ws = false
+	admin_wss = false
+}
+cors: {
+}
+JCFG
+# The plugin's own settings: the shipped defaults with this Redis.
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+sed -e "s|^\s*#\?url = .*|	url = \"$REDIS_URL_ARG\"|" \
+    -e '/^\s*host = /d' -e '/^\s*port = /d' -e '/^\s*db = /d' \
+    -e "s|^\(\s*frame_skip = \).*|\1$FRAME_SKIP|" \
+    "$HERE/conf/janus.plugin.ooblex.jcfg" >"$DIR/conf/janus.plugin.ooblex.jcfg"
+echo "$DIR/conf/janus.jcfg"

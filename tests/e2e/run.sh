@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# End-to-end test: headless Debian Chromium (fake camera from a generated video)
+# -> real Janus with the built plugin -> real Redis -> 3 real workers -> back to
+# the demo page over the data channel.
+#   tests/e2e/run.sh BUILD_DIR        (prints TAP lines; needs root)
+#
+# Janus 1.1.2 never offers ICE candidates on loopback interfaces, so the run
+# happens in a private network namespace where a veth interface carries
+# 127.0.0.2: traffic stays on 127/8, nothing leaves the machine, and our fixed
+# ports cannot clash with anything outside.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+. "$TOP/tests/lib/common.sh"
+BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+
+if [ -z "${OOBLEX_IN_NETNS:-}" ]; then
+  exec unshare --net -- env OOBLEX_IN_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+ip link add oob0 type veth peer name oob1
+ip link set oob0 addrgenmode none
+ip link set oob1 addrgenmode none
+ip addr add 127.0.0.2/32 dev oob0
+ip link set oob1 up
+ip link set oob0 up
+
+OUT=${E2E_OUT:-$TOP/tests/out/e2e}
+rm -rf "$OUT"; mkdir -p "$OUT"
+VIDEO=${E2E_VIDEO:-/tmp/ooblex-e2e-640x480.y4m}
+[ -s "$VIDEO" ] || "$HERE/gen-video.sh" "$VIDEO" 12
+
+REDIS_PORT=16379
+PIDS=()
+cleanup() {
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do stop_pid "${PIDS[$i]}" 3; done
+  stop_pid "${REDIS_PID:-}" 3
+}
+trap cleanup EXIT
+
+start_redis "$REDIS_PORT" "$OUT/redis.log" || { tap_fail "redis starts"; exit 1; }
+for w in 1 2 3; do
+  "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id "ml-worker_$w" >"$OUT/worker-$w.log" 2>&1 &
+  PIDS+=($!)
+done
+"$TOP/deploy/janus-conf.sh" "$OUT/janus" "$BUILD/.libs/libjanus_ooblex.so" \
+  --http-port 18088 --ws-port 18188 --admin-port 17088 --ice-enforce 127.0.0.2 \
+  --admin-secret e2e --redis-url "redis://127.0.0.1:$REDIS_PORT" >/dev/null
+janus -C "$OUT/janus/conf/janus.jcfg" -F "$OUT/janus/conf" -P "$OUT/janus/plugins" -o -D >"$OUT/janus.log" 2>&1 &
+JANUS_PID=$!
+PIDS+=($JANUS_PID)
+if ! wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/18088"; then
+  tap_fail "janus starts with the plugin" "$(tail -20 "$OUT/janus.log")"; exit 1
+fi
+tap_check "janus loads janus.plugin.ooblex" grep -q "JANUS Ooblex plugin initialized" "$OUT/janus.log"
+
+node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$REDIS_PORT"
+rc=$?
+
+tap_check "janus is still running after the session" kill -0 "$JANUS_PID"
+tap_check "no plugin errors in the Janus log" bash -c "! grep -E '\[ERR\].*ooblex|ooblex.*\[ERR\]' '$OUT/janus.log'"
+stop_pid "$JANUS_PID" 10; jrc=$?
+tap_check "janus shuts down cleanly (plugin destroy)" bash -c "[ $jrc -eq 0 ] && grep -q 'JANUS Ooblex plugin destroyed' '$OUT/janus.log'"
+exit $rc
