@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Ooblex demo, one command: installs what is missing (Debian 12, root), builds,
+# starts Redis (unless REDIS_URL is given), Janus with the Ooblex plugin, the
+# workers and the demo page, prints the URL, and stops everything it started
+# on Ctrl-C.
+#
+#   ./run-webrtc-demo.sh [--workers N] [--page-port N]
+#   REDIS_URL=redis://:pw@host:6379 ./run-webrtc-demo.sh     # use your Redis
+#
+# Ports: page 8080, Janus HTTP 8088, WebSocket 8188, Admin 7088, Redis 6379,
+# media 20000-40000/udp. Logs and state: .run/
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")" && pwd)
+cd "$TOP"
+WORKERS=3
+PAGE_PORT=8080
+while (($#)); do
+  case "$1" in
+    --workers) WORKERS=${2:?}; shift 2 ;;
+    --page-port) PAGE_PORT=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run-webrtc-demo.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+[[ "$WORKERS" =~ ^[0-9]+$ ]] && ((WORKERS >= 1)) || { echo "--workers needs a number >= 1" >&2; exit 2; }
+
+say() { echo "[ooblex] $*"; }
+RUN=$TOP/.run
+mkdir -p "$RUN/logs"
+
+say "checking Debian packages"
+deploy/install-deps.sh
+
+say "building"
+[ -x configure ] || autoreconf -fi >"$RUN/logs/autoreconf.log" 2>&1
+mkdir -p build
+(cd build && { [ -f Makefile ] || ../configure >"$RUN/logs/configure.log" 2>&1; } && make -j"$(nproc)" >"$RUN/logs/make.log" 2>&1) ||
+  { tail -20 "$RUN/logs/make.log" "$RUN/logs/configure.log" 2>/dev/null; echo "build failed" >&2; exit 1; }
+
+PIDS=()
+NAMES=()
+stop_all() {
+  trap - INT TERM EXIT
+  say "stopping"
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do
+    kill -TERM "${PIDS[$i]}" 2>/dev/null || true
+  done
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do
+    for _ in $(seq 1 50); do kill -0 "${PIDS[$i]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${PIDS[$i]}" 2>/dev/null || true
+    wait "${PIDS[$i]}" 2>/dev/null || true
+  done
+  say "stopped: ${NAMES[*]:-nothing}"
+}
+trap stop_all INT TERM EXIT
+started() { PIDS+=("$1"); NAMES+=("$2"); }
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if [ -n "${REDIS_URL:-}" ]; then
+  say "using Redis at $REDIS_URL"
+elif port_busy 6379; then
+  if [ "$(redis-cli -p 6379 ping 2>/dev/null)" = PONG ]; then
+    say "using the Redis already running on port 6379"
+    REDIS_URL=redis://127.0.0.1:6379
+  else
+    echo "port 6379 is taken by something that is not a Redis we can use; set REDIS_URL" >&2; exit 1
+  fi
+else
+  redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --logfile "$RUN/logs/redis.log" &
+  started $! redis
+  REDIS_URL=redis://127.0.0.1:6379
+  for _ in $(seq 1 50); do [ "$(redis-cli -p 6379 ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+fi
+
+for p in 8088 8188 7088 "$PAGE_PORT"; do
+  if port_busy "$p"; then echo "port $p is in use (another Janus or demo?); stop it first" >&2; exit 1; fi
+done
+
+deploy/janus-conf.sh "$RUN/janus" build/.libs/libjanus_ooblex.so --redis-url "$REDIS_URL" >/dev/null
+janus -C "$RUN/janus/conf/janus.jcfg" -F "$RUN/janus/conf" -P "$RUN/janus/plugins" -o >"$RUN/logs/janus.log" 2>&1 &
+started $! janus
+for _ in $(seq 1 100); do port_busy 8088 && break; sleep 0.1; done
+port_busy 8088 || { tail -20 "$RUN/logs/janus.log"; echo "Janus did not start" >&2; exit 1; }
+
+for i in $(seq 1 "$WORKERS"); do
+  REDIS_URL=$REDIS_URL build/ooblex-worker --id "ml-worker_$i" >"$RUN/logs/ml-worker_$i.log" 2>&1 &
+  started $! "ml-worker_$i"
+done
+
+# The page, with Debian's janus.js and adapter.js beside it (as `make install` lays it out).
+rm -rf "$RUN/www"; mkdir -p "$RUN/www"
+for f in index.html js css; do ln -s "$TOP/html/$f" "$RUN/www/$f"; done
+ln -s /usr/share/javascript "$RUN/www/javascript"
+python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$RUN/www" >"$RUN/logs/page.log" 2>&1 &
+started $! page
+for _ in $(seq 1 50); do port_busy "$PAGE_PORT" && break; sleep 0.1; done
+
+cat <<MSG
+
+  Ooblex is running.
+    Open     http://localhost:$PAGE_PORT/   (camera access needs localhost or https)
+    Janus    ws://localhost:8188/  http://localhost:8088/janus  admin http://localhost:7088/admin
+    Redis    $REDIS_URL
+    Workers  $WORKERS  (logs: tail -f .run/logs/ml-worker_*.log)
+    Queue    redis-cli LLEN frames_to_process
+    Stats    curl -s -d '{"janus":"message_plugin","transaction":"t","admin_secret":"ooblexadmin","plugin":"janus.plugin.ooblex","request":{"request":"stats"}}' http://localhost:7088/admin
+
+  Ctrl-C stops everything this script started.
+MSG
+# Wait until Ctrl-C, or until something we started dies.
+while :; do
+  for i in "${!PIDS[@]}"; do
+    if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
+      say "${NAMES[$i]} exited; see .run/logs/"
+      exit 1
+    fi
+  done
+  sleep 1
+done

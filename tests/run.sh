@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs every Ooblex test on this machine and ends with "N passed, N failed".
+#   tests/run.sh            install what is missing, build, run all suites
+#   tests/run.sh --no-e2e   skip the browser test (no root / no namespaces)
+# Suites: unit (C), integration (Redis + 2 workers), e2e (Chromium + Janus +
+# Redis + 3 workers, needs root for its network namespace), and the unit and
+# integration suites again built with AddressSanitizer + UndefinedBehaviorSanitizer.
+# Logs: tests/out/<suite>.log. Debian 12, run as root.
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+E2E=1
+for a in "$@"; do
+  case "$a" in
+    --no-e2e) E2E=0 ;;
+    *) echo "usage: tests/run.sh [--no-e2e]" >&2; exit 2 ;;
+  esac
+done
+OUT=$TOP/tests/out
+mkdir -p "$OUT"
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+step() { echo "== $*"; }
+die() { echo "tests/run.sh: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+step "dependencies"
+deploy/install-deps.sh --test || die "installing Debian packages failed"
+if [ "$E2E" = 1 ]; then
+  (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in tests/e2e"
+fi
+
+# build DIR [configure args...]: configures once, builds plugin, worker and tests.
+build() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  (cd "$dir" && { [ -f Makefile ] || "$TOP/configure" "$@" >configure.log 2>&1 || { tail -20 configure.log; exit 1; }; } &&
+    make -j"$JOBS" >make.log 2>&1 && make -j"$JOBS" check TESTS= >>make.log 2>&1) ||
+    { tail -30 "$dir/make.log" 2>/dev/null; return 1; }
+  if grep -E "warning:" "$dir/make.log"; then echo "tests/run.sh: the build has warnings (see above)"; return 1; fi
+}
+
+step "build"
+[ -x configure ] || autoreconf -fi >"$OUT/autoreconf.log" 2>&1 || die "autoreconf failed: $(tail -5 "$OUT/autoreconf.log")"
+build build || die "build failed"
+
+PASSED=0 FAILED=0
+# suite NAME COMMAND...: runs a TAP-printing command, counts its ok / not ok
+# lines; a command that fails without reporting a failed case counts as one.
+suite() {
+  local name=$1; shift
+  step "$name"
+  local log="$OUT/$name.log"
+  "$@" >"$log" 2>&1
+  local rc=$?
+  cat "$log"
+  local ok bad
+  ok=$(grep -c '^ok ' "$log")
+  bad=$(grep -c '^not ok ' "$log")
+  if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+    echo "not ok - $name exited with status $rc without reporting a failed case"
+    bad=1
+  fi
+  PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
+}
+
+unit_tests() {
+  local dir=$1 rc=0
+  for t in "$dir"/tests/unit/test_*; do
+    [ -x "$t" ] || continue
+    echo "# $(basename "$t")"
+    "$t" || rc=1
+  done
+  return $rc
+}
+
+suite unit unit_tests build
+suite integration tests/integration/run.sh build
+if [ "$E2E" = 1 ]; then
+  suite e2e tests/e2e/run.sh build
+fi
+
+step "sanitizer build"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+if build build-asan CFLAGS="-O1 -g $SAN" LDFLAGS="$SAN"; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+  export LSAN_OPTIONS=suppressions=$TOP/tests/lsan.supp:print_suppressions=0
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  suite unit-asan unit_tests build-asan
+  suite integration-asan tests/integration/run.sh build-asan
+  unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+else
+  echo "not ok - sanitizer build"
+  FAILED=$((FAILED + 1))
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
