@@ -3,7 +3,8 @@
 #   tests/run.sh            install what is missing, build, run all suites
 #   tests/run.sh --no-e2e   skip the browser test (no root / no namespaces)
 # Suites: unit (C), integration (Redis + 2 workers), e2e (Chromium + Janus +
-# Redis + 3 workers, needs root for its network namespace), and the unit and
+# Redis + 3 workers, needs root for its network namespace), demo (the README's
+# ./run-webrtc-demo.sh, used by Chromium, then Ctrl-C), and the unit and
 # integration suites again built with AddressSanitizer + UndefinedBehaviorSanitizer.
 # Logs: tests/out/<suite>.log. Debian 12, run as root.
 set -uo pipefail
@@ -77,6 +78,7 @@ suite unit unit_tests build
 suite integration tests/integration/run.sh build
 if [ "$E2E" = 1 ]; then
   suite e2e tests/e2e/run.sh build
+  suite demo tests/demo/run.sh
 fi
 
 step "sanitizer build"

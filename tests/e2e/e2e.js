@@ -21,11 +21,14 @@ const arg = (name, def) => { const i = argv.indexOf('--' + name); return i >= 0 
 const OUT = path.resolve(arg('out', 'tests/out/e2e'));
 const VIDEO = path.resolve(arg('video', '/tmp/ooblex-e2e-640x480.y4m'));
 const REDIS_PORT = Number(arg('redis-port', 16379));
+// By default the test serves html/ itself; --page URL tests a page someone
+// else serves (run-webrtc-demo.sh's, in tests/demo/run.sh).
+const PAGE = arg('page', null);
 const PAGE_PORT = 18080;
-const JANUS_WS = 'ws://127.0.0.1:18188/';
-const JANUS_HTTP = 'http://127.0.0.1:18088/janus';
-const ADMIN = 'http://127.0.0.1:17088/admin';
-const ADMIN_SECRET = 'e2e';
+const JANUS_WS = arg('janus-ws', 'ws://127.0.0.1:18188/');
+const JANUS_HTTP = arg('janus-http', 'http://127.0.0.1:18088/janus');
+const ADMIN = arg('admin', 'http://127.0.0.1:17088/admin');
+const ADMIN_SECRET = arg('admin-secret', 'e2e');
 const HTML = path.resolve(__dirname, '../../html');
 const W = 640, H = 480;
 const PHASE_MS = 6000;
@@ -176,7 +179,7 @@ function phaseFigures(frames) {
 
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
-  const server = await serve();
+  const server = PAGE ? null : await serve();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ooblex-e2e-profile-'));
   const summary = { video: VIDEO, sourceFrames: y4m.frames };
   let browser;
@@ -195,7 +198,7 @@ async function main() {
     const page = await (await browser.newContext({ viewport: { width: 1320, height: 720 } })).newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(m.type() + ': ' + m.text()); });
     page.on('pageerror', (e) => consoleLines.push('pageerror: ' + e.message));
-    const url = `http://127.0.0.1:${PAGE_PORT}/index.html?autostart=1&effect=invert&frame_skip=3` +
+    const url = (PAGE || `http://127.0.0.1:${PAGE_PORT}/index.html`) + '?autostart=1&effect=invert&frame_skip=3' +
       `&server=${encodeURIComponent(JANUS_WS)}&server=${encodeURIComponent(JANUS_HTTP)}`;
     await page.goto(url, { waitUntil: 'load' });
     await page.waitForFunction(() => window.ooblexDemo && window.ooblexDemo.client, null, { timeout: 10000 });
@@ -291,7 +294,7 @@ async function main() {
     tap(false, 'end-to-end run', String(e && e.stack || e));
   } finally {
     if (browser) await browser.close().catch(() => {});
-    server.close();
+    if (server) server.close();
     fs.rmSync(profile, { recursive: true, force: true });
   }
   summary.console = consoleLines.slice(0, 30);

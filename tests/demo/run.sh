@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Tests the README's demo command as a new user runs it: ./run-webrtc-demo.sh
+# starts Redis, Janus, 3 workers and the page on their documented ports; a real
+# Chromium then uses that page end to end; Ctrl-C (SIGINT) stops everything.
+# Runs in a private network namespace (the demo's fixed ports must be free,
+# and Janus needs a non-loopback interface for ICE).
+#   tests/demo/run.sh        (prints TAP lines; needs root)
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+. "$TOP/tests/lib/common.sh"
+if [ -z "${OOBLEX_IN_NETNS:-}" ]; then
+  exec unshare --net -- env OOBLEX_IN_NETNS=1 bash "$0" "$@"
+fi
+ip link set lo up
+ip link add oob0 type veth peer name oob1
+ip link set oob0 addrgenmode none
+ip link set oob1 addrgenmode none
+ip addr add 127.0.0.2/32 dev oob0
+ip link set oob1 up
+ip link set oob0 up
+
+OUT=$TOP/tests/out/demo
+rm -rf "$OUT"; mkdir -p "$OUT"
+VIDEO=${E2E_VIDEO:-/tmp/ooblex-e2e-640x480.y4m}
+[ -s "$VIDEO" ] || "$TOP/tests/e2e/gen-video.sh" "$VIDEO" 12
+
+# setsid: the demo gets its own process group, as in a terminal, so that
+# Ctrl-C can be sent the way a terminal sends it.
+setsid "$TOP/run-webrtc-demo.sh" >"$OUT/demo.log" 2>&1 &
+DEMO=$!
+trap 'kill -KILL -- -$DEMO 2>/dev/null' EXIT
+if ! wait_for 300 grep -q "Ooblex is running" "$OUT/demo.log"; then
+  tap_fail "run-webrtc-demo.sh starts everything" "$(tail -20 "$OUT/demo.log")"; exit 1
+fi
+tap_ok "run-webrtc-demo.sh starts everything"
+tap_check "it prints the page URL" grep -q "http://localhost:8080/" "$OUT/demo.log"
+tap_check "the page is served" bash -c "curl -sf http://127.0.0.1:8080/ | grep -q '<title>Ooblex'"
+tap_check "janus.js is served beside it" curl -sf -o /dev/null http://127.0.0.1:8080/javascript/janus-gateway/janus.js
+tap_check "Janus runs the plugin and the WebSocket transport" bash -c \
+  "curl -sf http://127.0.0.1:8088/janus/info | grep -q janus.plugin.ooblex && curl -sf http://127.0.0.1:8088/janus/info | grep -q janus.transport.websockets"
+tap_check "3 workers are connected to Redis" bash -c \
+  "sleep 1; [ \$(grep -l 'connected to Redis' '$TOP'/.run/logs/ml-worker_*.log | wc -l) -eq 3 ]"
+
+node "$TOP/tests/e2e/e2e.js" --out "$OUT" --video "$VIDEO" --page http://127.0.0.1:8080/ \
+  --janus-ws ws://127.0.0.1:8188/ --janus-http http://127.0.0.1:8088/janus \
+  --admin http://127.0.0.1:7088/admin --admin-secret ooblexadmin --redis-port 6379 | sed 's/^\(not \)\{0,1\}ok - /&demo: /'
+
+tap_check "the mission's 'Processing frame N...' lines are in the worker logs" \
+  grep -q "Processing frame [0-9]*\.\.\." "$TOP/.run/logs/ml-worker_1.log"
+kill -INT -- -"$DEMO"
+wait_for 20 bash -c "! kill -0 $DEMO"
+tap_check "Ctrl-C stops the demo" bash -c "! kill -0 $DEMO 2>/dev/null"
+tap_check "and everything it started" bash -c \
+  "! pgrep -f '[o]oblex-worker --id ml-worker' && ! pgrep -f '[.]run/janus/conf' && ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null"
+tap_check "the demo said what it stopped" grep -q "stopped: redis janus ml-worker_1 ml-worker_2 ml-worker_3 page" "$OUT/demo.log"
