@@ -865,7 +865,9 @@ struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *ha
 	/* Cheap, synchronous requests are answered right away. */
 	json_t *reply = NULL;
 	const char *request = NULL;
-	if(message == NULL || !json_is_object(message)) {
+	if(message == NULL) {
+		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_NO_MESSAGE, "No message");
+	} else if(!json_is_object(message)) {
 		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_JSON, "JSON error: not an object");
 	} else if((request = json_string_value(json_object_get(message, "request"))) == NULL) {
 		reply = janus_ooblex_error(json_object_get(message, "request") ? JANUS_OOBLEX_ERROR_INVALID_ELEMENT :
