@@ -34,8 +34,11 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Debian enables and starts redis-server and janus on install; Ooblex starts its own.
+# Debian starts redis-server and janus when they are installed, on the ports
+# the demo wants. A service this script just installed is stopped again; one
+# that was there before is the user's, and is left alone.
 for svc in redis-server janus; do
+  [[ " ${missing[*]:-} " == *" $svc "* ]] || continue
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" 2>/dev/null || true
     systemctl disable "$svc" 2>/dev/null || true

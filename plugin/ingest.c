@@ -122,6 +122,14 @@ static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
 		request_keyframe(ing);
 }
 
+static void ingest_free(ooblex_ingest *ing) {
+	g_async_queue_unref(ing->packets);
+	ooblex_vp8_depay_free(ing->depay);
+	ooblex_decoder_free(ing->decoder);
+	g_mutex_clear(&ing->settings_lock);
+	g_free(ing);
+}
+
 static gpointer ingest_thread(gpointer data) {
 	ooblex_ingest *ing = data;
 	for(;;) {
@@ -137,11 +145,7 @@ static gpointer ingest_thread(gpointer data) {
 		if(qp != &stop_marker)
 			free(qp);
 	ing->cb.stopped(ing->user);
-	g_async_queue_unref(ing->packets);
-	ooblex_vp8_depay_free(ing->depay);
-	ooblex_decoder_free(ing->decoder);
-	g_mutex_clear(&ing->settings_lock);
-	g_free(ing);
+	ingest_free(ing);
 	return NULL;
 }
 
@@ -152,20 +156,18 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 		return NULL;
 	}
 	ooblex_ingest *ing = g_malloc0(sizeof(*ing));
+	ing->packets = g_async_queue_new();
+	g_mutex_init(&ing->settings_lock);
 	ing->decoder = ooblex_decoder_new(cfg->codec, 1, err, errlen);
 	ing->depay = ooblex_vp8_depay_new();
 	if(ing->decoder == NULL || ing->depay == NULL) {
-		ooblex_decoder_free(ing->decoder);
-		ooblex_vp8_depay_free(ing->depay);
-		g_free(ing);
+		ingest_free(ing);
 		return NULL;
 	}
-	ing->packets = g_async_queue_new();
 	ing->cb = *cb;
 	ing->user = user;
 	ing->stats = cfg->stats;
 	ing->max_queued = cfg->max_queued_packets ? cfg->max_queued_packets : 2000;
-	g_mutex_init(&ing->settings_lock);
 	g_strlcpy(ing->effect, cfg->effect ? cfg->effect : "none", sizeof(ing->effect));
 	ing->frame_skip = cfg->frame_skip ? cfg->frame_skip : 1;
 	ooblex_sampler_init(&ing->sampler, ing->frame_skip);
@@ -179,11 +181,7 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	if(ing->thread == NULL) {
 		snprintf(err, errlen, "cannot start the ingest thread: %s", gerr ? gerr->message : "?");
 		g_clear_error(&gerr);
-		g_async_queue_unref(ing->packets);
-		ooblex_vp8_depay_free(ing->depay);
-		ooblex_decoder_free(ing->decoder);
-		g_mutex_clear(&ing->settings_lock);
-		g_free(ing);
+		ingest_free(ing);
 		return NULL;
 	}
 	/* The thread frees itself; nobody joins it. */

@@ -2,7 +2,8 @@
 # Runs every Ooblex test on this machine and ends with "N passed, N failed".
 #   tests/run.sh            install what is missing, build, run all suites
 #   tests/run.sh --no-e2e   skip the browser test (no root / no namespaces)
-# Suites: unit (C), integration (Redis + 2 workers), e2e (Chromium + Janus +
+# Suites: unit (C), integration (Redis + 2 workers), install (make install into
+# a scratch root, loaded by Janus), e2e (Chromium + Janus +
 # Redis + 3 workers, needs root for its network namespace), demo (the README's
 # ./run-webrtc-demo.sh, used by Chromium, then Ctrl-C), and the unit and
 # integration suites again built with AddressSanitizer + UndefinedBehaviorSanitizer.
@@ -76,6 +77,7 @@ unit_tests() {
 
 suite unit unit_tests build
 suite integration tests/integration/run.sh build
+suite install tests/install/run.sh build
 if [ "$E2E" = 1 ]; then
   suite e2e tests/e2e/run.sh build
   suite demo tests/demo/run.sh

@@ -293,8 +293,11 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "ooblex-worker: cannot initialise effects or JPEG encoder\n");
 		return 1;
 	}
-	logmsg("[%s] ooblex-worker starting: Redis %s:%d, queue %s, effects:", w.opt.id,
-		w.opt.redis.host, w.opt.redis.port, OOBLEX_KEY_FRAMES);
+	char effects[256] = "";
+	for(const char *const *e = ooblex_effects_list(); *e; e++)
+		snprintf(effects + strlen(effects), sizeof(effects) - strlen(effects), "%s%s", effects[0] ? " " : "", *e);
+	logmsg("[%s] ooblex-worker starting: Redis %s:%d, queue %s, effects: %s", w.opt.id,
+		w.opt.redis.host, w.opt.redis.port, OOBLEX_KEY_FRAMES, effects);
 	int outage_logged = 0;
 	redisContext *c = NULL;
 	while(!stop_requested && (w.opt.max_frames == 0 || (long)w.stats.processed < w.opt.max_frames)) {

@@ -9,16 +9,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 . "$TOP/tests/lib/common.sh"
-if [ -z "${OOBLEX_IN_NETNS:-}" ]; then
-  exec unshare --net -- env OOBLEX_IN_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up
-ip link add oob0 type veth peer name oob1
-ip link set oob0 addrgenmode none
-ip link set oob1 addrgenmode none
-ip addr add 127.0.0.2/32 dev oob0
-ip link set oob1 up
-ip link set oob0 up
+enter_netns "$0" "$@"
 
 OUT=$TOP/tests/out/demo
 rm -rf "$OUT"; mkdir -p "$OUT"

@@ -14,16 +14,7 @@ TOP=$(cd "$HERE/../.." && pwd)
 . "$TOP/tests/lib/common.sh"
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 
-if [ -z "${OOBLEX_IN_NETNS:-}" ]; then
-  exec unshare --net -- env OOBLEX_IN_NETNS=1 bash "$0" "$@"
-fi
-ip link set lo up
-ip link add oob0 type veth peer name oob1
-ip link set oob0 addrgenmode none
-ip link set oob1 addrgenmode none
-ip addr add 127.0.0.2/32 dev oob0
-ip link set oob1 up
-ip link set oob0 up
+enter_netns "$0" "$@"
 
 OUT=${E2E_OUT:-$TOP/tests/out/e2e}
 rm -rf "$OUT"; mkdir -p "$OUT"

@@ -42,3 +42,22 @@ stop_pid() {
   wait "$pid" 2>/dev/null || rc=$?
   return $rc
 }
+
+# Moves the calling script into a fresh network namespace (re-executing it)
+# with lo up and a veth interface carrying 127.0.0.2. Janus 1.1.2 never offers
+# ICE candidates on loopback interfaces; this gives it one that is not, while
+# all traffic stays on 127/8 and nothing leaves the machine. The fixed ports of
+# the tests cannot clash with anything outside. Needs root.
+#   enter_netns "$0" "$@"     (first thing in a script)
+enter_netns() {
+  if [ -z "${OOBLEX_IN_NETNS:-}" ]; then
+    exec unshare --net -- env OOBLEX_IN_NETNS=1 bash "$@"
+  fi
+  ip link set lo up
+  ip link add oob0 type veth peer name oob1
+  ip link set oob0 addrgenmode none
+  ip link set oob1 addrgenmode none
+  ip addr add 127.0.0.2/32 dev oob0
+  ip link set oob1 up
+  ip link set oob0 up
+}
