@@ -185,7 +185,9 @@
           const track = this.stream.getVideoTracks()[0];
           if (!track) return this._startReject('The stream has no video track');
           handle.createOffer({
-            tracks: [{ type: 'video', capture: track, recv: false }, { type: 'data' }],
+            // dontStop: janus.js would stop the track on hangup; the track's
+            // owner decides (we stop the camera we opened, never a caller's stream).
+            tracks: [{ type: 'video', capture: track, recv: false, dontStop: true }, { type: 'data' }],
             success: (jsep) => {
               handle.send({
                 message: { request: 'start', effect: this.options.effect, frame_skip: this.options.frameSkip },

@@ -283,6 +283,46 @@ async function main() {
     const llen = execFileSync('redis-cli', ['-p', String(REDIS_PORT), 'LLEN', 'frames_to_process']).toString().trim();
     tap(llen === '0', 'redis-cli LLEN frames_to_process is 0 (workers kept up)', 'LLEN = ' + llen);
 
+    // A second client, as a user embedding ooblex.js would: its own MediaStream
+    // (a canvas), and a server list whose WebSocket is dead, so janus.js must
+    // fall back to HTTP.
+    const page2 = await page.context().newPage();
+    await page2.goto(PAGE || `http://127.0.0.1:${PAGE_PORT}/index.html`, { waitUntil: 'load' });
+    const embed = await page2.evaluate(async (janusHttp) => {
+      const c = document.createElement('canvas');
+      c.width = 320; c.height = 240;
+      const g = c.getContext('2d');
+      let x = 0;
+      const timer = setInterval(() => {
+        g.fillStyle = 'rgb(200,50,100)'; g.fillRect(0, 0, 320, 240);
+        g.fillStyle = 'rgb(20,20,20)'; g.fillRect((x += 4) % 280, 180, 40, 40);
+      }, 33);
+      const stream = c.captureStream(30);
+      const client = new Ooblex.Client({ server: ['ws://127.0.0.1:1/', janusHttp], stream, effect: 'invert', frameSkip: 1 });
+      const errors = [];
+      client.on('error', (e) => errors.push(e.message));
+      const frame = new Promise((resolve) => client.on('frame', async ({ bitmap, meta }) => {
+        const k = document.createElement('canvas'); k.width = bitmap.width; k.height = bitmap.height;
+        const kg = k.getContext('2d'); kg.drawImage(bitmap, 0, 0);
+        const p = kg.getImageData(40, 40, 1, 1).data;
+        resolve({ px: [p[0], p[1], p[2]], meta });
+      }));
+      const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 20000));
+      try { await Promise.race([client.start(), timeout]); } catch (e) { errors.push('start: ' + e.message); }
+      const got = await Promise.race([frame, timeout]);
+      const server = client.janus && client.janus.getServer();
+      client.stop();
+      await new Promise((r) => setTimeout(r, 300));
+      clearInterval(timer);
+      return { got, server, errors, trackAfterStop: stream.getVideoTracks()[0].readyState };
+    }, JANUS_HTTP);
+    await page2.close();
+    const px = embed.got && embed.got.px;
+    tap(!!px && Math.abs(px[0] - 55) < 25 && Math.abs(px[1] - 205) < 25 && Math.abs(px[2] - 155) < 25,
+      'a caller-supplied MediaStream is processed (canvas rgb(200,50,100) comes back inverted)', JSON.stringify(embed));
+    tap(embed.server === JANUS_HTTP, 'with the WebSocket unreachable, signalling falls back to HTTP', 'used ' + embed.server);
+    tap(embed.trackAfterStop === 'live', "stop() leaves the caller's own stream running", embed.trackAfterStop);
+
     summary.skip3 = phaseFigures(p1);
     summary.skip1 = phaseFigures(p3);
     summary.workers = [...workers];
