@@ -32,7 +32,7 @@ say "checking Debian packages"
 deploy/install-deps.sh
 
 say "building"
-[ -x configure ] || autoreconf -fi >"$RUN/logs/autoreconf.log" 2>&1
+[ -x configure ] || ./autogen.sh >"$RUN/logs/autoreconf.log" 2>&1
 mkdir -p build
 (cd build && { [ -f Makefile ] || ../configure >"$RUN/logs/configure.log" 2>&1; } && make -j"$(nproc)" >"$RUN/logs/make.log" 2>&1) ||
   { tail -20 "$RUN/logs/make.log" "$RUN/logs/configure.log" 2>/dev/null; echo "build failed" >&2; exit 1; }

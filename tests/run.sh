@@ -42,7 +42,7 @@ build() {
 }
 
 step "build"
-[ -x configure ] || autoreconf -fi >"$OUT/autoreconf.log" 2>&1 || die "autoreconf failed: $(tail -5 "$OUT/autoreconf.log")"
+[ -x configure ] || ./autogen.sh >"$OUT/autoreconf.log" 2>&1 || die "autoreconf failed: $(tail -5 "$OUT/autoreconf.log")"
 build build || die "build failed"
 
 PASSED=0 FAILED=0
