@@ -217,6 +217,14 @@ async function main() {
     const ids = await page.evaluate(() => ({ s: window.ooblexDemo.client.janus.getSessionId(), h: window.ooblexDemo.client.handle.getId() }));
     await page.screenshot({ path: path.join(OUT, 'screenshot.png') });
 
+    // A misbehaving worker: garbage in this client's result list must be
+    // counted and skipped, and the stream must go on.
+    const resultKey = 'processed_frames:' + started;
+    const redis = (args, input) => execFileSync('redis-cli', ['-p', String(REDIS_PORT), ...args], input ? { input } : {});
+    redis(['LPUSH', resultKey, 'not a frame at all']);
+    redis(['-x', 'LPUSH', resultKey], Buffer.concat([Buffer.from('OOBX\x01\x02'), Buffer.alloc(40)]));
+    redis(['-x', 'LPUSH', resultKey], Buffer.alloc(5 * 1024 * 1024, 0x4f));
+
     // Phase 2: FRAME_SKIP 1 through configure, while streaming.
     await page.evaluate(() => { window.__e2e.phase = 2; window.ooblexDemo.client.configure({ frameSkip: 1 }); });
     await page.waitForFunction(() => window.__e2e.configuredAt, null, { timeout: 10000 }).catch(() => {});
@@ -276,6 +284,8 @@ async function main() {
     const sane = fr && fr.packets_received > 0 && fr.decoded > 0 && fr.sampled <= fr.decoded && fr.queued <= fr.sampled &&
       fr.results <= fr.queued && fr.sent <= fr.results && fr.sent >= frames.length && fr.assembled >= fr.decoded;
     tap(!!sane, 'Admin API handle_info stats add up', JSON.stringify(fr));
+    tap(fr && fr.results_malformed === 3 && p3.length > 0, 'garbage results are counted and skipped, and the stream goes on',
+      'results_malformed ' + (fr && fr.results_malformed) + ', frames after: ' + p3.length);
     tap(global.response && global.response.totals && global.response.totals.frames_sent >= frames.length &&
       global.response.redis.producer_connected && global.response.redis.reader_connected,
       'Admin API message_plugin stats report Redis and totals', JSON.stringify(global.response));

@@ -10,6 +10,8 @@
 #include "testlib.h"
 
 #include <glib.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <libavutil/log.h>
 #include <turbojpeg.h>
 #include <unistd.h>
@@ -285,6 +287,93 @@ static void test_unknown_effect_is_not_fatal(void) {
 	client_free(c);
 }
 
+/* Starts a throw-away redis-server on port; returns its pid. */
+static GPid spawn_redis(int port) {
+	char portstr[16];
+	g_snprintf(portstr, sizeof(portstr), "%d", port);
+	gchar *argv[] = { "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--logfile", "/dev/null", NULL };
+	GPid pid = 0;
+	if(!g_spawn_async(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL))
+		return 0;
+	char err[256];
+	ooblex_redis_config cfg;
+	ooblex_redis_config_default(&cfg);
+	cfg.port = port;
+	for(int i = 0; i < 100; i++) {
+		redisContext *c = ooblex_redis_connect(&cfg, 200, err, sizeof(err));
+		if(c != NULL) {
+			redisFree(c);
+			return pid;
+		}
+		g_usleep(50000);
+	}
+	return pid;
+}
+
+static void kill_redis(GPid pid) {
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	g_spawn_close_pid(pid);
+}
+
+static int restart_results;
+static void count_result(const char *key, const uint8_t *msg, size_t len, void *user) {
+	(void)key; (void)msg; (void)len; (void)user;
+	g_atomic_int_inc(&restart_results);
+}
+static void no_tick(void *user) { (void)user; }
+
+static int wait_atomic(atomic_int *v, int want, int ms) {
+	for(int i = 0; i < ms / 10 && atomic_load(v) != want; i++)
+		g_usleep(10000);
+	return atomic_load(v) == want;
+}
+
+static void test_redis_restart_is_survived(void) {
+	/* Its own Redis, so the fleet's is not disturbed. */
+	int port = 20000 + (int)(getpid() % 10000);
+	GPid pid = spawn_redis(port);
+	REQUIRE(pid != 0);
+	ooblex_redis_config cfg;
+	ooblex_redis_config_default(&cfg);
+	cfg.port = port;
+	char err[256];
+	ooblex_producer *p = ooblex_producer_start(&cfg, 8, NULL, err, sizeof(err));
+	ooblex_reader *r = ooblex_reader_start(&cfg, 20, count_result, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(p != NULL && r != NULL);
+	ooblex_reader_watch(r, "ooblex_test_list");
+	const ooblex_producer_stats *ps = ooblex_producer_get_stats(p);
+	const ooblex_reader_stats *rs = ooblex_reader_get_stats(r);
+	EXPECT(wait_atomic((atomic_int *)&ps->connected, 1, 3000));
+	ooblex_producer_push(p, "ooblex_test_list", (uint8_t *)strdup("one"), 3);
+	for(int i = 0; i < 300 && g_atomic_int_get(&restart_results) < 1; i++)
+		g_usleep(10000);
+	EXPECT_EQ(g_atomic_int_get(&restart_results), 1);
+
+	kill_redis(pid);
+	/* Both threads notice; the producer's queue bounds what piles up meanwhile. */
+	EXPECT(wait_atomic((atomic_int *)&rs->connected, 0, 3000));
+	for(int i = 0; i < 20; i++)
+		ooblex_producer_push(p, "ooblex_test_list", (uint8_t *)strdup("lost"), 4);
+	EXPECT(ooblex_producer_pending(p) <= 8);
+	EXPECT(atomic_load(&ps->dropped_full) + atomic_load(&ps->dropped_error) >= 12);
+
+	pid = spawn_redis(port);
+	REQUIRE(pid != 0);
+	/* Backoff tops out at 2 s: both are back well within 5. */
+	EXPECT(wait_atomic((atomic_int *)&rs->connected, 1, 5000));
+	EXPECT(wait_atomic((atomic_int *)&ps->connected, 1, 5000));
+	int before = g_atomic_int_get(&restart_results);
+	ooblex_producer_push(p, "ooblex_test_list", (uint8_t *)strdup("two"), 3);
+	for(int i = 0; i < 300 && g_atomic_int_get(&restart_results) <= before; i++)
+		g_usleep(10000);
+	EXPECT(g_atomic_int_get(&restart_results) > before);
+	ooblex_reader_stop(r);
+	ooblex_producer_stop(p);
+	kill_redis(pid);
+}
+
 int main(void) {
 	const char *port = getenv("OOBLEX_TEST_REDIS_PORT");
 	if(port == NULL) {
@@ -305,6 +394,7 @@ int main(void) {
 	TEST_RUN(test_frame_skip_samples_every_third);
 	TEST_RUN(test_workers_survive_garbage);
 	TEST_RUN(test_unknown_effect_is_not_fatal);
+	TEST_RUN(test_redis_restart_is_survived);
 	ooblex_reader_stop(reader);
 	ooblex_producer_stop(producer);
 	return tl_done();
