@@ -112,6 +112,7 @@
         outOfOrder: 0, decodeErrors: 0 };
       this._window = [];
       this._statsTimer = null;
+      this._emitChain = Promise.resolve();
     }
 
     on(event, fn) { (this.listeners[event] = this.listeners[event] || []).push(fn); return this; }
@@ -251,7 +252,10 @@
       s.framesReceived++;
       s.latencyMs = latencyMs;
       this._window.push({ t: receivedAt, latencyMs });
-      createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' })).then((bitmap) => {
+      // Decodes run in parallel but may finish in any order: events are
+      // chained so that they fire in the order the frames arrived.
+      const decoding = createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' }));
+      this._emitChain = this._emitChain.then(() => decoding).then((bitmap) => {
         this._emit('frame', { bitmap, meta, jpeg: frame.jpeg, receivedAt, latencyMs });
       }, () => { s.decodeErrors++; });
     }

@@ -1,0 +1,82 @@
+// Unit tests of html/js/ooblex.js that need no browser: chunk reassembly and
+// the order of 'frame' events. Run: node --test tests/js/
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const { Client, ChunkAssembler } = require('../../html/js/ooblex.js');
+
+// Builds the chunks of one frame exactly as plugin/dc_chunker.c does.
+function chunks(frameId, meta, jpeg, maxMsg = 16384) {
+  const metaBytes = Buffer.from(JSON.stringify(meta));
+  const whole = Buffer.concat([metaBytes, Buffer.from(jpeg)]);
+  const body = maxMsg - 24;
+  const count = Math.max(1, Math.ceil(whole.length / body));
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const slice = whole.subarray(i * body, (i + 1) * body);
+    const m = Buffer.alloc(24 + slice.length);
+    m.writeUInt8(1, 0); m.writeUInt8(24, 1);
+    m.writeUInt16LE(i, 2); m.writeUInt16LE(count, 4); m.writeUInt16LE(metaBytes.length, 6);
+    m.writeUInt32LE(whole.length, 8); m.writeUInt32LE(i * body, 12);
+    m.writeBigUInt64LE(BigInt(frameId), 16);
+    slice.copy(m, 24);
+    out.push(m.buffer.slice(m.byteOffset, m.byteOffset + m.length));
+  }
+  return out;
+}
+
+test('a frame split over several chunks is reassembled', () => {
+  const a = new ChunkAssembler();
+  const jpeg = Buffer.alloc(50000, 7);
+  const parts = chunks(42, { frame_id: 42, effect: 'invert' }, jpeg);
+  assert.strictEqual(parts.length, 4);
+  let done = null;
+  for (const p of parts) done = a.push(p) || done;
+  assert.ok(done);
+  assert.strictEqual(done.frameId, 42);
+  assert.strictEqual(done.meta.effect, 'invert');
+  assert.deepStrictEqual(Buffer.from(done.jpeg), jpeg);
+});
+
+test('a newer frame abandons an older partial one', () => {
+  const a = new ChunkAssembler();
+  const old = chunks(1, { frame_id: 1 }, Buffer.alloc(40000));
+  a.push(old[0]);
+  let done = null;
+  for (const p of chunks(2, { frame_id: 2 }, Buffer.alloc(100))) done = a.push(p) || done;
+  assert.strictEqual(done.frameId, 2);
+  assert.strictEqual(a.abandoned, 1);
+  assert.strictEqual(a.partial.size, 0);
+});
+
+test('malformed chunks are counted, not thrown', () => {
+  const a = new ChunkAssembler();
+  assert.strictEqual(a.push(new ArrayBuffer(5)), null);
+  const bad = chunks(3, {}, Buffer.alloc(10))[0];
+  new DataView(bad).setUint8(0, 9);  // unknown version
+  assert.strictEqual(a.push(bad), null);
+  const lying = chunks(4, {}, Buffer.alloc(10))[0];
+  new DataView(lying).setUint32(8, 3, true);  // total smaller than the slice
+  assert.strictEqual(a.push(lying), null);
+  assert.strictEqual(a.malformed, 3);
+});
+
+test("'frame' events keep arrival order even when decodes finish out of order", async () => {
+  // Decodes of earlier frames finish later, like a big keyframe followed by small ones.
+  let delay = 50;
+  global.createImageBitmap = (blob) => new Promise((resolve) => {
+    const d = (delay -= 10);
+    setTimeout(() => resolve({ size: blob.size, close() {} }), Math.max(d, 0));
+  });
+  const c = new Client({ server: 'http://x/janus' });
+  const seen = [];
+  c.on('frame', ({ meta }) => seen.push(meta.frame_id));
+  for (const id of [1, 4, 7, 10, 13]) {
+    for (const p of chunks(id, { frame_id: id, t: { capture: Date.now() * 1000 } }, Buffer.alloc(20000))) c._onData(p);
+  }
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepStrictEqual(seen, [1, 4, 7, 10, 13]);
+  assert.strictEqual(c.stats.framesReceived, 5);
+  assert.strictEqual(c.stats.outOfOrder, 0);
+  delete global.createImageBitmap;
+});
