@@ -8,13 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "depay.h"
 #include "frame_sampler.h"
+#include "reorder.h"
 #include "rtp_packet.h"
 #include "video_decoder.h"
-#include "vp8_depay.h"
 
 typedef struct queued_packet {
 	uint64_t arrival_us;
+	ooblex_rtp_packet rtp;	/* parsed on the ingest thread; points into data */
 	size_t len;
 	uint8_t data[];
 } queued_packet;
@@ -34,7 +36,9 @@ struct ooblex_ingest {
 	char effect[OOBLEX_NAME_MAX + 1];
 	unsigned frame_skip;
 	/* Owned by the thread. */
-	ooblex_vp8_depay *depay;
+	ooblex_reorder *jitter;	/* RTP packets back in sequence order */
+	ooblex_seq_unwrapper unwrap;
+	ooblex_depay *depay;
 	ooblex_decoder *decoder;
 	ooblex_sampler sampler;
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
@@ -87,20 +91,18 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	ing->cb.frame_ready(msg, len, ing->user);
 }
 
+/* One packet, in sequence order: depacketize, decode what completes. */
 static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
-	ooblex_rtp_packet pkt;
-	if(ooblex_rtp_parse(qp->data, qp->len, &pkt) < 0) {
-		atomic_fetch_add(&ing->stats->packets_dropped, 1);
-		return;
-	}
-	const ooblex_vp8_depay_stats *ds = ooblex_vp8_depay_get_stats(ing->depay);
-	uint64_t dropped_before = ds->frames_dropped;
+	const ooblex_depay_stats *ds = ooblex_depay_get_stats(ing->depay);
+	uint64_t dropped_before = ds->frames_dropped, bad_before = ds->bad_packets;
 	ooblex_encoded_frame ef;
 	int need_keyframe = 0;
-	ooblex_depay_result r = ooblex_vp8_depay_push(ing->depay, &pkt, qp->arrival_us, &ef, &need_keyframe);
+	ooblex_depay_result r = ooblex_depay_push(ing->depay, &qp->rtp, qp->arrival_us, &ef, &need_keyframe);
 	if(ds->frames_dropped != dropped_before)
 		atomic_fetch_add(&ing->stats->frames_incomplete, ds->frames_dropped - dropped_before);
-	for(; r == OOBLEX_DEPAY_FRAME; r = ooblex_vp8_depay_next(ing->depay, &ef)) {
+	if(ds->bad_packets != bad_before)
+		atomic_fetch_add(&ing->stats->packets_malformed, ds->bad_packets - bad_before);
+	for(; r == OOBLEX_DEPAY_FRAME; r = ooblex_depay_next(ing->depay, &ef)) {
 		atomic_fetch_add(&ing->stats->frames_assembled, 1);
 		AVFrame *pic = NULL;
 		gint64 t0 = g_get_monotonic_time();
@@ -109,7 +111,7 @@ static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
 		if(got < 0) {
 			/* Corrupt bitstream: what follows references garbage, so resync. */
 			atomic_fetch_add(&ing->stats->decode_errors, 1);
-			ooblex_vp8_depay_reset(ing->depay);
+			ooblex_depay_reset(ing->depay);
 			need_keyframe = 1;
 			break;
 		}
@@ -122,22 +124,62 @@ static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
 		request_keyframe(ing);
 }
 
+/* A packet from the queue goes into the jitter buffer; what the buffer
+ * releases (in order, gaps given up after the wait) goes on. */
+static void receive_packet(ooblex_ingest *ing, queued_packet *qp) {
+	if(ooblex_rtp_parse(qp->data, qp->len, &qp->rtp) < 0) {
+		atomic_fetch_add(&ing->stats->packets_malformed, 1);
+		free(qp);
+		return;
+	}
+	int first = !ing->unwrap.started;
+	uint32_t seq = ooblex_seq_unwrap(&ing->unwrap, qp->rtp.seq);
+	if(first)
+		ooblex_reorder_set_next(ing->jitter, seq);
+	ooblex_reorder_put_result res = ooblex_reorder_put(ing->jitter, seq, qp, qp->arrival_us);
+	if(res != OOBLEX_REORDER_ACCEPTED) {
+		/* A duplicate, or a retransmission after its gap was given up on. */
+		atomic_fetch_add(res == OOBLEX_REORDER_LATE ? &ing->stats->packets_late : &ing->stats->packets_duplicate, 1);
+		free(qp);
+	}
+}
+
+static void release_packets(ooblex_ingest *ing) {
+	const ooblex_reorder_stats *js = ooblex_reorder_get_stats(ing->jitter);
+	uint64_t skipped_before = js->skipped;
+	uint32_t seq;
+	queued_packet *qp;
+	while((qp = ooblex_reorder_pop(ing->jitter, ooblex_now_us(), &seq)) != NULL) {
+		handle_packet(ing, qp);
+		free(qp);
+	}
+	if(js->skipped != skipped_before)
+		atomic_fetch_add(&ing->stats->packets_lost, js->skipped - skipped_before);
+}
+
 static void ingest_free(ooblex_ingest *ing) {
 	g_async_queue_unref(ing->packets);
-	ooblex_vp8_depay_free(ing->depay);
+	ooblex_reorder_free(ing->jitter);
+	ooblex_depay_free(ing->depay);
 	ooblex_decoder_free(ing->decoder);
 	g_mutex_clear(&ing->settings_lock);
 	g_free(ing);
 }
 
+/* While the jitter buffer holds packets behind a gap, wake up this often to
+ * give the gap up in time even when no packet arrives. */
+#define JITTER_POLL_US 5000
+
 static gpointer ingest_thread(gpointer data) {
 	ooblex_ingest *ing = data;
 	for(;;) {
-		queued_packet *qp = g_async_queue_pop(ing->packets);
+		queued_packet *qp = ooblex_reorder_held(ing->jitter) > 0 ?
+			g_async_queue_timeout_pop(ing->packets, JITTER_POLL_US) : g_async_queue_pop(ing->packets);
 		if(qp == &stop_marker)
 			break;
-		handle_packet(ing, qp);
-		free(qp);
+		if(qp != NULL)
+			receive_packet(ing, qp);
+		release_packets(ing);
 	}
 	/* Drain what is left; stop_marker is never freed. */
 	queued_packet *qp;
@@ -151,16 +193,19 @@ static gpointer ingest_thread(gpointer data) {
 
 ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex_ingest_callbacks *cb,
 		void *user, char *err, size_t errlen) {
-	if(cfg->codec == NULL || strcmp(cfg->codec, "vp8") != 0) {
+	ooblex_codec codec = ooblex_codec_from_name(cfg->codec);
+	if(codec == OOBLEX_CODEC_NONE) {
 		snprintf(err, errlen, "unsupported codec %s", cfg->codec ? cfg->codec : "(none)");
 		return NULL;
 	}
 	ooblex_ingest *ing = g_malloc0(sizeof(*ing));
 	ing->packets = g_async_queue_new();
 	g_mutex_init(&ing->settings_lock);
-	ing->decoder = ooblex_decoder_new(cfg->codec, 1, err, errlen);
-	ing->depay = ooblex_vp8_depay_new();
-	if(ing->decoder == NULL || ing->depay == NULL) {
+	ing->decoder = ooblex_decoder_new(ooblex_codec_name(codec), 1, err, errlen);
+	ing->depay = ooblex_depay_new(codec);
+	ing->jitter = ooblex_reorder_new(cfg->jitter_packets ? cfg->jitter_packets : 512,
+		(uint64_t)(cfg->jitter_ms ? cfg->jitter_ms : 50) * 1000, free);
+	if(ing->decoder == NULL || ing->depay == NULL || ing->jitter == NULL) {
 		ingest_free(ing);
 		return NULL;
 	}

@@ -2,7 +2,8 @@
  * ingest.h - the receiving half of one session: RTP in, frames for workers out.
  *
  * Owns: a bounded packet queue and one thread that runs, per packet,
- * depacketize -> decode -> sample -> pack. Janus' media thread only copies the
+ * reorder (jitter buffer) -> depacketize -> decode -> sample -> pack.
+ * Janus' media thread only copies the
  * packet into the queue (ooblex_ingest_push_rtp never blocks and never
  * decodes); when the queue is full the packet is dropped and counted, and the
  * depacketizer's loss handling then waits for a keyframe. Packed frames leave
@@ -25,7 +26,11 @@
  * and can be read from any thread (Admin API) without a lock. */
 typedef struct ooblex_ingest_stats {
 	atomic_uint_fast64_t packets_received;
-	atomic_uint_fast64_t packets_dropped;	/* queue full or malformed RTP */
+	atomic_uint_fast64_t packets_dropped;	/* queue full: the decoder fell behind */
+	atomic_uint_fast64_t packets_malformed;	/* not RTP, or a payload the depacketizer refused */
+	atomic_uint_fast64_t packets_lost;	/* gaps given up on by the jitter buffer */
+	atomic_uint_fast64_t packets_late;	/* arrived after their gap was given up on */
+	atomic_uint_fast64_t packets_duplicate;
 	atomic_uint_fast64_t frames_assembled;	/* whole encoded frames */
 	atomic_uint_fast64_t frames_incomplete;	/* dropped by the depacketizer */
 	atomic_uint_fast64_t frames_decoded;
@@ -46,7 +51,9 @@ typedef struct ooblex_ingest_callbacks {
 } ooblex_ingest_callbacks;
 
 typedef struct ooblex_ingest_config {
-	const char *codec;	/* "vp8" */
+	const char *codec;	/* "vp8" or "h264" */
+	unsigned jitter_ms;	/* how long a missing packet is waited for (default 50) */
+	unsigned jitter_packets;	/* most packets held behind a gap (default 512) */
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
 	unsigned frame_skip;
 	const char *effect;

@@ -8,7 +8,7 @@
  * them, and sends the processed results back in order over the data channel.
  *
  * This file is the Janus glue only: sessions, requests, SDP and the media
- * callbacks. The data path lives in Janus-free modules (ingest.c, vp8_depay.c,
+ * callbacks. The data path lives in Janus-free modules (ingest.c, depay.c,
  * video_decoder.c, frame_sampler.c, redis_queue.c, reorder.c, dc_chunker.c).
  *
  * \section ooblexapi Ooblex API

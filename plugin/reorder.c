@@ -57,6 +57,11 @@ void ooblex_reorder_set_max_wait(ooblex_reorder *r, uint64_t max_wait_us) {
 	r->max_wait_us = max_wait_us;
 }
 
+void ooblex_reorder_set_next(ooblex_reorder *r, uint32_t seq) {
+	if(r->count == 0)
+		r->next = seq;
+}
+
 /* seq - next on the 32-bit circle: negative means already behind us. */
 static int64_t ahead(const ooblex_reorder *r, uint32_t seq) {
 	return (int64_t)(int32_t)(seq - r->next);

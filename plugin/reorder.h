@@ -1,13 +1,14 @@
 /*
- * reorder.h - puts processed frames back in order, waiting a bounded time.
+ * reorder.h - puts numbered items back in order, waiting a bounded time.
  *
- * Owns: the results of one client that arrived before their turn. Workers
- * finish out of order; the viewer must see frames in order. Each result has
- * a sequence number (the sampler's, 1, 2, 3... with no gaps). A result is
- * delivered when every earlier one has been delivered or given up on. A
- * missing one is waited for at most max_wait after a later one arrived
- * (a worker may have dropped it, or be slow); then it is skipped. A result
- * older than what was already delivered is dropped as late.
+ * Owns: items that arrived before their turn. Used twice on the data path:
+ * for RTP packets in front of the depacketizer (retransmissions arrive late
+ * and out of order; keyed by the unwrapped sequence number) and for processed
+ * frames before they go to the viewer (workers finish out of order; keyed by
+ * the sampler's sequence number). An item is delivered when every earlier one
+ * has been delivered or given up on. A missing one is waited for at most
+ * max_wait after a later one arrived; then it is skipped. An item older than
+ * what was already delivered is refused as late.
  *
  * Not thread-safe; the caller serialises put/pop for one client.
  */
@@ -37,6 +38,8 @@ typedef struct ooblex_reorder ooblex_reorder;
 ooblex_reorder *ooblex_reorder_new(unsigned capacity, uint64_t max_wait_us, void (*free_item)(void *));
 void ooblex_reorder_free(ooblex_reorder *r);
 void ooblex_reorder_set_max_wait(ooblex_reorder *r, uint64_t max_wait_us);
+/* Sets the sequence number expected first (default 1); only before any put. */
+void ooblex_reorder_set_next(ooblex_reorder *r, uint32_t seq);
 
 /* Offers a result; on ACCEPTED the buffer owns item. */
 ooblex_reorder_put_result ooblex_reorder_put(ooblex_reorder *r, uint32_t seq, void *item, uint64_t now_us);

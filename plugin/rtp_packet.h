@@ -30,4 +30,25 @@ static inline int16_t ooblex_seq_diff(uint16_t a, uint16_t b) {
 	return (int16_t)(uint16_t)(a - b);
 }
 
+/* Extends 16-bit sequence numbers to 32 bits across wraps, so that ordering
+ * code can compare them plainly. The first number lands in cycle 1, which
+ * leaves room for packets that arrive late from before it. */
+typedef struct ooblex_seq_unwrapper {
+	int started;
+	uint32_t highest;
+} ooblex_seq_unwrapper;
+
+static inline uint32_t ooblex_seq_unwrap(ooblex_seq_unwrapper *u, uint16_t seq) {
+	if(!u->started) {
+		u->started = 1;
+		u->highest = 0x10000u + seq;
+		return u->highest;
+	}
+	int16_t d = ooblex_seq_diff(seq, (uint16_t)u->highest);
+	uint32_t ext = u->highest + (uint32_t)(int32_t)d;
+	if(d > 0)
+		u->highest = ext;
+	return ext;
+}
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * test_pipeline.c - the whole server-side path with real components:
- * VP8 RTP -> ingest (depacketize, decode, sample) -> Redis producer ->
+ * VP8 or H.264 RTP (in order, or damaged like a real network) -> ingest
+ * (reorder, depacketize, decode, sample) -> Redis producer ->
  * real ooblex-worker processes -> processed_frames:{id} -> reader -> reorder.
  *
  * Needs a Redis on OOBLEX_TEST_REDIS_PORT and at least two workers on it;
@@ -22,7 +23,7 @@
 #include "ooblex_wire.h"
 #include "redis_queue.h"
 #include "reorder.h"
-#include "vp8_test_source.h"
+#include "video_test_source.h"
 
 #define W 320
 #define H 240
@@ -97,7 +98,17 @@ static void on_tick(void *user) {
 	g_mutex_unlock(&c->lock);
 }
 
-static void cb_keyframe(void *user) { (void)user; }
+/* The "browser" side of a stream: the encoder, and what the network does to
+ * its packets on the way. */
+typedef struct stream_opts {
+	const char *codec;
+	int swap_every;	/* swap packet k with k+1 every this many packets (0: never) */
+	int duplicate_every;	/* send packet k twice every this many (0: never) */
+	int drop_packet;	/* drop this one packet, counted from 1 (0: none) */
+} stream_opts;
+
+static volatile gint keyframe_wanted;
+static void cb_keyframe(void *user) { (void)user; g_atomic_int_set(&keyframe_wanted, 1); }
 static void cb_frame(uint8_t *msg, size_t len, void *user) {
 	(void)user;
 	ooblex_producer_push(producer, OOBLEX_KEY_FRAMES, msg, len);
@@ -132,18 +143,45 @@ static unsigned delivered_count(client *c) {
 	return n;
 }
 
+typedef struct network {
+	ooblex_ingest *ing;
+	const stream_opts *opts;
+	int count;
+	uint8_t held[2048];	/* a packet kept back to be sent after the next one */
+	size_t held_len;
+} network;
+
 static void push_packet(const uint8_t *pkt, size_t len, void *user) {
-	ooblex_ingest_push_rtp(user, pkt, len);
+	network *net = user;
+	const stream_opts *o = net->opts;
+	net->count++;
+	if(o->drop_packet == net->count)
+		return;
+	if(o->swap_every && net->count % o->swap_every == 0 && net->held_len == 0 && len <= sizeof(net->held)) {
+		memcpy(net->held, pkt, len);
+		net->held_len = len;
+		return;
+	}
+	ooblex_ingest_push_rtp(net->ing, pkt, len);
+	if(o->duplicate_every && net->count % o->duplicate_every == 0)
+		ooblex_ingest_push_rtp(net->ing, pkt, len);
+	if(net->held_len) {
+		ooblex_ingest_push_rtp(net->ing, net->held, net->held_len);
+		net->held_len = 0;
+	}
 }
+
+static const stream_opts plain_vp8 = { .codec = "vp8" };
 
 /* Streams n frames of the test pattern through an ingest and waits for
  * `expect` delivered results. Keeps the source frames for pixel checks. */
-static client *run_stream(int n, unsigned frame_skip, const char *effect, unsigned expect, uint8_t **sources) {
+static client *run_stream_with(const stream_opts *opts, int n, unsigned frame_skip, const char *effect,
+		unsigned expect, uint8_t **sources) {
 	client *c = client_new();
 	current = c;
 	ooblex_reader_watch(reader, c->key);
 	ooblex_ingest_config cfg = {
-		.codec = "vp8", .frame_skip = frame_skip, .effect = effect,
+		.codec = opts->codec, .frame_skip = frame_skip, .effect = effect,
 		.reply_pixfmt = OOBLEX_PIXFMT_JPEG, .jpeg_quality = 90,
 		.max_queued_packets = 100000, .pli_interval_ms = 500, .deadline_ms = 0,
 		.stats = &c->stats,
@@ -156,16 +194,24 @@ static client *run_stream(int n, unsigned frame_skip, const char *effect, unsign
 		printf("# ingest: %s\n", err);
 		return c;
 	}
-	vp8_test_source *src = vp8_test_source_new(W, H, 30, 3000);
+	video_test_source *src = video_test_source_new(opts->codec, W, H, 30, 3000);
+	network net = { .ing = ing, .opts = opts };
+	g_atomic_int_set(&keyframe_wanted, 0);
 	for(int i = 0; i < n; i++) {
-		const uint8_t *raw = vp8_test_source_next(src, push_packet, ing);
+		if(g_atomic_int_compare_and_exchange(&keyframe_wanted, 1, 0))
+			video_test_source_force_keyframe(src);
+		const uint8_t *raw = video_test_source_next(src, push_packet, &net);
 		if(sources != NULL && raw != NULL) {
 			sources[i] = malloc(W * H * 3 / 2);
 			memcpy(sources[i], raw, W * H * 3 / 2);
 		}
-		g_usleep(2000);	/* not a flood: the producer queue bound is tested elsewhere */
+		/* Real time, roughly: a flood would test the producer's bound instead,
+		 * and a lost packet's gap must expire while frames still flow. */
+		g_usleep(opts->drop_packet ? 15000 : 2000);
 	}
-	vp8_test_source_free(src);
+	if(net.held_len)	/* the network lets go of what it held back */
+		ooblex_ingest_push_rtp(ing, net.held, net.held_len);
+	video_test_source_free(src);
 	if(expect == 0)
 		g_usleep(1000000);	/* expecting nothing: give the fleet a second to prove it */
 	for(int waited = 0; waited < 2000 && delivered_count(c) < expect; waited++)
@@ -178,6 +224,10 @@ static client *run_stream(int n, unsigned frame_skip, const char *effect, unsign
 	ooblex_reader_unwatch(reader, c->key);
 	current = NULL;
 	return c;
+}
+
+static client *run_stream(int n, unsigned frame_skip, const char *effect, unsigned expect, uint8_t **sources) {
+	return run_stream_with(&plain_vp8, n, frame_skip, effect, expect, sources);
 }
 
 /* Decodes a result JPEG to I420 planes (turbojpeg). */
@@ -197,10 +247,12 @@ static double mean_abs_y(const uint8_t *a, const uint8_t *b, int invert) {
 	return sum / (W * H);
 }
 
-static void test_frames_processed_in_order_by_both_workers(void) {
+/* N frames through the fleet: each delivered once, in order, by several
+ * workers, each one really the inverted source frame. */
+static void check_inverted_stream(const stream_opts *opts) {
 	enum { N = 60 };
 	uint8_t *sources[N] = { 0 };
-	client *c = run_stream(N, 1, "invert", N, sources);
+	client *c = run_stream_with(opts, N, 1, "invert", N, sources);
 	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), N);
 	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), N);
 	EXPECT_EQ(atomic_load(&c->stats.decode_errors), 0);
@@ -225,12 +277,60 @@ static void test_frames_processed_in_order_by_both_workers(void) {
 		if(d > worst) worst = d;
 		if(wrong < best_wrong) best_wrong = wrong;
 	}
-	printf("# invert: worst mean |Y - (251-Y_src)| = %.2f, closest to the uninverted source = %.2f\n", worst, best_wrong);
+	printf("# %s invert: worst mean |Y - (251-Y_src)| = %.2f, closest to the uninverted source = %.2f\n",
+		opts->codec, worst, best_wrong);
 	EXPECT(worst < 6.0);	/* VP8 + JPEG losses only */
 	EXPECT(best_wrong > 40.0);	/* and really inverted */
 	free(img);
 	for(int i = 0; i < N; i++)
 		free(sources[i]);
+	client_free(c);
+}
+
+static void test_frames_processed_in_order_by_both_workers(void) {
+	check_inverted_stream(&plain_vp8);
+}
+
+static void test_h264_stream(void) {
+	static const stream_opts h264 = { .codec = "h264" };
+	check_inverted_stream(&h264);
+}
+
+static void test_reordered_and_duplicated_packets(void) {
+	/* Late retransmissions: every 4th packet swapped with the next, every
+	 * 3rd sent twice. The jitter buffer must hide all of it. */
+	static const stream_opts damaged = { .codec = "vp8", .swap_every = 4, .duplicate_every = 3 };
+	client *c = run_stream_with(&damaged, 40, 1, "none", 40, NULL);
+	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), 40);
+	EXPECT_EQ(atomic_load(&c->stats.frames_incomplete), 0);
+	EXPECT_EQ(atomic_load(&c->stats.decode_errors), 0);
+	printf("# reordered/duplicated: %lu duplicate, %lu late, %lu received\n", (unsigned long)atomic_load(&c->stats.packets_duplicate), (unsigned long)atomic_load(&c->stats.packets_late), (unsigned long)atomic_load(&c->stats.packets_received));
+	/* A copy that arrives after its original went on looks like a late packet. */
+	EXPECT(atomic_load(&c->stats.packets_duplicate) + atomic_load(&c->stats.packets_late) >= 8);
+	EXPECT_EQ(atomic_load(&c->stats.packets_lost), 0);
+	EXPECT_EQ(c->delivered->len, 40);
+	client_free(c);
+}
+
+static void test_loss_recovers_at_next_keyframe(void) {
+	/* One packet lost for good (H.264, inside a frame): that frame and what
+	 * depends on it are dropped, a keyframe is requested, and decoding
+	 * resumes with it. Nothing garbled reaches the decoder. */
+	static const stream_opts lossy = { .codec = "h264", .drop_packet = 40 };
+	client *c = run_stream_with(&lossy, 40, 1, "none", 20, NULL);
+	unsigned long decoded = atomic_load(&c->stats.frames_decoded);
+	printf("# loss: %lu of 40 frames decoded, %lu incomplete, %lu keyframe requests, %lu packets lost\n",
+		decoded, (unsigned long)atomic_load(&c->stats.frames_incomplete),
+		(unsigned long)atomic_load(&c->stats.keyframes_requested), (unsigned long)atomic_load(&c->stats.packets_lost));
+	EXPECT_EQ(atomic_load(&c->stats.packets_lost), 1);
+	EXPECT(atomic_load(&c->stats.frames_incomplete) >= 1);
+	EXPECT(atomic_load(&c->stats.keyframes_requested) >= 1);
+	EXPECT_EQ(atomic_load(&c->stats.decode_errors), 0);
+	EXPECT(decoded >= 20 && decoded < 40);
+	/* The last frames made it: decoding resumed after the keyframe. */
+	REQUIRE(c->delivered->len > 0);
+	result *last = g_ptr_array_index(c->delivered, c->delivered->len - 1);
+	EXPECT(last->h.frame_id == decoded);
 	client_free(c);
 }
 
@@ -391,6 +491,9 @@ int main(void) {
 		return 2;
 	}
 	TEST_RUN(test_frames_processed_in_order_by_both_workers);
+	TEST_RUN(test_h264_stream);
+	TEST_RUN(test_reordered_and_duplicated_packets);
+	TEST_RUN(test_loss_recovers_at_next_keyframe);
 	TEST_RUN(test_frame_skip_samples_every_third);
 	TEST_RUN(test_workers_survive_garbage);
 	TEST_RUN(test_unknown_effect_is_not_fatal);

@@ -1,10 +1,10 @@
 /*
- * test_rtp_vp8.c - RTP parsing and VP8 depacketization on synthetic packets:
+ * test_depay.c - RTP parsing and VP8 / H.264 depacketization on synthetic packets:
  * splitting, loss, reordering, duplicates, padding, lost markers, wraparound.
  */
 #include "testlib.h"
 #include "rtp_packet.h"
-#include "vp8_depay.h"
+#include "depay.h"
 
 typedef struct pkt {
 	uint8_t buf[1500];
@@ -30,11 +30,11 @@ static void make_vp8(pkt *p, uint16_t seq, uint32_t ts, int marker, int start, u
 	p->len = 16 + n;
 }
 
-static ooblex_depay_result feed(ooblex_vp8_depay *d, pkt *p, ooblex_encoded_frame *f, int *need_kf) {
+static ooblex_depay_result feed(ooblex_depay *d, pkt *p, ooblex_encoded_frame *f, int *need_kf) {
 	ooblex_rtp_packet rp;
 	if(ooblex_rtp_parse(p->buf, p->len, &rp) != 0)
 		return OOBLEX_DEPAY_NONE;
-	return ooblex_vp8_depay_push(d, &rp, 1000, f, need_kf);
+	return ooblex_depay_push(d, &rp, 1000, f, need_kf);
 }
 
 #define KEY 0x00	/* P bit clear: keyframe */
@@ -95,7 +95,7 @@ static void test_descriptor_lengths(void) {
 }
 
 static void test_frames_across_packets(void) {
-	ooblex_vp8_depay *d = ooblex_vp8_depay_new();
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
 	ooblex_encoded_frame f;
 	int kf;
 	pkt p;
@@ -120,15 +120,15 @@ static void test_frames_across_packets(void) {
 	REQUIRE(feed(d, &p, &f, &kf) == OOBLEX_DEPAY_FRAME);
 	EXPECT_EQ(f.len, 30);
 	EXPECT_EQ(f.keyframe, 0);
-	const ooblex_vp8_depay_stats *s = ooblex_vp8_depay_get_stats(d);
+	const ooblex_depay_stats *s = ooblex_depay_get_stats(d);
 	EXPECT_EQ(s->frames, 2);
 	EXPECT_EQ(s->keyframes, 1);
 	EXPECT_EQ(s->frames_dropped, 0);
-	ooblex_vp8_depay_free(d);
+	ooblex_depay_free(d);
 }
 
 static void test_waits_for_first_keyframe(void) {
-	ooblex_vp8_depay *d = ooblex_vp8_depay_new();
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
 	ooblex_encoded_frame f;
 	int kf;
 	pkt p;
@@ -139,11 +139,11 @@ static void test_waits_for_first_keyframe(void) {
 	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_FRAME);
 	EXPECT_EQ(f.keyframe, 1);
 	EXPECT_EQ(kf, 0);
-	ooblex_vp8_depay_free(d);
+	ooblex_depay_free(d);
 }
 
 static void test_loss_drops_until_keyframe(void) {
-	ooblex_vp8_depay *d = ooblex_vp8_depay_new();
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
 	ooblex_encoded_frame f;
 	int kf;
 	pkt p;
@@ -165,15 +165,15 @@ static void test_loss_drops_until_keyframe(void) {
 	EXPECT_EQ(f.timestamp, 4000);
 	make_vp8(&p, 106, 5000, 1, 1, 5, INTER, 20);
 	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_FRAME);
-	const ooblex_vp8_depay_stats *s = ooblex_vp8_depay_get_stats(d);
+	const ooblex_depay_stats *s = ooblex_depay_get_stats(d);
 	EXPECT_EQ(s->losses, 1);
 	EXPECT_EQ(s->frames_dropped, 2);
 	EXPECT_EQ(s->frames, 3);
-	ooblex_vp8_depay_free(d);
+	ooblex_depay_free(d);
 }
 
 static void test_lost_first_packet(void) {
-	ooblex_vp8_depay *d = ooblex_vp8_depay_new();
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
 	ooblex_encoded_frame f;
 	int kf;
 	pkt p;
@@ -184,12 +184,12 @@ static void test_lost_first_packet(void) {
 	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
 	make_vp8(&p, 4, 2000, 1, 0, 2, 9, 20);
 	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
-	EXPECT_EQ(ooblex_vp8_depay_get_stats(d)->frames_dropped, 1);	/* counted once */
-	ooblex_vp8_depay_free(d);
+	EXPECT_EQ(ooblex_depay_get_stats(d)->frames_dropped, 1);	/* counted once */
+	ooblex_depay_free(d);
 }
 
 static void test_lost_marker_still_completes(void) {
-	ooblex_vp8_depay *d = ooblex_vp8_depay_new();
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
 	ooblex_encoded_frame f;
 	int kf;
 	pkt p;
@@ -202,15 +202,15 @@ static void test_lost_marker_still_completes(void) {
 	REQUIRE(feed(d, &p, &f, &kf) == OOBLEX_DEPAY_FRAME);
 	EXPECT_EQ(f.timestamp, 1000);
 	EXPECT_EQ(f.len, 40);
-	REQUIRE(ooblex_vp8_depay_next(d, &f) == OOBLEX_DEPAY_FRAME);
+	REQUIRE(ooblex_depay_next(d, &f) == OOBLEX_DEPAY_FRAME);
 	EXPECT_EQ(f.timestamp, 2000);
 	EXPECT_EQ(f.len, 10);
-	EXPECT_EQ(ooblex_vp8_depay_next(d, &f), OOBLEX_DEPAY_NONE);
-	ooblex_vp8_depay_free(d);
+	EXPECT_EQ(ooblex_depay_next(d, &f), OOBLEX_DEPAY_NONE);
+	ooblex_depay_free(d);
 }
 
 static void test_duplicates_padding_and_wrap(void) {
-	ooblex_vp8_depay *d = ooblex_vp8_depay_new();
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
 	ooblex_encoded_frame f;
 	int kf;
 	pkt p;
@@ -226,20 +226,20 @@ static void test_duplicates_padding_and_wrap(void) {
 	ooblex_rtp_packet rp;
 	REQUIRE(ooblex_rtp_parse(probe, 32, &rp) == 0);
 	EXPECT_EQ(rp.payload_len, 0);
-	EXPECT_EQ(ooblex_vp8_depay_push(d, &rp, 0, &f, &kf), OOBLEX_DEPAY_NONE);
+	EXPECT_EQ(ooblex_depay_push(d, &rp, 0, &f, &kf), OOBLEX_DEPAY_NONE);
 	/* Sequence wrapped 65535 -> 0 -> 1: no loss. */
 	make_vp8(&p, 1, 2000, 1, 1, 2, INTER, 20);
 	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_FRAME);
-	EXPECT_EQ(ooblex_vp8_depay_get_stats(d)->losses, 0);
+	EXPECT_EQ(ooblex_depay_get_stats(d)->losses, 0);
 	/* An old packet arriving late after the frame went out is ignored. */
 	make_vp8(&p, 65535, 1000, 1, 0, 1, 4, 20);
 	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
-	EXPECT_EQ(ooblex_vp8_depay_get_stats(d)->frames, 2);
-	ooblex_vp8_depay_free(d);
+	EXPECT_EQ(ooblex_depay_get_stats(d)->frames, 2);
+	ooblex_depay_free(d);
 }
 
 static void test_malformed_descriptor_breaks_frame(void) {
-	ooblex_vp8_depay *d = ooblex_vp8_depay_new();
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
 	ooblex_encoded_frame f;
 	int kf;
 	pkt p;
@@ -250,13 +250,13 @@ static void test_malformed_descriptor_breaks_frame(void) {
 	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
 	make_vp8(&p, 3, 1000, 1, 0, 1, 4, 20);
 	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
-	EXPECT_EQ(ooblex_vp8_depay_get_stats(d)->bad_packets, 1);
-	EXPECT_EQ(ooblex_vp8_depay_get_stats(d)->frames, 0);
-	ooblex_vp8_depay_free(d);
+	EXPECT_EQ(ooblex_depay_get_stats(d)->bad_packets, 1);
+	EXPECT_EQ(ooblex_depay_get_stats(d)->frames, 0);
+	ooblex_depay_free(d);
 }
 
 static void test_large_frame_grows_buffer(void) {
-	ooblex_vp8_depay *d = ooblex_vp8_depay_new();
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
 	ooblex_encoded_frame f;
 	int kf;
 	pkt p;
@@ -269,7 +269,181 @@ static void test_large_frame_grows_buffer(void) {
 	REQUIRE(r == OOBLEX_DEPAY_FRAME);
 	EXPECT_EQ(f.len, 240000);
 	EXPECT_EQ(f.data[1200 * 150], 150);
-	ooblex_vp8_depay_free(d);
+	ooblex_depay_free(d);
+}
+
+/* ------------------------------------------------------------------ H.264 */
+
+/* An RTP packet with an arbitrary H.264 payload. */
+static void make_h264(pkt *p, uint16_t seq, uint32_t ts, int marker, const uint8_t *payload, size_t n) {
+	uint8_t *b = p->buf;
+	b[0] = 0x80;
+	b[1] = (uint8_t)((marker ? 0x80 : 0) | 102);
+	b[2] = seq >> 8; b[3] = seq & 0xff;
+	b[4] = ts >> 24; b[5] = ts >> 16; b[6] = ts >> 8; b[7] = ts;
+	b[8] = 1; b[9] = 2; b[10] = 3; b[11] = 4;
+	memcpy(b + 12, payload, n);
+	p->len = 12 + n;
+}
+
+static const uint8_t SPS[] = { 0x67, 0x42, 0xc0, 0x1f, 0xda };
+static const uint8_t PPS[] = { 0x68, 0xce, 0x3c, 0x80 };
+static const uint8_t SC[] = { 0, 0, 0, 1 };
+
+/* STAP-A with SPS and PPS, as browsers send before every IDR. */
+static size_t stap_sps_pps(uint8_t *out) {
+	size_t o = 0;
+	out[o++] = 0x78;	/* NRI 3, type 24 */
+	out[o++] = 0; out[o++] = sizeof(SPS); memcpy(out + o, SPS, sizeof(SPS)); o += sizeof(SPS);
+	out[o++] = 0; out[o++] = sizeof(PPS); memcpy(out + o, PPS, sizeof(PPS)); o += sizeof(PPS);
+	return o;
+}
+
+/* FU-A fragment of a NAL unit of `type` (NRI 3) with n body bytes. */
+static size_t fu_a(uint8_t *out, int type, int start, int end, uint8_t fill, size_t n) {
+	out[0] = 0x7c;	/* NRI 3, type 28 */
+	out[1] = (uint8_t)((start ? 0x80 : 0) | (end ? 0x40 : 0) | type);
+	memset(out + 2, fill, n);
+	return 2 + n;
+}
+
+static void test_h264_stap_and_fu_a(void) {
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_H264);
+	ooblex_encoded_frame f;
+	int kf;
+	pkt p;
+	uint8_t pl[1500];
+	size_t n = stap_sps_pps(pl);
+	make_h264(&p, 7, 900, 0, pl, n);
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	n = fu_a(pl, 5, 1, 0, 0xaa, 100);
+	make_h264(&p, 8, 900, 0, pl, n);
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	n = fu_a(pl, 5, 0, 0, 0xbb, 100);
+	make_h264(&p, 9, 900, 0, pl, n);
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	n = fu_a(pl, 5, 0, 1, 0xcc, 50);
+	make_h264(&p, 10, 900, 1, pl, n);
+	REQUIRE(feed(d, &p, &f, &kf) == OOBLEX_DEPAY_FRAME);
+	EXPECT_EQ(f.keyframe, 1);
+	/* Annex B: SC SPS SC PPS SC <rebuilt IDR header 0x65> body... */
+	size_t want = 4 + sizeof(SPS) + 4 + sizeof(PPS) + 4 + 1 + 250;
+	EXPECT_EQ(f.len, want);
+	EXPECT(memcmp(f.data, SC, 4) == 0 && memcmp(f.data + 4, SPS, sizeof(SPS)) == 0);
+	size_t o = 4 + sizeof(SPS);
+	EXPECT(memcmp(f.data + o, SC, 4) == 0 && memcmp(f.data + o + 4, PPS, sizeof(PPS)) == 0);
+	o += 4 + sizeof(PPS);
+	EXPECT(memcmp(f.data + o, SC, 4) == 0);
+	EXPECT_EQ(f.data[o + 4], 0x65);	/* forbidden 0, NRI 3, type 5 */
+	EXPECT_EQ(f.data[o + 5], 0xaa);
+	EXPECT_EQ(f.data[o + 5 + 100], 0xbb);
+	EXPECT_EQ(f.data[want - 1], 0xcc);
+	/* A single-NAL non-IDR slice next: an inter frame. */
+	uint8_t slice[] = { 0x41, 0x9a, 0x01, 0x02 };
+	make_h264(&p, 11, 3900, 1, slice, sizeof(slice));
+	REQUIRE(feed(d, &p, &f, &kf) == OOBLEX_DEPAY_FRAME);
+	EXPECT_EQ(f.keyframe, 0);
+	EXPECT_EQ(f.len, 4 + sizeof(slice));
+	ooblex_depay_free(d);
+}
+
+static void test_h264_single_nal_units(void) {
+	/* Packetization mode 0 style: SPS, PPS and IDR each in its own packet. */
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_H264);
+	ooblex_encoded_frame f;
+	int kf;
+	pkt p;
+	uint8_t idr[] = { 0x65, 0x88, 0x80, 0x10 };
+	make_h264(&p, 1, 100, 0, SPS, sizeof(SPS));
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	make_h264(&p, 2, 100, 0, PPS, sizeof(PPS));
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	make_h264(&p, 3, 100, 1, idr, sizeof(idr));
+	REQUIRE(feed(d, &p, &f, &kf) == OOBLEX_DEPAY_FRAME);
+	EXPECT_EQ(f.keyframe, 1);
+	EXPECT_EQ(f.len, 12 + sizeof(SPS) + sizeof(PPS) + sizeof(idr));
+	ooblex_depay_free(d);
+}
+
+static void test_h264_loss_in_fu_a(void) {
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_H264);
+	ooblex_encoded_frame f;
+	int kf;
+	pkt p;
+	uint8_t pl[1500];
+	size_t n = stap_sps_pps(pl);
+	make_h264(&p, 1, 100, 0, pl, n);
+	feed(d, &p, &f, &kf);
+	n = fu_a(pl, 5, 1, 1, 1, 10);
+	make_h264(&p, 2, 100, 1, pl, n);
+	REQUIRE(feed(d, &p, &f, &kf) == OOBLEX_DEPAY_FRAME);
+	/* Inter frame in 3 fragments, the middle one (seq 4) lost. */
+	n = fu_a(pl, 1, 1, 0, 2, 10);
+	make_h264(&p, 3, 200, 0, pl, n);
+	feed(d, &p, &f, &kf);
+	n = fu_a(pl, 1, 0, 1, 2, 10);
+	make_h264(&p, 5, 200, 1, pl, n);
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	EXPECT_EQ(kf, 1);
+	/* A frame that starts with a lone FU-A continuation lost its head. */
+	n = fu_a(pl, 1, 0, 1, 3, 10);
+	make_h264(&p, 7, 300, 1, pl, n);
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	/* A slice right after a gap may have lost its head too: not trusted. */
+	uint8_t slice[] = { 0x41, 0x9a };
+	make_h264(&p, 9, 400, 1, slice, sizeof(slice));
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	/* A keyframe opening with SPS/PPS is a sure start, even after a gap. */
+	n = stap_sps_pps(pl);
+	make_h264(&p, 12, 500, 0, pl, n);
+	feed(d, &p, &f, &kf);
+	n = fu_a(pl, 5, 1, 1, 4, 10);
+	make_h264(&p, 13, 500, 1, pl, n);
+	REQUIRE(feed(d, &p, &f, &kf) == OOBLEX_DEPAY_FRAME);
+	EXPECT_EQ(f.keyframe, 1);
+	EXPECT_EQ(f.timestamp, 500);
+	ooblex_depay_free(d);
+}
+
+static void test_h264_malformed_payloads(void) {
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_H264);
+	ooblex_encoded_frame f;
+	int kf;
+	pkt p;
+	const uint8_t stap_overrun[] = { 0x78, 0x00, 0x20, 0x67, 0x42 };	/* says 32 bytes, has 2 */
+	const uint8_t stap_empty[] = { 0x78 };
+	const uint8_t fu_short[] = { 0x7c, 0x85 };
+	const uint8_t fu_b[] = { 0x7d, 0x85, 0, 0, 1 };	/* interleaved mode only */
+	const uint8_t forbidden[] = { 0xe7, 0x42 };
+	const uint8_t *bad[] = { stap_overrun, stap_empty, fu_short, fu_b, forbidden };
+	const size_t lens[] = { sizeof(stap_overrun), sizeof(stap_empty), sizeof(fu_short), sizeof(fu_b), sizeof(forbidden) };
+	for(int i = 0; i < 5; i++) {
+		make_h264(&p, (uint16_t)(10 + i), (uint32_t)(1000 * (i + 1)), 1, bad[i], lens[i]);
+		EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	}
+	EXPECT_EQ(ooblex_depay_get_stats(d)->bad_packets, 5);
+	EXPECT_EQ(ooblex_depay_get_stats(d)->frames, 0);
+	/* And a good keyframe still comes through afterwards. */
+	uint8_t pl[64];
+	size_t n = stap_sps_pps(pl);
+	make_h264(&p, 15, 9000, 0, pl, n);
+	feed(d, &p, &f, &kf);
+	n = fu_a(pl, 5, 1, 1, 9, 20);
+	make_h264(&p, 16, 9000, 1, pl, n);
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_FRAME);
+	ooblex_depay_free(d);
+}
+
+static void test_seq_unwrap(void) {
+	ooblex_seq_unwrapper u = { 0 };
+	uint32_t a = ooblex_seq_unwrap(&u, 65533);
+	EXPECT_EQ(ooblex_seq_unwrap(&u, 65535), a + 2);
+	EXPECT_EQ(ooblex_seq_unwrap(&u, 1), a + 4);	/* wrapped */
+	EXPECT_EQ(ooblex_seq_unwrap(&u, 65534), a + 1);	/* late, from before the wrap */
+	EXPECT_EQ(ooblex_seq_unwrap(&u, 2), a + 5);
+	EXPECT_EQ(ooblex_codec_from_name("h264"), OOBLEX_CODEC_H264);
+	EXPECT(strcmp(ooblex_codec_name(OOBLEX_CODEC_VP8), "vp8") == 0);
+	EXPECT(ooblex_depay_new(OOBLEX_CODEC_NONE) == NULL);
 }
 
 int main(void) {
@@ -283,5 +457,10 @@ int main(void) {
 	TEST_RUN(test_duplicates_padding_and_wrap);
 	TEST_RUN(test_malformed_descriptor_breaks_frame);
 	TEST_RUN(test_large_frame_grows_buffer);
+	TEST_RUN(test_h264_stap_and_fu_a);
+	TEST_RUN(test_h264_single_nal_units);
+	TEST_RUN(test_h264_loss_in_fu_a);
+	TEST_RUN(test_h264_malformed_payloads);
+	TEST_RUN(test_seq_unwrap);
 	return tl_done();
 }

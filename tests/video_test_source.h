@@ -1,0 +1,33 @@
+/*
+ * video_test_source.h - a deterministic video source for tests and benchmarks.
+ *
+ * Owns: drawing frame n of a known pattern (smooth gradients, a moving
+ * square), encoding it like a browser would (libvpx VP8 or libx264 H.264,
+ * real-time settings, no B-frames), and packetizing it into RTP: VP8 per
+ * RFC 7741 (15-bit picture id), H.264 per RFC 6184 mode 1 (SPS and PPS in a
+ * STAP-A, large NAL units in FU-A fragments). At most 1100 payload bytes.
+ */
+#ifndef OOBLEX_VIDEO_TEST_SOURCE_H
+#define OOBLEX_VIDEO_TEST_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct video_test_source video_test_source;
+typedef void (*video_packet_fn)(const uint8_t *pkt, size_t len, void *user);
+
+/* codec: "vp8" or "h264". */
+video_test_source *video_test_source_new(const char *codec, int width, int height, int fps, int bitrate_kbps);
+void video_test_source_free(video_test_source *s);
+
+/* Draws, encodes and packetizes the next frame; returns its I420 pixels
+ * (owned by the source, valid until the next call), or NULL on error. */
+const uint8_t *video_test_source_next(video_test_source *s, video_packet_fn emit, void *user);
+
+/* The next frame is encoded as a keyframe (what a PLI asks for). */
+void video_test_source_force_keyframe(video_test_source *s);
+
+/* The pattern alone: frame n into an I420 buffer of width x height. */
+void test_pattern_i420(uint8_t *i420, int width, int height, int n);
+
+#endif
