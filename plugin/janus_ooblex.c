@@ -50,6 +50,7 @@
 #include "utils.h"
 
 #include "dc_chunker.h"
+#include "depay.h"
 #include "ingest.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
@@ -132,8 +133,12 @@ janus_plugin *create(void) {
 }
 
 /* Settings from janus.plugin.ooblex.jcfg */
+#define JANUS_OOBLEX_MAX_CODECS 2
+
 typedef struct janus_ooblex_settings {
 	ooblex_redis_config redis;
+	ooblex_codec video_codecs[JANUS_OOBLEX_MAX_CODECS];	/* preference order */
+	int n_video_codecs;
 	unsigned frame_skip;
 	char effect[OOBLEX_NAME_MAX + 1];
 	unsigned jpeg_quality;
@@ -170,6 +175,7 @@ typedef struct janus_ooblex_session {
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
 	char client_hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
 	char result_key[OOBLEX_KEY_MAX];
+	ooblex_codec codec;
 	int video_pt;
 	/* Return path: used by the Redis reader thread. */
 	janus_mutex return_mutex;
@@ -272,6 +278,29 @@ static void config_uint(janus_config *config, janus_config_category *cat, const 
 	*value = (unsigned)v;
 }
 
+/* "vp8,h264": the codecs to accept, most preferred first. A list with an
+ * unknown or repeated name is refused whole and the default kept. */
+static void janus_ooblex_parse_codecs(const char *list) {
+	ooblex_codec codecs[JANUS_OOBLEX_MAX_CODECS];
+	int n = 0;
+	gchar **names = g_strsplit(list, ",", -1);
+	gboolean ok = TRUE;
+	for(int i = 0; names[i] != NULL && ok; i++) {
+		ooblex_codec c = ooblex_codec_from_name(g_strstrip(names[i]));
+		if(c == OOBLEX_CODEC_NONE || n == JANUS_OOBLEX_MAX_CODECS || (n > 0 && codecs[0] == c))
+			ok = FALSE;
+		else
+			codecs[n++] = c;
+	}
+	g_strfreev(names);
+	if(!ok || n == 0) {
+		JANUS_LOG(LOG_ERR, "Ooblex config: video_codecs = \"%s\" is not a list of vp8 and h264, using \"vp8,h264\"\n", list);
+		return;
+	}
+	memcpy(settings.video_codecs, codecs, sizeof(codecs));
+	settings.n_video_codecs = n;
+}
+
 static void janus_ooblex_load_settings(const char *config_path) {
 	memset(&settings, 0, sizeof(settings));
 	ooblex_redis_config_default(&settings.redis);
@@ -283,6 +312,9 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.max_pending_frames = 64;
 	settings.max_sessions = 64;
 	settings.events = TRUE;
+	settings.video_codecs[0] = OOBLEX_CODEC_VP8;
+	settings.video_codecs[1] = OOBLEX_CODEC_H264;
+	settings.n_video_codecs = 2;
 
 	char filename[255];
 	g_snprintf(filename, sizeof(filename), "%s/%s.jcfg", config_path, JANUS_OOBLEX_PACKAGE);
@@ -319,6 +351,8 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	config_uint(config, general, "max_sessions", 1, 100000, &settings.max_sessions);
 	if((s = config_string(config, general, "events")) != NULL)
 		settings.events = janus_is_true(s);
+	if((s = config_string(config, general, "video_codecs")) != NULL)
+		janus_ooblex_parse_codecs(s);
 	janus_config_destroy(config);
 }
 
@@ -703,12 +737,18 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 		json_object_set_new(info, "client_id", json_string(session->client_hex));
 	json_object_set_new(info, "effect", json_string(session->effect));
 	json_object_set_new(info, "frame_skip", json_integer(session->frame_skip));
+	if(session->started)
+		json_object_set_new(info, "codec", json_string(ooblex_codec_name(session->codec)));
 	janus_mutex_unlock(&session->mutex);
 	json_object_set_new(info, "data_channel_ready", json_boolean(g_atomic_int_get(&session->dc_ready)));
 	uint64_t decoded = atomic_load(&is->frames_decoded), sent = atomic_load(&session->frames_sent);
 	json_t *frames = json_object();
 	json_object_set_new(frames, "packets_received", json_integer((json_int_t)atomic_load(&is->packets_received)));
 	json_object_set_new(frames, "packets_dropped", json_integer((json_int_t)atomic_load(&is->packets_dropped)));
+	json_object_set_new(frames, "packets_malformed", json_integer((json_int_t)atomic_load(&is->packets_malformed)));
+	json_object_set_new(frames, "packets_lost", json_integer((json_int_t)atomic_load(&is->packets_lost)));
+	json_object_set_new(frames, "packets_late", json_integer((json_int_t)atomic_load(&is->packets_late)));
+	json_object_set_new(frames, "packets_duplicate", json_integer((json_int_t)atomic_load(&is->packets_duplicate)));
 	json_object_set_new(frames, "assembled", json_integer((json_int_t)atomic_load(&is->frames_assembled)));
 	json_object_set_new(frames, "incomplete", json_integer((json_int_t)atomic_load(&is->frames_incomplete)));
 	json_object_set_new(frames, "decoded", json_integer((json_int_t)decoded));
@@ -996,10 +1036,41 @@ void janus_ooblex_hangup_media(janus_plugin_session *handle) {
 
 /* ------------------------------------------------------ request handling */
 
-/* Answers a browser offer: the first VP8 video m-line is received, the data
+/* The profile-level-id of the best H.264 payload type in an offered m-line:
+ * packetization-mode 1 first (large frames need FU-A), constrained baseline
+ * first (what every browser encodes in hardware and software). NULL when no
+ * H.264 is offered; "" when it is offered without a profile. */
+static const char *janus_ooblex_pick_h264_profile(janus_sdp *offer, janus_sdp_mline *m, char *buf, size_t len) {
+	int best_score = -1;
+	for(GList *a = m->attributes; a != NULL; a = a->next) {
+		janus_sdp_attribute *attr = a->data;
+		if(attr->name == NULL || attr->value == NULL || strcasecmp(attr->name, "rtpmap"))
+			continue;
+		int pt = atoi(attr->value);
+		const char *enc = strchr(attr->value, ' ');
+		if(enc == NULL || g_ascii_strncasecmp(enc + 1, "h264/", 5))
+			continue;
+		const char *fmtp = janus_sdp_get_fmtp(offer, m->index, pt);
+		char profile[16] = "";
+		const char *plid = fmtp ? strstr(fmtp, "profile-level-id=") : NULL;
+		if(plid != NULL)
+			g_strlcpy(profile, plid + 17, MIN(sizeof(profile), strcspn(plid + 17, ";") + 1));
+		int score = (fmtp && strstr(fmtp, "packetization-mode=1") ? 4 : 0) +
+			(!g_ascii_strncasecmp(profile, "42e0", 4) ? 2 : !g_ascii_strncasecmp(profile, "4200", 4) ? 1 : 0);
+		if(score > best_score) {
+			best_score = score;
+			g_strlcpy(buf, profile, len);
+		}
+	}
+	return best_score >= 0 ? buf : NULL;
+}
+
+/* Answers a browser offer: the first video m-line is received with the most
+ * preferred codec both sides have (or the one the client asked for), the data
  * channel is accepted, anything else (audio, more video) is declined. Returns
  * the answer SDP (g_free) or NULL with an error event in *error. */
-static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char *offer_sdp, json_t **error) {
+static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char *offer_sdp,
+		ooblex_codec wanted, json_t **error) {
 	char errbuf[512];
 	janus_sdp *offer = janus_sdp_parse(offer_sdp, errbuf, sizeof(errbuf));
 	if(offer == NULL) {
@@ -1007,15 +1078,31 @@ static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char
 		return NULL;
 	}
 	janus_sdp *answer = janus_sdp_generate_answer(offer);
-	gboolean have_video = FALSE;
+	ooblex_codec chosen = OOBLEX_CODEC_NONE;
 	for(GList *temp = offer->m_lines; temp != NULL; temp = temp->next) {
 		janus_sdp_mline *m = (janus_sdp_mline *)temp->data;
-		if(m->type == JANUS_SDP_VIDEO && !have_video && m->port > 0 &&
-				janus_sdp_get_codec_pt(offer, m->index, "vp8") > 0) {
-			have_video = TRUE;
+		char profile[16];
+		const char *h264_profile = NULL;
+		if(m->type == JANUS_SDP_VIDEO && chosen == OOBLEX_CODEC_NONE && m->port > 0) {
+			for(int i = 0; i < settings.n_video_codecs && chosen == OOBLEX_CODEC_NONE; i++) {
+				ooblex_codec c = settings.video_codecs[i];
+				if(wanted != OOBLEX_CODEC_NONE && c != wanted)
+					continue;
+				if(c == OOBLEX_CODEC_H264) {
+					h264_profile = janus_ooblex_pick_h264_profile(offer, m, profile, sizeof(profile));
+					if(h264_profile != NULL)
+						chosen = c;
+				} else if(janus_sdp_get_codec_pt(offer, m->index, ooblex_codec_name(c)) > 0) {
+					chosen = c;
+				}
+			}
+		}
+		if(m->type == JANUS_SDP_VIDEO && chosen != OOBLEX_CODEC_NONE && session->codec == OOBLEX_CODEC_NONE) {
+			session->codec = chosen;	/* this m-line is the one we receive */
 			janus_sdp_generate_answer_mline(offer, answer, m,
 				JANUS_SDP_OA_MLINE, JANUS_SDP_VIDEO,
-				JANUS_SDP_OA_CODEC, "vp8",
+				JANUS_SDP_OA_CODEC, ooblex_codec_name(chosen),
+				JANUS_SDP_OA_H264_PROFILE, h264_profile && *h264_profile ? h264_profile : NULL,
 				JANUS_SDP_OA_DIRECTION, JANUS_SDP_RECVONLY,
 				JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_MID,
 				JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_TRANSPORT_WIDE_CC,
@@ -1032,13 +1119,18 @@ static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char
 				JANUS_SDP_OA_DONE);
 		}
 	}
-	if(!have_video) {
+	if(chosen == OOBLEX_CODEC_NONE) {
 		janus_sdp_destroy(offer);
 		janus_sdp_destroy(answer);
-		*error = janus_ooblex_error(JANUS_OOBLEX_ERROR_NO_CODEC, "The offer has no VP8 video to process");
+		if(wanted != OOBLEX_CODEC_NONE)
+			*error = janus_ooblex_error(JANUS_OOBLEX_ERROR_NO_CODEC, "The offer has no %s video", ooblex_codec_name(wanted));
+		else
+			*error = janus_ooblex_error(JANUS_OOBLEX_ERROR_NO_CODEC, "The offer has no usable video codec (this server takes %s%s%s)",
+				ooblex_codec_name(settings.video_codecs[0]), settings.n_video_codecs > 1 ? ", " : "",
+				settings.n_video_codecs > 1 ? ooblex_codec_name(settings.video_codecs[1]) : "");
 		return NULL;
 	}
-	session->video_pt = janus_sdp_get_codec_pt(answer, -1, "vp8");
+	session->video_pt = janus_sdp_get_codec_pt(answer, -1, ooblex_codec_name(chosen));
 	char *sdp = janus_sdp_write(answer);
 	janus_sdp_destroy(offer);
 	janus_sdp_destroy(answer);
@@ -1051,6 +1143,18 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip);
 	if(error != NULL)
 		return error;
+	ooblex_codec wanted = OOBLEX_CODEC_NONE;
+	json_t *jcodec = json_object_get(msg->message, "codec");
+	if(jcodec != NULL) {
+		if(!json_is_string(jcodec))
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (codec should be a string)");
+		wanted = ooblex_codec_from_name(json_string_value(jcodec));
+		gboolean allowed = FALSE;
+		for(int i = 0; i < settings.n_video_codecs; i++)
+			allowed |= settings.video_codecs[i] == wanted;
+		if(wanted == OOBLEX_CODEC_NONE || !allowed)
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Unsupported codec '%s'", json_string_value(jcodec));
+	}
 	const char *sdp_type = json_string_value(json_object_get(msg->jsep, "type"));
 	const char *offer_sdp = json_string_value(json_object_get(msg->jsep, "sdp"));
 	if(msg->jsep == NULL || offer_sdp == NULL || sdp_type == NULL)
@@ -1068,7 +1172,8 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		janus_mutex_unlock(&session->mutex);
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Already started: send stop first");
 	}
-	char *answer = janus_ooblex_answer_offer(session, offer_sdp, &error);
+	session->codec = OOBLEX_CODEC_NONE;
+	char *answer = janus_ooblex_answer_offer(session, offer_sdp, wanted, &error);
 	if(answer == NULL) {
 		janus_mutex_unlock(&session->mutex);
 		return error;
@@ -1092,7 +1197,7 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	janus_mutex_unlock(&session->return_mutex);
 
 	ooblex_ingest_config icfg = {
-		.codec = "vp8",
+		.codec = ooblex_codec_name(session->codec),
 		.frame_skip = session->frame_skip,
 		.effect = session->effect,
 		.reply_pixfmt = OOBLEX_PIXFMT_JPEG,
@@ -1137,8 +1242,9 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	json_object_set_new(event, "client_id", json_string(session->client_hex));
 	json_object_set_new(event, "effect", json_string(session->effect));
 	json_object_set_new(event, "frame_skip", json_integer(session->frame_skip));
-	json_object_set_new(event, "codec", json_string("vp8"));
-	JANUS_LOG(LOG_INFO, "[ooblex-%s] Started: effect %s, frame_skip %u\n", session->client_hex, session->effect, session->frame_skip);
+	json_object_set_new(event, "codec", json_string(ooblex_codec_name(session->codec)));
+	JANUS_LOG(LOG_INFO, "[ooblex-%s] Started: %s, effect %s, frame_skip %u\n", session->client_hex,
+		ooblex_codec_name(session->codec), session->effect, session->frame_skip);
 	if(settings.events && gateway->events_is_enabled()) {
 		json_t *info = json_pack("{sssssssi}", "event", "started", "client_id", session->client_hex,
 			"effect", session->effect, "frame_skip", (int)session->frame_skip);

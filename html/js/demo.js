@@ -2,7 +2,7 @@
  * demo.js - the Ooblex demo page: camera and processed output side by side.
  *
  * URL parameters: ?server=<Janus URL> (repeatable; default ws://host:8188 then
- * http://host:8088/janus), effect=, frame_skip=, autostart=1.
+ * http://host:8088/janus), effect=, frame_skip=, codec= (vp8 or h264), autostart=1.
  * The running client is exposed as window.ooblexDemo.client for tests.
  */
 (function () {
@@ -29,6 +29,7 @@
       server: servers.length ? servers : undefined,
       effect: $('effect').value,
       frameSkip: Number($('frameskip').value) || 3,
+      codec: q.get('codec') || undefined,
     });
     demo.client = client;
     client.on('localstream', (stream) => { $('local').srcObject = stream; });

@@ -9,6 +9,7 @@
  *     server: ['ws://janus.example:8188/', 'http://janus.example:8088/janus'],
  *     effect: 'invert',        // any effect the workers offer
  *     frameSkip: 3,            // process every 3rd frame
+ *     codec: 'h264',           // optional: send only this codec ('vp8' or 'h264')
  *     stream: myMediaStream,   // optional: otherwise the camera is opened
  *   });
  *   client.on('frame', ({ bitmap, meta, latencyMs }) => ctx.drawImage(bitmap, 0, 0));
@@ -96,6 +97,7 @@
         iceServers: o.iceServers || [],
         effect: o.effect || 'invert',
         frameSkip: o.frameSkip || 3,
+        codec: o.codec || null,   // 'vp8' or 'h264': offer only that; default: the server's preference
         stream: o.stream || null,
         video: o.video || { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
         debug: o.debug || false,
@@ -105,6 +107,7 @@
       this.janus = null;
       this.handle = null;
       this.clientId = null;
+      this.codec = null;
       this.stream = null;
       this.ownsStream = false;
       this.running = false;
@@ -188,10 +191,13 @@
           handle.createOffer({
             // dontStop: janus.js would stop the track on hangup; the track's
             // owner decides (we stop the camera we opened, never a caller's stream).
-            tracks: [{ type: 'video', capture: track, recv: false, dontStop: true }, { type: 'data' }],
+            tracks: [{ type: 'video', capture: track, recv: false, dontStop: true, codec: this.options.codec || undefined },
+              { type: 'data' }],
             success: (jsep) => {
+              const message = { request: 'start', effect: this.options.effect, frame_skip: this.options.frameSkip };
+              if (this.options.codec) message.codec = this.options.codec;
               handle.send({
-                message: { request: 'start', effect: this.options.effect, frame_skip: this.options.frameSkip },
+                message,
                 jsep,
                 error: (e) => this._startReject('Janus refused the session: ' + e),
               });
@@ -224,6 +230,7 @@
       if (jsep) this.handle.handleRemoteJsep({ jsep, error: (e) => this._fail('Bad answer from Janus: ' + e) });
       if (data.result === 'started') {
         this.clientId = data.client_id;
+        this.codec = data.codec;
         this._startStats();
         const info = { clientId: data.client_id, effect: data.effect, frameSkip: data.frame_skip, codec: data.codec };
         this._emit('started', info);

@@ -29,13 +29,15 @@ const JANUS_WS = arg('janus-ws', 'ws://127.0.0.1:18188/');
 const JANUS_HTTP = arg('janus-http', 'http://127.0.0.1:18088/janus');
 const ADMIN = arg('admin', 'http://127.0.0.1:17088/admin');
 const ADMIN_SECRET = arg('admin-secret', 'e2e');
+const CODEC = arg('codec', null);   // null: the server's preference (VP8)
+const LABEL = CODEC ? CODEC + ': ' : '';
 const HTML = path.resolve(__dirname, '../../html');
 const W = 640, H = 480;
 const PHASE_MS = 6000;
 
 let failures = 0;
 function tap(ok, name, ...why) {
-  console.log((ok ? 'ok' : 'not ok') + ' - ' + name);
+  console.log((ok ? 'ok' : 'not ok') + ' - ' + LABEL + name);
   if (!ok) { failures++; for (const w of why) console.log('#   ' + w); }
 }
 const log = (...a) => console.log('#', ...a);
@@ -199,6 +201,7 @@ async function main() {
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(m.type() + ': ' + m.text()); });
     page.on('pageerror', (e) => consoleLines.push('pageerror: ' + e.message));
     const url = (PAGE || `http://127.0.0.1:${PAGE_PORT}/index.html`) + '?autostart=1&effect=invert&frame_skip=3' +
+      (CODEC ? '&codec=' + CODEC : '') +
       `&server=${encodeURIComponent(JANUS_WS)}&server=${encodeURIComponent(JANUS_HTTP)}`;
     await page.goto(url, { waitUntil: 'load' });
     await page.waitForFunction(() => window.ooblexDemo && window.ooblexDemo.client, null, { timeout: 10000 });
@@ -210,6 +213,8 @@ async function main() {
     tap(typeof started === 'string' && /^[0-9a-f]{32}$/.test(started), 'start answers with a 128-bit client_id',
       'got ' + started, ...(await page.evaluate(() => window.ooblexDemo.errors).catch(() => [])));
     if (!started) throw new Error('session never started');
+    const codec = await page.evaluate(() => window.ooblexDemo.client.codec);
+    tap(codec === (CODEC || 'vp8'), 'the session receives ' + (CODEC || 'vp8') + ' (the server\'s first choice unless asked)', 'codec ' + codec);
     const usedWs = await page.evaluate(() => window.ooblexDemo.client.janus.getServer());
     tap(usedWs.startsWith('ws://'), 'signalling goes over the WebSocket transport', 'used ' + usedWs);
     await page.waitForFunction(() => window.__e2e.frames.length > 0, null, { timeout: 20000 }).catch(() => {});

@@ -47,6 +47,8 @@ tap_check "janus loads janus.plugin.ooblex" grep -q "JANUS Ooblex plugin initial
 
 node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$REDIS_PORT"
 rc=$?
+# The same path with a browser that offers nothing but H.264.
+node "$HERE/e2e.js" --out "$OUT/h264" --video "$VIDEO" --redis-port "$REDIS_PORT" --codec h264 || rc=1
 
 tap_check "janus is still running after the session" kill -0 "$JANUS_PID"
 tap_check "no plugin errors in the Janus log" bash -c "! grep -E '\[ERR\].*ooblex|ooblex.*\[ERR\]' '$OUT/janus.log'"
