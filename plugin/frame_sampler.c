@@ -33,6 +33,10 @@ static uint8_t *copy_plane(uint8_t *dst, const uint8_t *src, int stride, int w, 
 	return dst;
 }
 
+void ooblex_sampler_defer(ooblex_sampler *s) {
+	s->countdown = 1;
+}
+
 uint8_t *ooblex_pack_frame(const AVFrame *pic, ooblex_frame_header *h, size_t *len) {
 	/* yuvj420p is the same layout with full-range values. */
 	if(pic->format != AV_PIX_FMT_YUV420P && pic->format != AV_PIX_FMT_YUVJ420P)

@@ -46,7 +46,30 @@ struct ooblex_ingest {
 	uint64_t pli_interval_us, deadline_us, last_pli_us;
 	uint64_t frame_id;
 	uint32_t seq;
+	/* Frames queued recently, to count those still in flight. */
+	unsigned max_in_flight;
+	const atomic_uint_fast32_t *resolved_seq;
+	struct {
+		uint32_t seq;
+		uint64_t queued_us;
+	} sent[OOBLEX_MAX_IN_FLIGHT];
+	unsigned sent_next;
 };
+
+/* Frames queued but neither resolved by the return path nor past their deadline. */
+static unsigned frames_in_flight(const ooblex_ingest *ing, uint64_t now) {
+	uint32_t resolved = ing->resolved_seq ? (uint32_t)atomic_load(ing->resolved_seq) : 0;
+	unsigned n = 0;
+	for(unsigned i = 0; i < OOBLEX_MAX_IN_FLIGHT; i++) {
+		if(ing->sent[i].seq == 0 || (int32_t)(ing->sent[i].seq - resolved) <= 0)
+			continue;
+		/* Without a deadline a lost result would hold its slot forever: 2 s then. */
+		uint64_t expiry = ing->deadline_us ? ing->deadline_us : 2000000u;
+		if(now < ing->sent[i].queued_us + expiry)
+			n++;
+	}
+	return n;
+}
 
 static void request_keyframe(ooblex_ingest *ing) {
 	uint64_t now = g_get_monotonic_time();
@@ -71,12 +94,19 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	g_mutex_unlock(&ing->settings_lock);
 	if(!take)
 		return;
+	uint64_t now = ooblex_now_us();
+	if(ing->max_in_flight > 0 && frames_in_flight(ing, now) >= ing->max_in_flight) {
+		/* Workers are behind: sending more would only queue up latency. */
+		ooblex_sampler_defer(&ing->sampler);
+		atomic_fetch_add(&ing->stats->frames_deferred, 1);
+		return;
+	}
 	h.kind = OOBLEX_KIND_FRAME;
 	memcpy(h.client_id, ing->client_id, OOBLEX_CLIENT_ID_LEN);
 	h.frame_id = ing->frame_id;
 	h.seq = ing->seq + 1;
 	h.capture_us = first_arrival_us;
-	h.queued_us = ooblex_now_us();
+	h.queued_us = now;
 	h.deadline_us = ing->deadline_us ? first_arrival_us + ing->deadline_us : 0;
 	h.reply_pixfmt = ing->reply_pixfmt;
 	h.jpeg_quality = ing->jpeg_quality;
@@ -87,6 +117,9 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 		return;
 	}
 	ing->seq++;
+	ing->sent[ing->sent_next].seq = ing->seq;
+	ing->sent[ing->sent_next].queued_us = now;
+	ing->sent_next = (ing->sent_next + 1) % OOBLEX_MAX_IN_FLIGHT;
 	atomic_fetch_add(&ing->stats->frames_sampled, 1);
 	ing->cb.frame_ready(msg, len, ing->user);
 }
@@ -221,6 +254,8 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->jpeg_quality = cfg->jpeg_quality;
 	ing->pli_interval_us = (uint64_t)(cfg->pli_interval_ms ? cfg->pli_interval_ms : 500) * 1000;
 	ing->deadline_us = (uint64_t)cfg->deadline_ms * 1000;
+	ing->max_in_flight = cfg->max_in_flight < OOBLEX_MAX_IN_FLIGHT ? cfg->max_in_flight : OOBLEX_MAX_IN_FLIGHT;
+	ing->resolved_seq = cfg->resolved_seq;
 	GError *gerr = NULL;
 	ing->thread = g_thread_try_new("ooblex ingest", ingest_thread, ing, &gerr);
 	if(ing->thread == NULL) {

@@ -3,6 +3,8 @@
  *
  * Owns: a bounded packet queue and one thread that runs, per packet,
  * reorder (jitter buffer) -> depacketize -> decode -> sample -> pack.
+ * Sampling bounds latency: every frame_skip-th frame at most, and never more
+ * than max_in_flight frames waiting for workers (the newest frame wins).
  * Janus' media thread only copies the
  * packet into the queue (ooblex_ingest_push_rtp never blocks and never
  * decodes); when the queue is full the packet is dropped and counted, and the
@@ -36,6 +38,7 @@ typedef struct ooblex_ingest_stats {
 	atomic_uint_fast64_t frames_decoded;
 	atomic_uint_fast64_t decode_errors;
 	atomic_uint_fast64_t frames_sampled;
+	atomic_uint_fast64_t frames_deferred;	/* due, but too many in flight: the next one went instead */
 	atomic_uint_fast64_t frames_unsupported;	/* pixel format we cannot pack */
 	atomic_uint_fast64_t keyframes_requested;
 	atomic_uint_fast64_t decode_us_total;	/* time spent in the decoder */
@@ -62,8 +65,17 @@ typedef struct ooblex_ingest_config {
 	unsigned max_queued_packets;	/* bound on the packet queue */
 	unsigned pli_interval_ms;	/* at most one keyframe request per interval */
 	unsigned deadline_ms;	/* frames older than this are useless to the viewer */
+	/* At most this many sampled frames may wait for their result (0: no
+	 * limit, at most OOBLEX_MAX_IN_FLIGHT). A frame counts as in flight from
+	 * being queued until the return path resolves its sequence number
+	 * (delivered or given up on: *resolved_seq, caller-owned) or its deadline
+	 * passes. */
+	unsigned max_in_flight;
+	const atomic_uint_fast32_t *resolved_seq;
 	ooblex_ingest_stats *stats;	/* caller-owned, must outlive the thread */
 } ooblex_ingest_config;
+
+#define OOBLEX_MAX_IN_FLIGHT 64
 
 typedef struct ooblex_ingest ooblex_ingest;
 

@@ -57,6 +57,7 @@
 #include "ooblex_wire.h"
 #include "redis_queue.h"
 #include "reorder.h"
+#include "stage_stats.h"
 
 /* Plugin information */
 #define JANUS_OOBLEX_VERSION			1
@@ -144,6 +145,7 @@ typedef struct janus_ooblex_settings {
 	unsigned jpeg_quality;
 	unsigned reorder_wait_ms;
 	unsigned frame_deadline_ms;
+	unsigned max_in_flight;
 	unsigned max_pending_frames;
 	unsigned max_sessions;
 	gboolean events;
@@ -178,11 +180,12 @@ typedef struct janus_ooblex_session {
 	ooblex_codec codec;
 	int video_pt;
 	/* Return path: used by the Redis reader thread. */
-	janus_mutex return_mutex;
+	janus_mutex return_mutex;	/* guards reorder and stages */
 	ooblex_reorder *reorder;
+	ooblex_stage_stats stages;
+	atomic_uint_fast32_t resolved_seq;	/* for the ingest's in-flight count */
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received, results_malformed,
 		frames_sent, chunks_sent, frames_dropped_channel;
-	atomic_uint_fast64_t last_latency_us, latency_us_total;
 	volatile gint dc_ready;
 	volatile gint hangingup;
 	volatile gint destroyed;
@@ -309,6 +312,7 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.jpeg_quality = 80;
 	settings.reorder_wait_ms = 150;
 	settings.frame_deadline_ms = 1000;
+	settings.max_in_flight = 6;
 	settings.max_pending_frames = 64;
 	settings.max_sessions = 64;
 	settings.events = TRUE;
@@ -347,6 +351,7 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	config_uint(config, general, "jpeg_quality", 1, 100, &settings.jpeg_quality);
 	config_uint(config, general, "reorder_wait_ms", 0, 10000, &settings.reorder_wait_ms);
 	config_uint(config, general, "frame_deadline_ms", 0, 60000, &settings.frame_deadline_ms);
+	config_uint(config, general, "max_in_flight", 1, OOBLEX_MAX_IN_FLIGHT, &settings.max_in_flight);
 	config_uint(config, general, "max_pending_frames", 1, 100000, &settings.max_pending_frames);
 	config_uint(config, general, "max_sessions", 1, 100000, &settings.max_sessions);
 	if((s = config_string(config, general, "events")) != NULL)
@@ -424,9 +429,8 @@ static void janus_ooblex_deliver(janus_ooblex_session *session, held_result *r) 
 	}
 	atomic_fetch_add(&session->frames_sent, 1);
 	atomic_fetch_add(&total_frames_sent, 1);
-	uint64_t latency = sent_us > r->h.capture_us ? sent_us - r->h.capture_us : 0;
-	atomic_store(&session->last_latency_us, latency);
-	atomic_fetch_add(&session->latency_us_total, latency);
+	ooblex_stage_stats_add(&session->stages, r->h.capture_us, r->h.queued_us, r->h.worker_start_us,
+		r->h.worker_end_us, r->received_us, sent_us);
 }
 
 /* Delivers whatever the reorder buffer releases now. Caller holds return_mutex. */
@@ -439,6 +443,8 @@ static void janus_ooblex_flush_ready(janus_ooblex_session *session, uint64_t now
 		janus_ooblex_deliver(session, r);
 		held_result_free(r);
 	}
+	/* Everything before `next` is delivered or given up on: out of flight. */
+	atomic_store(&session->resolved_seq, ooblex_reorder_next(session->reorder) - 1);
 }
 
 /* Reader thread: one processed frame popped from processed_frames:{id}. */
@@ -754,6 +760,7 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	json_object_set_new(frames, "decoded", json_integer((json_int_t)decoded));
 	json_object_set_new(frames, "decode_errors", json_integer((json_int_t)atomic_load(&is->decode_errors)));
 	json_object_set_new(frames, "sampled", json_integer((json_int_t)atomic_load(&is->frames_sampled)));
+	json_object_set_new(frames, "deferred_in_flight", json_integer((json_int_t)atomic_load(&is->frames_deferred)));
 	json_object_set_new(frames, "queued", json_integer((json_int_t)atomic_load(&session->frames_queued)));
 	json_object_set_new(frames, "dropped_queue_full", json_integer((json_int_t)atomic_load(&session->frames_dropped_queue)));
 	json_object_set_new(frames, "results", json_integer((json_int_t)atomic_load(&session->results_received)));
@@ -771,13 +778,19 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 			"duplicates", (json_int_t)rs->duplicates, "skipped", (json_int_t)rs->skipped,
 			"held", (int)ooblex_reorder_held(session->reorder)));
 	}
-	janus_mutex_unlock(&session->return_mutex);
+	json_object_set_new(info, "effective_fps", json_integer(ooblex_stage_stats_fps(&session->stages, ooblex_now_us())));
 	json_t *latency = json_object();
-	json_object_set_new(latency, "decode_avg_ms", json_real(decoded ?
+	for(int st = 0; st < OOBLEX_STAGE_COUNT; st++) {
+		ooblex_stage_summary sum;
+		ooblex_stage_stats_summary(&session->stages, (ooblex_stage)st, &sum);
+		json_object_set_new(latency, ooblex_stage_name((ooblex_stage)st), json_pack("{sfsfsf}",
+			"p50", sum.p50_ms, "p95", sum.p95_ms, "max", sum.max_ms));
+	}
+	janus_mutex_unlock(&session->return_mutex);
+	/* Time inside libavcodec alone, a part of the decode stage. */
+	json_object_set_new(latency, "decoder_avg", json_real(decoded ?
 		atomic_load(&is->decode_us_total) / 1000.0 / decoded : 0.0));
-	json_object_set_new(latency, "last_ms", json_real(atomic_load(&session->last_latency_us) / 1000.0));
-	json_object_set_new(latency, "avg_ms", json_real(sent ? atomic_load(&session->latency_us_total) / 1000.0 / sent : 0.0));
-	json_object_set_new(info, "latency", latency);
+	json_object_set_new(info, "latency_ms", latency);
 	json_object_set_new(info, "hangingup", json_integer(g_atomic_int_get(&session->hangingup)));
 	json_object_set_new(info, "destroyed", json_integer(g_atomic_int_get(&session->destroyed)));
 	return info;
@@ -1194,6 +1207,8 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	janus_mutex_lock(&session->return_mutex);
 	ooblex_reorder_free(session->reorder);
 	session->reorder = ooblex_reorder_new(64, (uint64_t)settings.reorder_wait_ms * 1000, held_result_free);
+	ooblex_stage_stats_init(&session->stages);
+	atomic_store(&session->resolved_seq, 0);
 	janus_mutex_unlock(&session->return_mutex);
 
 	ooblex_ingest_config icfg = {
@@ -1205,6 +1220,8 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		.max_queued_packets = 2000,
 		.pli_interval_ms = 500,
 		.deadline_ms = settings.frame_deadline_ms,
+		.max_in_flight = settings.max_in_flight,
+		.resolved_seq = &session->resolved_seq,
 		.stats = &session->ingest_stats,
 	};
 	memcpy(icfg.client_id, session->client_id, OOBLEX_CLIENT_ID_LEN);

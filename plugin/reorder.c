@@ -123,6 +123,10 @@ void *ooblex_reorder_pop(ooblex_reorder *r, uint64_t now_us, uint32_t *seq) {
 	return item;
 }
 
+uint32_t ooblex_reorder_next(const ooblex_reorder *r) {
+	return r->next;
+}
+
 unsigned ooblex_reorder_held(const ooblex_reorder *r) {
 	return r->count;
 }

@@ -48,6 +48,9 @@ ooblex_reorder_put_result ooblex_reorder_put(ooblex_reorder *r, uint32_t seq, vo
  * periodically (a wait may have expired). */
 void *ooblex_reorder_pop(ooblex_reorder *r, uint64_t now_us, uint32_t *seq);
 
+/* The sequence number expected next: everything before it was delivered
+ * or given up on. */
+uint32_t ooblex_reorder_next(const ooblex_reorder *r);
 /* Results held, waiting for an earlier one. */
 unsigned ooblex_reorder_held(const ooblex_reorder *r);
 const ooblex_reorder_stats *ooblex_reorder_get_stats(const ooblex_reorder *r);

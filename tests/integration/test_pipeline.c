@@ -334,6 +334,57 @@ static void test_loss_recovers_at_next_keyframe(void) {
 	client_free(c);
 }
 
+static int frames_out;
+static void count_frame(uint8_t *msg, size_t len, void *user) {
+	(void)len; (void)user;
+	free(msg);
+	g_atomic_int_inc(&frames_out);
+}
+
+static void feed_frames(video_test_source *src, ooblex_ingest *ing, int n) {
+	network net = { .ing = ing, .opts = &plain_vp8 };
+	for(int i = 0; i < n; i++)
+		video_test_source_next(src, push_packet, &net);
+}
+
+static void wait_decoded(client *c, unsigned n) {
+	for(int i = 0; i < 300 && atomic_load(&c->stats.frames_decoded) < n; i++)
+		g_usleep(10000);
+}
+
+static void test_in_flight_limit_defers_sampling(void) {
+	/* Workers that never answer: after max_in_flight frames, nothing more is
+	 * queued until the return path resolves some, and then the newest goes. */
+	client *c = client_new();
+	atomic_uint_fast32_t resolved = 0;
+	ooblex_ingest_config cfg = {
+		.codec = "vp8", .frame_skip = 1, .effect = "none", .reply_pixfmt = OOBLEX_PIXFMT_JPEG,
+		.max_in_flight = 2, .resolved_seq = &resolved, .deadline_ms = 60000, .stats = &c->stats,
+	};
+	ooblex_ingest_callbacks cb = { cb_keyframe, count_frame, cb_stopped };
+	char err[256];
+	g_atomic_int_set(&frames_out, 0);
+	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	REQUIRE(ing != NULL);
+	video_test_source *src = video_test_source_new("vp8", W, H, 30, 1000);
+	feed_frames(src, ing, 10);
+	wait_decoded(c, 10);
+	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), 2);
+	EXPECT_EQ(atomic_load(&c->stats.frames_deferred), 8);
+	EXPECT_EQ(g_atomic_int_get(&frames_out), 2);
+	/* Results for both came back: two slots free, taken by the next frames. */
+	atomic_store(&resolved, 2);
+	feed_frames(src, ing, 5);
+	wait_decoded(c, 15);
+	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), 4);
+	EXPECT_EQ(atomic_load(&c->stats.frames_deferred), 11);
+	video_test_source_free(src);
+	ooblex_ingest_stop(ing);
+	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
+		g_usleep(10000);
+	client_free(c);
+}
+
 static void test_frame_skip_samples_every_third(void) {
 	client *c = run_stream(30, 3, "grayscale", 10, NULL);
 	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), 30);
@@ -495,6 +546,7 @@ int main(void) {
 	TEST_RUN(test_reordered_and_duplicated_packets);
 	TEST_RUN(test_loss_recovers_at_next_keyframe);
 	TEST_RUN(test_frame_skip_samples_every_third);
+	TEST_RUN(test_in_flight_limit_defers_sampling);
 	TEST_RUN(test_workers_survive_garbage);
 	TEST_RUN(test_unknown_effect_is_not_fatal);
 	TEST_RUN(test_redis_restart_is_survived);
