@@ -552,10 +552,8 @@ static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
 	g_hash_table_remove(clients, session->client_hex);
 	janus_mutex_unlock(&sessions_mutex);
 	ooblex_reader_unwatch(reader, session->result_key);
-	janus_mutex_lock(&session->return_mutex);
-	ooblex_reorder_free(session->reorder);
-	session->reorder = NULL;
-	janus_mutex_unlock(&session->return_mutex);
+	/* The reorder buffer stays (with its counters) until the next start or
+	 * the session's end: stats read after a stop still add up. */
 	g_atomic_int_set(&session->dc_ready, 0);
 }
 

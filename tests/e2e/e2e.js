@@ -9,12 +9,10 @@
 // increasing frame order, FRAME_SKIP honoured, configure applied mid-stream,
 // and the plugin's stats adding up. Prints TAP lines and a JSON summary.
 'use strict';
-const http = require('http');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const { execFileSync } = require('child_process');
-const { chromium } = require('playwright-core');
+const { tapper, servePage, launchBrowser, janusApi } = require('./lib');
 
 const argv = process.argv.slice(2);
 const arg = (name, def) => { const i = argv.indexOf('--' + name); return i >= 0 ? argv[i + 1] : def; };
@@ -31,35 +29,12 @@ const ADMIN = arg('admin', 'http://127.0.0.1:17088/admin');
 const ADMIN_SECRET = arg('admin-secret', 'e2e');
 const CODEC = arg('codec', null);   // null: the server's preference (VP8)
 const LABEL = CODEC ? CODEC + ': ' : '';
-const HTML = path.resolve(__dirname, '../../html');
 const W = 640, H = 480;
 const PHASE_MS = 6000;
-
-let failures = 0;
-function tap(ok, name, ...why) {
-  console.log((ok ? 'ok' : 'not ok') + ' - ' + LABEL + name);
-  if (!ok) { failures++; for (const w of why) console.log('#   ' + w); }
-}
-const log = (...a) => console.log('#', ...a);
-
-// ---------------------------------------------------------------- page server
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.png': 'image/png' };
-function serve() {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    let file;
-    if (url.pathname.startsWith('/javascript/')) file = path.join('/usr/share/javascript', url.pathname.slice(12));
-    else file = path.join(HTML, url.pathname === '/' ? 'index.html' : url.pathname);
-    file = path.normalize(file);
-    if (!file.startsWith(HTML) && !file.startsWith('/usr/share/javascript/')) { res.writeHead(403); return res.end(); }
-    fs.readFile(file, (err, body) => {
-      if (err) { res.writeHead(404); return res.end('not found'); }
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
-      res.end(body);
-    });
-  });
-  return new Promise((resolve, reject) => { server.once('error', reject); server.listen(PAGE_PORT, '127.0.0.1', () => resolve(server)); });
-}
+const T = tapper(LABEL);
+const tap = T.ok, log = T.log;
+const api = janusApi({ admin: ADMIN, adminSecret: ADMIN_SECRET, http: JANUS_HTTP });
+const admin = api.admin;
 
 // ------------------------------------------------------------ source frames
 // The y4m file: one header line, then per frame "FRAME\n" and I420 pixels.
@@ -144,15 +119,9 @@ function installCollector(opts) {
           blocks.push(r / n, gg / n, b / n);
         }
       }
-      rec.samples.push({ id: meta.frame_id, code, blocks, w: meta.width, h: meta.height });
+      rec.samples.push({ id: meta.frame_id, code, blocks, w: meta.width, h: meta.height, effect: meta.effect });
     });
   });
-}
-
-async function admin(body, sessionId, handleId) {
-  const url = ADMIN + (sessionId ? '/' + sessionId + '/' + handleId : '');
-  const r = await fetch(url, { method: 'POST', body: JSON.stringify(Object.assign({ transaction: 'e2e', admin_secret: ADMIN_SECRET }, body)) });
-  return r.json();
 }
 
 const pct = (xs, p) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
@@ -181,21 +150,12 @@ function phaseFigures(frames) {
 
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
-  const server = PAGE ? null : await serve();
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ooblex-e2e-profile-'));
+  const server = PAGE ? null : await servePage(PAGE_PORT);
   const summary = { video: VIDEO, sourceFrames: y4m.frames };
   let browser;
   const consoleLines = [];
   try {
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      ignoreDefaultArgs: true,
-      timeout: 30000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-        '--use-file-for-fake-video-capture=' + VIDEO, '--remote-debugging-pipe', '--user-data-dir=' + profile],
-    });
+    browser = await launchBrowser(VIDEO);
     summary.browser = browser.version();
     const page = await (await browser.newContext({ viewport: { width: 1320, height: 720 } })).newPage();
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(m.type() + ': ' + m.text()); });
@@ -236,17 +196,25 @@ async function main() {
     await page.waitForTimeout(1000);
     await page.evaluate(() => { window.__e2e.phase = 3; });  // phase 3: measured with FRAME_SKIP 1
     await page.waitForTimeout(PHASE_MS);
-    await page.evaluate(() => { window.__e2e.phase = 4; });
+    const live = await admin({ janus: 'handle_info' }, ids.s, ids.h);
+
+    // Phase 5: another effect, while streaming.
+    await page.evaluate(() => { window.__e2e.phase = 4; window.__e2e.configuredAt = null; window.ooblexDemo.client.configure({ effect: 'grayscale' }); });
+    await page.waitForFunction(() => window.__e2e.configuredAt, null, { timeout: 10000 }).catch(() => {});
+    await page.waitForTimeout(500);
+    await page.evaluate(() => { window.__e2e.phase = 5; });
+    await page.waitForTimeout(3000);
+    await page.evaluate(() => { window.__e2e.phase = 6; });
     await page.waitForTimeout(500);  // let the last sampled JPEGs decode
     const rec = await page.evaluate(() => window.__e2e);
-
-    const hi = await admin({ janus: 'handle_info' }, ids.s, ids.h);
     const global = await admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'stats' } });
 
-    // Stop from the page, as a user would.
-    await page.evaluate(() => window.ooblexDemo.client.stop());
+    // The stop request alone (the handle lives on): every counter is final now.
+    await page.evaluate(() => window.ooblexDemo.client.handle.send({ message: { request: 'stop' } }));
     await page.waitForTimeout(1500);
+    const hi = await admin({ janus: 'handle_info' }, ids.s, ids.h);
     const after = await admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'stats' } });
+    await page.evaluate(() => window.ooblexDemo.client.stop());
 
     // ---------------------------------------------------------- assertions
     const frames = rec.frames;
@@ -285,10 +253,35 @@ async function main() {
     tap(workers.size >= 2, 'frames are processed by several workers', [...workers].join(', '));
     tap(rec.errors.length === 0, 'the client reports no errors', ...rec.errors);
 
-    const ps = hi.info && hi.info.plugin_specific, fr = ps && ps.frames;
-    const sane = fr && fr.packets_received > 0 && fr.decoded > 0 && fr.sampled <= fr.decoded && fr.queued <= fr.sampled &&
-      fr.results <= fr.queued && fr.sent <= fr.results && fr.sent >= frames.length && fr.assembled >= fr.decoded;
-    tap(!!sane, 'Admin API handle_info stats add up', JSON.stringify(fr));
+    const gray = rec.samples.filter((x) => x.effect === 'grayscale');
+    const grayOk = gray.filter((x) => {
+      let worst = 0;
+      for (let i = 0; i < x.blocks.length; i += 3) worst = Math.max(worst, Math.abs(x.blocks[i] - x.blocks[i + 1]), Math.abs(x.blocks[i + 1] - x.blocks[i + 2]));
+      return worst < 12;
+    });
+    const p5 = frames.filter((f) => f.phase === 5);
+    tap(p5.length > 0 && p5.every((f) => f.effect === 'grayscale') && gray.length >= 3 && grayOk.length === gray.length,
+      'configure changes the effect mid-stream, and the frames show it',
+      `${p5.length} frames after, effects ${[...new Set(p5.map((f) => f.effect))]}, ${grayOk.length}/${gray.length} sampled frames gray`);
+
+    const ps = hi.info && hi.info.plugin_specific, fr = ps && ps.frames, ro = ps && ps.reorder;
+    // Every counter accounts for the ones before it (the session is stopped, so they are final).
+    const identities = fr && ro ? [
+      ['sampled + deferred <= decoded', fr.sampled + fr.deferred_in_flight <= fr.decoded],
+      ['decoded + decode_errors <= assembled', fr.decoded + fr.decode_errors <= fr.assembled],
+      ['sampled = queued + dropped_queue_full', fr.sampled === fr.queued + fr.dropped_queue_full],
+      ['results <= queued', fr.results <= fr.queued],
+      ['results = delivered + late + duplicates + held', fr.results === ro.delivered + ro.late + ro.duplicates + ro.held],
+      ['delivered = sent + dropped_channel', ro.delivered === fr.sent + fr.dropped_channel],
+      ['sent >= frames the page got', fr.sent >= frames.length],
+      ['packets_received > assembled > 0', fr.packets_received > fr.assembled && fr.assembled > 0],
+    ] : [['stats present', false]];
+    const broken = identities.filter(([, ok]) => !ok).map(([name]) => name);
+    tap(broken.length === 0, 'Admin API handle_info stats add up', 'broken: ' + broken.join('; '), JSON.stringify(ps));
+    const lat = live.info && live.info.plugin_specific && live.info.plugin_specific.latency_ms;
+    tap(lat && lat.total.p50 > 0 && lat.worker.p50 > 0 && lat.total.p95 >= lat.total.p50 &&
+      live.info.plugin_specific.effective_fps > 0, 'stats report per-stage latency and the effective fps',
+      JSON.stringify(live.info && live.info.plugin_specific));
     tap(fr && fr.results_malformed === 3 && p3.length > 0, 'garbage results are counted and skipped, and the stream goes on',
       'results_malformed ' + (fr && fr.results_malformed) + ', frames after: ' + p3.length);
     tap(global.response && global.response.totals && global.response.totals.frames_sent >= frames.length &&
@@ -343,19 +336,19 @@ async function main() {
     summary.workers = [...workers];
     summary.pixelCheck = { checked, good, worstBlockError: r1(worst), closestUninverted: r1(closestUninverted) };
     summary.pluginStats = ps;
+    summary.pluginStatsWhileStreaming = live.info && live.info.plugin_specific;
     log('FRAME_SKIP=3: ' + JSON.stringify(summary.skip3));
     log('FRAME_SKIP=1: ' + JSON.stringify(summary.skip1));
   } catch (e) {
     tap(false, 'end-to-end run', String(e && e.stack || e));
   } finally {
-    if (browser) await browser.close().catch(() => {});
+    if (browser) await browser.close();
     if (server) server.close();
-    fs.rmSync(profile, { recursive: true, force: true });
   }
   summary.console = consoleLines.slice(0, 30);
   fs.writeFileSync(path.join(OUT, 'summary.json'), JSON.stringify(summary, null, 2));
   log('summary: ' + path.join(OUT, 'summary.json') + ', screenshot: ' + path.join(OUT, 'screenshot.png'));
-  process.exit(failures ? 1 : 0);
+  process.exit(T.failures ? 1 : 0);
 }
 
 main();

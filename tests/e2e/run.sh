@@ -45,8 +45,10 @@ if ! wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/18088"; then
 fi
 tap_check "janus loads janus.plugin.ooblex" grep -q "JANUS Ooblex plugin initialized" "$OUT/janus.log"
 
-node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$REDIS_PORT"
+node "$HERE/api.js"
 rc=$?
+node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$REDIS_PORT" || rc=1
+node "$HERE/sessions.js" --out "$OUT" --video "$VIDEO" || rc=1
 # The same path with a browser that offers nothing but H.264.
 node "$HERE/e2e.js" --out "$OUT/h264" --video "$VIDEO" --redis-port "$REDIS_PORT" --codec h264 || rc=1
 

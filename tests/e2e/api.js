@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// Malformed requests against a running Janus with the plugin, over the plain
+// HTTP API: each gets the documented error code and a readable text, and
+// Janus keeps serving. Run by tests/e2e/run.sh (Janus on 127.0.0.1:18088).
+'use strict';
+const { tapper, janusApi } = require('./lib');
+
+const argv = process.argv.slice(2);
+const arg = (name, def) => { const i = argv.indexOf('--' + name); return i >= 0 ? argv[i + 1] : def; };
+const T = tapper('api: ');
+const api = janusApi({ http: arg('janus-http', 'http://127.0.0.1:18088/janus'), admin: arg('admin', 'http://127.0.0.1:17088/admin'),
+  adminSecret: arg('admin-secret', 'e2e') });
+
+// A minimal but well-formed offer (the core checks ICE and DTLS attributes
+// before the plugin sees it) with only the m-lines given.
+function offer(mlines) {
+  const fp = Array.from({ length: 32 }, (_, i) => ((i * 37) & 0xff).toString(16).padStart(2, '0').toUpperCase()).join(':');
+  const common = ['c=IN IP4 0.0.0.0', 'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', 'a=fingerprint:sha-256 ' + fp, 'a=setup:actpass'];
+  let sdp = ['v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE ' + mlines.map((_, i) => i).join(' ')].join('\r\n') + '\r\n';
+  mlines.forEach((m, i) => {
+    if (m === 'data') sdp += ['m=application 9 UDP/DTLS/SCTP webrtc-datachannel', ...common, 'a=mid:' + i, 'a=sctp-port:5000'].join('\r\n') + '\r\n';
+    if (m === 'audio') sdp += ['m=audio 9 UDP/TLS/RTP/SAVPF 111', ...common, 'a=mid:' + i, 'a=sendonly', 'a=rtcp-mux', 'a=rtpmap:111 opus/48000/2'].join('\r\n') + '\r\n';
+    if (m === 'vp9') sdp += ['m=video 9 UDP/TLS/RTP/SAVPF 98', ...common, 'a=mid:' + i, 'a=sendonly', 'a=rtcp-mux', 'a=rtpmap:98 VP9/90000'].join('\r\n') + '\r\n';
+  });
+  return { type: 'offer', sdp };
+}
+
+async function main() {
+  const info = await api.get('/info');
+  T.ok(info.plugins && info.plugins['janus.plugin.ooblex'], 'Janus lists janus.plugin.ooblex');
+  const sid = (await api.post('', { janus: 'create' })).data.id;
+  const hid = (await api.post('/' + sid, { janus: 'attach', plugin: 'janus.plugin.ooblex' })).data.id;
+  const H = '/' + sid + '/' + hid;
+
+  // Answered at once.
+  const sync = [
+    [{}, 414, 'no request'],
+    [{ request: 5 }, 415, 'request not a string'],
+    [{ request: 'launch-missiles' }, 413, 'unknown request'],
+  ];
+  for (const [body, code, what] of sync) {
+    const r = await api.post(H, { janus: 'message', body });
+    const d = r.plugindata && r.plugindata.data;
+    T.ok(d && d.error_code === code && typeof d.error === 'string' && d.error.length > 5,
+      `${what} -> ${code} with a reason`, JSON.stringify(r));
+  }
+  const st = await api.post(H, { janus: 'message', body: { request: 'stats' } });
+  T.ok(st.plugindata && st.plugindata.data.started === false, 'stats answers before start', JSON.stringify(st));
+
+  // Answered as events.
+  const asyncCases = [
+    [{ request: 'start' }, null, 414, 'start without an offer'],
+    [{ request: 'start', effect: 7 }, offer(['data']), 415, 'effect not a string'],
+    [{ request: 'start', effect: 'x; rm -rf /' }, offer(['data']), 415, 'effect with odd characters'],
+    [{ request: 'start', effect: 'a'.repeat(100000) }, offer(['data']), 415, 'effect of 100,000 characters'],
+    [{ request: 'start', frame_skip: 0 }, offer(['data']), 415, 'frame_skip 0'],
+    [{ request: 'start', frame_skip: '3' }, offer(['data']), 415, 'frame_skip as a string'],
+    [{ request: 'start', codec: 'av1' }, offer(['data']), 415, 'a codec the server does not take'],
+    [{ request: 'start' }, offer(['data']), 417, 'an offer without video'],
+    [{ request: 'start' }, offer(['audio', 'data']), 417, 'an offer with audio only'],
+    [{ request: 'start' }, offer(['vp9', 'data']), 417, 'an offer with only VP9 video'],
+    [{ request: 'start', codec: 'h264' }, offer(['vp9', 'data']), 417, 'h264 asked for but not offered'],
+    [{ request: 'configure' }, null, 414, 'configure with nothing to change'],
+    [{ request: 'configure', frame_skip: 5000 }, null, 415, 'configure frame_skip out of range'],
+  ];
+  // Each offer goes to a handle of its own: a handle takes one PeerConnection.
+  const pending = new Map();
+  for (const [body, jsep, code, what] of asyncCases) {
+    const tx = 'case-' + pending.size;
+    const h = jsep ? '/' + sid + '/' + (await api.post('/' + sid, { janus: 'attach', plugin: 'janus.plugin.ooblex' })).data.id : H;
+    const msg = { janus: 'message', transaction: tx, body };
+    if (jsep) msg.jsep = jsep;
+    const ack = await api.post(h, msg);
+    pending.set(tx, { code, what, ack, event: null });
+  }
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline && [...pending.values()].some((p) => !p.event && p.ack.janus === 'ack')) {
+    const evs = await api.get('/' + sid + '?maxev=20');
+    for (const ev of [].concat(evs)) if (ev.transaction && pending.has(ev.transaction)) pending.get(ev.transaction).event = ev;
+  }
+  for (const p of pending.values()) {
+    const d = p.event && p.event.plugindata && p.event.plugindata.data;
+    T.ok(d && d.error_code === p.code && typeof d.error === 'string', `${p.what} -> ${p.code}`,
+      'got ' + JSON.stringify(d || p.ack));
+  }
+
+  // Admin API.
+  const a1 = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex' });
+  T.ok(a1.response && a1.response.error_code === 414, 'Admin message_plugin without a request -> 414', JSON.stringify(a1));
+  const a2 = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'reboot' } });
+  T.ok(a2.response && a2.response.error_code === 413, 'Admin message_plugin unknown request -> 413', JSON.stringify(a2));
+
+  await api.post('/' + sid, { janus: 'destroy' });
+  const again = await api.get('/info');
+  T.ok(again.janus === 'server_info', 'Janus keeps serving after all of it');
+  process.exit(T.failures ? 1 : 0);
+}
+
+main().catch((e) => { T.ok(false, 'api test ran', String(e && e.stack || e)); process.exit(1); });
