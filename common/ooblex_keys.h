@@ -17,6 +17,14 @@
 /* A processed_frames list nobody reads (its client left) expires after this. */
 #define OOBLEX_PROCESSED_TTL_S	30
 
+/* One key per live worker: a JSON description (id, host, pid, effects,
+ * batch_size, started, frames_done) that the worker rewrites every
+ * OOBLEX_HEARTBEAT_S and that expires OOBLEX_WORKER_TTL_S after its last
+ * heartbeat: a worker that dies leaves the registry by itself. */
+#define OOBLEX_KEY_WORKER_PREFIX	"ooblex:worker:"
+#define OOBLEX_HEARTBEAT_S	1
+#define OOBLEX_WORKER_TTL_S	5
+
 #define OOBLEX_KEY_MAX	64
 
 /* "processed_frames:<32 hex>" into out (OOBLEX_KEY_MAX bytes). */

@@ -811,6 +811,48 @@ json_t *janus_ooblex_query_session(janus_plugin_session *handle) {
 	return info;
 }
 
+/* The fleet as the reader last saw it: live workers (parsed registry
+ * entries; malformed ones are skipped) and the input queue's length. */
+static json_t *janus_ooblex_fleet(long long *queue_len) {
+	GPtrArray *raw = ooblex_reader_fleet(reader, queue_len);
+	json_t *workers = json_array();
+	for(guint i = 0; i < raw->len; i++) {
+		json_t *w = json_loads(g_ptr_array_index(raw, i), 0, NULL);
+		if(json_is_object(w) && json_is_string(json_object_get(w, "id")) && json_is_array(json_object_get(w, "effects")))
+			json_array_append_new(workers, w);
+		else
+			json_decref(w);
+	}
+	g_ptr_array_unref(raw);
+	return workers;
+}
+
+/* list_effects: the union of what live workers offer, and who offers what. */
+static json_t *janus_ooblex_list_effects(void) {
+	long long qlen = 0;
+	json_t *workers = janus_ooblex_fleet(&qlen);
+	json_t *effects = json_array(), *seen = json_object();
+	size_t i;
+	json_t *w;
+	json_array_foreach(workers, i, w) {
+		size_t k;
+		json_t *e;
+		json_array_foreach(json_object_get(w, "effects"), k, e) {
+			if(json_is_string(e) && json_object_get(seen, json_string_value(e)) == NULL) {
+				json_object_set_new(seen, json_string_value(e), json_true());
+				json_array_append(effects, e);
+			}
+		}
+	}
+	json_decref(seen);
+	json_t *res = json_object();
+	json_object_set_new(res, "ooblex", json_string("effects"));
+	json_object_set_new(res, "effects", effects);
+	json_object_set_new(res, "live_workers", json_integer((json_int_t)json_array_size(workers)));
+	json_decref(workers);
+	return res;
+}
+
 /* Plugin-wide stats: the Admin API's message_plugin {"request":"stats"}. */
 static json_t *janus_ooblex_global_stats(void) {
 	json_t *res = json_object();
@@ -835,6 +877,11 @@ static json_t *janus_ooblex_global_stats(void) {
 	json_object_set_new(redis, "dropped_error", json_integer((json_int_t)atomic_load(&ps->dropped_error)));
 	json_object_set_new(redis, "pending", json_integer(ooblex_producer_pending(producer)));
 	json_object_set_new(res, "redis", redis);
+	long long qlen = 0;
+	json_t *workers = janus_ooblex_fleet(&qlen);
+	json_object_set_new(res, "queue_length", json_integer(qlen));
+	json_object_set_new(res, "live_workers", json_integer((json_int_t)json_array_size(workers)));
+	json_object_set_new(res, "workers", workers);
 	return res;
 }
 
@@ -858,6 +905,8 @@ json_t *janus_ooblex_handle_admin_message(json_t *message) {
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Missing element (request)");
 	if(!strcasecmp(request, "stats"))
 		return janus_ooblex_global_stats();
+	if(!strcasecmp(request, "list_effects"))
+		return janus_ooblex_list_effects();
 	return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
 }
 
@@ -927,6 +976,8 @@ struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *ha
 	} else if(!strcasecmp(request, "stats")) {
 		reply = janus_ooblex_session_stats(session);
 		json_object_set_new(reply, "ooblex", json_string("stats"));
+	} else if(!strcasecmp(request, "list_effects")) {
+		reply = janus_ooblex_list_effects();
 	} else if(strcasecmp(request, "start") && strcasecmp(request, "configure") && strcasecmp(request, "stop")) {
 		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
 	}

@@ -225,7 +225,64 @@ struct ooblex_reader {
 	GHashTable *keys;	/* watched list names (owned strings) */
 	volatile gint stopping;
 	ooblex_reader_stats stats;
+	/* Last look at the fleet, under lock. */
+	long long queue_len;
+	GPtrArray *workers;	/* of g_strdup'ed JSON */
+	gint64 fleet_polled_us;
 };
+
+#define FLEET_POLL_US (1000 * 1000)
+
+/* LLEN of the input queue and every registry entry. SCAN, not KEYS: it
+ * never blocks Redis, however many keys it holds. */
+static void poll_fleet(ooblex_reader *r, redisContext *c) {
+	r->fleet_polled_us = g_get_monotonic_time();
+	redisReply *rep = redisCommand(c, "LLEN %s", OOBLEX_KEY_FRAMES);
+	if(rep == NULL)
+		return;
+	long long qlen = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	freeReplyObject(rep);
+	GPtrArray *workers = g_ptr_array_new_with_free_func(g_free);
+	char cursor[32] = "0";
+	int rounds = 0;
+	do {
+		rep = redisCommand(c, "SCAN %s MATCH %s* COUNT 200", cursor, OOBLEX_KEY_WORKER_PREFIX);
+		if(rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+			if(rep)
+				freeReplyObject(rep);
+			g_ptr_array_unref(workers);
+			return;
+		}
+		g_strlcpy(cursor, rep->element[0]->str ? rep->element[0]->str : "0", sizeof(cursor));
+		redisReply *keys = rep->element[1];
+		for(size_t i = 0; i < keys->elements; i++)
+			redisAppendCommand(c, "GET %b", keys->element[i]->str, keys->element[i]->len);
+		for(size_t i = 0; i < keys->elements; i++) {
+			redisReply *v = NULL;
+			if(redisGetReply(c, (void **)&v) != REDIS_OK)
+				break;
+			if(v->type == REDIS_REPLY_STRING)	/* nil: expired between SCAN and GET */
+				g_ptr_array_add(workers, g_strndup(v->str, v->len));
+			freeReplyObject(v);
+		}
+		freeReplyObject(rep);
+	} while(strcmp(cursor, "0") != 0 && ++rounds < 1000);
+	g_mutex_lock(&r->lock);
+	r->queue_len = qlen;
+	g_ptr_array_unref(r->workers);
+	r->workers = workers;
+	g_mutex_unlock(&r->lock);
+}
+
+GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len) {
+	GPtrArray *copy = g_ptr_array_new_with_free_func(g_free);
+	g_mutex_lock(&r->lock);
+	*queue_len = r->queue_len;
+	for(guint i = 0; i < r->workers->len; i++)
+		g_ptr_array_add(copy, g_strdup(g_ptr_array_index(r->workers, i)));
+	g_mutex_unlock(&r->lock);
+	return copy;
+}
 
 /* Snapshot of the watched keys as BRPOP arguments: BRPOP k1 .. kn timeout. */
 static int build_argv(ooblex_reader *r, char ***argv, size_t **argvlen, char *timeout) {
@@ -279,6 +336,8 @@ static gpointer reader_thread(gpointer data) {
 				break;
 			atomic_store(&r->stats.connected, 1);
 		}
+		if(g_get_monotonic_time() - r->fleet_polled_us >= FLEET_POLL_US)
+			poll_fleet(r, c);
 		char **argv = NULL;
 		size_t *argvlen = NULL;
 		int argc = build_argv(r, &argv, &argvlen, timeout);
@@ -334,12 +393,15 @@ ooblex_reader *ooblex_reader_start(const ooblex_redis_config *cfg, unsigned poll
 	r->log = log;
 	g_mutex_init(&r->lock);
 	r->keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	r->workers = g_ptr_array_new_with_free_func(g_free);
+	r->queue_len = -1;
 	GError *gerr = NULL;
 	r->thread = g_thread_try_new("ooblex redis in", reader_thread, r, &gerr);
 	if(r->thread == NULL) {
 		snprintf(err, errlen, "cannot start the Redis reader thread: %s", gerr ? gerr->message : "?");
 		g_clear_error(&gerr);
 		g_hash_table_destroy(r->keys);
+		g_ptr_array_unref(r->workers);
 		g_mutex_clear(&r->lock);
 		g_free(r);
 		return NULL;
@@ -370,6 +432,7 @@ void ooblex_reader_stop(ooblex_reader *r) {
 	/* The thread notices within one poll interval (BRPOP's timeout). */
 	g_thread_join(r->thread);
 	g_hash_table_destroy(r->keys);
+	g_ptr_array_unref(r->workers);
 	g_mutex_clear(&r->lock);
 	g_free(r);
 }

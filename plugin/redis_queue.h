@@ -7,13 +7,16 @@
  *    Redis is slow or gone the queue fills and new messages are dropped and
  *    counted (a stale frame is worth nothing to a live viewer);
  *  - the result reader: a thread that BRPOPs across the processed_frames
- *    lists of every active client and hands each message to a callback.
+ *    lists of every active client and hands each message to a callback, and
+ *    once a second reads the fleet: the queue length and the live workers'
+ *    registry entries (ooblex:worker:*).
  * Both reconnect with backoff (100 ms doubling to 2 s) and log once per outage.
  * Janus' threads only ever touch the in-memory side.
  */
 #ifndef OOBLEX_REDIS_QUEUE_H
 #define OOBLEX_REDIS_QUEUE_H
 
+#include <glib.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +67,11 @@ ooblex_reader *ooblex_reader_start(const ooblex_redis_config *cfg, unsigned poll
 void ooblex_reader_watch(ooblex_reader *r, const char *key);
 void ooblex_reader_unwatch(ooblex_reader *r, const char *key);
 const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r);
+/* What the reader last saw of the fleet (it looks once a second): the length
+ * of frames_to_process (-1 before the first look) and the JSON descriptions
+ * of the live workers. Returns a new array of strings; free it with
+ * g_ptr_array_unref. Any thread. */
+GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len);
 void ooblex_reader_stop(ooblex_reader *r);
 
 #endif

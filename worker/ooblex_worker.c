@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "effects.h"
 #include "jpeg_encode.h"
 #include "ooblex_keys.h"
@@ -183,6 +185,9 @@ static redisContext *connect_redis(const worker_options *o, int *outage_logged) 
 
 typedef struct worker {
 	worker_options opt;
+	time_t started;
+	time_t last_heartbeat;
+	char registry_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
 	ooblex_effects *fx;
 	ooblex_jpeg *jpeg;
 	uint8_t *pixels;	/* working copy of one frame */
@@ -201,6 +206,32 @@ static int ensure(uint8_t **buf, size_t *cap, size_t need) {
 	*buf = n;
 	*cap = need;
 	return 0;
+}
+
+/* Registers (or refreshes) this worker in the fleet registry. At most once a
+ * second; the key expires by itself if the worker dies. */
+static void heartbeat(worker *w, redisContext *c, int force) {
+	time_t now = time(NULL);
+	if(!force && now - w->last_heartbeat < OOBLEX_HEARTBEAT_S)
+		return;
+	w->last_heartbeat = now;
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	json_t *effects = json_array();
+	for(const char *const *e = ooblex_effects_list(); *e; e++)
+		json_array_append_new(effects, json_string(*e));
+	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:i, s:I, s:I, s:[s]}",
+		"id", w->opt.id, "host", host, "pid", (int)getpid(), "effects", effects, "batch_size", 1,
+		"started", (json_int_t)w->started, "frames_done", (json_int_t)w->stats.processed,
+		"queues", OOBLEX_KEY_FRAMES);
+	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
+	json_decref(info);
+	if(text == NULL)
+		return;
+	redisReply *r = redisCommand(c, "SET %s %s EX %d", w->registry_key, text, OOBLEX_WORKER_TTL_S);
+	if(r != NULL)
+		freeReplyObject(r);
+	free(text);
 }
 
 /* Processes one message; on success fills result, result_len and the key to
@@ -300,9 +331,15 @@ int main(int argc, char **argv) {
 		w.opt.redis.host, w.opt.redis.port, OOBLEX_KEY_FRAMES, effects);
 	int outage_logged = 0;
 	redisContext *c = NULL;
+	w.started = time(NULL);
+	snprintf(w.registry_key, sizeof(w.registry_key), OOBLEX_KEY_WORKER_PREFIX "%s", w.opt.id);
 	while(!stop_requested && (w.opt.max_frames == 0 || (long)w.stats.processed < w.opt.max_frames)) {
-		if(c == NULL && (c = connect_redis(&w.opt, &outage_logged)) == NULL)
-			break;
+		if(c == NULL) {
+			if((c = connect_redis(&w.opt, &outage_logged)) == NULL)
+				break;
+			heartbeat(&w, c, 1);
+		}
+		heartbeat(&w, c, 0);
 		/* A 1 s timeout keeps the loop responsive to SIGTERM. */
 		redisReply *r = redisCommand(c, "BRPOP %s 1", OOBLEX_KEY_FRAMES);
 		if(r == NULL) {
@@ -343,8 +380,13 @@ int main(int argc, char **argv) {
 	}
 	logmsg("[%s] stopping: %lu processed, %lu stale, %lu malformed, %lu failed", w.opt.id,
 		w.stats.processed, w.stats.stale, w.stats.garbage, w.stats.failed);
-	if(c != NULL)
+	if(c != NULL) {
+		/* Leave the registry now rather than when the key expires. */
+		redisReply *r = redisCommand(c, "DEL %s", w.registry_key);
+		if(r != NULL)
+			freeReplyObject(r);
 		redisFree(c);
+	}
 	ooblex_effects_free(w.fx);
 	ooblex_jpeg_free(w.jpeg);
 	free(w.pixels);

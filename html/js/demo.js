@@ -36,6 +36,15 @@
     client.on('started', (info) => {
       setStatus('Streaming · client ' + info.clientId.slice(0, 8) + '…');
       $('stop').disabled = false;
+      // The picker offers what the live workers can do.
+      client.listEffects().then(({ effects, liveWorkers }) => {
+        if (liveWorkers === 0) setStatus('No workers are running: start ooblex-worker', true);
+        if (!effects.length) return;
+        const select = $('effect'), current = select.value;
+        select.textContent = '';
+        for (const e of effects) select.add(new Option(e, e, false, e === current));
+        if (!effects.includes(current)) select.add(new Option(current + ' (no worker)', current, false, true));
+      }).catch(() => {});
     });
     client.on('frame', ({ bitmap, meta }) => {
       if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {

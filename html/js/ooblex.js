@@ -16,6 +16,7 @@
  *   client.on('error', (err) => console.error(err.message));
  *   await client.start();      // resolves once Janus has accepted the session
  *   client.configure({ effect: 'grayscale' });
+ *   const { effects, liveWorkers } = await client.listEffects();
  *   client.stop();
  *
  * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec}),
@@ -277,6 +278,18 @@
         this.stats.avgLatencyMs = lat.length ? lat.reduce((a, b) => a + b, 0) / lat.length : null;
         this._emit('stats', Object.assign({}, this.stats));
       }, 1000);
+    }
+
+    /* The effects the live workers offer: resolves to {effects, liveWorkers}. */
+    listEffects() {
+      return new Promise((resolve, reject) => {
+        if (!this.handle) return reject(new Error('not started'));
+        this.handle.send({
+          message: { request: 'list_effects' },
+          success: (r) => resolve({ effects: (r && r.effects) || [], liveWorkers: (r && r.live_workers) || 0 }),
+          error: (e) => reject(new Error('list_effects failed: ' + e)),
+        });
+      });
     }
 
     /* Changes the effect and/or frame skip while streaming. */

@@ -84,6 +84,16 @@ async function main() {
       'got ' + JSON.stringify(d || p.ack));
   }
 
+  // The fleet: run.sh starts three workers.
+  const le = await api.post(H, { janus: 'message', body: { request: 'list_effects' } });
+  const led = le.plugindata && le.plugindata.data;
+  T.ok(led && led.live_workers === 3 && ['none', 'invert', 'grayscale', 'mirror', 'blur'].every((e) => led.effects.includes(e)),
+    'list_effects answers with what the live workers offer', JSON.stringify(led));
+  const gs = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'stats' } });
+  const g = gs.response || {};
+  T.ok(g.live_workers === 3 && g.queue_length === 0 && g.workers.every((w) => /^ml-worker_\d$/.test(w.id) && w.frames_done >= 0),
+    'Admin stats show the live workers and the queue length', JSON.stringify(g));
+
   // Admin API.
   const a1 = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex' });
   T.ok(a1.response && a1.response.error_code === 414, 'Admin message_plugin without a request -> 414', JSON.stringify(a1));
