@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "depay.h"
+#include "frame_packer.h"
 #include "frame_sampler.h"
 #include "reorder.h"
 #include "rtp_packet.h"
@@ -41,6 +42,7 @@ struct ooblex_ingest {
 	ooblex_depay *depay;
 	ooblex_decoder *decoder;
 	ooblex_sampler sampler;
+	ooblex_packer *packer;
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
 	uint8_t reply_pixfmt, jpeg_quality;
 	uint64_t pli_interval_us, deadline_us, last_pli_us;
@@ -111,7 +113,7 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	h.reply_pixfmt = ing->reply_pixfmt;
 	h.jpeg_quality = ing->jpeg_quality;
 	size_t len = 0;
-	uint8_t *msg = ooblex_pack_frame(pic, &h, &len);
+	uint8_t *msg = ooblex_packer_pack(ing->packer, pic, &h, &len);
 	if(msg == NULL) {
 		atomic_fetch_add(&ing->stats->frames_unsupported, 1);
 		return;
@@ -195,6 +197,7 @@ static void ingest_free(ooblex_ingest *ing) {
 	ooblex_reorder_free(ing->jitter);
 	ooblex_depay_free(ing->depay);
 	ooblex_decoder_free(ing->decoder);
+	ooblex_packer_free(ing->packer);
 	g_mutex_clear(&ing->settings_lock);
 	g_free(ing);
 }
@@ -238,7 +241,11 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->depay = ooblex_depay_new(codec);
 	ing->jitter = ooblex_reorder_new(cfg->jitter_packets ? cfg->jitter_packets : 512,
 		(uint64_t)(cfg->jitter_ms ? cfg->jitter_ms : 50) * 1000, free);
-	if(ing->decoder == NULL || ing->depay == NULL || ing->jitter == NULL) {
+	ing->packer = ooblex_packer_new(cfg->frame_pixfmt ? cfg->frame_pixfmt : OOBLEX_PIXFMT_I420,
+		cfg->max_width, cfg->max_height, cfg->jpeg_quality);
+	if(ing->packer == NULL)
+		snprintf(err, errlen, "unsupported frame format %d", cfg->frame_pixfmt);
+	if(ing->decoder == NULL || ing->depay == NULL || ing->jitter == NULL || ing->packer == NULL) {
 		ingest_free(ing);
 		return NULL;
 	}

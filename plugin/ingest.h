@@ -60,6 +60,8 @@ typedef struct ooblex_ingest_config {
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
 	unsigned frame_skip;
 	const char *effect;
+	uint8_t frame_pixfmt;	/* ooblex_pixfmt frames travel in (default I420) */
+	unsigned max_width, max_height;	/* larger pictures are downscaled first (0: no limit) */
 	uint8_t reply_pixfmt;	/* ooblex_pixfmt the workers should answer with */
 	uint8_t jpeg_quality;
 	unsigned max_queued_packets;	/* bound on the packet queue */

@@ -146,6 +146,8 @@ typedef struct janus_ooblex_settings {
 	unsigned reorder_wait_ms;
 	unsigned frame_deadline_ms;
 	unsigned max_in_flight;
+	ooblex_pixfmt frame_format;	/* how frames travel to the workers */
+	unsigned max_width, max_height;
 	unsigned max_pending_frames;
 	unsigned max_sessions;
 	gboolean events;
@@ -313,6 +315,12 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.reorder_wait_ms = 150;
 	settings.frame_deadline_ms = 1000;
 	settings.max_in_flight = 6;
+	/* Measured (tests/bench/format_cost): raw I420 costs the plugin least and
+	 * is fastest end to end through a local Redis; JPEG sends ~40x fewer bytes,
+	 * the better choice when workers are on other machines. */
+	settings.frame_format = OOBLEX_PIXFMT_I420;
+	settings.max_width = 1280;
+	settings.max_height = 720;
 	settings.max_pending_frames = 64;
 	settings.max_sessions = 64;
 	settings.events = TRUE;
@@ -353,6 +361,16 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	config_uint(config, general, "frame_deadline_ms", 0, 60000, &settings.frame_deadline_ms);
 	config_uint(config, general, "max_in_flight", 1, OOBLEX_MAX_IN_FLIGHT, &settings.max_in_flight);
 	config_uint(config, general, "max_pending_frames", 1, 100000, &settings.max_pending_frames);
+	config_uint(config, general, "max_width", 0, OOBLEX_MAX_DIMENSION, &settings.max_width);
+	config_uint(config, general, "max_height", 0, OOBLEX_MAX_DIMENSION, &settings.max_height);
+	if((s = config_string(config, general, "frame_format")) != NULL) {
+		ooblex_pixfmt f = ooblex_pixfmt_from_name(s);
+		if(f == OOBLEX_PIXFMT_NONE)
+			JANUS_LOG(LOG_ERR, "Ooblex config: frame_format = \"%s\" is not i420, rgb24 or jpeg, using %s\n",
+				s, ooblex_pixfmt_name(settings.frame_format));
+		else
+			settings.frame_format = f;
+	}
 	config_uint(config, general, "max_sessions", 1, 100000, &settings.max_sessions);
 	if((s = config_string(config, general, "events")) != NULL)
 		settings.events = janus_is_true(s);
@@ -565,9 +583,11 @@ int janus_ooblex_init(janus_callbacks *callback, const char *config_path) {
 	if(callback == NULL || config_path == NULL)
 		return -1;
 	janus_ooblex_load_settings(config_path);
-	JANUS_LOG(LOG_INFO, "Ooblex: Redis %s:%d db %d%s, frame_skip %u, effect %s, jpeg quality %u, reorder wait %u ms\n",
+	JANUS_LOG(LOG_INFO, "Ooblex: Redis %s:%d db %d%s, frame_skip %u, effect %s, frames as %s up to %ux%u, "
+		"max %u in flight, jpeg quality %u, reorder wait %u ms\n",
 		settings.redis.host, settings.redis.port, settings.redis.db, settings.redis.password[0] ? " (with password)" : "",
-		settings.frame_skip, settings.effect, settings.jpeg_quality, settings.reorder_wait_ms);
+		settings.frame_skip, settings.effect, ooblex_pixfmt_name(settings.frame_format), settings.max_width,
+		settings.max_height, settings.max_in_flight, settings.jpeg_quality, settings.reorder_wait_ms);
 
 	sessions = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)janus_ooblex_session_destroy);
 	clients = g_hash_table_new(g_str_hash, g_str_equal);
@@ -1264,6 +1284,9 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		.codec = ooblex_codec_name(session->codec),
 		.frame_skip = session->frame_skip,
 		.effect = session->effect,
+		.frame_pixfmt = (uint8_t)settings.frame_format,
+		.max_width = settings.max_width,
+		.max_height = settings.max_height,
 		.reply_pixfmt = OOBLEX_PIXFMT_JPEG,
 		.jpeg_quality = (uint8_t)settings.jpeg_quality,
 		.max_queued_packets = 2000,

@@ -115,7 +115,8 @@ static void send_rtp(video_test_source *s, int marker, const uint8_t *prefix, si
 	buf[4] = s->ts >> 24; buf[5] = s->ts >> 16; buf[6] = s->ts >> 8; buf[7] = s->ts;
 	buf[8] = 0xde; buf[9] = 0xad; buf[10] = 0xbe; buf[11] = 0xef;
 	memcpy(buf + 12, prefix, plen);
-	memcpy(buf + 12 + plen, body, blen);
+	if(blen > 0)	/* a STAP-A is all prefix: body may be NULL */
+		memcpy(buf + 12 + plen, body, blen);
 	s->emit(buf, 12 + plen + blen, s->user);
 	s->seq++;
 }

@@ -2,6 +2,7 @@
  * effects.c - libavfilter graphs: buffer -> <effect> -> format=yuv420p -> buffersink.
  */
 #include "effects.h"
+#include "ooblex_wire.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,7 @@ static const char *const effect_names[] = { "none", "invert", "grayscale", "mirr
 typedef struct cached_graph {
 	char effect[64];
 	int width, height;
+	enum AVPixelFormat in_fmt;
 	AVFilterGraph *graph;
 	AVFilterContext *src, *sink;
 	uint64_t last_used;
@@ -92,7 +94,7 @@ void ooblex_effects_free(ooblex_effects *fx) {
 }
 
 static int build_graph(cached_graph *g, const char *effect, const char *desc, int w, int h,
-		char *err, size_t errlen) {
+		enum AVPixelFormat in_fmt, char *err, size_t errlen) {
 	char args[256], full[1024];
 	g->graph = avfilter_graph_alloc();
 	if(g->graph == NULL) {
@@ -102,7 +104,7 @@ static int build_graph(cached_graph *g, const char *effect, const char *desc, in
 	/* Effects run single-threaded: the fleet scales by adding workers. */
 	g->graph->nb_threads = 1;
 	snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=1/90000:pixel_aspect=1/1",
-		w, h, AV_PIX_FMT_YUV420P);
+		w, h, in_fmt);
 	int ret = avfilter_graph_create_filter(&g->src, avfilter_get_by_name("buffer"), "in", args, NULL, g->graph);
 	if(ret >= 0)
 		ret = avfilter_graph_create_filter(&g->sink, avfilter_get_by_name("buffersink"), "out", NULL, NULL, g->graph);
@@ -133,14 +135,16 @@ static int build_graph(cached_graph *g, const char *effect, const char *desc, in
 	snprintf(g->effect, sizeof(g->effect), "%s", effect);
 	g->width = w;
 	g->height = h;
+	g->in_fmt = in_fmt;
 	return 0;
 }
 
-static cached_graph *get_graph(ooblex_effects *fx, const char *effect, int w, int h, char *err, size_t errlen) {
+static cached_graph *get_graph(ooblex_effects *fx, const char *effect, int w, int h, enum AVPixelFormat in_fmt,
+		char *err, size_t errlen) {
 	cached_graph *victim = &fx->cache[0];
 	for(int i = 0; i < GRAPH_CACHE; i++) {
 		cached_graph *g = &fx->cache[i];
-		if(g->graph != NULL && g->width == w && g->height == h && !strcmp(g->effect, effect)) {
+		if(g->graph != NULL && g->width == w && g->height == h && g->in_fmt == in_fmt && !strcmp(g->effect, effect)) {
 			g->last_used = ++fx->clock;
 			return g;
 		}
@@ -153,28 +157,32 @@ static cached_graph *get_graph(ooblex_effects *fx, const char *effect, int w, in
 		return NULL;
 	}
 	drop_graph(victim);
-	if(build_graph(victim, effect, desc, w, h, err, errlen) < 0)
+	if(build_graph(victim, effect, desc, w, h, in_fmt, err, errlen) < 0)
 		return NULL;
 	victim->last_used = ++fx->clock;
 	return victim;
 }
 
-int ooblex_effects_apply(ooblex_effects *fx, const char *effect, uint8_t *i420,
-		int width, int height, char *err, size_t errlen) {
-	if(!strcmp(effect, "none"))
+int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
+		int width, int height, uint8_t *out, char *err, size_t errlen) {
+	size_t i420_len = (size_t)width * height + 2 * (size_t)((width + 1) / 2) * ((height + 1) / 2);
+	if(in_fmt == OOBLEX_PIXFMT_I420 && !strcmp(effect, "none")) {
+		memcpy(out, in, i420_len);
 		return 0;
-	cached_graph *g = get_graph(fx, effect, width, height, err, errlen);
+	}
+	enum AVPixelFormat fmt = in_fmt == OOBLEX_PIXFMT_RGB24 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_YUV420P;
+	cached_graph *g = get_graph(fx, effect, width, height, fmt, err, errlen);
 	if(g == NULL)
 		return -1;
 	/* Wrap the caller's buffer without copying; the source filter copies only
 	 * if a filter needs a writable frame it cannot share. */
-	AVFrame *in = fx->in;
-	av_frame_unref(in);
-	in->format = AV_PIX_FMT_YUV420P;
-	in->width = width;
-	in->height = height;
-	av_image_fill_arrays(in->data, in->linesize, i420, AV_PIX_FMT_YUV420P, width, height, 1);
-	int ret = av_buffersrc_write_frame(g->src, in);
+	AVFrame *frame = fx->in;
+	av_frame_unref(frame);
+	frame->format = fmt;
+	frame->width = width;
+	frame->height = height;
+	av_image_fill_arrays(frame->data, frame->linesize, in, fmt, width, height, 1);
+	int ret = av_buffersrc_write_frame(g->src, frame);
 	if(ret >= 0)
 		ret = av_buffersink_get_frame(g->sink, fx->out);
 	if(ret < 0) {
@@ -185,14 +193,14 @@ int ooblex_effects_apply(ooblex_effects *fx, const char *effect, uint8_t *i420,
 		drop_graph(g);
 		return -1;
 	}
-	AVFrame *out = fx->out;
-	if(out->width != width || out->height != height) {
-		snprintf(err, errlen, "effect '%s' changed the size to %dx%d", effect, out->width, out->height);
-		av_frame_unref(out);
+	AVFrame *res = fx->out;
+	if(res->width != width || res->height != height) {
+		snprintf(err, errlen, "effect '%s' changed the size to %dx%d", effect, res->width, res->height);
+		av_frame_unref(res);
 		return -1;
 	}
-	av_image_copy_to_buffer(i420, (int)(width * height + 2 * ((width + 1) / 2) * ((height + 1) / 2)),
-		(const uint8_t *const *)out->data, out->linesize, AV_PIX_FMT_YUV420P, width, height, 1);
-	av_frame_unref(out);
+	av_image_copy_to_buffer(out, (int)i420_len, (const uint8_t *const *)res->data, res->linesize,
+		AV_PIX_FMT_YUV420P, width, height, 1);
+	av_frame_unref(res);
 	return 0;
 }

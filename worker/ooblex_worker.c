@@ -24,7 +24,7 @@
 #include <jansson.h>
 
 #include "effects.h"
-#include "jpeg_encode.h"
+#include "jpeg_codec.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
@@ -190,7 +190,9 @@ typedef struct worker {
 	char registry_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
 	ooblex_effects *fx;
 	ooblex_jpeg *jpeg;
-	uint8_t *pixels;	/* working copy of one frame */
+	uint8_t *decoded;	/* a JPEG frame, decoded */
+	size_t decoded_cap;
+	uint8_t *pixels;	/* the processed frame, I420 */
 	size_t pixels_cap;
 	uint8_t *out;	/* result message */
 	size_t out_cap;
@@ -252,20 +254,32 @@ static int process(worker *w, const uint8_t *msg, size_t len, char key[OOBLEX_KE
 		w->stats.stale++;
 		return 1;
 	}
-	if(h.pixfmt != OOBLEX_PIXFMT_I420) {
+	char client_hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
+	ooblex_client_id_to_hex(h.client_id, client_hex);
+	ooblex_key_processed(key, client_hex);
+	char err[256];
+	/* Every transport format ends up as I420 or RGB24 for the effect graph. */
+	const uint8_t *in = payload;
+	int in_fmt = h.pixfmt;
+	if(h.pixfmt == OOBLEX_PIXFMT_JPEG) {
+		if(ensure(&w->decoded, &w->decoded_cap, (size_t)h.width * h.height * 3) < 0)
+			return -1;
+		if(ooblex_jpeg_decode(w->jpeg, payload, h.payload_len, h.width, h.height, w->decoded, &in_fmt,
+				err, sizeof(err)) < 0) {
+			w->stats.garbage++;
+			logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
+			return -1;
+		}
+		in = w->decoded;
+	} else if(h.pixfmt != OOBLEX_PIXFMT_I420 && h.pixfmt != OOBLEX_PIXFMT_RGB24) {
 		w->stats.failed++;
 		logmsg("[%s] frame %llu: unsupported pixel format %s", w->opt.id,
 			(unsigned long long)h.frame_id, ooblex_pixfmt_name(h.pixfmt));
 		return -1;
 	}
-	char client_hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
-	ooblex_client_id_to_hex(h.client_id, client_hex);
-	ooblex_key_processed(key, client_hex);
-	if(ensure(&w->pixels, &w->pixels_cap, h.payload_len) < 0)
+	if(ensure(&w->pixels, &w->pixels_cap, ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height)) < 0)
 		return -1;
-	memcpy(w->pixels, payload, h.payload_len);
-	char err[256];
-	if(ooblex_effects_apply(w->fx, h.effect, w->pixels, h.width, h.height, err, sizeof(err)) < 0) {
+	if(ooblex_effects_apply(w->fx, h.effect, in_fmt, in, h.width, h.height, w->pixels, err, sizeof(err)) < 0) {
 		w->stats.failed++;
 		logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
 		return -1;
@@ -275,7 +289,7 @@ static int process(worker *w, const uint8_t *msg, size_t len, char key[OOBLEX_KE
 		nanosleep(&ts, NULL);
 	}
 	const uint8_t *body = w->pixels;
-	size_t body_len = h.payload_len;
+	size_t body_len = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height);
 	uint8_t fmt = OOBLEX_PIXFMT_I420;
 	if(h.reply_pixfmt != OOBLEX_PIXFMT_I420) {
 		if(ooblex_jpeg_encode_i420(w->jpeg, w->pixels, h.width, h.height, h.jpeg_quality,
@@ -390,6 +404,7 @@ int main(int argc, char **argv) {
 	ooblex_effects_free(w.fx);
 	ooblex_jpeg_free(w.jpeg);
 	free(w.pixels);
+	free(w.decoded);
 	free(w.out);
 	return 0;
 }

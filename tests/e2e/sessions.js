@@ -55,6 +55,11 @@ async function main() {
     }
     T.ok(ids.every((x) => x) && new Set(ids).size === 4, 'four sessions start, each with its own client_id', JSON.stringify(ids));
     await new Promise((r) => setTimeout(r, 8000));
+    // A loaded machine is slower, not wrong: give every session its frames.
+    for (const { page } of pages) {
+      await page.waitForFunction(() => window.__frames.filter((f) => f.gray !== null).length >= 2, null,
+        { timeout: 30000, polling: 200 }).catch(() => {});
+    }
     const global = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'stats' } });
     T.ok(global.response && global.response.processing === 4, 'the plugin reports four sessions processing', JSON.stringify(global.response));
     await pages[0].page.screenshot({ path: path.join(OUT, 'sessions-invert.png') });
@@ -73,7 +78,7 @@ async function main() {
         T.ok(checked.length > 0 && checked.every((f) => f.gray > 60), `the ${effect} session's frames keep their colours`,
           JSON.stringify(checked.map((f) => f.gray)));
       }
-      T.log(`${effect}: ${frames.length} frames in 8 s`);
+      T.log(`${effect}: ${frames.length} frames`);
     }
     for (const { page } of pages) await page.evaluate(() => window.ooblexDemo.client.stop());
     await new Promise((r) => setTimeout(r, 1500));

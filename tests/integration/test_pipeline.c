@@ -102,6 +102,9 @@ static void on_tick(void *user) {
  * its packets on the way. */
 typedef struct stream_opts {
 	const char *codec;
+	uint8_t frame_pixfmt;	/* transport format to the workers (0: I420) */
+	unsigned max_width, max_height;	/* downscale limit (0: none) */
+	unsigned expect_width, expect_height;	/* the size results should have (0: the source's) */
 	int swap_every;	/* swap packet k with k+1 every this many packets (0: never) */
 	int duplicate_every;	/* send packet k twice every this many (0: never) */
 	int drop_packet;	/* drop this one packet, counted from 1 (0: none) */
@@ -183,6 +186,7 @@ static client *run_stream_with(const stream_opts *opts, int n, unsigned frame_sk
 	ooblex_ingest_config cfg = {
 		.codec = opts->codec, .frame_skip = frame_skip, .effect = effect,
 		.reply_pixfmt = OOBLEX_PIXFMT_JPEG, .jpeg_quality = 90,
+		.frame_pixfmt = opts->frame_pixfmt, .max_width = opts->max_width, .max_height = opts->max_height,
 		.max_queued_packets = 100000, .pli_interval_ms = 500, .deadline_ms = 0,
 		.stats = &c->stats,
 	};
@@ -230,21 +234,32 @@ static client *run_stream(int n, unsigned frame_skip, const char *effect, unsign
 	return run_stream_with(&plain_vp8, n, frame_skip, effect, expect, sources);
 }
 
-/* Decodes a result JPEG to I420 planes (turbojpeg). */
+/* Decodes a result JPEG to I420 planes (turbojpeg); the result may be
+ * smaller than the source (max_width/max_height). */
 static int decode_jpeg(const result *r, uint8_t *i420) {
 	tjhandle tj = tjInitDecompress();
-	int ok = tjDecompressToYUV2(tj, r->jpeg, (unsigned long)r->jpeg_len, i420, W, 1, H, 0) == 0;
+	int ok = tjDecompressToYUV2(tj, r->jpeg, (unsigned long)r->jpeg_len, i420, r->h.width, 1, r->h.height, 0) == 0;
 	tjDestroy(tj);
 	return ok ? 0 : -1;
 }
 
-static double mean_abs_y(const uint8_t *a, const uint8_t *b, int invert) {
+/* Mean |Y_result - Y_expected| where the expected luma is the source's
+ * (inverted, if asked), box-averaged down to the result's size. */
+static double mean_abs_y(const uint8_t *a, int aw, int ah, const uint8_t *src, int invert) {
 	double sum = 0;
-	for(int i = 0; i < W * H; i++) {
-		int want = invert ? 251 - b[i] : b[i];
-		sum += abs((int)a[i] - want);
-	}
-	return sum / (W * H);
+	int fx = W / aw, fy = H / ah;
+	for(int y = 0; y < ah; y++)
+		for(int x = 0; x < aw; x++) {
+			int acc = 0;
+			for(int dy = 0; dy < fy; dy++)
+				for(int dx = 0; dx < fx; dx++)
+					acc += src[(y * fy + dy) * W + x * fx + dx];
+			int want = acc / (fx * fy);
+			if(invert)
+				want = 251 - want;
+			sum += abs((int)a[y * aw + x] - want);
+		}
+	return sum / (aw * ah);
 }
 
 /* N frames through the fleet: each delivered once, in order, by several
@@ -271,14 +286,17 @@ static void check_inverted_stream(const stream_opts *opts) {
 		EXPECT(strcmp(r->h.effect, "invert") == 0);
 		if(r->h.frame_id < 1 || r->h.frame_id > N || sources[r->h.frame_id - 1] == NULL)
 			continue;
+		unsigned want_w = opts->expect_width ? opts->expect_width : W, want_h = opts->expect_height ? opts->expect_height : H;
+		EXPECT(r->h.width == want_w && r->h.height == want_h);
 		REQUIRE(decode_jpeg(r, img) == 0);
-		double d = mean_abs_y(img, sources[r->h.frame_id - 1], 1);
-		double wrong = mean_abs_y(img, sources[r->h.frame_id - 1], 0);
+		double d = mean_abs_y(img, r->h.width, r->h.height, sources[r->h.frame_id - 1], 1);
+		double wrong = mean_abs_y(img, r->h.width, r->h.height, sources[r->h.frame_id - 1], 0);
 		if(d > worst) worst = d;
 		if(wrong < best_wrong) best_wrong = wrong;
 	}
-	printf("# %s invert: worst mean |Y - (251-Y_src)| = %.2f, closest to the uninverted source = %.2f\n",
-		opts->codec, worst, best_wrong);
+	printf("# %s via %s%s: worst mean |Y - (251-Y_src)| = %.2f, closest to the uninverted source = %.2f\n",
+		opts->codec, ooblex_pixfmt_name(opts->frame_pixfmt ? opts->frame_pixfmt : OOBLEX_PIXFMT_I420),
+		opts->max_width ? " (downscaled)" : "", worst, best_wrong);
 	EXPECT(worst < 6.0);	/* VP8 + JPEG losses only */
 	EXPECT(best_wrong > 40.0);	/* and really inverted */
 	free(img);
@@ -294,6 +312,23 @@ static void test_frames_processed_in_order_by_both_workers(void) {
 static void test_h264_stream(void) {
 	static const stream_opts h264 = { .codec = "h264" };
 	check_inverted_stream(&h264);
+}
+
+static void test_rgb24_transport(void) {
+	static const stream_opts o = { .codec = "vp8", .frame_pixfmt = OOBLEX_PIXFMT_RGB24 };
+	check_inverted_stream(&o);
+}
+
+static void test_jpeg_transport(void) {
+	static const stream_opts o = { .codec = "vp8", .frame_pixfmt = OOBLEX_PIXFMT_JPEG };
+	check_inverted_stream(&o);
+}
+
+static void test_downscaled_to_max_size(void) {
+	/* 320x240 with a 160x160 limit: 160x120, aspect kept. */
+	static const stream_opts o = { .codec = "h264", .max_width = 160, .max_height = 160,
+		.expect_width = 160, .expect_height = 120 };
+	check_inverted_stream(&o);
 }
 
 static void test_reordered_and_duplicated_packets(void) {
@@ -543,6 +578,9 @@ int main(void) {
 	}
 	TEST_RUN(test_frames_processed_in_order_by_both_workers);
 	TEST_RUN(test_h264_stream);
+	TEST_RUN(test_rgb24_transport);
+	TEST_RUN(test_jpeg_transport);
+	TEST_RUN(test_downscaled_to_max_size);
 	TEST_RUN(test_reordered_and_duplicated_packets);
 	TEST_RUN(test_loss_recovers_at_next_keyframe);
 	TEST_RUN(test_frame_skip_samples_every_third);
