@@ -42,19 +42,42 @@ void test_pattern_i420(uint8_t *i420, int w, int h, int n) {
 		}
 }
 
+static int open_encoder(video_test_source *s, int width, int height, int fps, int64_t bitrate);
+
 video_test_source *video_test_source_new(const char *codec, int width, int height, int fps, int bitrate_kbps) {
-	int h264 = codec != NULL && !strcmp(codec, "h264");
-	const AVCodec *c = avcodec_find_encoder_by_name(h264 ? "libx264" : "libvpx");
-	if(c == NULL)
-		return NULL;
 	video_test_source *s = calloc(1, sizeof(*s));
-	s->h264 = h264;
+	s->h264 = codec != NULL && !strcmp(codec, "h264");
+	s->seq = 65000;	/* wraps early in every test */
+	s->picture_id = 100;
+	s->ts = 12345;
+	if(open_encoder(s, width, height, fps, (int64_t)bitrate_kbps * 1000) < 0) {
+		video_test_source_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int video_test_source_resize(video_test_source *s, int width, int height) {
+	int64_t bitrate = s->enc->bit_rate;
+	avcodec_free_context(&s->enc);
+	av_frame_free(&s->frame);
+	av_packet_free(&s->pkt);
+	free(s->i420);
+	s->i420 = NULL;
+	return open_encoder(s, width, height, s->fps, bitrate);
+}
+
+static int open_encoder(video_test_source *s, int width, int height, int fps, int64_t bitrate) {
+	const AVCodec *c = avcodec_find_encoder_by_name(s->h264 ? "libx264" : "libvpx");
+	if(c == NULL)
+		return -1;
+	int h264 = s->h264;
 	s->enc = avcodec_alloc_context3(c);
 	s->enc->width = width;
 	s->enc->height = height;
 	s->enc->pix_fmt = AV_PIX_FMT_YUV420P;
 	s->enc->time_base = (AVRational){ 1, fps };
-	s->enc->bit_rate = (int64_t)bitrate_kbps * 1000;
+	s->enc->bit_rate = bitrate;
 	s->enc->gop_size = 300;
 	s->enc->max_b_frames = 0;
 	s->enc->thread_count = 1;
@@ -69,10 +92,8 @@ video_test_source *video_test_source_new(const char *codec, int width, int heigh
 		av_opt_set_int(s->enc->priv_data, "cpu-used", 8, 0);
 		av_opt_set_int(s->enc->priv_data, "lag-in-frames", 0, 0);
 	}
-	if(avcodec_open2(s->enc, c, NULL) < 0) {
-		video_test_source_free(s);
-		return NULL;
-	}
+	if(avcodec_open2(s->enc, c, NULL) < 0)
+		return -1;
 	s->frame = av_frame_alloc();
 	s->frame->format = AV_PIX_FMT_YUV420P;
 	s->frame->width = width;
@@ -83,10 +104,7 @@ video_test_source *video_test_source_new(const char *codec, int width, int heigh
 	s->width = width;
 	s->height = height;
 	s->fps = fps;
-	s->seq = 65000;	/* wraps early in every test */
-	s->picture_id = 100;
-	s->ts = 12345;
-	return s;
+	return 0;
 }
 
 void video_test_source_free(video_test_source *s) {

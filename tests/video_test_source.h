@@ -24,6 +24,10 @@ void video_test_source_free(video_test_source *s);
  * (owned by the source, valid until the next call), or NULL on error. */
 const uint8_t *video_test_source_next(video_test_source *s, video_packet_fn emit, void *user);
 
+/* Continues the same RTP stream at another size, as a browser does when it
+ * scales down under congestion: the encoder restarts (with a keyframe). */
+int video_test_source_resize(video_test_source *s, int width, int height);
+
 /* The next frame is encoded as a keyframe (what a PLI asks for). */
 void video_test_source_force_keyframe(video_test_source *s);
 

@@ -331,6 +331,51 @@ static void test_downscaled_to_max_size(void) {
 	check_inverted_stream(&o);
 }
 
+static void test_resolution_change_mid_stream(void) {
+	/* 320x240, then 160x120 (congestion), then back: every frame decodes and
+	 * is processed at the size it was sent. */
+	client *c = client_new();
+	current = c;
+	ooblex_reader_watch(reader, c->key);
+	ooblex_ingest_config cfg = {
+		.codec = "vp8", .frame_skip = 1, .effect = "invert", .reply_pixfmt = OOBLEX_PIXFMT_JPEG,
+		.jpeg_quality = 90, .stats = &c->stats,
+	};
+	memcpy(cfg.client_id, c->id, OOBLEX_CLIENT_ID_LEN);
+	ooblex_ingest_callbacks cb = { cb_keyframe, cb_frame, cb_stopped };
+	char err[256];
+	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	REQUIRE(ing != NULL);
+	video_test_source *src = video_test_source_new("vp8", W, H, 30, 2000);
+	network net = { .ing = ing, .opts = &plain_vp8 };
+	const int sizes[3][2] = { { W, H }, { W / 2, H / 2 }, { W, H } };
+	for(int part = 0; part < 3; part++) {
+		if(part > 0)
+			REQUIRE(video_test_source_resize(src, sizes[part][0], sizes[part][1]) == 0);
+		for(int i = 0; i < 10; i++) {
+			video_test_source_next(src, push_packet, &net);
+			g_usleep(2000);
+		}
+	}
+	video_test_source_free(src);
+	for(int i = 0; i < 500 && delivered_count(c) < 30; i++)
+		g_usleep(10000);
+	ooblex_ingest_stop(ing);
+	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
+		g_usleep(10000);
+	ooblex_reader_unwatch(reader, c->key);
+	current = NULL;
+	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), 30);
+	EXPECT_EQ(atomic_load(&c->stats.decode_errors), 0);
+	REQUIRE(c->delivered->len == 30);
+	for(unsigned i = 0; i < 30; i++) {
+		result *r = g_ptr_array_index(c->delivered, i);
+		int part = (int)(r->h.frame_id - 1) / 10;
+		EXPECT(r->h.width == sizes[part][0] && r->h.height == sizes[part][1]);
+	}
+	client_free(c);
+}
+
 static void test_reordered_and_duplicated_packets(void) {
 	/* Late retransmissions: every 4th packet swapped with the next, every
 	 * 3rd sent twice. The jitter buffer must hide all of it. */
@@ -581,6 +626,7 @@ int main(void) {
 	TEST_RUN(test_rgb24_transport);
 	TEST_RUN(test_jpeg_transport);
 	TEST_RUN(test_downscaled_to_max_size);
+	TEST_RUN(test_resolution_change_mid_stream);
 	TEST_RUN(test_reordered_and_duplicated_packets);
 	TEST_RUN(test_loss_recovers_at_next_keyframe);
 	TEST_RUN(test_frame_skip_samples_every_third);
