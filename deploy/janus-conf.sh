@@ -14,6 +14,8 @@
 #     --redis-url URL   redis://[:pw@]host:port[/db] (default redis://127.0.0.1:6379)
 #     --frame-skip N    (default 3)
 #     --debug-level N   Janus log level 0-7 (default 4)
+#     --events-backend URL  enable Janus' sample event handler, posting plugin
+#                       and session events as JSON to URL (default: no events)
 # Layout: DIR/conf/*.jcfg, DIR/plugins (the plugin only), DIR/transports (HTTP
 # and WebSockets only). Start Janus with:
 #   janus -C DIR/conf/janus.jcfg -F DIR/conf -P DIR/plugins
@@ -22,7 +24,7 @@ DIR=${1:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 PLUGIN=${2:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 shift 2
 HTTP_PORT=8088 WS_PORT=8188 ADMIN_PORT=7088 BIND=127.0.0.1 RTP_RANGE=20000-40000 ICE_ENFORCE=
-ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4
+ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND=
 while (($#)); do
   case "$1" in
     --http-port) HTTP_PORT=$2; shift 2 ;;
@@ -35,6 +37,7 @@ while (($#)); do
     --redis-url) REDIS_URL_ARG=$2; shift 2 ;;
     --frame-skip) FRAME_SKIP=$2; shift 2 ;;
     --debug-level) DEBUG_LEVEL=$2; shift 2 ;;
+    --events-backend) EVENTS_BACKEND=$2; shift 2 ;;
     *) echo "janus-conf.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +54,20 @@ ln -s "$SYSLIB/libjanus_http.so" "$DIR/transports/"
 ln -s "$SYSLIB/libjanus_websockets.so" "$DIR/transports/"
 ENFORCE=""
 [ -n "$ICE_ENFORCE" ] && ENFORCE="ice_enforce_list = \"$ICE_ENFORCE\""
+BROADCAST=false
+if [ -n "$EVENTS_BACKEND" ]; then
+  BROADCAST=true
+  ln -s "$(dirname "$SYSLIB")/events/libjanus_sampleevh.so" "$DIR/events/"
+  cat >"$DIR/conf/janus.eventhandler.sampleevh.jcfg" <<JCFG
+general: {
+	enabled = true
+	events = "plugins,handles"
+	grouping = false
+	json = "compact"
+	backend = "$EVENTS_BACKEND"
+}
+JCFG
+fi
 
 cat >"$DIR/conf/janus.jcfg" <<JCFG
 general: {
@@ -79,6 +96,7 @@ plugins: {
 transports: {
 }
 events: {
+	broadcast = $BROADCAST
 }
 loggers: {
 }

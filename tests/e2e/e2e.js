@@ -28,6 +28,7 @@ const JANUS_HTTP = arg('janus-http', 'http://127.0.0.1:18088/janus');
 const ADMIN = arg('admin', 'http://127.0.0.1:17088/admin');
 const ADMIN_SECRET = arg('admin-secret', 'e2e');
 const CODEC = arg('codec', null);   // null: the server's preference (VP8)
+const EVENTS = arg('events', null);  // where Janus' event handler output lands, if enabled
 const LABEL = CODEC ? CODEC + ': ' : '';
 const W = 640, H = 480;
 const PHASE_MS = 6000;
@@ -340,6 +341,17 @@ async function main() {
       'a caller-supplied MediaStream is processed (canvas rgb(200,50,100) comes back inverted)', JSON.stringify(embed));
     tap(embed.server === JANUS_HTTP, 'with the WebSocket unreachable, signalling falls back to HTTP', 'used ' + embed.server);
     tap(embed.trackAfterStop === 'live', "stop() leaves the caller's own stream running", embed.trackAfterStop);
+
+    if (EVENTS) {
+      await new Promise((r) => setTimeout(r, 1000));  // the handler posts asynchronously
+      const mine = fs.readFileSync(EVENTS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+        .filter((e) => e.type === 64 && e.event && e.event.data && e.event.plugin === 'janus.plugin.ooblex' && e.handle_id === ids.h)
+        .map((e) => e.event.data);
+      const kinds = mine.map((d) => d.event);
+      const startedEv = mine.find((d) => d.event === 'started');
+      tap(startedEv && startedEv.client_id === started && kinds.includes('configured') && kinds.includes('stopped'),
+        'Janus event handlers receive start, configure and stop', JSON.stringify(mine));
+    }
 
     summary.skip3 = phaseFigures(p1);
     summary.skip1 = phaseFigures(p3);

@@ -34,9 +34,13 @@ for w in 1 2 3; do
   "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id "ml-worker_$w" >"$OUT/worker-$w.log" 2>&1 &
   PIDS+=($!)
 done
+# Janus' event handlers get the plugin's events: a sink collects them.
+node "$HERE/events-sink.js" 18099 "$OUT/events.jsonl" &
+PIDS+=($!)
 "$TOP/deploy/janus-conf.sh" "$OUT/janus" "$BUILD/.libs/libjanus_ooblex.so" \
   --http-port 18088 --ws-port 18188 --admin-port 17088 --ice-enforce 127.0.0.2 \
-  --admin-secret e2e --redis-url "redis://127.0.0.1:$REDIS_PORT" >/dev/null
+  --admin-secret e2e --redis-url "redis://127.0.0.1:$REDIS_PORT" \
+  --events-backend http://127.0.0.1:18099/events >/dev/null
 janus -C "$OUT/janus/conf/janus.jcfg" -F "$OUT/janus/conf" -P "$OUT/janus/plugins" -o -D >"$OUT/janus.log" 2>&1 &
 JANUS_PID=$!
 PIDS+=($JANUS_PID)
@@ -47,7 +51,7 @@ tap_check "janus loads janus.plugin.ooblex" grep -q "JANUS Ooblex plugin initial
 
 node "$HERE/api.js"
 rc=$?
-node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$REDIS_PORT" || rc=1
+node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$REDIS_PORT" --events "$OUT/events.jsonl" || rc=1
 node "$HERE/sessions.js" --out "$OUT" --video "$VIDEO" || rc=1
 # The same path with a browser that offers nothing but H.264.
 node "$HERE/e2e.js" --out "$OUT/h264" --video "$VIDEO" --redis-port "$REDIS_PORT" --codec h264 || rc=1
