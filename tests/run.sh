@@ -5,8 +5,9 @@
 # Suites: unit (C), js (the client module, in Node), integration (Redis + 2 workers), install (make install into
 # a scratch root, loaded by Janus), e2e (Chromium + Janus +
 # Redis + 3 workers, needs root for its network namespace), demo (the README's
-# ./run-webrtc-demo.sh, used by Chromium, then Ctrl-C), and the unit and
-# integration suites again built with AddressSanitizer + UndefinedBehaviorSanitizer.
+# ./run-webrtc-demo.sh, used by Chromium, then Ctrl-C), and the unit,
+# integration and browser suites again built with AddressSanitizer +
+# UndefinedBehaviorSanitizer (the plugin inside Janus with the runtime preloaded).
 # Logs: tests/out/<suite>.log. Debian 12, run as root.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -93,6 +94,11 @@ if build build-asan CFLAGS="-O1 -g $SAN" LDFLAGS="$SAN"; then
   suite unit-asan unit_tests build-asan
   suite integration-asan tests/integration/run.sh build-asan
   unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
+  if [ "$E2E" = 1 ]; then
+    # The sanitized plugin inside a real Janus, with browsers, malformed
+    # requests and four sessions coming and going.
+    suite e2e-asan tests/e2e/run.sh build-asan --sanitized
+  fi
 else
   echo "not ok - sanitizer build"
   FAILED=$((FAILED + 1))
