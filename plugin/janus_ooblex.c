@@ -276,8 +276,8 @@ static void config_uint(janus_config *config, janus_config_category *cat, const 
 	char *end = NULL;
 	gint64 v = g_ascii_strtoll(s, &end, 10);
 	if(end == s || *end != '\0' || v < lo || v > hi) {
-		JANUS_LOG(LOG_ERR, "Ooblex config: %s = \"%s\" is not a whole number in %u..%u, using %u\n",
-			name, s, lo, hi, *value);
+		JANUS_LOG(LOG_ERR, "Ooblex config: %s.%s = \"%s\" is not a whole number in %u..%u, using %u\n",
+			cat && cat->name ? cat->name : "general", name, s, lo, hi, *value);
 		return;
 	}
 	*value = (unsigned)v;
@@ -299,7 +299,7 @@ static void janus_ooblex_parse_codecs(const char *list) {
 	}
 	g_strfreev(names);
 	if(!ok || n == 0) {
-		JANUS_LOG(LOG_ERR, "Ooblex config: video_codecs = \"%s\" is not a list of vp8 and h264, using \"vp8,h264\"\n", list);
+		JANUS_LOG(LOG_ERR, "Ooblex config: general.video_codecs = \"%s\" is not a list of vp8 and h264, using \"vp8,h264\"\n", list);
 		return;
 	}
 	memcpy(settings.video_codecs, codecs, sizeof(codecs));
@@ -366,7 +366,7 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	if((s = config_string(config, general, "frame_format")) != NULL) {
 		ooblex_pixfmt f = ooblex_pixfmt_from_name(s);
 		if(f == OOBLEX_PIXFMT_NONE)
-			JANUS_LOG(LOG_ERR, "Ooblex config: frame_format = \"%s\" is not i420, rgb24 or jpeg, using %s\n",
+			JANUS_LOG(LOG_ERR, "Ooblex config: general.frame_format = \"%s\" is not i420, rgb24 or jpeg, using %s\n",
 				s, ooblex_pixfmt_name(settings.frame_format));
 		else
 			settings.frame_format = f;

@@ -21,6 +21,13 @@ function offer(mlines) {
     if (m === 'data') sdp += ['m=application 9 UDP/DTLS/SCTP webrtc-datachannel', ...common, 'a=mid:' + i, 'a=sctp-port:5000'].join('\r\n') + '\r\n';
     if (m === 'audio') sdp += ['m=audio 9 UDP/TLS/RTP/SAVPF 111', ...common, 'a=mid:' + i, 'a=sendonly', 'a=rtcp-mux', 'a=rtpmap:111 opus/48000/2'].join('\r\n') + '\r\n';
     if (m === 'vp9') sdp += ['m=video 9 UDP/TLS/RTP/SAVPF 98', ...common, 'a=mid:' + i, 'a=sendonly', 'a=rtcp-mux', 'a=rtpmap:98 VP9/90000'].join('\r\n') + '\r\n';
+    if (m === 'vp8+h264') {
+      sdp += ['m=video 9 UDP/TLS/RTP/SAVPF 96 102 104', ...common, 'a=mid:' + i, 'a=sendonly', 'a=rtcp-mux',
+        'a=rtpmap:96 VP8/90000', 'a=rtpmap:102 H264/90000',
+        'a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f',
+        'a=rtpmap:104 H264/90000', 'a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+        'a=ssrc:1234 cname:x'].join('\r\n') + '\r\n';
+    }
   });
   return { type: 'offer', sdp };
 }
@@ -84,9 +91,37 @@ async function main() {
       'got ' + JSON.stringify(d || p.ack));
   }
 
+  // Offers that must negotiate: audio beside video is declined, never a
+  // problem; the codec follows the server's preference or the client's ask;
+  // for H.264 the packetization-mode 1 payload type is chosen.
+  const negotiations = [
+    [{ request: 'start' }, offer(['audio', 'vp8+h264', 'data']), 'vp8', 96, 'audio + video + data negotiates (audio declined)'],
+    [{ request: 'start', codec: 'h264' }, offer(['vp8+h264', 'data']), 'h264', 104, 'h264 on request, packetization-mode 1'],
+  ];
+  for (const [body, jsep, codec, pt, what] of negotiations) {
+    const h = '/' + sid + '/' + (await api.post('/' + sid, { janus: 'attach', plugin: 'janus.plugin.ooblex' })).data.id;
+    const tx = 'neg-' + codec;
+    await api.post(h, { janus: 'message', transaction: tx, body, jsep });
+    let ev = null;
+    for (let i = 0; i < 10 && !ev; i++) ev = [].concat(await api.get('/' + sid + '?maxev=20')).find((e) => e.transaction === tx);
+    const d = ev && ev.plugindata && ev.plugindata.data, sdp = ev && ev.jsep && ev.jsep.sdp;
+    // Janus declines an m-line it will not use with a=inactive (or port 0).
+    const audioPart = (sdp || '').split(/(?=^m=)/m).find((p) => p.startsWith('m=audio')) || '';
+    const audioDeclined = !/m=audio/.test(jsep.sdp) || /^m=audio 0 /.test(audioPart) || /a=inactive/.test(audioPart);
+    const videoLine = sdp && sdp.split('\r\n').find((l) => l.startsWith('m=video'));
+    T.ok(d && d.result === 'started' && d.codec === codec && audioDeclined && videoLine && videoLine.endsWith(' ' + pt) &&
+      /a=recvonly/.test(sdp), what, JSON.stringify(d), videoLine || '(no video line)', (sdp || '').split('\r\n').filter((l) => /^m=/.test(l)).join(' / '));
+    await api.post(h, { janus: 'detach' });
+  }
+
   // The fleet: run.sh starts three workers.
-  const le = await api.post(H, { janus: 'message', body: { request: 'list_effects' } });
-  const led = le.plugindata && le.plugindata.data;
+  // The registry is read once a second: give a just-started Janus that second.
+  let led = null;
+  for (let i = 0; i < 30 && !(led && led.live_workers === 3); i++) {
+    if (i) await new Promise((r) => setTimeout(r, 200));
+    const le = await api.post(H, { janus: 'message', body: { request: 'list_effects' } });
+    led = le.plugindata && le.plugindata.data;
+  }
   T.ok(led && led.live_workers === 3 && ['none', 'invert', 'grayscale', 'mirror', 'blur'].every((e) => led.effects.includes(e)),
     'list_effects answers with what the live workers offer', JSON.stringify(led));
   const gs = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'stats' } });

@@ -40,4 +40,29 @@ wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTP"
 tap_check "Janus loads the installed plugin (Redis away: it still starts)" \
   bash -c "curl -sf http://127.0.0.1:$HTTP/janus/info | grep -q '\"janus.plugin.ooblex\"'"
 tap_check "and says once that Redis is unavailable" bash -c "sleep 0.5; grep -c 'Redis unavailable' '$DEST/janus.log' | grep -qx 2"
+stop_pid "$JPID" 5; JPID=
+
+# Bad settings: each is a clear log line, the default is kept, Janus runs.
+cat >"$DEST/run/conf/janus.plugin.ooblex.jcfg" <<'JCFG'
+general: {
+	frame_skip = 0
+	jpeg_quality = "best"
+	max_in_flight = 1000
+	frame_format = "webp"
+	video_codecs = "vp8,av1"
+	max_width = -5
+}
+redis: {
+	url = "http://nope"
+	port = 99999
+}
+JCFG
+janus -C "$DEST/run/conf/janus.jcfg" -F "$DEST/run/conf" -P "$DEST/run/plugins" -o >"$DEST/janus-bad.log" 2>&1 &
+JPID=$!
+wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTP"
+tap_check "bad config values are refused one by one, with a log line each" bash -c \
+  "[ \$(grep -c 'Ooblex config: ' '$DEST/janus-bad.log') -eq 8 ]"
+tap_check "and Janus runs the plugin with the defaults" bash -c \
+  "curl -sf http://127.0.0.1:$HTTP/janus/info | grep -q '\"janus.plugin.ooblex\"' && grep -q 'frame_skip 3, effect invert, frames as i420 up to 1280x720, max 6 in flight' '$DEST/janus-bad.log'"
+grep 'Ooblex config: ' "$DEST/janus-bad.log" | sed 's/^/# /'
 rm -f "$DEST.log"
