@@ -25,6 +25,21 @@
 #define OOBLEX_HEARTBEAT_S	1
 #define OOBLEX_WORKER_TTL_S	5
 
+/* Reliable hand-off. A worker takes a frame with BLMOVE from
+ * frames_to_process into its own processing list, and completes it in one
+ * MULTI/EXEC (result pushed, processing list cleared). While it lives it keeps
+ * ooblex:alive:{id} (PX OOBLEX_ALIVE_TTL_MS, refreshed every
+ * OOBLEX_ALIVE_REFRESH_MS by a thread of its own). When that key is gone, any
+ * worker's reaper moves the frames left in the dead worker's processing list
+ * back to the front of the queue, or counts them in ooblex:dropped:stale if
+ * their deadline has passed: a frame held by a worker killed with SIGKILL is
+ * back in the queue within a second. */
+#define OOBLEX_KEY_PROCESSING_PREFIX	"ooblex:processing:"
+#define OOBLEX_KEY_ALIVE_PREFIX	"ooblex:alive:"
+#define OOBLEX_KEY_DROPPED_STALE	"ooblex:dropped:stale"
+#define OOBLEX_ALIVE_TTL_MS	700
+#define OOBLEX_ALIVE_REFRESH_MS	200
+
 #define OOBLEX_KEY_MAX	64
 
 /* "processed_frames:<32 hex>" into out (OOBLEX_KEY_MAX bytes). */

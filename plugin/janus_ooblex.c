@@ -833,8 +833,8 @@ json_t *janus_ooblex_query_session(janus_plugin_session *handle) {
 
 /* The fleet as the reader last saw it: live workers (parsed registry
  * entries; malformed ones are skipped) and the input queue's length. */
-static json_t *janus_ooblex_fleet(long long *queue_len) {
-	GPtrArray *raw = ooblex_reader_fleet(reader, queue_len);
+static json_t *janus_ooblex_fleet(long long *queue_len, long long *dropped_stale) {
+	GPtrArray *raw = ooblex_reader_fleet(reader, queue_len, dropped_stale);
 	json_t *workers = json_array();
 	for(guint i = 0; i < raw->len; i++) {
 		json_t *w = json_loads(g_ptr_array_index(raw, i), 0, NULL);
@@ -849,8 +849,8 @@ static json_t *janus_ooblex_fleet(long long *queue_len) {
 
 /* list_effects: the union of what live workers offer, and who offers what. */
 static json_t *janus_ooblex_list_effects(void) {
-	long long qlen = 0;
-	json_t *workers = janus_ooblex_fleet(&qlen);
+	long long qlen = 0, stale = 0;
+	json_t *workers = janus_ooblex_fleet(&qlen, &stale);
 	json_t *effects = json_array(), *seen = json_object();
 	size_t i;
 	json_t *w;
@@ -897,9 +897,10 @@ static json_t *janus_ooblex_global_stats(void) {
 	json_object_set_new(redis, "dropped_error", json_integer((json_int_t)atomic_load(&ps->dropped_error)));
 	json_object_set_new(redis, "pending", json_integer(ooblex_producer_pending(producer)));
 	json_object_set_new(res, "redis", redis);
-	long long qlen = 0;
-	json_t *workers = janus_ooblex_fleet(&qlen);
+	long long qlen = 0, stale = 0;
+	json_t *workers = janus_ooblex_fleet(&qlen, &stale);
 	json_object_set_new(res, "queue_length", json_integer(qlen));
+	json_object_set_new(res, "dropped_stale", json_integer(stale));
 	json_object_set_new(res, "live_workers", json_integer((json_int_t)json_array_size(workers)));
 	json_object_set_new(res, "workers", workers);
 	return res;

@@ -226,7 +226,7 @@ struct ooblex_reader {
 	volatile gint stopping;
 	ooblex_reader_stats stats;
 	/* Last look at the fleet, under lock. */
-	long long queue_len;
+	long long queue_len, dropped_stale;
 	GPtrArray *workers;	/* of g_strdup'ed JSON */
 	gint64 fleet_polled_us;
 };
@@ -241,6 +241,11 @@ static void poll_fleet(ooblex_reader *r, redisContext *c) {
 	if(rep == NULL)
 		return;
 	long long qlen = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	freeReplyObject(rep);
+	rep = redisCommand(c, "GET %s", OOBLEX_KEY_DROPPED_STALE);
+	if(rep == NULL)
+		return;
+	long long stale = rep->type == REDIS_REPLY_STRING ? atoll(rep->str) : 0;
 	freeReplyObject(rep);
 	GPtrArray *workers = g_ptr_array_new_with_free_func(g_free);
 	char cursor[32] = "0";
@@ -269,15 +274,17 @@ static void poll_fleet(ooblex_reader *r, redisContext *c) {
 	} while(strcmp(cursor, "0") != 0 && ++rounds < 1000);
 	g_mutex_lock(&r->lock);
 	r->queue_len = qlen;
+	r->dropped_stale = stale;
 	g_ptr_array_unref(r->workers);
 	r->workers = workers;
 	g_mutex_unlock(&r->lock);
 }
 
-GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len) {
+GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len, long long *dropped_stale) {
 	GPtrArray *copy = g_ptr_array_new_with_free_func(g_free);
 	g_mutex_lock(&r->lock);
 	*queue_len = r->queue_len;
+	*dropped_stale = r->dropped_stale;
 	for(guint i = 0; i < r->workers->len; i++)
 		g_ptr_array_add(copy, g_strdup(g_ptr_array_index(r->workers, i)));
 	g_mutex_unlock(&r->lock);

@@ -69,9 +69,10 @@ void ooblex_reader_unwatch(ooblex_reader *r, const char *key);
 const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r);
 /* What the reader last saw of the fleet (it looks once a second): the length
  * of frames_to_process (-1 before the first look) and the JSON descriptions
- * of the live workers. Returns a new array of strings; free it with
+ * of the live workers, and the frames dropped as stale by workers and
+ * reapers (ooblex:dropped:stale). Returns a new array of strings; free it with
  * g_ptr_array_unref. Any thread. */
-GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len);
+GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len, long long *dropped_stale);
 void ooblex_reader_stop(ooblex_reader *r);
 
 #endif

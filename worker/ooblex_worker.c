@@ -1,10 +1,13 @@
 /*
  * ooblex_worker.c - a worker of the Ooblex fleet.
  *
- * Takes frames from the Redis list `frames_to_process` (BRPOP: each frame
- * goes to exactly one worker, FIFO), applies the frame's effect, and pushes
- * the result (a JPEG, or I420 if asked) to `processed_frames:{client_id}`.
- * Any number of workers may run, on any machine that reaches Redis.
+ * Takes frames from the Redis list `frames_to_process` (BLMOVE into its own
+ * processing list: each frame goes to exactly one worker, FIFO), applies the
+ * frame's effect, and pushes the result (a JPEG, or I420 if asked) to
+ * `processed_frames:{client_id}`, clearing its processing list in the same
+ * transaction. Any number of workers may run, on any machine that reaches
+ * Redis. A thread of its own keeps the worker's liveness and registry keys
+ * fresh and reaps the processing lists of workers that died (ooblex_keys.h).
  *
  *   ooblex-worker [--redis-url redis://[:pw@]host[:port][/db]] [--host H] [--port P]
  *                 [--password PW] [--db N] [--id NAME] [--max-frames N] [--delay-ms N]
@@ -13,6 +16,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,7 +49,8 @@ typedef struct worker_options {
 } worker_options;
 
 typedef struct worker_stats {
-	unsigned long processed, garbage, failed, stale;
+	atomic_ulong processed;	/* read by the liveness thread too */
+	unsigned long garbage, failed, stale;
 } worker_stats;
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -186,8 +192,10 @@ static redisContext *connect_redis(const worker_options *o, int *outage_logged) 
 typedef struct worker {
 	worker_options opt;
 	time_t started;
-	time_t last_heartbeat;
 	char registry_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
+	char processing_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
+	char alive_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
+	atomic_int liveness_stop;
 	ooblex_effects *fx;
 	ooblex_jpeg *jpeg;
 	uint8_t *decoded;	/* a JPEG frame, decoded */
@@ -210,13 +218,9 @@ static int ensure(uint8_t **buf, size_t *cap, size_t need) {
 	return 0;
 }
 
-/* Registers (or refreshes) this worker in the fleet registry. At most once a
- * second; the key expires by itself if the worker dies. */
-static void heartbeat(worker *w, redisContext *c, int force) {
-	time_t now = time(NULL);
-	if(!force && now - w->last_heartbeat < OOBLEX_HEARTBEAT_S)
-		return;
-	w->last_heartbeat = now;
+/* Registers (or refreshes) this worker in the fleet registry; the key
+ * expires by itself if the worker dies. */
+static void heartbeat(worker *w, redisContext *c) {
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
 	json_t *effects = json_array();
@@ -224,7 +228,7 @@ static void heartbeat(worker *w, redisContext *c, int force) {
 		json_array_append_new(effects, json_string(*e));
 	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:i, s:I, s:I, s:[s]}",
 		"id", w->opt.id, "host", host, "pid", (int)getpid(), "effects", effects, "batch_size", 1,
-		"started", (json_int_t)w->started, "frames_done", (json_int_t)w->stats.processed,
+		"started", (json_int_t)w->started, "frames_done", (json_int_t)atomic_load(&w->stats.processed),
 		"queues", OOBLEX_KEY_FRAMES);
 	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_decref(info);
@@ -234,6 +238,107 @@ static void heartbeat(worker *w, redisContext *c, int force) {
 	if(r != NULL)
 		freeReplyObject(r);
 	free(text);
+}
+
+/* Moves what a dead worker left in its processing list back to the front of
+ * the queue, or counts it as stale when its deadline (header offset 56,
+ * little-endian µs) has passed. Atomic, so several reapers never move a frame
+ * twice, and it does nothing while the owner's liveness key exists.
+ * KEYS: processing list, liveness key, queue, stale counter. ARGV: now (µs). */
+static const char *reap_script =
+	"if redis.call('EXISTS', KEYS[2]) == 1 then return {0, 0} end\n"
+	"local back, stale = 0, 0\n"
+	"while true do\n"
+	"  local m = redis.call('RPOP', KEYS[1])\n"
+	"  if not m then break end\n"
+	"  local deadline = 0\n"
+	"  if #m >= 88 and string.sub(m, 1, 4) == 'OOBX' then\n"
+	"    deadline = struct.unpack('<I4', m, 61) * 4294967296 + struct.unpack('<I4', m, 57)\n"
+	"  end\n"
+	"  if deadline ~= 0 and deadline < tonumber(ARGV[1]) then\n"
+	"    stale = stale + 1\n"
+	"  else\n"
+	"    redis.call('RPUSH', KEYS[3], m)\n"
+	"    back = back + 1\n"
+	"  end\n"
+	"end\n"
+	"if stale > 0 then redis.call('INCRBY', KEYS[4], stale) end\n"
+	"return {back, stale}\n";
+
+static void reap(worker *w, redisContext *c, const char *processing_key, const char *alive_key) {
+	char now[32];
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)ooblex_now_us());
+	redisReply *r = redisCommand(c, "EVAL %s 4 %s %s %s %s %s", reap_script, processing_key, alive_key,
+		OOBLEX_KEY_FRAMES, OOBLEX_KEY_DROPPED_STALE, now);
+	if(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+			(r->element[0]->integer > 0 || r->element[1]->integer > 0))
+		logmsg("[%s] reaped %s: %lld frame(s) back to the queue, %lld past their deadline", w->opt.id,
+			processing_key, r->element[0]->integer, r->element[1]->integer);
+	else if(r != NULL && r->type == REDIS_REPLY_ERROR)
+		logmsg("[%s] reaper failed: %s", w->opt.id, r->str);
+	if(r != NULL)
+		freeReplyObject(r);
+}
+
+/* Reaps every processing list whose owner's liveness key is gone. */
+static void reap_dead(worker *w, redisContext *c) {
+	char cursor[32] = "0";
+	int rounds = 0;
+	do {
+		redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 200", cursor, OOBLEX_KEY_PROCESSING_PREFIX);
+		if(r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+			if(r)
+				freeReplyObject(r);
+			return;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str ? r->element[0]->str : "0");
+		for(size_t i = 0; i < r->element[1]->elements; i++) {
+			const char *key = r->element[1]->element[i]->str;
+			if(strcmp(key, w->processing_key) == 0)
+				continue;
+			char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
+			snprintf(alive, sizeof(alive), OOBLEX_KEY_ALIVE_PREFIX "%s", key + strlen(OOBLEX_KEY_PROCESSING_PREFIX));
+			reap(w, c, key, alive);
+		}
+		freeReplyObject(r);
+	} while(strcmp(cursor, "0") != 0 && ++rounds < 1000);
+}
+
+/* The liveness thread: its own connection, so a slow frame on the main
+ * thread never lets the liveness key lapse. */
+static void *liveness_thread(void *arg) {
+	worker *w = arg;
+	redisContext *c = NULL;
+	unsigned tick = 0;
+	while(!atomic_load(&w->liveness_stop)) {
+		if(c == NULL) {
+			char err[256];
+			c = ooblex_redis_connect(&w->opt.redis, 1000, err, sizeof(err));
+		}
+		if(c != NULL) {
+			redisReply *r = redisCommand(c, "SET %s 1 PX %d", w->alive_key, OOBLEX_ALIVE_TTL_MS);
+			if(r == NULL) {
+				redisFree(c);
+				c = NULL;
+			} else {
+				freeReplyObject(r);
+				if(tick % (1000 / OOBLEX_ALIVE_REFRESH_MS) == 0)
+					heartbeat(w, c);
+				reap_dead(w, c);
+			}
+		}
+		tick++;
+		struct timespec ts = { 0, OOBLEX_ALIVE_REFRESH_MS * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if(c != NULL) {
+		/* Leave at once rather than when the keys expire. */
+		redisReply *r = redisCommand(c, "DEL %s %s", w->alive_key, w->registry_key);
+		if(r != NULL)
+			freeReplyObject(r);
+		redisFree(c);
+	}
+	return NULL;
 }
 
 /* Processes one message; on success fills result, result_len and the key to
@@ -313,7 +418,7 @@ static int process(worker *w, const uint8_t *msg, size_t len, char key[OOBLEX_KE
 	memcpy(w->out + hlen, body, body_len);
 	*result = w->out;
 	*result_len = hlen + body_len;
-	w->stats.processed++;
+	atomic_fetch_add(&w->stats.processed, 1);
 	logmsg("Processing frame %llu... (client %.8s, %s, %ux%u, %.1f ms) [%s]",
 		(unsigned long long)h.frame_id, client_hex, h.effect[0] ? h.effect : "none",
 		h.width, h.height, (h.worker_end_us - start) / 1000.0, w->opt.id);
@@ -347,15 +452,22 @@ int main(int argc, char **argv) {
 	redisContext *c = NULL;
 	w.started = time(NULL);
 	snprintf(w.registry_key, sizeof(w.registry_key), OOBLEX_KEY_WORKER_PREFIX "%s", w.opt.id);
-	while(!stop_requested && (w.opt.max_frames == 0 || (long)w.stats.processed < w.opt.max_frames)) {
+	snprintf(w.processing_key, sizeof(w.processing_key), OOBLEX_KEY_PROCESSING_PREFIX "%s", w.opt.id);
+	snprintf(w.alive_key, sizeof(w.alive_key), OOBLEX_KEY_ALIVE_PREFIX "%s", w.opt.id);
+	pthread_t liveness;
+	int liveness_running = 0;
+	while(!stop_requested && (w.opt.max_frames == 0 || (long)atomic_load(&w.stats.processed) < w.opt.max_frames)) {
 		if(c == NULL) {
 			if((c = connect_redis(&w.opt, &outage_logged)) == NULL)
 				break;
-			heartbeat(&w, c, 1);
+			/* Frames this id held before a restart go back to the queue. */
+			reap(&w, c, w.processing_key, "ooblex:no-such-key");
+			if(!liveness_running)
+				liveness_running = pthread_create(&liveness, NULL, liveness_thread, &w) == 0;
 		}
-		heartbeat(&w, c, 0);
-		/* A 1 s timeout keeps the loop responsive to SIGTERM. */
-		redisReply *r = redisCommand(c, "BRPOP %s 1", OOBLEX_KEY_FRAMES);
+		/* Take the next frame into our processing list, atomically: if we die
+		 * now, the reaper finds it there. A 1 s timeout keeps SIGTERM responsive. */
+		redisReply *r = redisCommand(c, "BLMOVE %s %s RIGHT LEFT 1", OOBLEX_KEY_FRAMES, w.processing_key);
 		if(r == NULL) {
 			logmsg("[%s] lost the Redis connection (%s); reconnecting", w.opt.id, c->errstr);
 			outage_logged = 1;
@@ -363,28 +475,37 @@ int main(int argc, char **argv) {
 			c = NULL;
 			continue;
 		}
-		if(r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING) {
+		if(r->type == REDIS_REPLY_STRING) {
 			char key[OOBLEX_KEY_MAX];
 			const uint8_t *res = NULL;
 			size_t res_len = 0;
-			if(process(&w, (const uint8_t *)r->element[1]->str, r->element[1]->len, key, &res, &res_len) == 0) {
-				/* LPUSH and EXPIRE in one round trip: a list whose client left
-				 * disappears by itself. */
+			int rc = process(&w, (const uint8_t *)r->str, r->len, key, &res, &res_len);
+			/* Completion is one transaction: result in, frame out of our hands. */
+			int n = 0;
+			redisAppendCommand(c, "MULTI");
+			if(rc == 0) {
 				redisAppendCommand(c, "LPUSH %s %b", key, res, res_len);
+				/* A list whose client left disappears by itself. */
 				redisAppendCommand(c, "EXPIRE %s %d", key, OOBLEX_PROCESSED_TTL_S);
-				for(int i = 0; i < 2; i++) {
-					redisReply *rr = NULL;
-					if(redisGetReply(c, (void **)&rr) != REDIS_OK) {
-						logmsg("[%s] lost the Redis connection while pushing a result (%s)", w.opt.id, c->errstr);
-						break;
-					}
-					freeReplyObject(rr);
+				n += 2;
+			} else if(rc == 1) {
+				redisAppendCommand(c, "INCR %s", OOBLEX_KEY_DROPPED_STALE);
+				n++;
+			}
+			redisAppendCommand(c, "DEL %s", w.processing_key);
+			redisAppendCommand(c, "EXEC");
+			for(int i = 0; i < n + 3; i++) {
+				redisReply *rr = NULL;
+				if(redisGetReply(c, (void **)&rr) != REDIS_OK) {
+					logmsg("[%s] lost the Redis connection while completing a frame (%s)", w.opt.id, c->errstr);
+					break;
 				}
-				if(c->err) {
-					redisFree(c);
-					c = NULL;
-					outage_logged = 1;
-				}
+				freeReplyObject(rr);
+			}
+			if(c->err) {
+				redisFree(c);
+				c = NULL;
+				outage_logged = 1;
 			}
 		} else if(r->type == REDIS_REPLY_ERROR) {
 			logmsg("[%s] Redis error: %s", w.opt.id, r->str);
@@ -393,14 +514,13 @@ int main(int argc, char **argv) {
 		freeReplyObject(r);
 	}
 	logmsg("[%s] stopping: %lu processed, %lu stale, %lu malformed, %lu failed", w.opt.id,
-		w.stats.processed, w.stats.stale, w.stats.garbage, w.stats.failed);
-	if(c != NULL) {
-		/* Leave the registry now rather than when the key expires. */
-		redisReply *r = redisCommand(c, "DEL %s", w.registry_key);
-		if(r != NULL)
-			freeReplyObject(r);
-		redisFree(c);
+		atomic_load(&w.stats.processed), w.stats.stale, w.stats.garbage, w.stats.failed);
+	if(liveness_running) {
+		atomic_store(&w.liveness_stop, 1);
+		pthread_join(liveness, NULL);
 	}
+	if(c != NULL)
+		redisFree(c);
 	ooblex_effects_free(w.fx);
 	ooblex_jpeg_free(w.jpeg);
 	free(w.pixels);

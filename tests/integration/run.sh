@@ -24,7 +24,7 @@ REDIS_URL="redis://127.0.0.1:$PORT" OOBLEX_WORKER_ID=worker-b "$BUILD/ooblex-wor
 wait_for 10 grep -q "connected to Redis" "$OUT/worker-a.log"
 wait_for 10 grep -q "connected to Redis" "$OUT/worker-b.log"
 
-OOBLEX_TEST_REDIS_PORT=$PORT "$BUILD/tests/integration/test_pipeline"
+OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/tests/integration/test_pipeline"
 rc=$?
 
 # What the worker processes themselves show.
@@ -32,16 +32,17 @@ tap_check "both workers log 'Processing frame N...'" \
   bash -c "grep -q 'Processing frame [0-9]*\.\.\.' '$OUT/worker-a.log' && grep -q 'Processing frame [0-9]*\.\.\.' '$OUT/worker-b.log'"
 tap_check "malformed messages are logged and skipped" \
   bash -c "cat '$OUT'/worker-*.log | grep -c 'skipping a malformed message' | grep -qx 4"
+tap_check "a killed worker's frame was reaped by a live one" bash -c "cat '$OUT'/worker-*.log | grep -q 'reaped ooblex:processing:victim: 1 frame'"
 tap_check "workers are still running after garbage" bash -c "kill -0 $W1 && kill -0 $W2"
 tap_check "a frame is never processed twice" \
   bash -c "! cat '$OUT'/worker-*.log | grep -o 'Processing frame [0-9]*\.\.\. (client [0-9a-f]*' | sort | uniq -d | grep -q ."
 tap_check "both workers are in the registry" bash -c \
-  "[ \"\$(redis-cli -p $PORT --raw KEYS 'ooblex:worker:*' | sort | tr '\n' ' ')\" = 'ooblex:worker:worker-a ooblex:worker:worker-b ' ]"
+  "redis-cli -p $PORT --raw KEYS 'ooblex:worker:*' | grep -qx ooblex:worker:worker-a && redis-cli -p $PORT --raw KEYS 'ooblex:worker:*' | grep -qx ooblex:worker:worker-b"
 tap_check "a registry entry expires by itself" bash -c "[ \$(redis-cli -p $PORT TTL ooblex:worker:worker-a) -le 5 ]"
 stop_pid "$W1" 5; c1=$?; W1=
 stop_pid "$W2" 5; c2=$?; W2=
 tap_check "SIGTERM stops workers with exit code 0" test "$c1" -eq 0 -a "$c2" -eq 0
 tap_check "workers print a summary when they stop" bash -c "grep -q 'stopping: [0-9]* processed' '$OUT/worker-a.log'"
-tap_check "a stopped worker leaves the registry at once" bash -c "[ -z \"\$(redis-cli -p $PORT --raw KEYS 'ooblex:worker:*')\" ]"
+tap_check "a stopped worker leaves the registry at once" bash -c "! redis-cli -p $PORT --raw KEYS 'ooblex:*' | grep -E 'ooblex:(worker|alive):worker-'"
 if [ "$rc" -ne 0 ] || [ -n "${KEEP_TEST_OUTPUT:-}" ]; then echo "# logs in $OUT"; KEEP_TEST_OUTPUT=1; fi
 exit $rc

@@ -118,17 +118,21 @@ static void cb_frame(uint8_t *msg, size_t len, void *user) {
 }
 static void cb_stopped(void *user) { g_atomic_int_set(&((client *)user)->stopped, 1); }
 
-static client *client_new(void) {
+static client *client_new_waiting(uint64_t reorder_wait_us) {
 	client *c = calloc(1, sizeof(*c));
 	ooblex_client_id_generate(c->id);
 	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
 	ooblex_client_id_to_hex(c->id, hex);
 	ooblex_key_processed(c->key, hex);
 	g_mutex_init(&c->lock);
-	c->reorder = ooblex_reorder_new(64, 500000, result_free);
+	c->reorder = ooblex_reorder_new(64, reorder_wait_us, result_free);
 	c->delivered = g_ptr_array_new_with_free_func(result_free);
 	c->workers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	return c;
+}
+
+static client *client_new(void) {
+	return client_new_waiting(500000);
 }
 
 static void client_free(client *c) {
@@ -561,6 +565,163 @@ static int wait_atomic(atomic_int *v, int want, int ms) {
 	return atomic_load(v) == want;
 }
 
+static redisContext *test_redis(void) {
+	char err[256];
+	return ooblex_redis_connect(&redis_cfg, 2000, err, sizeof(err));
+}
+
+static long long redis_int(redisContext *c, const char *fmt, const char *arg) {
+	redisReply *r = redisCommand(c, fmt, arg);
+	/* A missing key (nil) counts as 0, as INCR would start it. */
+	long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer :
+		r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : r && r->type == REDIS_REPLY_NIL ? 0 : -1;
+	if(r)
+		freeReplyObject(r);
+	return v;
+}
+
+/* Starts a worker that takes `delay_ms` per frame; returns its pid. */
+static GPid spawn_worker(const char *id, int delay_ms) {
+	const char *bin = getenv("OOBLEX_TEST_WORKER");
+	char port[16], delay[16];
+	g_snprintf(port, sizeof(port), "%d", redis_cfg.port);
+	g_snprintf(delay, sizeof(delay), "%d", delay_ms);
+	gchar *argv[] = { (gchar *)bin, "--port", port, "--id", (gchar *)id, "--delay-ms", delay, NULL };
+	GPid pid = 0;
+	if(bin == NULL || !g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+			NULL, NULL, &pid, NULL))
+		return 0;
+	return pid;
+}
+
+/* Waits until worker `id` holds a frame in its processing list. */
+static int wait_holding(redisContext *rc, const char *id, int ms) {
+	char key[128];
+	g_snprintf(key, sizeof(key), OOBLEX_KEY_PROCESSING_PREFIX "%s", id);
+	for(int i = 0; i < ms / 5; i++) {
+		if(redis_int(rc, "LLEN %s", key) > 0)
+			return 1;
+		g_usleep(5000);
+	}
+	return 0;
+}
+
+static void test_worker_killed_mid_frame_loses_nothing(void) {
+	/* A slow worker takes a frame and is killed with SIGKILL while it works
+	 * on it: the frame goes back to the queue within a second, another worker
+	 * processes it, and every frame comes back exactly once. */
+	redisContext *rc = test_redis();
+	REQUIRE(rc != NULL);
+	GPid victim = spawn_worker("victim", 400);
+	REQUIRE(victim != 0);
+	g_usleep(300000);
+	/* This viewer waits for late frames (a real one gives up after 150 ms:
+	 * then the recovered frame is counted late instead of shown). */
+	client *c = client_new_waiting(5000000);
+	current = c;
+	ooblex_reader_watch(reader, c->key);
+	ooblex_ingest_config cfg = {
+		.codec = "vp8", .frame_skip = 1, .effect = "invert", .reply_pixfmt = OOBLEX_PIXFMT_JPEG,
+		.jpeg_quality = 80, .stats = &c->stats,
+	};
+	memcpy(cfg.client_id, c->id, OOBLEX_CLIENT_ID_LEN);
+	ooblex_ingest_callbacks cb = { cb_keyframe, cb_frame, cb_stopped };
+	char err[256];
+	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	REQUIRE(ing != NULL);
+	video_test_source *src = video_test_source_new("vp8", W, H, 30, 2000);
+	network net = { .ing = ing, .opts = &plain_vp8 };
+	int killed = 0;
+	gint64 killed_at = 0, reaped_at = 0;
+	for(int i = 0; i < 40; i++) {
+		video_test_source_next(src, push_packet, &net);
+		g_usleep(20000);
+		if(!killed && i >= 5 && wait_holding(rc, "victim", 500)) {
+			kill(victim, SIGKILL);
+			waitpid(victim, NULL, 0);
+			g_spawn_close_pid(victim);
+			killed = 1;
+			killed_at = g_get_monotonic_time();
+		}
+		if(killed && !reaped_at && redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "victim") == 0)
+			reaped_at = g_get_monotonic_time();
+	}
+	video_test_source_free(src);
+	for(int i = 0; i < 300 && !reaped_at; i++) {
+		if(redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "victim") == 0)
+			reaped_at = g_get_monotonic_time();
+		else
+			g_usleep(10000);
+	}
+	for(int i = 0; i < 500 && delivered_count(c) < 40; i++)
+		g_usleep(10000);
+	g_usleep(300000);
+	ooblex_ingest_stop(ing);
+	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
+		g_usleep(10000);
+	ooblex_reader_unwatch(reader, c->key);
+	current = NULL;
+	EXPECT(killed);
+	printf("# killed mid-frame: held frame back in the queue %.0f ms after SIGKILL; %u of 40 frames delivered\n",
+		(reaped_at - killed_at) / 1000.0, c->delivered->len);
+	EXPECT(reaped_at > 0 && reaped_at - killed_at < 1000000);
+	EXPECT_EQ(c->delivered->len, 40);
+	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->duplicates, 0);
+	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->skipped, 0);
+	client_free(c);
+	redisFree(rc);
+}
+
+static void test_killed_worker_frame_past_deadline_counted_stale(void) {
+	/* The same, but the frame's deadline passes before anyone could redo it:
+	 * it is dropped and counted in ooblex:dropped:stale, not processed late. */
+	redisContext *rc = test_redis();
+	REQUIRE(rc != NULL);
+	long long stale_before = redis_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE);
+	GPid victim = spawn_worker("victim2", 5000);
+	REQUIRE(victim != 0);
+	g_usleep(300000);
+	/* Hand the victim one frame directly, with a deadline 200 ms away. */
+	ooblex_frame_header h;
+	memset(&h, 0, sizeof(h));
+	h.kind = OOBLEX_KIND_FRAME;
+	h.frame_id = h.seq = 1;
+	h.capture_us = h.queued_us = ooblex_now_us();
+	h.deadline_us = h.capture_us + 200000;
+	h.width = 64;
+	h.height = 48;
+	h.pixfmt = OOBLEX_PIXFMT_I420;
+	h.reply_pixfmt = OOBLEX_PIXFMT_JPEG;
+	strcpy(h.effect, "none");
+	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, 64, 48);
+	size_t hlen = ooblex_wire_header_len(&h);
+	uint8_t *msg = calloc(1, hlen + h.payload_len);
+	/* RPUSH: the front of the queue, where the idle workers wait too; retry
+	 * (as another client each time: these are different frames) until the
+	 * victim is the one that got it. */
+	int held = 0;
+	for(int tries = 0; tries < 20 && !held; tries++) {
+		ooblex_client_id_generate(h.client_id);
+		h.deadline_us = ooblex_now_us() + 200000;
+		ooblex_wire_write_header(&h, msg);
+		freeReplyObject(redisCommand(rc, "RPUSH %s %b", OOBLEX_KEY_FRAMES, msg, hlen + h.payload_len));
+		held = wait_holding(rc, "victim2", 100);
+	}
+	free(msg);
+	REQUIRE(held);
+	kill(victim, SIGKILL);
+	waitpid(victim, NULL, 0);
+	g_spawn_close_pid(victim);
+	long long stale = stale_before;
+	for(int i = 0; i < 200 && stale == stale_before; i++) {
+		g_usleep(10000);
+		stale = redis_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE);
+	}
+	EXPECT_EQ(stale, stale_before + 1);
+	EXPECT_EQ(redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "victim2"), 0);
+	redisFree(rc);
+}
+
 static void test_redis_restart_is_survived(void) {
 	/* Its own Redis, so the fleet's is not disturbed. */
 	int port = 20000 + (int)(getpid() % 10000);
@@ -633,6 +794,8 @@ int main(void) {
 	TEST_RUN(test_in_flight_limit_defers_sampling);
 	TEST_RUN(test_workers_survive_garbage);
 	TEST_RUN(test_unknown_effect_is_not_fatal);
+	TEST_RUN(test_worker_killed_mid_frame_loses_nothing);
+	TEST_RUN(test_killed_worker_frame_past_deadline_counted_stale);
 	TEST_RUN(test_redis_restart_is_survived);
 	ooblex_reader_stop(reader);
 	ooblex_producer_stop(producer);
