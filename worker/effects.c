@@ -4,7 +4,9 @@
 #include "effects.h"
 #include "ooblex_wire.h"
 
+#include <glib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
@@ -13,29 +15,266 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 
-/* Effect name -> libavfilter graph description. Effects that are a single
- * stock filter live here; the library does the pixel work. */
-static const struct {
+/* Effect name -> libavfilter graph. Parameters are {name} placeholders
+ * with defaults; a client sets them as "blur:sigma=8". {W} and {H} are the
+ * frame's size. The library does the pixel work. */
+typedef struct effect_param {
+	const char *name;
+	double def, min, max;
+} effect_param;
+
+static const struct effect_def {
 	const char *name;
 	const char *graph;
+	effect_param params[3];
 } effect_table[] = {
-	{ "none", "null" },
-	/* negate maps limited-range Y to 251-Y and chroma to 256-C, which is
-	 * exactly 255-R, 255-G, 255-B after conversion. */
-	{ "invert", "negate" },
+	{ "none", "null", { { 0 } } },
+	/* Limited-range inversion: Y to 251-Y and chroma to 256-C is exactly
+	 * 255-R, 255-G, 255-B after conversion (negate would give 255-Y, a
+	 * slightly darker picture). */
+	{ "invert", "lutyuv=y=251-val:u=256-val:v=256-val", { { 0 } } },
 	/* Neutral chroma: the luma plane is the gray image. */
-	{ "grayscale", "lutyuv=u=128:v=128" },
-	{ "mirror", "hflip" },
-	{ "blur", "boxblur=luma_radius=6:luma_power=2:chroma_radius=3" },
+	{ "grayscale", "lutyuv=u=128:v=128", { { 0 } } },
+	{ "sepia", "colorchannelmixer=.393:.769:.189:0:.349:.686:.168:0:.272:.534:.131", { { 0 } } },
+	{ "mirror", "hflip", { { 0 } } },
+	{ "blur", "gblur=sigma={sigma}", { { "sigma", 6, 0.5, 50 } } },
+	/* Luma gradient magnitude (Sobel), white edges on black. */
+	{ "edges", "sobel=planes=1:scale={scale},lutyuv=u=128:v=128", { { "scale", 1, 0.1, 10 } } },
+	/* Flat colour bands plus dark outlines: luma posterized and multiplied
+	 * by inverted edges; chroma from the smoothed picture. */
+	{ "cartoon", "split[c][e];[c]smartblur=lr=3:ls=1,lutyuv=y=trunc(val/32)*32+16[flat];"
+		"[e]sobel=planes=1:scale=2,lutyuv=y=255-val:u=128:v=128[lines];[flat][lines]blend=c0_mode=multiply", { { 0 } } },
+	/* Blocks of {size} pixels: down with area averaging, up with nearest. */
+	{ "pixelate", "scale=max(1\\,trunc(iw/{size})):max(1\\,trunc(ih/{size})):flags=area,scale={W}:{H}:flags=neighbor",
+		{ { "size", 16, 2, 256 } } },
+	{ "denoise", "hqdn3d=luma_spatial={strength}", { { "strength", 8, 0, 100 } } },
 };
 #define N_EFFECTS (sizeof(effect_table) / sizeof(effect_table[0]))
 
-static const char *const effect_names[] = { "none", "invert", "grayscale", "mirror", "blur", NULL };
+static const char *const effect_names[] = { "none", "invert", "grayscale", "sepia", "mirror", "blur",
+	"edges", "cartoon", "pixelate", "denoise", NULL };
+
+/* Filters an ffmpeg:<graph> may use: they only transform the pixels they are
+ * given. Anything that reads files, loads code, talks to the network or takes
+ * commands (movie, frei0r, ladspa, sendcmd, zmq, subtitles, drawtext with
+ * files...) is refused: effect names come from browsers. */
+static const char *const graph_allowlist[] = {
+	"null", "copy", "format", "scale", "crop", "pad", "hflip", "vflip", "transpose", "rotate",
+	"negate", "lutyuv", "lutrgb", "lut", "hue", "eq", "colorchannelmixer", "colorbalance",
+	"colorlevels", "colorize", "vibrance", "gblur", "boxblur", "smartblur", "unsharp", "sobel", "prewitt",
+	"roberts", "edgedetect", "hqdn3d", "atadenoise", "nlmeans", "median", "convolution", "split", "blend",
+	"overlay", "hstack", "vstack", "geq", "noise", "vignette", "lenscorrection", "chromashift", "rgbashift",
+	"monochrome", "colortemperature", "exposure", "tmix", "deflate", "inflate", "erosion", "dilation",
+	"histeq", "normalize", "pseudocolor", "swapuv", "extractplanes", "mergeplanes", "setsar", "setdar",
+	"buffer", "buffersink", NULL,
+};
+
+static int check_graph_text(const char *g, char *err, size_t errlen);
+
+/* One effect of a chain, parsed: the table entry and its parameter values. */
+typedef struct effect_use {
+	const struct effect_def *def;
+	double values[3];
+} effect_use;
+
+static const struct effect_def *find_effect(const char *name, size_t len) {
+	for(size_t i = 0; i < N_EFFECTS; i++)
+		if(strlen(effect_table[i].name) == len && !strncmp(effect_table[i].name, name, len))
+			return &effect_table[i];
+	return NULL;
+}
+
+/* "blur:sigma=8" -> use. Values must be plain numbers in range: nothing of
+ * the client's text reaches the filter graph but a number we printed. */
+static int parse_use(const char *text, size_t len, effect_use *use, char *err, size_t errlen) {
+	const char *colon = memchr(text, ':', len);
+	size_t nlen = colon ? (size_t)(colon - text) : len;
+	use->def = find_effect(text, nlen);
+	if(use->def == NULL) {
+		snprintf(err, errlen, "unknown effect '%.*s'", (int)nlen, text);
+		return -1;
+	}
+	for(int i = 0; i < 3; i++)
+		use->values[i] = use->def->params[i].def;
+	const char *p = colon ? colon + 1 : text + len, *end = text + len;
+	while(p < end) {
+		const char *next = memchr(p, ':', (size_t)(end - p));
+		if(next == NULL)
+			next = end;
+		const char *eq = memchr(p, '=', (size_t)(next - p));
+		int found = 0;
+		for(int i = 0; i < 3 && eq && use->def->params[i].name; i++) {
+			const effect_param *ep = &use->def->params[i];
+			if(strlen(ep->name) != (size_t)(eq - p) || strncmp(ep->name, p, (size_t)(eq - p)))
+				continue;
+			char num[32];
+			size_t vlen = (size_t)(next - eq - 1);
+			if(vlen == 0 || vlen >= sizeof(num)) break;
+			memcpy(num, eq + 1, vlen);
+			num[vlen] = '\0';
+			char *stop = NULL;
+			double v = strtod(num, &stop);
+			if(*stop != '\0' || v != v || v < ep->min || v > ep->max) {
+				snprintf(err, errlen, "effect '%s': %s must be a number in %g..%g", use->def->name, ep->name, ep->min, ep->max);
+				return -1;
+			}
+			use->values[i] = v;
+			found = 1;
+		}
+		if(!found) {
+			snprintf(err, errlen, "effect '%s': unknown parameter '%.*s'", use->def->name, (int)(next - p), p);
+			return -1;
+		}
+		p = next + 1;
+	}
+	return 0;
+}
+
+/* Appends one effect's graph with its placeholders filled in. */
+static int append_graph(GString *out, const effect_use *use, int w, int h) {
+	for(const char *t = use->def->graph; *t; t++) {
+		if(*t != '{') {
+			g_string_append_c(out, *t);
+			continue;
+		}
+		const char *close = strchr(t, '}');
+		if(close == NULL)
+			return -1;
+		size_t n = (size_t)(close - t - 1);
+		if(n == 1 && t[1] == 'W') {
+			g_string_append_printf(out, "%d", w);
+		} else if(n == 1 && t[1] == 'H') {
+			g_string_append_printf(out, "%d", h);
+		} else {
+			int i = 0;
+			while(i < 3 && use->def->params[i].name && (strlen(use->def->params[i].name) != n ||
+					strncmp(use->def->params[i].name, t + 1, n)))
+				i++;
+			if(i == 3 || use->def->params[i].name == NULL)
+				return -1;
+			g_string_append_printf(out, "%g", use->values[i]);
+		}
+		t = close;
+	}
+	return 0;
+}
+
+/* The whole graph for an effect string: "ffmpeg:<graph>", or a chain of
+ * effects joined by '|' ("blur:sigma=3|grayscale"), each in its own brackets
+ * so that graphs with labels chain too. */
+static char *describe(const char *effect, int w, int h, int *custom, char *err, size_t errlen) {
+	*custom = 0;
+	if(!strncmp(effect, "ffmpeg:", 7)) {
+		*custom = 1;
+		if(effect[7] == '\0') {
+			snprintf(err, errlen, "empty ffmpeg: graph");
+			return NULL;
+		}
+		if(check_graph_text(effect + 7, err, errlen) < 0)
+			return NULL;
+		return g_strdup(effect + 7);
+	}
+	GString *out = g_string_new(NULL);
+	const char *p = effect;
+	int n = 0;
+	do {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		effect_use use;
+		if(parse_use(p, len, &use, err, errlen) < 0 || n >= 8) {
+			if(n >= 8)
+				snprintf(err, errlen, "at most 8 effects in a chain");
+			g_string_free(out, TRUE);
+			return NULL;
+		}
+		if(n > 0)
+			g_string_append(out, "[s];[s]");
+		if(append_graph(out, &use, w, h) < 0) {
+			snprintf(err, errlen, "effect '%s': bad graph template", use.def->name);
+			g_string_free(out, TRUE);
+			return NULL;
+		}
+		n++;
+		p = bar ? bar + 1 : NULL;
+	} while(p != NULL);
+	return g_string_free(out, FALSE);
+}
+
+static int allowed(const char *name, size_t len) {
+	for(const char *const *a = graph_allowlist; *a; a++)
+		if(strlen(*a) == len && !strncmp(*a, name, len))
+			return 1;
+	return 0;
+}
+
+/* Checks every filter name in a graph's text against the allowlist BEFORE
+ * libavfilter sees it: parsing a graph already initializes its filters, and
+ * `movie`, `sendcmd` or `frei0r` would open files or load code right there.
+ * Walks filter specs: [labels] name[=args] separated by ',' or ';', with
+ * quotes and backslash escapes inside the arguments skipped over. */
+static int check_graph_text(const char *g, char *err, size_t errlen) {
+	const char *p = g;
+	for(;;) {
+		while(*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		while(*p == '[') {
+			const char *close = strchr(p, ']');
+			if(close == NULL)
+				goto bad;
+			p = close + 1;
+			while(*p == ' ')
+				p++;
+		}
+		const char *name = p;
+		while(g_ascii_isalnum(*p) || *p == '_')
+			p++;
+		if(p == name)
+			goto bad;
+		if(!allowed(name, (size_t)(p - name))) {
+			snprintf(err, errlen, "filter '%.*s' is not allowed in ffmpeg: graphs", (int)(p - name), name);
+			return -1;
+		}
+		while(*p && *p != ',' && *p != ';') {
+			if(*p == '\\' && p[1]) {
+				p += 2;
+			} else if(*p == '\'') {
+				const char *close = strchr(p + 1, '\'');
+				if(close == NULL)
+					goto bad;
+				p = close + 1;
+			} else {
+				p++;
+			}
+		}
+		if(*p == '\0')
+			return 0;
+		p++;
+	}
+bad:
+	snprintf(err, errlen, "cannot read the ffmpeg: graph near '%.20s'", p);
+	return -1;
+}
+
+/* Refuses a configured graph that uses a filter not on the allowlist (a
+ * second line of defence: filters a graph inserts by itself count too). */
+static int check_allowlist(AVFilterGraph *graph, char *err, size_t errlen) {
+	for(unsigned i = 0; i < graph->nb_filters; i++) {
+		const char *name = graph->filters[i]->filter->name;
+		int ok = 0;
+		for(const char *const *a = graph_allowlist; *a && !ok; a++)
+			ok = !strcmp(*a, name);
+		if(!ok) {
+			snprintf(err, errlen, "filter '%s' is not allowed in ffmpeg: graphs", name);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 #define GRAPH_CACHE 8
 
 typedef struct cached_graph {
-	char effect[64];
+	char effect[OOBLEX_NAME_MAX + 1];
 	int width, height;
 	enum AVPixelFormat in_fmt;
 	AVFilterGraph *graph;
@@ -53,15 +292,12 @@ const char *const *ooblex_effects_list(void) {
 	return effect_names;
 }
 
-static const char *graph_for(const char *name) {
-	for(size_t i = 0; i < N_EFFECTS; i++)
-		if(!strcmp(effect_table[i].name, name))
-			return effect_table[i].graph;
-	return NULL;
-}
-
 int ooblex_effect_exists(const char *name) {
-	return graph_for(name) != NULL;
+	char err[256];
+	int custom;
+	char *d = describe(name, 64, 64, &custom, err, sizeof(err));
+	g_free(d);
+	return d != NULL;
 }
 
 ooblex_effects *ooblex_effects_new(void) {
@@ -93,7 +329,7 @@ void ooblex_effects_free(ooblex_effects *fx) {
 	free(fx);
 }
 
-static int build_graph(cached_graph *g, const char *effect, const char *desc, int w, int h,
+static int build_graph(cached_graph *g, const char *effect, const char *desc, int custom, int w, int h,
 		enum AVPixelFormat in_fmt, char *err, size_t errlen) {
 	char args[256], full[1024];
 	g->graph = avfilter_graph_alloc();
@@ -123,6 +359,10 @@ static int build_graph(cached_graph *g, const char *effect, const char *desc, in
 	ret = avfilter_graph_parse_ptr(g->graph, full, &inputs, &outputs, NULL);
 	avfilter_inout_free(&inputs);
 	avfilter_inout_free(&outputs);
+	if(ret >= 0 && custom && check_allowlist(g->graph, err, errlen) < 0) {
+		drop_graph(g);
+		return -1;
+	}
 	if(ret >= 0)
 		ret = avfilter_graph_config(g->graph, NULL);
 	if(ret < 0) {
@@ -151,13 +391,14 @@ static cached_graph *get_graph(ooblex_effects *fx, const char *effect, int w, in
 		if(g->graph == NULL || g->last_used < victim->last_used)
 			victim = g;
 	}
-	const char *desc = graph_for(effect);
-	if(desc == NULL) {
-		snprintf(err, errlen, "unknown effect '%s'", effect);
+	int custom = 0;
+	char *desc = describe(effect, w, h, &custom, err, errlen);
+	if(desc == NULL)
 		return NULL;
-	}
 	drop_graph(victim);
-	if(build_graph(victim, effect, desc, w, h, in_fmt, err, errlen) < 0)
+	int rc = build_graph(victim, effect, desc, custom, w, h, in_fmt, err, errlen);
+	g_free(desc);
+	if(rc < 0)
 		return NULL;
 	victim->last_used = ++fx->clock;
 	return victim;

@@ -18,9 +18,12 @@ typedef struct ooblex_effects ooblex_effects;
 ooblex_effects *ooblex_effects_new(void);
 void ooblex_effects_free(ooblex_effects *fx);
 
-/* Names this worker offers, NULL-terminated. */
+/* Names this worker offers, NULL-terminated. An effect string is one of
+ * them with optional parameters ("blur:sigma=8"), several joined by '|'
+ * ("blur|grayscale"), or "ffmpeg:<libavfilter graph>" using only
+ * pixel-transforming filters. */
 const char *const *ooblex_effects_list(void);
-/* 1 if the name is known. */
+/* 1 if the effect string is valid (ffmpeg: graphs are checked when built). */
 int ooblex_effect_exists(const char *name);
 
 /* Applies effect to a width x height picture in `in` (in_fmt: an
