@@ -938,7 +938,9 @@ static gboolean janus_ooblex_effect_name_ok(const char *s) {
 		return FALSE;
 	for(size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if(!(g_ascii_isalnum(c) || strchr("_-.:|=,/ ", c) != NULL))
+		/* Enough for effect chains and ffmpeg: graphs ([labels], expressions);
+		 * the worker checks what the filters are. */
+		if(!(g_ascii_isalnum(c) || strchr("_-.:|=,/ []();*+'", c) != NULL))
 			return FALSE;
 	}
 	return TRUE;
@@ -953,7 +955,7 @@ static json_t *janus_ooblex_check_options(json_t *root, const char **effect, uns
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (effect should be a string)");
 		if(!janus_ooblex_effect_name_ok(json_string_value(e)))
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT,
-				"Invalid effect name (1-200 characters: letters, digits and _-.:|=,/)");
+				"Invalid effect name (1-200 characters: letters, digits and _-.:|=,/ []();*+')");
 		*effect = json_string_value(e);
 	}
 	if(fs != NULL) {

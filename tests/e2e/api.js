@@ -58,7 +58,8 @@ async function main() {
   const asyncCases = [
     [{ request: 'start' }, null, 414, 'start without an offer'],
     [{ request: 'start', effect: 7 }, offer(['data']), 415, 'effect not a string'],
-    [{ request: 'start', effect: 'x; rm -rf /' }, offer(['data']), 415, 'effect with odd characters'],
+    [{ request: 'start', effect: 'x$(reboot)' }, offer(['data']), 415, 'effect with odd characters'],
+    [{ request: 'start', effect: 'line\nbreak' }, offer(['data']), 415, 'effect with a control character'],
     [{ request: 'start', effect: 'a'.repeat(100000) }, offer(['data']), 415, 'effect of 100,000 characters'],
     [{ request: 'start', frame_skip: 0 }, offer(['data']), 415, 'frame_skip 0'],
     [{ request: 'start', frame_skip: '3' }, offer(['data']), 415, 'frame_skip as a string'],
