@@ -180,26 +180,49 @@ static void push_packet(const uint8_t *pkt, size_t len, void *user) {
 
 static const stream_opts plain_vp8 = { .codec = "vp8" };
 
+/* Starts an ingest for client c (its id, its stats), with c's results read
+ * from Redis. cfg holds the rest. NULL (and a message) if it cannot start. */
+static ooblex_ingest *begin_stream(client *c, ooblex_ingest_config *cfg) {
+	current = c;
+	ooblex_reader_watch(reader, c->key);
+	memcpy(cfg->client_id, c->id, OOBLEX_CLIENT_ID_LEN);
+	cfg->stats = &c->stats;
+	ooblex_ingest_callbacks cb = { cb_keyframe, cb_frame, cb_stopped };
+	char err[256];
+	ooblex_ingest *ing = ooblex_ingest_start(cfg, &cb, c, err, sizeof(err));
+	if(ing == NULL)
+		printf("# ingest: %s\n", err);
+	return ing;
+}
+
+/* Waits for `expect` delivered results (up to 5 s), then stops the ingest
+ * and stops reading c's results. */
+static void end_stream(client *c, ooblex_ingest *ing, unsigned expect) {
+	for(int i = 0; i < 500 && delivered_count(c) < expect; i++)
+		g_usleep(10000);
+	if(ing != NULL) {
+		ooblex_ingest_stop(ing);
+		for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
+			g_usleep(10000);
+	}
+	ooblex_reader_unwatch(reader, c->key);
+	current = NULL;
+}
+
 /* Streams n frames of the test pattern through an ingest and waits for
  * `expect` delivered results. Keeps the source frames for pixel checks. */
 static client *run_stream_with(const stream_opts *opts, int n, unsigned frame_skip, const char *effect,
 		unsigned expect, uint8_t **sources) {
 	client *c = client_new();
-	current = c;
-	ooblex_reader_watch(reader, c->key);
 	ooblex_ingest_config cfg = {
 		.codec = opts->codec, .frame_skip = frame_skip, .effect = effect,
 		.reply_pixfmt = OOBLEX_PIXFMT_JPEG, .jpeg_quality = 90,
 		.frame_pixfmt = opts->frame_pixfmt, .max_width = opts->max_width, .max_height = opts->max_height,
 		.max_queued_packets = 100000, .pli_interval_ms = 500, .deadline_ms = 0,
-		.stats = &c->stats,
 	};
-	memcpy(cfg.client_id, c->id, OOBLEX_CLIENT_ID_LEN);
-	ooblex_ingest_callbacks cb = { cb_keyframe, cb_frame, cb_stopped };
-	char err[256];
-	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	ooblex_ingest *ing = begin_stream(c, &cfg);
 	if(ing == NULL) {
-		printf("# ingest: %s\n", err);
+		end_stream(c, NULL, 0);
 		return c;
 	}
 	video_test_source *src = video_test_source_new(opts->codec, W, H, 30, 3000);
@@ -226,11 +249,7 @@ static client *run_stream_with(const stream_opts *opts, int n, unsigned frame_sk
 		g_usleep(10000);
 	/* Anything processed twice would show up now as a duplicate or extra result. */
 	g_usleep(300000);
-	ooblex_ingest_stop(ing);
-	for(int waited = 0; waited < 500 && !g_atomic_int_get(&c->stopped); waited++)
-		g_usleep(10000);
-	ooblex_reader_unwatch(reader, c->key);
-	current = NULL;
+	end_stream(c, ing, expect);
 	return c;
 }
 
@@ -339,16 +358,10 @@ static void test_resolution_change_mid_stream(void) {
 	/* 320x240, then 160x120 (congestion), then back: every frame decodes and
 	 * is processed at the size it was sent. */
 	client *c = client_new();
-	current = c;
-	ooblex_reader_watch(reader, c->key);
 	ooblex_ingest_config cfg = {
-		.codec = "vp8", .frame_skip = 1, .effect = "invert", .reply_pixfmt = OOBLEX_PIXFMT_JPEG,
-		.jpeg_quality = 90, .stats = &c->stats,
+		.codec = "vp8", .frame_skip = 1, .effect = "invert", .reply_pixfmt = OOBLEX_PIXFMT_JPEG, .jpeg_quality = 90,
 	};
-	memcpy(cfg.client_id, c->id, OOBLEX_CLIENT_ID_LEN);
-	ooblex_ingest_callbacks cb = { cb_keyframe, cb_frame, cb_stopped };
-	char err[256];
-	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	ooblex_ingest *ing = begin_stream(c, &cfg);
 	REQUIRE(ing != NULL);
 	video_test_source *src = video_test_source_new("vp8", W, H, 30, 2000);
 	network net = { .ing = ing, .opts = &plain_vp8 };
@@ -362,13 +375,7 @@ static void test_resolution_change_mid_stream(void) {
 		}
 	}
 	video_test_source_free(src);
-	for(int i = 0; i < 500 && delivered_count(c) < 30; i++)
-		g_usleep(10000);
-	ooblex_ingest_stop(ing);
-	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
-		g_usleep(10000);
-	ooblex_reader_unwatch(reader, c->key);
-	current = NULL;
+	end_stream(c, ing, 30);
 	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), 30);
 	EXPECT_EQ(atomic_load(&c->stats.decode_errors), 0);
 	REQUIRE(c->delivered->len == 30);
@@ -618,16 +625,10 @@ static void test_worker_killed_mid_frame_loses_nothing(void) {
 	/* This viewer waits for late frames (a real one gives up after 150 ms:
 	 * then the recovered frame is counted late instead of shown). */
 	client *c = client_new_waiting(5000000);
-	current = c;
-	ooblex_reader_watch(reader, c->key);
 	ooblex_ingest_config cfg = {
-		.codec = "vp8", .frame_skip = 1, .effect = "invert", .reply_pixfmt = OOBLEX_PIXFMT_JPEG,
-		.jpeg_quality = 80, .stats = &c->stats,
+		.codec = "vp8", .frame_skip = 1, .effect = "invert", .reply_pixfmt = OOBLEX_PIXFMT_JPEG, .jpeg_quality = 80,
 	};
-	memcpy(cfg.client_id, c->id, OOBLEX_CLIENT_ID_LEN);
-	ooblex_ingest_callbacks cb = { cb_keyframe, cb_frame, cb_stopped };
-	char err[256];
-	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	ooblex_ingest *ing = begin_stream(c, &cfg);
 	REQUIRE(ing != NULL);
 	video_test_source *src = video_test_source_new("vp8", W, H, 30, 2000);
 	network net = { .ing = ing, .opts = &plain_vp8 };
@@ -655,12 +656,8 @@ static void test_worker_killed_mid_frame_loses_nothing(void) {
 	}
 	for(int i = 0; i < 500 && delivered_count(c) < 40; i++)
 		g_usleep(10000);
-	g_usleep(300000);
-	ooblex_ingest_stop(ing);
-	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
-		g_usleep(10000);
-	ooblex_reader_unwatch(reader, c->key);
-	current = NULL;
+	g_usleep(300000);	/* a frame processed twice would arrive now */
+	end_stream(c, ing, 40);
 	EXPECT(killed);
 	printf("# killed mid-frame: held frame back in the queue %.0f ms after SIGKILL; %u of 40 frames delivered\n",
 		(reaped_at - killed_at) / 1000.0, c->delivered->len);
