@@ -36,6 +36,8 @@
 
 static volatile sig_atomic_t stop_requested = 0;
 
+#define OOBLEX_MAX_BATCH 64
+
 static void on_signal(int sig) {
 	(void)sig;
 	stop_requested = 1;
@@ -46,6 +48,7 @@ typedef struct worker_options {
 	char id[OOBLEX_NAME_MAX + 1];
 	long max_frames;	/* 0: run until stopped */
 	long delay_ms;	/* extra time per frame, to emulate a slow model in tests */
+	long batch_size;	/* frames taken at once (BATCH_SIZE), for effects that gain from batches */
 } worker_options;
 
 typedef struct worker_stats {
@@ -72,6 +75,7 @@ static void usage(FILE *f) {
 		"  --db N            Redis database (default 0)\n"
 		"  --id NAME         worker id in logs and results (env OOBLEX_WORKER_ID, default host:pid)\n"
 		"  --max-frames N    exit after N frames (0 = never)\n"
+		"  --batch-size N    take up to N frames at once (env BATCH_SIZE, default 1)\n"
 		"  --delay-ms N      add N ms per frame (testing a slow worker)\n"
 		"  --list-effects    print the effects this worker offers and exit\n");
 }
@@ -111,6 +115,11 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 	snprintf(o->id, sizeof(o->id), "%s:%d", host, (int)getpid());
 	if((env = getenv("OOBLEX_WORKER_ID")) != NULL && *env)
 		snprintf(o->id, sizeof(o->id), "%s", env);
+	o->batch_size = 1;
+	if((env = getenv("BATCH_SIZE")) != NULL && *env && parse_int(env, 1, OOBLEX_MAX_BATCH, &o->batch_size) < 0) {
+		fprintf(stderr, "ooblex-worker: BATCH_SIZE must be 1..%d (got %s)\n", OOBLEX_MAX_BATCH, env);
+		return -1;
+	}
 
 	static const struct option longopts[] = {
 		{ "redis-url", required_argument, NULL, 'u' },
@@ -121,12 +130,13 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		{ "id", required_argument, NULL, 'i' },
 		{ "max-frames", required_argument, NULL, 'm' },
 		{ "delay-ms", required_argument, NULL, 'd' },
+		{ "batch-size", required_argument, NULL, 'b' },
 		{ "list-effects", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:m:d:lh", longopts, NULL)) != -1) {
+	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:m:d:b:lh", longopts, NULL)) != -1) {
 		switch(c) {
 			case 'u':
 				if(ooblex_redis_parse_url(&o->redis, optarg, err, sizeof(err)) < 0) {
@@ -137,6 +147,12 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 			case 'H': snprintf(o->redis.host, sizeof(o->redis.host), "%s", optarg); break;
 			case 'a': snprintf(o->redis.password, sizeof(o->redis.password), "%s", optarg); break;
 			case 'i': snprintf(o->id, sizeof(o->id), "%s", optarg); break;
+			case 'b':
+				if(parse_int(optarg, 1, OOBLEX_MAX_BATCH, &o->batch_size) < 0) {
+					fprintf(stderr, "ooblex-worker: --batch-size must be 1..%d\n", OOBLEX_MAX_BATCH);
+					return -1;
+				}
+				break;
 			case 'p':
 			case 'n':
 			case 'm':
@@ -227,7 +243,7 @@ static void heartbeat(worker *w, redisContext *c) {
 	for(const char *const *e = ooblex_effects_list(); *e; e++)
 		json_array_append_new(effects, json_string(*e));
 	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:i, s:I, s:I, s:[s]}",
-		"id", w->opt.id, "host", host, "pid", (int)getpid(), "effects", effects, "batch_size", 1,
+		"id", w->opt.id, "host", host, "pid", (int)getpid(), "effects", effects, "batch_size", (int)w->opt.batch_size,
 		"started", (json_int_t)w->started, "frames_done", (json_int_t)atomic_load(&w->stats.processed),
 		"queues", OOBLEX_KEY_FRAMES);
 	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
@@ -446,8 +462,8 @@ int main(int argc, char **argv) {
 	char effects[256] = "";
 	for(const char *const *e = ooblex_effects_list(); *e; e++)
 		snprintf(effects + strlen(effects), sizeof(effects) - strlen(effects), "%s%s", effects[0] ? " " : "", *e);
-	logmsg("[%s] ooblex-worker starting: Redis %s:%d, queue %s, effects: %s", w.opt.id,
-		w.opt.redis.host, w.opt.redis.port, OOBLEX_KEY_FRAMES, effects);
+	logmsg("[%s] ooblex-worker starting: Redis %s:%d, queue %s, batch size %ld, effects: %s", w.opt.id,
+		w.opt.redis.host, w.opt.redis.port, OOBLEX_KEY_FRAMES, w.opt.batch_size, effects);
 	int outage_logged = 0;
 	redisContext *c = NULL;
 	w.started = time(NULL);
@@ -476,28 +492,49 @@ int main(int argc, char **argv) {
 			continue;
 		}
 		if(r->type == REDIS_REPLY_STRING) {
-			char key[OOBLEX_KEY_MAX];
-			const uint8_t *res = NULL;
-			size_t res_len = 0;
-			int rc = process(&w, (const uint8_t *)r->str, r->len, key, &res, &res_len);
-			/* Completion is one transaction: result in, frame out of our hands. */
-			int n = 0;
+			/* BATCH_SIZE: up to batch_size-1 more, without waiting, into the
+			 * same processing list (one round trip for all of them). */
+			redisReply *batch[OOBLEX_MAX_BATCH] = { r };
+			int nb = 1;
+			for(long i = 1; i < w.opt.batch_size; i++)
+				redisAppendCommand(c, "LMOVE %s %s RIGHT LEFT", OOBLEX_KEY_FRAMES, w.processing_key);
+			for(long i = 1; i < w.opt.batch_size; i++) {
+				redisReply *more = NULL;
+				if(redisGetReply(c, (void **)&more) != REDIS_OK)
+					break;
+				if(more->type == REDIS_REPLY_STRING)
+					batch[nb++] = more;
+				else
+					freeReplyObject(more);
+			}
+			/* Completion is one transaction: results in, frames out of our
+			 * hands. hiredis copies each command as it is appended, so the
+			 * result buffer can be reused for the next frame. */
+			int queued = 0;
 			redisAppendCommand(c, "MULTI");
-			if(rc == 0) {
-				redisAppendCommand(c, "LPUSH %s %b", key, res, res_len);
-				/* A list whose client left disappears by itself. */
-				redisAppendCommand(c, "EXPIRE %s %d", key, OOBLEX_PROCESSED_TTL_S);
-				n += 2;
-			} else if(rc == 1) {
-				redisAppendCommand(c, "INCR %s", OOBLEX_KEY_DROPPED_STALE);
-				n++;
+			for(int i = 0; i < nb; i++) {
+				char key[OOBLEX_KEY_MAX];
+				const uint8_t *res = NULL;
+				size_t res_len = 0;
+				int rc = process(&w, (const uint8_t *)batch[i]->str, batch[i]->len, key, &res, &res_len);
+				if(rc == 0) {
+					redisAppendCommand(c, "LPUSH %s %b", key, res, res_len);
+					/* A list whose client left disappears by itself. */
+					redisAppendCommand(c, "EXPIRE %s %d", key, OOBLEX_PROCESSED_TTL_S);
+					queued += 2;
+				} else if(rc == 1) {
+					redisAppendCommand(c, "INCR %s", OOBLEX_KEY_DROPPED_STALE);
+					queued++;
+				}
+				if(i > 0)
+					freeReplyObject(batch[i]);
 			}
 			redisAppendCommand(c, "DEL %s", w.processing_key);
 			redisAppendCommand(c, "EXEC");
-			for(int i = 0; i < n + 3; i++) {
+			for(int i = 0; i < queued + 3; i++) {
 				redisReply *rr = NULL;
 				if(redisGetReply(c, (void **)&rr) != REDIS_OK) {
-					logmsg("[%s] lost the Redis connection while completing a frame (%s)", w.opt.id, c->errstr);
+					logmsg("[%s] lost the Redis connection while completing frames (%s)", w.opt.id, c->errstr);
 					break;
 				}
 				freeReplyObject(rr);

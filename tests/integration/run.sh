@@ -19,8 +19,9 @@ if ! start_redis "$PORT" "$OUT/redis.log"; then
   tap_fail "redis starts" "$(tail -5 "$OUT/redis.log")"; exit 1
 fi
 "$BUILD/ooblex-worker" --port "$PORT" --id worker-a >"$OUT/worker-a.log" 2>&1 & W1=$!
-# The second worker finds Redis through the environment, as in a container.
-REDIS_URL="redis://127.0.0.1:$PORT" OOBLEX_WORKER_ID=worker-b "$BUILD/ooblex-worker" >"$OUT/worker-b.log" 2>&1 & W2=$!
+# The second worker finds Redis through the environment, as in a container,
+# and takes frames in batches of up to 4 (the mission's BATCH_SIZE).
+REDIS_URL="redis://127.0.0.1:$PORT" OOBLEX_WORKER_ID=worker-b BATCH_SIZE=4 "$BUILD/ooblex-worker" >"$OUT/worker-b.log" 2>&1 & W2=$!
 wait_for 10 grep -q "connected to Redis" "$OUT/worker-a.log"
 wait_for 10 grep -q "connected to Redis" "$OUT/worker-b.log"
 
@@ -38,6 +39,8 @@ tap_check "a frame is never processed twice" \
   bash -c "! cat '$OUT'/worker-*.log | grep -o 'Processing frame [0-9]*\.\.\. (client [0-9a-f]*' | sort | uniq -d | grep -q ."
 tap_check "both workers are in the registry" bash -c \
   "redis-cli -p $PORT --raw KEYS 'ooblex:worker:*' | grep -qx ooblex:worker:worker-a && redis-cli -p $PORT --raw KEYS 'ooblex:worker:*' | grep -qx ooblex:worker:worker-b"
+tap_check "BATCH_SIZE is taken from the environment and shown in the registry" bash -c \
+  "grep -q 'batch size 4' '$OUT/worker-b.log' && redis-cli -p $PORT --raw GET ooblex:worker:worker-b | grep -q '\"batch_size\":4'"
 tap_check "a registry entry expires by itself" bash -c "[ \$(redis-cli -p $PORT TTL ooblex:worker:worker-a) -le 5 ]"
 stop_pid "$W1" 5; c1=$?; W1=
 stop_pid "$W2" 5; c2=$?; W2=
