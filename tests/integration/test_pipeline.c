@@ -587,18 +587,146 @@ static long long redis_int(redisContext *c, const char *fmt, const char *arg) {
 	return v;
 }
 
-/* Starts a worker that takes `delay_ms` per frame; returns its pid. */
-static GPid spawn_worker(const char *id, int delay_ms) {
+/* Starts a worker on Redis database `db` that takes `delay_ms` per frame and
+ * up to `batch` frames at once; returns its pid. */
+static GPid spawn_worker_in(int db, const char *id, int delay_ms, int batch) {
 	const char *bin = getenv("OOBLEX_TEST_WORKER");
-	char port[16], delay[16];
+	char port[16], delay[16], dbs[16], batchs[16];
 	g_snprintf(port, sizeof(port), "%d", redis_cfg.port);
 	g_snprintf(delay, sizeof(delay), "%d", delay_ms);
-	gchar *argv[] = { (gchar *)bin, "--port", port, "--id", (gchar *)id, "--delay-ms", delay, NULL };
+	g_snprintf(dbs, sizeof(dbs), "%d", db);
+	g_snprintf(batchs, sizeof(batchs), "%d", batch);
+	gchar *argv[] = { (gchar *)bin, "--port", port, "--db", dbs, "--id", (gchar *)id, "--delay-ms", delay,
+		"--batch-size", batchs, NULL };
 	GPid pid = 0;
 	if(bin == NULL || !g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
 			NULL, NULL, &pid, NULL))
 		return 0;
 	return pid;
+}
+
+static GPid spawn_worker(const char *id, int delay_ms) {
+	return spawn_worker_in(0, id, delay_ms, 1);
+}
+
+/* A connection to database 1, where only the workers a test starts itself
+ * live: the regular fleet (database 0) cannot take its frames. */
+static redisContext *isolated_redis(void) {
+	ooblex_redis_config cfg = redis_cfg;
+	cfg.db = 1;
+	char err[256];
+	redisContext *c = ooblex_redis_connect(&cfg, 2000, err, sizeof(err));
+	if(c != NULL)
+		freeReplyObject(redisCommand(c, "FLUSHDB"));
+	return c;
+}
+
+/* Queues n small raw frames for client `id` straight into frames_to_process. */
+static void flood(redisContext *c, const uint8_t id[OOBLEX_CLIENT_ID_LEN], int n) {
+	ooblex_frame_header h;
+	memset(&h, 0, sizeof(h));
+	h.kind = OOBLEX_KIND_FRAME;
+	memcpy(h.client_id, id, OOBLEX_CLIENT_ID_LEN);
+	h.width = 32;
+	h.height = 24;
+	h.pixfmt = OOBLEX_PIXFMT_I420;
+	h.reply_pixfmt = OOBLEX_PIXFMT_JPEG;
+	h.jpeg_quality = 50;
+	strcpy(h.effect, "none");
+	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, 32, 24);
+	size_t hlen = ooblex_wire_header_len(&h);
+	uint8_t *msg = calloc(1, hlen + h.payload_len);
+	for(int i = 0; i < n; i++) {
+		h.frame_id = h.seq = (uint32_t)(i + 1);
+		ooblex_wire_write_header(&h, msg);
+		redisAppendCommand(c, "LPUSH %s %b", OOBLEX_KEY_FRAMES, msg, hlen + h.payload_len);
+	}
+	for(int i = 0; i < n; i++) {
+		redisReply *r = NULL;
+		if(redisGetReply(c, (void **)&r) == REDIS_OK)
+			freeReplyObject(r);
+	}
+	free(msg);
+}
+
+static void stop_worker(GPid pid, int sig, int *status) {
+	kill(pid, sig);
+	waitpid(pid, status, 0);
+	g_spawn_close_pid(pid);
+}
+
+static void test_sigterm_drains(void) {
+	/* SIGTERM while holding a batch of slow frames: the worker finishes them,
+	 * takes nothing new, and exits 0; nothing is left for a reaper. */
+	redisContext *rc = isolated_redis();
+	REQUIRE(rc != NULL);
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	ooblex_client_id_generate(id);
+	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1], key[OOBLEX_KEY_MAX];
+	ooblex_client_id_to_hex(id, hex);
+	ooblex_key_processed(key, hex);
+	flood(rc, id, 20);
+	GPid w = spawn_worker_in(1, "drainer", 200, 3);
+	REQUIRE(w != 0);
+	int held = 0;
+	for(int i = 0; i < 400 && !held; i++) {
+		held = redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "drainer") == 3;
+		if(!held)
+			g_usleep(5000);
+	}
+	REQUIRE(held);
+	long long done_before = redis_int(rc, "LLEN %s", key);
+	gint64 t0 = g_get_monotonic_time();
+	int status = -1;
+	stop_worker(w, SIGTERM, &status);
+	double took = (g_get_monotonic_time() - t0) / 1000.0;
+	long long done = redis_int(rc, "LLEN %s", key), left = redis_int(rc, "LLEN %s", OOBLEX_KEY_FRAMES);
+	printf("# SIGTERM with 3 frames in hand: exited after %.0f ms, %lld -> %lld results, %lld still queued\n",
+		took, done_before, done, left);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(done, done_before + 3);	/* the batch in hand was finished */
+	EXPECT_EQ(done + left, 20);	/* and nothing else was taken */
+	EXPECT_EQ(redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "drainer"), 0);
+	EXPECT(took < 3000);
+	redisFree(rc);
+}
+
+/* Results for `key` that appear in `ms` milliseconds. */
+static long long results_in(redisContext *rc, const char *key, int ms) {
+	long long a = redis_int(rc, "LLEN %s", key);
+	g_usleep((gulong)ms * 1000);
+	return redis_int(rc, "LLEN %s", key) - a;
+}
+
+static void test_throughput_grows_with_workers(void) {
+	/* A model that takes 100 ms a frame: one worker does ~10 frames/s; two
+	 * more added during the run triple it. The delay is a sleep, so the
+	 * figure holds on a busy machine. */
+	redisContext *rc = isolated_redis();
+	REQUIRE(rc != NULL);
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	ooblex_client_id_generate(id);
+	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1], key[OOBLEX_KEY_MAX];
+	ooblex_client_id_to_hex(id, hex);
+	ooblex_key_processed(key, hex);
+	flood(rc, id, 200);
+	GPid w[3];
+	w[0] = spawn_worker_in(1, "grow-1", 100, 1);
+	REQUIRE(w[0] != 0);
+	g_usleep(500000);
+	long long one = results_in(rc, key, 2000);
+	w[1] = spawn_worker_in(1, "grow-2", 100, 1);
+	w[2] = spawn_worker_in(1, "grow-3", 100, 1);
+	g_usleep(500000);
+	long long three = results_in(rc, key, 2000);
+	for(int i = 0; i < 3; i++)
+		if(w[i])
+			stop_worker(w[i], SIGTERM, NULL);
+	printf("# throughput: %.1f frames/s with 1 worker, %.1f with 3 (x%.2f)\n", one / 2.0, three / 2.0,
+		one ? (double)three / one : 0.0);
+	EXPECT(one >= 10 && one <= 22);
+	EXPECT(three >= 2 * one);
+	redisFree(rc);
 }
 
 /* Waits until worker `id` holds a frame in its processing list. */
@@ -793,6 +921,8 @@ int main(void) {
 	TEST_RUN(test_unknown_effect_is_not_fatal);
 	TEST_RUN(test_worker_killed_mid_frame_loses_nothing);
 	TEST_RUN(test_killed_worker_frame_past_deadline_counted_stale);
+	TEST_RUN(test_sigterm_drains);
+	TEST_RUN(test_throughput_grows_with_workers);
 	TEST_RUN(test_redis_restart_is_survived);
 	ooblex_reader_stop(reader);
 	ooblex_producer_stop(producer);
