@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 void ooblex_redis_config_default(ooblex_redis_config *cfg) {
 	memset(cfg, 0, sizeof(*cfg));
@@ -121,4 +122,29 @@ redisContext *ooblex_redis_connect(const ooblex_redis_config *cfg, int timeout_m
 	}
 	err[0] = '\0';
 	return c;
+}
+
+redisContext *ooblex_redis_connect_retry(const ooblex_redis_config *cfg, int timeout_ms, int *outage,
+		ooblex_redis_stop_fn stop, ooblex_redis_report_fn report, void *user) {
+	int wait_ms = 0;
+	while(!stop(user)) {
+		char err[256];
+		redisContext *c = ooblex_redis_connect(cfg, timeout_ms, err, sizeof(err));
+		if(c != NULL) {
+			report(user, NULL, *outage);
+			*outage = 0;
+			return c;
+		}
+		if(!*outage) {
+			report(user, err, 0);
+			*outage = 1;
+		}
+		wait_ms = ooblex_backoff_next_ms(wait_ms);
+		/* In slices, so that a stop is noticed while waiting. */
+		for(int slept = 0; slept < wait_ms && !stop(user); slept += 50) {
+			struct timespec ts = { 0, 50 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
 }

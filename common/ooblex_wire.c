@@ -11,25 +11,12 @@
  *  header_len: payload
  */
 #include "ooblex_wire.h"
+#include "ooblex_bytes.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
-static void put32(uint8_t *p, uint32_t v) { for(int i = 0; i < 4; i++) p[i] = v >> (8 * i); }
-static void put64(uint8_t *p, uint64_t v) { for(int i = 0; i < 8; i++) p[i] = v >> (8 * i); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static uint32_t get32(const uint8_t *p) {
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static uint64_t get64(const uint8_t *p) {
-	uint64_t v = 0;
-	for(int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 const char *ooblex_wire_error_str(ooblex_wire_error err) {
 	switch(err) {
@@ -83,18 +70,18 @@ size_t ooblex_wire_write_header(const ooblex_frame_header *h, uint8_t *buf) {
 	memcpy(buf, OOBLEX_WIRE_MAGIC, 4);
 	buf[4] = OOBLEX_WIRE_VERSION;
 	buf[5] = h->kind;
-	put16(buf + 6, (uint16_t)hlen);
+	ooblex_put16(buf + 6, (uint16_t)hlen);
 	memcpy(buf + 8, h->client_id, OOBLEX_CLIENT_ID_LEN);
-	put64(buf + 24, h->frame_id);
-	put32(buf + 32, h->seq);
-	put32(buf + 36, h->payload_len);
-	put64(buf + 40, h->capture_us);
-	put64(buf + 48, h->queued_us);
-	put64(buf + 56, h->deadline_us);
-	put64(buf + 64, h->worker_start_us);
-	put64(buf + 72, h->worker_end_us);
-	put16(buf + 80, h->width);
-	put16(buf + 82, h->height);
+	ooblex_put64(buf + 24, h->frame_id);
+	ooblex_put32(buf + 32, h->seq);
+	ooblex_put32(buf + 36, h->payload_len);
+	ooblex_put64(buf + 40, h->capture_us);
+	ooblex_put64(buf + 48, h->queued_us);
+	ooblex_put64(buf + 56, h->deadline_us);
+	ooblex_put64(buf + 64, h->worker_start_us);
+	ooblex_put64(buf + 72, h->worker_end_us);
+	ooblex_put16(buf + 80, h->width);
+	ooblex_put16(buf + 82, h->height);
 	buf[84] = h->pixfmt;
 	buf[85] = h->reply_pixfmt;
 	buf[86] = h->jpeg_quality;
@@ -125,7 +112,7 @@ ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 		return OOBLEX_WIRE_BAD_VERSION;
 	memset(h, 0, sizeof(*h));
 	h->kind = msg[5];
-	size_t hlen = get16(msg + 6);
+	size_t hlen = ooblex_get16(msg + 6);
 	if(h->kind != OOBLEX_KIND_FRAME && h->kind != OOBLEX_KIND_RESULT)
 		return OOBLEX_WIRE_BAD_HEADER;
 	if(hlen > len)
@@ -137,16 +124,16 @@ ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 	if(OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen > hlen)
 		return OOBLEX_WIRE_BAD_HEADER;
 	memcpy(h->client_id, msg + 8, OOBLEX_CLIENT_ID_LEN);
-	h->frame_id = get64(msg + 24);
-	h->seq = get32(msg + 32);
-	h->payload_len = get32(msg + 36);
-	h->capture_us = get64(msg + 40);
-	h->queued_us = get64(msg + 48);
-	h->deadline_us = get64(msg + 56);
-	h->worker_start_us = get64(msg + 64);
-	h->worker_end_us = get64(msg + 72);
-	h->width = get16(msg + 80);
-	h->height = get16(msg + 82);
+	h->frame_id = ooblex_get64(msg + 24);
+	h->seq = ooblex_get32(msg + 32);
+	h->payload_len = ooblex_get32(msg + 36);
+	h->capture_us = ooblex_get64(msg + 40);
+	h->queued_us = ooblex_get64(msg + 48);
+	h->deadline_us = ooblex_get64(msg + 56);
+	h->worker_start_us = ooblex_get64(msg + 64);
+	h->worker_end_us = ooblex_get64(msg + 72);
+	h->width = ooblex_get16(msg + 80);
+	h->height = ooblex_get16(msg + 82);
 	h->pixfmt = msg[84];
 	h->reply_pixfmt = msg[85];
 	h->jpeg_quality = msg[86];

@@ -5,9 +5,7 @@
 
 #include <string.h>
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
-static void put32(uint8_t *p, uint32_t v) { for(int i = 0; i < 4; i++) p[i] = v >> (8 * i); }
-static void put64(uint8_t *p, uint64_t v) { for(int i = 0; i < 8; i++) p[i] = v >> (8 * i); }
+#include "ooblex_bytes.h"
 
 int ooblex_chunk_frame(uint64_t frame_id, const uint8_t *meta, size_t meta_len,
 		const uint8_t *jpeg, size_t jpeg_len, size_t max_msg, ooblex_chunk_send_fn send, void *user) {
@@ -24,12 +22,12 @@ int ooblex_chunk_frame(uint64_t frame_id, const uint8_t *meta, size_t meta_len,
 		size_t n = total - off < body ? total - off : body;
 		msg[0] = OOBLEX_CHUNK_VERSION;
 		msg[1] = OOBLEX_CHUNK_HEADER_LEN;
-		put16(msg + 2, (uint16_t)i);
-		put16(msg + 4, (uint16_t)count);
-		put16(msg + 6, (uint16_t)meta_len);
-		put32(msg + 8, (uint32_t)total);
-		put32(msg + 12, (uint32_t)off);
-		put64(msg + 16, frame_id);
+		ooblex_put16(msg + 2, (uint16_t)i);
+		ooblex_put16(msg + 4, (uint16_t)count);
+		ooblex_put16(msg + 6, (uint16_t)meta_len);
+		ooblex_put32(msg + 8, (uint32_t)total);
+		ooblex_put32(msg + 12, (uint32_t)off);
+		ooblex_put64(msg + 16, frame_id);
 		/* The body may straddle the metadata / JPEG boundary. */
 		uint8_t *dst = msg + OOBLEX_CHUNK_HEADER_LEN;
 		size_t left = n, pos = off;

@@ -28,31 +28,34 @@ static void logf_(ooblex_log_fn log, int level, const char *fmt, ...) {
 	log(level, buf);
 }
 
-/* Connects, retrying with backoff until it works or *stop is set. Logs the
- * first failure of an outage only. */
+/* How a thread's connection attempts are reported. */
+typedef struct connect_report {
+	const ooblex_redis_config *cfg;
+	volatile gint *stop;
+	ooblex_log_fn log;
+	const char *who;
+} connect_report;
+
+static int report_stop(void *user) {
+	return g_atomic_int_get(((connect_report *)user)->stop);
+}
+
+static void report_connect(void *user, const char *err, int after_outage) {
+	connect_report *r = user;
+	if(err != NULL)
+		logf_(r->log, 1, "%s: Redis unavailable (%s); retrying with backoff", r->who, err);
+	else if(after_outage)
+		logf_(r->log, 2, "%s: Redis at %s:%d is back", r->who, r->cfg->host, r->cfg->port);
+	else
+		logf_(r->log, 2, "%s: connected to Redis at %s:%d", r->who, r->cfg->host, r->cfg->port);
+}
+
+/* Connects, retrying with backoff until it works or *stop is set; one log
+ * line per outage. */
 static redisContext *connect_with_backoff(const ooblex_redis_config *cfg, int timeout_ms,
 		volatile gint *stop, ooblex_log_fn log, const char *who, int *outage_logged) {
-	int wait_ms = 0;
-	while(!g_atomic_int_get(stop)) {
-		char err[256];
-		redisContext *c = ooblex_redis_connect(cfg, timeout_ms, err, sizeof(err));
-		if(c != NULL) {
-			if(*outage_logged)
-				logf_(log, 2, "%s: Redis at %s:%d is back", who, cfg->host, cfg->port);
-			else
-				logf_(log, 2, "%s: connected to Redis at %s:%d", who, cfg->host, cfg->port);
-			*outage_logged = 0;
-			return c;
-		}
-		if(!*outage_logged) {
-			logf_(log, 1, "%s: Redis unavailable (%s); retrying with backoff", who, err);
-			*outage_logged = 1;
-		}
-		wait_ms = ooblex_backoff_next_ms(wait_ms);
-		for(int slept = 0; slept < wait_ms && !g_atomic_int_get(stop); slept += 50)
-			g_usleep(50 * 1000);
-	}
-	return NULL;
+	connect_report r = { cfg, stop, log, who };
+	return ooblex_redis_connect_retry(cfg, timeout_ms, outage_logged, report_stop, report_connect, &r);
 }
 
 /* ---------------------------------------------------------------- producer */

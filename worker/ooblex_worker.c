@@ -182,27 +182,23 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 	return 0;
 }
 
+static int stop_was_requested(void *user) {
+	(void)user;
+	return stop_requested;
+}
+
+static void report_connect(void *user, const char *err, int after_outage) {
+	const worker_options *o = user;
+	if(err != NULL)
+		logmsg("[%s] waiting for Redis: %s (retrying with backoff)", o->id, err);
+	else
+		logmsg("[%s] connected to Redis at %s:%d%s", o->id, o->redis.host, o->redis.port,
+			after_outage ? " (back after an outage)" : "");
+}
+
 /* Waits for Redis with backoff; NULL only when asked to stop. */
 static redisContext *connect_redis(const worker_options *o, int *outage_logged) {
-	int wait_ms = 0;
-	while(!stop_requested) {
-		char err[256];
-		redisContext *c = ooblex_redis_connect(&o->redis, 0, err, sizeof(err));
-		if(c != NULL) {
-			logmsg("[%s] connected to Redis at %s:%d%s", o->id, o->redis.host, o->redis.port,
-				*outage_logged ? " (back after an outage)" : "");
-			*outage_logged = 0;
-			return c;
-		}
-		if(!*outage_logged) {
-			logmsg("[%s] waiting for Redis: %s (retrying with backoff)", o->id, err);
-			*outage_logged = 1;
-		}
-		wait_ms = ooblex_backoff_next_ms(wait_ms);
-		struct timespec ts = { wait_ms / 1000, (wait_ms % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
-	}
-	return NULL;
+	return ooblex_redis_connect_retry(&o->redis, 0, outage_logged, stop_was_requested, report_connect, (void *)o);
 }
 
 typedef struct worker {

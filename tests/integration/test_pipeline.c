@@ -649,6 +649,14 @@ static void flood(redisContext *c, const uint8_t id[OOBLEX_CLIENT_ID_LEN], int n
 	free(msg);
 }
 
+/* A fresh client id and the key its results go to. */
+static void new_client(uint8_t id[OOBLEX_CLIENT_ID_LEN], char key[OOBLEX_KEY_MAX]) {
+	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
+	ooblex_client_id_generate(id);
+	ooblex_client_id_to_hex(id, hex);
+	ooblex_key_processed(key, hex);
+}
+
 static void stop_worker(GPid pid, int sig, int *status) {
 	kill(pid, sig);
 	waitpid(pid, status, 0);
@@ -661,10 +669,8 @@ static void test_sigterm_drains(void) {
 	redisContext *rc = isolated_redis();
 	REQUIRE(rc != NULL);
 	uint8_t id[OOBLEX_CLIENT_ID_LEN];
-	ooblex_client_id_generate(id);
-	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1], key[OOBLEX_KEY_MAX];
-	ooblex_client_id_to_hex(id, hex);
-	ooblex_key_processed(key, hex);
+	char key[OOBLEX_KEY_MAX];
+	new_client(id, key);
 	flood(rc, id, 20);
 	GPid w = spawn_worker_in(1, "drainer", 200, 3);
 	REQUIRE(w != 0);
@@ -705,10 +711,8 @@ static void test_throughput_grows_with_workers(void) {
 	redisContext *rc = isolated_redis();
 	REQUIRE(rc != NULL);
 	uint8_t id[OOBLEX_CLIENT_ID_LEN];
-	ooblex_client_id_generate(id);
-	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1], key[OOBLEX_KEY_MAX];
-	ooblex_client_id_to_hex(id, hex);
-	ooblex_key_processed(key, hex);
+	char key[OOBLEX_KEY_MAX];
+	new_client(id, key);
 	flood(rc, id, 200);
 	GPid w[3];
 	w[0] = spawn_worker_in(1, "grow-1", 100, 1);
