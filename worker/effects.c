@@ -1,9 +1,11 @@
 /*
- * effects.c - libavfilter graphs: buffer -> <effect> -> format=yuv420p -> buffersink.
+ * effects.c - core effects as libavfilter graphs (buffer -> <effect> ->
+ * format=yuv420p -> buffersink) and module effects through ooblex_effect.h.
  */
 #include "effects.h"
 #include "ooblex_wire.h"
 
+#include <dlfcn.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,45 +161,58 @@ static int append_graph(GString *out, const effect_use *use, int w, int h) {
 	return 0;
 }
 
-/* The whole graph for an effect string: "ffmpeg:<graph>", or a chain of
- * effects joined by '|' ("blur:sigma=3|grayscale"), each in its own brackets
- * so that graphs with labels chain too. */
+/* The length of the chain item at p: up to the next '|', or everything for
+ * "ffmpeg:<graph>" (a graph's own options may contain '|'). */
+static size_t item_len(const char *p) {
+	if(!strncmp(p, "ffmpeg:", 7))
+		return strlen(p);
+	const char *bar = strchr(p, '|');
+	return bar ? (size_t)(bar - p) : strlen(p);
+}
+
+/* The whole graph for a chain of core effects joined by '|'
+ * ("blur:sigma=3|grayscale"), each in its own brackets so that graphs with
+ * labels chain too; an "ffmpeg:<graph>" item ends the chain. */
 static char *describe(const char *effect, int w, int h, int *custom, char *err, size_t errlen) {
 	*custom = 0;
-	if(!strncmp(effect, "ffmpeg:", 7)) {
-		*custom = 1;
-		if(effect[7] == '\0') {
-			snprintf(err, errlen, "empty ffmpeg: graph");
-			return NULL;
-		}
-		if(check_graph_text(effect + 7, err, errlen) < 0)
-			return NULL;
-		return g_strdup(effect + 7);
-	}
 	GString *out = g_string_new(NULL);
 	const char *p = effect;
 	int n = 0;
-	do {
-		const char *bar = strchr(p, '|');
-		size_t len = bar ? (size_t)(bar - p) : strlen(p);
-		effect_use use;
-		if(parse_use(p, len, &use, err, errlen) < 0 || n >= 8) {
-			if(n >= 8)
-				snprintf(err, errlen, "at most 8 effects in a chain");
-			g_string_free(out, TRUE);
-			return NULL;
+	for(;;) {
+		size_t len = item_len(p);
+		if(n >= 8) {
+			snprintf(err, errlen, "at most 8 effects in a chain");
+			goto fail;
 		}
 		if(n > 0)
 			g_string_append(out, "[s];[s]");
+		if(!strncmp(p, "ffmpeg:", 7)) {
+			*custom = 1;
+			if(p[7] == '\0') {
+				snprintf(err, errlen, "empty ffmpeg: graph");
+				goto fail;
+			}
+			if(check_graph_text(p + 7, err, errlen) < 0)
+				goto fail;
+			g_string_append(out, p + 7);
+			break;
+		}
+		effect_use use;
+		if(parse_use(p, len, &use, err, errlen) < 0)
+			goto fail;
 		if(append_graph(out, &use, w, h) < 0) {
 			snprintf(err, errlen, "effect '%s': bad graph template", use.def->name);
-			g_string_free(out, TRUE);
-			return NULL;
+			goto fail;
 		}
 		n++;
-		p = bar ? bar + 1 : NULL;
-	} while(p != NULL);
+		if(p[len] == '\0')
+			break;
+		p += len + 1;
+	}
 	return g_string_free(out, FALSE);
+fail:
+	g_string_free(out, TRUE);
+	return NULL;
 }
 
 static int allowed(const char *name, size_t len) {
@@ -272,6 +287,8 @@ static int check_allowlist(AVFilterGraph *graph, char *err, size_t errlen) {
 }
 
 #define GRAPH_CACHE 8
+#define MODULE_CACHE 8
+#define MAX_MODULE_EFFECTS 64
 
 typedef struct cached_graph {
 	char effect[OOBLEX_NAME_MAX + 1];
@@ -282,22 +299,159 @@ typedef struct cached_graph {
 	uint64_t last_used;
 } cached_graph;
 
+/* A module effect's state for one effect string ("faces:min_size=40"). */
+typedef struct cached_state {
+	char item[OOBLEX_NAME_MAX + 1];
+	const ooblex_effect *effect;
+	void *state;
+	uint64_t last_used;
+} cached_state;
+
 struct ooblex_effects {
 	cached_graph cache[GRAPH_CACHE];
+	cached_state states[MODULE_CACHE];
 	uint64_t clock;
 	AVFrame *in, *out;
+	uint8_t *scratch;	/* a mixed chain's intermediate I420 picture */
+	size_t scratch_cap;
 };
 
+/* Module effects, process-wide: added at start-up, before any context
+ * processes a frame, and read-only afterwards. */
+static const ooblex_effect *module_effects[MAX_MODULE_EFFECTS];
+static size_t n_module_effects;
+static const char *all_names[sizeof(effect_names) / sizeof(effect_names[0]) + MAX_MODULE_EFFECTS];
+
 const char *const *ooblex_effects_list(void) {
-	return effect_names;
+	size_t n = 0;
+	for(const char *const *e = effect_names; *e; e++)
+		all_names[n++] = *e;
+	for(size_t i = 0; i < n_module_effects; i++)
+		all_names[n++] = module_effects[i]->name;
+	all_names[n] = NULL;
+	return all_names;
+}
+
+int ooblex_effect_is_core(const char *name) {
+	return !strcmp(name, "ffmpeg") || find_effect(name, strlen(name)) != NULL;
+}
+
+static const ooblex_effect *find_module_effect(const char *name, size_t len) {
+	for(size_t i = 0; i < n_module_effects; i++)
+		if(strlen(module_effects[i]->name) == len && !strncmp(module_effects[i]->name, name, len))
+			return module_effects[i];
+	return NULL;
+}
+
+const char *ooblex_effect_help(const char *name) {
+	const ooblex_effect *e = find_module_effect(name, strlen(name));
+	return e ? e->help : NULL;
+}
+
+/* The module effect a chain item names, or NULL for a core item. */
+static const ooblex_effect *item_module(const char *item, size_t len) {
+	const char *colon = memchr(item, ':', len);
+	return find_module_effect(item, colon ? (size_t)(colon - item) : len);
+}
+
+void ooblex_effect_first_module(const char *effect, char *out, size_t outlen) {
+	if(outlen > 0)
+		out[0] = '\0';
+	for(const char *p = effect; *p;) {
+		size_t len = item_len(p);
+		const ooblex_effect *m = item_module(p, len);
+		if(m != NULL) {
+			snprintf(out, outlen, "%s", m->name);
+			return;
+		}
+		if(p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+}
+
+static int valid_effect_name(const char *n) {
+	size_t len = n ? strlen(n) : 0;
+	if(len == 0 || len > 31)
+		return 0;
+	for(size_t i = 0; i < len; i++)
+		if(!(g_ascii_islower(n[i]) || g_ascii_isdigit(n[i]) || n[i] == '_'))
+			return 0;
+	return 1;
+}
+
+int ooblex_effects_add_module(const ooblex_effect_module *m, const char *origin, char *err, size_t errlen) {
+	if(m == NULL || m->abi_version != OOBLEX_EFFECT_ABI_VERSION) {
+		snprintf(err, errlen, "%s: ABI version %u, this worker speaks %u", origin, m ? m->abi_version : 0,
+			OOBLEX_EFFECT_ABI_VERSION);
+		return -1;
+	}
+	for(size_t i = 0; i < m->n_effects; i++) {
+		const ooblex_effect *e = &m->effects[i];
+		if(!valid_effect_name(e->name) || e->create == NULL || e->process == NULL) {
+			snprintf(err, errlen, "%s: effect %zu needs a name of [a-z0-9_]{1,31}, create() and process()", origin, i);
+			return -1;
+		}
+		if(ooblex_effect_is_core(e->name) || find_module_effect(e->name, strlen(e->name)) != NULL) {
+			snprintf(err, errlen, "%s: effect '%s' is already offered", origin, e->name);
+			return -1;
+		}
+	}
+	if(n_module_effects + m->n_effects > MAX_MODULE_EFFECTS) {
+		snprintf(err, errlen, "%s: more than %d module effects", origin, MAX_MODULE_EFFECTS);
+		return -1;
+	}
+	for(size_t i = 0; i < m->n_effects; i++)
+		module_effects[n_module_effects++] = &m->effects[i];
+	return 0;
+}
+
+int ooblex_effects_load_module(const char *path, char *err, size_t errlen) {
+	/* RTLD_LOCAL: one module's symbols never satisfy another's. The handle
+	 * stays open for the life of the process, as the effects do. */
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if(h == NULL) {
+		snprintf(err, errlen, "%s", dlerror());
+		return -1;
+	}
+	ooblex_effect_module_fn get = (ooblex_effect_module_fn)dlsym(h, OOBLEX_EFFECT_MODULE_SYMBOL);
+	if(get == NULL) {
+		snprintf(err, errlen, "%s: no %s() (see ooblex_effect.h)", path, OOBLEX_EFFECT_MODULE_SYMBOL);
+		dlclose(h);
+		return -1;
+	}
+	if(ooblex_effects_add_module(get(), path, err, errlen) < 0) {
+		dlclose(h);
+		return -1;
+	}
+	return 0;
 }
 
 int ooblex_effect_exists(const char *name) {
-	char err[256];
-	int custom;
-	char *d = describe(name, 64, 64, &custom, err, sizeof(err));
-	g_free(d);
-	return d != NULL;
+	/* Core runs are checked by building their description; module items by
+	 * name (their parameters are theirs to check, at create()). */
+	GString *core = g_string_new(NULL);
+	int ok = 1;
+	for(const char *p = name; ok;) {
+		size_t len = item_len(p);
+		if(item_module(p, len) == NULL) {
+			if(core->len)
+				g_string_append_c(core, '|');
+			g_string_append_len(core, p, (gssize)len);
+		}
+		if(p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	if(core->len || name[0] == '\0') {
+		char err[256];
+		int custom;
+		char *d = describe(core->str, 64, 64, &custom, err, sizeof(err));
+		ok = d != NULL;
+		g_free(d);
+	}
+	g_string_free(core, TRUE);
+	return ok;
 }
 
 ooblex_effects *ooblex_effects_new(void) {
@@ -319,13 +473,22 @@ static void drop_graph(cached_graph *g) {
 	memset(g, 0, sizeof(*g));
 }
 
+static void drop_state(cached_state *s) {
+	if(s->state != NULL && s->effect->destroy != NULL)
+		s->effect->destroy(s->state);
+	memset(s, 0, sizeof(*s));
+}
+
 void ooblex_effects_free(ooblex_effects *fx) {
 	if(fx == NULL)
 		return;
 	for(int i = 0; i < GRAPH_CACHE; i++)
 		drop_graph(&fx->cache[i]);
+	for(int i = 0; i < MODULE_CACHE; i++)
+		drop_state(&fx->states[i]);
 	av_frame_free(&fx->in);
 	av_frame_free(&fx->out);
+	free(fx->scratch);
 	free(fx);
 }
 
@@ -404,11 +567,16 @@ static cached_graph *get_graph(ooblex_effects *fx, const char *effect, int w, in
 	return victim;
 }
 
-int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
+static size_t i420_size(int width, int height) {
+	return (size_t)width * height + 2 * (size_t)((width + 1) / 2) * ((height + 1) / 2);
+}
+
+/* Runs a chain of core effects from `in` (I420 or RGB24) to `out` (I420). */
+static int run_graph(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
 		int width, int height, uint8_t *out, char *err, size_t errlen) {
-	size_t i420_len = (size_t)width * height + 2 * (size_t)((width + 1) / 2) * ((height + 1) / 2);
+	size_t out_len = i420_size(width, height);
 	if(in_fmt == OOBLEX_PIXFMT_I420 && !strcmp(effect, "none")) {
-		memcpy(out, in, i420_len);
+		memcpy(out, in, out_len);
 		return 0;
 	}
 	enum AVPixelFormat fmt = in_fmt == OOBLEX_PIXFMT_RGB24 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_YUV420P;
@@ -440,8 +608,116 @@ int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, con
 		av_frame_unref(res);
 		return -1;
 	}
-	av_image_copy_to_buffer(out, (int)i420_len, (const uint8_t *const *)res->data, res->linesize,
+	av_image_copy_to_buffer(out, (int)out_len, (const uint8_t *const *)res->data, res->linesize,
 		AV_PIX_FMT_YUV420P, width, height, 1);
 	av_frame_unref(res);
 	return 0;
+}
+
+/* The state of a module effect for one chain item, created on first use. */
+static cached_state *get_state(ooblex_effects *fx, const ooblex_effect *e, const char *item, size_t len,
+		char *err, size_t errlen) {
+	cached_state *victim = &fx->states[0];
+	for(int i = 0; i < MODULE_CACHE; i++) {
+		cached_state *s = &fx->states[i];
+		if(s->state != NULL && strlen(s->item) == len && !strncmp(s->item, item, len)) {
+			s->last_used = ++fx->clock;
+			return s;
+		}
+		if(s->state == NULL || s->last_used < victim->last_used)
+			victim = s;
+	}
+	size_t name_len = strlen(e->name);
+	char params[OOBLEX_NAME_MAX + 1] = "";
+	if(len > name_len + 1)
+		snprintf(params, sizeof(params), "%.*s", (int)(len - name_len - 1), item + name_len + 1);
+	err[0] = '\0';
+	void *state = e->create(params, err, errlen);
+	if(state == NULL) {
+		if(err[0] == '\0')
+			snprintf(err, errlen, "effect '%s' refused its parameters", e->name);
+		return NULL;
+	}
+	drop_state(victim);
+	snprintf(victim->item, sizeof(victim->item), "%.*s", (int)len, item);
+	victim->effect = e;
+	victim->state = state;
+	victim->last_used = ++fx->clock;
+	return victim;
+}
+
+/* A chain that uses module effects: runs of core effects go through their
+ * graph, module effects work in place on the I420 picture in `out`. */
+static int run_mixed(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
+		int width, int height, uint8_t *out, char *err, size_t errlen) {
+	size_t len_i420 = i420_size(width, height);
+	if(fx->scratch_cap < len_i420) {
+		uint8_t *n = realloc(fx->scratch, len_i420);
+		if(n == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		fx->scratch = n;
+		fx->scratch_cap = len_i420;
+	}
+	const uint8_t *cur = in;	/* where the picture is now: `in`, or `out` */
+	int cur_fmt = in_fmt;
+	GString *core = g_string_new(NULL);
+	int rc = 0;
+	for(const char *p = effect; rc == 0;) {
+		size_t len = item_len(p);
+		const ooblex_effect *m = item_module(p, len);
+		int last = p[len] == '\0';
+		if(m == NULL) {
+			if(core->len)
+				g_string_append_c(core, '|');
+			g_string_append_len(core, p, (gssize)len);
+		}
+		/* A run of core effects ends at a module effect or the chain's end. */
+		if((m != NULL || last) && (core->len || (m != NULL && cur != out))) {
+			const char *graph = core->len ? core->str : "none";
+			if(cur == out) {
+				rc = run_graph(fx, graph, cur_fmt, cur, width, height, fx->scratch, err, errlen);
+				if(rc == 0)
+					memcpy(out, fx->scratch, len_i420);
+			} else {
+				rc = run_graph(fx, graph, cur_fmt, cur, width, height, out, err, errlen);
+			}
+			cur = out;
+			cur_fmt = OOBLEX_PIXFMT_I420;
+			g_string_truncate(core, 0);
+		}
+		if(rc == 0 && m != NULL) {
+			cached_state *s = get_state(fx, m, p, len, err, errlen);
+			if(s == NULL) {
+				rc = -1;
+				break;
+			}
+			int cw = (width + 1) / 2, ch = (height + 1) / 2;
+			ooblex_image img = { width, height, out, out + (size_t)width * height,
+				out + (size_t)width * height + (size_t)cw * ch, width, cw, cw };
+			err[0] = '\0';
+			if(m->process(s->state, &img, err, errlen) < 0) {
+				if(err[0] == '\0')
+					snprintf(err, errlen, "effect '%s' failed", m->name);
+				/* A state in an unknown state is not reused. */
+				drop_state(s);
+				rc = -1;
+			}
+		}
+		if(last)
+			break;
+		p += len + 1;
+	}
+	g_string_free(core, TRUE);
+	return rc;
+}
+
+int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
+		int width, int height, uint8_t *out, char *err, size_t errlen) {
+	char first[32];
+	ooblex_effect_first_module(effect, first, sizeof(first));
+	if(first[0] == '\0')
+		return run_graph(fx, effect, in_fmt, in, width, height, out, err, errlen);
+	return run_mixed(fx, effect, in_fmt, in, width, height, out, err, errlen);
 }

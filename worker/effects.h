@@ -1,30 +1,52 @@
 /*
- * effects.h - the image effects a worker applies, built on libavfilter.
+ * effects.h - the image effects a worker applies.
  *
- * Owns: the mapping from effect names to libavfilter graphs, and a cache of
- * configured graphs per (effect, size, input format), so the per-frame cost is
- * pushing one frame through an existing graph. Pixels come in as tightly
- * packed I420 or RGB24 and always leave as I420 (libavfilter converts).
- * Not thread-safe: one effects context per worker thread.
+ * Owns: the mapping from effect names to libavfilter graphs (the "core"
+ * effects every worker has), the process-wide table of module effects (the
+ * built-in OpenCV ones and shared objects loaded through ooblex_effect.h),
+ * and per context a cache of configured graphs per (effect, size, input
+ * format) and of module states per effect string, so the per-frame cost is
+ * pushing one frame through what already exists. A chain may mix both kinds
+ * ("face_pixelate|grayscale"). Pixels come in as tightly packed I420 or RGB24
+ * and always leave as I420 (libavfilter converts).
+ * Modules are added before contexts are used; a context is used by one
+ * thread at a time.
  */
 #ifndef OOBLEX_EFFECTS_H
 #define OOBLEX_EFFECTS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "ooblex_effect.h"
 
 typedef struct ooblex_effects ooblex_effects;
 
 ooblex_effects *ooblex_effects_new(void);
 void ooblex_effects_free(ooblex_effects *fx);
 
-/* Names this worker offers, NULL-terminated. An effect string is one of
- * them with optional parameters ("blur:sigma=8"), several joined by '|'
+/* Names this worker offers, NULL-terminated: the core effects, then the
+ * modules' (valid until the next module is added). An effect string is one
+ * of them with optional parameters ("blur:sigma=8"), several joined by '|'
  * ("blur|grayscale"), or "ffmpeg:<libavfilter graph>" using only
- * pixel-transforming filters. */
+ * pixel-transforming filters (always last in a chain: it takes the rest). */
 const char *const *ooblex_effects_list(void);
-/* 1 if the effect string is valid (ffmpeg: graphs are checked when built). */
+/* 1 for the libavfilter effects (and "ffmpeg") every worker has. */
+int ooblex_effect_is_core(const char *name);
+/* A module effect's one-line help, or NULL. */
+const char *ooblex_effect_help(const char *name);
+/* 1 if the effect string is valid: core effects with their parameters are
+ * checked fully, module effects by name (ffmpeg: graphs when built). */
 int ooblex_effect_exists(const char *name);
+/* The name of the first module effect in a chain ("faces" for
+ * "blur|faces:min_size=40") into out, or "" when the chain is core only. */
+void ooblex_effect_first_module(const char *effect, char *out, size_t outlen);
+
+/* Adds a module's effects to every context (call before using contexts).
+ * origin names it in errors. Returns 0, or -1 with a reason (unknown ABI,
+ * a bad or duplicate name). */
+int ooblex_effects_add_module(const ooblex_effect_module *m, const char *origin, char *err, size_t errlen);
+/* dlopen()s a shared object and adds its module. */
+int ooblex_effects_load_module(const char *path, char *err, size_t errlen);
 
 /* Applies effect to a width x height picture in `in` (in_fmt: an
  * ooblex_pixfmt, I420 or RGB24) and writes the result as I420 to out (which

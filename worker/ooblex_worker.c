@@ -5,15 +5,18 @@
  * processing list: each frame goes to exactly one worker, FIFO), applies the
  * frame's effect, and pushes the result (a JPEG, or I420 if asked) to
  * `processed_frames:{client_id}`, clearing its processing list in the same
- * transaction. Any number of workers may run, on any machine that reaches
- * Redis. A thread of its own keeps the worker's liveness and registry keys
- * fresh and reaps the processing lists of workers that died (ooblex_keys.h).
+ * transaction. Frames whose effect only some workers offer (the OpenCV ones,
+ * modules) come through `frames_to_process:{effect}` instead: the worker
+ * serves each queue it listens to (--effects) with a thread of its own, so a
+ * busy queue never delays another. Any number of workers may run, on any
+ * machine that reaches Redis. A liveness thread keeps the worker's liveness
+ * and registry keys fresh, reaps the processing lists of workers that died
+ * (ooblex_keys.h) and writes the Prometheus metrics file.
  *
- *   ooblex-worker [--redis-url redis://[:pw@]host[:port][/db]] [--host H] [--port P]
- *                 [--password PW] [--db N] [--id NAME] [--max-frames N] [--delay-ms N]
- * Environment: REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, OOBLEX_WORKER_ID.
- * Flags win over the environment. SIGTERM/SIGINT: finish the frame in hand, exit 0.
+ * Run with --help for the options. Flags win over the environment.
+ * SIGTERM/SIGINT: finish the frames in hand, take nothing new, exit 0.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -26,17 +29,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <glib.h>
 #include <jansson.h>
 
 #include "effects.h"
 #include "jpeg_codec.h"
+#ifdef OOBLEX_HAVE_OPENCV
+#include "ml_opencv.h"
+#endif
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
+#include "worker_metrics.h"
+
+#ifndef OOBLEX_MODULE_DIR
+#define OOBLEX_MODULE_DIR "/usr/local/lib/ooblex/effects"
+#endif
 
 static volatile sig_atomic_t stop_requested = 0;
 
 #define OOBLEX_MAX_BATCH 64
+/* The default queue plus one per routed effect. */
+#define OOBLEX_MAX_QUEUES 17
 
 static void on_signal(int sig) {
 	(void)sig;
@@ -49,12 +63,13 @@ typedef struct worker_options {
 	long max_frames;	/* 0: run until stopped */
 	long delay_ms;	/* extra time per frame, to emulate a slow model in tests */
 	long batch_size;	/* frames taken at once (BATCH_SIZE), for effects that gain from batches */
+	const char *effects;	/* --effects: "core" and/or routed effect names; NULL: everything */
+	GPtrArray *modules;	/* --module paths */
+	const char *module_dir;
+	const char *models_dir;
+	const char *metrics_dir;
+	int list_effects;
 } worker_options;
-
-typedef struct worker_stats {
-	atomic_ulong processed;	/* read by the liveness thread too */
-	unsigned long garbage, failed, stale;
-} worker_stats;
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...) {
@@ -74,6 +89,14 @@ static void usage(FILE *f) {
 		"  --password PW     Redis password (env REDIS_PASSWORD)\n"
 		"  --db N            Redis database (default 0)\n"
 		"  --id NAME         worker id in logs and results (env OOBLEX_WORKER_ID, default host:pid)\n"
+		"  --effects LIST    what to serve, comma-separated: 'core' (the libavfilter effects, queue\n"
+		"                    frames_to_process) and routed effects such as faces, onnx or a module's\n"
+		"                    (queue frames_to_process:{effect}); default: everything (env OOBLEX_EFFECTS)\n"
+		"  --module PATH     load an effect module (ooblex_effect.h); repeatable\n"
+		"  --module-dir DIR  load every *.so in DIR (env OOBLEX_MODULE_DIR, default " OOBLEX_MODULE_DIR ")\n"
+		"  --models-dir DIR  where onnx:<name>.onnx models are (env OOBLEX_MODELS_DIR)\n"
+		"  --metrics-dir DIR write Prometheus metrics there every second, for node exporter's\n"
+		"                    textfile collector (env OOBLEX_METRICS_DIR)\n"
 		"  --max-frames N    exit after N frames (0 = never)\n"
 		"  --batch-size N    take up to N frames at once (env BATCH_SIZE, default 1)\n"
 		"  --delay-ms N      add N ms per frame (testing a slow worker)\n"
@@ -88,6 +111,11 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
 		return -1;
 	*out = v;
 	return 0;
+}
+
+static const char *env_or(const char *name, const char *fallback) {
+	const char *v = getenv(name);
+	return v != NULL && *v ? v : fallback;
 }
 
 static int parse_options(int argc, char **argv, worker_options *o) {
@@ -120,6 +148,18 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		fprintf(stderr, "ooblex-worker: BATCH_SIZE must be 1..%d (got %s)\n", OOBLEX_MAX_BATCH, env);
 		return -1;
 	}
+	o->effects = env_or("OOBLEX_EFFECTS", NULL);
+	o->module_dir = env_or("OOBLEX_MODULE_DIR", OOBLEX_MODULE_DIR);
+	o->models_dir = env_or("OOBLEX_MODELS_DIR", NULL);
+	o->metrics_dir = env_or("OOBLEX_METRICS_DIR", NULL);
+	o->modules = g_ptr_array_new_with_free_func(g_free);
+	if((env = getenv("OOBLEX_EFFECT_MODULES")) != NULL && *env) {
+		gchar **paths = g_strsplit(env, ":", -1);
+		for(gchar **p = paths; *p; p++)
+			if(**p)
+				g_ptr_array_add(o->modules, g_strdup(*p));
+		g_strfreev(paths);
+	}
 
 	static const struct option longopts[] = {
 		{ "redis-url", required_argument, NULL, 'u' },
@@ -128,6 +168,11 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		{ "password", required_argument, NULL, 'a' },
 		{ "db", required_argument, NULL, 'n' },
 		{ "id", required_argument, NULL, 'i' },
+		{ "effects", required_argument, NULL, 'e' },
+		{ "module", required_argument, NULL, 'M' },
+		{ "module-dir", required_argument, NULL, 'D' },
+		{ "models-dir", required_argument, NULL, 'O' },
+		{ "metrics-dir", required_argument, NULL, 'P' },
 		{ "max-frames", required_argument, NULL, 'm' },
 		{ "delay-ms", required_argument, NULL, 'd' },
 		{ "batch-size", required_argument, NULL, 'b' },
@@ -136,7 +181,7 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:m:d:b:lh", longopts, NULL)) != -1) {
+	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:e:M:D:O:P:m:d:b:lh", longopts, NULL)) != -1) {
 		switch(c) {
 			case 'u':
 				if(ooblex_redis_parse_url(&o->redis, optarg, err, sizeof(err)) < 0) {
@@ -147,6 +192,11 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 			case 'H': snprintf(o->redis.host, sizeof(o->redis.host), "%s", optarg); break;
 			case 'a': snprintf(o->redis.password, sizeof(o->redis.password), "%s", optarg); break;
 			case 'i': snprintf(o->id, sizeof(o->id), "%s", optarg); break;
+			case 'e': o->effects = optarg; break;
+			case 'M': g_ptr_array_add(o->modules, g_strdup(optarg)); break;
+			case 'D': o->module_dir = optarg; break;
+			case 'O': o->models_dir = optarg; break;
+			case 'P': o->metrics_dir = optarg; break;
 			case 'b':
 				if(parse_int(optarg, 1, OOBLEX_MAX_BATCH, &o->batch_size) < 0) {
 					fprintf(stderr, "ooblex-worker: --batch-size must be 1..%d\n", OOBLEX_MAX_BATCH);
@@ -166,10 +216,7 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 				else if(c == 'm') o->max_frames = v;
 				else o->delay_ms = v;
 				break;
-			case 'l':
-				for(const char *const *e = ooblex_effects_list(); *e; e++)
-					printf("%s\n", *e);
-				exit(0);
+			case 'l': o->list_effects = 1; break;
 			case 'h': usage(stdout); exit(0);
 			default: usage(stderr); return -1;
 		}
@@ -179,6 +226,54 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		usage(stderr);
 		return -1;
 	}
+	/* '#' separates the id from the effect in a processing list's name. */
+	if(strchr(o->id, '#') != NULL || o->id[0] == '\0') {
+		fprintf(stderr, "ooblex-worker: a worker id must be non-empty and without '#'\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The OpenCV effects, every module in the module folder, then --module:
+ * an explicitly named module that cannot load stops the worker; a broken
+ * file in the shared folder is logged and skipped. */
+static int load_effects(const worker_options *o) {
+	char err[512];
+#ifdef OOBLEX_HAVE_OPENCV
+	ooblex_ml_set_paths(getenv("OOBLEX_CASCADE_DIR"), o->models_dir);
+	if(ooblex_effects_add_module(ooblex_ml_module(), "built-in OpenCV effects", err, sizeof(err)) < 0) {
+		fprintf(stderr, "ooblex-worker: %s\n", err);
+		return -1;
+	}
+#else
+	if(o->models_dir != NULL)
+		fprintf(stderr, "ooblex-worker: built without OpenCV: --models-dir has no effect\n");
+#endif
+	DIR *d = o->module_dir ? opendir(o->module_dir) : NULL;
+	if(d != NULL) {
+		GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+		struct dirent *de;
+		while((de = readdir(d)) != NULL)
+			if(g_str_has_suffix(de->d_name, ".so"))
+				g_ptr_array_add(names, g_strdup(de->d_name));
+		closedir(d);
+		/* Sorted: which module wins a name clash must not depend on the disk. */
+		g_ptr_array_sort(names, (GCompareFunc)g_ascii_strcasecmp);
+		for(guint i = 0; i < names->len; i++) {
+			gchar *path = g_build_filename(o->module_dir, g_ptr_array_index(names, i), NULL);
+			if(ooblex_effects_load_module(path, err, sizeof(err)) < 0)
+				fprintf(stderr, "ooblex-worker: skipping module %s: %s\n", path, err);
+			g_free(path);
+		}
+		g_ptr_array_unref(names);
+	}
+	for(guint i = 0; i < o->modules->len; i++) {
+		const char *path = g_ptr_array_index(o->modules, i);
+		if(ooblex_effects_load_module(path, err, sizeof(err)) < 0) {
+			fprintf(stderr, "ooblex-worker: --module %s: %s\n", path, err);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -187,27 +282,16 @@ static int stop_was_requested(void *user) {
 	return stop_requested;
 }
 
-static void report_connect(void *user, const char *err, int after_outage) {
-	const worker_options *o = user;
-	if(err != NULL)
-		logmsg("[%s] waiting for Redis: %s (retrying with backoff)", o->id, err);
-	else
-		logmsg("[%s] connected to Redis at %s:%d%s", o->id, o->redis.host, o->redis.port,
-			after_outage ? " (back after an outage)" : "");
-}
+typedef struct worker worker;
 
-/* Waits for Redis with backoff; NULL only when asked to stop. */
-static redisContext *connect_redis(const worker_options *o, int *outage_logged) {
-	return ooblex_redis_connect_retry(&o->redis, 0, outage_logged, stop_was_requested, report_connect, (void *)o);
-}
-
-typedef struct worker {
-	worker_options opt;
-	time_t started;
-	char registry_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
-	char processing_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
-	char alive_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
-	atomic_int liveness_stop;
+/* One queue the worker serves, with everything its thread owns. */
+typedef struct queue_loop {
+	worker *w;
+	int index;	/* 0 logs connection changes for the whole worker */
+	char route[32];	/* "" for frames_to_process, else the effect */
+	char queue[OOBLEX_KEY_MAX];
+	char processing_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX + 40];
+	redisContext *c;
 	ooblex_effects *fx;
 	ooblex_jpeg *jpeg;
 	uint8_t *decoded;	/* a JPEG frame, decoded */
@@ -216,32 +300,117 @@ typedef struct worker {
 	size_t pixels_cap;
 	uint8_t *out;	/* result message */
 	size_t out_cap;
-	worker_stats stats;
-} worker;
+	pthread_t thread;
+	int started;
+} queue_loop;
 
-static int ensure(uint8_t **buf, size_t *cap, size_t need) {
-	if(need <= *cap)
+struct worker {
+	worker_options opt;
+	time_t started;
+	char host[256];
+	char registry_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
+	char alive_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
+	atomic_int liveness_stop;
+	atomic_ulong processed;	/* all queues; read by the liveness thread */
+	atomic_ulong garbage, failed, stale;
+	ooblex_metrics *metrics;
+	int serves_core;	/* listens to frames_to_process */
+	queue_loop loops[OOBLEX_MAX_QUEUES];
+	int n_loops;
+};
+
+static void report_connect(void *user, const char *err, int after_outage) {
+	const queue_loop *q = user;
+	if(q->index != 0)
+		return;
+	if(err != NULL)
+		logmsg("[%s] waiting for Redis: %s (retrying with backoff)", q->w->opt.id, err);
+	else
+		logmsg("[%s] connected to Redis at %s:%d%s", q->w->opt.id, q->w->opt.redis.host, q->w->opt.redis.port,
+			after_outage ? " (back after an outage)" : "");
+}
+
+static void add_loop(worker *w, const char *route) {
+	queue_loop *q = &w->loops[w->n_loops];
+	q->w = w;
+	q->index = w->n_loops++;
+	snprintf(q->route, sizeof(q->route), "%s", route);
+	if(*route) {
+		snprintf(q->queue, sizeof(q->queue), OOBLEX_KEY_FRAMES ":%s", route);
+		snprintf(q->processing_key, sizeof(q->processing_key), OOBLEX_KEY_PROCESSING_PREFIX "%s#%s", w->opt.id, route);
+	} else {
+		snprintf(q->queue, sizeof(q->queue), OOBLEX_KEY_FRAMES);
+		snprintf(q->processing_key, sizeof(q->processing_key), OOBLEX_KEY_PROCESSING_PREFIX "%s", w->opt.id);
+	}
+}
+
+/* --effects -> the queues to serve. "core" is frames_to_process; each other
+ * name must be an effect from the OpenCV set or a module. */
+static int plan_queues(worker *w) {
+	const char *const *all = ooblex_effects_list();
+	if(w->opt.effects == NULL) {
+		w->serves_core = 1;
+		add_loop(w, "");
+		for(const char *const *e = all; *e; e++)
+			if(!ooblex_effect_is_core(*e))
+				add_loop(w, *e);
 		return 0;
-	uint8_t *n = realloc(*buf, need);
-	if(n == NULL)
-		return -1;
-	*buf = n;
-	*cap = need;
-	return 0;
+	}
+	gchar **names = g_strsplit(w->opt.effects, ",", -1);
+	int rc = 0;
+	for(gchar **n = names; *n && rc == 0; n++) {
+		g_strstrip(*n);
+		int known = 0, dup = 0;
+		for(const char *const *e = all; *e; e++)
+			known |= !strcmp(*e, *n);
+		for(int i = 0; i < w->n_loops; i++)
+			dup |= !strcmp(w->loops[i].route, !strcmp(*n, "core") ? "" : *n);
+		if(**n == '\0' || dup) {
+			continue;
+		} else if(!strcmp(*n, "core")) {
+			w->serves_core = 1;
+			add_loop(w, "");
+		} else if(known && ooblex_effect_is_core(*n)) {
+			fprintf(stderr, "ooblex-worker: --effects: '%s' is a core effect, which every worker runs; "
+				"'core' serves them all (queue " OOBLEX_KEY_FRAMES ")\n", *n);
+			rc = -1;
+		} else if(!known) {
+			fprintf(stderr, "ooblex-worker: --effects: no effect '%s' here (see --list-effects)\n", *n);
+			rc = -1;
+		} else if(w->n_loops == OOBLEX_MAX_QUEUES) {
+			fprintf(stderr, "ooblex-worker: --effects: at most %d queues\n", OOBLEX_MAX_QUEUES);
+			rc = -1;
+		} else {
+			add_loop(w, *n);
+		}
+	}
+	g_strfreev(names);
+	if(rc == 0 && w->n_loops == 0) {
+		fprintf(stderr, "ooblex-worker: --effects names nothing to serve\n");
+		rc = -1;
+	}
+	return rc;
 }
 
 /* Registers (or refreshes) this worker in the fleet registry; the key
  * expires by itself if the worker dies. */
 static void heartbeat(worker *w, redisContext *c) {
-	char host[256] = "";
-	gethostname(host, sizeof(host) - 1);
-	json_t *effects = json_array();
-	for(const char *const *e = ooblex_effects_list(); *e; e++)
-		json_array_append_new(effects, json_string(*e));
-	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:i, s:I, s:I, s:[s]}",
-		"id", w->opt.id, "host", host, "pid", (int)getpid(), "effects", effects, "batch_size", (int)w->opt.batch_size,
-		"started", (json_int_t)w->started, "frames_done", (json_int_t)atomic_load(&w->stats.processed),
-		"queues", OOBLEX_KEY_FRAMES);
+	json_t *effects = json_array(), *queues = json_array(), *routes = json_array();
+	if(w->serves_core)
+		for(const char *const *e = ooblex_effects_list(); *e; e++)
+			if(ooblex_effect_is_core(*e))
+				json_array_append_new(effects, json_string(*e));
+	for(int i = 0; i < w->n_loops; i++) {
+		json_array_append_new(queues, json_string(w->loops[i].queue));
+		if(w->loops[i].route[0]) {
+			json_array_append_new(effects, json_string(w->loops[i].route));
+			json_array_append_new(routes, json_string(w->loops[i].route));
+		}
+	}
+	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:I, s:I}",
+		"id", w->opt.id, "host", w->host, "pid", (int)getpid(), "effects", effects, "routes", routes,
+		"queues", queues, "batch_size", (int)w->opt.batch_size, "started", (json_int_t)w->started,
+		"frames_done", (json_int_t)atomic_load(&w->processed));
 	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_decref(info);
 	if(text == NULL)
@@ -253,7 +422,7 @@ static void heartbeat(worker *w, redisContext *c) {
 }
 
 /* Moves what a dead worker left in its processing list back to the front of
- * the queue, or counts it as stale when its deadline (header offset 56,
+ * its queue, or counts it as stale when its deadline (header offset 56,
  * little-endian µs) has passed. Atomic, so several reapers never move a frame
  * twice, and it does nothing while the owner's liveness key exists.
  * KEYS: processing list, liveness key, queue, stale counter. ARGV: now (µs). */
@@ -277,25 +446,30 @@ static const char *reap_script =
 	"if stale > 0 then redis.call('INCRBY', KEYS[4], stale) end\n"
 	"return {back, stale}\n";
 
-static void reap(worker *w, redisContext *c, const char *processing_key, const char *alive_key) {
+static void reap(const worker *w, redisContext *c, const char *processing_key, const char *alive_key,
+		const char *queue) {
 	char now[32];
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)ooblex_now_us());
 	redisReply *r = redisCommand(c, "EVAL %s 4 %s %s %s %s %s", reap_script, processing_key, alive_key,
-		OOBLEX_KEY_FRAMES, OOBLEX_KEY_DROPPED_STALE, now);
+		queue, OOBLEX_KEY_DROPPED_STALE, now);
 	if(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 			(r->element[0]->integer > 0 || r->element[1]->integer > 0))
-		logmsg("[%s] reaped %s: %lld frame(s) back to the queue, %lld past their deadline", w->opt.id,
-			processing_key, r->element[0]->integer, r->element[1]->integer);
+		logmsg("[%s] reaped %s: %lld frame(s) back to %s, %lld past their deadline", w->opt.id,
+			processing_key, r->element[0]->integer, queue, r->element[1]->integer);
 	else if(r != NULL && r->type == REDIS_REPLY_ERROR)
 		logmsg("[%s] reaper failed: %s", w->opt.id, r->str);
 	if(r != NULL)
 		freeReplyObject(r);
 }
 
-/* Reaps every processing list whose owner's liveness key is gone. */
+/* Reaps every processing list whose owner's liveness key is gone. A list's
+ * name says whose it is and which queue its frames came from:
+ * ooblex:processing:{id} (frames_to_process) or
+ * ooblex:processing:{id}#{effect} (frames_to_process:{effect}). */
 static void reap_dead(worker *w, redisContext *c) {
 	char cursor[32] = "0";
 	int rounds = 0;
+	size_t own_len = strlen(w->opt.id);
 	do {
 		redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 200", cursor, OOBLEX_KEY_PROCESSING_PREFIX);
 		if(r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -306,22 +480,32 @@ static void reap_dead(worker *w, redisContext *c) {
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str ? r->element[0]->str : "0");
 		for(size_t i = 0; i < r->element[1]->elements; i++) {
 			const char *key = r->element[1]->element[i]->str;
-			if(strcmp(key, w->processing_key) == 0)
+			const char *owner = key + strlen(OOBLEX_KEY_PROCESSING_PREFIX);
+			const char *hash = strrchr(owner, '#');
+			size_t owner_len = hash ? (size_t)(hash - owner) : strlen(owner);
+			if(owner_len == own_len && !strncmp(owner, w->opt.id, own_len))
 				continue;
-			char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
-			snprintf(alive, sizeof(alive), OOBLEX_KEY_ALIVE_PREFIX "%s", key + strlen(OOBLEX_KEY_PROCESSING_PREFIX));
-			reap(w, c, key, alive);
+			char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX], queue[OOBLEX_KEY_MAX + 64];
+			snprintf(alive, sizeof(alive), OOBLEX_KEY_ALIVE_PREFIX "%.*s", (int)owner_len, owner);
+			if(hash)
+				snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES ":%s", hash + 1);
+			else
+				snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES);
+			reap(w, c, key, alive, queue);
 		}
 		freeReplyObject(r);
 	} while(strcmp(cursor, "0") != 0 && ++rounds < 1000);
 }
 
-/* The liveness thread: its own connection, so a slow frame on the main
- * thread never lets the liveness key lapse. */
+/* The liveness thread: its own connection, so a slow frame never lets the
+ * liveness key lapse. Also writes the metrics file once a second, Redis or
+ * not. */
 static void *liveness_thread(void *arg) {
 	worker *w = arg;
 	redisContext *c = NULL;
 	unsigned tick = 0;
+	const unsigned per_second = 1000 / OOBLEX_ALIVE_REFRESH_MS;
+	int metrics_failed = 0;
 	while(!atomic_load(&w->liveness_stop)) {
 		if(c == NULL) {
 			char err[256];
@@ -334,10 +518,15 @@ static void *liveness_thread(void *arg) {
 				c = NULL;
 			} else {
 				freeReplyObject(r);
-				if(tick % (1000 / OOBLEX_ALIVE_REFRESH_MS) == 0)
+				if(tick % per_second == 0)
 					heartbeat(w, c);
 				reap_dead(w, c);
 			}
+		}
+		if(tick % per_second == 0 && ooblex_metrics_write(w->metrics) < 0 && !metrics_failed) {
+			metrics_failed = 1;
+			logmsg("[%s] cannot write %s: %s (metrics are not exported)", w->opt.id,
+				ooblex_metrics_path(w->metrics), strerror(errno));
 		}
 		tick++;
 		struct timespec ts = { 0, OOBLEX_ALIVE_REFRESH_MS * 1000000L };
@@ -353,22 +542,40 @@ static void *liveness_thread(void *arg) {
 	return NULL;
 }
 
+static int ensure(uint8_t **buf, size_t *cap, size_t need) {
+	if(need <= *cap)
+		return 0;
+	uint8_t *n = realloc(*buf, need);
+	if(n == NULL)
+		return -1;
+	*buf = n;
+	*cap = need;
+	return 0;
+}
+
+static void count_error(worker *w, ooblex_error_reason reason) {
+	atomic_fetch_add(reason == OOBLEX_ERR_MALFORMED ? &w->garbage : reason == OOBLEX_ERR_STALE ? &w->stale :
+		&w->failed, 1);
+	ooblex_metrics_error(w->metrics, reason);
+}
+
 /* Processes one message; on success fills result, result_len and the key to
  * push to. Returns 0, 1 for "skip quietly" (stale), -1 for errors. */
-static int process(worker *w, const uint8_t *msg, size_t len, char key[OOBLEX_KEY_MAX],
+static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLEX_KEY_MAX],
 		const uint8_t **result, size_t *result_len) {
+	worker *w = q->w;
 	ooblex_frame_header h;
 	const uint8_t *payload = NULL;
 	ooblex_wire_error e = ooblex_wire_parse(msg, len, &h, &payload);
 	if(e != OOBLEX_WIRE_OK || h.kind != OOBLEX_KIND_FRAME) {
-		w->stats.garbage++;
+		count_error(w, OOBLEX_ERR_MALFORMED);
 		logmsg("[%s] skipping a malformed message (%zu bytes): %s", w->opt.id, len,
 			e != OOBLEX_WIRE_OK ? ooblex_wire_error_str(e) : "not a frame");
 		return -1;
 	}
 	uint64_t start = ooblex_now_us();
 	if(h.deadline_us != 0 && start > h.deadline_us) {
-		w->stats.stale++;
+		count_error(w, OOBLEX_ERR_STALE);
 		return 1;
 	}
 	char client_hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
@@ -379,25 +586,25 @@ static int process(worker *w, const uint8_t *msg, size_t len, char key[OOBLEX_KE
 	const uint8_t *in = payload;
 	int in_fmt = h.pixfmt;
 	if(h.pixfmt == OOBLEX_PIXFMT_JPEG) {
-		if(ensure(&w->decoded, &w->decoded_cap, (size_t)h.width * h.height * 3) < 0)
+		if(ensure(&q->decoded, &q->decoded_cap, (size_t)h.width * h.height * 3) < 0)
 			return -1;
-		if(ooblex_jpeg_decode(w->jpeg, payload, h.payload_len, h.width, h.height, w->decoded, &in_fmt,
+		if(ooblex_jpeg_decode(q->jpeg, payload, h.payload_len, h.width, h.height, q->decoded, &in_fmt,
 				err, sizeof(err)) < 0) {
-			w->stats.garbage++;
+			count_error(w, OOBLEX_ERR_MALFORMED);
 			logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
 			return -1;
 		}
-		in = w->decoded;
+		in = q->decoded;
 	} else if(h.pixfmt != OOBLEX_PIXFMT_I420 && h.pixfmt != OOBLEX_PIXFMT_RGB24) {
-		w->stats.failed++;
+		count_error(w, OOBLEX_ERR_FAILED);
 		logmsg("[%s] frame %llu: unsupported pixel format %s", w->opt.id,
 			(unsigned long long)h.frame_id, ooblex_pixfmt_name(h.pixfmt));
 		return -1;
 	}
-	if(ensure(&w->pixels, &w->pixels_cap, ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height)) < 0)
+	if(ensure(&q->pixels, &q->pixels_cap, ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height)) < 0)
 		return -1;
-	if(ooblex_effects_apply(w->fx, h.effect, in_fmt, in, h.width, h.height, w->pixels, err, sizeof(err)) < 0) {
-		w->stats.failed++;
+	if(ooblex_effects_apply(q->fx, h.effect, in_fmt, in, h.width, h.height, q->pixels, err, sizeof(err)) < 0) {
+		count_error(w, OOBLEX_ERR_FAILED);
 		logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
 		return -1;
 	}
@@ -405,13 +612,13 @@ static int process(worker *w, const uint8_t *msg, size_t len, char key[OOBLEX_KE
 		struct timespec ts = { w->opt.delay_ms / 1000, (w->opt.delay_ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 	}
-	const uint8_t *body = w->pixels;
+	const uint8_t *body = q->pixels;
 	size_t body_len = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height);
 	uint8_t fmt = OOBLEX_PIXFMT_I420;
 	if(h.reply_pixfmt != OOBLEX_PIXFMT_I420) {
-		if(ooblex_jpeg_encode_i420(w->jpeg, w->pixels, h.width, h.height, h.jpeg_quality,
+		if(ooblex_jpeg_encode_i420(q->jpeg, q->pixels, h.width, h.height, h.jpeg_quality,
 				&body, &body_len, err, sizeof(err)) < 0) {
-			w->stats.failed++;
+			count_error(w, OOBLEX_ERR_FAILED);
 			logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
 			return -1;
 		}
@@ -424,24 +631,141 @@ static int process(worker *w, const uint8_t *msg, size_t len, char key[OOBLEX_KE
 	snprintf(h.worker, sizeof(h.worker), "%s", w->opt.id);
 	h.worker_end_us = ooblex_now_us();
 	size_t hlen = ooblex_wire_header_len(&h);
-	if(ensure(&w->out, &w->out_cap, hlen + body_len) < 0)
+	if(ensure(&q->out, &q->out_cap, hlen + body_len) < 0)
 		return -1;
-	ooblex_wire_write_header(&h, w->out);
-	memcpy(w->out + hlen, body, body_len);
-	*result = w->out;
+	ooblex_wire_write_header(&h, q->out);
+	memcpy(q->out + hlen, body, body_len);
+	*result = q->out;
 	*result_len = hlen + body_len;
-	atomic_fetch_add(&w->stats.processed, 1);
+	atomic_fetch_add(&w->processed, 1);
+	ooblex_metrics_frame(w->metrics, h.effect, (h.worker_end_us - start) / 1e6);
 	logmsg("Processing frame %llu... (client %.8s, %s, %ux%u, %.1f ms) [%s]",
 		(unsigned long long)h.frame_id, client_hex, h.effect[0] ? h.effect : "none",
 		h.width, h.height, (h.worker_end_us - start) / 1000.0, w->opt.id);
 	return 0;
 }
 
+static int keep_going(worker *w) {
+	return !stop_requested && (w->opt.max_frames == 0 || (long)atomic_load(&w->processed) < w->opt.max_frames);
+}
+
+/* Processes a batch taken into the processing list and completes it in one
+ * transaction: results in, frames out of our hands. hiredis copies each
+ * command as it is appended, so the result buffer is reused frame to frame. */
+static void complete_batch(queue_loop *q, redisReply **batch, int nb) {
+	redisContext *c = q->c;
+	int queued = 0;
+	redisAppendCommand(c, "MULTI");
+	for(int i = 0; i < nb; i++) {
+		char key[OOBLEX_KEY_MAX];
+		const uint8_t *res = NULL;
+		size_t res_len = 0;
+		int rc = process(q, (const uint8_t *)batch[i]->str, batch[i]->len, key, &res, &res_len);
+		if(rc == 0) {
+			redisAppendCommand(c, "LPUSH %s %b", key, res, res_len);
+			/* A list whose client left disappears by itself. */
+			redisAppendCommand(c, "EXPIRE %s %d", key, OOBLEX_PROCESSED_TTL_S);
+			queued += 2;
+		} else if(rc == 1) {
+			redisAppendCommand(c, "INCR %s", OOBLEX_KEY_DROPPED_STALE);
+			queued++;
+		}
+	}
+	redisAppendCommand(c, "DEL %s", q->processing_key);
+	redisAppendCommand(c, "EXEC");
+	for(int i = 0; i < queued + 3; i++) {
+		redisReply *rr = NULL;
+		if(redisGetReply(c, (void **)&rr) != REDIS_OK) {
+			if(q->index == 0)
+				logmsg("[%s] lost the Redis connection while completing frames (%s)", q->w->opt.id, c->errstr);
+			break;
+		}
+		freeReplyObject(rr);
+	}
+}
+
+/* One queue's loop: take a batch (BLMOVE, then up to batch_size-1 more
+ * without waiting), process it, complete it; reconnect when Redis goes. */
+static void *queue_thread(void *arg) {
+	queue_loop *q = arg;
+	worker *w = q->w;
+	int outage_logged = 0;
+	while(keep_going(w)) {
+		if(q->c == NULL) {
+			q->c = ooblex_redis_connect_retry(&w->opt.redis, 0, &outage_logged, stop_was_requested, report_connect, q);
+			if(q->c == NULL)
+				break;
+			/* Frames this id held before a restart go back to the queue. */
+			reap(w, q->c, q->processing_key, "ooblex:no-such-key", q->queue);
+		}
+		/* Atomically into our processing list: if we die now, a reaper finds
+		 * the frame there. A 1 s timeout keeps SIGTERM responsive. */
+		redisReply *r = redisCommand(q->c, "BLMOVE %s %s RIGHT LEFT 1", q->queue, q->processing_key);
+		if(r == NULL) {
+			if(q->index == 0)
+				logmsg("[%s] lost the Redis connection (%s); reconnecting", w->opt.id, q->c->errstr);
+			outage_logged = 1;
+			redisFree(q->c);
+			q->c = NULL;
+			continue;
+		}
+		if(r->type == REDIS_REPLY_STRING) {
+			redisReply *batch[OOBLEX_MAX_BATCH] = { r };
+			int nb = 1;
+			for(long i = 1; i < w->opt.batch_size; i++)
+				redisAppendCommand(q->c, "LMOVE %s %s RIGHT LEFT", q->queue, q->processing_key);
+			for(long i = 1; i < w->opt.batch_size; i++) {
+				redisReply *more = NULL;
+				if(redisGetReply(q->c, (void **)&more) != REDIS_OK)
+					break;
+				if(more->type == REDIS_REPLY_STRING)
+					batch[nb++] = more;
+				else
+					freeReplyObject(more);
+			}
+			if(q->c->err == 0)
+				complete_batch(q, batch, nb);
+			for(int i = 1; i < nb; i++)
+				freeReplyObject(batch[i]);
+			if(q->c->err) {
+				redisFree(q->c);
+				q->c = NULL;
+				outage_logged = 1;
+			}
+		} else if(r->type == REDIS_REPLY_ERROR) {
+			logmsg("[%s] Redis error on %s: %s", w->opt.id, q->queue, r->str);
+			sleep(1);
+		}
+		freeReplyObject(r);
+	}
+	if(q->c != NULL) {
+		redisFree(q->c);
+		q->c = NULL;
+	}
+	return NULL;
+}
+
+static void free_loop(queue_loop *q) {
+	ooblex_effects_free(q->fx);
+	ooblex_jpeg_free(q->jpeg);
+	free(q->pixels);
+	free(q->decoded);
+	free(q->out);
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	worker w;
-	memset(&w, 0, sizeof(w));
-	if(parse_options(argc, argv, &w.opt) < 0)
+	static worker w;
+	if(parse_options(argc, argv, &w.opt) < 0 || load_effects(&w.opt) < 0)
+		return 2;
+	if(w.opt.list_effects) {
+		for(const char *const *e = ooblex_effects_list(); *e; e++) {
+			const char *help = ooblex_effect_help(*e);
+			printf("%s%s%s\n", *e, help ? "\t" : "", help ? help : "");
+		}
+		return 0;
+	}
+	if(plan_queues(&w) < 0)
 		return 2;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -449,115 +773,52 @@ int main(int argc, char **argv) {
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	w.fx = ooblex_effects_new();
-	w.jpeg = ooblex_jpeg_new();
-	if(w.fx == NULL || w.jpeg == NULL) {
-		fprintf(stderr, "ooblex-worker: cannot initialise effects or JPEG encoder\n");
-		return 1;
-	}
-	char effects[256] = "";
-	for(const char *const *e = ooblex_effects_list(); *e; e++)
-		snprintf(effects + strlen(effects), sizeof(effects) - strlen(effects), "%s%s", effects[0] ? " " : "", *e);
-	logmsg("[%s] ooblex-worker starting: Redis %s:%d, queue %s, batch size %ld, effects: %s", w.opt.id,
-		w.opt.redis.host, w.opt.redis.port, OOBLEX_KEY_FRAMES, w.opt.batch_size, effects);
-	int outage_logged = 0;
-	redisContext *c = NULL;
+	gethostname(w.host, sizeof(w.host) - 1);
 	w.started = time(NULL);
-	snprintf(w.registry_key, sizeof(w.registry_key), OOBLEX_KEY_WORKER_PREFIX "%s", w.opt.id);
-	snprintf(w.processing_key, sizeof(w.processing_key), OOBLEX_KEY_PROCESSING_PREFIX "%s", w.opt.id);
-	snprintf(w.alive_key, sizeof(w.alive_key), OOBLEX_KEY_ALIVE_PREFIX "%s", w.opt.id);
-	pthread_t liveness;
-	int liveness_running = 0;
-	while(!stop_requested && (w.opt.max_frames == 0 || (long)atomic_load(&w.stats.processed) < w.opt.max_frames)) {
-		if(c == NULL) {
-			if((c = connect_redis(&w.opt, &outage_logged)) == NULL)
-				break;
-			/* Frames this id held before a restart go back to the queue. */
-			reap(&w, c, w.processing_key, "ooblex:no-such-key");
-			if(!liveness_running)
-				liveness_running = pthread_create(&liveness, NULL, liveness_thread, &w) == 0;
+	w.metrics = ooblex_metrics_new(w.opt.metrics_dir, w.opt.id, w.host, (int)w.opt.batch_size, (int64_t)w.started);
+	for(int i = 0; i < w.n_loops; i++) {
+		w.loops[i].fx = ooblex_effects_new();
+		w.loops[i].jpeg = ooblex_jpeg_new();
+		if(w.loops[i].fx == NULL || w.loops[i].jpeg == NULL || w.metrics == NULL) {
+			fprintf(stderr, "ooblex-worker: cannot initialise effects or JPEG encoder\n");
+			return 1;
 		}
-		/* Take the next frame into our processing list, atomically: if we die
-		 * now, the reaper finds it there. A 1 s timeout keeps SIGTERM responsive. */
-		redisReply *r = redisCommand(c, "BLMOVE %s %s RIGHT LEFT 1", OOBLEX_KEY_FRAMES, w.processing_key);
-		if(r == NULL) {
-			logmsg("[%s] lost the Redis connection (%s); reconnecting", w.opt.id, c->errstr);
-			outage_logged = 1;
-			redisFree(c);
-			c = NULL;
-			continue;
-		}
-		if(r->type == REDIS_REPLY_STRING) {
-			/* BATCH_SIZE: up to batch_size-1 more, without waiting, into the
-			 * same processing list (one round trip for all of them). */
-			redisReply *batch[OOBLEX_MAX_BATCH] = { r };
-			int nb = 1;
-			for(long i = 1; i < w.opt.batch_size; i++)
-				redisAppendCommand(c, "LMOVE %s %s RIGHT LEFT", OOBLEX_KEY_FRAMES, w.processing_key);
-			for(long i = 1; i < w.opt.batch_size; i++) {
-				redisReply *more = NULL;
-				if(redisGetReply(c, (void **)&more) != REDIS_OK)
-					break;
-				if(more->type == REDIS_REPLY_STRING)
-					batch[nb++] = more;
-				else
-					freeReplyObject(more);
-			}
-			/* Completion is one transaction: results in, frames out of our
-			 * hands. hiredis copies each command as it is appended, so the
-			 * result buffer can be reused for the next frame. */
-			int queued = 0;
-			redisAppendCommand(c, "MULTI");
-			for(int i = 0; i < nb; i++) {
-				char key[OOBLEX_KEY_MAX];
-				const uint8_t *res = NULL;
-				size_t res_len = 0;
-				int rc = process(&w, (const uint8_t *)batch[i]->str, batch[i]->len, key, &res, &res_len);
-				if(rc == 0) {
-					redisAppendCommand(c, "LPUSH %s %b", key, res, res_len);
-					/* A list whose client left disappears by itself. */
-					redisAppendCommand(c, "EXPIRE %s %d", key, OOBLEX_PROCESSED_TTL_S);
-					queued += 2;
-				} else if(rc == 1) {
-					redisAppendCommand(c, "INCR %s", OOBLEX_KEY_DROPPED_STALE);
-					queued++;
-				}
-				if(i > 0)
-					freeReplyObject(batch[i]);
-			}
-			redisAppendCommand(c, "DEL %s", w.processing_key);
-			redisAppendCommand(c, "EXEC");
-			for(int i = 0; i < queued + 3; i++) {
-				redisReply *rr = NULL;
-				if(redisGetReply(c, (void **)&rr) != REDIS_OK) {
-					logmsg("[%s] lost the Redis connection while completing frames (%s)", w.opt.id, c->errstr);
-					break;
-				}
-				freeReplyObject(rr);
-			}
-			if(c->err) {
-				redisFree(c);
-				c = NULL;
-				outage_logged = 1;
-			}
-		} else if(r->type == REDIS_REPLY_ERROR) {
-			logmsg("[%s] Redis error: %s", w.opt.id, r->str);
-			sleep(1);
-		}
-		freeReplyObject(r);
 	}
+	GString *queues = g_string_new(NULL), *effects = g_string_new(NULL);
+	for(int i = 0; i < w.n_loops; i++)
+		g_string_append_printf(queues, "%s%s", i ? ", " : "", w.loops[i].queue);
+	for(const char *const *e = ooblex_effects_list(); *e; e++)
+		g_string_append_printf(effects, "%s%s", effects->len ? " " : "", *e);
+	logmsg("[%s] ooblex-worker starting: Redis %s:%d, queue %s, batch size %ld, effects: %s%s%s", w.opt.id,
+		w.opt.redis.host, w.opt.redis.port, queues->str, w.opt.batch_size, effects->str,
+		ooblex_metrics_path(w.metrics) ? ", metrics: " : "",
+		ooblex_metrics_path(w.metrics) ? ooblex_metrics_path(w.metrics) : "");
+	g_string_free(queues, TRUE);
+	g_string_free(effects, TRUE);
+	snprintf(w.registry_key, sizeof(w.registry_key), OOBLEX_KEY_WORKER_PREFIX "%s", w.opt.id);
+	snprintf(w.alive_key, sizeof(w.alive_key), OOBLEX_KEY_ALIVE_PREFIX "%s", w.opt.id);
+
+	/* Queue 0 runs here; the others (routed effects) on threads of their own. */
+	for(int i = 1; i < w.n_loops; i++)
+		w.loops[i].started = pthread_create(&w.loops[i].thread, NULL, queue_thread, &w.loops[i]) == 0;
+	pthread_t liveness;
+	int liveness_running = pthread_create(&liveness, NULL, liveness_thread, &w) == 0;
+	queue_thread(&w.loops[0]);
+	/* --max-frames ends one loop; the others follow. */
+	stop_requested = 1;
+	for(int i = 1; i < w.n_loops; i++)
+		if(w.loops[i].started)
+			pthread_join(w.loops[i].thread, NULL);
 	logmsg("[%s] stopping: %lu processed, %lu stale, %lu malformed, %lu failed", w.opt.id,
-		atomic_load(&w.stats.processed), w.stats.stale, w.stats.garbage, w.stats.failed);
+		atomic_load(&w.processed), atomic_load(&w.stale), atomic_load(&w.garbage), atomic_load(&w.failed));
 	if(liveness_running) {
 		atomic_store(&w.liveness_stop, 1);
 		pthread_join(liveness, NULL);
 	}
-	if(c != NULL)
-		redisFree(c);
-	ooblex_effects_free(w.fx);
-	ooblex_jpeg_free(w.jpeg);
-	free(w.pixels);
-	free(w.decoded);
-	free(w.out);
+	ooblex_metrics_remove(w.metrics);
+	ooblex_metrics_free(w.metrics);
+	for(int i = 0; i < w.n_loops; i++)
+		free_loop(&w.loops[i]);
+	g_ptr_array_free(w.opt.modules, TRUE);
 	return 0;
 }

@@ -196,11 +196,94 @@ static void test_rgb_input(void) {
 static void test_names(void) {
 	EXPECT(ooblex_effect_exists("cartoon"));
 	EXPECT(ooblex_effect_exists("blur:sigma=3|grayscale"));
+	EXPECT(ooblex_effect_exists("blur|ffmpeg:hflip"));
 	EXPECT(!ooblex_effect_exists("teleport"));
+	EXPECT(ooblex_effect_is_core("invert") && ooblex_effect_is_core("ffmpeg") && !ooblex_effect_is_core("threshold"));
 	int n = 0;
 	for(const char *const *e = ooblex_effects_list(); *e; e++)
 		n++;
 	EXPECT_EQ(n, 10);
+}
+
+/* A core chain may end in an ffmpeg: graph (which takes the rest). */
+static void test_chain_ending_in_a_graph(void) {
+	for(int y = 0; y < H; y++)
+		for(int x = 0; x < W; x++)
+			in[y * W + x] = (uint8_t)(16 + x);
+	memset(in + YSZ, 128, 2 * CSZ);
+	REQUIRE(apply("invert|ffmpeg:hflip", out) == 0);
+	EXPECT_EQ(out[0], 251 - (16 + W - 1));
+}
+
+/* The example module, loaded from its shared object like a user's. */
+static void test_effect_module(void) {
+	REQUIRE(ooblex_effects_load_module(THRESHOLD_MODULE, err, sizeof(err)) == 0);
+	int listed = 0;
+	for(const char *const *e = ooblex_effects_list(); *e; e++)
+		listed |= !strcmp(*e, "threshold");
+	EXPECT(listed);
+	EXPECT(!ooblex_effect_is_core("threshold"));
+	EXPECT(ooblex_effect_help("threshold") != NULL);
+	char first[32];
+	ooblex_effect_first_module("blur:sigma=2|threshold:level=90", first, sizeof(first));
+	EXPECT(!strcmp(first, "threshold"));
+	ooblex_effect_first_module("blur|grayscale", first, sizeof(first));
+	EXPECT_EQ(first[0], '\0');
+	/* Left half dark (80), right half bright (120), colourful. */
+	for(int y = 0; y < H; y++)
+		for(int x = 0; x < W; x++)
+			in[y * W + x] = x < W / 2 ? 80 : 120;
+	memset(in + YSZ, 60, CSZ);
+	memset(in + YSZ + CSZ, 200, CSZ);
+	REQUIRE(apply("threshold:level=100", out) == 0);
+	EXPECT_EQ(out[0], 16);
+	EXPECT_EQ(out[W - 1], 235);
+	EXPECT_EQ(out[YSZ], 128);
+	EXPECT_EQ(out[YSZ + CSZ], 128);
+	REQUIRE(apply("threshold", out) == 0);	/* default level 128: all dark */
+	EXPECT_EQ(out[W - 1], 16);
+	/* Chained both ways with core effects: invert first makes the left
+	 * half bright (251-80 = 171). */
+	REQUIRE(apply("invert|threshold:level=150", out) == 0);
+	EXPECT_EQ(out[0], 235);
+	EXPECT_EQ(out[W - 1], 16);
+	REQUIRE(apply("threshold:level=100|invert", out) == 0);
+	EXPECT_EQ(out[0], 251 - 16);
+	/* From RGB24 input too. */
+	static uint8_t rgb[W * H * 3];
+	memset(rgb, 255, sizeof(rgb));
+	REQUIRE(ooblex_effects_apply(fx, "threshold", OOBLEX_PIXFMT_RGB24, rgb, W, H, out, err, sizeof(err)) == 0);
+	EXPECT_EQ(out[0], 235);
+	/* Its own parameter check. */
+	EXPECT(apply("threshold:level=7", out) < 0);
+	EXPECT(strstr(err, "level") != NULL);
+	EXPECT(ooblex_effect_exists("threshold|grayscale"));
+}
+
+static int dummy_process(void *s, ooblex_image *img, char *e, size_t n) {
+	(void)s; (void)img; (void)e; (void)n;
+	return 0;
+}
+static void *dummy_create(const char *p, char *e, size_t n) {
+	(void)p; (void)e; (void)n;
+	return (void *)1;
+}
+
+static void test_bad_modules_are_refused(void) {
+	EXPECT(ooblex_effects_load_module("/nonexistent/module.so", err, sizeof(err)) < 0);
+	/* A library without the entry point. */
+	EXPECT(ooblex_effects_load_module("libm.so.6", err, sizeof(err)) < 0);
+	EXPECT(strstr(err, "ooblex_effect_module_v1") != NULL);
+	ooblex_effect e = { "mine", "", dummy_create, dummy_process, NULL };
+	ooblex_effect_module future = { 99, "future", &e, 1 };
+	EXPECT(ooblex_effects_add_module(&future, "future.so", err, sizeof(err)) < 0);
+	EXPECT(strstr(err, "ABI") != NULL);
+	ooblex_effect clash = { "invert", "", dummy_create, dummy_process, NULL };
+	ooblex_effect_module m = { OOBLEX_EFFECT_ABI_VERSION, "clash", &clash, 1 };
+	EXPECT(ooblex_effects_add_module(&m, "clash.so", err, sizeof(err)) < 0);
+	ooblex_effect bad_name = { "Bad Name", "", dummy_create, dummy_process, NULL };
+	m.effects = &bad_name;
+	EXPECT(ooblex_effects_add_module(&m, "bad.so", err, sizeof(err)) < 0);
 }
 
 int main(void) {
@@ -219,6 +302,9 @@ int main(void) {
 	TEST_RUN(test_ffmpeg_graphs);
 	TEST_RUN(test_rgb_input);
 	TEST_RUN(test_names);
+	TEST_RUN(test_chain_ending_in_a_graph);
+	TEST_RUN(test_effect_module);
+	TEST_RUN(test_bad_modules_are_refused);
 	ooblex_effects_free(fx);
 	return tl_done();
 }

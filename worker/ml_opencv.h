@@ -1,0 +1,47 @@
+/*
+ * ml_opencv.h - the worker's machine-learning effects, on OpenCV, behind the
+ * same C ABI as any effect module (ooblex_effect.h):
+ *
+ *   faces[:min_size=N]                 green boxes around detected faces
+ *   face_pixelate[:size=N:min_size=N]  faces hidden behind N-pixel blocks
+ *   onnx:<model.onnx>[:size=WxH][:range=1|255]
+ *                                      a user's image-to-image model (OpenCV DNN)
+ *
+ * Faces come from OpenCV's Haar cascade (frontal face, Debian's opencv-data),
+ * run on the luma plane scaled to at most 320 pixels wide. ONNX models are
+ * looked up by file name in the models folder only (a browser chooses the
+ * name, so no paths): input 1x3xHxW float RGB in 0..1 (or 0..255 with
+ * range=255), output the same layout; size=WxH resizes for models with a
+ * fixed input size. The one C++ file; everything else stays C.
+ */
+#ifndef OOBLEX_ML_OPENCV_H
+#define OOBLEX_ML_OPENCV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ooblex_effect.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where the cascades and the ONNX models are. NULL keeps the built-in
+ * default (OpenCV's haarcascades folder; $(datadir)/ooblex/models). Call
+ * before the first create(). */
+void ooblex_ml_set_paths(const char *cascade_dir, const char *models_dir);
+const char *ooblex_ml_models_dir(void);
+
+/* The module with the three effects above. */
+const ooblex_effect_module *ooblex_ml_module(void);
+
+/* Detects faces in a luma plane (for tests and tools): writes up to max
+ * rectangles as x, y, w, h into rects and returns how many were found, or
+ * -1 with a reason in err. */
+int ooblex_ml_detect_faces(const uint8_t *luma, int stride, int width, int height, int min_size,
+	int *rects, int max, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
