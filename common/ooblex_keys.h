@@ -12,6 +12,10 @@
 
 /* Input queue: the plugin LPUSHes, every worker BRPOPs, so the list is FIFO. */
 #define OOBLEX_KEY_FRAMES	"frames_to_process"
+/* Frames whose effect only some workers run go to frames_to_process:{effect}
+ * instead (ooblex_route.h). Such a queue expires this long after the last
+ * frame was pushed, so one whose workers all left does not stay behind. */
+#define OOBLEX_ROUTED_QUEUE_TTL_S	30
 /* Output queue of one client: workers LPUSH, the plugin BRPOPs. */
 #define OOBLEX_KEY_PROCESSED_PREFIX	"processed_frames:"
 /* A processed_frames list nobody reads (its client left) expires after this. */

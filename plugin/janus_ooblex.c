@@ -538,7 +538,16 @@ static void janus_ooblex_ingest_keyframe(void *user) {
 
 static void janus_ooblex_ingest_frame(uint8_t *msg, size_t len, void *user) {
 	janus_ooblex_session *session = user;
-	if(ooblex_producer_push(producer, OOBLEX_KEY_FRAMES, msg, len) == 0) {
+	/* The frame's own effect decides its queue: a configure mid-stream
+	 * reroutes from the next frame on. */
+	ooblex_frame_header h;
+	const uint8_t *payload;
+	char queue[OOBLEX_KEY_MAX];
+	if(ooblex_wire_parse(msg, len, &h, &payload) == OOBLEX_WIRE_OK)
+		ooblex_reader_queue_for(reader, h.effect, queue, sizeof(queue));
+	else
+		g_strlcpy(queue, OOBLEX_KEY_FRAMES, sizeof(queue));
+	if(ooblex_producer_push(producer, queue, msg, len) == 0) {
 		atomic_fetch_add(&session->frames_queued, 1);
 		atomic_fetch_add(&total_frames_queued, 1);
 	} else {
@@ -900,6 +909,13 @@ static json_t *janus_ooblex_global_stats(void) {
 	long long qlen = 0, stale = 0;
 	json_t *workers = janus_ooblex_fleet(&qlen, &stale);
 	json_object_set_new(res, "queue_length", json_integer(qlen));
+	/* Effects that only some workers run, and how long their queues are. */
+	ooblex_routed_queue routed[OOBLEX_MAX_ROUTES];
+	size_t n_routed = ooblex_reader_routed(reader, routed, OOBLEX_MAX_ROUTES);
+	json_t *routed_lens = json_object();
+	for(size_t i = 0; i < n_routed; i++)
+		json_object_set_new(routed_lens, routed[i].name, json_integer(routed[i].length));
+	json_object_set_new(res, "routed_queues", routed_lens);
 	json_object_set_new(res, "dropped_stale", json_integer(stale));
 	json_object_set_new(res, "live_workers", json_integer((json_int_t)json_array_size(workers)));
 	json_object_set_new(res, "workers", workers);

@@ -4,11 +4,13 @@
 #include "redis_queue.h"
 
 #include <glib.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ooblex_keys.h"
+#include "ooblex_route.h"
 
 /* Replies bigger than this from a BRPOP are still read whole by hiredis; the
  * bound is on how many results one round trip may drain per list. */
@@ -120,9 +122,14 @@ static gpointer producer_thread(gpointer data) {
 		for(GList *l = batch.head; l != NULL; l = l->next) {
 			pending_msg *m = l->data;
 			redisAppendCommand(c, "LPUSH %s %b", m->key, m->data, m->len);
+			/* A routed queue whose workers are all gone empties itself
+			 * (its frames are long past their deadlines by then). */
+			if(strcmp(m->key, OOBLEX_KEY_FRAMES) != 0)
+				redisAppendCommand(c, "EXPIRE %s %d", m->key, OOBLEX_ROUTED_QUEUE_TTL_S);
 		}
 		int failed = 0;
 		for(GList *l = batch.head; l != NULL; l = l->next) {
+			pending_msg *m = l->data;
 			redisReply *r = NULL;
 			if(!failed && redisGetReply(c, (void **)&r) != REDIS_OK)
 				failed = 1;
@@ -132,6 +139,13 @@ static gpointer producer_thread(gpointer data) {
 				atomic_fetch_add(&p->stats.pushed, 1);
 			if(r != NULL)
 				freeReplyObject(r);
+			if(strcmp(m->key, OOBLEX_KEY_FRAMES) != 0) {
+				r = NULL;
+				if(!failed && redisGetReply(c, (void **)&r) != REDIS_OK)
+					failed = 1;
+				if(r != NULL)
+					freeReplyObject(r);
+			}
 		}
 		g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
 		if(failed) {
@@ -231,13 +245,38 @@ struct ooblex_reader {
 	/* Last look at the fleet, under lock. */
 	long long queue_len, dropped_stale;
 	GPtrArray *workers;	/* of g_strdup'ed JSON */
+	ooblex_routed_queue routes[OOBLEX_MAX_ROUTES];
+	size_t n_routes;
 	gint64 fleet_polled_us;
 };
 
 #define FLEET_POLL_US (1000 * 1000)
 
-/* LLEN of the input queue and every registry entry. SCAN, not KEYS: it
- * never blocks Redis, however many keys it holds. */
+/* Adds the routed effects a registry entry announces to routes (a valid
+ * name once; a worker's text is not trusted to be well-formed). */
+static void collect_routes(const char *entry, ooblex_routed_queue *routes, size_t *n) {
+	json_t *w = json_loads(entry, 0, NULL);
+	json_t *list = json_object_get(w, "routes");
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v) {
+		const char *name = json_string_value(v);
+		size_t len = name ? strlen(name) : 0;
+		if(len == 0 || len >= sizeof(routes[0].name) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
+			continue;
+		size_t k = 0;
+		while(k < *n && strcmp(routes[k].name, name) != 0)
+			k++;
+		if(k == *n && *n < OOBLEX_MAX_ROUTES) {
+			g_strlcpy(routes[*n].name, name, sizeof(routes[0].name));
+			routes[(*n)++].length = 0;
+		}
+	}
+	json_decref(w);
+}
+
+/* LLEN of the queues and every registry entry. SCAN, not KEYS: it never
+ * blocks Redis, however many keys it holds. */
 static void poll_fleet(ooblex_reader *r, redisContext *c) {
 	r->fleet_polled_us = g_get_monotonic_time();
 	redisReply *rep = redisCommand(c, "LLEN %s", OOBLEX_KEY_FRAMES);
@@ -275,11 +314,43 @@ static void poll_fleet(ooblex_reader *r, redisContext *c) {
 		}
 		freeReplyObject(rep);
 	} while(strcmp(cursor, "0") != 0 && ++rounds < 1000);
+	ooblex_routed_queue routes[OOBLEX_MAX_ROUTES];
+	size_t n_routes = 0;
+	for(guint i = 0; i < workers->len; i++)
+		collect_routes(g_ptr_array_index(workers, i), routes, &n_routes);
+	for(size_t i = 0; i < n_routes; i++)
+		redisAppendCommand(c, "LLEN " OOBLEX_KEY_FRAMES ":%s", routes[i].name);
+	for(size_t i = 0; i < n_routes; i++) {
+		redisReply *v = NULL;
+		if(redisGetReply(c, (void **)&v) != REDIS_OK)
+			break;
+		routes[i].length = v->type == REDIS_REPLY_INTEGER ? v->integer : -1;
+		freeReplyObject(v);
+	}
 	g_mutex_lock(&r->lock);
 	r->queue_len = qlen;
 	r->dropped_stale = stale;
 	g_ptr_array_unref(r->workers);
 	r->workers = workers;
+	memcpy(r->routes, routes, n_routes * sizeof(routes[0]));
+	r->n_routes = n_routes;
+	g_mutex_unlock(&r->lock);
+}
+
+size_t ooblex_reader_routed(ooblex_reader *r, ooblex_routed_queue *out, size_t max) {
+	g_mutex_lock(&r->lock);
+	size_t n = MIN(max, r->n_routes);
+	memcpy(out, r->routes, n * sizeof(out[0]));
+	g_mutex_unlock(&r->lock);
+	return n;
+}
+
+void ooblex_reader_queue_for(ooblex_reader *r, const char *effect, char *out, size_t outlen) {
+	const char *names[OOBLEX_MAX_ROUTES];
+	g_mutex_lock(&r->lock);
+	for(size_t i = 0; i < r->n_routes; i++)
+		names[i] = r->routes[i].name;
+	ooblex_route_queue(effect, names, r->n_routes, out, outlen);
 	g_mutex_unlock(&r->lock);
 }
 

@@ -8,8 +8,8 @@
  *    counted (a stale frame is worth nothing to a live viewer);
  *  - the result reader: a thread that BRPOPs across the processed_frames
  *    lists of every active client and hands each message to a callback, and
- *    once a second reads the fleet: the queue length and the live workers'
- *    registry entries (ooblex:worker:*).
+ *    once a second reads the fleet: the queue lengths, the live workers'
+ *    registry entries (ooblex:worker:*) and the effects they route.
  * Both reconnect with backoff (100 ms doubling to 2 s) and log once per outage.
  * Janus' threads only ever touch the in-memory side.
  */
@@ -73,6 +73,20 @@ const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r);
  * reapers (ooblex:dropped:stale). Returns a new array of strings; free it with
  * g_ptr_array_unref. Any thread. */
 GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len, long long *dropped_stale);
+
+/* The routed effects live workers announced at the last look (their
+ * registry entries' "routes"), each with the length of its queue
+ * frames_to_process:{name}. */
+#define OOBLEX_MAX_ROUTES 32
+typedef struct ooblex_routed_queue {
+	char name[32];
+	long long length;
+} ooblex_routed_queue;
+/* Copies up to max of them into out; returns how many. Any thread. */
+size_t ooblex_reader_routed(ooblex_reader *r, ooblex_routed_queue *out, size_t max);
+/* The queue a frame with this effect goes to now (ooblex_route.h). Any
+ * thread; cheap enough for every frame. */
+void ooblex_reader_queue_for(ooblex_reader *r, const char *effect, char *out, size_t outlen);
 void ooblex_reader_stop(ooblex_reader *r);
 
 #endif

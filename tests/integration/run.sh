@@ -8,9 +8,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 OUT=$(mktemp -d /tmp/ooblex-integration.XXXXXX)
 PORT=$(free_port)
-W1= W2=
+W1= W2= NE=
 cleanup() {
-  stop_pid "$W1" 3; stop_pid "$W2" 3; stop_pid "${REDIS_PID:-}" 3
+  stop_pid "$W1" 3; stop_pid "$W2" 3; stop_pid "$NE" 3; stop_pid "${REDIS_PID:-}" 3
   [ -n "${KEEP_TEST_OUTPUT:-}" ] || rm -rf "$OUT"
 }
 trap cleanup EXIT
@@ -18,7 +18,8 @@ trap cleanup EXIT
 if ! start_redis "$PORT" "$OUT/redis.log"; then
   tap_fail "redis starts" "$(tail -5 "$OUT/redis.log")"; exit 1
 fi
-"$BUILD/ooblex-worker" --port "$PORT" --id worker-a >"$OUT/worker-a.log" 2>&1 & W1=$!
+mkdir -p "$OUT/metrics"
+"$BUILD/ooblex-worker" --port "$PORT" --id worker-a --metrics-dir "$OUT/metrics" >"$OUT/worker-a.log" 2>&1 & W1=$!
 # The second worker finds Redis through the environment, as in a container,
 # and takes frames in batches of up to 4 (the mission's BATCH_SIZE).
 REDIS_URL="redis://127.0.0.1:$PORT" OOBLEX_WORKER_ID=worker-b BATCH_SIZE=4 "$BUILD/ooblex-worker" >"$OUT/worker-b.log" 2>&1 & W2=$!
@@ -27,6 +28,9 @@ wait_for 10 grep -q "connected to Redis" "$OUT/worker-b.log"
 
 OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/tests/integration/test_pipeline"
 rc=$?
+# The fleet on databases of its own: flood, kill under load, routing, metrics.
+OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" OOBLEX_TEST_THRESHOLD="$BUILD/.libs/threshold.so" \
+  "$BUILD/tests/integration/test_fleet" || rc=1
 
 # What the worker processes themselves show.
 tap_check "both workers log 'Processing frame N...'" \
@@ -41,11 +45,23 @@ tap_check "both workers are in the registry" bash -c \
   "redis-cli -p $PORT --raw KEYS 'ooblex:worker:*' | grep -qx ooblex:worker:worker-a && redis-cli -p $PORT --raw KEYS 'ooblex:worker:*' | grep -qx ooblex:worker:worker-b"
 tap_check "BATCH_SIZE is taken from the environment and shown in the registry" bash -c \
   "grep -q 'batch size 4' '$OUT/worker-b.log' && redis-cli -p $PORT --raw GET ooblex:worker:worker-b | grep -q '\"batch_size\":4'"
+# What Prometheus would see: Debian's node exporter reading the textfile.
+NE_PORT=$(free_port)
+prometheus-node-exporter --web.listen-address="127.0.0.1:$NE_PORT" --collector.disable-defaults \
+  --collector.textfile --collector.textfile.directory="$OUT/metrics" >"$OUT/node-exporter.log" 2>&1 & NE=$!
+wait_for 10 curl -sf -o "$OUT/scrape.txt" "http://127.0.0.1:$NE_PORT/metrics"
+tap_check "node exporter serves the worker's metrics" bash -c \
+  "grep -Eq '^ooblex_worker_frames_total\{effect=\"invert\",worker=\"worker-a\"\} [1-9]' '$OUT/scrape.txt' &&
+   grep -q '^ooblex_worker_processing_seconds_bucket{effect=\"invert\",le=\"+Inf\",worker=\"worker-a\"}' '$OUT/scrape.txt' &&
+   grep -q '^ooblex_worker_up{host=' '$OUT/scrape.txt'"
+tap_check "node exporter finds the metrics file well-formed" grep -q '^node_textfile_scrape_error 0' "$OUT/scrape.txt"
+stop_pid "$NE" 3; NE=
 tap_check "a registry entry expires by itself" bash -c "[ \$(redis-cli -p $PORT TTL ooblex:worker:worker-a) -le 5 ]"
 stop_pid "$W1" 5; c1=$?; W1=
 stop_pid "$W2" 5; c2=$?; W2=
 tap_check "SIGTERM stops workers with exit code 0" test "$c1" -eq 0 -a "$c2" -eq 0
 tap_check "workers print a summary when they stop" bash -c "grep -q 'stopping: [0-9]* processed' '$OUT/worker-a.log'"
+tap_check "a stopped worker's metrics file is gone" test ! -e "$OUT/metrics/ooblex_worker_worker-a.prom"
 tap_check "a stopped worker leaves the registry at once" bash -c "! redis-cli -p $PORT --raw KEYS 'ooblex:*' | grep -E 'ooblex:(worker|alive):worker-'"
 if [ "$rc" -ne 0 ] || [ -n "${KEEP_TEST_OUTPUT:-}" ]; then echo "# logs in $OUT"; KEEP_TEST_OUTPUT=1; fi
 exit $rc

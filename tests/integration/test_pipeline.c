@@ -17,6 +17,7 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "ingest.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
@@ -28,7 +29,6 @@
 #define W 320
 #define H 240
 
-static ooblex_redis_config redis_cfg;
 static ooblex_producer *producer;
 static ooblex_reader *reader;
 
@@ -500,7 +500,7 @@ static void test_frame_skip_samples_every_third(void) {
 
 static void test_workers_survive_garbage(void) {
 	char err[256];
-	redisContext *rc = ooblex_redis_connect(&redis_cfg, 2000, err, sizeof(err));
+	redisContext *rc = ooblex_redis_connect(&harness_redis, 2000, err, sizeof(err));
 	REQUIRE(rc != NULL);
 	/* Bad magic, truncated header, absurd size, a valid header with a short payload. */
 	uint8_t absurd[128] = "OOBX";
@@ -572,160 +572,69 @@ static int wait_atomic(atomic_int *v, int want, int ms) {
 	return atomic_load(v) == want;
 }
 
-static redisContext *test_redis(void) {
-	char err[256];
-	return ooblex_redis_connect(&redis_cfg, 2000, err, sizeof(err));
-}
-
-static long long redis_int(redisContext *c, const char *fmt, const char *arg) {
-	redisReply *r = redisCommand(c, fmt, arg);
-	/* A missing key (nil) counts as 0, as INCR would start it. */
-	long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer :
-		r && r->type == REDIS_REPLY_STRING ? atoll(r->str) : r && r->type == REDIS_REPLY_NIL ? 0 : -1;
-	if(r)
-		freeReplyObject(r);
-	return v;
-}
-
-/* Starts a worker on Redis database `db` that takes `delay_ms` per frame and
- * up to `batch` frames at once; returns its pid. */
-static GPid spawn_worker_in(int db, const char *id, int delay_ms, int batch) {
-	const char *bin = getenv("OOBLEX_TEST_WORKER");
-	char port[16], delay[16], dbs[16], batchs[16];
-	g_snprintf(port, sizeof(port), "%d", redis_cfg.port);
-	g_snprintf(delay, sizeof(delay), "%d", delay_ms);
-	g_snprintf(dbs, sizeof(dbs), "%d", db);
-	g_snprintf(batchs, sizeof(batchs), "%d", batch);
-	gchar *argv[] = { (gchar *)bin, "--port", port, "--db", dbs, "--id", (gchar *)id, "--delay-ms", delay,
-		"--batch-size", batchs, NULL };
-	GPid pid = 0;
-	if(bin == NULL || !g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
-			NULL, NULL, &pid, NULL))
-		return 0;
-	return pid;
-}
-
-static GPid spawn_worker(const char *id, int delay_ms) {
-	return spawn_worker_in(0, id, delay_ms, 1);
-}
-
-/* A connection to database 1, where only the workers a test starts itself
- * live: the regular fleet (database 0) cannot take its frames. */
-static redisContext *isolated_redis(void) {
-	ooblex_redis_config cfg = redis_cfg;
-	cfg.db = 1;
-	char err[256];
-	redisContext *c = ooblex_redis_connect(&cfg, 2000, err, sizeof(err));
-	if(c != NULL)
-		freeReplyObject(redisCommand(c, "FLUSHDB"));
-	return c;
-}
-
-/* Queues n small raw frames for client `id` straight into frames_to_process. */
-static void flood(redisContext *c, const uint8_t id[OOBLEX_CLIENT_ID_LEN], int n) {
-	ooblex_frame_header h;
-	memset(&h, 0, sizeof(h));
-	h.kind = OOBLEX_KIND_FRAME;
-	memcpy(h.client_id, id, OOBLEX_CLIENT_ID_LEN);
-	h.width = 32;
-	h.height = 24;
-	h.pixfmt = OOBLEX_PIXFMT_I420;
-	h.reply_pixfmt = OOBLEX_PIXFMT_JPEG;
-	h.jpeg_quality = 50;
-	strcpy(h.effect, "none");
-	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, 32, 24);
-	size_t hlen = ooblex_wire_header_len(&h);
-	uint8_t *msg = calloc(1, hlen + h.payload_len);
-	for(int i = 0; i < n; i++) {
-		h.frame_id = h.seq = (uint32_t)(i + 1);
-		ooblex_wire_write_header(&h, msg);
-		redisAppendCommand(c, "LPUSH %s %b", OOBLEX_KEY_FRAMES, msg, hlen + h.payload_len);
-	}
-	for(int i = 0; i < n; i++) {
-		redisReply *r = NULL;
-		if(redisGetReply(c, (void **)&r) == REDIS_OK)
-			freeReplyObject(r);
-	}
-	free(msg);
-}
-
-/* A fresh client id and the key its results go to. */
-static void new_client(uint8_t id[OOBLEX_CLIENT_ID_LEN], char key[OOBLEX_KEY_MAX]) {
-	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
-	ooblex_client_id_generate(id);
-	ooblex_client_id_to_hex(id, hex);
-	ooblex_key_processed(key, hex);
-}
-
-static void stop_worker(GPid pid, int sig, int *status) {
-	kill(pid, sig);
-	waitpid(pid, status, 0);
-	g_spawn_close_pid(pid);
-}
-
 static void test_sigterm_drains(void) {
 	/* SIGTERM while holding a batch of slow frames: the worker finishes them,
 	 * takes nothing new, and exits 0; nothing is left for a reaper. */
-	redisContext *rc = isolated_redis();
+	redisContext *rc = harness_connect(1, 1);
 	REQUIRE(rc != NULL);
 	uint8_t id[OOBLEX_CLIENT_ID_LEN];
 	char key[OOBLEX_KEY_MAX];
-	new_client(id, key);
-	flood(rc, id, 20);
-	GPid w = spawn_worker_in(1, "drainer", 200, 3);
+	harness_new_client(id, key);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "none", 20, NULL, 0);
+	GPid w = harness_spawn_worker(1, "drainer", 200, 3, NULL, NULL);
 	REQUIRE(w != 0);
 	int held = 0;
 	for(int i = 0; i < 400 && !held; i++) {
-		held = redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "drainer") == 3;
+		held = harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "drainer") == 3;
 		if(!held)
 			g_usleep(5000);
 	}
 	REQUIRE(held);
-	long long done_before = redis_int(rc, "LLEN %s", key);
+	long long done_before = harness_int(rc, "LLEN %s", key);
 	gint64 t0 = g_get_monotonic_time();
 	int status = -1;
-	stop_worker(w, SIGTERM, &status);
+	harness_stop(w, SIGTERM, &status);
 	double took = (g_get_monotonic_time() - t0) / 1000.0;
-	long long done = redis_int(rc, "LLEN %s", key), left = redis_int(rc, "LLEN %s", OOBLEX_KEY_FRAMES);
+	long long done = harness_int(rc, "LLEN %s", key), left = harness_int(rc, "LLEN %s", OOBLEX_KEY_FRAMES);
 	printf("# SIGTERM with 3 frames in hand: exited after %.0f ms, %lld -> %lld results, %lld still queued\n",
 		took, done_before, done, left);
 	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_EQ(done, done_before + 3);	/* the batch in hand was finished */
 	EXPECT_EQ(done + left, 20);	/* and nothing else was taken */
-	EXPECT_EQ(redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "drainer"), 0);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "drainer"), 0);
 	EXPECT(took < 3000);
 	redisFree(rc);
 }
 
 /* Results for `key` that appear in `ms` milliseconds. */
 static long long results_in(redisContext *rc, const char *key, int ms) {
-	long long a = redis_int(rc, "LLEN %s", key);
+	long long a = harness_int(rc, "LLEN %s", key);
 	g_usleep((gulong)ms * 1000);
-	return redis_int(rc, "LLEN %s", key) - a;
+	return harness_int(rc, "LLEN %s", key) - a;
 }
 
 static void test_throughput_grows_with_workers(void) {
 	/* A model that takes 100 ms a frame: one worker does ~10 frames/s; two
 	 * more added during the run triple it. The delay is a sleep, so the
 	 * figure holds on a busy machine. */
-	redisContext *rc = isolated_redis();
+	redisContext *rc = harness_connect(1, 1);
 	REQUIRE(rc != NULL);
 	uint8_t id[OOBLEX_CLIENT_ID_LEN];
 	char key[OOBLEX_KEY_MAX];
-	new_client(id, key);
-	flood(rc, id, 200);
+	harness_new_client(id, key);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "none", 200, NULL, 0);
 	GPid w[3];
-	w[0] = spawn_worker_in(1, "grow-1", 100, 1);
+	w[0] = harness_spawn_worker(1, "grow-1", 100, 1, NULL, NULL);
 	REQUIRE(w[0] != 0);
 	g_usleep(500000);
 	long long one = results_in(rc, key, 2000);
-	w[1] = spawn_worker_in(1, "grow-2", 100, 1);
-	w[2] = spawn_worker_in(1, "grow-3", 100, 1);
+	w[1] = harness_spawn_worker(1, "grow-2", 100, 1, NULL, NULL);
+	w[2] = harness_spawn_worker(1, "grow-3", 100, 1, NULL, NULL);
 	g_usleep(500000);
 	long long three = results_in(rc, key, 2000);
 	for(int i = 0; i < 3; i++)
 		if(w[i])
-			stop_worker(w[i], SIGTERM, NULL);
+			harness_stop(w[i], SIGTERM, NULL);
 	printf("# throughput: %.1f frames/s with 1 worker, %.1f with 3 (x%.2f)\n", one / 2.0, three / 2.0,
 		one ? (double)three / one : 0.0);
 	EXPECT(one >= 10 && one <= 22);
@@ -738,7 +647,7 @@ static int wait_holding(redisContext *rc, const char *id, int ms) {
 	char key[128];
 	g_snprintf(key, sizeof(key), OOBLEX_KEY_PROCESSING_PREFIX "%s", id);
 	for(int i = 0; i < ms / 5; i++) {
-		if(redis_int(rc, "LLEN %s", key) > 0)
+		if(harness_int(rc, "LLEN %s", key) > 0)
 			return 1;
 		g_usleep(5000);
 	}
@@ -749,9 +658,9 @@ static void test_worker_killed_mid_frame_loses_nothing(void) {
 	/* A slow worker takes a frame and is killed with SIGKILL while it works
 	 * on it: the frame goes back to the queue within a second, another worker
 	 * processes it, and every frame comes back exactly once. */
-	redisContext *rc = test_redis();
+	redisContext *rc = harness_connect(0, 0);
 	REQUIRE(rc != NULL);
-	GPid victim = spawn_worker("victim", 400);
+	GPid victim = harness_spawn_worker(0, "victim", 400, 1, NULL, NULL);
 	REQUIRE(victim != 0);
 	g_usleep(300000);
 	/* This viewer waits for late frames (a real one gives up after 150 ms:
@@ -776,12 +685,12 @@ static void test_worker_killed_mid_frame_loses_nothing(void) {
 			killed = 1;
 			killed_at = g_get_monotonic_time();
 		}
-		if(killed && !reaped_at && redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "victim") == 0)
+		if(killed && !reaped_at && harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "victim") == 0)
 			reaped_at = g_get_monotonic_time();
 	}
 	video_test_source_free(src);
 	for(int i = 0; i < 300 && !reaped_at; i++) {
-		if(redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "victim") == 0)
+		if(harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "victim") == 0)
 			reaped_at = g_get_monotonic_time();
 		else
 			g_usleep(10000);
@@ -804,10 +713,10 @@ static void test_worker_killed_mid_frame_loses_nothing(void) {
 static void test_killed_worker_frame_past_deadline_counted_stale(void) {
 	/* The same, but the frame's deadline passes before anyone could redo it:
 	 * it is dropped and counted in ooblex:dropped:stale, not processed late. */
-	redisContext *rc = test_redis();
+	redisContext *rc = harness_connect(0, 0);
 	REQUIRE(rc != NULL);
-	long long stale_before = redis_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE);
-	GPid victim = spawn_worker("victim2", 5000);
+	long long stale_before = harness_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE);
+	GPid victim = harness_spawn_worker(0, "victim2", 5000, 1, NULL, NULL);
 	REQUIRE(victim != 0);
 	g_usleep(300000);
 	/* Hand the victim one frame directly, with a deadline 200 ms away. */
@@ -844,10 +753,10 @@ static void test_killed_worker_frame_past_deadline_counted_stale(void) {
 	long long stale = stale_before;
 	for(int i = 0; i < 200 && stale == stale_before; i++) {
 		g_usleep(10000);
-		stale = redis_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE);
+		stale = harness_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE);
 	}
 	EXPECT_EQ(stale, stale_before + 1);
-	EXPECT_EQ(redis_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "victim2"), 0);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "victim2"), 0);
 	redisFree(rc);
 }
 
@@ -896,17 +805,14 @@ static void test_redis_restart_is_survived(void) {
 }
 
 int main(void) {
-	const char *port = getenv("OOBLEX_TEST_REDIS_PORT");
-	if(port == NULL) {
-		fprintf(stderr, "OOBLEX_TEST_REDIS_PORT is not set: run tests/integration/run.sh\n");
+	if(harness_init() < 0) {
+		fprintf(stderr, "OOBLEX_TEST_REDIS_PORT or OOBLEX_TEST_WORKER is not set: run tests/integration/run.sh\n");
 		return 2;
 	}
 	av_log_set_level(AV_LOG_ERROR);
-	ooblex_redis_config_default(&redis_cfg);
-	redis_cfg.port = atoi(port);
 	char err[256];
-	producer = ooblex_producer_start(&redis_cfg, 1024, NULL, err, sizeof(err));
-	reader = ooblex_reader_start(&redis_cfg, 20, on_result, on_tick, NULL, NULL, err, sizeof(err));
+	producer = ooblex_producer_start(&harness_redis, 1024, NULL, err, sizeof(err));
+	reader = ooblex_reader_start(&harness_redis, 20, on_result, on_tick, NULL, NULL, err, sizeof(err));
 	if(producer == NULL || reader == NULL) {
 		fprintf(stderr, "cannot start Redis threads: %s\n", err);
 		return 2;

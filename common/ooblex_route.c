@@ -1,0 +1,53 @@
+/*
+ * ooblex_route.c - the routing rule (see ooblex_route.h).
+ */
+#include "ooblex_route.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ooblex_keys.h"
+
+int ooblex_effect_names(const char *effect, ooblex_effect_name_fn fn, void *user) {
+	for(const char *p = effect; *p;) {
+		/* "ffmpeg:<graph>" takes the rest of the chain: a graph's options may
+		 * contain '|'. */
+		if(!strncmp(p, "ffmpeg:", 7))
+			return fn(p, 6, user);
+		size_t item = strcspn(p, "|");
+		size_t name = strcspn(p, ":|");
+		int rc = fn(p, name < item ? name : item, user);
+		if(rc != 0)
+			return rc;
+		if(p[item] == '\0')
+			break;
+		p += item + 1;
+	}
+	return 0;
+}
+
+typedef struct route_match {
+	const char *const *routes;
+	size_t n;
+	const char *found;
+} route_match;
+
+static int match_route(const char *name, size_t len, void *user) {
+	route_match *m = user;
+	for(size_t i = 0; i < m->n; i++)
+		if(strlen(m->routes[i]) == len && !strncmp(m->routes[i], name, len)) {
+			m->found = m->routes[i];
+			return 1;
+		}
+	return 0;
+}
+
+int ooblex_route_queue(const char *effect, const char *const *routes, size_t n, char *out, size_t outlen) {
+	route_match m = { routes, n, NULL };
+	if(effect != NULL && n > 0 && ooblex_effect_names(effect, match_route, &m) && m.found != NULL) {
+		snprintf(out, outlen, OOBLEX_KEY_FRAMES ":%s", m.found);
+		return 1;
+	}
+	snprintf(out, outlen, OOBLEX_KEY_FRAMES);
+	return 0;
+}

@@ -1,0 +1,28 @@
+/*
+ * ooblex_route.h - which queue a frame goes to.
+ *
+ * Owns: the routing rule shared by the plugin (which pushes) and the docs.
+ * Effects every worker runs (the libavfilter "core" set) go through
+ * frames_to_process. A worker that runs an effect only some workers have
+ * (faces, onnx, a module's) announces it in its registry entry under
+ * "routes" and serves frames_to_process:{effect}. A frame goes to the queue
+ * of the first effect of its chain that a live worker announces as routed
+ * ("blur|faces" -> frames_to_process:faces), else to frames_to_process.
+ */
+#ifndef OOBLEX_ROUTE_H
+#define OOBLEX_ROUTE_H
+
+#include <stddef.h>
+
+/* A chain's effect names in order, without parameters: calls fn for each
+ * ("blur:sigma=3|ffmpeg:hflip,vflip" -> "blur", "ffmpeg"); stops when fn
+ * returns non-zero and returns that value (0 when it never did). */
+typedef int (*ooblex_effect_name_fn)(const char *name, size_t len, void *user);
+int ooblex_effect_names(const char *effect, ooblex_effect_name_fn fn, void *user);
+
+/* The queue for effect into out (OOBLEX_KEY_MAX bytes is enough), given the
+ * routed effect names live workers announce (n of them). Returns 1 when the
+ * frame is routed, 0 for the default queue. */
+int ooblex_route_queue(const char *effect, const char *const *routes, size_t n, char *out, size_t outlen);
+
+#endif

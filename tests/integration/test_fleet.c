@@ -1,0 +1,415 @@
+/*
+ * test_fleet.c - the worker fleet with real Redis and real worker processes:
+ * a flood shared by four workers with every frame processed exactly once, a
+ * worker killed under load with every frame accounted for, routing of
+ * effects only some workers run (OpenCV, a module) to their own queues,
+ * a routed worker's crash sending its frame back to the right queue, and
+ * the metrics file a worker writes.
+ *
+ * Each test uses a Redis database of its own with workers it starts itself;
+ * tests/integration/run.sh provides the Redis (OOBLEX_TEST_REDIS_PORT), the
+ * worker binary (OOBLEX_TEST_WORKER) and the example module
+ * (OOBLEX_TEST_THRESHOLD).
+ */
+#include "testlib.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "redis_queue.h"
+
+/* Every result in key, parsed: seq -> count, and worker id per result. */
+typedef struct tally {
+	int n;	/* results */
+	int max_seq;
+	int *per_seq;	/* [max_seq + 1] */
+	GHashTable *per_worker;	/* id -> count */
+	int malformed;
+} tally;
+
+static void tally_free(tally *t) {
+	g_free(t->per_seq);
+	if(t->per_worker)
+		g_hash_table_unref(t->per_worker);
+	memset(t, 0, sizeof(*t));
+}
+
+static void tally_results(redisContext *c, const char *key, int max_seq, tally *t) {
+	memset(t, 0, sizeof(*t));
+	t->max_seq = max_seq;
+	t->per_seq = g_new0(int, max_seq + 1);
+	t->per_worker = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	redisReply *r = redisCommand(c, "LRANGE %s 0 -1", key);
+	for(size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		ooblex_frame_header h;
+		const uint8_t *payload;
+		if(ooblex_wire_parse((const uint8_t *)r->element[i]->str, r->element[i]->len, &h, &payload) != OOBLEX_WIRE_OK ||
+				h.kind != OOBLEX_KIND_RESULT || h.seq == 0 || (int)h.seq > max_seq) {
+			t->malformed++;
+			continue;
+		}
+		t->n++;
+		t->per_seq[h.seq]++;
+		gpointer old = g_hash_table_lookup(t->per_worker, h.worker);
+		g_hash_table_replace(t->per_worker, g_strdup(h.worker), GINT_TO_POINTER(GPOINTER_TO_INT(old) + 1));
+	}
+	if(r)
+		freeReplyObject(r);
+}
+
+/* Waits until key holds `want` results (or ms pass); returns the count. */
+static long long wait_results(redisContext *c, const char *key, long long want, int ms) {
+	long long n = 0;
+	for(int i = 0; i < ms / 20; i++) {
+		n = harness_int(c, "LLEN %s", key);
+		if(n >= want)
+			break;
+		g_usleep(20000);
+	}
+	return n;
+}
+
+static void test_flood_processed_exactly_once(void) {
+	/* 3000 frames at once, four workers taking 1, 1, 4 and 8 at a time:
+	 * each frame comes back once, none twice, and all four share the work. */
+	const int n = 3000;
+	redisContext *rc = harness_connect(2, 1);
+	REQUIRE(rc != NULL);
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "none", n, NULL, 0);
+	const int batches[4] = { 1, 1, 4, 8 };
+	GPid w[4];
+	gint64 t0 = g_get_monotonic_time();
+	for(int i = 0; i < 4; i++) {
+		char wid[32];
+		g_snprintf(wid, sizeof(wid), "flood-%d", i + 1);
+		w[i] = harness_spawn_worker(2, wid, 0, batches[i], NULL, NULL);
+	}
+	long long got = wait_results(rc, key, n, 60000);
+	double secs = (g_get_monotonic_time() - t0) / 1e6;
+	g_usleep(300000);	/* anything processed twice would show up by now */
+	for(int i = 0; i < 4; i++)
+		if(w[i])
+			harness_stop(w[i], SIGTERM, NULL);
+	tally t;
+	tally_results(rc, key, n, &t);
+	int missing = 0, twice = 0;
+	for(int s = 1; s <= n; s++) {
+		missing += t.per_seq[s] == 0;
+		twice += t.per_seq[s] > 1;
+	}
+	printf("# flood: %lld of %d results in %.1f s (%.0f frames/s); by worker:", got, n, secs, got / secs);
+	for(int i = 0; i < 4; i++) {
+		char wid[32];
+		g_snprintf(wid, sizeof(wid), "flood-%d", i + 1);
+		int c = GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, wid));
+		printf(" %s %d", wid, c);
+		EXPECT(c > 0);
+	}
+	printf("\n");
+	EXPECT_EQ(t.n, n);
+	EXPECT_EQ(missing, 0);
+	EXPECT_EQ(twice, 0);
+	EXPECT_EQ(t.malformed, 0);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", OOBLEX_KEY_FRAMES), 0);
+	tally_free(&t);
+	redisFree(rc);
+}
+
+static void test_kill_one_of_three_under_load(void) {
+	/* Three workers at ~100 frames/s each through 900 frames; one is killed
+	 * with SIGKILL a third of the way. Every frame is delivered exactly once
+	 * or counted stale, and results keep coming after the kill. */
+	const int n = 900;
+	redisContext *rc = harness_connect(3, 1);
+	REQUIRE(rc != NULL);
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "invert", n, NULL, ooblex_now_us() + 60 * 1000000ULL);
+	GPid w[3];
+	for(int i = 0; i < 3; i++) {
+		char wid[32];
+		g_snprintf(wid, sizeof(wid), "load-%d", i + 1);
+		w[i] = harness_spawn_worker(3, wid, 10, 1, NULL, NULL);
+		REQUIRE(w[i] != 0);
+	}
+	wait_results(rc, key, n / 3, 30000);
+	harness_stop(w[0], SIGKILL, NULL);
+	w[0] = 0;
+	long long at_kill = harness_int(rc, "LLEN %s", key);
+	g_usleep(500000);
+	long long after = harness_int(rc, "LLEN %s", key);
+	long long got = wait_results(rc, key, n, 30000);
+	long long stale = harness_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE);
+	for(int i = 1; i < 3; i++)
+		harness_stop(w[i], SIGTERM, NULL);
+	tally t;
+	tally_results(rc, key, n, &t);
+	int twice = 0;
+	for(int s = 1; s <= n; s++)
+		twice += t.per_seq[s] > 1;
+	printf("# kill -9 under load: %lld results at the kill, %lld half a second later, %lld in the end + %lld stale "
+		"of %d\n", at_kill, after, got, stale, n);
+	EXPECT(after > at_kill);	/* output continues */
+	EXPECT_EQ(t.n + stale, n);	/* every frame accounted for */
+	EXPECT_EQ(twice, 0);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "load-1"), 0);
+	tally_free(&t);
+	redisFree(rc);
+}
+
+static void on_nothing(const char *key, const uint8_t *msg, size_t len, void *user) {
+	(void)key; (void)msg; (void)len; (void)user;
+}
+static void no_tick(void *user) { (void)user; }
+
+/* Luma of a decoded JPEG result at (x, y). */
+static int result_luma(const uint8_t *msg, size_t len, int x, int y) {
+	ooblex_frame_header h;
+	const uint8_t *payload;
+	if(ooblex_wire_parse(msg, len, &h, &payload) != OOBLEX_WIRE_OK || h.pixfmt != OOBLEX_PIXFMT_JPEG)
+		return -1;
+	tjhandle tj = tjInitDecompress();
+	uint8_t gray[HARNESS_W * HARNESS_H];
+	int rc = tjDecompress2(tj, payload, h.payload_len, gray, HARNESS_W, 0, HARNESS_H, TJPF_GRAY, 0);
+	tjDestroy(tj);
+	return rc == 0 ? gray[y * HARNESS_W + x] : -1;
+}
+
+static void test_routing_by_effect(void) {
+	/* A core worker, an OpenCV faces worker and a worker with the example
+	 * module: each frame reaches the one worker that runs its effect. */
+	redisContext *rc = harness_connect(4, 1);
+	REQUIRE(rc != NULL);
+	const char *module = getenv("OOBLEX_TEST_THRESHOLD");
+	REQUIRE(module != NULL);
+	const char *core_args[] = { "--effects", "core", NULL };
+	const char *faces_args[] = { "--effects", "faces", NULL };
+	const char *thr_args[] = { "--module", module, "--effects", "threshold", NULL };
+	GPid w[3] = {
+		harness_spawn_worker(4, "core-1", 0, 1, core_args, NULL),
+		harness_spawn_worker(4, "faces-1", 0, 1, faces_args, NULL),
+		harness_spawn_worker(4, "thr-1", 0, 1, thr_args, NULL),
+	};
+	REQUIRE(w[0] && w[1] && w[2]);
+	/* The plugin's reader learns the routes from the registry. */
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 4;
+	char err[256];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, on_nothing, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	ooblex_routed_queue routes[8];
+	size_t n_routes = 0;
+	for(int i = 0; i < 100 && n_routes < 2; i++) {
+		g_usleep(50000);
+		n_routes = ooblex_reader_routed(reader, routes, 8);
+	}
+	EXPECT_EQ(n_routes, 2);
+	char q_invert[OOBLEX_KEY_MAX], q_thr[OOBLEX_KEY_MAX], q_faces[OOBLEX_KEY_MAX];
+	ooblex_reader_queue_for(reader, "invert", q_invert, sizeof(q_invert));
+	ooblex_reader_queue_for(reader, "blur|threshold:level=100", q_thr, sizeof(q_thr));
+	ooblex_reader_queue_for(reader, "faces:min_size=20", q_faces, sizeof(q_faces));
+	EXPECT(!strcmp(q_invert, "frames_to_process"));
+	EXPECT(!strcmp(q_thr, "frames_to_process:threshold"));
+	EXPECT(!strcmp(q_faces, "frames_to_process:faces"));
+	/* The faces worker says what it serves. */
+	redisReply *reg = redisCommand(rc, "GET %s", OOBLEX_KEY_WORKER_PREFIX "faces-1");
+	EXPECT(reg && reg->type == REDIS_REPLY_STRING && strstr(reg->str, "\"queues\":[\"frames_to_process:faces\"]") &&
+		strstr(reg->str, "\"routes\":[\"faces\"]"));
+	if(reg)
+		freeReplyObject(reg);
+
+	/* Left half dark (Y 60), right half bright (Y 200). */
+	uint8_t fill[HARNESS_W * HARNESS_H * 3 / 2];
+	for(int y = 0; y < HARNESS_H; y++)
+		for(int x = 0; x < HARNESS_W; x++)
+			fill[y * HARNESS_W + x] = x < HARNESS_W / 2 ? 60 : 200;
+	memset(fill + HARNESS_W * HARNESS_H, 128, HARNESS_W * HARNESS_H / 2);
+	uint8_t id_inv[OOBLEX_CLIENT_ID_LEN], id_thr[OOBLEX_CLIENT_ID_LEN], id_faces[OOBLEX_CLIENT_ID_LEN];
+	char key_inv[OOBLEX_KEY_MAX], key_thr[OOBLEX_KEY_MAX], key_faces[OOBLEX_KEY_MAX];
+	harness_new_client(id_inv, key_inv);
+	harness_new_client(id_thr, key_thr);
+	harness_new_client(id_faces, key_faces);
+	harness_flood(rc, q_invert, id_inv, "invert", 20, fill, 0);
+	harness_flood(rc, q_thr, id_thr, "threshold:level=100", 20, fill, 0);
+	harness_flood(rc, q_faces, id_faces, "faces:min_size=20", 10, fill, 0);
+	EXPECT_EQ(wait_results(rc, key_inv, 20, 10000), 20);
+	EXPECT_EQ(wait_results(rc, key_thr, 20, 10000), 20);
+	EXPECT_EQ(wait_results(rc, key_faces, 10, 10000), 10);
+	tally t;
+	tally_results(rc, key_inv, 20, &t);
+	EXPECT_EQ(GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, "core-1")), 20);
+	tally_free(&t);
+	tally_results(rc, key_thr, 20, &t);
+	EXPECT_EQ(GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, "thr-1")), 20);
+	tally_free(&t);
+	tally_results(rc, key_faces, 10, &t);
+	EXPECT_EQ(GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, "faces-1")), 10);
+	tally_free(&t);
+	/* The module's pixels: black left, white right. */
+	redisReply *r = redisCommand(rc, "LINDEX %s 0", key_thr);
+	REQUIRE(r && r->type == REDIS_REPLY_STRING);
+	int left = result_luma((const uint8_t *)r->str, r->len, 4, 12), right = result_luma((const uint8_t *)r->str, r->len, 28, 12);
+	freeReplyObject(r);
+	printf("# routed: invert -> core-1, threshold -> thr-1 (luma %d | %d), faces -> faces-1\n", left, right);
+	EXPECT(left >= 0 && left < 30);
+	EXPECT(right > 220);
+	/* A routed queue the plugin pushes to expires if its workers leave. */
+	ooblex_producer *producer = ooblex_producer_start(&cfg, 16, NULL, err, sizeof(err));
+	REQUIRE(producer != NULL);
+	for(int i = 0; i < 100 && !atomic_load(&ooblex_producer_get_stats(producer)->connected); i++)
+		g_usleep(20000);
+	uint8_t *frame = calloc(1, OOBLEX_WIRE_FIXED_LEN);
+	ooblex_producer_push(producer, OOBLEX_KEY_FRAMES ":nobody", frame, OOBLEX_WIRE_FIXED_LEN);
+	ooblex_producer_stop(producer);
+	long long ttl = harness_int(rc, "TTL %s", OOBLEX_KEY_FRAMES ":nobody");
+	EXPECT(ttl > 0 && ttl <= OOBLEX_ROUTED_QUEUE_TTL_S);
+	ooblex_reader_stop(reader);
+	for(int i = 0; i < 3; i++)
+		harness_stop(w[i], SIGTERM, NULL);
+	redisFree(rc);
+}
+
+static void test_routed_worker_crash_returns_frame_to_its_queue(void) {
+	/* A module worker holding a slow frame is killed: the frame goes back to
+	 * frames_to_process:threshold (where only threshold workers look), not to
+	 * the default queue, and a second threshold worker finishes it. */
+	redisContext *rc = harness_connect(5, 1);
+	REQUIRE(rc != NULL);
+	const char *module = getenv("OOBLEX_TEST_THRESHOLD");
+	REQUIRE(module != NULL);
+	const char *thr_args[] = { "--module", module, "--effects", "threshold", NULL };
+	/* A core worker is there too, and must not get it. */
+	const char *core_args[] = { "--effects", "core", NULL };
+	GPid core = harness_spawn_worker(5, "core-2", 0, 1, core_args, NULL);
+	GPid victim = harness_spawn_worker(5, "thr-victim", 3000, 1, thr_args, NULL);
+	REQUIRE(core && victim);
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	g_usleep(300000);
+	harness_flood(rc, OOBLEX_KEY_FRAMES ":threshold", id, "threshold", 1, NULL, 0);
+	const char *held = OOBLEX_KEY_PROCESSING_PREFIX "thr-victim#threshold";
+	int holding = 0;
+	for(int i = 0; i < 300 && !holding; i++) {
+		holding = harness_int(rc, "LLEN %s", held) == 1;
+		if(!holding)
+			g_usleep(10000);
+	}
+	REQUIRE(holding);
+	harness_stop(victim, SIGKILL, NULL);
+	gint64 t0 = g_get_monotonic_time();
+	int back = 0;
+	for(int i = 0; i < 300 && !back; i++) {
+		back = harness_int(rc, "LLEN %s", OOBLEX_KEY_FRAMES ":threshold") == 1;
+		if(!back)
+			g_usleep(5000);
+	}
+	double ms = (g_get_monotonic_time() - t0) / 1000.0;
+	printf("# routed crash: frame back in frames_to_process:threshold %.0f ms after SIGKILL\n", ms);
+	EXPECT(back);
+	EXPECT(ms < 1000);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", held), 0);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", OOBLEX_KEY_FRAMES), 0);
+	GPid rescuer = harness_spawn_worker(5, "thr-rescuer", 0, 1, thr_args, NULL);
+	EXPECT_EQ(wait_results(rc, key, 1, 10000), 1);
+	tally t;
+	tally_results(rc, key, 1, &t);
+	EXPECT_EQ(GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, "thr-rescuer")), 1);
+	tally_free(&t);
+	harness_stop(rescuer, SIGTERM, NULL);
+	harness_stop(core, SIGTERM, NULL);
+	redisFree(rc);
+}
+
+/* The value of the first line of text that starts with prefix, or -1. */
+static double metric(const char *text, const char *prefix) {
+	const char *p = text;
+	size_t len = strlen(prefix);
+	while(p && *p) {
+		if(!strncmp(p, prefix, len) && p[len] == ' ')
+			return g_ascii_strtod(p + len + 1, NULL);
+		p = strchr(p, '\n');
+		if(p)
+			p++;
+	}
+	return -1;
+}
+
+static void test_metrics_file(void) {
+	/* Frames of two effects and two malformed messages: the worker's
+	 * textfile has the counts, the histogram agrees, and the file goes
+	 * when the worker stops. */
+	redisContext *rc = harness_connect(6, 1);
+	REQUIRE(rc != NULL);
+	gchar *dir = g_dir_make_tmp("ooblex-metrics-XXXXXX", NULL);
+	const char *args[] = { "--metrics-dir", dir, NULL };
+	GPid w = harness_spawn_worker(6, "met-1", 0, 1, args, NULL);
+	REQUIRE(w != 0);
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "blur:sigma=2|invert", 25, NULL, 0);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "grayscale", 5, NULL, 0);
+	freeReplyObject(redisCommand(rc, "LPUSH %s %s %s", OOBLEX_KEY_FRAMES, "garbage", "OOBXtruncated"));
+	EXPECT_EQ(wait_results(rc, key, 30, 10000), 30);
+	gchar *path = g_build_filename(dir, "ooblex_worker_met-1.prom", NULL);
+	gchar *text = NULL;
+	/* Written every second: wait for a file that has all of it. */
+	for(int i = 0; i < 40; i++) {
+		g_free(text);
+		text = NULL;
+		g_usleep(100000);
+		if(g_file_get_contents(path, &text, NULL, NULL) &&
+				metric(text, "ooblex_worker_errors_total{worker=\"met-1\",reason=\"malformed\"}") == 2 &&
+				metric(text, "ooblex_worker_frames_total{worker=\"met-1\",effect=\"grayscale\"}") == 5)
+			break;
+	}
+	REQUIRE(text != NULL);
+	EXPECT_EQ(metric(text, "ooblex_worker_frames_total{worker=\"met-1\",effect=\"blur|invert\"}"), 25);
+	EXPECT_EQ(metric(text, "ooblex_worker_frames_total{worker=\"met-1\",effect=\"grayscale\"}"), 5);
+	EXPECT_EQ(metric(text, "ooblex_worker_processing_seconds_count{worker=\"met-1\",effect=\"blur|invert\"}"), 25);
+	EXPECT_EQ(metric(text, "ooblex_worker_processing_seconds_bucket{worker=\"met-1\",effect=\"blur|invert\",le=\"+Inf\"}"), 25);
+	EXPECT(metric(text, "ooblex_worker_processing_seconds_sum{worker=\"met-1\",effect=\"blur|invert\"}") > 0);
+	EXPECT_EQ(metric(text, "ooblex_worker_errors_total{worker=\"met-1\",reason=\"malformed\"}"), 2);
+	EXPECT_EQ(metric(text, "ooblex_worker_errors_total{worker=\"met-1\",reason=\"stale\"}"), 0);
+	EXPECT(strstr(text, "# TYPE ooblex_worker_processing_seconds histogram") != NULL);
+	/* No half-written files are ever left for the collector. */
+	GDir *d = g_dir_open(dir, 0, NULL);
+	int files = 0;
+	for(const char *f; d && (f = g_dir_read_name(d)) != NULL;)
+		files++;
+	if(d)
+		g_dir_close(d);
+	EXPECT_EQ(files, 1);
+	int status = -1;
+	harness_stop(w, SIGTERM, &status);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT(!g_file_test(path, G_FILE_TEST_EXISTS));
+	g_free(text);
+	g_free(path);
+	g_rmdir(dir);
+	g_free(dir);
+	redisFree(rc);
+}
+
+int main(void) {
+	if(harness_init() < 0) {
+		fprintf(stderr, "OOBLEX_TEST_REDIS_PORT or OOBLEX_TEST_WORKER is not set: run tests/integration/run.sh\n");
+		return 2;
+	}
+	TEST_RUN(test_flood_processed_exactly_once);
+	TEST_RUN(test_kill_one_of_three_under_load);
+	TEST_RUN(test_routing_by_effect);
+	TEST_RUN(test_routed_worker_crash_returns_frame_to_its_queue);
+	TEST_RUN(test_metrics_file);
+	return tl_done();
+}
