@@ -52,8 +52,8 @@ prometheus-node-exporter --web.listen-address="127.0.0.1:$NE_PORT" --collector.d
 wait_for 10 curl -sf -o "$OUT/scrape.txt" "http://127.0.0.1:$NE_PORT/metrics"
 tap_check "node exporter serves the worker's metrics" bash -c \
   "grep -Eq '^ooblex_worker_frames_total\{effect=\"invert\",worker=\"worker-a\"\} [1-9]' '$OUT/scrape.txt' &&
-   grep -q '^ooblex_worker_processing_seconds_bucket{effect=\"invert\",le=\"+Inf\",worker=\"worker-a\"}' '$OUT/scrape.txt' &&
-   grep -q '^ooblex_worker_up{host=' '$OUT/scrape.txt'"
+   grep -q '^ooblex_worker_processing_seconds_bucket{effect=\"invert\",worker=\"worker-a\",le=\"+Inf\"} [1-9]' '$OUT/scrape.txt' &&
+   grep -q '^ooblex_worker_up{.*worker=\"worker-a\"} 1' '$OUT/scrape.txt'"
 tap_check "node exporter finds the metrics file well-formed" grep -q '^node_textfile_scrape_error 0' "$OUT/scrape.txt"
 stop_pid "$NE" 3; NE=
 tap_check "a registry entry expires by itself" bash -c "[ \$(redis-cli -p $PORT TTL ooblex:worker:worker-a) -le 5 ]"
