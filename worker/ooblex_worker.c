@@ -311,6 +311,10 @@ struct worker {
 	char registry_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
 	char alive_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX];
 	atomic_int liveness_stop;
+	/* Until when (ooblex_now_us) the liveness key is known to exist: set by
+	 * the liveness thread after each refresh. A queue never takes a frame
+	 * unless it has a good margin left, or reapers could take it back. */
+	atomic_ullong alive_until_us;
 	atomic_ulong processed;	/* all queues; read by the liveness thread */
 	atomic_ulong garbage, failed, stale;
 	ooblex_metrics *metrics;
@@ -512,7 +516,10 @@ static void *liveness_thread(void *arg) {
 			c = ooblex_redis_connect(&w->opt.redis, 1000, err, sizeof(err));
 		}
 		if(c != NULL) {
+			uint64_t before = ooblex_now_us();
 			redisReply *r = redisCommand(c, "SET %s 1 PX %d", w->alive_key, OOBLEX_ALIVE_TTL_MS);
+			if(r != NULL && r->type == REDIS_REPLY_STATUS)
+				atomic_store(&w->alive_until_us, before + OOBLEX_ALIVE_TTL_MS * 1000ULL);
 			if(r == NULL) {
 				redisFree(c);
 				c = NULL;
@@ -649,39 +656,107 @@ static int keep_going(worker *w) {
 	return !stop_requested && (w->opt.max_frames == 0 || (long)atomic_load(&w->processed) < w->opt.max_frames);
 }
 
-/* Processes a batch taken into the processing list and completes it in one
- * transaction: results in, frames out of our hands. hiredis copies each
- * command as it is appended, so the result buffer is reused frame to frame. */
+/* Completion, atomic: the results go out and the processing list is cleared
+ * only if the list still holds exactly this batch. If a reaper took the
+ * frames back (the liveness key lapsed: a stalled process, a Redis outage),
+ * they are someone else's now and these results are dropped, so a frame's
+ * result is never delivered twice.
+ * KEYS: processing list, stale counter, result key per result.
+ * ARGV: batch size, result TTL, stale count, result per result.
+ * Returns 1, or 0 when the batch had been reaped. */
+static const char *complete_script =
+	"if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[1]) then return 0 end\n"
+	"for i = 3, #KEYS do\n"
+	"  redis.call('LPUSH', KEYS[i], ARGV[i + 1])\n"
+	"  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
+	"end\n"
+	"if tonumber(ARGV[3]) > 0 then redis.call('INCRBY', KEYS[2], ARGV[3]) end\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"return 1\n";
+
+/* Processes a batch taken into the processing list and completes it. */
 static void complete_batch(queue_loop *q, redisReply **batch, int nb) {
-	redisContext *c = q->c;
-	int queued = 0;
-	redisAppendCommand(c, "MULTI");
-	for(int i = 0; i < nb; i++) {
-		char key[OOBLEX_KEY_MAX];
+	worker *w = q->w;
+	/* EVAL script numkeys processing stale results... nb ttl stale payloads...
+	 * Argument vectors point into the batch's results, copied because the
+	 * result buffer is reused frame to frame. */
+	int max_args = 4 + 2 + 3 + 2 * nb;
+	const char **argv = calloc((size_t)max_args, sizeof(*argv));
+	size_t *argvlen = calloc((size_t)max_args, sizeof(*argvlen));
+	char (*keys)[OOBLEX_KEY_MAX] = calloc((size_t)nb, sizeof(*keys));
+	uint8_t **payloads = calloc((size_t)nb, sizeof(*payloads));
+	size_t *payload_lens = calloc((size_t)nb, sizeof(*payload_lens));
+	int n_results = 0, stale = 0;
+	for(int i = 0; argv && argvlen && keys && payloads && payload_lens && i < nb; i++) {
 		const uint8_t *res = NULL;
 		size_t res_len = 0;
-		int rc = process(q, (const uint8_t *)batch[i]->str, batch[i]->len, key, &res, &res_len);
-		if(rc == 0) {
-			redisAppendCommand(c, "LPUSH %s %b", key, res, res_len);
-			/* A list whose client left disappears by itself. */
-			redisAppendCommand(c, "EXPIRE %s %d", key, OOBLEX_PROCESSED_TTL_S);
-			queued += 2;
+		int rc = process(q, (const uint8_t *)batch[i]->str, batch[i]->len, keys[n_results], &res, &res_len);
+		if(rc == 0 && (payloads[n_results] = malloc(res_len)) != NULL) {
+			memcpy(payloads[n_results], res, res_len);
+			payload_lens[n_results++] = res_len;
 		} else if(rc == 1) {
-			redisAppendCommand(c, "INCR %s", OOBLEX_KEY_DROPPED_STALE);
-			queued++;
+			stale++;
 		}
 	}
-	redisAppendCommand(c, "DEL %s", q->processing_key);
-	redisAppendCommand(c, "EXEC");
-	for(int i = 0; i < queued + 3; i++) {
-		redisReply *rr = NULL;
-		if(redisGetReply(c, (void **)&rr) != REDIS_OK) {
+	if(argv == NULL || argvlen == NULL || keys == NULL || payloads == NULL || payload_lens == NULL) {
+		logmsg("[%s] out of memory completing a batch; the frames stay for the reaper", w->opt.id);
+	} else {
+		char numkeys[16], count[16], ttl[16], stale_s[16];
+		snprintf(numkeys, sizeof(numkeys), "%d", 2 + n_results);
+		snprintf(count, sizeof(count), "%d", nb);
+		snprintf(ttl, sizeof(ttl), "%d", OOBLEX_PROCESSED_TTL_S);
+		snprintf(stale_s, sizeof(stale_s), "%d", stale);
+		int argc = 0;
+		argv[argc++] = "EVAL";
+		argv[argc++] = complete_script;
+		argv[argc++] = numkeys;
+		argv[argc++] = q->processing_key;
+		argv[argc++] = OOBLEX_KEY_DROPPED_STALE;
+		for(int i = 0; i < n_results; i++)
+			argv[argc++] = keys[i];
+		argv[argc++] = count;
+		argv[argc++] = ttl;
+		argv[argc++] = stale_s;
+		for(int i = 0; i < n_results; i++) {
+			argvlen[argc] = payload_lens[i];
+			argv[argc++] = (const char *)payloads[i];
+		}
+		for(int i = 0; i < argc; i++)
+			if(argvlen[i] == 0)
+				argvlen[i] = strlen(argv[i]);
+		redisReply *r = redisCommandArgv(q->c, argc, argv, argvlen);
+		if(r == NULL) {
 			if(q->index == 0)
-				logmsg("[%s] lost the Redis connection while completing frames (%s)", q->w->opt.id, c->errstr);
-			break;
+				logmsg("[%s] lost the Redis connection while completing frames (%s)", w->opt.id, q->c->errstr);
+		} else if(r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+			logmsg("[%s] %d frame(s) were taken back by a reaper while being processed; their results are dropped",
+				w->opt.id, nb);
+		} else if(r->type == REDIS_REPLY_ERROR) {
+			logmsg("[%s] completing frames failed: %s", w->opt.id, r->str);
 		}
-		freeReplyObject(rr);
+		if(r != NULL)
+			freeReplyObject(r);
 	}
+	for(int i = 0; payloads && i < n_results; i++)
+		free(payloads[i]);
+	free(payloads);
+	free(payload_lens);
+	free(keys);
+	free(argvlen);
+	free(argv);
+}
+
+/* Waits until the liveness key has a safe margin left (at start, and after
+ * an outage, until the liveness thread has set it). 0 when asked to stop. */
+static int wait_alive(worker *w) {
+	const uint64_t margin = OOBLEX_ALIVE_TTL_MS * 1000ULL / 2;
+	while(keep_going(w)) {
+		if(atomic_load(&w->alive_until_us) > ooblex_now_us() + margin)
+			return 1;
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
 }
 
 /* One queue's loop: take a batch (BLMOVE, then up to batch_size-1 more
@@ -698,6 +773,8 @@ static void *queue_thread(void *arg) {
 			/* Frames this id held before a restart go back to the queue. */
 			reap(w, q->c, q->processing_key, "ooblex:no-such-key", q->queue);
 		}
+		if(!wait_alive(w))
+			break;
 		/* Atomically into our processing list: if we die now, a reaper finds
 		 * the frame there. A 1 s timeout keeps SIGTERM responsive. */
 		redisReply *r = redisCommand(q->c, "BLMOVE %s %s RIGHT LEFT 1", q->queue, q->processing_key);

@@ -330,6 +330,41 @@ static void test_routed_worker_crash_returns_frame_to_its_queue(void) {
 	redisFree(rc);
 }
 
+static void test_result_of_a_reaped_frame_is_dropped(void) {
+	/* A worker stalls long enough for a reaper to take its frame back (done
+	 * here by hand, as the reaper's script would): its late completion must
+	 * not deliver a result, or the frame would arrive twice. The frame goes
+	 * round again and arrives exactly once. */
+	redisContext *rc = harness_connect(7, 1);
+	REQUIRE(rc != NULL);
+	gchar *log = g_strdup_printf("%s/ooblex-stall-%d.log", g_get_tmp_dir(), (int)getpid());
+	GPid w = harness_spawn_worker(7, "stall", 800, 1, NULL, log);
+	REQUIRE(w != 0);
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "none", 1, NULL, 0);
+	int holding = 0;
+	for(int i = 0; i < 300 && !holding; i++) {
+		holding = harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "stall") == 1;
+		if(!holding)
+			g_usleep(10000);
+	}
+	REQUIRE(holding);
+	freeReplyObject(redisCommand(rc, "LMOVE %s %s RIGHT RIGHT", OOBLEX_KEY_PROCESSING_PREFIX "stall", OOBLEX_KEY_FRAMES));
+	EXPECT_EQ(wait_results(rc, key, 1, 5000), 1);
+	g_usleep(1200000);	/* a second result would be here by now */
+	EXPECT_EQ(harness_int(rc, "LLEN %s", key), 1);
+	harness_stop(w, SIGTERM, NULL);
+	gchar *text = NULL;
+	g_file_get_contents(log, &text, NULL, NULL);
+	EXPECT(text && strstr(text, "taken back by a reaper"));
+	g_free(text);
+	g_unlink(log);
+	g_free(log);
+	redisFree(rc);
+}
+
 /* The value of the first line of text that starts with prefix, or -1. */
 static double metric(const char *text, const char *prefix) {
 	const char *p = text;
@@ -410,6 +445,7 @@ int main(void) {
 	TEST_RUN(test_kill_one_of_three_under_load);
 	TEST_RUN(test_routing_by_effect);
 	TEST_RUN(test_routed_worker_crash_returns_frame_to_its_queue);
+	TEST_RUN(test_result_of_a_reaped_frame_is_dropped);
 	TEST_RUN(test_metrics_file);
 	return tl_done();
 }
