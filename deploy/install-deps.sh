@@ -13,9 +13,9 @@ BUILD_PKGS=(build-essential autoconf automake libtool pkg-config
   redis-server redis-tools libjs-janus-gateway libjs-webrtc-adapter
   ffmpeg curl iproute2 ca-certificates openssl python3)
 # opencv-doc: real footage with faces; python3-onnx: the tests' tiny model;
-# node exporter: the workers' metrics files read by the real collector.
+# node exporter and prometheus: the metrics files read and queried for real.
 TEST_PKGS=(chromium nodejs npm fonts-dejavu-core util-linux procps
-  opencv-doc python3-onnx python3-numpy prometheus-node-exporter)
+  opencv-doc python3-onnx python3-numpy prometheus-node-exporter prometheus)
 
 pkgs=("${BUILD_PKGS[@]}")
 [[ "${1:-}" == --test ]] && pkgs+=("${TEST_PKGS[@]}")
@@ -41,7 +41,7 @@ fi
 # Debian starts redis-server and janus when they are installed, on the ports
 # the demo wants. A service this script just installed is stopped again; one
 # that was there before is the user's, and is left alone.
-for svc in redis-server janus prometheus-node-exporter; do
+for svc in redis-server janus prometheus-node-exporter prometheus; do
   [[ " ${missing[*]:-} " == *" $svc "* ]] || continue
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" 2>/dev/null || true

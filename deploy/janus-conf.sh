@@ -16,6 +16,7 @@
 #     --debug-level N   Janus log level 0-7 (default 4)
 #     --events-backend URL  enable Janus' sample event handler, posting plugin
 #                       and session events as JSON to URL (default: no events)
+#     --metrics-dir DIR the plugin's Prometheus textfile folder (default: none)
 # Layout: DIR/conf/*.jcfg, DIR/plugins (the plugin only), DIR/transports (HTTP
 # and WebSockets only). Start Janus with:
 #   janus -C DIR/conf/janus.jcfg -F DIR/conf -P DIR/plugins
@@ -24,7 +25,7 @@ DIR=${1:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 PLUGIN=${2:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 shift 2
 HTTP_PORT=8088 WS_PORT=8188 ADMIN_PORT=7088 BIND=127.0.0.1 RTP_RANGE=20000-40000 ICE_ENFORCE=
-ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND=
+ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND= METRICS_DIR=
 while (($#)); do
   case "$1" in
     --http-port) HTTP_PORT=$2; shift 2 ;;
@@ -38,6 +39,7 @@ while (($#)); do
     --frame-skip) FRAME_SKIP=$2; shift 2 ;;
     --debug-level) DEBUG_LEVEL=$2; shift 2 ;;
     --events-backend) EVENTS_BACKEND=$2; shift 2 ;;
+    --metrics-dir) METRICS_DIR=$2; shift 2 ;;
     *) echo "janus-conf.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -140,5 +142,6 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 sed -e "s|^\s*#\?url = .*|	url = \"$REDIS_URL_ARG\"|" \
     -e '/^\s*host = /d' -e '/^\s*port = /d' -e '/^\s*db = /d' \
     -e "s|^\(\s*frame_skip = \).*|\1$FRAME_SKIP|" \
+    -e "s|^\(\s*textfile_dir = \).*|\1\"$METRICS_DIR\"|" \
     "$HERE/conf/janus.plugin.ooblex.jcfg" >"$DIR/conf/janus.plugin.ooblex.jcfg"
 echo "$DIR/conf/janus.jcfg"

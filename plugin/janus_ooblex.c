@@ -34,9 +34,11 @@
  * \ref plugins
  */
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -58,6 +60,7 @@
 #include "redis_queue.h"
 #include "reorder.h"
 #include "stage_stats.h"
+#include "plugin_metrics.h"
 
 /* Plugin information */
 #define JANUS_OOBLEX_VERSION			1
@@ -151,6 +154,8 @@ typedef struct janus_ooblex_settings {
 	unsigned max_pending_frames;
 	unsigned max_sessions;
 	gboolean events;
+	char metrics_dir[512];	/* node exporter's textfile folder; "" for none */
+	char metrics_instance[128];
 } janus_ooblex_settings;
 
 static volatile gint initialized = 0, stopping = 0;
@@ -160,6 +165,10 @@ static GThread *handler_thread;
 static GAsyncQueue *messages = NULL;
 static ooblex_producer *producer = NULL;
 static ooblex_reader *reader = NULL;
+static ooblex_plugin_metrics *metrics = NULL;
+static GThread *metrics_thread = NULL;
+static GMutex metrics_wake_lock;
+static GCond metrics_wake;
 
 /* Totals over the plugin's life, for the Admin API. */
 static atomic_uint_fast64_t total_sessions_started, total_frames_queued, total_frames_dropped_queue,
@@ -188,6 +197,7 @@ typedef struct janus_ooblex_session {
 	atomic_uint_fast32_t resolved_seq;	/* for the ingest's in-flight count */
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received, results_malformed,
 		frames_sent, chunks_sent, frames_dropped_channel;
+	ooblex_counter_tracker metrics_seen;	/* under return_mutex */
 	volatile gint dc_ready;
 	volatile gint hangingup;
 	volatile gint destroyed;
@@ -324,6 +334,7 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.max_pending_frames = 64;
 	settings.max_sessions = 64;
 	settings.events = TRUE;
+	gethostname(settings.metrics_instance, sizeof(settings.metrics_instance) - 1);
 	settings.video_codecs[0] = OOBLEX_CODEC_VP8;
 	settings.video_codecs[1] = OOBLEX_CODEC_H264;
 	settings.n_video_codecs = 2;
@@ -376,6 +387,11 @@ static void janus_ooblex_load_settings(const char *config_path) {
 		settings.events = janus_is_true(s);
 	if((s = config_string(config, general, "video_codecs")) != NULL)
 		janus_ooblex_parse_codecs(s);
+	janus_config_category *metrics_cfg = janus_config_get_create(config, NULL, janus_config_type_category, "metrics");
+	if((s = config_string(config, metrics_cfg, "textfile_dir")) != NULL)
+		g_strlcpy(settings.metrics_dir, s, sizeof(settings.metrics_dir));
+	if((s = config_string(config, metrics_cfg, "instance")) != NULL && *s)
+		g_strlcpy(settings.metrics_instance, s, sizeof(settings.metrics_instance));
 	janus_config_destroy(config);
 }
 
@@ -448,6 +464,8 @@ static void janus_ooblex_deliver(janus_ooblex_session *session, held_result *r) 
 	atomic_fetch_add(&session->frames_sent, 1);
 	atomic_fetch_add(&total_frames_sent, 1);
 	ooblex_stage_stats_add(&session->stages, r->h.capture_us, r->h.queued_us, r->h.worker_start_us,
+		r->h.worker_end_us, r->received_us, sent_us);
+	ooblex_plugin_metrics_observe(metrics, r->h.capture_us, r->h.queued_us, r->h.worker_start_us,
 		r->h.worker_end_us, r->received_us, sent_us);
 }
 
@@ -584,6 +602,100 @@ static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
 	g_atomic_int_set(&session->dc_ready, 0);
 }
 
+/* ---------------------------------------------------------------- metrics */
+
+/* Adds what a session's counters grew by since the last look to the
+ * plugin's totals. Caller holds the session's return_mutex. */
+static void janus_ooblex_metrics_take(janus_ooblex_session *session) {
+	const ooblex_ingest_stats *is = &session->ingest_stats;
+	uint64_t now[OOBLEX_C_COUNT] = { 0 };
+	now[OOBLEX_C_PACKETS_RECEIVED] = atomic_load(&is->packets_received);
+	now[OOBLEX_C_PACKETS_LOST] = atomic_load(&is->packets_lost);
+	now[OOBLEX_C_PACKETS_LATE] = atomic_load(&is->packets_late);
+	now[OOBLEX_C_PACKETS_DUPLICATE] = atomic_load(&is->packets_duplicate);
+	now[OOBLEX_C_PACKETS_MALFORMED] = atomic_load(&is->packets_malformed);
+	now[OOBLEX_C_PACKETS_DROPPED] = atomic_load(&is->packets_dropped);
+	now[OOBLEX_C_FRAMES_DECODED] = atomic_load(&is->frames_decoded);
+	now[OOBLEX_C_FRAMES_SAMPLED] = atomic_load(&is->frames_sampled);
+	now[OOBLEX_C_DROP_INCOMPLETE] = atomic_load(&is->frames_incomplete);
+	now[OOBLEX_C_DROP_DECODE_ERROR] = atomic_load(&is->decode_errors);
+	now[OOBLEX_C_DROP_IN_FLIGHT] = atomic_load(&is->frames_deferred);
+	now[OOBLEX_C_FRAMES_QUEUED] = atomic_load(&session->frames_queued);
+	now[OOBLEX_C_DROP_QUEUE_FULL] = atomic_load(&session->frames_dropped_queue);
+	now[OOBLEX_C_FRAMES_PROCESSED] = atomic_load(&session->results_received);
+	now[OOBLEX_C_DROP_MALFORMED_RESULT] = atomic_load(&session->results_malformed);
+	now[OOBLEX_C_FRAMES_RETURNED] = atomic_load(&session->frames_sent);
+	now[OOBLEX_C_DROP_CHANNEL] = atomic_load(&session->frames_dropped_channel);
+	if(session->reorder != NULL) {
+		const ooblex_reorder_stats *rs = ooblex_reorder_get_stats(session->reorder);
+		now[OOBLEX_C_DROP_LATE] = rs->late;
+		now[OOBLEX_C_DROP_DUPLICATE] = rs->duplicates;
+		now[OOBLEX_C_DROP_NEVER_RETURNED] = rs->skipped;
+	}
+	ooblex_plugin_metrics_accumulate(metrics, &session->metrics_seen, now);
+}
+
+/* After start reset the ingest and reorder counters to zero. Caller holds
+ * return_mutex. */
+static void janus_ooblex_metrics_restarted(janus_ooblex_session *session) {
+	static const ooblex_counter restart_at_zero[] = {
+		OOBLEX_C_PACKETS_RECEIVED, OOBLEX_C_PACKETS_LOST, OOBLEX_C_PACKETS_LATE, OOBLEX_C_PACKETS_DUPLICATE,
+		OOBLEX_C_PACKETS_MALFORMED, OOBLEX_C_PACKETS_DROPPED, OOBLEX_C_FRAMES_DECODED, OOBLEX_C_FRAMES_SAMPLED,
+		OOBLEX_C_DROP_INCOMPLETE, OOBLEX_C_DROP_DECODE_ERROR, OOBLEX_C_DROP_IN_FLIGHT, OOBLEX_C_DROP_LATE,
+		OOBLEX_C_DROP_DUPLICATE, OOBLEX_C_DROP_NEVER_RETURNED,
+	};
+	for(size_t i = 0; i < G_N_ELEMENTS(restart_at_zero); i++)
+		session->metrics_seen.seen[restart_at_zero[i]] = 0;
+}
+
+/* Once a second: every session's counters into the totals, then the file. */
+static gpointer janus_ooblex_metrics_thread(gpointer data) {
+	(void)data;
+	int failed = 0;
+	g_mutex_lock(&metrics_wake_lock);
+	while(!g_atomic_int_get(&stopping)) {
+		g_mutex_unlock(&metrics_wake_lock);
+		ooblex_plugin_gauges g;
+		memset(&g, 0, sizeof(g));
+		janus_mutex_lock(&sessions_mutex);
+		if(sessions != NULL) {
+			g.sessions = g_hash_table_size(sessions);
+			g.processing = clients ? g_hash_table_size(clients) : 0;
+			GHashTableIter it;
+			gpointer value;
+			g_hash_table_iter_init(&it, sessions);
+			while(g_hash_table_iter_next(&it, NULL, &value)) {
+				janus_ooblex_session *session = value;
+				janus_mutex_lock(&session->return_mutex);
+				janus_ooblex_metrics_take(session);
+				janus_mutex_unlock(&session->return_mutex);
+			}
+		}
+		janus_mutex_unlock(&sessions_mutex);
+		g.sessions_started = atomic_load(&total_sessions_started);
+		GPtrArray *workers = ooblex_reader_fleet(reader, &g.queue_length, &g.fleet_dropped_stale);
+		g.live_workers = workers->len;
+		g_ptr_array_unref(workers);
+		g.n_routed = ooblex_reader_routed(reader, g.routed, OOBLEX_MAX_ROUTES);
+		const ooblex_producer_stats *ps = ooblex_producer_get_stats(producer);
+		g.producer_connected = atomic_load(&ps->connected);
+		g.reader_connected = atomic_load(&ooblex_reader_get_stats(reader)->connected);
+		g.redis_pending = ooblex_producer_pending(producer);
+		g.redis_dropped_error = atomic_load(&ps->dropped_error);
+		if(ooblex_plugin_metrics_write(metrics, &g) < 0 && !failed) {
+			failed = 1;
+			JANUS_LOG(LOG_ERR, "Ooblex: cannot write %s: %s (metrics are not exported)\n",
+				ooblex_plugin_metrics_path(metrics), g_strerror(errno));
+		}
+		g_mutex_lock(&metrics_wake_lock);
+		gint64 until = g_get_monotonic_time() + G_TIME_SPAN_SECOND;
+		while(!g_atomic_int_get(&stopping) && g_cond_wait_until(&metrics_wake, &metrics_wake_lock, until))
+			;
+	}
+	g_mutex_unlock(&metrics_wake_lock);
+	return NULL;
+}
+
 /* -------------------------------------------------------- plugin methods */
 
 int janus_ooblex_init(janus_callbacks *callback, const char *config_path) {
@@ -619,8 +731,18 @@ int janus_ooblex_init(janus_callbacks *callback, const char *config_path) {
 		g_hash_table_destroy(sessions);
 		return -1;
 	}
+	metrics = ooblex_plugin_metrics_new(settings.metrics_dir, settings.metrics_instance);
 	g_atomic_int_set(&initialized, 1);
 	GError *error = NULL;
+	if(ooblex_plugin_metrics_path(metrics) != NULL) {
+		metrics_thread = g_thread_try_new("ooblex metrics", janus_ooblex_metrics_thread, NULL, &error);
+		if(error != NULL) {
+			JANUS_LOG(LOG_ERR, "Ooblex: no metrics thread (%s); metrics are not exported\n", error->message);
+			g_clear_error(&error);
+		} else {
+			JANUS_LOG(LOG_INFO, "Ooblex: Prometheus metrics in %s every second\n", ooblex_plugin_metrics_path(metrics));
+		}
+	}
 	handler_thread = g_thread_try_new("ooblex handler", janus_ooblex_handler, NULL, &error);
 	if(error != NULL) {
 		g_atomic_int_set(&initialized, 0);
@@ -647,6 +769,15 @@ void janus_ooblex_destroy(void) {
 		g_thread_join(handler_thread);
 		handler_thread = NULL;
 	}
+	if(metrics_thread != NULL) {
+		g_mutex_lock(&metrics_wake_lock);
+		g_cond_signal(&metrics_wake);
+		g_mutex_unlock(&metrics_wake_lock);
+		g_thread_join(metrics_thread);
+		metrics_thread = NULL;
+	}
+	/* A stopped plugin's series go with it. */
+	ooblex_plugin_metrics_remove(metrics);
 	/* Stop every session's processing while the Redis threads still run. */
 	GList *list = NULL;
 	janus_mutex_lock(&sessions_mutex);
@@ -684,6 +815,8 @@ void janus_ooblex_destroy(void) {
 	}
 	g_async_queue_unref(messages);
 	messages = NULL;
+	ooblex_plugin_metrics_free(metrics);
+	metrics = NULL;
 	g_atomic_int_set(&initialized, 0);
 	g_atomic_int_set(&stopping, 0);
 	JANUS_LOG(LOG_INFO, "%s destroyed!\n", JANUS_OOBLEX_NAME);
@@ -754,6 +887,10 @@ void janus_ooblex_destroy_session(janus_plugin_session *handle, int *error) {
 	JANUS_LOG(LOG_VERB, "Removing Ooblex session...\n");
 	janus_ooblex_stop_processing(session);
 	janus_mutex_lock(&sessions_mutex);
+	/* Its counts stay in the totals after it leaves the table. */
+	janus_mutex_lock(&session->return_mutex);
+	janus_ooblex_metrics_take(session);
+	janus_mutex_unlock(&session->return_mutex);
 	g_hash_table_remove(sessions, handle);
 	janus_mutex_unlock(&sessions_mutex);
 	janus_refcount_decrease(&session->ref);
@@ -1290,13 +1427,15 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	}
 	ooblex_client_id_to_hex(session->client_id, session->client_hex);
 	ooblex_key_processed(session->result_key, session->client_hex);
-	memset(&session->ingest_stats, 0, sizeof(session->ingest_stats));
-
 	janus_mutex_lock(&session->return_mutex);
+	/* The last run's counts go into the plugin's totals before they restart. */
+	janus_ooblex_metrics_take(session);
+	memset(&session->ingest_stats, 0, sizeof(session->ingest_stats));
 	ooblex_reorder_free(session->reorder);
 	session->reorder = ooblex_reorder_new(64, (uint64_t)settings.reorder_wait_ms * 1000, held_result_free);
 	ooblex_stage_stats_init(&session->stages);
 	atomic_store(&session->resolved_seq, 0);
+	janus_ooblex_metrics_restarted(session);
 	janus_mutex_unlock(&session->return_mutex);
 
 	ooblex_ingest_config icfg = {

@@ -3,54 +3,38 @@
  */
 #include "worker_metrics.h"
 
-#include <errno.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ooblex_prom.h"
+
 /* Seconds: effects take from under a millisecond (invert) to hundreds
  * (a large ONNX model). */
 static const double bucket_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
-#define N_BUCKETS (sizeof(bucket_bounds) / sizeof(bucket_bounds[0]))
 /* Distinct effect labels kept; the rest count as "other" (a label per
  * client-chosen chain would let browsers grow the series without bound). */
 #define MAX_EFFECT_LABELS 32
 
 typedef struct effect_series {
-	char label[128];
-	uint64_t frames;
-	uint64_t buckets[N_BUCKETS];	/* cumulative counts are made when writing */
-	double sum;
+	char label[128];	/* escaped */
+	ooblex_prom_hist time;	/* its count is the frames done */
 } effect_series;
 
 struct ooblex_metrics {
-	GMutex lock;
+	GMutex lock;	/* guards the series table; the histograms are atomic */
 	char *path, *tmp_path;
-	char *worker, *host;	/* escaped for label values */
+	char worker[512], host[512];	/* escaped for label values */
 	int batch_size;
 	int64_t started;
-	effect_series effects[MAX_EFFECT_LABELS + 1];
+	effect_series effects[MAX_EFFECT_LABELS + 1];	/* the last one is "other" */
 	int n_effects;
 	uint64_t errors[OOBLEX_ERR_COUNT];
 };
 
 static const char *const reason_names[OOBLEX_ERR_COUNT] = { "malformed", "failed", "stale" };
-
-/* Label values escape backslash, double quote and newline. */
-static char *escape_label(const char *s) {
-	GString *o = g_string_new(NULL);
-	for(; *s; s++) {
-		if(*s == '\\' || *s == '"')
-			g_string_append_c(o, '\\');
-		if(*s == '\n')
-			g_string_append(o, "\\n");
-		else
-			g_string_append_c(o, *s);
-	}
-	return g_string_free(o, FALSE);
-}
 
 void ooblex_metrics_effect_label(const char *effect, char *out, size_t outlen) {
 	size_t n = 0;
@@ -83,10 +67,12 @@ ooblex_metrics *ooblex_metrics_new(const char *dir, const char *worker_id, const
 	if(m == NULL)
 		return NULL;
 	g_mutex_init(&m->lock);
-	m->worker = escape_label(worker_id);
-	m->host = escape_label(host);
+	ooblex_prom_escape(worker_id, m->worker, sizeof(m->worker));
+	ooblex_prom_escape(host, m->host, sizeof(m->host));
 	m->batch_size = batch_size;
 	m->started = started_unix;
+	snprintf(m->effects[MAX_EFFECT_LABELS].label, sizeof(m->effects[0].label), "other");
+	ooblex_prom_hist_init(&m->effects[MAX_EFFECT_LABELS].time, bucket_bounds, G_N_ELEMENTS(bucket_bounds));
 	if(dir != NULL && *dir) {
 		/* The file name carries the id, so that workers sharing a folder
 		 * never overwrite each other; only [A-Za-z0-9_-] reach it. */
@@ -96,7 +82,6 @@ ooblex_metrics *ooblex_metrics_new(const char *dir, const char *worker_id, const
 			safe[i++] = g_ascii_isalnum(*p) || *p == '-' || *p == '_' ? *p : '_';
 		safe[i] = '\0';
 		m->path = g_strdup_printf("%s/ooblex_worker_%s.prom", dir, safe);
-		/* Not *.prom: the collector never reads a half-written file. */
 		m->tmp_path = g_strdup_printf("%s/.ooblex_worker_%s.prom.%d.tmp", dir, safe, (int)getpid());
 	}
 	return m;
@@ -108,8 +93,6 @@ void ooblex_metrics_free(ooblex_metrics *m) {
 	g_mutex_clear(&m->lock);
 	g_free(m->path);
 	g_free(m->tmp_path);
-	g_free(m->worker);
-	g_free(m->host);
 	free(m);
 }
 
@@ -118,29 +101,22 @@ const char *ooblex_metrics_path(const ooblex_metrics *m) {
 }
 
 void ooblex_metrics_frame(ooblex_metrics *m, const char *effect, double seconds) {
-	char label[128];
+	char label[128], escaped[128];
 	ooblex_metrics_effect_label(effect, label, sizeof(label));
+	ooblex_prom_escape(label, escaped, sizeof(escaped));
 	g_mutex_lock(&m->lock);
-	effect_series *s = NULL;
-	for(int i = 0; i < m->n_effects && s == NULL; i++)
-		if(!strcmp(m->effects[i].label, label))
+	effect_series *s = &m->effects[MAX_EFFECT_LABELS];
+	for(int i = 0; i < m->n_effects; i++)
+		if(!strcmp(m->effects[i].label, escaped)) {
 			s = &m->effects[i];
-	if(s == NULL) {
-		if(m->n_effects < MAX_EFFECT_LABELS) {
-			s = &m->effects[m->n_effects++];
-			snprintf(s->label, sizeof(s->label), "%s", label);
-		} else {
-			s = &m->effects[MAX_EFFECT_LABELS];
-			snprintf(s->label, sizeof(s->label), "other");
-		}
-	}
-	s->frames++;
-	s->sum += seconds;
-	for(size_t b = 0; b < N_BUCKETS; b++)
-		if(seconds <= bucket_bounds[b]) {
-			s->buckets[b]++;
 			break;
 		}
+	if(s == &m->effects[MAX_EFFECT_LABELS] && m->n_effects < MAX_EFFECT_LABELS) {
+		s = &m->effects[m->n_effects++];
+		snprintf(s->label, sizeof(s->label), "%s", escaped);
+		ooblex_prom_hist_init(&s->time, bucket_bounds, G_N_ELEMENTS(bucket_bounds));
+	}
+	ooblex_prom_hist_observe(&s->time, seconds);
 	g_mutex_unlock(&m->lock);
 }
 
@@ -150,42 +126,13 @@ void ooblex_metrics_error(ooblex_metrics *m, ooblex_error_reason reason) {
 	g_mutex_unlock(&m->lock);
 }
 
-static void write_series(FILE *f, const ooblex_metrics *m, const effect_series *s) {
-	char *effect = escape_label(s->label);
-	fprintf(f, "ooblex_worker_frames_total{worker=\"%s\",effect=\"%s\"} %llu\n", m->worker, effect,
-		(unsigned long long)s->frames);
-	g_free(effect);
+/* The series worth printing: the named ones, and "other" once it has any. */
+static int printable(const ooblex_metrics *m, int i) {
+	return i < m->n_effects || (i == MAX_EFFECT_LABELS && atomic_load(&m->effects[i].time.count) > 0);
 }
 
-static void write_histogram(FILE *f, const ooblex_metrics *m, const effect_series *s) {
-	char *effect = escape_label(s->label);
-	uint64_t cumulative = 0;
-	for(size_t b = 0; b < N_BUCKETS; b++) {
-		cumulative += s->buckets[b];
-		fprintf(f, "ooblex_worker_processing_seconds_bucket{worker=\"%s\",effect=\"%s\",le=\"%g\"} %llu\n",
-			m->worker, effect, bucket_bounds[b], (unsigned long long)cumulative);
-	}
-	fprintf(f, "ooblex_worker_processing_seconds_bucket{worker=\"%s\",effect=\"%s\",le=\"+Inf\"} %llu\n",
-		m->worker, effect, (unsigned long long)s->frames);
-	fprintf(f, "ooblex_worker_processing_seconds_sum{worker=\"%s\",effect=\"%s\"} %.6f\n", m->worker, effect, s->sum);
-	fprintf(f, "ooblex_worker_processing_seconds_count{worker=\"%s\",effect=\"%s\"} %llu\n", m->worker, effect,
-		(unsigned long long)s->frames);
-	g_free(effect);
-}
-
-int ooblex_metrics_write(ooblex_metrics *m) {
-	if(m->path == NULL)
-		return 0;
-	FILE *f = fopen(m->tmp_path, "w");
-	if(f == NULL)
-		return -1;
-	g_mutex_lock(&m->lock);
-	int n = m->n_effects + (m->effects[MAX_EFFECT_LABELS].frames ? 1 : 0);
-	const effect_series *series[MAX_EFFECT_LABELS + 1];
-	for(int i = 0; i < m->n_effects; i++)
-		series[i] = &m->effects[i];
-	if(n > m->n_effects)
-		series[m->n_effects] = &m->effects[MAX_EFFECT_LABELS];
+static void print_all(FILE *f, void *user) {
+	const ooblex_metrics *m = user;
 	fprintf(f, "# HELP ooblex_worker_up 1 while the worker runs; its file is removed when it stops.\n"
 		"# TYPE ooblex_worker_up gauge\n"
 		"ooblex_worker_up{worker=\"%s\",host=\"%s\"} 1\n", m->worker, m->host);
@@ -197,8 +144,10 @@ int ooblex_metrics_write(ooblex_metrics *m) {
 		"ooblex_worker_batch_size{worker=\"%s\"} %d\n", m->worker, m->batch_size);
 	fprintf(f, "# HELP ooblex_worker_frames_total Frames processed, by effect chain.\n"
 		"# TYPE ooblex_worker_frames_total counter\n");
-	for(int i = 0; i < n; i++)
-		write_series(f, m, series[i]);
+	for(int i = 0; i <= MAX_EFFECT_LABELS; i++)
+		if(printable(m, i))
+			fprintf(f, "ooblex_worker_frames_total{worker=\"%s\",effect=\"%s\"} %llu\n", m->worker, m->effects[i].label,
+				(unsigned long long)atomic_load(&m->effects[i].time.count));
 	fprintf(f, "# HELP ooblex_worker_errors_total Frames not processed, by reason.\n"
 		"# TYPE ooblex_worker_errors_total counter\n");
 	for(int r = 0; r < OOBLEX_ERR_COUNT; r++)
@@ -206,17 +155,22 @@ int ooblex_metrics_write(ooblex_metrics *m) {
 			(unsigned long long)m->errors[r]);
 	fprintf(f, "# HELP ooblex_worker_processing_seconds Time to process a frame (decode, effect, encode).\n"
 		"# TYPE ooblex_worker_processing_seconds histogram\n");
-	for(int i = 0; i < n; i++)
-		write_histogram(f, m, series[i]);
-	g_mutex_unlock(&m->lock);
-	int failed = ferror(f);
-	if(fclose(f) != 0 || failed || rename(m->tmp_path, m->path) != 0) {
-		int e = errno;
-		unlink(m->tmp_path);
-		errno = e;
-		return -1;
+	for(int i = 0; i <= MAX_EFFECT_LABELS; i++) {
+		if(!printable(m, i))
+			continue;
+		char labels[768];
+		snprintf(labels, sizeof(labels), "worker=\"%s\",effect=\"%s\"", m->worker, m->effects[i].label);
+		ooblex_prom_hist_print(f, "ooblex_worker_processing_seconds", labels, &m->effects[i].time);
 	}
-	return 0;
+}
+
+int ooblex_metrics_write(ooblex_metrics *m) {
+	if(m->path == NULL)
+		return 0;
+	g_mutex_lock(&m->lock);
+	int rc = ooblex_prom_write_file(m->path, m->tmp_path, print_all, m);
+	g_mutex_unlock(&m->lock);
+	return rc;
 }
 
 void ooblex_metrics_remove(ooblex_metrics *m) {

@@ -35,17 +35,32 @@ cleanup() {
 trap cleanup EXIT
 
 start_redis "$REDIS_PORT" "$OUT/redis.log" || { tap_fail "redis starts"; exit 1; }
+# Metrics as in production: plugin and workers write textfiles, Debian's node
+# exporter serves them with the machine's CPU and memory, Prometheus scrapes.
+METRICS=$OUT/metrics
+mkdir -p "$METRICS"
 for w in 1 2 3; do
-  "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id "ml-worker_$w" >"$OUT/worker-$w.log" 2>&1 &
+  "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id "ml-worker_$w" --metrics-dir "$METRICS" >"$OUT/worker-$w.log" 2>&1 &
   PIDS+=($!)
 done
+if [ $SANITIZED = 0 ]; then
+  prometheus-node-exporter --web.listen-address=127.0.0.1:19100 --collector.disable-defaults \
+    --collector.cpu --collector.meminfo --collector.textfile --collector.textfile.directory="$METRICS" \
+    >"$OUT/node-exporter.log" 2>&1 &
+  PIDS+=($!)
+  sed "s|node-exporter:9100|127.0.0.1:19100|" "$TOP/deploy/prometheus/prometheus.yml" >"$OUT/prometheus.yml"
+  prometheus --config.file="$OUT/prometheus.yml" --storage.tsdb.path="$OUT/prometheus-data" \
+    --web.listen-address=127.0.0.1:19090 >"$OUT/prometheus.log" 2>&1 &
+  PIDS+=($!)
+  METRICS_SINCE=$(date +%s)
+fi
 # Janus' event handlers get the plugin's events: a sink collects them.
 node "$HERE/events-sink.js" 18099 "$OUT/events.jsonl" &
 PIDS+=($!)
 "$TOP/deploy/janus-conf.sh" "$OUT/janus" "$BUILD/.libs/libjanus_ooblex.so" \
   --http-port 18088 --ws-port 18188 --admin-port 17088 --ice-enforce 127.0.0.2 \
   --admin-secret e2e --redis-url "redis://127.0.0.1:$REDIS_PORT" \
-  --events-backend http://127.0.0.1:18099/events >/dev/null
+  --events-backend http://127.0.0.1:18099/events --metrics-dir "$METRICS" >/dev/null
 if [ $SANITIZED = 1 ]; then
   # Leaks are not checked here: Janus' own allocations would drown ours (the
   # unit and integration suites check leaks in our code under LeakSanitizer).
@@ -69,12 +84,22 @@ node "$HERE/sessions.js" --out "$OUT" --video "$VIDEO" || rc=1
 if [ $SANITIZED = 0 ]; then
   # The same path with a browser that offers nothing but H.264.
   node "$HERE/e2e.js" --out "$OUT/h264" --video "$VIDEO" --redis-port "$REDIS_PORT" --codec h264 || rc=1
+  tap_check "the plugin writes its metrics file" bash -c "ls '$METRICS'/ooblex_plugin_*.prom >/dev/null &&
+    grep -Eq '^ooblex_frames_total\{instance_name=\"[^\"]*\",stage=\"returned\"\} [1-9]' '$METRICS'/ooblex_plugin_*.prom"
+  tap_check "promtool accepts the plugin's and the workers' metrics" bash -c \
+    "cat '$METRICS'/ooblex_plugin_*.prom | promtool check metrics && cat '$METRICS'/ooblex_worker_ml-worker_1.prom | promtool check metrics"
+  # Every panel of the Grafana dashboard, queried over the time of the tests.
+  wait_for 10 curl -sf http://127.0.0.1:19090/-/ready
+  sleep 2
+  node "$HERE/dashboard.js" --prometheus http://127.0.0.1:19090 \
+    --dashboard "$TOP/deploy/grafana/dashboards/ooblex-performance.json" --since "$METRICS_SINCE" || rc=1
 fi
 
 tap_check "janus is still running after the session" kill -0 "$JANUS_PID"
 tap_check "no plugin errors in the Janus log" bash -c "! grep -E '\[ERR\].*ooblex|ooblex.*\[ERR\]' '$OUT/janus.log'"
 stop_pid "$JANUS_PID" 10; jrc=$?
 tap_check "janus shuts down cleanly (plugin destroy)" bash -c "[ $jrc -eq 0 ] && grep -q 'JANUS Ooblex plugin destroyed' '$OUT/janus.log'"
+tap_check "a stopped plugin's metrics file is gone" bash -c "! ls '$METRICS'/ooblex_plugin_*.prom 2>/dev/null | grep -q ."
 if [ $SANITIZED = 1 ]; then
   tap_check "no AddressSanitizer or UBSan report from Janus with the plugin" \
     bash -c "! ls '$OUT'/asan.* '$OUT'/ubsan.* 2>/dev/null | grep -q . && ! grep -q 'runtime error' '$OUT/janus.log'"
