@@ -4,25 +4,32 @@
 # workers and the demo page, prints the URL, and stops everything it started
 # on Ctrl-C.
 #
-#   ./run-webrtc-demo.sh [--workers N] [--page-port N]
+#   ./run-webrtc-demo.sh [--workers N] [--page-port N] [--host NAME]
 #   REDIS_URL=redis://:pw@host:6379 ./run-webrtc-demo.sh     # use your Redis
+#   ./run-webrtc-demo.sh --host 192.168.1.20   # for browsers on other machines:
+#       HTTPS with a generated self-signed certificate (cameras need a secure
+#       context anywhere but localhost); Janus also on wss :8989 / https :8089
 #
 # Ports: page 8080, Janus HTTP 8088, WebSocket 8188, Admin 7088, Redis 6379,
-# media 20000-40000/udp. Logs and state: .run/
+# media 20000-40000/udp. Logs and state: .run/. Scale the workers while it
+# runs with deploy/scale-workers.sh N (OOBLEX_WORKER_ARGS adds worker flags).
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")" && pwd)
 cd "$TOP"
 WORKERS=3
 PAGE_PORT=8080
+HOST=
 while (($#)); do
   case "$1" in
     --workers) WORKERS=${2:?}; shift 2 ;;
     --page-port) PAGE_PORT=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --host) HOST=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-webrtc-demo.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
 [[ "$WORKERS" =~ ^[0-9]+$ ]] && ((WORKERS >= 1)) || { echo "--workers needs a number >= 1" >&2; exit 2; }
+case "$HOST" in ""|localhost|127.0.0.1|::1) HOST= ;; esac
 
 say() { echo "[ooblex] $*"; }
 RUN=$TOP/.run
@@ -39,9 +46,17 @@ mkdir -p build
 
 PIDS=()
 NAMES=()
+WORKERS_STARTED=0
+export OOBLEX_RUN_DIR=$RUN/workers
 stop_all() {
   trap - INT TERM EXIT
   say "stopping"
+  if [ "$WORKERS_STARTED" = 1 ]; then
+    # However many there are now (scaled up or down meanwhile), they drain and stop.
+    n=$(deploy/scale-workers.sh status | tail -1 | cut -d' ' -f1)
+    OOBLEX_SYSTEMD=no deploy/scale-workers.sh stop >/dev/null
+    for i in $(seq 1 "$n"); do NAMES+=("ml-worker_$i"); done
+  fi
   for ((i=${#PIDS[@]}-1; i>=0; i--)); do
     kill -TERM "${PIDS[$i]}" 2>/dev/null || true
   done
@@ -72,36 +87,85 @@ else
   for _ in $(seq 1 50); do [ "$(redis-cli -p 6379 ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
 fi
 
-for p in 8088 8188 7088 "$PAGE_PORT"; do
+PORTS=(8088 8188 7088 "$PAGE_PORT")
+[ -n "$HOST" ] && PORTS+=(8089 8989)
+for p in "${PORTS[@]}"; do
   if port_busy "$p"; then echo "port $p is in use (another Janus or demo?); stop it first" >&2; exit 1; fi
 done
 
-deploy/janus-conf.sh "$RUN/janus" build/.libs/libjanus_ooblex.so --redis-url "$REDIS_URL" >/dev/null
+JANUS_TLS=()
+SCHEME=http
+PAGE_HOST=localhost
+BIND=127.0.0.1
+if [ -n "$HOST" ]; then
+  # A certificate for this name, made once and reused (browsers remember the
+  # exception you grant it).
+  mkdir -p "$RUN/tls"
+  if [ ! -s "$RUN/tls/cert.pem" ] || [ "$(cat "$RUN/tls/host" 2>/dev/null)" != "$HOST" ]; then
+    if [[ "$HOST" =~ ^[0-9.]+$|: ]]; then SAN="IP:$HOST"; else SAN="DNS:$HOST"; fi
+    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=$HOST" -addext "subjectAltName=$SAN" \
+      -keyout "$RUN/tls/key.pem" -out "$RUN/tls/cert.pem" >"$RUN/logs/openssl.log" 2>&1 ||
+      { cat "$RUN/logs/openssl.log"; echo "could not make a certificate" >&2; exit 1; }
+    echo "$HOST" >"$RUN/tls/host"
+  fi
+  JANUS_TLS=(--tls-cert "$RUN/tls/cert.pem" --tls-key "$RUN/tls/key.pem")
+  SCHEME=https
+  PAGE_HOST=$HOST
+  BIND=0.0.0.0
+fi
+
+deploy/janus-conf.sh "$RUN/janus" build/.libs/libjanus_ooblex.so --redis-url "$REDIS_URL" --bind "$BIND" \
+  ${JANUS_TLS[@]+"${JANUS_TLS[@]}"} >/dev/null
 janus -C "$RUN/janus/conf/janus.jcfg" -F "$RUN/janus/conf" -P "$RUN/janus/plugins" -o >"$RUN/logs/janus.log" 2>&1 &
 started $! janus
 for _ in $(seq 1 100); do port_busy 8088 && break; sleep 0.1; done
 port_busy 8088 || { tail -20 "$RUN/logs/janus.log"; echo "Janus did not start" >&2; exit 1; }
 
-for i in $(seq 1 "$WORKERS"); do
-  REDIS_URL=$REDIS_URL build/ooblex-worker --id "ml-worker_$i" >"$RUN/logs/ml-worker_$i.log" 2>&1 &
-  started $! "ml-worker_$i"
-done
+# Workers through the same command that scales them later; anything a run
+# that was killed left behind goes first.
+export REDIS_URL
+OOBLEX_SYSTEMD=no deploy/scale-workers.sh stop >/dev/null
+rm -f "$RUN"/workers/*.log
+WORKERS_STARTED=1
+OOBLEX_SYSTEMD=no deploy/scale-workers.sh "$WORKERS" >/dev/null
+ln -sfn ../workers "$RUN/logs/workers"
 
 # The page, with Debian's janus.js and adapter.js beside it (as `make install` lays it out).
 rm -rf "$RUN/www"; mkdir -p "$RUN/www"
 for f in index.html js css; do ln -s "$TOP/html/$f" "$RUN/www/$f"; done
 ln -s /usr/share/javascript "$RUN/www/javascript"
-python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$RUN/www" >"$RUN/logs/page.log" 2>&1 &
+if [ -n "$HOST" ]; then
+  python3 - "$PAGE_PORT" "$RUN/www" "$RUN/tls/cert.pem" "$RUN/tls/key.pem" >"$RUN/logs/page.log" 2>&1 <<'PY' &
+import functools, http.server, ssl, sys
+port, root, cert, key = sys.argv[1:]
+server = http.server.ThreadingHTTPServer(("0.0.0.0", int(port)),
+    functools.partial(http.server.SimpleHTTPRequestHandler, directory=root))
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain(cert, key)
+server.socket = tls.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+PY
+else
+  python3 -m http.server "$PAGE_PORT" --bind 127.0.0.1 --directory "$RUN/www" >"$RUN/logs/page.log" 2>&1 &
+fi
 started $! page
 for _ in $(seq 1 50); do port_busy "$PAGE_PORT" && break; sleep 0.1; done
 
+if [ -n "$HOST" ]; then
+  JANUS_URLS="wss://$HOST:8989/  https://$HOST:8089/janus  (and ws :8188, http :8088)"
+  NOTE="self-signed certificate: accept it once for https://$HOST:$PAGE_PORT/ and https://$HOST:8989/"
+else
+  JANUS_URLS="ws://localhost:8188/  http://localhost:8088/janus"
+  NOTE="camera access needs localhost or https (--host NAME for other machines)"
+fi
 cat <<MSG
 
   Ooblex is running.
-    Open     http://localhost:$PAGE_PORT/   (camera access needs localhost or https)
-    Janus    ws://localhost:8188/  http://localhost:8088/janus  admin http://localhost:7088/admin
+    Open     $SCHEME://$PAGE_HOST:$PAGE_PORT/   ($NOTE)
+    Janus    $JANUS_URLS  admin http://localhost:7088/admin
     Redis    $REDIS_URL
-    Workers  $WORKERS  (logs: tail -f .run/logs/ml-worker_*.log)
+    Workers  $WORKERS  (logs: tail -f .run/workers/ml-worker_*.log)
+    Scale    deploy/scale-workers.sh 5     (or 1; deploy/scale-workers.sh status)
     Queue    redis-cli LLEN frames_to_process
     Stats    curl -s -d '{"janus":"message_plugin","transaction":"t","admin_secret":"ooblexadmin","plugin":"janus.plugin.ooblex","request":{"request":"stats"}}' http://localhost:7088/admin
 

@@ -10,6 +10,7 @@
 #     --bind IP         address the APIs listen on (default 127.0.0.1)
 #     --rtp-range A-B   media ports (default 20000-40000)
 #     --ice-enforce X   interface or IP for ICE candidates (default: Janus decides)
+#     --nat-1-1 IP      the public address to advertise (behind NAT, in Docker)
 #     --admin-secret S  (default ooblexadmin)
 #     --redis-url URL   redis://[:pw@]host:port[/db] (default redis://127.0.0.1:6379)
 #     --frame-skip N    (default 3)
@@ -17,6 +18,8 @@
 #     --events-backend URL  enable Janus' sample event handler, posting plugin
 #                       and session events as JSON to URL (default: no events)
 #     --metrics-dir DIR the plugin's Prometheus textfile folder (default: none)
+#     --tls-cert PEM --tls-key PEM  also serve wss:// on 8989 and https:// on
+#                       8089 (pages served over HTTPS can only use these)
 # Layout: DIR/conf/*.jcfg, DIR/plugins (the plugin only), DIR/transports (HTTP
 # and WebSockets only). Start Janus with:
 #   janus -C DIR/conf/janus.jcfg -F DIR/conf -P DIR/plugins
@@ -24,8 +27,8 @@ set -euo pipefail
 DIR=${1:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 PLUGIN=${2:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 shift 2
-HTTP_PORT=8088 WS_PORT=8188 ADMIN_PORT=7088 BIND=127.0.0.1 RTP_RANGE=20000-40000 ICE_ENFORCE=
-ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND= METRICS_DIR=
+HTTP_PORT=8088 WS_PORT=8188 ADMIN_PORT=7088 BIND=127.0.0.1 RTP_RANGE=20000-40000 ICE_ENFORCE= NAT_1_1=
+ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND= METRICS_DIR= TLS_CERT= TLS_KEY=
 while (($#)); do
   case "$1" in
     --http-port) HTTP_PORT=$2; shift 2 ;;
@@ -34,12 +37,15 @@ while (($#)); do
     --bind) BIND=$2; shift 2 ;;
     --rtp-range) RTP_RANGE=$2; shift 2 ;;
     --ice-enforce) ICE_ENFORCE=$2; shift 2 ;;
+    --nat-1-1) NAT_1_1=$2; shift 2 ;;
     --admin-secret) ADMIN_SECRET=$2; shift 2 ;;
     --redis-url) REDIS_URL_ARG=$2; shift 2 ;;
     --frame-skip) FRAME_SKIP=$2; shift 2 ;;
     --debug-level) DEBUG_LEVEL=$2; shift 2 ;;
     --events-backend) EVENTS_BACKEND=$2; shift 2 ;;
     --metrics-dir) METRICS_DIR=$2; shift 2 ;;
+    --tls-cert) TLS_CERT=$2; shift 2 ;;
+    --tls-key) TLS_KEY=$2; shift 2 ;;
     *) echo "janus-conf.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +62,8 @@ ln -s "$SYSLIB/libjanus_http.so" "$DIR/transports/"
 ln -s "$SYSLIB/libjanus_websockets.so" "$DIR/transports/"
 ENFORCE=""
 [ -n "$ICE_ENFORCE" ] && ENFORCE="ice_enforce_list = \"$ICE_ENFORCE\""
+[ -n "$NAT_1_1" ] && ENFORCE="$ENFORCE
+	nat_1_1_mapping = \"$NAT_1_1\""
 BROADCAST=false
 if [ -n "$EVENTS_BACKEND" ]; then
   BROADCAST=true
@@ -110,7 +118,13 @@ general: {
 	http = true
 	ip = "$BIND"
 	port = $HTTP_PORT
-	https = false
+	https = $([ -n "$TLS_CERT" ] && echo true || echo false)
+	secure_ip = "$BIND"
+	secure_port = 8089
+}
+certificates: {
+	$([ -n "$TLS_CERT" ] && printf 'cert_pem = "%s"
+	cert_key = "%s"' "$TLS_CERT" "$TLS_KEY")
 }
 admin: {
 	admin_base_path = "/admin"
@@ -128,7 +142,13 @@ general: {
 	ws = true
 	ws_ip = "$BIND"
 	ws_port = $WS_PORT
-	wss = false
+	wss = $([ -n "$TLS_CERT" ] && echo true || echo false)
+	wss_ip = "$BIND"
+	wss_port = 8989
+}
+certificates: {
+	$([ -n "$TLS_CERT" ] && printf 'cert_pem = "%s"
+	cert_key = "%s"' "$TLS_CERT" "$TLS_KEY")
 }
 admin: {
 	admin_ws = false

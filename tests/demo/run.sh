@@ -31,17 +31,37 @@ tap_check "janus.js is served beside it" curl -sf -o /dev/null http://127.0.0.1:
 tap_check "Janus runs the plugin and the WebSocket transport" bash -c \
   "curl -sf http://127.0.0.1:8088/janus/info | grep -q janus.plugin.ooblex && curl -sf http://127.0.0.1:8088/janus/info | grep -q janus.transport.websockets"
 tap_check "3 workers are connected to Redis" bash -c \
-  "sleep 1; [ \$(grep -l 'connected to Redis' '$TOP'/.run/logs/ml-worker_*.log | wc -l) -eq 3 ]"
+  "sleep 1; [ \$(grep -l 'connected to Redis' '$TOP'/.run/workers/ml-worker_*.log | wc -l) -eq 3 ]"
+tap_check "it prints the command that scales the workers" grep -q "deploy/scale-workers.sh 5" "$OUT/demo.log"
 
 node "$TOP/tests/e2e/e2e.js" --out "$OUT" --video "$VIDEO" --page http://127.0.0.1:8080/ \
   --janus-ws ws://127.0.0.1:8188/ --janus-http http://127.0.0.1:8088/janus \
   --admin http://127.0.0.1:7088/admin --admin-secret ooblexadmin --redis-port 6379 | sed 's/^\(not \)\{0,1\}ok - /&demo: /'
 
 tap_check "the mission's 'Processing frame N...' lines are in the worker logs" \
-  grep -q "Processing frame [0-9]*\.\.\." "$TOP/.run/logs/ml-worker_1.log"
+  grep -q "Processing frame [0-9]*\.\.\." "$TOP/.run/workers/ml-worker_1.log"
 kill -INT -- -"$DEMO"
 wait_for 20 bash -c "! kill -0 $DEMO"
 tap_check "Ctrl-C stops the demo" bash -c "! kill -0 $DEMO 2>/dev/null"
 tap_check "and everything it started" bash -c \
   "! pgrep -f '[o]oblex-worker --id ml-worker' && ! pgrep -f '[.]run/janus/conf' && ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null"
-tap_check "the demo said what it stopped" grep -q "stopped: redis janus ml-worker_1 ml-worker_2 ml-worker_3 page" "$OUT/demo.log"
+tap_check "the demo said what it stopped" bash -c "grep 'stopped:' '$OUT/demo.log' | grep -q 'redis janus page ml-worker_1 ml-worker_2 ml-worker_3'"
+
+# Again, as a user on another machine would run it: HTTPS with a self-signed
+# certificate, one slow worker, then scaled up and down while a session runs.
+export OOBLEX_WORKER_ARGS="--delay-ms 100"
+setsid "$TOP/run-webrtc-demo.sh" --workers 1 --host 127.0.0.2 >"$OUT/demo-https.log" 2>&1 &
+DEMO=$!
+if ! wait_for 120 grep -q "Ooblex is running" "$OUT/demo-https.log"; then
+  tap_fail "the demo runs again, with --host" "$(tail -20 "$OUT/demo-https.log")"; exit 1
+fi
+tap_ok "the demo runs again, with --host"
+tap_check "it prints the https URL" grep -q "https://127.0.0.2:8080/" "$OUT/demo-https.log"
+tap_check "the page is served over HTTPS with a certificate for that host" bash -c \
+  "curl -sf --cacert '$TOP/.run/tls/cert.pem' https://127.0.0.2:8080/ | grep -q '<title>Ooblex'"
+tap_check "Janus answers on https :8089 too" bash -c "curl -sf --cacert '$TOP/.run/tls/cert.pem' https://127.0.0.2:8089/janus/info | grep -q janus.plugin.ooblex"
+node "$TOP/tests/e2e/scaling.js" --video "$VIDEO" --page https://127.0.0.2:8080/ --ignore-cert
+tap_check "deploy/scale-workers.sh status tells what runs" bash -c "'$TOP/deploy/scale-workers.sh' status | tail -1 | grep -q '^1 worker'"
+kill -INT -- -"$DEMO"
+wait_for 20 bash -c "! kill -0 $DEMO"
+tap_check "Ctrl-C stops it, with the workers" bash -c "! kill -0 $DEMO 2>/dev/null && ! pgrep -f '[o]oblex-worker --id ml-worker'"

@@ -42,7 +42,7 @@ function servePage(port) {
 }
 
 // Debian's Chromium, headless, with a fake camera playing `video`.
-async function launchBrowser(video) {
+async function launchBrowser(video, extraArgs = []) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ooblex-e2e-profile-'));
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -51,7 +51,8 @@ async function launchBrowser(video) {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      '--use-file-for-fake-video-capture=' + video, '--remote-debugging-pipe', '--user-data-dir=' + profile],
+      '--use-file-for-fake-video-capture=' + video, '--remote-debugging-pipe', '--user-data-dir=' + profile,
+      ...extraArgs],
   });
   const close = browser.close.bind(browser);
   browser.close = async () => { await close().catch(() => {}); fs.rmSync(profile, { recursive: true, force: true }); };

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The webrtc container: Janus with the Ooblex plugin (config from the
+# environment, through the same janus-conf.sh the native demo uses), and the
+# demo page on :8080. Janus runs in the foreground; the page server goes with it.
+#   REDIS_URL, FRAME_SKIP, OOBLEX_METRICS_DIR, JANUS_ADMIN_SECRET,
+#   JANUS_RTP_RANGE (publish the same UDP range), JANUS_PUBLIC_IP (the
+#   address browsers reach this host at, for ICE behind Docker's NAT)
+set -euo pipefail
+PLUGIN=$(ls /usr/lib/*/janus/plugins/libjanus_ooblex.so | head -1)
+/usr/share/ooblex/janus-conf.sh /var/lib/ooblex/janus "$PLUGIN" --bind 0.0.0.0 \
+  --redis-url "$REDIS_URL" --frame-skip "$FRAME_SKIP" --admin-secret "$JANUS_ADMIN_SECRET" \
+  --rtp-range "$JANUS_RTP_RANGE" --metrics-dir "$OOBLEX_METRICS_DIR" \
+  ${JANUS_PUBLIC_IP:+--nat-1-1 "$JANUS_PUBLIC_IP"} >/dev/null
+python3 -m http.server 8080 --directory /usr/share/ooblex/html &
+exec janus -C /var/lib/ooblex/janus/conf/janus.jcfg -F /var/lib/ooblex/janus/conf -P /var/lib/ooblex/janus/plugins -o
