@@ -14,9 +14,11 @@ BUILD_PKGS=(build-essential autoconf automake libtool pkg-config
   redis-server redis-tools libjs-janus-gateway libjs-webrtc-adapter
   ffmpeg curl iproute2 ca-certificates openssl python3)
 # opencv-doc: real footage with faces; python3-onnx: the tests' tiny model;
-# node exporter and prometheus: the metrics files read and queried for real.
+# node exporter and prometheus: the metrics files read and queried for real;
+# docker-compose (no engine): validates the compose file; systemd: systemd-analyze.
 TEST_PKGS=(chromium nodejs npm fonts-dejavu-core util-linux procps
-  opencv-doc python3-onnx python3-numpy prometheus-node-exporter prometheus)
+  opencv-doc python3-onnx python3-numpy prometheus-node-exporter prometheus
+  docker-compose python3-yaml systemd)
 
 # What `make install`'s output links against and uses, without compilers and headers.
 RUNTIME_PKGS=(janus libglib2.0-0 libjansson4 libhiredis0.14 libavcodec59 libavformat59 libavutil57

@@ -18,6 +18,8 @@
 #     --events-backend URL  enable Janus' sample event handler, posting plugin
 #                       and session events as JSON to URL (default: no events)
 #     --metrics-dir DIR the plugin's Prometheus textfile folder (default: none)
+#     --plugin-conf F   the plugin config to start from (default: conf/ of this
+#                       source tree, else the installed /etc/janus/...jcfg.sample)
 #     --tls-cert PEM --tls-key PEM  also serve wss:// on 8989 and https:// on
 #                       8089 (pages served over HTTPS can only use these)
 # Layout: DIR/conf/*.jcfg, DIR/plugins (the plugin only), DIR/transports (HTTP
@@ -28,7 +30,7 @@ DIR=${1:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 PLUGIN=${2:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 shift 2
 HTTP_PORT=8088 WS_PORT=8188 ADMIN_PORT=7088 BIND=127.0.0.1 RTP_RANGE=20000-40000 ICE_ENFORCE= NAT_1_1=
-ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND= METRICS_DIR= TLS_CERT= TLS_KEY=
+ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND= METRICS_DIR= TLS_CERT= TLS_KEY= PLUGIN_CONF=
 while (($#)); do
   case "$1" in
     --http-port) HTTP_PORT=$2; shift 2 ;;
@@ -45,6 +47,7 @@ while (($#)); do
     --events-backend) EVENTS_BACKEND=$2; shift 2 ;;
     --metrics-dir) METRICS_DIR=$2; shift 2 ;;
     --tls-cert) TLS_CERT=$2; shift 2 ;;
+    --plugin-conf) PLUGIN_CONF=$2; shift 2 ;;
     --tls-key) TLS_KEY=$2; shift 2 ;;
     *) echo "janus-conf.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -159,9 +162,14 @@ cors: {
 JCFG
 # The plugin's own settings: the shipped defaults with this Redis.
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "$PLUGIN_CONF" ]; then
+  PLUGIN_CONF=$HERE/conf/janus.plugin.ooblex.jcfg
+  [ -f "$PLUGIN_CONF" ] || PLUGIN_CONF=/etc/janus/janus.plugin.ooblex.jcfg.sample
+fi
+[ -f "$PLUGIN_CONF" ] || { echo "janus-conf.sh: no plugin config at $PLUGIN_CONF" >&2; exit 1; }
 sed -e "s|^\s*#\?url = .*|	url = \"$REDIS_URL_ARG\"|" \
     -e '/^\s*host = /d' -e '/^\s*port = /d' -e '/^\s*db = /d' \
     -e "s|^\(\s*frame_skip = \).*|\1$FRAME_SKIP|" \
     -e "s|^\(\s*textfile_dir = \).*|\1\"$METRICS_DIR\"|" \
-    "$HERE/conf/janus.plugin.ooblex.jcfg" >"$DIR/conf/janus.plugin.ooblex.jcfg"
+    "$PLUGIN_CONF" >"$DIR/conf/janus.plugin.ooblex.jcfg"
 echo "$DIR/conf/janus.jcfg"

@@ -83,6 +83,7 @@ suite install tests/install/run.sh build
 if [ "$E2E" = 1 ]; then
   suite e2e tests/e2e/run.sh build
   suite demo tests/demo/run.sh
+  suite ops tests/ops/run.sh
 fi
 
 step "sanitizer build"

@@ -5,11 +5,16 @@
 #   REDIS_URL, FRAME_SKIP, OOBLEX_METRICS_DIR, JANUS_ADMIN_SECRET,
 #   JANUS_RTP_RANGE (publish the same UDP range), JANUS_PUBLIC_IP (the
 #   address browsers reach this host at, for ICE behind Docker's NAT)
+# OOBLEX_ROOT (default /) is where the image's files are: tests/ops runs this
+# very script on a `make install DESTDIR=...` tree, without Docker.
 set -euo pipefail
-PLUGIN=$(ls /usr/lib/*/janus/plugins/libjanus_ooblex.so | head -1)
-/usr/share/ooblex/janus-conf.sh /var/lib/ooblex/janus "$PLUGIN" --bind 0.0.0.0 \
+ROOT=${OOBLEX_ROOT:-}
+PLUGIN=$(ls "$ROOT"/usr/lib/*/janus/plugins/libjanus_ooblex.so | head -1)
+"$ROOT"/usr/share/ooblex/janus-conf.sh "$ROOT"/var/lib/ooblex/janus "$PLUGIN" --bind 0.0.0.0 \
   --redis-url "$REDIS_URL" --frame-skip "$FRAME_SKIP" --admin-secret "$JANUS_ADMIN_SECRET" \
   --rtp-range "$JANUS_RTP_RANGE" --metrics-dir "$OOBLEX_METRICS_DIR" \
+  --plugin-conf "$ROOT/etc/janus/janus.plugin.ooblex.jcfg.sample" \
   ${JANUS_PUBLIC_IP:+--nat-1-1 "$JANUS_PUBLIC_IP"} >/dev/null
-python3 -m http.server 8080 --directory /usr/share/ooblex/html &
-exec janus -C /var/lib/ooblex/janus/conf/janus.jcfg -F /var/lib/ooblex/janus/conf -P /var/lib/ooblex/janus/plugins -o
+python3 -m http.server 8080 --directory "$ROOT"/usr/share/ooblex/html &
+J=$ROOT/var/lib/ooblex/janus
+exec janus -C "$J/conf/janus.jcfg" -F "$J/conf" -P "$J/plugins" -o
