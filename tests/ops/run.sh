@@ -64,6 +64,7 @@ env REDIS_URL=redis://127.0.0.1:6379 OOBLEX_METRICS_DIR="$STAGE/var/lib/ooblex/m
 PIDS+=($!)
 wait_for 20 curl -sf -o /dev/null http://127.0.0.1:8088/janus/info
 tap_check "the webrtc entrypoint runs Janus with the plugin" bash -c "curl -sf http://127.0.0.1:8088/janus/info | grep -q janus.plugin.ooblex"
+wait_for 10 curl -sf -o /dev/null http://127.0.0.1:8080/
 tap_check "and the page, with janus.js" bash -c \
   "curl -sf http://127.0.0.1:8080/ | grep -q '<title>Ooblex' && curl -sf -o /dev/null http://127.0.0.1:8080/javascript/janus-gateway/janus.js"
 tap_check "JANUS_PUBLIC_IP becomes Janus' 1:1 NAT address" grep -q 'nat_1_1_mapping = "203.0.113.7"' "$STAGE/var/lib/ooblex/janus/conf/janus.jcfg"
