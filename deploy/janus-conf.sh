@@ -18,6 +18,7 @@
 #     --events-backend URL  enable Janus' sample event handler, posting plugin
 #                       and session events as JSON to URL (default: no events)
 #     --metrics-dir DIR the plugin's Prometheus textfile folder (default: none)
+#     --echotest        also load Janus' echotest plugin (a reference path)
 #     --plugin-conf F   the plugin config to start from (default: conf/ of this
 #                       source tree, else the installed /etc/janus/...jcfg.sample)
 #     --tls-cert PEM --tls-key PEM  also serve wss:// on 8989 and https:// on
@@ -30,7 +31,7 @@ DIR=${1:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 PLUGIN=${2:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 shift 2
 HTTP_PORT=8088 WS_PORT=8188 ADMIN_PORT=7088 BIND=127.0.0.1 RTP_RANGE=20000-40000 ICE_ENFORCE= NAT_1_1=
-ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND= METRICS_DIR= TLS_CERT= TLS_KEY= PLUGIN_CONF=
+ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND= METRICS_DIR= TLS_CERT= TLS_KEY= PLUGIN_CONF= ECHOTEST=0
 while (($#)); do
   case "$1" in
     --http-port) HTTP_PORT=$2; shift 2 ;;
@@ -48,6 +49,7 @@ while (($#)); do
     --metrics-dir) METRICS_DIR=$2; shift 2 ;;
     --tls-cert) TLS_CERT=$2; shift 2 ;;
     --plugin-conf) PLUGIN_CONF=$2; shift 2 ;;
+    --echotest) ECHOTEST=1; shift ;;
     --tls-key) TLS_KEY=$2; shift 2 ;;
     *) echo "janus-conf.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -61,6 +63,10 @@ PLUGIN=$(cd "$(dirname "$PLUGIN")" && pwd)/$(basename "$PLUGIN")
 rm -rf "$DIR/conf" "$DIR/plugins" "$DIR/transports" "$DIR/events" "$DIR/loggers"
 mkdir -p "$DIR/conf" "$DIR/plugins" "$DIR/transports" "$DIR/events" "$DIR/loggers"
 ln -s "$PLUGIN" "$DIR/plugins/libjanus_ooblex.so"
+if [ "$ECHOTEST" = 1 ]; then
+  ln -s "$(dirname "$SYSLIB")/plugins/libjanus_echotest.so" "$DIR/plugins/"
+  printf 'general: {\n}\n' >"$DIR/conf/janus.plugin.echotest.jcfg"
+fi
 ln -s "$SYSLIB/libjanus_http.so" "$DIR/transports/"
 ln -s "$SYSLIB/libjanus_websockets.so" "$DIR/transports/"
 ENFORCE=""

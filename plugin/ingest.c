@@ -152,6 +152,10 @@ static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
 		}
 		if(got == 1) {
 			atomic_fetch_add(&ing->stats->frames_decoded, 1);
+			/* Pixels go to the workers as they come; whoever turns them back
+			 * into video needs to know their range. */
+			atomic_store(&ing->stats->full_range, pic->color_range == AVCOL_RANGE_JPEG ||
+				pic->format == AV_PIX_FMT_YUVJ420P);
 			handle_picture(ing, pic, ef.first_arrival_us);
 		}
 	}

@@ -42,6 +42,7 @@ typedef struct ooblex_ingest_stats {
 	atomic_uint_fast64_t frames_unsupported;	/* pixel format we cannot pack */
 	atomic_uint_fast64_t keyframes_requested;
 	atomic_uint_fast64_t decode_us_total;	/* time spent in the decoder */
+	atomic_int full_range;	/* the browser's video is full-range YUV (canvas captures are) */
 } ooblex_ingest_stats;
 
 typedef struct ooblex_ingest_callbacks {

@@ -47,6 +47,7 @@
 #include "apierror.h"
 #include "config.h"
 #include "mutex.h"
+#include "rtcp.h"
 #include "rtp.h"
 #include "sdp-utils.h"
 #include "utils.h"
@@ -61,6 +62,7 @@
 #include "reorder.h"
 #include "stage_stats.h"
 #include "plugin_metrics.h"
+#include "video_output.h"
 
 /* Plugin information */
 #define JANUS_OOBLEX_VERSION			1
@@ -98,6 +100,7 @@ struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *ha
 json_t *janus_ooblex_handle_admin_message(json_t *message);
 void janus_ooblex_setup_media(janus_plugin_session *handle);
 void janus_ooblex_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *packet);
+void janus_ooblex_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *packet);
 void janus_ooblex_incoming_data(janus_plugin_session *handle, janus_plugin_data *packet);
 void janus_ooblex_data_ready(janus_plugin_session *handle);
 void janus_ooblex_hangup_media(janus_plugin_session *handle);
@@ -123,6 +126,7 @@ static janus_plugin janus_ooblex_plugin =
 		.handle_admin_message = janus_ooblex_handle_admin_message,
 		.setup_media = janus_ooblex_setup_media,
 		.incoming_rtp = janus_ooblex_incoming_rtp,
+		.incoming_rtcp = janus_ooblex_incoming_rtcp,
 		.incoming_data = janus_ooblex_incoming_data,
 		.data_ready = janus_ooblex_data_ready,
 		.hangup_media = janus_ooblex_hangup_media,
@@ -134,6 +138,28 @@ static janus_plugin janus_ooblex_plugin =
 janus_plugin *create(void) {
 	JANUS_LOG(LOG_VERB, "%s created!\n", JANUS_OOBLEX_NAME);
 	return &janus_ooblex_plugin;
+}
+
+/* Where processed frames go: the data channel (JPEG + metadata), an
+ * outgoing video track, or both. */
+#define OOBLEX_OUTPUT_DATACHANNEL 1u
+#define OOBLEX_OUTPUT_VIDEO 2u
+
+static unsigned janus_ooblex_output_from_name(const char *name) {
+	if(name == NULL)
+		return 0;
+	if(!strcmp(name, "datachannel"))
+		return OOBLEX_OUTPUT_DATACHANNEL;
+	if(!strcmp(name, "video"))
+		return OOBLEX_OUTPUT_VIDEO;
+	if(!strcmp(name, "both"))
+		return OOBLEX_OUTPUT_DATACHANNEL | OOBLEX_OUTPUT_VIDEO;
+	return 0;
+}
+
+static const char *janus_ooblex_output_name(unsigned output) {
+	return output == OOBLEX_OUTPUT_VIDEO ? "video" : output == (OOBLEX_OUTPUT_DATACHANNEL | OOBLEX_OUTPUT_VIDEO) ?
+		"both" : "datachannel";
 }
 
 /* Settings from janus.plugin.ooblex.jcfg */
@@ -154,6 +180,9 @@ typedef struct janus_ooblex_settings {
 	unsigned max_pending_frames;
 	unsigned max_sessions;
 	gboolean events;
+	unsigned output;	/* default OOBLEX_OUTPUT_* flags */
+	unsigned video_bitrate_kbps;
+	unsigned dc_max_unacked_frames;
 	char metrics_dir[512];	/* node exporter's textfile folder; "" for none */
 	char metrics_instance[128];
 } janus_ooblex_settings;
@@ -198,6 +227,16 @@ typedef struct janus_ooblex_session {
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received, results_malformed,
 		frames_sent, chunks_sent, frames_dropped_channel;
 	ooblex_counter_tracker metrics_seen;	/* under return_mutex */
+	/* Output, under return_mutex: flags, the video track's encoder thread,
+	 * and the data channel's backpressure state (frames sent since the SCTP
+	 * stack last reported its queue drained, and the newest frame waiting). */
+	unsigned output;
+	gboolean can_send_video;	/* the browser's offer receives video */
+	ooblex_video_output *vout;
+	unsigned dc_unacked;
+	uint64_t dc_last_dry_us;
+	struct held_result *dc_pending;
+	atomic_uint_fast64_t frames_dropped_backpressure, data_ready_events, video_frames_pushed;
 	volatile gint dc_ready;
 	volatile gint hangingup;
 	volatile gint destroyed;
@@ -334,6 +373,9 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.max_pending_frames = 64;
 	settings.max_sessions = 64;
 	settings.events = TRUE;
+	settings.output = OOBLEX_OUTPUT_DATACHANNEL;
+	settings.video_bitrate_kbps = 1500;
+	settings.dc_max_unacked_frames = 8;
 	gethostname(settings.metrics_instance, sizeof(settings.metrics_instance) - 1);
 	settings.video_codecs[0] = OOBLEX_CODEC_VP8;
 	settings.video_codecs[1] = OOBLEX_CODEC_H264;
@@ -387,6 +429,16 @@ static void janus_ooblex_load_settings(const char *config_path) {
 		settings.events = janus_is_true(s);
 	if((s = config_string(config, general, "video_codecs")) != NULL)
 		janus_ooblex_parse_codecs(s);
+	if((s = config_string(config, general, "output")) != NULL) {
+		unsigned o = janus_ooblex_output_from_name(s);
+		if(o == 0)
+			JANUS_LOG(LOG_ERR, "Ooblex config: general.output = \"%s\" is not datachannel, video or both, using %s\n",
+				s, janus_ooblex_output_name(settings.output));
+		else
+			settings.output = o;
+	}
+	config_uint(config, general, "video_bitrate_kbps", 100, 50000, &settings.video_bitrate_kbps);
+	config_uint(config, general, "dc_max_unacked_frames", 1, 64, &settings.dc_max_unacked_frames);
 	janus_config_category *metrics_cfg = janus_config_get_create(config, NULL, janus_config_type_category, "metrics");
 	if((s = config_string(config, metrics_cfg, "textfile_dir")) != NULL)
 		g_strlcpy(settings.metrics_dir, s, sizeof(settings.metrics_dir));
@@ -404,6 +456,7 @@ typedef struct held_result {
 	ooblex_frame_header h;
 	const uint8_t *payload;
 	uint64_t received_us;
+	gboolean counted;	/* already counted as sent (by another output) */
 } held_result;
 
 static void held_result_free(void *p) {
@@ -428,13 +481,10 @@ static int janus_ooblex_send_chunk(const uint8_t *msg, size_t len, void *user) {
 	return 0;
 }
 
-/* Sends one processed frame: JSON metadata, then the JPEG, in chunks. */
-static void janus_ooblex_deliver(janus_ooblex_session *session, held_result *r) {
-	if(!g_atomic_int_get(&session->dc_ready)) {
-		/* Messages sent before the SCTP association is up are lost anyway. */
-		atomic_fetch_add(&session->frames_dropped_channel, 1);
-		return;
-	}
+/* Sends one processed frame on the data channel: JSON metadata, then the
+ * JPEG, in chunks, all at once (a frame is never sent in part). Returns the
+ * time it was sent, or 0 if it was not. Caller holds return_mutex. */
+static uint64_t janus_ooblex_dc_send(janus_ooblex_session *session, held_result *r) {
 	uint64_t sent_us = ooblex_now_us();
 	json_t *meta = json_pack("{sIsisssssisis{sIsIsIsIsIsI}}",
 		"frame_id", (json_int_t)r->h.frame_id,
@@ -453,20 +503,84 @@ static void janus_ooblex_deliver(janus_ooblex_session *session, held_result *r) 
 	char *text = json_dumps(meta, JSON_COMPACT);
 	json_decref(meta);
 	if(text == NULL)
-		return;
+		return 0;
 	int n = ooblex_chunk_frame(r->h.frame_id, (const uint8_t *)text, strlen(text), r->payload,
 		r->h.payload_len, OOBLEX_CHUNK_MAX, janus_ooblex_send_chunk, session);
 	free(text);
 	if(n < 0) {
 		atomic_fetch_add(&session->frames_dropped_channel, 1);
-		return;
+		return 0;
 	}
+	session->dc_unacked++;
+	return sent_us;
+}
+
+/* A frame reached the browser (or its way there): counted, and timed. */
+static void janus_ooblex_count_sent(janus_ooblex_session *session, held_result *r, uint64_t sent_us) {
+	r->counted = TRUE;
 	atomic_fetch_add(&session->frames_sent, 1);
 	atomic_fetch_add(&total_frames_sent, 1);
 	ooblex_stage_stats_add(&session->stages, r->h.capture_us, r->h.queued_us, r->h.worker_start_us,
 		r->h.worker_end_us, r->received_us, sent_us);
 	ooblex_plugin_metrics_observe(metrics, r->h.capture_us, r->h.queued_us, r->h.worker_start_us,
 		r->h.worker_end_us, r->received_us, sent_us);
+}
+
+/* Drops the frame waiting for the data channel to drain; it counts as
+ * dropped by backpressure unless another output (video) took it. Caller
+ * holds return_mutex. */
+static void janus_ooblex_drop_pending(janus_ooblex_session *session) {
+	held_result *r = session->dc_pending;
+	if(r == NULL)
+		return;
+	if(!r->counted)
+		atomic_fetch_add(&session->frames_dropped_backpressure, 1);
+	held_result_free(r);
+	session->dc_pending = NULL;
+}
+
+/* How long a backed-up data channel may stay silent before we assume its
+ * "drained" notification was missed and send again. */
+#define DC_DRY_FALLBACK_US (1000 * 1000)
+
+/* Delivers one processed frame, in order, to the session's outputs.
+ * Returns TRUE if it kept r (waiting for the data channel to drain), FALSE
+ * if the caller frees it. Caller holds return_mutex. */
+static gboolean janus_ooblex_deliver(janus_ooblex_session *session, held_result *r) {
+	uint64_t now = ooblex_now_us(), sent_us = 0;
+	if(session->output & OOBLEX_OUTPUT_VIDEO) {
+		if(session->vout != NULL && r->h.pixfmt == OOBLEX_PIXFMT_JPEG) {
+			ooblex_video_output_push(session->vout, r->payload, r->h.payload_len, r->h.width, r->h.height,
+				r->h.capture_us, atomic_load(&session->ingest_stats.full_range));
+			atomic_fetch_add(&session->video_frames_pushed, 1);
+			sent_us = now;
+		}
+	}
+	if(session->output & OOBLEX_OUTPUT_DATACHANNEL) {
+		if(!g_atomic_int_get(&session->dc_ready)) {
+			/* Messages sent before the SCTP association is up are lost anyway. */
+			atomic_fetch_add(&session->frames_dropped_channel, 1);
+		} else if(session->dc_unacked >= settings.dc_max_unacked_frames &&
+				now - session->dc_last_dry_us < DC_DRY_FALLBACK_US) {
+			/* The browser's link is backed up: keep only the newest frame
+			 * for when it drains (data_ready); an older one waiting is dropped
+			 * whole. */
+			janus_ooblex_drop_pending(session);
+			session->dc_pending = r;
+			if(sent_us)
+				janus_ooblex_count_sent(session, r, sent_us);
+			return TRUE;
+		} else {
+			if(session->dc_unacked >= settings.dc_max_unacked_frames)
+				session->dc_unacked = 0;	/* the fallback: assume it drained */
+			uint64_t t = janus_ooblex_dc_send(session, r);
+			if(t != 0 && sent_us == 0)
+				sent_us = t;
+		}
+	}
+	if(sent_us != 0)
+		janus_ooblex_count_sent(session, r, sent_us);
+	return FALSE;
 }
 
 /* Delivers whatever the reorder buffer releases now. Caller holds return_mutex. */
@@ -476,8 +590,8 @@ static void janus_ooblex_flush_ready(janus_ooblex_session *session, uint64_t now
 	uint32_t seq;
 	held_result *r;
 	while((r = ooblex_reorder_pop(session->reorder, now, &seq)) != NULL) {
-		janus_ooblex_deliver(session, r);
-		held_result_free(r);
+		if(!janus_ooblex_deliver(session, r))
+			held_result_free(r);
 	}
 	/* Everything before `next` is delivered or given up on: out of flight. */
 	atomic_store(&session->resolved_seq, ooblex_reorder_next(session->reorder) - 1);
@@ -580,6 +694,49 @@ static void janus_ooblex_ingest_stopped(void *user) {
 	atomic_fetch_sub(&live_ingests, 1);
 }
 
+/* Sends a video output thread's packets on the session's video m-line. */
+static void janus_ooblex_send_rtp(const uint8_t *packet, size_t len, void *user) {
+	janus_ooblex_session *session = user;
+	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->handle->stopped))
+		return;
+	janus_plugin_rtp rtp = { .mindex = -1, .video = TRUE, .buffer = (char *)packet, .length = (uint16_t)len };
+	janus_plugin_rtp_extensions_reset(&rtp.extensions);
+	gateway->relay_rtp(session->handle, &rtp);
+}
+
+/* Applies an output choice: starts the video track's encoder thread when
+ * video is wanted and none runs, stops it when video is no longer wanted.
+ * Caller holds session->mutex (codec, payload type). Returns 0, or -1. */
+static int janus_ooblex_set_output(janus_ooblex_session *session, unsigned output, char *err, size_t errlen) {
+	ooblex_video_output *start = NULL, *stop = NULL;
+	janus_mutex_lock(&session->return_mutex);
+	gboolean have = session->vout != NULL;
+	janus_mutex_unlock(&session->return_mutex);
+	if((output & OOBLEX_OUTPUT_VIDEO) && !have) {
+		ooblex_video_output_config vcfg = {
+			.codec = session->codec,
+			.payload_type = (uint8_t)session->video_pt,
+			.bitrate_bps = (int)settings.video_bitrate_kbps * 1000,
+			.max_packet = 1200,
+			.fps = 30,
+		};
+		start = ooblex_video_output_start(&vcfg, janus_ooblex_send_rtp, session, err, errlen);
+		if(start == NULL)
+			return -1;
+	}
+	janus_mutex_lock(&session->return_mutex);
+	if(start != NULL)
+		session->vout = start;
+	else if(!(output & OOBLEX_OUTPUT_VIDEO)) {
+		stop = session->vout;
+		session->vout = NULL;
+	}
+	session->output = output;
+	janus_mutex_unlock(&session->return_mutex);
+	ooblex_video_output_stop(stop);
+	return 0;
+}
+
 /* Ends processing for a session: ingest stopped, results no longer read.
  * Safe to call more than once, from any thread. */
 static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
@@ -600,6 +757,12 @@ static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
 	/* The reorder buffer stays (with its counters) until the next start or
 	 * the session's end: stats read after a stop still add up. */
 	g_atomic_int_set(&session->dc_ready, 0);
+	janus_mutex_lock(&session->return_mutex);
+	ooblex_video_output *vout = session->vout;
+	session->vout = NULL;
+	janus_ooblex_drop_pending(session);
+	janus_mutex_unlock(&session->return_mutex);
+	ooblex_video_output_stop(vout);	/* joins its thread: a frame's encode at most */
 }
 
 /* ---------------------------------------------------------------- metrics */
@@ -626,6 +789,7 @@ static void janus_ooblex_metrics_take(janus_ooblex_session *session) {
 	now[OOBLEX_C_DROP_MALFORMED_RESULT] = atomic_load(&session->results_malformed);
 	now[OOBLEX_C_FRAMES_RETURNED] = atomic_load(&session->frames_sent);
 	now[OOBLEX_C_DROP_CHANNEL] = atomic_load(&session->frames_dropped_channel);
+	now[OOBLEX_C_DROP_BACKPRESSURE] = atomic_load(&session->frames_dropped_backpressure);
 	if(session->reorder != NULL) {
 		const ooblex_reorder_stats *rs = ooblex_reorder_get_stats(session->reorder);
 		now[OOBLEX_C_DROP_LATE] = rs->late;
@@ -933,8 +1097,28 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	json_object_set_new(frames, "chunks_sent", json_integer((json_int_t)atomic_load(&session->chunks_sent)));
 	json_object_set_new(frames, "dropped_channel", json_integer((json_int_t)atomic_load(&session->frames_dropped_channel)));
 	json_object_set_new(frames, "keyframes_requested", json_integer((json_int_t)atomic_load(&is->keyframes_requested)));
+	json_object_set_new(frames, "dropped_backpressure", json_integer((json_int_t)atomic_load(&session->frames_dropped_backpressure)));
+	json_object_set_new(frames, "data_ready_events", json_integer((json_int_t)atomic_load(&session->data_ready_events)));
 	json_object_set_new(info, "frames", frames);
 	janus_mutex_lock(&session->return_mutex);
+	json_object_set_new(info, "output", json_string(janus_ooblex_output_name(session->output)));
+	if(session->vout != NULL) {
+		const ooblex_video_output_stats *vs = ooblex_video_output_get_stats(session->vout);
+		uint64_t vsent = atomic_load(&vs->frames_sent);
+		json_object_set_new(info, "video_output", json_pack("{sIsIsIsIsIsIsIsIsisisfsf}",
+			"frames_in", (json_int_t)atomic_load(&vs->frames_in),
+			"frames_sent", (json_int_t)vsent,
+			"frames_dropped", (json_int_t)atomic_load(&vs->frames_dropped),
+			"frames_failed", (json_int_t)atomic_load(&vs->frames_failed),
+			"keyframes", (json_int_t)atomic_load(&vs->keyframes),
+			"keyframe_requests", (json_int_t)atomic_load(&vs->keyframe_requests),
+			"packets", (json_int_t)atomic_load(&vs->packets),
+			"bytes", (json_int_t)atomic_load(&vs->bytes),
+			"bitrate_bps", (int)atomic_load(&vs->bitrate_bps),
+			"max_packet", (int)atomic_load(&vs->max_packet_seen),
+			"encode_ms_avg", vsent ? atomic_load(&vs->encode_us_total) / 1000.0 / vsent : 0.0,
+			"jpeg_decode_ms_avg", vsent ? atomic_load(&vs->decode_us_total) / 1000.0 / vsent : 0.0));
+	}
 	if(session->reorder != NULL) {
 		const ooblex_reorder_stats *rs = ooblex_reorder_get_stats(session->reorder);
 		json_object_set_new(info, "reorder", json_pack("{sIsIsIsIsi}",
@@ -1100,9 +1284,15 @@ static gboolean janus_ooblex_effect_name_ok(const char *s) {
 }
 
 /* Validates effect and frame_skip if present. Returns an error event or NULL. */
-static json_t *janus_ooblex_check_options(json_t *root, const char **effect, unsigned *frame_skip) {
+static json_t *janus_ooblex_check_options(json_t *root, const char **effect, unsigned *frame_skip, unsigned *output) {
 	json_t *e = json_object_get(root, "effect");
 	json_t *fs = json_object_get(root, "frame_skip");
+	json_t *out = json_object_get(root, "output");
+	if(out != NULL) {
+		if(!json_is_string(out) || (*output = janus_ooblex_output_from_name(json_string_value(out))) == 0)
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT,
+				"Invalid output (datachannel, video or both)");
+	}
 	if(e != NULL) {
 		if(!json_is_string(e))
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (effect should be a string)");
@@ -1238,6 +1428,43 @@ void janus_ooblex_data_ready(janus_plugin_session *handle) {
 		JANUS_LOG(LOG_VERB, "[%s-%p] Data channel ready\n", JANUS_OOBLEX_PACKAGE, handle);
 		g_atomic_int_set(&session->dc_ready, 1);
 	}
+	/* The SCTP stack's queue drained (SENDER_DRY): the newest frame that
+	 * waited goes now. Sending is non-blocking (Janus queues the chunks). */
+	atomic_fetch_add(&session->data_ready_events, 1);
+	janus_mutex_lock(&session->return_mutex);
+	session->dc_unacked = 0;
+	session->dc_last_dry_us = ooblex_now_us();
+	held_result *pending = session->dc_pending;
+	session->dc_pending = NULL;
+	if(pending != NULL) {
+		uint64_t t = (session->output & OOBLEX_OUTPUT_DATACHANNEL) ? janus_ooblex_dc_send(session, pending) : 0;
+		if(t != 0 && !pending->counted)
+			janus_ooblex_count_sent(session, pending, t);
+		else if(t == 0 && !pending->counted)
+			atomic_fetch_add(&session->frames_dropped_backpressure, 1);
+		held_result_free(pending);
+	}
+	janus_mutex_unlock(&session->return_mutex);
+}
+
+/* RTCP from the browser about the video we send: PLI or FIR asks for a
+ * keyframe, REMB says how much it can take. */
+void janus_ooblex_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *packet) {
+	if(handle == NULL || packet == NULL || g_atomic_int_get(&handle->stopped) || g_atomic_int_get(&stopping) ||
+			!g_atomic_int_get(&initialized) || !packet->video)
+		return;
+	janus_ooblex_session *session = (janus_ooblex_session *)handle->plugin_handle;
+	if(!session || g_atomic_int_get(&session->destroyed))
+		return;
+	janus_mutex_lock(&session->return_mutex);
+	if(session->vout != NULL) {
+		if(janus_rtcp_has_pli(packet->buffer, packet->length) || janus_rtcp_has_fir(packet->buffer, packet->length))
+			ooblex_video_output_request_keyframe(session->vout);
+		uint32_t remb = janus_rtcp_get_remb(packet->buffer, packet->length);
+		if(remb > 0)
+			ooblex_video_output_remb(session->vout, remb);
+	}
+	janus_mutex_unlock(&session->return_mutex);
 }
 
 void janus_ooblex_hangup_media(janus_plugin_session *handle) {
@@ -1337,11 +1564,15 @@ static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char
 		}
 		if(m->type == JANUS_SDP_VIDEO && chosen != OOBLEX_CODEC_NONE && session->codec == OOBLEX_CODEC_NONE) {
 			session->codec = chosen;	/* this m-line is the one we receive */
+			/* When the browser also receives on it, we answer sendrecv: the
+			 * processed video can come back on the same m-line (output
+			 * "video" or "both"), now or after a configure. */
+			session->can_send_video = m->direction == JANUS_SDP_SENDRECV || m->direction == JANUS_SDP_DEFAULT;
 			janus_sdp_generate_answer_mline(offer, answer, m,
 				JANUS_SDP_OA_MLINE, JANUS_SDP_VIDEO,
 				JANUS_SDP_OA_CODEC, ooblex_codec_name(chosen),
 				JANUS_SDP_OA_H264_PROFILE, h264_profile && *h264_profile ? h264_profile : NULL,
-				JANUS_SDP_OA_DIRECTION, JANUS_SDP_RECVONLY,
+				JANUS_SDP_OA_DIRECTION, session->can_send_video ? JANUS_SDP_SENDRECV : JANUS_SDP_RECVONLY,
 				JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_MID,
 				JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_TRANSPORT_WIDE_CC,
 				JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_ABS_SEND_TIME,
@@ -1377,8 +1608,9 @@ static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char
 
 static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
 	const char *effect = NULL;
-	unsigned frame_skip = 0;
-	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip);
+	unsigned frame_skip = 0, output = 0;
+	char err_out[256];
+	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip, &output);
 	if(error != NULL)
 		return error;
 	ooblex_codec wanted = OOBLEX_CODEC_NONE;
@@ -1411,10 +1643,19 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Already started: send stop first");
 	}
 	session->codec = OOBLEX_CODEC_NONE;
+	session->can_send_video = FALSE;
 	char *answer = janus_ooblex_answer_offer(session, offer_sdp, wanted, &error);
 	if(answer == NULL) {
 		janus_mutex_unlock(&session->mutex);
 		return error;
+	}
+	if(output == 0)
+		output = settings.output;
+	if((output & OOBLEX_OUTPUT_VIDEO) && !session->can_send_video) {
+		janus_mutex_unlock(&session->mutex);
+		g_free(answer);
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP,
+			"Output '%s' needs an offer that also receives video (sendrecv)", janus_ooblex_output_name(output));
 	}
 	if(effect != NULL)
 		g_strlcpy(session->effect, effect, sizeof(session->effect));
@@ -1436,7 +1677,15 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	ooblex_stage_stats_init(&session->stages);
 	atomic_store(&session->resolved_seq, 0);
 	janus_ooblex_metrics_restarted(session);
+	session->output = output;
+	session->dc_unacked = 0;
+	session->dc_last_dry_us = 0;
 	janus_mutex_unlock(&session->return_mutex);
+	if(janus_ooblex_set_output(session, output, err_out, sizeof(err_out)) < 0) {
+		janus_mutex_unlock(&session->mutex);
+		g_free(answer);
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err_out);
+	}
 
 	ooblex_ingest_config icfg = {
 		.codec = ooblex_codec_name(session->codec),
@@ -1490,8 +1739,10 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	json_object_set_new(event, "effect", json_string(session->effect));
 	json_object_set_new(event, "frame_skip", json_integer(session->frame_skip));
 	json_object_set_new(event, "codec", json_string(ooblex_codec_name(session->codec)));
-	JANUS_LOG(LOG_INFO, "[ooblex-%s] Started: %s, effect %s, frame_skip %u\n", session->client_hex,
-		ooblex_codec_name(session->codec), session->effect, session->frame_skip);
+	json_object_set_new(event, "output", json_string(janus_ooblex_output_name(output)));
+	json_object_set_new(event, "video_output_possible", json_boolean(session->can_send_video));
+	JANUS_LOG(LOG_INFO, "[ooblex-%s] Started: %s, effect %s, frame_skip %u, output %s\n", session->client_hex,
+		ooblex_codec_name(session->codec), session->effect, session->frame_skip, janus_ooblex_output_name(output));
 	if(settings.events && gateway->events_is_enabled()) {
 		json_t *info = json_pack("{sssssssi}", "event", "started", "client_id", session->client_hex,
 			"effect", session->effect, "frame_skip", (int)session->frame_skip);
@@ -1502,21 +1753,36 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 
 static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janus_ooblex_message *msg) {
 	const char *effect = NULL;
-	unsigned frame_skip = 0;
-	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip);
+	unsigned frame_skip = 0, output = 0;
+	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip, &output);
 	if(error != NULL)
 		return error;
-	if(effect == NULL && frame_skip == 0)
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Nothing to configure (effect, frame_skip)");
+	if(effect == NULL && frame_skip == 0 && output == 0)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Nothing to configure (effect, frame_skip, output)");
 	janus_mutex_lock(&session->mutex);
+	if(output != 0) {
+		char err[256];
+		if((output & OOBLEX_OUTPUT_VIDEO) && !session->can_send_video) {
+			janus_mutex_unlock(&session->mutex);
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE,
+				"Output '%s' needs a started session whose offer also receives video", janus_ooblex_output_name(output));
+		}
+		if(session->started && janus_ooblex_set_output(session, output, err, sizeof(err)) < 0) {
+			janus_mutex_unlock(&session->mutex);
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err);
+		}
+	}
 	if(effect != NULL)
 		g_strlcpy(session->effect, effect, sizeof(session->effect));
 	if(frame_skip > 0)
 		session->frame_skip = frame_skip;
 	if(session->ingest != NULL)
 		ooblex_ingest_configure(session->ingest, effect, frame_skip);
-	json_t *event = json_pack("{sssssssi}", "ooblex", "event", "result", "ok",
-		"effect", session->effect, "frame_skip", (int)session->frame_skip);
+	janus_mutex_lock(&session->return_mutex);
+	const char *out_name = janus_ooblex_output_name(session->output);
+	janus_mutex_unlock(&session->return_mutex);
+	json_t *event = json_pack("{sssssssiss}", "ooblex", "event", "result", "ok",
+		"effect", session->effect, "frame_skip", (int)session->frame_skip, "output", out_name);
 	janus_mutex_unlock(&session->mutex);
 	if(settings.events && gateway->events_is_enabled()) {
 		json_t *info = json_pack("{sssssi}", "event", "configured", "effect", json_string_value(json_object_get(event, "effect")),

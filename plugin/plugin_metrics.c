@@ -129,7 +129,7 @@ static void print_all(FILE *f, void *user) {
 		{ OOBLEX_C_DROP_IN_FLIGHT, "in_flight_limit" }, { OOBLEX_C_DROP_QUEUE_FULL, "queue_full" },
 		{ OOBLEX_C_DROP_LATE, "late" }, { OOBLEX_C_DROP_DUPLICATE, "duplicate" },
 		{ OOBLEX_C_DROP_NEVER_RETURNED, "never_returned" }, { OOBLEX_C_DROP_CHANNEL, "data_channel" },
-		{ OOBLEX_C_DROP_MALFORMED_RESULT, "malformed_result" },
+		{ OOBLEX_C_DROP_MALFORMED_RESULT, "malformed_result" }, { OOBLEX_C_DROP_BACKPRESSURE, "backpressure" },
 	};
 	fprintf(f, "# HELP ooblex_frames_dropped_total Frames dropped by the plugin, by reason.\n"
 		"# TYPE ooblex_frames_dropped_total counter\n");

@@ -41,6 +41,7 @@ typedef enum ooblex_counter {
 	OOBLEX_C_DROP_NEVER_RETURNED,	/* given up on by the reorder wait */
 	OOBLEX_C_DROP_CHANNEL,	/* the data channel refused it */
 	OOBLEX_C_DROP_MALFORMED_RESULT,
+	OOBLEX_C_DROP_BACKPRESSURE,	/* the browser's link backed up: newest frame won */
 	OOBLEX_C_COUNT
 } ooblex_counter;
 

@@ -1,52 +1,150 @@
 /*
- * demo.js - the Ooblex demo page: camera and processed output side by side.
+ * demo.js - the Ooblex demo page: original and processed side by side, with
+ * live statistics.
  *
  * URL parameters: ?server=<Janus URL> (repeatable; default ws://host:8188 then
- * http://host:8088/janus), effect=, frame_skip=, codec= (vp8 or h264), autostart=1.
- * The running client is exposed as window.ooblexDemo.client for tests.
+ * http://host:8088/janus), effect=, frame_skip=, codec= (vp8 or h264),
+ * output= (datachannel, video or both), source= (camera or pattern: the
+ * time-stamped test pattern that measures glass-to-glass latency), autostart=1.
+ * For tests: window.ooblexDemo holds the client, frame counts per output and
+ * the glass-to-glass latencies measured per frame.
  */
 (function () {
   'use strict';
   const $ = (id) => document.getElementById(id);
   const q = new URLSearchParams(location.search);
   const servers = q.getAll('server');
-  const demo = (window.ooblexDemo = { client: null, frames: 0, errors: [] });
+  const demo = (window.ooblexDemo = {
+    client: null, frames: 0, videoFrames: 0, inputFrames: 0, errors: [], lastMeta: null, pattern: null,
+    g2g: { datachannel: [], video: [] }, stamps: { datachannel: [], video: [] }, liveWorkers: null,
+  });
 
   if (q.get('effect')) $('effect').value = q.get('effect');
   if (q.get('frame_skip')) $('frameskip').value = q.get('frame_skip');
+  if (q.get('output')) $('output').value = q.get('output');
+  if (q.get('source')) $('source').value = q.get('source');
 
   const canvas = $('processed');
-  const ctx = canvas.getContext('2d');
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const vcanvas = document.createElement('canvas');
+  const vctx = vcanvas.getContext('2d', { willReadFrequently: true });
   const setStatus = (text, isError) => {
     $('status').textContent = text;
     $('status').className = isError ? 'error' : '';
   };
+  const showPanes = (output) => {
+    $('pane-dc').hidden = output === 'video';
+    $('pane-video').hidden = output === 'datachannel';
+  };
+  showPanes($('output').value);
+
+  // The last two seconds of events, for rates and medians.
+  const recent = { input: [], dc: [], video: [], stages: [] };
+  const keep = (list, item) => { list.push(item); const t = performance.now() - 2000; while (list.length && list[0].t < t) list.shift(); };
+  const median = (xs) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+  const rate = (list) => { const t = performance.now() - 2000; return list.filter((e) => e.t >= t).length / 2; };
+
+  // Glass-to-glass: the time stamped in the picture when it was drawn, read
+  // back from the processed picture.
+  function measure(output, g, w, h) {
+    if (!demo.pattern) return;
+    const rows = Math.min(h, Math.ceil(40 * w / 640));
+    const stamp = OoblexTestPattern.read(g.getImageData(0, 0, w, rows));
+    if (stamp === null) return;
+    const ms = OoblexTestPattern.now() - stamp;
+    if (ms < 0 || ms > 60000) return;
+    demo.g2g[output].push(ms);
+    demo.stamps[output].push(stamp);
+    keep(recent[output === 'video' ? 'video' : 'dc'], { t: performance.now(), g2g: ms });
+  }
+
+  function watchVideo(el, onFrame) {
+    if (!el.requestVideoFrameCallback) return;
+    const tick = () => { onFrame(); el.requestVideoFrameCallback(tick); };
+    el.requestVideoFrameCallback(tick);
+  }
+  watchVideo($('local'), () => { demo.inputFrames++; keep(recent.input, { t: performance.now() }); });
+  const pv = $('processed-video');
+  watchVideo(pv, () => {
+    demo.videoFrames++;
+    if (!demo.pattern) { keep(recent.video, { t: performance.now() }); return; }
+    const w = pv.videoWidth, h = pv.videoHeight;
+    if (!w || !h) return;
+    if (vcanvas.width !== w || vcanvas.height !== h) { vcanvas.width = w; vcanvas.height = h; }
+    vctx.drawImage(pv, 0, 0, w, h);
+    const before = demo.g2g.video.length;
+    measure('video', vctx, w, h);
+    if (demo.g2g.video.length === before) keep(recent.video, { t: performance.now() });
+  });
+
+  function renderStats() {
+    const fmt = (x, unit) => (x === null ? '–' : Math.round(x) + (unit || ''));
+    $('s-input').textContent = rate(recent.input).toFixed(0) + ' fps';
+    const parts = [];
+    const out = demo.client && demo.client.output || $('output').value;
+    if (out !== 'video') parts.push(rate(recent.dc).toFixed(0) + ' fps data channel');
+    if (out !== 'datachannel') parts.push(rate(recent.video).toFixed(0) + ' fps video');
+    $('s-processed').textContent = parts.join(' · ');
+    if (demo.pattern) {
+      const dc = median(recent.dc.map((e) => e.g2g).filter((x) => x !== undefined));
+      const v = median(recent.video.map((e) => e.g2g).filter((x) => x !== undefined));
+      $('s-g2g').textContent = [dc !== null ? fmt(dc, ' ms (data channel)') : null, v !== null ? fmt(v, ' ms (video)') : null]
+        .filter(Boolean).join(' · ') || 'waiting…';
+    } else {
+      $('s-g2g').textContent = 'choose the test pattern source';
+    }
+    $('s-workers').textContent = demo.liveWorkers === null ? '–' : String(demo.liveWorkers);
+    const st = recent.stages;
+    if (st.length) {
+      const m = (k) => median(st.map((e) => e[k]));
+      const items = [['decode', m('decode')], ['queue', m('queue')], ['worker', m('worker')], ['return', m('ret')],
+        ['reorder', m('reorder')], ['to page', m('net')]];
+      $('s-stages').innerHTML = items.map(([k, v]) => `<span class="stage">${k} <b>${v === null ? '–' : v.toFixed(1)}</b></span>`).join('');
+    }
+  }
+  setInterval(renderStats, 500);
 
   function start() {
     $('start').disabled = true;
     setStatus('Connecting…');
+    let stream;
+    if ($('source').value === 'pattern') {
+      demo.pattern = new OoblexTestPattern({ width: 640, height: 480, fps: 30 });
+      stream = demo.pattern.stream;
+    }
+    const output = $('output').value;
+    showPanes(output);
     const client = new Ooblex.Client({
       server: servers.length ? servers : undefined,
       effect: $('effect').value,
       frameSkip: Number($('frameskip').value) || 3,
       codec: q.get('codec') || undefined,
+      output,
+      stream,
     });
     demo.client = client;
-    client.on('localstream', (stream) => { $('local').srcObject = stream; });
+    client.on('localstream', (s) => { $('local').srcObject = s; });
+    client.on('videotrack', ({ stream: s }) => { pv.srcObject = s; });
+    let workersTimer = null;
+    const pollWorkers = () => client.listEffects().then(({ effects, liveWorkers }) => {
+      demo.liveWorkers = liveWorkers;
+      if (liveWorkers === 0) setStatus('No workers are running: start ooblex-worker (deploy/scale-workers.sh 3)', true);
+      return effects;
+    });
     client.on('started', (info) => {
-      setStatus('Streaming · client ' + info.clientId.slice(0, 8) + '…');
+      setStatus('Streaming · ' + info.codec + ' · client ' + info.clientId.slice(0, 8) + '…');
       $('stop').disabled = false;
       // The picker offers what the live workers can do.
-      client.listEffects().then(({ effects, liveWorkers }) => {
-        if (liveWorkers === 0) setStatus('No workers are running: start ooblex-worker', true);
+      pollWorkers().then((effects) => {
         if (!effects.length) return;
         const select = $('effect'), current = select.value;
         select.textContent = '';
         for (const e of effects) select.add(new Option(e, e, false, e === current));
         if (!effects.includes(current)) select.add(new Option(current + ' (no worker)', current, false, true));
       }).catch(() => {});
+      workersTimer = setInterval(() => pollWorkers().catch(() => {}), 5000);
     });
-    client.on('frame', ({ bitmap, meta }) => {
+    client.on('frame', ({ bitmap, meta, receivedAt }) => {
       if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
         canvas.width = bitmap.width;
         canvas.height = bitmap.height;
@@ -55,13 +153,26 @@
       bitmap.close();
       demo.frames++;
       demo.lastMeta = meta;
+      const t = meta.t;
+      keep(recent.stages, {
+        t: performance.now(),
+        decode: (t.queued - t.capture) / 1000, queue: (t.worker_start - t.queued) / 1000,
+        worker: (t.worker_end - t.worker_start) / 1000, ret: (t.returned - t.worker_end) / 1000,
+        reorder: (t.sent - t.returned) / 1000, net: receivedAt - t.sent / 1000,
+      });
+      const before = demo.g2g.datachannel.length;
+      measure('datachannel', ctx, canvas.width, canvas.height);
+      if (demo.g2g.datachannel.length === before) keep(recent.dc, { t: performance.now() });
     });
     client.on('stats', (s) => {
       $('stats').textContent = '· ' + s.fps.toFixed(1) + ' fps · ' +
         (s.avgLatencyMs === null ? '–' : Math.round(s.avgLatencyMs) + ' ms') + ' · ' + s.framesReceived + ' frames';
     });
+    client.on('configured', (info) => { if (info.output) showPanes(info.output); });
     client.on('error', (e) => { demo.errors.push(e.message); setStatus(e.message, true); });
     client.on('stopped', () => {
+      clearInterval(workersTimer);
+      if (demo.pattern) { demo.pattern.stop(); demo.pattern = null; }
       setStatus('Stopped');
       $('start').disabled = false;
       $('stop').disabled = true;
@@ -77,6 +188,10 @@
   $('frameskip').addEventListener('change', () => {
     const n = Number($('frameskip').value);
     if (demo.client && demo.client.clientId && n >= 1) demo.client.configure({ frameSkip: n });
+  });
+  $('output').addEventListener('change', () => {
+    showPanes($('output').value);
+    if (demo.client && demo.client.clientId) demo.client.configure({ output: $('output').value });
   });
   if (q.get('autostart') === '1') start();
 }());

@@ -99,6 +99,9 @@
         effect: o.effect || 'invert',
         frameSkip: o.frameSkip || 3,
         codec: o.codec || null,   // 'vp8' or 'h264': offer only that; default: the server's preference
+        // Where processed frames come back: 'datachannel' (JPEG + metadata, 'frame'
+        // events), 'video' (a real video track, 'videotrack' event) or 'both'.
+        output: o.output || 'datachannel',
         stream: o.stream || null,
         video: o.video || { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
         debug: o.debug || false,
@@ -109,6 +112,8 @@
       this.handle = null;
       this.clientId = null;
       this.codec = null;
+      this.output = null;
+      this.remoteStream = null;
       this.stream = null;
       this.ownsStream = false;
       this.running = false;
@@ -192,10 +197,13 @@
           handle.createOffer({
             // dontStop: janus.js would stop the track on hangup; the track's
             // owner decides (we stop the camera we opened, never a caller's stream).
-            tracks: [{ type: 'video', capture: track, recv: false, dontStop: true, codec: this.options.codec || undefined },
+            // recv: the same m-line brings the processed video back when the
+            // output is 'video' or 'both' (now, or after a configure).
+            tracks: [{ type: 'video', capture: track, recv: true, dontStop: true, codec: this.options.codec || undefined },
               { type: 'data' }],
             success: (jsep) => {
-              const message = { request: 'start', effect: this.options.effect, frame_skip: this.options.frameSkip };
+              const message = { request: 'start', effect: this.options.effect, frame_skip: this.options.frameSkip,
+                output: this.options.output };
               if (this.options.codec) message.codec = this.options.codec;
               handle.send({
                 message,
@@ -215,6 +223,15 @@
           this.handle.data({ text: JSON.stringify({ hello: 'ooblex' }), error: () => {} });
         },
         ondata: (data) => this._onData(data),
+        onremotetrack: (track, mid, on) => {
+          if (!track || track.kind !== 'video') return;
+          if (on) {
+            this.remoteStream = new MediaStream([track]);
+            this._emit('videotrack', { track, stream: this.remoteStream });
+          } else if (this.remoteStream && this.remoteStream.getTracks().includes(track)) {
+            this.remoteStream = null;
+          }
+        },
         iceState: (state) => { if (state === 'failed') this._fail('ICE failed: no network path to Janus'); },
         webrtcState: (up, reason) => { if (!up && this.running) this._fail('WebRTC connection closed' + (reason ? ': ' + reason : '')); },
         oncleanup: () => {},
@@ -232,12 +249,15 @@
       if (data.result === 'started') {
         this.clientId = data.client_id;
         this.codec = data.codec;
+        this.output = data.output || 'datachannel';
         this._startStats();
-        const info = { clientId: data.client_id, effect: data.effect, frameSkip: data.frame_skip, codec: data.codec };
+        const info = { clientId: data.client_id, effect: data.effect, frameSkip: data.frame_skip, codec: data.codec,
+          output: this.output };
         this._emit('started', info);
         if (this._startResolve) { this._startResolve(info); this._startResolve = null; }
       } else if (data.result === 'ok') {
-        this._emit('configured', { effect: data.effect, frameSkip: data.frame_skip });
+        if (data.output) this.output = data.output;
+        this._emit('configured', { effect: data.effect, frameSkip: data.frame_skip, output: data.output });
       } else if (data.result === 'done' || data.result === 'stopped') {
         this._stopped();
       }
@@ -298,6 +318,7 @@
       const message = { request: 'configure' };
       if (changes.effect !== undefined) message.effect = changes.effect;
       if (changes.frameSkip !== undefined) message.frame_skip = Number(changes.frameSkip);
+      if (changes.output !== undefined) message.output = changes.output;
       this.handle.send({ message, error: (e) => this._fail('configure failed: ' + e) });
     }
 

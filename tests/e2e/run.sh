@@ -60,7 +60,7 @@ PIDS+=($!)
 "$TOP/deploy/janus-conf.sh" "$OUT/janus" "$BUILD/.libs/libjanus_ooblex.so" \
   --http-port 18088 --ws-port 18188 --admin-port 17088 --ice-enforce 127.0.0.2 \
   --admin-secret e2e --redis-url "redis://127.0.0.1:$REDIS_PORT" \
-  --events-backend http://127.0.0.1:18099/events --metrics-dir "$METRICS" >/dev/null
+  --events-backend http://127.0.0.1:18099/events --metrics-dir "$METRICS" --echotest >/dev/null
 if [ $SANITIZED = 1 ]; then
   # Leaks are not checked here: Janus' own allocations would drown ours (the
   # unit and integration suites check leaks in our code under LeakSanitizer).
@@ -77,13 +77,18 @@ if ! wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/18088"; then
 fi
 tap_check "janus loads janus.plugin.ooblex" grep -q "JANUS Ooblex plugin initialized" "$OUT/janus.log"
 
-node "$HERE/api.js"
-rc=$?
-node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$REDIS_PORT" --events "$OUT/events.jsonl" || rc=1
-node "$HERE/sessions.js" --out "$OUT" --video "$VIDEO" || rc=1
-if [ $SANITIZED = 0 ]; then
+# E2E_ONLY=name runs just that script (api, e2e, sessions, video), for work on one.
+only() { [ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = "$1" ]; }
+rc=0
+only api && { node "$HERE/api.js" || rc=1; }
+only e2e && { node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$REDIS_PORT" --events "$OUT/events.jsonl" || rc=1; }
+only sessions && { node "$HERE/sessions.js" --out "$OUT" --video "$VIDEO" || rc=1; }
+# Processed video as a real video track, glass-to-glass against echotest.
+only video && { node "$HERE/video.js" --out "$OUT/video" --video "$VIDEO" || rc=1; }
+if [ $SANITIZED = 0 ] && [ -z "${E2E_ONLY:-}" ]; then
   # The same path with a browser that offers nothing but H.264.
   node "$HERE/e2e.js" --out "$OUT/h264" --video "$VIDEO" --redis-port "$REDIS_PORT" --codec h264 || rc=1
+  node "$HERE/video.js" --out "$OUT/video-h264" --video "$VIDEO" --codec h264 || rc=1
   tap_check "the plugin writes its metrics file" bash -c "ls '$METRICS'/ooblex_plugin_*.prom >/dev/null &&
     grep -Eq '^ooblex_frames_total\{instance_name=\"[^\"]*\",stage=\"returned\"\} [1-9]' '$METRICS'/ooblex_plugin_*.prom"
   tap_check "promtool accepts the plugin's and the workers' metrics" bash -c \

@@ -1,0 +1,258 @@
+/*
+ * test_video_out.c - the outgoing video track without Janus: encoder,
+ * packetizer and the per-session output thread, checked by sending their
+ * packets through our own depacketizer and libavcodec's decoder and
+ * comparing the pictures; packet sizes, markers, keyframes on request,
+ * REMB lowering the bitrate, and the newest frame winning when encoding
+ * falls behind.
+ */
+#include "testlib.h"
+
+#include <glib.h>
+#include <libavutil/log.h>
+#include <math.h>
+#include <turbojpeg.h>
+
+#include "depay.h"
+#include "rtp_packet.h"
+#include "rtp_packetizer.h"
+#include "video_decoder.h"
+#include "video_encoder.h"
+#include "video_output.h"
+#include "video_test_source.h"
+
+#define W 320
+#define H 240
+
+/* A receiver: packets -> depacketizer -> decoder -> the last picture. */
+typedef struct receiver {
+	ooblex_depay *depay;
+	ooblex_decoder *dec;
+	GMutex lock;
+	int packets, markers, too_big, bad, frames, keyframes;
+	size_t max_len;
+	uint8_t *last;	/* I420 of the last decoded picture */
+	int last_w, last_h;
+	int first_has_start;	/* VP8: the first packet of each frame has S=1 */
+} receiver;
+
+static void receiver_init(receiver *r, ooblex_codec codec) {
+	memset(r, 0, sizeof(*r));
+	r->depay = ooblex_depay_new(codec);
+	char err[256];
+	r->dec = ooblex_decoder_new(ooblex_codec_name(codec), 1, err, sizeof(err));
+	g_mutex_init(&r->lock);
+	r->last = calloc(1, (size_t)W * H * 3 / 2);
+}
+
+static void receiver_free(receiver *r) {
+	ooblex_depay_free(r->depay);
+	ooblex_decoder_free(r->dec);
+	g_mutex_clear(&r->lock);
+	free(r->last);
+}
+
+static void on_packet(const uint8_t *pkt, size_t len, void *user) {
+	receiver *r = user;
+	g_mutex_lock(&r->lock);
+	r->packets++;
+	r->max_len = MAX(r->max_len, len);
+	if(len > 1200)
+		r->too_big++;
+	ooblex_rtp_packet p;
+	if(ooblex_rtp_parse(pkt, len, &p) < 0) {
+		r->bad++;
+		g_mutex_unlock(&r->lock);
+		return;
+	}
+	r->markers += p.marker;
+	ooblex_encoded_frame f;
+	int need_key = 0;
+	if(ooblex_depay_push(r->depay, &p, g_get_monotonic_time(), &f, &need_key) == OOBLEX_DEPAY_FRAME) {
+		r->keyframes += f.keyframe;
+		/* The decoder wants 64 bytes of slack. */
+		uint8_t *copy = calloc(1, f.len + 64);
+		memcpy(copy, f.data, f.len);
+		AVFrame *pic = NULL;
+		if(ooblex_decoder_decode(r->dec, copy, f.len, 0, &pic) == 1) {
+			r->frames++;
+			r->last_w = pic->width;
+			r->last_h = pic->height;
+			if(pic->width == W && pic->height == H)
+				for(int y = 0; y < H; y++)
+					memcpy(r->last + (size_t)y * W, pic->data[0] + (size_t)y * pic->linesize[0], W);
+		}
+		free(copy);
+	}
+	g_mutex_unlock(&r->lock);
+}
+
+/* Mean absolute luma difference. */
+static double luma_diff(const uint8_t *a, const uint8_t *b) {
+	double d = 0;
+	for(int i = 0; i < W * H; i++)
+		d += abs(a[i] - b[i]);
+	return d / (W * H);
+}
+
+static void test_packetizer_roundtrip(ooblex_codec codec) {
+	/* Frames of every size, from the encoder, through packets of at most
+	 * 1200 bytes, back through our depacketizer and the decoder. */
+	ooblex_video_encoder *enc = ooblex_video_encoder_new(codec, 8000000, 30);
+	REQUIRE(enc != NULL);
+	ooblex_rtp_packetizer pk;
+	ooblex_rtp_packetizer_init(&pk, codec, codec == OOBLEX_CODEC_H264 ? 102 : 96, 0x1234, 65530, 1200);
+	receiver r;
+	receiver_init(&r, codec);
+	uint8_t *pic = malloc((size_t)W * H * 3 / 2);
+	char err[256];
+	int sent = 0;
+	double worst = 0;
+	uint32_t seed = 1;
+	for(int n = 0; n < 30; n++) {
+		/* The pattern plus noise: frames big enough to need many packets. */
+		test_pattern_i420(pic, W, H, n);
+		for(int i = 0; i < W * H; i++) {
+			seed = seed * 1103515245u + 12345u;
+			pic[i] = (uint8_t)(pic[i] + ((seed >> 16) & 15));
+		}
+		const uint8_t *bits;
+		size_t len;
+		int key;
+		REQUIRE(ooblex_video_encoder_encode(enc, pic, W, H, n == 15, &bits, &len, &key, err, sizeof(err)) == 0);
+		if(len == 0)
+			continue;
+		if(n == 0 || n == 15)
+			EXPECT(key);
+		int before = r.frames;
+		EXPECT(ooblex_rtp_packetize(&pk, bits, len, (uint32_t)(n * 3000), on_packet, &r) > 0);
+		sent++;
+		EXPECT_EQ(r.frames, before + 1);	/* each frame decodes as soon as its last packet is in */
+		worst = MAX(worst, luma_diff(r.last, pic));
+	}
+	printf("# %s: %d frames, %d packets (largest %zu bytes), %d keyframes, worst mean luma error %.2f\n",
+		ooblex_codec_name(codec), sent, r.packets, r.max_len, r.keyframes, worst);
+	EXPECT_EQ(r.too_big, 0);
+	EXPECT_EQ(r.bad, 0);
+	EXPECT_EQ(r.markers, sent);	/* one marker per frame, on its last packet */
+	EXPECT_EQ(r.frames, sent);
+	EXPECT(r.keyframes >= 2);
+	EXPECT(r.packets > sent);	/* frames did need several packets */
+	EXPECT(worst < 8);
+	EXPECT_EQ(ooblex_depay_get_stats(r.depay)->losses, 0);	/* sequence numbers wrapped without a gap */
+	free(pic);
+	receiver_free(&r);
+	ooblex_video_encoder_free(enc);
+}
+
+static void test_vp8_roundtrip(void) { test_packetizer_roundtrip(OOBLEX_CODEC_VP8); }
+static void test_h264_roundtrip(void) { test_packetizer_roundtrip(OOBLEX_CODEC_H264); }
+
+static void test_encoder_resizes_and_refuses_odd_sizes(void) {
+	ooblex_video_encoder *enc = ooblex_video_encoder_new(OOBLEX_CODEC_VP8, 500000, 30);
+	uint8_t *pic = malloc(640 * 480 * 3 / 2);
+	test_pattern_i420(pic, 640, 480, 0);
+	const uint8_t *bits;
+	size_t len;
+	int key;
+	char err[256];
+	EXPECT(ooblex_video_encoder_encode(enc, pic, 320, 240, 0, &bits, &len, &key, err, sizeof(err)) == 0 && key);
+	EXPECT(ooblex_video_encoder_encode(enc, pic, 320, 240, 0, &bits, &len, &key, err, sizeof(err)) == 0 && !key);
+	/* A new size starts with a keyframe. */
+	EXPECT(ooblex_video_encoder_encode(enc, pic, 640, 480, 0, &bits, &len, &key, err, sizeof(err)) == 0 && key);
+	EXPECT(ooblex_video_encoder_encode(enc, pic, 321, 240, 0, &bits, &len, &key, err, sizeof(err)) < 0);
+	EXPECT(strstr(err, "321x240") != NULL);
+	free(pic);
+	ooblex_video_encoder_free(enc);
+}
+
+/* JPEG of the test pattern, as a worker would return it. */
+static unsigned char *pattern_jpeg(int n, unsigned long *len) {
+	uint8_t *pic = malloc((size_t)W * H * 3 / 2);
+	test_pattern_i420(pic, W, H, n);
+	tjhandle tj = tjInitCompress();
+	unsigned char *out = NULL;
+	*len = 0;
+	tjCompressFromYUV(tj, pic, W, 1, H, TJSAMP_420, &out, len, 90, 0);
+	tjDestroy(tj);
+	free(pic);
+	return out;
+}
+
+static int wait_sent(const ooblex_video_output_stats *s, uint64_t n, int ms) {
+	for(int i = 0; i < ms / 5 && atomic_load(&s->frames_sent) + atomic_load(&s->frames_dropped) < n; i++)
+		g_usleep(5000);
+	return atomic_load(&s->frames_sent) + atomic_load(&s->frames_dropped) >= n;
+}
+
+static void test_output_thread(void) {
+	receiver r;
+	receiver_init(&r, OOBLEX_CODEC_VP8);
+	ooblex_video_output_config cfg = { OOBLEX_CODEC_VP8, 96, 1500000, 1200, 30 };
+	char err[256];
+	ooblex_video_output *o = ooblex_video_output_start(&cfg, on_packet, &r, err, sizeof(err));
+	REQUIRE(o != NULL);
+	const ooblex_video_output_stats *s = ooblex_video_output_get_stats(o);
+	/* Paced frames: every one is encoded and sent. */
+	for(int n = 0; n < 20; n++) {
+		unsigned long len;
+		unsigned char *j = pattern_jpeg(n, &len);
+		ooblex_video_output_push(o, j, len, W, H, 1000000ULL + (uint64_t)n * 33333, 0);
+		tjFree(j);
+		wait_sent(s, (uint64_t)n + 1, 2000);
+	}
+	EXPECT_EQ(atomic_load(&s->frames_sent), 20);
+	EXPECT_EQ(atomic_load(&s->keyframes), 1);	/* only the first */
+	g_mutex_lock(&r.lock);
+	EXPECT_EQ(r.frames, 20);
+	uint8_t *pic = malloc((size_t)W * H * 3 / 2);
+	test_pattern_i420(pic, W, H, 19);
+	double d = luma_diff(r.last, pic);
+	g_mutex_unlock(&r.lock);
+	printf("# output thread: 20 JPEGs -> 20 VP8 frames, last one within %.2f of the source\n", d);
+	EXPECT(d < 6);
+	/* A PLI: the next frame is a keyframe. */
+	ooblex_video_output_request_keyframe(o);
+	unsigned long len;
+	unsigned char *j = pattern_jpeg(20, &len);
+	ooblex_video_output_push(o, j, len, W, H, 2000000, 0);
+	wait_sent(s, 21, 2000);
+	EXPECT_EQ(atomic_load(&s->keyframes), 2);
+	/* REMB below the target lowers the encoder's bitrate. */
+	ooblex_video_output_remb(o, 300000);
+	ooblex_video_output_push(o, j, len, W, H, 2033333, 0);
+	wait_sent(s, 22, 2000);
+	EXPECT_EQ(atomic_load(&s->bitrate_bps), 300000);
+	/* A burst faster than encoding: the newest frames win, none is lost
+	 * unaccounted for. */
+	for(int n = 0; n < 40; n++)
+		ooblex_video_output_push(o, j, len, W, H, 3000000ULL + (uint64_t)n * 1000, 0);
+	wait_sent(s, 62, 5000);
+	uint64_t in = atomic_load(&s->frames_in), sent = atomic_load(&s->frames_sent),
+		dropped = atomic_load(&s->frames_dropped), failed = atomic_load(&s->frames_failed);
+	printf("# burst of 40: %llu sent, %llu dropped (newest wins)\n", (unsigned long long)(sent - 22),
+		(unsigned long long)dropped);
+	EXPECT_EQ(in, sent + dropped + failed);
+	EXPECT(dropped > 0);
+	/* A corrupt JPEG is counted, and the stream goes on. */
+	ooblex_video_output_push(o, (const uint8_t *)"not a jpeg", 10, W, H, 4000000, 0);
+	for(int i = 0; i < 200 && atomic_load(&s->frames_failed) == 0; i++)
+		g_usleep(5000);
+	EXPECT_EQ(atomic_load(&s->frames_failed), 1);
+	tjFree(j);
+	free(pic);
+	ooblex_video_output_stop(o);
+	g_mutex_lock(&r.lock);
+	EXPECT_EQ(r.too_big, 0);
+	g_mutex_unlock(&r.lock);
+	receiver_free(&r);
+}
+
+int main(void) {
+	av_log_set_level(AV_LOG_QUIET);
+	TEST_RUN(test_vp8_roundtrip);
+	TEST_RUN(test_h264_roundtrip);
+	TEST_RUN(test_encoder_resizes_and_refuses_odd_sizes);
+	TEST_RUN(test_output_thread);
+	return tl_done();
+}
