@@ -172,7 +172,9 @@ typedef struct janus_ooblex_settings {
 	unsigned frame_skip;
 	char effect[OOBLEX_NAME_MAX + 1];
 	unsigned jpeg_quality;
-	unsigned reorder_wait_ms;
+	unsigned reorder_wait_ms;	/* the bound */
+	gboolean reorder_adaptive;	/* follow the workers' latency spread, within the bound */
+	unsigned reorder_min_wait_ms;
 	unsigned frame_deadline_ms;
 	unsigned max_in_flight;
 	ooblex_pixfmt frame_format;	/* how frames travel to the workers */
@@ -362,6 +364,8 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	g_strlcpy(settings.effect, "invert", sizeof(settings.effect));
 	settings.jpeg_quality = 80;
 	settings.reorder_wait_ms = 150;
+	settings.reorder_adaptive = TRUE;
+	settings.reorder_min_wait_ms = 15;
 	settings.frame_deadline_ms = 1000;
 	settings.max_in_flight = 6;
 	/* Measured (tests/bench/format_cost): raw I420 costs the plugin least and
@@ -411,6 +415,9 @@ static void janus_ooblex_load_settings(const char *config_path) {
 		g_strlcpy(settings.effect, s, sizeof(settings.effect));
 	config_uint(config, general, "jpeg_quality", 1, 100, &settings.jpeg_quality);
 	config_uint(config, general, "reorder_wait_ms", 0, 10000, &settings.reorder_wait_ms);
+	config_uint(config, general, "reorder_min_wait_ms", 0, 10000, &settings.reorder_min_wait_ms);
+	if((s = config_string(config, general, "reorder_adaptive")) != NULL)
+		settings.reorder_adaptive = janus_is_true(s);
 	config_uint(config, general, "frame_deadline_ms", 0, 60000, &settings.frame_deadline_ms);
 	config_uint(config, general, "max_in_flight", 1, OOBLEX_MAX_IN_FLIGHT, &settings.max_in_flight);
 	config_uint(config, general, "max_pending_frames", 1, 100000, &settings.max_pending_frames);
@@ -627,6 +634,10 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 	atomic_fetch_add(&session->results_received, 1);
 	uint64_t now = r->received_us;
 	janus_mutex_lock(&session->return_mutex);
+	/* The round trip through Redis and a worker: what the adaptive wait
+	 * for missing frames follows. */
+	if(session->reorder != NULL && r->h.queued_us != 0 && now > r->h.queued_us)
+		ooblex_reorder_observe(session->reorder, now - r->h.queued_us);
 	if(session->reorder == NULL || ooblex_reorder_put(session->reorder, r->h.seq, r, now) != OOBLEX_REORDER_ACCEPTED)
 		held_result_free(r);
 	janus_ooblex_flush_ready(session, now);
@@ -1121,10 +1132,11 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	}
 	if(session->reorder != NULL) {
 		const ooblex_reorder_stats *rs = ooblex_reorder_get_stats(session->reorder);
-		json_object_set_new(info, "reorder", json_pack("{sIsIsIsIsi}",
+		json_object_set_new(info, "reorder", json_pack("{sIsIsIsIsisf}",
 			"delivered", (json_int_t)rs->delivered, "late", (json_int_t)rs->late,
 			"duplicates", (json_int_t)rs->duplicates, "skipped", (json_int_t)rs->skipped,
-			"held", (int)ooblex_reorder_held(session->reorder)));
+			"held", (int)ooblex_reorder_held(session->reorder),
+			"wait_ms", ooblex_reorder_wait(session->reorder) / 1000.0));
 	}
 	json_object_set_new(info, "effective_fps", json_integer(ooblex_stage_stats_fps(&session->stages, ooblex_now_us())));
 	json_t *latency = json_object();
@@ -1674,6 +1686,9 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	memset(&session->ingest_stats, 0, sizeof(session->ingest_stats));
 	ooblex_reorder_free(session->reorder);
 	session->reorder = ooblex_reorder_new(64, (uint64_t)settings.reorder_wait_ms * 1000, held_result_free);
+	if(session->reorder != NULL && settings.reorder_adaptive)
+		ooblex_reorder_set_adaptive(session->reorder, (uint64_t)MIN(settings.reorder_min_wait_ms, settings.reorder_wait_ms) * 1000,
+			10 * 1000);
 	ooblex_stage_stats_init(&session->stages);
 	atomic_store(&session->resolved_seq, 0);
 	janus_ooblex_metrics_restarted(session);

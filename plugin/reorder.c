@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ADAPT_WINDOW 64
+#define ADAPT_EVERY 8	/* recompute the wait every this many observations */
+
 typedef struct held_result {
 	void *item;
 	uint32_t seq;
@@ -21,7 +24,13 @@ struct ooblex_reorder {
 	held_result *held;	/* sorted by seq (circular order from `next`) */
 	unsigned count, capacity;
 	uint32_t next;	/* sequence number to deliver next */
-	uint64_t max_wait_us;
+	uint64_t max_wait_us;	/* the bound */
+	uint64_t wait_us;	/* in force: max_wait_us, or less when adaptive */
+	/* Adaptive wait: recent latencies, in a ring. */
+	int adaptive;
+	uint64_t min_wait_us, margin_us;
+	uint32_t lat[ADAPT_WINDOW];
+	unsigned lat_count, lat_next, lat_since;
 	void (*free_item)(void *);
 	ooblex_reorder_stats stats;
 };
@@ -39,6 +48,7 @@ ooblex_reorder *ooblex_reorder_new(unsigned capacity, uint64_t max_wait_us, void
 	}
 	r->next = 1;
 	r->max_wait_us = max_wait_us;
+	r->wait_us = max_wait_us;
 	r->free_item = free_item;
 	return r;
 }
@@ -55,6 +65,45 @@ void ooblex_reorder_free(ooblex_reorder *r) {
 
 void ooblex_reorder_set_max_wait(ooblex_reorder *r, uint64_t max_wait_us) {
 	r->max_wait_us = max_wait_us;
+	if(!r->adaptive || r->wait_us > max_wait_us)
+		r->wait_us = max_wait_us;
+}
+
+void ooblex_reorder_set_adaptive(ooblex_reorder *r, uint64_t min_wait_us, uint64_t margin_us) {
+	r->adaptive = 1;
+	r->min_wait_us = min_wait_us;
+	r->margin_us = margin_us;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void ooblex_reorder_observe(ooblex_reorder *r, uint64_t latency_us) {
+	if(!r->adaptive)
+		return;
+	r->lat[r->lat_next] = latency_us > UINT32_MAX ? UINT32_MAX : (uint32_t)latency_us;
+	r->lat_next = (r->lat_next + 1) % ADAPT_WINDOW;
+	if(r->lat_count < ADAPT_WINDOW)
+		r->lat_count++;
+	if(++r->lat_since < ADAPT_EVERY || r->lat_count < ADAPT_EVERY)
+		return;
+	r->lat_since = 0;
+	uint32_t sorted[ADAPT_WINDOW];
+	memcpy(sorted, r->lat, r->lat_count * sizeof(uint32_t));
+	qsort(sorted, r->lat_count, sizeof(uint32_t), cmp_u32);
+	uint64_t p50 = sorted[r->lat_count / 2], p95 = sorted[(r->lat_count * 95) / 100];
+	uint64_t w = p95 - p50 + r->margin_us;
+	if(w < r->min_wait_us)
+		w = r->min_wait_us;
+	if(w > r->max_wait_us)
+		w = r->max_wait_us;
+	r->wait_us = w;
+}
+
+uint64_t ooblex_reorder_wait(const ooblex_reorder *r) {
+	return r->wait_us;
 }
 
 void ooblex_reorder_set_next(ooblex_reorder *r, uint32_t seq) {
@@ -109,7 +158,7 @@ void *ooblex_reorder_pop(ooblex_reorder *r, uint64_t now_us, uint32_t *seq) {
 		for(unsigned i = 0; i < r->count; i++)
 			if(r->held[i].arrived_us < oldest)
 				oldest = r->held[i].arrived_us;
-		if(now_us < oldest + r->max_wait_us && r->count <= r->capacity)
+		if(now_us < oldest + r->wait_us && r->count <= r->capacity)
 			return NULL;
 		r->stats.skipped += (uint32_t)(h->seq - r->next);
 		r->next = h->seq;

@@ -38,6 +38,17 @@ typedef struct ooblex_reorder ooblex_reorder;
 ooblex_reorder *ooblex_reorder_new(unsigned capacity, uint64_t max_wait_us, void (*free_item)(void *));
 void ooblex_reorder_free(ooblex_reorder *r);
 void ooblex_reorder_set_max_wait(ooblex_reorder *r, uint64_t max_wait_us);
+/* Adaptive wait: from now on the wait follows the spread of the latencies
+ * given to ooblex_reorder_observe() (p95 - p50 + margin_us over the last 64),
+ * never below min_wait_us and never above the max_wait set so far. The idea:
+ * a frame missing behind a later one is worth waiting for only as long as
+ * latencies actually vary; fast, steady workers mean a short wait (a lost
+ * frame costs little), an uneven fleet a longer one, up to the bound. */
+void ooblex_reorder_set_adaptive(ooblex_reorder *r, uint64_t min_wait_us, uint64_t margin_us);
+/* One result's latency (e.g. queued to returned), for the adaptive wait. */
+void ooblex_reorder_observe(ooblex_reorder *r, uint64_t latency_us);
+/* The wait in force now. */
+uint64_t ooblex_reorder_wait(const ooblex_reorder *r);
 /* Sets the sequence number expected first (default 1); only before any put. */
 void ooblex_reorder_set_next(ooblex_reorder *r, uint32_t seq);
 

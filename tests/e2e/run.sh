@@ -85,6 +85,17 @@ only e2e && { node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$R
 only sessions && { node "$HERE/sessions.js" --out "$OUT" --video "$VIDEO" || rc=1; }
 # Processed video as a real video track, glass-to-glass against echotest.
 only video && { node "$HERE/video.js" --out "$OUT/video" --video "$VIDEO" || rc=1; }
+# Three workers, one of them slow: the third fast one makes way for it.
+if only order; then
+  stop_pid "${PIDS[2]}" 5
+  "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id ml-slow --delay-ms 250 >"$OUT/worker-slow.log" 2>&1 &
+  SLOW=$!
+  sleep 1
+  node "$HERE/order.js" --out "$OUT/order" --video "$VIDEO" || rc=1
+  stop_pid "$SLOW" 5
+  "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id ml-worker_3 --metrics-dir "$METRICS" >>"$OUT/worker-3.log" 2>&1 &
+  PIDS[2]=$!
+fi
 if [ $SANITIZED = 0 ] && [ -z "${E2E_ONLY:-}" ]; then
   # The same path with a browser that offers nothing but H.264.
   node "$HERE/e2e.js" --out "$OUT/h264" --video "$VIDEO" --redis-port "$REDIS_PORT" --codec h264 || rc=1

@@ -128,6 +128,36 @@ static void test_free_releases_held(void) {
 	EXPECT_EQ(freed, 2);
 }
 
+static void test_adaptive_wait_follows_latency_spread(void) {
+	/* Bound 150 ms, floor 15 ms, margin 10 ms. */
+	ooblex_reorder *r = ooblex_reorder_new(16, 150000, NULL);
+	ooblex_reorder_set_adaptive(r, 15000, 10000);
+	EXPECT_EQ(ooblex_reorder_wait(r), 150000);	/* nothing measured yet: the bound */
+	/* Steady 5 ms round trips: the floor. */
+	for(int i = 0; i < 64; i++)
+		ooblex_reorder_observe(r, 5000 + (uint64_t)(i % 3) * 100);
+	EXPECT_EQ(ooblex_reorder_wait(r), 15000);
+	/* A gap is now given up on after 15 ms, not 150. */
+	uint32_t out[8];
+	EXPECT_EQ(ooblex_reorder_put(r, 2, ITEM(2), 1000000), OOBLEX_REORDER_ACCEPTED);
+	EXPECT_EQ(pop_all(r, 1014000, out, 8), 0);
+	EXPECT_EQ(pop_all(r, 1016000, out, 8), 1);
+	EXPECT_EQ(out[0], 2);
+	/* Uneven workers: 5 ms mostly, 60 ms for one frame in ten. */
+	for(int i = 0; i < 64; i++)
+		ooblex_reorder_observe(r, i % 10 == 0 ? 60000 : 5000);
+	printf("# adaptive wait: %.1f ms with 1 in 10 frames 55 ms slower\n", ooblex_reorder_wait(r) / 1000.0);
+	EXPECT_EQ(ooblex_reorder_wait(r), 65000);	/* p95 60 - p50 5 + 10 */
+	/* One worker far too slow: capped at the bound. */
+	for(int i = 0; i < 64; i++)
+		ooblex_reorder_observe(r, i % 4 == 0 ? 900000 : 5000);
+	EXPECT_EQ(ooblex_reorder_wait(r), 150000);
+	/* A lower bound set later caps it at once. */
+	ooblex_reorder_set_max_wait(r, 50000);
+	EXPECT_EQ(ooblex_reorder_wait(r), 50000);
+	ooblex_reorder_free(r);
+}
+
 int main(void) {
 	TEST_RUN(test_in_order_passes_straight_through);
 	TEST_RUN(test_out_of_order_is_restored);
@@ -136,5 +166,6 @@ int main(void) {
 	TEST_RUN(test_bounded_when_gap_never_fills);
 	TEST_RUN(test_sequence_wraps);
 	TEST_RUN(test_free_releases_held);
+	TEST_RUN(test_adaptive_wait_follows_latency_spread);
 	return tl_done();
 }
