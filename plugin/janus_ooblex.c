@@ -235,8 +235,15 @@ typedef struct janus_ooblex_session {
 	unsigned output;
 	gboolean can_send_video;	/* the browser's offer receives video */
 	ooblex_video_output *vout;
-	unsigned dc_unacked;
-	uint64_t dc_last_dry_us;
+	unsigned dc_unacked;	/* frames sent since the SCTP queue last drained */
+	uint64_t dc_last_dry_us;	/* the last drain or ack: proof the channel moves */
+	/* Acks from the page (ooblex.js sends {"ack": frame_id} as each frame is
+	 * reassembled): they also see a backlog inside the browser, which SCTP
+	 * cannot. Once a page acks, its acks decide. */
+	gboolean dc_acks;
+	uint64_t dc_acked_id;
+	uint64_t dc_sent_ids[64];	/* the last frames sent, a ring */
+	unsigned dc_sent_next;
 	struct held_result *dc_pending;
 	atomic_uint_fast64_t frames_dropped_backpressure, data_ready_events, video_frames_pushed;
 	volatile gint dc_ready;
@@ -519,7 +526,21 @@ static uint64_t janus_ooblex_dc_send(janus_ooblex_session *session, held_result 
 		return 0;
 	}
 	session->dc_unacked++;
+	session->dc_sent_ids[session->dc_sent_next] = r->h.frame_id;
+	session->dc_sent_next = (session->dc_sent_next + 1) % G_N_ELEMENTS(session->dc_sent_ids);
 	return sent_us;
+}
+
+/* Frames on their way to the page: sent but not acked by it, or (for pages
+ * that do not ack) sent since SCTP last reported its queue drained. Caller
+ * holds return_mutex. */
+static unsigned janus_ooblex_dc_in_flight(janus_ooblex_session *session) {
+	if(!session->dc_acks)
+		return session->dc_unacked;
+	unsigned n = 0;
+	for(size_t i = 0; i < G_N_ELEMENTS(session->dc_sent_ids); i++)
+		n += session->dc_sent_ids[i] > session->dc_acked_id;
+	return n;
 }
 
 /* A frame reached the browser (or its way there): counted, and timed. */
@@ -546,6 +567,21 @@ static void janus_ooblex_drop_pending(janus_ooblex_session *session) {
 	session->dc_pending = NULL;
 }
 
+/* Sends the frame that waited for the channel to move, if any. Caller holds
+ * return_mutex. */
+static void janus_ooblex_dc_send_pending(janus_ooblex_session *session) {
+	held_result *pending = session->dc_pending;
+	session->dc_pending = NULL;
+	if(pending == NULL)
+		return;
+	uint64_t t = (session->output & OOBLEX_OUTPUT_DATACHANNEL) ? janus_ooblex_dc_send(session, pending) : 0;
+	if(t != 0 && !pending->counted)
+		janus_ooblex_count_sent(session, pending, t);
+	else if(t == 0 && !pending->counted)
+		atomic_fetch_add(&session->frames_dropped_backpressure, 1);
+	held_result_free(pending);
+}
+
 /* How long a backed-up data channel may stay silent before we assume its
  * "drained" notification was missed and send again. */
 #define DC_DRY_FALLBACK_US (1000 * 1000)
@@ -567,7 +603,7 @@ static gboolean janus_ooblex_deliver(janus_ooblex_session *session, held_result 
 		if(!g_atomic_int_get(&session->dc_ready)) {
 			/* Messages sent before the SCTP association is up are lost anyway. */
 			atomic_fetch_add(&session->frames_dropped_channel, 1);
-		} else if(session->dc_unacked >= settings.dc_max_unacked_frames &&
+		} else if(janus_ooblex_dc_in_flight(session) >= settings.dc_max_unacked_frames &&
 				now - session->dc_last_dry_us < DC_DRY_FALLBACK_US) {
 			/* The browser's link is backed up: keep only the newest frame
 			 * for when it drains (data_ready); an older one waiting is dropped
@@ -578,8 +614,12 @@ static gboolean janus_ooblex_deliver(janus_ooblex_session *session, held_result 
 				janus_ooblex_count_sent(session, r, sent_us);
 			return TRUE;
 		} else {
-			if(session->dc_unacked >= settings.dc_max_unacked_frames)
-				session->dc_unacked = 0;	/* the fallback: assume it drained */
+			if(janus_ooblex_dc_in_flight(session) >= settings.dc_max_unacked_frames) {
+				/* The fallback: no drain or ack for a second; assume it moved. */
+				session->dc_unacked = 0;
+				session->dc_acked_id = session->dc_sent_ids[(session->dc_sent_next + G_N_ELEMENTS(session->dc_sent_ids) - 1) %
+					G_N_ELEMENTS(session->dc_sent_ids)];
+			}
 			uint64_t t = janus_ooblex_dc_send(session, r);
 			if(t != 0 && sent_us == 0)
 				sent_us = t;
@@ -1428,6 +1468,28 @@ void janus_ooblex_incoming_data(janus_plugin_session *handle, janus_plugin_data 
 		JANUS_LOG(LOG_VERB, "[%s-%p] Data channel ready (%d bytes received)\n", JANUS_OOBLEX_PACKAGE, handle, packet->length);
 		g_atomic_int_set(&session->dc_ready, 1);
 	}
+	/* {"ack":<frame_id>}: the page has a frame. Parsed by hand: it comes
+	 * thirty times a second, and anything else is ignored. */
+	static const char ack_prefix[] = "{\"ack\":";
+	if(packet->buffer != NULL && packet->length > sizeof(ack_prefix) - 1 && packet->length < 64 &&
+			!memcmp(packet->buffer, ack_prefix, sizeof(ack_prefix) - 1)) {
+		char num[32];
+		size_t n = MIN(sizeof(num) - 1, (size_t)packet->length - (sizeof(ack_prefix) - 1));
+		memcpy(num, packet->buffer + sizeof(ack_prefix) - 1, n);
+		num[n] = '\0';
+		char *end = NULL;
+		unsigned long long id = g_ascii_strtoull(num, &end, 10);
+		if(end != num && *end == '}') {
+			janus_mutex_lock(&session->return_mutex);
+			session->dc_acks = TRUE;
+			if(id > session->dc_acked_id)
+				session->dc_acked_id = id;
+			session->dc_last_dry_us = ooblex_now_us();
+			if(janus_ooblex_dc_in_flight(session) < settings.dc_max_unacked_frames)
+				janus_ooblex_dc_send_pending(session);
+			janus_mutex_unlock(&session->return_mutex);
+		}
+	}
 }
 
 void janus_ooblex_data_ready(janus_plugin_session *handle) {
@@ -1446,16 +1508,7 @@ void janus_ooblex_data_ready(janus_plugin_session *handle) {
 	janus_mutex_lock(&session->return_mutex);
 	session->dc_unacked = 0;
 	session->dc_last_dry_us = ooblex_now_us();
-	held_result *pending = session->dc_pending;
-	session->dc_pending = NULL;
-	if(pending != NULL) {
-		uint64_t t = (session->output & OOBLEX_OUTPUT_DATACHANNEL) ? janus_ooblex_dc_send(session, pending) : 0;
-		if(t != 0 && !pending->counted)
-			janus_ooblex_count_sent(session, pending, t);
-		else if(t == 0 && !pending->counted)
-			atomic_fetch_add(&session->frames_dropped_backpressure, 1);
-		held_result_free(pending);
-	}
+	janus_ooblex_dc_send_pending(session);
 	janus_mutex_unlock(&session->return_mutex);
 }
 
@@ -1695,6 +1748,10 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	session->output = output;
 	session->dc_unacked = 0;
 	session->dc_last_dry_us = 0;
+	session->dc_acks = FALSE;
+	session->dc_acked_id = 0;
+	memset(session->dc_sent_ids, 0, sizeof(session->dc_sent_ids));
+	session->dc_sent_next = 0;
 	janus_mutex_unlock(&session->return_mutex);
 	if(janus_ooblex_set_output(session, output, err_out, sizeof(err_out)) < 0) {
 		janus_mutex_unlock(&session->mutex);

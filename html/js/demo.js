@@ -5,7 +5,8 @@
  * URL parameters: ?server=<Janus URL> (repeatable; default ws://host:8188 then
  * http://host:8088/janus), effect=, frame_skip=, codec= (vp8 or h264),
  * output= (datachannel, video or both), source= (camera or pattern: the
- * time-stamped test pattern that measures glass-to-glass latency), autostart=1.
+ * time-stamped test pattern that measures glass-to-glass latency), width= and
+ * height= (the camera size to ask for), autostart=1.
  * For tests: window.ooblexDemo holds the client, frame counts per output and
  * the glass-to-glass latencies measured per frame.
  */
@@ -19,7 +20,12 @@
     g2g: { datachannel: [], video: [] }, stamps: { datachannel: [], video: [] }, liveWorkers: null,
   });
 
-  if (q.get('effect')) $('effect').value = q.get('effect');
+  if (q.get('effect')) {
+    // Any effect string, not only the ones in the list (chains, parameters, ffmpeg: graphs).
+    const e = q.get('effect');
+    if (![...$('effect').options].some((o) => o.value === e)) $('effect').add(new Option(e, e));
+    $('effect').value = e;
+  }
   if (q.get('frame_skip')) $('frameskip').value = q.get('frame_skip');
   if (q.get('output')) $('output').value = q.get('output');
   if (q.get('source')) $('source').value = q.get('source');
@@ -121,6 +127,9 @@
       codec: q.get('codec') || undefined,
       output,
       stream,
+      // ?width=&height= ask the camera for another size.
+      video: q.get('width') ? { width: { ideal: Number(q.get('width')) }, height: { ideal: Number(q.get('height')) || undefined },
+        frameRate: { ideal: 30 } } : undefined,
     });
     demo.client = client;
     client.on('localstream', (s) => { $('local').srcObject = s; });

@@ -271,6 +271,10 @@
       }
       const frame = this.assembler.push(data);
       if (!frame) return;
+      // Tells the plugin this frame got here: it sends only a few frames
+      // ahead of the acks, dropping whole frames (the newest wins) when the
+      // page or the link falls behind, instead of queueing without end.
+      try { this.handle.data({ text: '{"ack":' + frame.frameId + '}', error: () => {} }); } catch (e) { /* closing */ }
       const receivedAt = Date.now();
       const meta = frame.meta;
       const latencyMs = meta.t && meta.t.capture ? receivedAt - meta.t.capture / 1000 : null;

@@ -85,6 +85,10 @@ only e2e && { node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$R
 only sessions && { node "$HERE/sessions.js" --out "$OUT" --video "$VIDEO" || rc=1; }
 # Processed video as a real video track, glass-to-glass against echotest.
 only video && { node "$HERE/video.js" --out "$OUT/video" --video "$VIDEO" || rc=1; }
+# A flood of large frames: the data channel backs up.
+if only flood && [ $SANITIZED = 0 ]; then
+  node "$HERE/flood.js" --out "$OUT/flood" --video "$VIDEO" || rc=1
+fi
 # Three workers, one of them slow: the third fast one makes way for it.
 if only order; then
   stop_pid "${PIDS[2]}" 5
