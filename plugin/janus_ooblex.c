@@ -1823,15 +1823,53 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	return event;
 }
 
-static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janus_ooblex_message *msg) {
+/* A new offer on a running session (an ICE restart after a network change,
+ * or any renegotiation): answered with the same codec and direction. */
+static json_t *janus_ooblex_renegotiate(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
+	const char *sdp_type = json_string_value(json_object_get(msg->jsep, "type"));
+	const char *offer_sdp = json_string_value(json_object_get(msg->jsep, "sdp"));
+	if(offer_sdp == NULL || sdp_type == NULL || strcasecmp(sdp_type, "offer"))
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP, "Expected an offer");
+	if(!session->started)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Not started: send start with the first offer");
+	ooblex_codec codec = session->codec;
+	int pt = session->video_pt;
+	gboolean could_send = session->can_send_video;
+	json_t *error = NULL;
+	session->codec = OOBLEX_CODEC_NONE;
+	char *answer = janus_ooblex_answer_offer(session, offer_sdp, codec, &error);
+	if(answer == NULL) {
+		session->codec = codec;
+		return error;
+	}
+	if(session->video_pt != pt || session->codec != codec)
+		JANUS_LOG(LOG_WARN, "[ooblex-%s] Renegotiation changed the video payload type (%d -> %d)\n", session->client_hex,
+			pt, session->video_pt);
+	session->video_pt = pt;	/* the encoders keep what they were started with */
+	if(!session->can_send_video && could_send)
+		session->can_send_video = could_send;
+	*jsep_out = json_pack("{ssss}", "type", "answer", "sdp", answer);
+	g_free(answer);
+	JANUS_LOG(LOG_INFO, "[ooblex-%s] Renegotiated (ICE restart)\n", session->client_hex);
+	return NULL;
+}
+
+static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
 	const char *effect = NULL;
 	unsigned frame_skip = 0, output = 0;
 	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip, &output);
 	if(error != NULL)
 		return error;
-	if(effect == NULL && frame_skip == 0 && output == 0)
+	if(effect == NULL && frame_skip == 0 && output == 0 && msg->jsep == NULL)
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Nothing to configure (effect, frame_skip, output)");
 	janus_mutex_lock(&session->mutex);
+	if(msg->jsep != NULL) {
+		error = janus_ooblex_renegotiate(session, msg, jsep_out);
+		if(error != NULL) {
+			janus_mutex_unlock(&session->mutex);
+			return error;
+		}
+	}
 	if(output != 0) {
 		char err[256];
 		if((output & OOBLEX_OUTPUT_VIDEO) && !session->can_send_video) {
@@ -1889,7 +1927,7 @@ static void *janus_ooblex_handler(void *data) {
 		if(!strcasecmp(request, "start")) {
 			event = janus_ooblex_handle_start(session, msg, &jsep);
 		} else if(!strcasecmp(request, "configure")) {
-			event = janus_ooblex_handle_configure(session, msg);
+			event = janus_ooblex_handle_configure(session, msg, &jsep);
 		} else {	/* stop */
 			janus_ooblex_stop_processing(session);
 			gateway->close_pc(session->handle);

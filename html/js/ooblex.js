@@ -11,17 +11,23 @@
  *     frameSkip: 3,            // process every 3rd frame
  *     codec: 'h264',           // optional: send only this codec ('vp8' or 'h264')
  *     stream: myMediaStream,   // optional: otherwise the camera is opened
+ *     output: 'datachannel',   // or 'video' (a real video track) or 'both'
  *   });
  *   client.on('frame', ({ bitmap, meta, latencyMs }) => ctx.drawImage(bitmap, 0, 0));
+ *   client.on('videotrack', ({ stream }) => { videoElement.srcObject = stream; });
  *   client.on('error', (err) => console.error(err.message));
  *   await client.start();      // resolves once Janus has accepted the session
  *   client.configure({ effect: 'grayscale' });
  *   const { effects, liveWorkers } = await client.listEffects();
  *   client.stop();
  *
- * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec}),
- * 'frame' ({bitmap, meta, jpeg, receivedAt, latencyMs}), 'stats' (once a second),
- * 'configured', 'error' (Error), 'stopped'.
+ * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec, output}),
+ * 'frame' ({bitmap, meta, jpeg, receivedAt, latencyMs}: data channel output),
+ * 'videotrack' ({track, stream}: video output), 'stats' (once a second),
+ * 'workers' ({liveWorkers, effects}), 'configured', 'icerestart', 'error' (Error
+ * with a message for people: camera denied, Janus unreachable, no workers...),
+ * 'stopped'. Methods: start(), stop(), configure({effect, frameSkip, output}),
+ * listEffects(), restartIce() (done by itself when ICE fails).
  *
  * Wire format of the data channel messages: docs/protocol.md.
  */
@@ -232,9 +238,45 @@
             this.remoteStream = null;
           }
         },
-        iceState: (state) => { if (state === 'failed') this._fail('ICE failed: no network path to Janus'); },
+        iceState: (state) => this._onIceState(state),
         webrtcState: (up, reason) => { if (!up && this.running) this._fail('WebRTC connection closed' + (reason ? ': ' + reason : '')); },
         oncleanup: () => {},
+      });
+    }
+
+    /* ICE recovery: 'disconnected' for 3 s, or 'failed', starts an ICE
+     * restart (a new offer on the same session; processing goes on); after
+     * three failed attempts in a row the error is reported. */
+    _onIceState(state) {
+      this.iceState = state;
+      clearTimeout(this._iceTimer);
+      if (!this.running || !this.clientId) return;
+      if (state === 'connected' || state === 'completed') { this._iceAttempts = 0; return; }
+      const restart = () => {
+        if (!this.running || this.iceState === 'connected' || this.iceState === 'completed') return;
+        if ((this._iceAttempts = (this._iceAttempts || 0) + 1) > 3) {
+          this._fail('ICE failed: no network path to Janus (3 restarts tried)');
+          return;
+        }
+        this.restartIce().catch((e) => this._fail('ICE restart failed: ' + e.message));
+      };
+      if (state === 'failed') restart();
+      else if (state === 'disconnected') this._iceTimer = setTimeout(restart, 3000);
+    }
+
+    /* Renegotiates with an ICE restart, keeping the session (same client
+     * id, effect and output). Resolves when Janus has answered. */
+    restartIce() {
+      if (!this.handle || !this.clientId) return Promise.reject(new Error('not started'));
+      this._emit('icerestart', { attempt: this._iceAttempts || 0 });
+      return new Promise((resolve, reject) => {
+        this._restartResolve = resolve;
+        this.handle.createOffer({
+          iceRestart: true,
+          success: (jsep) => this.handle.send({ message: { request: 'configure' }, jsep,
+            error: (e) => reject(new Error(String(e))) }),
+          error: (e) => reject(new Error('cannot create the restart offer: ' + (e && e.message || e))),
+        });
       });
     }
 
@@ -255,6 +297,15 @@
           output: this.output };
         this._emit('started', info);
         if (this._startResolve) { this._startResolve(info); this._startResolve = null; }
+        // Without live workers nothing comes back: say so plainly.
+        this.listEffects().then((w) => {
+          this._emit('workers', w);
+          if (w.liveWorkers === 0) this._fail('No workers are alive: frames will come back once an ooblex-worker runs');
+        }).catch(() => {});
+      } else if (data.result === 'ok' && jsep && this._restartResolve) {
+        this._restartResolve();
+        this._restartResolve = null;
+        this._emit('configured', { effect: data.effect, frameSkip: data.frame_skip, output: data.output, iceRestart: true });
       } else if (data.result === 'ok') {
         if (data.output) this.output = data.output;
         this._emit('configured', { effect: data.effect, frameSkip: data.frame_skip, output: data.output });

@@ -237,6 +237,16 @@ async function main() {
       const vo = video.ps && video.ps.video_output;
       summary.video = { g2gMs: { p50: pct(video.state.g2g.video, 0.5), p95: pct(video.state.g2g.video, 0.95) }, videoOutput: vo };
       log('video: glass-to-glass ms ' + JSON.stringify(summary.video.g2gMs));
+      // An ICE restart mid-stream (what the client does by itself when the
+      // network changes): same session, the video goes on.
+      const restarted = await video.page.evaluate(() => window.ooblexDemo.client.restartIce().then(() => true, (e) => e.message));
+      await video.page.waitForTimeout(1500);
+      const v0 = await video.page.evaluate(() => window.ooblexDemo.videoFrames);
+      await video.page.waitForTimeout(2000);
+      const after = await video.page.evaluate(() => ({ v: window.ooblexDemo.videoFrames, id: window.ooblexDemo.client.clientId,
+        errors: window.ooblexDemo.errors }));
+      tap(restarted === true && after.v - v0 >= 20 && after.errors.length === 0,
+        'video: an ICE restart keeps the session and the video track going', JSON.stringify({ restarted, frames: after.v - v0, errors: after.errors }));
       await video.page.screenshot({ path: path.join(OUT, 'screenshot-video.png') });
       await video.page.evaluate(() => window.ooblexDemo.client.stop());
       await video.page.close();
