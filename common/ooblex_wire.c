@@ -60,13 +60,22 @@ size_t ooblex_pixfmt_size(ooblex_pixfmt fmt, unsigned width, unsigned height) {
 	}
 }
 
+/* The metadata section is written only when there is metadata: headers
+ * without it are byte for byte what they were before it existed. */
+static size_t meta_section_len(const ooblex_frame_header *h) {
+	size_t mlen = strnlen(h->meta, OOBLEX_META_MAX);
+	return mlen ? 2 + mlen : 0;
+}
+
 size_t ooblex_wire_header_len(const ooblex_frame_header *h) {
-	return OOBLEX_WIRE_FIXED_LEN + strnlen(h->effect, OOBLEX_NAME_MAX) + 1 + strnlen(h->worker, OOBLEX_NAME_MAX);
+	return OOBLEX_WIRE_FIXED_LEN + strnlen(h->effect, OOBLEX_NAME_MAX) + 1 + strnlen(h->worker, OOBLEX_NAME_MAX) +
+		meta_section_len(h);
 }
 
 size_t ooblex_wire_write_header(const ooblex_frame_header *h, uint8_t *buf) {
 	size_t elen = strnlen(h->effect, OOBLEX_NAME_MAX), wlen = strnlen(h->worker, OOBLEX_NAME_MAX);
-	size_t hlen = OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen;
+	size_t mlen = strnlen(h->meta, OOBLEX_META_MAX);
+	size_t hlen = OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen + meta_section_len(h);
 	memcpy(buf, OOBLEX_WIRE_MAGIC, 4);
 	buf[4] = OOBLEX_WIRE_VERSION;
 	buf[5] = h->kind;
@@ -89,6 +98,10 @@ size_t ooblex_wire_write_header(const ooblex_frame_header *h, uint8_t *buf) {
 	memcpy(buf + 88, h->effect, elen);
 	buf[88 + elen] = (uint8_t)wlen;
 	memcpy(buf + 89 + elen, h->worker, wlen);
+	if(mlen > 0) {
+		ooblex_put16(buf + 89 + elen + wlen, (uint16_t)mlen);
+		memcpy(buf + 91 + elen + wlen, h->meta, mlen);
+	}
 	return hlen;
 }
 
@@ -139,6 +152,12 @@ ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 	h->jpeg_quality = msg[86];
 	if(read_name(msg + 88, elen, h->effect) < 0 || read_name(msg + 89 + elen, wlen, h->worker) < 0)
 		return OOBLEX_WIRE_BAD_HEADER;
+	size_t moff = OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen;
+	if(hlen >= moff + 2) {
+		size_t mlen = ooblex_get16(msg + moff);
+		if(mlen > OOBLEX_META_MAX || moff + 2 + mlen > hlen || read_name(msg + moff + 2, mlen, h->meta) < 0)
+			return OOBLEX_WIRE_BAD_HEADER;
+	}
 	if(h->payload_len > OOBLEX_MAX_PAYLOAD || h->width == 0 || h->height == 0 ||
 			h->width > OOBLEX_MAX_DIMENSION || h->height > OOBLEX_MAX_DIMENSION)
 		return OOBLEX_WIRE_BAD_SIZE;

@@ -26,6 +26,10 @@
 #define OOBLEX_NAME_MAX	255	/* effect and worker strings are length-prefixed by one byte */
 /* Refuse absurd sizes before allocating: 8K frames are far beyond any webcam. */
 #define OOBLEX_MAX_DIMENSION	8192
+/* Results may carry what a worker found (face boxes...) as JSON, after the
+ * worker string: a u16 length, then the text. Readers that do not know it
+ * skip it (it is inside header_len). */
+#define OOBLEX_META_MAX	4096
 #define OOBLEX_MAX_PAYLOAD	(64u * 1024u * 1024u)
 
 typedef enum ooblex_kind {
@@ -56,6 +60,7 @@ typedef struct ooblex_frame_header {
 	uint8_t jpeg_quality;	/* 1..100, for a JPEG reply */
 	char effect[OOBLEX_NAME_MAX + 1];	/* NUL-terminated */
 	char worker[OOBLEX_NAME_MAX + 1];	/* NUL-terminated; empty on frames */
+	char meta[OOBLEX_META_MAX + 1];	/* JSON from the worker, NUL-terminated; usually empty */
 	uint32_t payload_len;
 } ooblex_frame_header;
 

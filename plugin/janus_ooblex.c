@@ -514,6 +514,14 @@ static uint64_t janus_ooblex_dc_send(janus_ooblex_session *session, held_result 
 			"worker_end", (json_int_t)r->h.worker_end_us,
 			"returned", (json_int_t)r->received_us,
 			"sent", (json_int_t)sent_us);
+	if(r->h.meta[0] != '\0') {
+		/* What the worker found (face boxes...), passed on if it is JSON. */
+		json_t *found = json_loads(r->h.meta, JSON_REJECT_DUPLICATES, NULL);
+		if(json_is_object(found))
+			json_object_set_new(meta, "detections", found);
+		else
+			json_decref(found);
+	}
 	char *text = json_dumps(meta, JSON_COMPACT);
 	json_decref(meta);
 	if(text == NULL)

@@ -314,6 +314,7 @@ struct ooblex_effects {
 	AVFrame *in, *out;
 	uint8_t *scratch;	/* a mixed chain's intermediate I420 picture */
 	size_t scratch_cap;
+	GString *meta;	/* the last apply's module metadata */
 };
 
 /* Module effects, process-wide: added at start-up, before any context
@@ -465,7 +466,12 @@ ooblex_effects *ooblex_effects_new(void) {
 		return NULL;
 	}
 	av_log_set_level(AV_LOG_ERROR);
+	fx->meta = g_string_new(NULL);
 	return fx;
+}
+
+const char *ooblex_effects_metadata(const ooblex_effects *fx) {
+	return fx->meta->str;
 }
 
 static void drop_graph(cached_graph *g) {
@@ -489,6 +495,8 @@ void ooblex_effects_free(ooblex_effects *fx) {
 	av_frame_free(&fx->in);
 	av_frame_free(&fx->out);
 	free(fx->scratch);
+	if(fx->meta != NULL)
+		g_string_free(fx->meta, TRUE);
 	free(fx);
 }
 
@@ -703,6 +711,14 @@ static int run_mixed(ooblex_effects *fx, const char *effect, int in_fmt, const u
 				/* A state in an unknown state is not reused. */
 				drop_state(s);
 				rc = -1;
+			} else if(m->describe != NULL) {
+				char json[2048];
+				size_t n = m->describe(s->state, json, sizeof(json));
+				/* The module's text goes into JSON we build: only well-formed
+				 * values of its own (a crude check; the plugin parses again). */
+				if(n > 0 && n < sizeof(json) && json[n] == '\0' && (json[0] == '[' || json[0] == '{')) {
+					g_string_append_printf(fx->meta, "%s\"%s\":%s", fx->meta->len ? "," : "{", m->name, json);
+				}
 			}
 		}
 		if(last)
@@ -715,9 +731,13 @@ static int run_mixed(ooblex_effects *fx, const char *effect, int in_fmt, const u
 
 int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
 		int width, int height, uint8_t *out, char *err, size_t errlen) {
+	g_string_truncate(fx->meta, 0);
 	char first[32];
 	ooblex_effect_first_module(effect, first, sizeof(first));
 	if(first[0] == '\0')
 		return run_graph(fx, effect, in_fmt, in, width, height, out, err, errlen);
-	return run_mixed(fx, effect, in_fmt, in, width, height, out, err, errlen);
+	int rc = run_mixed(fx, effect, in_fmt, in, width, height, out, err, errlen);
+	if(fx->meta->len)
+		g_string_append_c(fx->meta, '}');
+	return rc;
 }

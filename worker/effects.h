@@ -41,6 +41,11 @@ int ooblex_effect_exists(const char *name);
  * "blur|faces:min_size=40") into out, or "" when the chain is core only. */
 void ooblex_effect_first_module(const char *effect, char *out, size_t outlen);
 
+/* What the module effects of the last ooblex_effects_apply() described, as
+ * one JSON object keyed by effect name ({"faces":[[x,y,w,h]]}), or "" when
+ * none did. Valid until the next apply. */
+const char *ooblex_effects_metadata(const ooblex_effects *fx);
+
 /* Adds a module's effects to every context (call before using contexts).
  * origin names it in errors. Returns 0, or -1 with a reason (unknown ABI,
  * a bad or duplicate name). */

@@ -81,6 +81,7 @@ struct FaceState {
 	int block = 16;	/* face_pixelate's block size */
 	bool pixelate = false;
 	cv::Mat small;	/* the scaled luma, reused */
+	std::vector<cv::Rect> last;	/* what the last frame showed */
 };
 
 bool load_cascade(cv::CascadeClassifier &c, std::string &why) {
@@ -204,6 +205,7 @@ int faces_process(void *state, ooblex_image *img, char *err, size_t errlen) {
 	try {
 		Planes p(img);
 		std::vector<cv::Rect> faces = detect(*s, p.y);
+		s->last = faces;
 		if(s->pixelate)
 			pixelate(img, faces, s->block);
 		else
@@ -217,6 +219,22 @@ int faces_process(void *state, ooblex_image *img, char *err, size_t errlen) {
 
 void faces_destroy(void *state) {
 	delete static_cast<FaceState *>(state);
+}
+
+/* [[x,y,w,h],...] in frame pixels. */
+size_t faces_describe(void *state, char *json, size_t len) {
+	const FaceState *s = static_cast<const FaceState *>(state);
+	std::string out = "[";
+	for(size_t i = 0; i < s->last.size(); i++) {
+		const cv::Rect &r = s->last[i];
+		out += (i ? ",[" : "[") + std::to_string(r.x) + "," + std::to_string(r.y) + "," + std::to_string(r.width) + "," +
+			std::to_string(r.height) + "]";
+	}
+	out += "]";
+	if(out.size() + 1 > len)
+		return 0;
+	std::memcpy(json, out.c_str(), out.size() + 1);
+	return out.size();
 }
 
 struct OnnxState {
@@ -336,11 +354,12 @@ void onnx_destroy(void *state) {
 }
 
 const ooblex_effect ml_effects[] = {
-	{ "faces", "green boxes around faces (min_size=8..2000 pixels)", faces_create, faces_process, faces_destroy },
+	{ "faces", "green boxes around faces (min_size=8..2000 pixels)", faces_create, faces_process, faces_destroy,
+		faces_describe },
 	{ "face_pixelate", "faces hidden behind blocks (size=2..128, min_size=8..2000)", face_pixelate_create,
-		faces_process, faces_destroy },
+		faces_process, faces_destroy, faces_describe },
 	{ "onnx", "an image-to-image ONNX model from the models folder (onnx:<name>.onnx[:size=WxH][:range=1|255])",
-		onnx_create, onnx_process, onnx_destroy },
+		onnx_create, onnx_process, onnx_destroy, nullptr },
 };
 
 const ooblex_effect_module ml_module = {

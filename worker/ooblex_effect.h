@@ -68,6 +68,12 @@ typedef struct ooblex_effect {
 	int (*process)(void *state, ooblex_image *image, char *err, size_t errlen);
 	/* Frees a state create() returned. May be NULL. */
 	void (*destroy)(void *state);
+	/* Optional (NULL): what the last process() found, as a JSON value
+	 * written into json (at most len bytes with the NUL), for example
+	 * [[x,y,w,h],...] for detected faces. It reaches the page with the frame
+	 * (metadata "detections", keyed by effect name). Returns the length, or
+	 * 0 for nothing to say. */
+	size_t (*describe)(void *state, char *json, size_t len);
 } ooblex_effect;
 
 typedef struct ooblex_effect_module {

@@ -632,6 +632,9 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLE
 		fmt = OOBLEX_PIXFMT_JPEG;
 	}
 	h.kind = OOBLEX_KIND_RESULT;
+	const char *meta = ooblex_effects_metadata(q->fx);
+	if(strlen(meta) <= OOBLEX_META_MAX)
+		snprintf(h.meta, sizeof(h.meta), "%s", meta);
 	h.pixfmt = fmt;
 	h.payload_len = (uint32_t)body_len;
 	h.worker_start_us = start;

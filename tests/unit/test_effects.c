@@ -274,14 +274,14 @@ static void test_bad_modules_are_refused(void) {
 	/* A library without the entry point. */
 	EXPECT(ooblex_effects_load_module("libm.so.6", err, sizeof(err)) < 0);
 	EXPECT(strstr(err, "ooblex_effect_module_v1") != NULL);
-	ooblex_effect e = { "mine", "", dummy_create, dummy_process, NULL };
+	ooblex_effect e = { "mine", "", dummy_create, dummy_process, NULL, NULL };
 	ooblex_effect_module future = { 99, "future", &e, 1 };
 	EXPECT(ooblex_effects_add_module(&future, "future.so", err, sizeof(err)) < 0);
 	EXPECT(strstr(err, "ABI") != NULL);
-	ooblex_effect clash = { "invert", "", dummy_create, dummy_process, NULL };
+	ooblex_effect clash = { "invert", "", dummy_create, dummy_process, NULL, NULL };
 	ooblex_effect_module m = { OOBLEX_EFFECT_ABI_VERSION, "clash", &clash, 1 };
 	EXPECT(ooblex_effects_add_module(&m, "clash.so", err, sizeof(err)) < 0);
-	ooblex_effect bad_name = { "Bad Name", "", dummy_create, dummy_process, NULL };
+	ooblex_effect bad_name = { "Bad Name", "", dummy_create, dummy_process, NULL, NULL };
 	m.effects = &bad_name;
 	EXPECT(ooblex_effects_add_module(&m, "bad.so", err, sizeof(err)) < 0);
 }

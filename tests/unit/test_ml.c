@@ -106,6 +106,16 @@ static void test_faces_draws_boxes_only(void) {
 	/* Only outlines: a few perimeters' worth of pixels. */
 	printf("# faces: %zu luma pixels changed for %d box(es)\n", changed, n);
 	EXPECT(changed > 0 && changed < (size_t)n * 4 * 4 * (fw + fh));
+	/* What was found goes with the frame, as JSON keyed by effect. */
+	const char *meta = ooblex_effects_metadata(fx);
+	char expect[64];
+	snprintf(expect, sizeof(expect), "{\"faces\":[[%d,%d,%d,%d]", x0, y0, fw, fh);
+	printf("# faces metadata: %s\n", meta);
+	EXPECT(!strncmp(meta, expect, strlen(expect)));
+	uint8_t *gray = malloc(i420_len(mw, mh));
+	REQUIRE(apply("grayscale", messi, mw, mh, gray) == 0);
+	EXPECT_EQ(ooblex_effects_metadata(fx)[0], '\0');
+	free(gray);
 	/* The outline's chroma is green too. */
 	size_t cu = (size_t)mw * mh + (size_t)(y0 / 2) * (mw / 2) + (x0 + fw / 2) / 2;
 	EXPECT(abs(out[cu] - 54) <= 2);

@@ -60,6 +60,35 @@ static void test_roundtrip(void) {
 	free(msg);
 }
 
+static void test_metadata_section(void) {
+	/* A result with what the worker found: written after the worker string,
+	 * read back; a header without it is unchanged; a bad length is refused. */
+	ooblex_frame_header h, out;
+	sample_header(&h);
+	h.kind = OOBLEX_KIND_RESULT;
+	strcpy(h.worker, "w1");
+	size_t plain = ooblex_wire_header_len(&h);
+	strcpy(h.meta, "{\"faces\":[[1,2,3,4]]}");
+	EXPECT_EQ(ooblex_wire_header_len(&h), plain + 2 + strlen(h.meta));
+	size_t len;
+	uint8_t *msg = make_message(&h, &len);
+	const uint8_t *payload = NULL;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_OK);
+	EXPECT(strcmp(out.meta, h.meta) == 0);
+	EXPECT(strcmp(out.worker, "w1") == 0);
+	/* The length claims more than the header holds. */
+	size_t moff = OOBLEX_WIRE_FIXED_LEN + strlen(h.effect) + 1 + 2;
+	msg[moff] = 0xff;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_HEADER);
+	free(msg);
+	h.meta[0] = '\0';
+	msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_OK);
+	EXPECT_EQ(out.meta[0], '\0');
+	EXPECT_EQ(ooblex_wire_header_len(&h), plain);
+	free(msg);
+}
+
 static void test_header_layout_is_fixed(void) {
 	/* Other languages implement this format from docs/protocol.md: pin the offsets. */
 	ooblex_frame_header h;
@@ -244,6 +273,7 @@ static void test_backoff(void) {
 
 int main(void) {
 	TEST_RUN(test_roundtrip);
+	TEST_RUN(test_metadata_section);
 	TEST_RUN(test_header_layout_is_fixed);
 	TEST_RUN(test_every_truncation_is_refused);
 	TEST_RUN(test_garbage_is_refused);

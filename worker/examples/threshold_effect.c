@@ -61,7 +61,7 @@ static void threshold_destroy(void *state) {
 
 static const ooblex_effect effects[] = {
 	{ "threshold", "black and white at a luma level (level=16..235, default 128)",
-		threshold_create, threshold_process, threshold_destroy },
+		threshold_create, threshold_process, threshold_destroy, NULL },
 };
 
 static const ooblex_effect_module module = {
