@@ -254,6 +254,14 @@ static void test_routing_by_effect(void) {
 	tally_results(rc, key_faces, 10, &t);
 	EXPECT_EQ(GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, "faces-1")), 10);
 	tally_free(&t);
+	/* What the face detector found travels with the frame (nothing, here). */
+	redisReply *fr = redisCommand(rc, "LINDEX %s 0", key_faces);
+	REQUIRE(fr && fr->type == REDIS_REPLY_STRING);
+	ooblex_frame_header fh;
+	const uint8_t *fp;
+	EXPECT_EQ(ooblex_wire_parse((const uint8_t *)fr->str, fr->len, &fh, &fp), OOBLEX_WIRE_OK);
+	EXPECT(!strcmp(fh.meta, "{\"faces\":[]}"));
+	freeReplyObject(fr);
 	/* The module's pixels: black left, white right. */
 	redisReply *r = redisCommand(rc, "LINDEX %s 0", key_thr);
 	REQUIRE(r && r->type == REDIS_REPLY_STRING);
