@@ -80,3 +80,70 @@ test("'frame' events keep arrival order even when decodes finish out of order", 
   assert.strictEqual(c.stats.outOfOrder, 0);
   delete global.createImageBitmap;
 });
+
+// A stand-in for janus.js's plugin handle: records what the client asks of it.
+function fakeHandle(opts = {}) {
+  const h = { sent: [], dataSent: [], offers: [] };
+  h.send = (req) => {
+    h.sent.push(req);
+    if (req.message.request === 'list_effects' && req.success) req.success({ effects: opts.effects || [], live_workers: opts.workers || 0 });
+  };
+  h.data = (d) => h.dataSent.push(d);
+  h.createOffer = (o) => { h.offers.push(o); if (o.success) o.success({ type: 'offer', sdp: 'v=0' }); };
+  h.handleRemoteJsep = () => {};
+  return h;
+}
+
+test('every reassembled frame is acked to the plugin', () => {
+  global.createImageBitmap = () => Promise.resolve({ close() {} });
+  const c = new Client({ server: 'http://x/janus' });
+  c.handle = fakeHandle();
+  for (const p of chunks(42, { frame_id: 42, t: { capture: Date.now() * 1000 } }, Buffer.alloc(30000))) c._onData(p);
+  assert.deepStrictEqual(c.handle.dataSent.map((d) => d.text), ['{"ack":42}']);
+  delete global.createImageBitmap;
+});
+
+test('a session without live workers is reported plainly', async () => {
+  const c = new Client({ server: 'http://x/janus' });
+  c.handle = fakeHandle({ workers: 0 });
+  c.running = true;
+  const errors = [], workers = [];
+  c.on('error', (e) => errors.push(e.message));
+  c.on('workers', (w) => workers.push(w));
+  c._onMessage({ ooblex: 'event', result: 'started', client_id: 'ab'.repeat(16), effect: 'invert', frame_skip: 3, codec: 'vp8' });
+  await new Promise((r) => setTimeout(r, 10));
+  clearInterval(c._statsTimer);
+  assert.strictEqual(workers[0].liveWorkers, 0);
+  assert.match(errors[0], /No workers are alive/);
+});
+
+test('ICE failure restarts ICE on the same session, and gives up after three tries', async () => {
+  const c = new Client({ server: 'http://x/janus' });
+  c.handle = fakeHandle({ workers: 1 });
+  c.running = true;
+  c.clientId = 'cd'.repeat(16);
+  const errors = [];
+  c.on('error', (e) => errors.push(e.message));
+  for (let i = 0; i < 4; i++) c._onIceState('failed');
+  await new Promise((r) => setTimeout(r, 10));
+  assert.strictEqual(c.handle.offers.length, 3);
+  assert.ok(c.handle.offers.every((o) => o.iceRestart === true));
+  const restarts = c.handle.sent.filter((s) => s.message.request === 'configure' && s.jsep);
+  assert.strictEqual(restarts.length, 3);
+  assert.match(errors[0], /ICE failed.*3 restarts/);
+  // A connection that comes back resets the count.
+  c._onIceState('connected');
+  assert.strictEqual(c._iceAttempts, 0);
+});
+
+test('a denied camera is reported as such', async () => {
+  global.Janus = {};
+  global.navigator = { mediaDevices: { getUserMedia: () => Promise.reject(Object.assign(new Error('no'), { name: 'NotAllowedError' })) } };
+  const c = new Client({ server: 'http://x/janus' });
+  const errors = [];
+  c.on('error', (e) => errors.push(e.message));
+  await assert.rejects(c.start(), /Camera access was denied/);
+  assert.deepStrictEqual(errors, ['Camera access was denied']);
+  delete global.Janus;
+  delete global.navigator;
+});
