@@ -779,8 +779,9 @@ static void *queue_thread(void *arg) {
 		if(!wait_alive(w))
 			break;
 		/* Atomically into our processing list: if we die now, a reaper finds
-		 * the frame there. A 1 s timeout keeps SIGTERM responsive. */
-		redisReply *r = redisCommand(q->c, "BLMOVE %s %s RIGHT LEFT 1", q->queue, q->processing_key);
+		 * the frame there. A half-second timeout keeps SIGTERM responsive
+		 * (every queue thread notices within it). */
+		redisReply *r = redisCommand(q->c, "BLMOVE %s %s RIGHT LEFT 0.5", q->queue, q->processing_key);
 		if(r == NULL) {
 			if(q->index == 0)
 				logmsg("[%s] lost the Redis connection (%s); reconnecting", w->opt.id, q->c->errstr);
