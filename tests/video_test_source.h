@@ -2,10 +2,11 @@
  * video_test_source.h - a deterministic video source for tests and benchmarks.
  *
  * Owns: drawing frame n of a known pattern (smooth gradients, a moving
- * square), encoding it like a browser would (libvpx VP8 or libx264 H.264,
- * real-time settings, no B-frames), and packetizing it into RTP: VP8 per
- * RFC 7741 (15-bit picture id), H.264 per RFC 6184 mode 1 (SPS and PPS in a
- * STAP-A, large NAL units in FU-A fragments). At most 1100 payload bytes.
+ * square). Encoding and packetizing are the plugin's own outgoing-video
+ * modules (video_encoder: libvpx or libx264 with real-time settings, as a
+ * browser encodes; rtp_packetizer: VP8 per RFC 7741, H.264 per RFC 6184 mode
+ * 1), with packets of at most 1112 bytes and a sequence number that wraps
+ * early.
  */
 #ifndef OOBLEX_VIDEO_TEST_SOURCE_H
 #define OOBLEX_VIDEO_TEST_SOURCE_H
