@@ -1842,7 +1842,6 @@ static json_t *janus_ooblex_renegotiate(janus_ooblex_session *session, janus_oob
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Not started: send start with the first offer");
 	ooblex_codec codec = session->codec;
 	int pt = session->video_pt;
-	gboolean could_send = session->can_send_video;
 	json_t *error = NULL;
 	session->codec = OOBLEX_CODEC_NONE;
 	char *answer = janus_ooblex_answer_offer(session, offer_sdp, codec, &error);
@@ -1850,12 +1849,11 @@ static json_t *janus_ooblex_renegotiate(janus_ooblex_session *session, janus_oob
 		session->codec = codec;
 		return error;
 	}
-	if(session->video_pt != pt || session->codec != codec)
-		JANUS_LOG(LOG_WARN, "[ooblex-%s] Renegotiation changed the video payload type (%d -> %d)\n", session->client_hex,
+	/* Browsers keep their payload types across an ICE restart; a video
+	 * output already running would go on with the old one. */
+	if(session->video_pt != pt)
+		JANUS_LOG(LOG_WARN, "[ooblex-%s] Renegotiation moved video from payload type %d to %d\n", session->client_hex,
 			pt, session->video_pt);
-	session->video_pt = pt;	/* the encoders keep what they were started with */
-	if(!session->can_send_video && could_send)
-		session->can_send_video = could_send;
 	*jsep_out = json_pack("{ssss}", "type", "answer", "sdp", answer);
 	g_free(answer);
 	JANUS_LOG(LOG_INFO, "[ooblex-%s] Renegotiated (ICE restart)\n", session->client_hex);
