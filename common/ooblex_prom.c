@@ -58,6 +58,21 @@ void ooblex_prom_escape(const char *value, char *out, size_t outlen) {
 		out[n] = '\0';
 }
 
+int ooblex_prom_paths(const char *dir, const char *stem, const char *id, char *path, size_t pathlen,
+		char *tmp, size_t tmplen) {
+	char safe[128];
+	size_t i = 0;
+	for(const char *p = id; *p && i + 1 < sizeof(safe); p++) {
+		char c = *p;
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+		safe[i++] = ok ? c : '_';
+	}
+	safe[i] = '\0';
+	int a = snprintf(path, pathlen, "%s/%s_%s.prom", dir, stem, safe);
+	int b = snprintf(tmp, tmplen, "%s/.%s_%s.prom.%d.tmp", dir, stem, safe, (int)getpid());
+	return a < 0 || (size_t)a >= pathlen || b < 0 || (size_t)b >= tmplen ? -1 : 0;
+}
+
 int ooblex_prom_write_file(const char *path, const char *tmp_path, void (*print)(FILE *f, void *user), void *user) {
 	FILE *f = fopen(tmp_path, "w");
 	if(f == NULL)

@@ -36,6 +36,14 @@ void ooblex_prom_hist_print(FILE *f, const char *name, const char *labels, const
 /* A label value with backslash, double quote and newline escaped, into out. */
 void ooblex_prom_escape(const char *value, char *out, size_t outlen);
 
+/* Where a process's metrics go: <dir>/<stem>_<id>.prom, with id reduced to
+ * [A-Za-z0-9_-] so that processes sharing a folder never collide or escape
+ * it, and the temporary name it is first written under (not *.prom: the
+ * collector never reads a half-written file). Returns 0, or -1 when the
+ * names do not fit. */
+int ooblex_prom_paths(const char *dir, const char *stem, const char *id, char *path, size_t pathlen,
+	char *tmp, size_t tmplen);
+
 /* Replaces path with what print writes, atomically (tmp_path must be in the
  * same folder and not end in .prom). Returns 0, or -1 with errno set. */
 int ooblex_prom_write_file(const char *path, const char *tmp_path, void (*print)(FILE *f, void *user), void *user);

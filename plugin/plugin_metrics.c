@@ -20,7 +20,7 @@ struct ooblex_plugin_metrics {
 	uint64_t totals[OOBLEX_C_COUNT];
 	ooblex_prom_hist stages[OOBLEX_STAGE_COUNT];
 	char instance[256];	/* escaped */
-	char *path, *tmp_path;
+	char path[1024], tmp_path[1100];	/* path "" when not writing */
 	const ooblex_plugin_gauges *gauges;	/* during a write */
 };
 
@@ -30,15 +30,9 @@ ooblex_plugin_metrics *ooblex_plugin_metrics_new(const char *dir, const char *in
 	ooblex_prom_escape(instance, m->instance, sizeof(m->instance));
 	for(int s = 0; s < OOBLEX_STAGE_COUNT; s++)
 		ooblex_prom_hist_init(&m->stages[s], latency_bounds, G_N_ELEMENTS(latency_bounds));
-	if(dir != NULL && *dir) {
-		char safe[128];
-		size_t i = 0;
-		for(const char *p = instance; *p && i + 1 < sizeof(safe); p++)
-			safe[i++] = g_ascii_isalnum(*p) || *p == '-' || *p == '_' ? *p : '_';
-		safe[i] = '\0';
-		m->path = g_strdup_printf("%s/ooblex_plugin_%s.prom", dir, safe);
-		m->tmp_path = g_strdup_printf("%s/.ooblex_plugin_%s.prom.%d.tmp", dir, safe, (int)getpid());
-	}
+	if(dir != NULL && *dir &&
+			ooblex_prom_paths(dir, "ooblex_plugin", instance, m->path, sizeof(m->path), m->tmp_path, sizeof(m->tmp_path)) < 0)
+		m->path[0] = '\0';
 	return m;
 }
 
@@ -46,13 +40,11 @@ void ooblex_plugin_metrics_free(ooblex_plugin_metrics *m) {
 	if(m == NULL)
 		return;
 	g_mutex_clear(&m->lock);
-	g_free(m->path);
-	g_free(m->tmp_path);
 	g_free(m);
 }
 
 const char *ooblex_plugin_metrics_path(const ooblex_plugin_metrics *m) {
-	return m->path;
+	return m->path[0] ? m->path : NULL;
 }
 
 void ooblex_plugin_metrics_accumulate(ooblex_plugin_metrics *m, ooblex_counter_tracker *t,
@@ -167,7 +159,7 @@ static void print_all(FILE *f, void *user) {
 }
 
 int ooblex_plugin_metrics_write(ooblex_plugin_metrics *m, const ooblex_plugin_gauges *g) {
-	if(m->path == NULL)
+	if(m->path[0] == '\0')
 		return 0;
 	g_mutex_lock(&m->lock);
 	m->gauges = g;
@@ -178,6 +170,6 @@ int ooblex_plugin_metrics_write(ooblex_plugin_metrics *m, const ooblex_plugin_ga
 }
 
 void ooblex_plugin_metrics_remove(ooblex_plugin_metrics *m) {
-	if(m->path != NULL)
+	if(m->path[0] != '\0')
 		unlink(m->path);
 }

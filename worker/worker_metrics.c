@@ -25,7 +25,7 @@ typedef struct effect_series {
 
 struct ooblex_metrics {
 	GMutex lock;	/* guards the series table; the histograms are atomic */
-	char *path, *tmp_path;
+	char path[1024], tmp_path[1100];	/* path "" when not writing */
 	char worker[512], host[512];	/* escaped for label values */
 	int batch_size;
 	int64_t started;
@@ -73,17 +73,9 @@ ooblex_metrics *ooblex_metrics_new(const char *dir, const char *worker_id, const
 	m->started = started_unix;
 	snprintf(m->effects[MAX_EFFECT_LABELS].label, sizeof(m->effects[0].label), "other");
 	ooblex_prom_hist_init(&m->effects[MAX_EFFECT_LABELS].time, bucket_bounds, G_N_ELEMENTS(bucket_bounds));
-	if(dir != NULL && *dir) {
-		/* The file name carries the id, so that workers sharing a folder
-		 * never overwrite each other; only [A-Za-z0-9_-] reach it. */
-		char safe[256];
-		size_t i = 0;
-		for(const char *p = worker_id; *p && i + 1 < sizeof(safe); p++)
-			safe[i++] = g_ascii_isalnum(*p) || *p == '-' || *p == '_' ? *p : '_';
-		safe[i] = '\0';
-		m->path = g_strdup_printf("%s/ooblex_worker_%s.prom", dir, safe);
-		m->tmp_path = g_strdup_printf("%s/.ooblex_worker_%s.prom.%d.tmp", dir, safe, (int)getpid());
-	}
+	if(dir != NULL && *dir &&
+			ooblex_prom_paths(dir, "ooblex_worker", worker_id, m->path, sizeof(m->path), m->tmp_path, sizeof(m->tmp_path)) < 0)
+		m->path[0] = '\0';
 	return m;
 }
 
@@ -91,13 +83,11 @@ void ooblex_metrics_free(ooblex_metrics *m) {
 	if(m == NULL)
 		return;
 	g_mutex_clear(&m->lock);
-	g_free(m->path);
-	g_free(m->tmp_path);
 	free(m);
 }
 
 const char *ooblex_metrics_path(const ooblex_metrics *m) {
-	return m->path;
+	return m->path[0] ? m->path : NULL;
 }
 
 void ooblex_metrics_frame(ooblex_metrics *m, const char *effect, double seconds) {
@@ -165,7 +155,7 @@ static void print_all(FILE *f, void *user) {
 }
 
 int ooblex_metrics_write(ooblex_metrics *m) {
-	if(m->path == NULL)
+	if(m->path[0] == '\0')
 		return 0;
 	g_mutex_lock(&m->lock);
 	int rc = ooblex_prom_write_file(m->path, m->tmp_path, print_all, m);
@@ -174,6 +164,6 @@ int ooblex_metrics_write(ooblex_metrics *m) {
 }
 
 void ooblex_metrics_remove(ooblex_metrics *m) {
-	if(m->path != NULL)
+	if(m->path[0] != '\0')
 		unlink(m->path);
 }
