@@ -37,8 +37,7 @@ async function main() {
     });
     await page.waitForTimeout(5000);
     const fast = await page.evaluate(() => window.__flood.length);
-    const ids0 = await page.evaluate(() => ({ s: window.ooblexDemo.client.janus.getSessionId(), h: window.ooblexDemo.client.handle.getId() }));
-    const before = (await api.admin({ janus: 'handle_info' }, ids0.s, ids0.h)).info.plugin_specific.frames;
+    const before = (await api.pageStats(page)).frames;
     // The slow page: 400 ms of work every 500 ms on its main thread.
     await page.evaluate(() => {
       window.__slowFrom = window.__flood.length;
@@ -51,8 +50,7 @@ async function main() {
     const client = await page.evaluate(() => ({ malformed: window.ooblexDemo.client.assembler.malformed,
       abandoned: window.ooblexDemo.client.assembler.abandoned,
       stats: window.ooblexDemo.client.stats, errors: window.ooblexDemo.errors }));
-    const ids = await page.evaluate(() => ({ s: window.ooblexDemo.client.janus.getSessionId(), h: window.ooblexDemo.client.handle.getId() }));
-    const ps = (await api.admin({ janus: 'handle_info' }, ids.s, ids.h)).info.plugin_specific;
+    const ps = await api.pageStats(page);
     await page.evaluate(() => window.ooblexDemo.client.stop());
 
     let gap = 0, bad = 0;

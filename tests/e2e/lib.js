@@ -61,9 +61,16 @@ async function launchBrowser(video, extraArgs = []) {
 
 function janusApi(opts) {
   const post = async (url, body) => (await fetch(url, { method: 'POST', body: JSON.stringify(body) })).json();
+  const admin = (body, sessionId, handleId) => post(opts.admin + (sessionId ? '/' + sessionId + '/' + handleId : ''),
+    Object.assign({ transaction: 'e2e', admin_secret: opts.adminSecret }, body));
   return {
-    admin: (body, sessionId, handleId) => post(opts.admin + (sessionId ? '/' + sessionId + '/' + handleId : ''),
-      Object.assign({ transaction: 'e2e', admin_secret: opts.adminSecret }, body)),
+    admin,
+    // The plugin's stats of the demo page's session (Admin API handle_info).
+    pageStats: async (page) => {
+      const ids = await page.evaluate(() => ({ s: window.ooblexDemo.client.janus.getSessionId(), h: window.ooblexDemo.client.handle.getId() }));
+      const info = await admin({ janus: 'handle_info' }, ids.s, ids.h);
+      return info && info.info && info.info.plugin_specific;
+    },
     post: (suffix, body) => post(opts.http + suffix, Object.assign({ transaction: 't' + Math.random() }, body)),
     get: async (suffix) => (await fetch(opts.http + suffix)).json(),
   };

@@ -33,9 +33,7 @@ async function main() {
     });
     await page.waitForTimeout(8000);
     const frames = await page.evaluate(() => window.__order);
-    const ids = await page.evaluate(() => ({ s: window.ooblexDemo.client.janus.getSessionId(), h: window.ooblexDemo.client.handle.getId() }));
-    const info = await api.admin({ janus: 'handle_info' }, ids.s, ids.h);
-    const ps = info.info.plugin_specific;
+    const ps = await api.pageStats(page);
     const errors = await page.evaluate(() => window.ooblexDemo.errors);
     await page.evaluate(() => window.ooblexDemo.client.stop());
 

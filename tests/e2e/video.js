@@ -65,14 +65,12 @@ async function run(browser, output, label) {
   if (output !== 'datachannel') await want('video');
   if (output !== 'video') await want('datachannel');
   await page.waitForTimeout(4000);
-  const ids = await page.evaluate(() => ({ s: window.ooblexDemo.client.janus.getSessionId(), h: window.ooblexDemo.client.handle.getId() }));
-  const info = await api.admin({ janus: 'handle_info' }, ids.s, ids.h);
-  const ps = info && info.info && info.info.plugin_specific;
+  const ps = await api.pageStats(page);
   const state = await page.evaluate(() => ({
     g2g: window.ooblexDemo.g2g, stamps: window.ooblexDemo.stamps, frames: window.ooblexDemo.frames,
     videoFrames: window.ooblexDemo.videoFrames, errors: window.ooblexDemo.errors, output: window.ooblexDemo.client.output,
   }));
-  return { page, ids, ps, state };
+  return { page, ps, state };
 }
 
 const lum = (c) => 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];

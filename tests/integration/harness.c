@@ -42,6 +42,15 @@ long long harness_int(redisContext *c, const char *fmt, const char *arg) {
 	return v;
 }
 
+long long harness_wait_len(redisContext *c, const char *key, long long want, int ms) {
+	long long n = harness_int(c, "LLEN %s", key);
+	for(int i = 0; i < ms / 5 && n < want; i++) {
+		g_usleep(5000);
+		n = harness_int(c, "LLEN %s", key);
+	}
+	return n;
+}
+
 typedef struct child_setup {
 	const char *log_path;
 } child_setup;

@@ -27,6 +27,10 @@ redisContext *harness_connect(int db, int flush);
 /* An integer reply (or a string holding one; nil counts as 0; -1 on error). */
 long long harness_int(redisContext *c, const char *fmt, const char *arg);
 
+/* Waits until the list at key holds at least `want` elements, polling every
+ * 5 ms for up to ms; returns its length then. */
+long long harness_wait_len(redisContext *c, const char *key, long long want, int ms);
+
 /* Starts a worker on database db with `delay_ms` extra per frame, taking
  * `batch` frames at once, plus any extra arguments (NULL-terminated, or
  * NULL). Its output goes to log_path (NULL: discarded). Returns its pid. */

@@ -62,18 +62,6 @@ static void tally_results(redisContext *c, const char *key, int max_seq, tally *
 		freeReplyObject(r);
 }
 
-/* Waits until key holds `want` results (or ms pass); returns the count. */
-static long long wait_results(redisContext *c, const char *key, long long want, int ms) {
-	long long n = 0;
-	for(int i = 0; i < ms / 20; i++) {
-		n = harness_int(c, "LLEN %s", key);
-		if(n >= want)
-			break;
-		g_usleep(20000);
-	}
-	return n;
-}
-
 static void test_flood_processed_exactly_once(void) {
 	/* 3000 frames at once, four workers taking 1, 1, 4 and 8 at a time:
 	 * each frame comes back once, none twice, and all four share the work. */
@@ -92,7 +80,7 @@ static void test_flood_processed_exactly_once(void) {
 		g_snprintf(wid, sizeof(wid), "flood-%d", i + 1);
 		w[i] = harness_spawn_worker(2, wid, 0, batches[i], NULL, NULL);
 	}
-	long long got = wait_results(rc, key, n, 60000);
+	long long got = harness_wait_len(rc, key, n, 60000);
 	double secs = (g_get_monotonic_time() - t0) / 1e6;
 	g_usleep(300000);	/* anything processed twice would show up by now */
 	for(int i = 0; i < 4; i++)
@@ -141,13 +129,13 @@ static void test_kill_one_of_three_under_load(void) {
 		w[i] = harness_spawn_worker(3, wid, 10, 1, NULL, NULL);
 		REQUIRE(w[i] != 0);
 	}
-	wait_results(rc, key, n / 3, 30000);
+	harness_wait_len(rc, key, n / 3, 30000);
 	harness_stop(w[0], SIGKILL, NULL);
 	w[0] = 0;
 	long long at_kill = harness_int(rc, "LLEN %s", key);
 	g_usleep(500000);
 	long long after = harness_int(rc, "LLEN %s", key);
-	long long got = wait_results(rc, key, n, 30000);
+	long long got = harness_wait_len(rc, key, n, 30000);
 	long long stale = harness_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE);
 	for(int i = 1; i < 3; i++)
 		harness_stop(w[i], SIGTERM, NULL);
@@ -241,9 +229,9 @@ static void test_routing_by_effect(void) {
 	harness_flood(rc, q_invert, id_inv, "invert", 20, fill, 0);
 	harness_flood(rc, q_thr, id_thr, "threshold:level=100", 20, fill, 0);
 	harness_flood(rc, q_faces, id_faces, "faces:min_size=20", 10, fill, 0);
-	EXPECT_EQ(wait_results(rc, key_inv, 20, 10000), 20);
-	EXPECT_EQ(wait_results(rc, key_thr, 20, 10000), 20);
-	EXPECT_EQ(wait_results(rc, key_faces, 10, 10000), 10);
+	EXPECT_EQ(harness_wait_len(rc, key_inv, 20, 10000), 20);
+	EXPECT_EQ(harness_wait_len(rc, key_thr, 20, 10000), 20);
+	EXPECT_EQ(harness_wait_len(rc, key_faces, 10, 10000), 10);
 	tally t;
 	tally_results(rc, key_inv, 20, &t);
 	EXPECT_EQ(GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, "core-1")), 20);
@@ -306,21 +294,10 @@ static void test_routed_worker_crash_returns_frame_to_its_queue(void) {
 	g_usleep(300000);
 	harness_flood(rc, OOBLEX_KEY_FRAMES ":threshold", id, "threshold", 1, NULL, 0);
 	const char *held = OOBLEX_KEY_PROCESSING_PREFIX "thr-victim#threshold";
-	int holding = 0;
-	for(int i = 0; i < 300 && !holding; i++) {
-		holding = harness_int(rc, "LLEN %s", held) == 1;
-		if(!holding)
-			g_usleep(10000);
-	}
-	REQUIRE(holding);
+	REQUIRE(harness_wait_len(rc, held, 1, 3000) == 1);
 	harness_stop(victim, SIGKILL, NULL);
 	gint64 t0 = g_get_monotonic_time();
-	int back = 0;
-	for(int i = 0; i < 300 && !back; i++) {
-		back = harness_int(rc, "LLEN %s", OOBLEX_KEY_FRAMES ":threshold") == 1;
-		if(!back)
-			g_usleep(5000);
-	}
+	int back = harness_wait_len(rc, OOBLEX_KEY_FRAMES ":threshold", 1, 1500) == 1;
 	double ms = (g_get_monotonic_time() - t0) / 1000.0;
 	printf("# routed crash: frame back in frames_to_process:threshold %.0f ms after SIGKILL\n", ms);
 	EXPECT(back);
@@ -328,7 +305,7 @@ static void test_routed_worker_crash_returns_frame_to_its_queue(void) {
 	EXPECT_EQ(harness_int(rc, "LLEN %s", held), 0);
 	EXPECT_EQ(harness_int(rc, "LLEN %s", OOBLEX_KEY_FRAMES), 0);
 	GPid rescuer = harness_spawn_worker(5, "thr-rescuer", 0, 1, thr_args, NULL);
-	EXPECT_EQ(wait_results(rc, key, 1, 10000), 1);
+	EXPECT_EQ(harness_wait_len(rc, key, 1, 10000), 1);
 	tally t;
 	tally_results(rc, key, 1, &t);
 	EXPECT_EQ(GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, "thr-rescuer")), 1);
@@ -352,15 +329,9 @@ static void test_result_of_a_reaped_frame_is_dropped(void) {
 	char key[OOBLEX_KEY_MAX];
 	harness_new_client(id, key);
 	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "none", 1, NULL, 0);
-	int holding = 0;
-	for(int i = 0; i < 300 && !holding; i++) {
-		holding = harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "stall") == 1;
-		if(!holding)
-			g_usleep(10000);
-	}
-	REQUIRE(holding);
+	REQUIRE(harness_wait_len(rc, OOBLEX_KEY_PROCESSING_PREFIX "stall", 1, 3000) == 1);
 	freeReplyObject(redisCommand(rc, "LMOVE %s %s RIGHT RIGHT", OOBLEX_KEY_PROCESSING_PREFIX "stall", OOBLEX_KEY_FRAMES));
-	EXPECT_EQ(wait_results(rc, key, 1, 5000), 1);
+	EXPECT_EQ(harness_wait_len(rc, key, 1, 5000), 1);
 	g_usleep(1200000);	/* a second result would be here by now */
 	EXPECT_EQ(harness_int(rc, "LLEN %s", key), 1);
 	harness_stop(w, SIGTERM, NULL);
@@ -403,7 +374,7 @@ static void test_metrics_file(void) {
 	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "blur:sigma=2|invert", 25, NULL, 0);
 	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "grayscale", 5, NULL, 0);
 	freeReplyObject(redisCommand(rc, "LPUSH %s %s %s", OOBLEX_KEY_FRAMES, "garbage", "OOBXtruncated"));
-	EXPECT_EQ(wait_results(rc, key, 30, 10000), 30);
+	EXPECT_EQ(harness_wait_len(rc, key, 30, 10000), 30);
 	gchar *path = g_build_filename(dir, "ooblex_worker_met-1.prom", NULL);
 	gchar *text = NULL;
 	/* Written every second: wait for a file that has all of it. */

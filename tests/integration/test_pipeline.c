@@ -583,13 +583,7 @@ static void test_sigterm_drains(void) {
 	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "none", 20, NULL, 0);
 	GPid w = harness_spawn_worker(1, "drainer", 200, 3, NULL, NULL);
 	REQUIRE(w != 0);
-	int held = 0;
-	for(int i = 0; i < 400 && !held; i++) {
-		held = harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "drainer") == 3;
-		if(!held)
-			g_usleep(5000);
-	}
-	REQUIRE(held);
+	REQUIRE(harness_wait_len(rc, OOBLEX_KEY_PROCESSING_PREFIX "drainer", 3, 2000) == 3);
 	long long done_before = harness_int(rc, "LLEN %s", key);
 	gint64 t0 = g_get_monotonic_time();
 	int status = -1;
@@ -642,18 +636,6 @@ static void test_throughput_grows_with_workers(void) {
 	redisFree(rc);
 }
 
-/* Waits until worker `id` holds a frame in its processing list. */
-static int wait_holding(redisContext *rc, const char *id, int ms) {
-	char key[128];
-	g_snprintf(key, sizeof(key), OOBLEX_KEY_PROCESSING_PREFIX "%s", id);
-	for(int i = 0; i < ms / 5; i++) {
-		if(harness_int(rc, "LLEN %s", key) > 0)
-			return 1;
-		g_usleep(5000);
-	}
-	return 0;
-}
-
 static void test_worker_killed_mid_frame_loses_nothing(void) {
 	/* A slow worker takes a frame and is killed with SIGKILL while it works
 	 * on it: the frame goes back to the queue within a second, another worker
@@ -678,7 +660,7 @@ static void test_worker_killed_mid_frame_loses_nothing(void) {
 	for(int i = 0; i < 40; i++) {
 		video_test_source_next(src, push_packet, &net);
 		g_usleep(20000);
-		if(!killed && i >= 5 && wait_holding(rc, "victim", 500)) {
+		if(!killed && i >= 5 && harness_wait_len(rc, OOBLEX_KEY_PROCESSING_PREFIX "victim", 1, 500) > 0) {
 			kill(victim, SIGKILL);
 			waitpid(victim, NULL, 0);
 			g_spawn_close_pid(victim);
@@ -743,7 +725,7 @@ static void test_killed_worker_frame_past_deadline_counted_stale(void) {
 		h.deadline_us = ooblex_now_us() + 200000;
 		ooblex_wire_write_header(&h, msg);
 		freeReplyObject(redisCommand(rc, "RPUSH %s %b", OOBLEX_KEY_FRAMES, msg, hlen + h.payload_len));
-		held = wait_holding(rc, "victim2", 100);
+		held = harness_wait_len(rc, OOBLEX_KEY_PROCESSING_PREFIX "victim2", 1, 100) > 0;
 	}
 	free(msg);
 	REQUIRE(held);
