@@ -3,6 +3,7 @@
 # Idempotent: only packages that are missing are installed, so reruns are fast.
 #   deploy/install-deps.sh            build + run (plugin, worker, Redis, Janus)
 #   deploy/install-deps.sh --test     also what the tests need (Chromium, Node, sanitizers)
+#   deploy/install-deps.sh --bench    the test set plus gnuplot and perf (tests/bench)
 #   deploy/install-deps.sh --runtime  only what the built programs need to run (the Docker images)
 # Used by run-webrtc-demo.sh, tests/run.sh, .ci/run and the Dockerfiles.
 set -euo pipefail
@@ -20,6 +21,9 @@ TEST_PKGS=(chromium nodejs npm fonts-dejavu-core util-linux procps
   opencv-doc python3-onnx python3-numpy prometheus-node-exporter prometheus
   docker-compose python3-yaml systemd)
 
+# The benchmarks' plots and profiles.
+BENCH_PKGS=(gnuplot-nox linux-perf valgrind)
+
 # What `make install`'s output links against and uses, without compilers and headers.
 RUNTIME_PKGS=(janus libglib2.0-0 libjansson4 libhiredis0.14 libavcodec59 libavformat59 libavutil57
   libswscale6 libavfilter8 libturbojpeg0 libopencv-core406 libopencv-imgproc406 libopencv-objdetect406
@@ -28,8 +32,9 @@ RUNTIME_PKGS=(janus libglib2.0-0 libjansson4 libhiredis0.14 libavcodec59 libavfo
 case "${1:-}" in
   --runtime) pkgs=("${RUNTIME_PKGS[@]}") ;;
   --test) pkgs=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+  --bench) pkgs=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
   "") pkgs=("${BUILD_PKGS[@]}") ;;
-  *) echo "usage: install-deps.sh [--test|--runtime]" >&2; exit 2 ;;
+  *) echo "usage: install-deps.sh [--test|--bench|--runtime]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -37,7 +37,8 @@ build() {
   local dir=$1; shift
   mkdir -p "$dir"
   (cd "$dir" && { [ -f Makefile ] || "$TOP/configure" "$@" >configure.log 2>&1 || { tail -20 configure.log; exit 1; }; } &&
-    make -j"$JOBS" >make.log 2>&1 && make -j"$JOBS" check TESTS= >>make.log 2>&1) ||
+    make -j"$JOBS" >make.log 2>&1 && make -j"$JOBS" check TESTS= >>make.log 2>&1 &&
+    make -j"$JOBS" tests/bench/format_cost tests/bench/loadgen >>make.log 2>&1) ||
     { tail -30 "$dir/make.log" 2>/dev/null; return 1; }
   if grep -E "warning:" "$dir/make.log"; then echo "tests/run.sh: the build has warnings (see above)"; return 1; fi
 }

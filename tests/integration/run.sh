@@ -57,6 +57,13 @@ tap_check "node exporter serves the worker's metrics" bash -c \
 tap_check "node exporter finds the metrics file well-formed" grep -q '^node_textfile_scrape_error 0' "$OUT/scrape.txt"
 stop_pid "$NE" 3; NE=
 tap_check "a registry entry expires by itself" bash -c "[ \$(redis-cli -p $PORT TTL ooblex:worker:worker-a) -le 5 ]"
+# The benchmark's load generator still drives the data path (a smoke run, no figures).
+"$BUILD/tests/bench/loadgen" --port "$PORT" --sessions 2 --skip 1 --warmup 0.5 --seconds 1.5 --no-stop \
+  >"$OUT/loadgen.json" 2>"$OUT/loadgen.log"
+tap_check "the benchmark's load generator gets results back for two sessions" python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))['steps'][0]
+sys.exit(0 if s['results_delivered'] >= 30 and s['decode_errors'] == 0 and s['stages_ms']['total'] else 1)" "$OUT/loadgen.json"
 stop_pid "$W1" 5; c1=$?; W1=
 stop_pid "$W2" 5; c2=$?; W2=
 tap_check "SIGTERM stops workers with exit code 0" test "$c1" -eq 0 -a "$c2" -eq 0
