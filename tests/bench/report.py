@@ -5,11 +5,13 @@ and PNG plots (gnuplot). Standard library only.
     python3 tests/bench/report.py tests/out/bench [--readme README.md]
 
 With --readme, the table between the README's "bench:begin" and
-"bench:end" markers is replaced by the new one.
+"bench:end" markers is replaced by the new one, and the plots, results.json
+and profile.txt are copied to docs/bench/ beside it.
 """
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -318,8 +320,15 @@ if README:
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         tail = rest.split(end, 1)[1]
+        plots = sorted(os.path.basename(p) for p in glob.glob(os.path.join(OUT, "*.png")))
+        shown = md + ["", "Plots of this run: " + ", ".join(f"[{p[:-4]}](docs/bench/{p})" for p in plots) + "."]
         with open(README, "w") as f:
-            f.write(head + begin + "\n" + "\n".join(md) + "\n" + end + tail)
+            f.write(head + begin + "\n" + "\n".join(shown) + "\n" + end + tail)
+        dest = os.path.join(os.path.dirname(os.path.abspath(README)), "docs", "bench")
+        os.makedirs(dest, exist_ok=True)
+        for name in plots + ["results.json", "profile.txt"]:
+            if os.path.exists(os.path.join(OUT, name)):
+                shutil.copy(os.path.join(OUT, name), dest)
     else:
         print(f"report: no {begin} / {end} markers in {README}", file=sys.stderr)
 print("\n".join(md))
