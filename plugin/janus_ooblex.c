@@ -729,16 +729,7 @@ static void janus_ooblex_ingest_keyframe(void *user) {
 
 static void janus_ooblex_ingest_frame(uint8_t *msg, size_t len, void *user) {
 	janus_ooblex_session *session = user;
-	/* The frame's own effect decides its queue: a configure mid-stream
-	 * reroutes from the next frame on. */
-	ooblex_frame_header h;
-	const uint8_t *payload;
-	char queue[OOBLEX_KEY_MAX];
-	if(ooblex_wire_parse(msg, len, &h, &payload) == OOBLEX_WIRE_OK)
-		ooblex_reader_queue_for(reader, h.effect, queue, sizeof(queue));
-	else
-		g_strlcpy(queue, OOBLEX_KEY_FRAMES, sizeof(queue));
-	if(ooblex_producer_push(producer, queue, msg, len) == 0) {
+	if(ooblex_producer_push_frame(producer, reader, msg, len) == 0) {
 		atomic_fetch_add(&session->frames_queued, 1);
 		atomic_fetch_add(&total_frames_queued, 1);
 	} else {

@@ -11,6 +11,7 @@
 
 #include "ooblex_keys.h"
 #include "ooblex_route.h"
+#include "ooblex_wire.h"
 
 /* Replies bigger than this from a BRPOP are still read whole by hiredis; the
  * bound is on how many results one round trip may drain per list. */
@@ -352,6 +353,17 @@ void ooblex_reader_queue_for(ooblex_reader *r, const char *effect, char *out, si
 		names[i] = r->routes[i].name;
 	ooblex_route_queue(effect, names, r->n_routes, out, outlen);
 	g_mutex_unlock(&r->lock);
+}
+
+int ooblex_producer_push_frame(ooblex_producer *p, ooblex_reader *r, uint8_t *msg, size_t len) {
+	ooblex_frame_header h;
+	const uint8_t *payload;
+	char queue[OOBLEX_KEY_MAX];
+	if(ooblex_wire_parse(msg, len, &h, &payload) == OOBLEX_WIRE_OK)
+		ooblex_reader_queue_for(r, h.effect, queue, sizeof(queue));
+	else
+		g_strlcpy(queue, OOBLEX_KEY_FRAMES, sizeof(queue));
+	return ooblex_producer_push(p, queue, msg, len);
 }
 
 GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len, long long *dropped_stale) {

@@ -87,6 +87,11 @@ size_t ooblex_reader_routed(ooblex_reader *r, ooblex_routed_queue *out, size_t m
 /* The queue a frame with this effect goes to now (ooblex_route.h). Any
  * thread; cheap enough for every frame. */
 void ooblex_reader_queue_for(ooblex_reader *r, const char *effect, char *out, size_t outlen);
+/* Queues a packed frame (ooblex_wire) where its own effect routes it now,
+ * so a configure mid-stream reroutes from the next frame on; a message that
+ * does not parse goes to frames_to_process. Takes msg, as
+ * ooblex_producer_push does, with the same result. */
+int ooblex_producer_push_frame(ooblex_producer *p, ooblex_reader *r, uint8_t *msg, size_t len);
 void ooblex_reader_stop(ooblex_reader *r);
 
 #endif

@@ -461,14 +461,7 @@ static void ingest_keyframe(void *user) {
 
 static void ingest_frame(uint8_t *msg, size_t len, void *user) {
 	(void)user;
-	ooblex_frame_header h;
-	const uint8_t *payload;
-	char queue[OOBLEX_KEY_MAX];
-	if(ooblex_wire_parse(msg, len, &h, &payload) == OOBLEX_WIRE_OK)
-		ooblex_reader_queue_for(reader, h.effect, queue, sizeof(queue));
-	else
-		g_strlcpy(queue, OOBLEX_KEY_FRAMES, sizeof(queue));
-	ooblex_producer_push(producer, queue, msg, len);
+	ooblex_producer_push_frame(producer, reader, msg, len);
 }
 
 static void ingest_stopped(void *user) {
