@@ -40,12 +40,13 @@
 #include <glib.h>
 #include <jansson.h>
 #include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/log.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
 #include "dc_chunker.h"
+#include "footage.h"
 #include "depay.h"
 #include "frame_packer.h"
 #include "ingest.h"
@@ -67,6 +68,7 @@
 #define SOURCE_FRAMES 300	/* ten seconds, looped; one keyframe each loop */
 #define SOURCE_KBPS 2000	/* what Chrome sends for 640x480 on a good link */
 #define MAX_SESSIONS 128
+#define I420_SIZE (W * H * 3 / 2)
 
 /* ------------------------------------------------------------ the source */
 
@@ -103,43 +105,22 @@ static void keep_packet(const uint8_t *pkt, size_t len, void *user) {
 
 /* Pictures of real footage scaled to 640x480 (the pattern when there is no
  * file): a camera's detail, not a synthetic gradient that costs nothing to
- * decode. Returns how many were read. */
-static int read_footage(const char *path, uint8_t **pics, int max) {
-	AVFormatContext *fmt = NULL;
-	if(path == NULL || avformat_open_input(&fmt, path, NULL, NULL) != 0)
-		return 0;
-	int n = 0, vs = -1;
-	AVCodecContext *dec = NULL;
-	struct SwsContext *sws = NULL;
-	AVPacket *pkt = av_packet_alloc();
-	AVFrame *frame = av_frame_alloc();
-	if(avformat_find_stream_info(fmt, NULL) < 0 || (vs = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0)
-		goto done;
-	const AVCodec *codec = avcodec_find_decoder(fmt->streams[vs]->codecpar->codec_id);
-	dec = codec ? avcodec_alloc_context3(codec) : NULL;
-	if(dec == NULL || avcodec_parameters_to_context(dec, fmt->streams[vs]->codecpar) < 0 || avcodec_open2(dec, codec, NULL) < 0)
-		goto done;
-	while(n < max && av_read_frame(fmt, pkt) >= 0) {
-		if(pkt->stream_index == vs && avcodec_send_packet(dec, pkt) >= 0) {
-			while(n < max && avcodec_receive_frame(dec, frame) == 0) {
-				sws = sws_getCachedContext(sws, frame->width, frame->height, frame->format, W, H, AV_PIX_FMT_YUV420P,
-					SWS_BILINEAR, NULL, NULL, NULL);
-				uint8_t *p = malloc(W * H * 3 / 2);
-				uint8_t *dst[4] = { p, p + W * H, p + W * H * 5 / 4, NULL };
-				int stride[4] = { W, W / 2, W / 2, 0 };
-				sws_scale(sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height, dst, stride);
-				pics[n++] = p;
-			}
-		}
-		av_packet_unref(pkt);
-	}
-done:
-	sws_freeContext(sws);
-	av_frame_free(&frame);
-	av_packet_free(&pkt);
-	avcodec_free_context(&dec);
-	avformat_close_input(&fmt);
-	return n;
+ * decode. */
+typedef struct footage_pictures {
+	uint8_t **pics;	/* tightly packed I420 */
+	struct SwsContext *sws;
+} footage_pictures;
+
+static int keep_scaled(const AVFrame *picture, int index, void *user) {
+	footage_pictures *f = user;
+	f->sws = sws_getCachedContext(f->sws, picture->width, picture->height, picture->format, W, H, AV_PIX_FMT_YUV420P,
+		SWS_BILINEAR, NULL, NULL, NULL);
+	uint8_t *dst[4];
+	int stride[4];
+	f->pics[index] = malloc(I420_SIZE);
+	av_image_fill_arrays(dst, stride, f->pics[index], AV_PIX_FMT_YUV420P, W, H, 1);
+	sws_scale(f->sws, (const uint8_t *const *)picture->data, picture->linesize, 0, picture->height, dst, stride);
+	return 0;
 }
 
 /* A webcam's sensor noise: every picture differs a little from the last,
@@ -188,7 +169,9 @@ static AVCodecContext *browser_like_encoder(const char *codec) {
 
 static int prepare_source(const char *codec, const char *footage, int noise, const char **what) {
 	uint8_t *pics[SOURCE_FRAMES] = { 0 };
-	int have = read_footage(footage, pics, SOURCE_FRAMES);
+	footage_pictures fp = { pics, NULL };
+	int have = MAX(0, footage_decode(footage, SOURCE_FRAMES, keep_scaled, &fp));
+	sws_freeContext(fp.sws);
 	*what = have > 0 ? footage : "test pattern";
 	AVCodecContext *enc = browser_like_encoder(codec);
 	if(enc == NULL)
@@ -203,23 +186,21 @@ static int prepare_source(const char *codec, const char *footage, int noise, con
 	frame->height = H;
 	frame->format = AV_PIX_FMT_YUV420P;
 	av_frame_get_buffer(frame, 0);
-	uint8_t *pic = malloc(W * H * 3 / 2);
+	uint8_t *pic = malloc(I420_SIZE);
 	GRand *rng = g_rand_new_with_seed(7);
 	for(int i = 0; i < SOURCE_FRAMES; i++) {
 		source[i].packets = g_byte_array_new();
 		source[i].bitstream = g_byte_array_new();
 		if(have > 0)
-			memcpy(pic, pics[i % have], W * H * 3 / 2);
+			memcpy(pic, pics[i % have], I420_SIZE);
 		else
 			test_pattern_i420(pic, W, H, i);
 		add_sensor_noise(pic, noise, rng);
 		av_frame_make_writable(frame);
-		for(int pl = 0, off = 0; pl < 3; pl++) {
-			int pw = pl ? W / 2 : W, ph = pl ? H / 2 : H;
-			for(int r = 0; r < ph; r++)
-				memcpy(frame->data[pl] + r * frame->linesize[pl], pic + off + r * pw, pw);
-			off += pw * ph;
-		}
+		uint8_t *planes[4];
+		int strides[4];
+		av_image_fill_arrays(planes, strides, pic, AV_PIX_FMT_YUV420P, W, H, 1);
+		av_image_copy(frame->data, frame->linesize, (const uint8_t **)planes, strides, AV_PIX_FMT_YUV420P, W, H);
 		frame->pts = i;
 		frame->pict_type = i == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
 		if(avcodec_send_frame(enc, frame) < 0)
@@ -314,7 +295,6 @@ typedef struct sample {
 } sample;
 
 typedef struct session {
-	int index;
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
 	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
 	char result_key[OOBLEX_KEY_MAX];
@@ -331,7 +311,7 @@ typedef struct session {
 	ooblex_video_output *vout;
 	uint64_t delivered_in_window;
 	uint64_t frames_sent_in_window;	/* pacer */
-	atomic_uint_fast64_t chunks, chunk_bytes, video_packets;
+	atomic_uint_fast64_t chunks, video_packets;	/* what the return path sent */
 } session;
 
 typedef struct run_config {
@@ -353,15 +333,11 @@ static GArray *samples;
 static uint64_t window_start_us, window_end_us;	/* wall clock, capture times counted */
 static const run_config *current;
 
-static void held_free(void *p) {
-	g_free(p);
-}
-
 static int count_chunk(const uint8_t *msg, size_t len, void *user) {
 	session *s = user;
 	(void)msg;
+	(void)len;
 	atomic_fetch_add(&s->chunks, 1);
-	atomic_fetch_add(&s->chunk_bytes, len);
 	return 0;
 }
 
@@ -372,75 +348,78 @@ static void count_video_packet(const uint8_t *packet, size_t len, void *user) {
 	atomic_fetch_add(&s->video_packets, 1);
 }
 
+/* A result waiting in the reorder buffer: parsed once, with its arrival time. */
+typedef struct held {
+	uint64_t returned;
+	ooblex_frame_header h;
+	const uint8_t *payload;	/* inside msg */
+	uint8_t msg[];
+} held;
+
 /* What the plugin does with a result its reorder buffer released: the data
  * channel's metadata and chunks, or the video track's mailbox. */
-static void deliver(session *s, const uint8_t *msg, size_t len, uint64_t returned) {
-	ooblex_frame_header h;
-	const uint8_t *payload;
-	if(ooblex_wire_parse(msg, len, &h, &payload) != OOBLEX_WIRE_OK)
-		return;
+static void deliver(session *s, const held *r) {
+	const ooblex_frame_header *h = &r->h;
 	uint64_t sent = ooblex_now_us();
 	if(current->video_output) {
-		ooblex_video_output_push(s->vout, payload, h.payload_len, h.width, h.height, h.capture_us, 0);
+		ooblex_video_output_push(s->vout, r->payload, h->payload_len, h->width, h->height, h->capture_us, 0);
 	} else {
-		json_t *meta = json_pack("{sIsisssssisis{sIsIsIsIsIsI}}", "frame_id", (json_int_t)h.frame_id, "seq", (int)h.seq,
-			"effect", h.effect, "worker", h.worker, "width", (int)h.width, "height", (int)h.height, "t",
-			"capture", (json_int_t)h.capture_us, "queued", (json_int_t)h.queued_us, "worker_start",
-			(json_int_t)h.worker_start_us, "worker_end", (json_int_t)h.worker_end_us, "returned", (json_int_t)returned,
-			"sent", (json_int_t)sent);
+		json_t *meta = json_pack("{sIsisssssisis{sIsIsIsIsIsI}}", "frame_id", (json_int_t)h->frame_id, "seq", (int)h->seq,
+			"effect", h->effect, "worker", h->worker, "width", (int)h->width, "height", (int)h->height, "t",
+			"capture", (json_int_t)h->capture_us, "queued", (json_int_t)h->queued_us, "worker_start",
+			(json_int_t)h->worker_start_us, "worker_end", (json_int_t)h->worker_end_us, "returned",
+			(json_int_t)r->returned, "sent", (json_int_t)sent);
 		char *text = json_dumps(meta, JSON_COMPACT);
 		json_decref(meta);
-		ooblex_chunk_frame(h.frame_id, (const uint8_t *)text, strlen(text), payload, h.payload_len, OOBLEX_CHUNK_MAX,
+		ooblex_chunk_frame(h->frame_id, (const uint8_t *)text, strlen(text), r->payload, h->payload_len, OOBLEX_CHUNK_MAX,
 			count_chunk, s);
 		free(text);
 	}
-	if(h.capture_us >= window_start_us && h.capture_us < window_end_us) {
+	if(h->capture_us >= window_start_us && h->capture_us < window_end_us) {
 		s->delivered_in_window++;
-		sample smp = { h.capture_us, h.queued_us, h.worker_start_us, h.worker_end_us, returned, sent };
+		sample smp = { h->capture_us, h->queued_us, h->worker_start_us, h->worker_end_us, r->returned, sent };
 		g_mutex_lock(&samples_lock);
 		g_array_append_val(samples, smp);
 		g_mutex_unlock(&samples_lock);
 	}
 }
 
-/* A result travels through the reorder buffer with its arrival time:
- * [u64 returned][u64 length][message]. */
-typedef struct held {
-	uint64_t returned, len;
-	uint8_t msg[];
-} held;
-
 static void flush(session *s, uint64_t now) {
 	uint32_t seq;
 	held *item;
 	while((item = ooblex_reorder_pop(s->reorder, now, &seq)) != NULL) {
-		deliver(s, item->msg, item->len, item->returned);
+		deliver(s, item);
 		g_free(item);
 	}
 	atomic_store(&s->resolved_seq, ooblex_reorder_next(s->reorder) - 1);
 }
 
+/* Reader thread. table_lock is held throughout: a session is only freed
+ * after it left the table. */
 static void on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
 	(void)user;
 	g_mutex_lock(&table_lock);
 	session *s = g_hash_table_lookup(by_key, key);
+	held *item = s ? g_malloc(sizeof(*item) + len) : NULL;
+	if(item != NULL) {
+		memcpy(item->msg, msg, len);
+		if(ooblex_wire_parse(item->msg, len, &item->h, &item->payload) != OOBLEX_WIRE_OK ||
+				item->h.pixfmt != OOBLEX_PIXFMT_JPEG) {
+			g_free(item);
+			item = NULL;
+		}
+	}
+	if(item != NULL) {
+		uint64_t now = item->returned = ooblex_now_us();
+		g_mutex_lock(&s->lock);
+		if(item->h.queued_us != 0 && now > item->h.queued_us)
+			ooblex_reorder_observe(s->reorder, now - item->h.queued_us);
+		if(ooblex_reorder_put(s->reorder, item->h.seq, item, now) != OOBLEX_REORDER_ACCEPTED)
+			g_free(item);
+		flush(s, now);
+		g_mutex_unlock(&s->lock);
+	}
 	g_mutex_unlock(&table_lock);
-	ooblex_frame_header h;
-	const uint8_t *payload;
-	if(s == NULL || ooblex_wire_parse(msg, len, &h, &payload) != OOBLEX_WIRE_OK || h.pixfmt != OOBLEX_PIXFMT_JPEG)
-		return;
-	uint64_t now = ooblex_now_us();
-	held *item = g_malloc(sizeof(*item) + len);
-	item->returned = now;
-	item->len = len;
-	memcpy(item->msg, msg, len);
-	g_mutex_lock(&s->lock);
-	if(h.queued_us != 0 && now > h.queued_us)
-		ooblex_reorder_observe(s->reorder, now - h.queued_us);
-	if(ooblex_reorder_put(s->reorder, h.seq, item, now) != OOBLEX_REORDER_ACCEPTED)
-		g_free(item);
-	flush(s, now);
-	g_mutex_unlock(&s->lock);
 }
 
 static void on_tick(void *user) {
@@ -469,9 +448,8 @@ static void ingest_stopped(void *user) {
 	atomic_store(&s->ingest_done, 1);
 }
 
-static session *session_start(int index, const run_config *rc) {
+static session *session_start(const run_config *rc) {
 	session *s = g_new0(session, 1);
-	s->index = index;
 	for(int i = 0; i < OOBLEX_CLIENT_ID_LEN; i++)
 		s->client_id[i] = (uint8_t)g_random_int();
 	ooblex_client_id_to_hex(s->client_id, s->hex);
@@ -480,7 +458,7 @@ static session *session_start(int index, const run_config *rc) {
 	s->rtp_seq = (uint16_t)g_random_int();
 	g_mutex_init(&s->lock);
 	/* As janus_ooblex.c sets a session up with the default configuration. */
-	s->reorder = ooblex_reorder_new(64, 150 * 1000, held_free);
+	s->reorder = ooblex_reorder_new(64, 150 * 1000, g_free);
 	ooblex_reorder_set_adaptive(s->reorder, 15 * 1000, 10 * 1000);
 	char err[256];
 	if(rc->video_output) {
@@ -630,7 +608,7 @@ static void reference_costs(const char *codec, gboolean with_encode, double *dec
 	if(!with_encode)
 		return;
 	ooblex_video_encoder *e = ooblex_video_encoder_new(ooblex_codec_from_name(codec), 1500 * 1000, FPS);
-	uint8_t *i420 = malloc(W * H * 3 / 2);
+	uint8_t *i420 = malloc(I420_SIZE);
 	double total = 0;
 	int encoded = 0;
 	for(int i = 0; i < source_n; i++) {
@@ -638,12 +616,8 @@ static void reference_costs(const char *codec, gboolean with_encode, double *dec
 		if(pic == NULL)
 			continue;
 		/* Packed as the output thread has it after its JPEG decode. */
-		for(int pl = 0, off = 0; pl < 3; pl++) {
-			int pw = pl ? W / 2 : W, ph = pl ? H / 2 : H;
-			for(int r = 0; r < ph; r++)
-				memcpy(i420 + off + r * pw, pic->data[pl] + r * pic->linesize[pl], pw);
-			off += pw * ph;
-		}
+		av_image_copy_to_buffer(i420, I420_SIZE, (const uint8_t *const *)pic->data, pic->linesize, AV_PIX_FMT_YUV420P,
+			W, H, 1);
 		const uint8_t *out;
 		size_t len;
 		int key;
@@ -675,7 +649,7 @@ static json_t *run_step(int n, const run_config *rc, redisContext *rcon, double 
 	long long redis0 = redis_used_memory(rcon);
 	g_mutex_lock(&table_lock);
 	for(int i = 0; i < n; i++) {
-		sessions[i] = session_start(i, rc);
+		sessions[i] = session_start(rc);
 		g_hash_table_insert(by_key, sessions[i]->result_key, sessions[i]);
 		ooblex_reader_watch(reader, sessions[i]->result_key);
 	}
@@ -719,7 +693,7 @@ static json_t *run_step(int n, const run_config *rc, redisContext *rcon, double 
 	g_usleep(1200 * 1000);
 	json_t *per_client_fps = json_array();
 	double min_fps = 1e9, sum_fps = 0;
-	uint64_t packets_dropped = 0, decode_errors = 0, deferred = 0;
+	uint64_t packets_dropped = 0, decode_errors = 0, deferred = 0, chunks = 0, video_packets = 0;
 	g_mutex_lock(&table_lock);
 	for(int i = 0; i < n; i++) {
 		session *s = sessions[i];
@@ -734,16 +708,15 @@ static json_t *run_step(int n, const run_config *rc, redisContext *rcon, double 
 		packets_dropped += atomic_load(&s->stats.packets_dropped);
 		decode_errors += atomic_load(&s->stats.decode_errors);
 		deferred += atomic_load(&s->stats.frames_deferred);
+		chunks += atomic_load(&s->chunks);
+		video_packets += atomic_load(&s->video_packets);
 		ooblex_reader_unwatch(reader, s->result_key);
 		g_hash_table_remove(by_key, s->result_key);
 		ooblex_ingest_stop(s->ingest);
 	}
-	g_mutex_unlock(&table_lock);
-	g_mutex_lock(&table_lock);
-	int was = n_sessions;
 	n_sessions = 0;
 	g_mutex_unlock(&table_lock);
-	for(int i = 0; i < was; i++) {
+	for(int i = 0; i < n; i++) {
 		redisReply *r = redisCommand(rcon, "DEL %s", sessions[i]->result_key);
 		freeReplyObject(r);
 		session_free(sessions[i]);
@@ -775,6 +748,8 @@ static json_t *run_step(int n, const run_config *rc, redisContext *rcon, double 
 		(json_int_t)delivered, "packets_dropped", (json_int_t)packets_dropped);
 	json_object_set_new(o, "frames_deferred", json_integer((json_int_t)deferred));
 	json_object_set_new(o, "decode_errors", json_integer((json_int_t)decode_errors));
+	json_object_set_new(o, "chunks_sent", json_integer((json_int_t)chunks));
+	json_object_set_new(o, "video_packets_sent", json_integer((json_int_t)video_packets));
 	json_object_set_new(o, "stages_ms", stages);
 	json_object_set_new(o, "per_client_fps", per_client_fps);
 	json_object_set_new(o, "data_path_cores", json_real(path_cpu_ms / (rc->seconds_s * 1000.0)));

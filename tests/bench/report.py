@@ -69,6 +69,21 @@ def best_step(sweep):
     return good[-1] if good else None
 
 
+def workers_cores(s):
+    return sum(v for k, v in s.get("other_cores", {}).items() if k.startswith("worker"))
+
+
+def cpu_row(label, skip, s):
+    return (f"| {label} | {skip} | {s['sessions']} | {s['data_path_cores']:.2f} | {workers_cores(s):.2f} | "
+            f"{s.get('other_cores', {}).get('redis', 0):.2f} | {s['data_path_cpu_ms_per_frame']:.2f} | "
+            f"{s['cpu_ratio']:.2f} | {s['rss_kib_per_session'] / 1024:.1f} | {s['redis_bytes_per_session'] / 1048576:.1f} |")
+
+
+def fleet_fps(workers, effect):
+    return next((t["throughput"]["fps"] for t in throughput
+                 if t["workers"] == workers and t["throughput"]["effect"] == effect), None)
+
+
 def first_failing(sweep):
     bad = [s for s in sweep.get("steps", []) if not s.get("within_aims")]
     return bad[0] if bad else None
@@ -83,9 +98,12 @@ for skip, d in video_out.items():
 
 # ---------------------------------------------------------------- the aims
 aims = []
-floor = (g2g.get("echotestG2gMs") or {}).get("p50")
-dc = (((g2g.get("both") or {}).get("g2gMs") or {}).get("datachannel") or {}).get("p50")
-vt = ((g2g.get("video") or {}).get("g2gMs") or {}).get("p50")
+# Glass-to-glass percentiles of tests/e2e/video.js' summary, by path.
+G2G_ECHOTEST = g2g.get("echotestG2gMs") or {}
+G2G_DATACHANNEL = ((g2g.get("both") or {}).get("g2gMs") or {}).get("datachannel") or {}
+G2G_VIDEO_BOTH = ((g2g.get("both") or {}).get("g2gMs") or {}).get("video") or {}
+G2G_VIDEO = (g2g.get("video") or {}).get("g2gMs") or {}
+floor, dc, vt = G2G_ECHOTEST.get("p50"), G2G_DATACHANNEL.get("p50"), G2G_VIDEO.get("p50")
 if floor is not None:
     for label, v in (("data channel", dc), ("video track", vt)):
         if v is not None:
@@ -177,18 +195,10 @@ md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for (codec, skip), d in sorted(sweeps.items()):
     for s in d["steps"]:
         if s["sessions"] in (1, 4, 8, 16, 32) or s is best_step(d):
-            other = s.get("other_cores", {})
-            workers = sum(v for k, v in other.items() if k.startswith("worker"))
-            md.append(f"| {codec.upper()} | {skip} | {s['sessions']} | {s['data_path_cores']:.2f} | {workers:.2f} | "
-                      f"{other.get('redis', 0):.2f} | {s['data_path_cpu_ms_per_frame']:.2f} | {s['cpu_ratio']:.2f} | "
-                      f"{s['rss_kib_per_session'] / 1024:.1f} | {s['redis_bytes_per_session'] / 1048576:.1f} |")
+            md.append(cpu_row(codec.upper(), skip, s))
 for skip, d in sorted(video_out.items()):
     for s in d["steps"]:
-        md.append(f"| VP8 + video track | {skip} | {s['sessions']} | {s['data_path_cores']:.2f} | "
-                  f"{sum(v for k, v in s.get('other_cores', {}).items() if k.startswith('worker')):.2f} | "
-                  f"{s.get('other_cores', {}).get('redis', 0):.2f} | {s['data_path_cpu_ms_per_frame']:.2f} | "
-                  f"{s['cpu_ratio']:.2f} | {s['rss_kib_per_session'] / 1024:.1f} | "
-                  f"{s['redis_bytes_per_session'] / 1048576:.1f} |")
+        md.append(cpu_row("VP8 + video track", skip, s))
 md.append("")
 
 if g2g:
@@ -197,10 +207,8 @@ if g2g:
     md.append("")
     md.append("| Path | p50 | p95 | p99 |")
     md.append("|---|---:|---:|---:|")
-    rows = [("echotest (the floor)", g2g.get("echotestG2gMs")),
-            ("Ooblex, data channel", ((g2g.get("both") or {}).get("g2gMs") or {}).get("datachannel")),
-            ("Ooblex, video track (both outputs)", ((g2g.get("both") or {}).get("g2gMs") or {}).get("video")),
-            ("Ooblex, video track only", (g2g.get("video") or {}).get("g2gMs"))]
+    rows = [("echotest (the floor)", G2G_ECHOTEST), ("Ooblex, data channel", G2G_DATACHANNEL),
+            ("Ooblex, video track (both outputs)", G2G_VIDEO_BOTH), ("Ooblex, video track only", G2G_VIDEO)]
     for label, v in rows:
         if v:
             md.append(f"| {label} | {fmt(v.get('p50'), 0)} | {fmt(v.get('p95'), 0)} | {fmt(v.get('p99'), 0)} |")
@@ -214,10 +222,7 @@ if throughput:
     md.append("| Workers | " + " | ".join(f"`{e}`" for e in effects) + " |")
     md.append("|---:|" + "---:|" * len(effects))
     for w in sorted({t["workers"] for t in throughput}):
-        cells = []
-        for e in effects:
-            t = next((t["throughput"] for t in throughput if t["workers"] == w and t["throughput"]["effect"] == e), None)
-            cells.append(f"{t['fps']:.1f}" if t else "–")
+        cells = [fmt(fleet_fps(w, e)) for e in effects]
         md.append(f"| {w} | " + " | ".join(cells) + " |")
     md.append("")
 
@@ -270,7 +275,7 @@ if sweeps:
     sw = sweeps.get(("vp8", 3))
     if sw:
         write("plot-cores.dat", [f"{s['sessions']} {s['data_path_cores']:.3f} "
-                                 f"{sum(v for k, v in s.get('other_cores', {}).items() if k.startswith('worker')):.3f} "
+                                 f"{workers_cores(s):.3f} "
                                  f"{s.get('other_cores', {}).get('redis', 0):.3f} {s['generator_cores']:.3f}"
                                  for s in sw["steps"]])
         gnuplot(TERM + "set output 'cpu.png'\nset title 'Where the 2 cores go (VP8, FRAME\\_SKIP=3)'\n"
@@ -290,11 +295,7 @@ if throughput:
     effects = sorted({t["throughput"]["effect"] for t in throughput})
     rows = []
     for w in sorted({t["workers"] for t in throughput}):
-        vals = []
-        for e in effects:
-            t = next((t["throughput"] for t in throughput if t["workers"] == w and t["throughput"]["effect"] == e), None)
-            vals.append(f"{t['fps']:.2f}" if t else "0")
-        rows.append(f"{w} " + " ".join(vals))
+        rows.append(f"{w} " + " ".join(f"{fleet_fps(w, e) or 0:.2f}" for e in effects))
     write("plot-throughput.dat", rows)
     plots = [f"'plot-throughput.dat' using 1:{i + 2} with linespoints lw 2 title '{e.replace('_', chr(92) + '_')}'"
              for i, e in enumerate(effects)]
@@ -303,9 +304,7 @@ if throughput:
             "plot " + ", ".join(plots) + "\n")
 if g2g:
     rows = []
-    for label, v in (("echotest", g2g.get("echotestG2gMs")),
-                     ("data\\_channel", ((g2g.get("both") or {}).get("g2gMs") or {}).get("datachannel")),
-                     ("video\\_track", (g2g.get("video") or {}).get("g2gMs"))):
+    for label, v in (("echotest", G2G_ECHOTEST), ("data\\_channel", G2G_DATACHANNEL), ("video\\_track", G2G_VIDEO)):
         if v:
             rows.append(f"{label} {v.get('p50', 0)} {v.get('p95', 0)} {v.get('p99', 0) or 0}")
     write("plot-g2g.dat", rows)

@@ -36,16 +36,20 @@ WORKERS=${BENCH_WORKERS:-2}
 
 PORT=$(free_port)
 WPIDS=()
-cleanup() {
+stop_workers() {
+  local p
   for p in "${WPIDS[@]}"; do stop_pid "$p" 3 || true; done
+  WPIDS=()
+}
+cleanup() {
+  stop_workers
   stop_pid "${REDIS_PID:-}" 3 || true
 }
 trap cleanup EXIT
 start_redis "$PORT" "$OUT/redis.log"
 start_workers() {
   local i
-  for p in "${WPIDS[@]}"; do stop_pid "$p" 3 || true; done
-  WPIDS=()
+  stop_workers
   for i in $(seq 1 "$1"); do
     "$BUILD/ooblex-worker" --port "$PORT" --id "bench-$i" >"$OUT/worker-$i.log" 2>&1 &
     WPIDS+=($!)
@@ -115,8 +119,7 @@ for workers in 1 2 4; do
       --queue "${fx##*|}" --source "$FOOTAGE" | sed "s/^{/{\"workers\":$workers,/" >>"$OUT/throughput.jsonl"
   done
 done
-for p in "${WPIDS[@]}"; do stop_pid "$p" 3 || true; done
-WPIDS=()
+stop_workers
 
 echo "== transport formats (tests/bench/format_cost)"
 "$BUILD/tests/bench/format_cost" "$PORT" 150 >"$OUT/format_cost.md"

@@ -1,0 +1,39 @@
+/*
+ * footage.c - the pictures of a video file (footage.h).
+ */
+#include "footage.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+
+int footage_decode(const char *path, int max, footage_fn fn, void *user) {
+	AVFormatContext *fmt = NULL;
+	if(path == NULL || avformat_open_input(&fmt, path, NULL, NULL) != 0)
+		return -1;
+	int n = -1, vs = -1, stop = 0;
+	AVCodecContext *dec = NULL;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *picture = av_frame_alloc();
+	if(avformat_find_stream_info(fmt, NULL) < 0 || (vs = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)) < 0)
+		goto done;
+	const AVCodec *codec = avcodec_find_decoder(fmt->streams[vs]->codecpar->codec_id);
+	dec = codec ? avcodec_alloc_context3(codec) : NULL;
+	if(dec == NULL || avcodec_parameters_to_context(dec, fmt->streams[vs]->codecpar) < 0 || avcodec_open2(dec, codec, NULL) < 0)
+		goto done;
+	n = 0;
+	while(!stop && n < max && av_read_frame(fmt, pkt) >= 0) {
+		if(pkt->stream_index == vs && avcodec_send_packet(dec, pkt) >= 0) {
+			while(!stop && n < max && avcodec_receive_frame(dec, picture) == 0) {
+				stop = fn(picture, n++, user);
+				av_frame_unref(picture);
+			}
+		}
+		av_packet_unref(pkt);
+	}
+done:
+	av_frame_free(&picture);
+	av_packet_free(&pkt);
+	avcodec_free_context(&dec);
+	avformat_close_input(&fmt);
+	return n;
+}
