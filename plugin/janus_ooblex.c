@@ -58,6 +58,7 @@
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
+#include "ooblex_wire_check.h"
 #include "redis_queue.h"
 #include "reorder.h"
 #include "stage_stats.h"
@@ -668,11 +669,10 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 	r->msg = g_memdup2(msg, len);
 	r->len = len;
 	r->received_us = ooblex_now_us();
-	ooblex_wire_error e = ooblex_wire_parse(r->msg, len, &r->h, &r->payload);
-	if(e != OOBLEX_WIRE_OK || r->h.kind != OOBLEX_KIND_RESULT || r->h.pixfmt != OOBLEX_PIXFMT_JPEG ||
-			memcmp(r->h.client_id, session->client_id, OOBLEX_CLIENT_ID_LEN) != 0) {
+	const char *refused = ooblex_wire_accept_result(r->msg, len, session->client_id, &r->h, &r->payload);
+	if(refused != NULL) {
 		JANUS_LOG(LOG_WARN, "[ooblex-%s] Skipping a bad result from %s (%zu bytes): %s\n", session->client_hex,
-			key, len, e != OOBLEX_WIRE_OK ? ooblex_wire_error_str(e) : "not a JPEG result for this client");
+			key, len, refused);
 		atomic_fetch_add(&session->results_malformed, 1);
 		atomic_fetch_add(&total_results_malformed, 1);
 		held_result_free(r);

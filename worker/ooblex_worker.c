@@ -40,6 +40,7 @@
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
+#include "ooblex_wire_check.h"
 #include "worker_metrics.h"
 
 #ifndef OOBLEX_MODULE_DIR
@@ -573,11 +574,10 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLE
 	worker *w = q->w;
 	ooblex_frame_header h;
 	const uint8_t *payload = NULL;
-	ooblex_wire_error e = ooblex_wire_parse(msg, len, &h, &payload);
-	if(e != OOBLEX_WIRE_OK || h.kind != OOBLEX_KIND_FRAME) {
+	const char *refused = ooblex_wire_accept_frame(msg, len, &h, &payload);
+	if(refused != NULL) {
 		count_error(w, OOBLEX_ERR_MALFORMED);
-		logmsg("[%s] skipping a malformed message (%zu bytes): %s", w->opt.id, len,
-			e != OOBLEX_WIRE_OK ? ooblex_wire_error_str(e) : "not a frame");
+		logmsg("[%s] skipping a malformed message (%zu bytes): %s", w->opt.id, len, refused);
 		return -1;
 	}
 	uint64_t start = ooblex_now_us();
@@ -602,11 +602,6 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLE
 			return -1;
 		}
 		in = q->decoded;
-	} else if(h.pixfmt != OOBLEX_PIXFMT_I420 && h.pixfmt != OOBLEX_PIXFMT_RGB24) {
-		count_error(w, OOBLEX_ERR_FAILED);
-		logmsg("[%s] frame %llu: unsupported pixel format %s", w->opt.id,
-			(unsigned long long)h.frame_id, ooblex_pixfmt_name(h.pixfmt));
-		return -1;
 	}
 	if(ensure(&q->pixels, &q->pixels_cap, ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height)) < 0)
 		return -1;
