@@ -16,10 +16,11 @@ BUILD_PKGS=(build-essential autoconf automake libtool pkg-config
   ffmpeg curl iproute2 ca-certificates openssl python3)
 # opencv-doc: real footage with faces; python3-onnx: the tests' tiny model;
 # node exporter and prometheus: the metrics files read and queried for real;
-# docker-compose (no engine): validates the compose file; systemd: systemd-analyze.
+# docker-compose (no engine): validates the compose file; systemd: systemd-analyze;
+# clang + libfuzzer-14-dev: the fuzz targets (tests/fuzz/run.sh).
 TEST_PKGS=(chromium nodejs npm fonts-dejavu-core util-linux procps
   opencv-doc python3-onnx python3-numpy prometheus-node-exporter prometheus
-  docker-compose python3-yaml systemd)
+  docker-compose python3-yaml systemd clang libfuzzer-14-dev)
 
 # The benchmarks' plots and profiles.
 BENCH_PKGS=(gnuplot-nox linux-perf valgrind)

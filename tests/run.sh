@@ -3,7 +3,7 @@
 #   tests/run.sh            install what is missing, build, run all suites
 #   tests/run.sh --no-e2e   skip the browser test (no root / no namespaces)
 # Suites: unit (C), js (the client module, in Node), integration (Redis + 2 workers), install (make install into
-# a scratch root, loaded by Janus), e2e (Chromium + Janus +
+# a scratch root, loaded by Janus), fuzz (tests/fuzz: corpus replay, ~30 s of libFuzzer per target), e2e (Chromium + Janus +
 # Redis + 3 workers, needs root for its network namespace), demo (the README's
 # ./run-webrtc-demo.sh, used by Chromium, then Ctrl-C), and the unit,
 # integration and browser suites again built with AddressSanitizer +
@@ -81,6 +81,9 @@ suite unit unit_tests build
 suite js node --test --test-reporter=tap tests/js/test_ooblex_client.js
 suite integration tests/integration/run.sh build
 suite install tests/install/run.sh build
+# Every fuzz target: its seed corpus replayed without libFuzzer, then ~30 s of
+# fuzzing each (execs, execs/s and coverage in the log's TAP comments).
+suite fuzz tests/fuzz/run.sh fuzz 30
 if [ "$E2E" = 1 ]; then
   suite e2e tests/e2e/run.sh build
   suite demo tests/demo/run.sh

@@ -54,6 +54,8 @@ if os.path.exists(os.path.join(OUT, "throughput.jsonl")):
 formats = load("format_cost.json", [])
 g2g = load("glass-to-glass.json", {})
 profile_run = load("profile-run.json", {})
+soak = load("soak.json", {})
+fuzz = load("fuzz.json", {})
 
 
 def step(sweep, n):
@@ -90,7 +92,7 @@ def first_failing(sweep):
 
 
 results = {"machine": machine, "sessions": {}, "video_output": {}, "throughput": throughput,
-           "formats": formats, "glass_to_glass": g2g, "aims": {}}
+           "formats": formats, "glass_to_glass": g2g, "soak": soak, "fuzz": fuzz, "aims": {}}
 for (codec, skip), d in sweeps.items():
     results["sessions"][f"{codec}_skip{skip}"] = d
 for skip, d in video_out.items():
@@ -136,6 +138,13 @@ for skip, d in sorted(video_out.items()):
         aims.append((f"… with the video track (decode + encode, VP8, FRAME_SKIP={skip})",
                      f"{s['cpu_ratio']:.2f}× at {s['sessions']} sessions (encode {d['libavcodec_encode_ms']:.2f} ms/frame)",
                      s["cpu_ratio"] <= 1.25))
+if soak.get("growth_pct") is not None:
+    minutes = soak["seconds"] / 60
+    aims.append((f"Soak: RSS growth from minute 1 to the end ≤ 5% ({soak['sessions']} sessions, "
+                 f"{minutes:.0f} min, ASan/LSan)",
+                 f"{soak['growth_pct']:+.2f}% ({soak['rss_kib_baseline'] / 1024:.0f} → {soak['rss_kib_end'] / 1024:.0f} MiB), "
+                 f"{soak['leak_reports']} leak / {soak['error_reports']} error reports",
+                 soak["growth_pct"] <= 5 and soak["leak_reports"] == 0 and soak["error_reports"] == 0))
 results["aims"] = [{"aim": a, "measured": m, "met": ok} for a, m, ok in aims]
 
 # ---------------------------------------------------------------- Markdown
@@ -237,6 +246,33 @@ if formats:
                   f"{total:.2f} |")
     md.append("")
 
+if soak:
+    md.append(f"**Soak** (tests/bench/soak.sh: {soak['sessions']} VP8 sessions, FRAME_SKIP=3, for {soak['seconds']} s "
+              "through the load generator built with ASan + LSan + UBSan, 2 sanitized workers; RSS of the load "
+              f"generator every {soak['sample_s']:.0f} s):")
+    md.append("")
+    md.append("| RSS at baseline | RSS at end | growth | slope | of which the generator's own frame log | "
+              "fps/client | sanitizer reports |")
+    md.append("|---:|---:|---:|---:|---:|---:|---:|")
+    slope = soak.get("slope_kib_per_min")
+    md.append(f"| {fmt(soak.get('rss_kib_baseline'))} KiB at {fmt(soak.get('baseline_s'), 0)} s | "
+              f"{fmt(soak.get('rss_kib_end'))} KiB | "
+              f"{'–' if soak.get('growth_pct') is None else format(soak['growth_pct'], '+.2f') + '%'} | "
+              f"{'–' if slope is None else format(slope, '+.0f') + ' KiB/min'} | {fmt(soak.get('own_samples_kib'), 0)} KiB | "
+              f"{fmt(soak.get('processed_fps_per_client'))} | {len(soak.get('sanitizer_reports', []))} |")
+    md.append("")
+
+if fuzz.get("targets"):
+    md.append(f"**Fuzzing** (tests/fuzz/run.sh, libFuzzer + ASan + UBSan, {fuzz.get('seconds_per_target')} s per target, "
+              "one core):")
+    md.append("")
+    md.append("| Target | execs | execs/s | cov | ft | corpus | result |")
+    md.append("|---|---:|---:|---:|---:|---:|---|")
+    for t in fuzz["targets"]:
+        md.append(f"| {t['target']} | {t['execs']} | {t['execs_per_sec']} | {t['cov']} | {t['ft']} | {t['corpus']} | "
+                  f"{'ok' if t['status'] == 'ok' else '**' + t['status'] + '**: ' + t.get('reproducer', '')} |")
+    md.append("")
+
 with open(os.path.join(OUT, "results.md"), "w") as f:
     f.write("\n".join(md))
 with open(os.path.join(OUT, "results.json"), "w") as f:
@@ -312,6 +348,11 @@ if g2g:
             "set ylabel 'ms'\nset style data histograms\nset style histogram clustered gap 1\n"
             "set style fill solid 0.8 border -1\nset yrange [0:*]\n"
             "plot 'plot-g2g.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p95', '' using 4 title 'p99'\n")
+if soak.get("samples"):
+    write("plot-soak.dat", [f"{t / 60:.3f} {k / 1024:.1f}" for t, k in soak["samples"]])
+    gnuplot(TERM + "set output 'soak.png'\nset title 'Soak: RSS of the load generator, "
+            f"{soak['sessions']} sessions under ASan/LSan'\nset xlabel 'minutes'\nset ylabel 'RSS (MiB)'\n"
+            "set yrange [0:*]\nplot 'plot-soak.dat' using 1:2 with lines lw 2 title 'RSS'\n")
 if README:
     with open(README) as f:
         text = f.read()

@@ -14,7 +14,11 @@
 #   - glass-to-glass: Chromium, Janus and the plugin, against Janus'
 #     echotest on the same pattern (tests/e2e/video.js): includes Janus;
 #   - throughput: frames straight into the queue, 1/2/4 workers, CPU-heavy effects;
-#   - format_cost: raw (I420, RGB24) against JPEG through Redis.
+#   - format_cost: raw (I420, RGB24) against JPEG through Redis;
+#   - fuzz: every tests/fuzz target for FUZZ_SECONDS each (default 60; 600
+#     for a longer hunt; 0 skips), execs and coverage per target;
+#   - soak: tests/bench/soak.sh, 16 sessions for SOAK_SECONDS (default 600;
+#     0 skips) under ASan/LSan, RSS growth from minute 1 to the end (aim <= 5%).
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$TOP/tests/lib/common.sh"
@@ -32,6 +36,8 @@ else
   WINDOW=(--warmup 2 --seconds 8); SKIP1=1,2,4,6,8,10,12,14,16,20; SKIP3=1,2,4,8,12,16,20,24,28,32,40,48,56,64
   THROUGHPUT_FRAMES=150
 fi
+FUZZ_SECONDS=${FUZZ_SECONDS:-$([ -n "${BENCH_QUICK:-}" ] && echo 10 || echo 60)}
+SOAK_SECONDS=${SOAK_SECONDS:-$([ -n "${BENCH_QUICK:-}" ] && echo 60 || echo 600)}
 WORKERS=${BENCH_WORKERS:-2}
 
 PORT=$(free_port)
@@ -124,6 +130,19 @@ stop_workers
 echo "== transport formats (tests/bench/format_cost)"
 "$BUILD/tests/bench/format_cost" "$PORT" 150 >"$OUT/format_cost.md"
 sed -n 's/^JSON: //p' "$OUT/format_cost.md" >"$OUT/format_cost.json"
+
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  echo "== fuzz: every target for $FUZZ_SECONDS s (tests/fuzz/run.sh)"
+  "$TOP/tests/fuzz/run.sh" fuzz "$FUZZ_SECONDS" >"$OUT/fuzz.log" 2>&1 || echo "(fuzzing found something: see $OUT/fuzz.log)"
+  grep -E '^(not ok|# fuzz )' "$OUT/fuzz.log" || true
+  cp "$TOP/tests/out/fuzz/summary.json" "$OUT/fuzz.json" 2>/dev/null || true
+fi
+
+if [ "$SOAK_SECONDS" -gt 0 ]; then
+  echo "== soak: 16 sessions for $SOAK_SECONDS s under ASan/LSan (tests/bench/soak.sh)"
+  SOAK_SECONDS=$SOAK_SECONDS SOAK_OUT=$OUT "$TOP/tests/bench/soak.sh" "${SOAK_BUILD:-$TOP/build-asan}" ||
+    echo "(the soak run failed: see $OUT/soak-run.log)"
+fi
 
 echo "== glass-to-glass in Chromium, against Janus' echotest (tests/e2e/video.js)"
 if E2E_ONLY=video "$TOP/tests/e2e/run.sh" "$BUILD" >"$OUT/glass-to-glass.log" 2>&1; then :; else
