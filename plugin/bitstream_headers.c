@@ -132,7 +132,7 @@ int ooblex_h264_parse_sps(const uint8_t *nal, size_t len, ooblex_h264_sps *sps) 
 	bit_reader br = { .data = rbsp, .bits = n * 8 };
 	memset(sps, 0, sizeof(*sps));
 	sps->profile_idc = read_bits(&br, 8);
-	read_bits(&br, 8);	/* constraint_set0..5 flags, reserved_zero_2bits */
+	sps->constraint_flags = read_bits(&br, 8);	/* constraint_set0..5 flags, reserved_zero_2bits */
 	sps->level_idc = read_bits(&br, 8);
 	sps->sps_id = read_ue(&br);
 	if(sps->sps_id > 31)
@@ -159,14 +159,19 @@ int ooblex_h264_parse_sps(const uint8_t *nal, size_t len, ooblex_h264_sps *sps) 
 					skip_scaling_list(&br, i < 6 ? 16 : 64);
 		}
 	}
-	if(read_ue(&br) > 12)	/* log2_max_frame_num_minus4 */
+	uint32_t log2_max_frame_num_minus4 = read_ue(&br);
+	if(log2_max_frame_num_minus4 > 12)
 		return -1;
+	sps->log2_max_frame_num = 4 + log2_max_frame_num_minus4;
 	uint32_t poc_type = read_ue(&br);
 	if(poc_type > 2)
 		return -1;
+	sps->poc_type = poc_type;
 	if(poc_type == 0) {
-		if(read_ue(&br) > 12)	/* log2_max_pic_order_cnt_lsb_minus4 */
+		uint32_t lsb_minus4 = read_ue(&br);
+		if(lsb_minus4 > 12)
 			return -1;
+		sps->log2_max_poc_lsb = 4 + lsb_minus4;
 	} else if(poc_type == 1) {
 		read_bit(&br);	/* delta_pic_order_always_zero_flag */
 		read_se(&br);	/* offset_for_non_ref_pic */
@@ -178,13 +183,13 @@ int ooblex_h264_parse_sps(const uint8_t *nal, size_t len, ooblex_h264_sps *sps) 
 			read_se(&br);	/* offset_for_ref_frame */
 	}
 	sps->max_num_ref_frames = read_ue(&br);
-	read_bit(&br);	/* gaps_in_frame_num_value_allowed_flag */
+	sps->gaps_allowed = (int)read_bit(&br);
 	uint64_t width_mbs = (uint64_t)read_ue(&br) + 1;
 	uint64_t height_map_units = (uint64_t)read_ue(&br) + 1;
 	sps->frame_mbs_only = (int)read_bit(&br);
 	if(!sps->frame_mbs_only)
 		read_bit(&br);	/* mb_adaptive_frame_field_flag */
-	read_bit(&br);	/* direct_8x8_inference_flag */
+	sps->direct_8x8 = (int)read_bit(&br);
 	uint64_t crop[4] = { 0, 0, 0, 0 };	/* left, right, top, bottom */
 	if(read_bit(&br))
 		for(int i = 0; i < 4; i++)

@@ -26,11 +26,13 @@
 int ooblex_vp8_frame_size(const uint8_t *frame, size_t len, unsigned *width, unsigned *height);
 
 typedef struct ooblex_h264_sps {
-	unsigned profile_idc, level_idc, sps_id;
+	unsigned profile_idc, constraint_flags, level_idc, sps_id;
 	unsigned chroma_format_idc;	/* 1 (4:2:0) unless a high profile says otherwise */
 	unsigned bit_depth_luma, bit_depth_chroma;
+	/* What slice headers depend on (and a test needs to rewrite an SPS). */
+	unsigned log2_max_frame_num, poc_type, log2_max_poc_lsb;
 	unsigned max_num_ref_frames;
-	int frame_mbs_only;
+	int gaps_allowed, frame_mbs_only, direct_8x8;
 	/* The picture libavcodec allocates (whole macroblocks, both fields);
 	 * saturated at UINT32_MAX for absurd values. */
 	uint32_t coded_width, coded_height;

@@ -14,6 +14,7 @@
 #include <libavutil/log.h>
 #include <libavutil/opt.h>
 
+#include "bitstream_craft.h"
 #include "bitstream_headers.h"
 
 /* ------------------------------------------------------- real keyframes */
@@ -223,24 +224,14 @@ static void test_h264_sps_from_libx264(void) {
 
 /* ------------------------------------------------------- crafted headers */
 
-static void vp8_header(uint8_t b[10], unsigned w, unsigned h, unsigned scale) {
-	unsigned first_part = 100;
-	b[0] = (uint8_t)(0x10 | ((first_part << 5) & 0xe0));	/* key, version 0, shown */
-	b[1] = (uint8_t)(first_part >> 3);
-	b[2] = (uint8_t)(first_part >> 11);
-	b[3] = 0x9d; b[4] = 0x01; b[5] = 0x2a;
-	b[6] = (uint8_t)w; b[7] = (uint8_t)(((w >> 8) & 0x3f) | (scale << 6));
-	b[8] = (uint8_t)h; b[9] = (uint8_t)(((h >> 8) & 0x3f) | (scale << 6));
-}
-
 static void test_vp8_crafted_headers(void) {
 	uint8_t b[32] = { 0 };
 	unsigned w = 0, h = 0;
-	vp8_header(b, 16383, 16383, 3);
+	craft_vp8_header(b, 16383, 16383, 3);
 	EXPECT_EQ(ooblex_vp8_frame_size(b, sizeof(b), &w, &h), 1);
 	EXPECT(w == 16383 && h == 16383);	/* the scale bits are not size */
 	EXPECT(!ooblex_picture_fits(w, h, 1920, 1080));
-	vp8_header(b, 640, 480, 1);
+	craft_vp8_header(b, 640, 480, 1);
 	EXPECT_EQ(ooblex_vp8_frame_size(b, 10, &w, &h), 1);
 	EXPECT(w == 640 && h == 480);
 	EXPECT_EQ(ooblex_vp8_frame_size(b, 9, &w, &h), -1);	/* truncated */
@@ -248,136 +239,30 @@ static void test_vp8_crafted_headers(void) {
 	EXPECT_EQ(ooblex_vp8_frame_size(b, 0, &w, &h), -1);
 	b[4] = 0x02;	/* not the start code */
 	EXPECT_EQ(ooblex_vp8_frame_size(b, 10, &w, &h), -1);
-	vp8_header(b, 0, 480, 0);
+	craft_vp8_header(b, 0, 480, 0);
 	EXPECT_EQ(ooblex_vp8_frame_size(b, 10, &w, &h), -1);
-	vp8_header(b, 640, 0, 0);
+	craft_vp8_header(b, 640, 0, 0);
 	EXPECT_EQ(ooblex_vp8_frame_size(b, 10, &w, &h), -1);
 }
 
-/* An SPS written bit by bit, emulation prevention bytes added. */
-typedef struct bit_writer {
-	uint8_t buf[2048];
-	size_t bits;
-} bit_writer;
-
-static void put_bit(bit_writer *bw, unsigned b) {
-	if(b)
-		bw->buf[bw->bits >> 3] |= (uint8_t)(0x80 >> (bw->bits & 7));
-	bw->bits++;
-}
-
-static void put_bits(bit_writer *bw, uint64_t v, int n) {
-	for(int i = n - 1; i >= 0; i--)
-		put_bit(bw, (unsigned)(v >> i) & 1);
-}
-
-static void put_ue(bit_writer *bw, uint64_t v) {
-	uint64_t x = v + 1;
-	int n = 0;
-	while((x >> n) > 1)
-		n++;
-	put_bits(bw, 0, n);
-	put_bits(bw, x, n + 1);
-}
-
-static void put_se(bit_writer *bw, int64_t v) {
-	put_ue(bw, v > 0 ? (uint64_t)(2 * v - 1) : (uint64_t)(-2 * v));
-}
-
-/* Where the last write_sps() put the end of frame_cropping (bits, RBSP). */
-static size_t crop_end_bits;
-
-typedef struct sps_fields {
-	unsigned profile, sps_id, chroma, poc_type, refs;
-	uint64_t width_mbs_minus1, height_map_units_minus1;
-	int frame_mbs_only, scaling_lists;
-	unsigned crop[4];
-} sps_fields;
-
-/* Returns the NAL unit's length in out (header byte 0x67 first). */
-static size_t write_sps(const sps_fields *f, uint8_t *out) {
-	bit_writer bw;
-	memset(&bw, 0, sizeof(bw));
-	put_bits(&bw, f->profile, 8);
-	put_bits(&bw, 0, 8);
-	put_bits(&bw, 40, 8);	/* level 4.0 */
-	put_ue(&bw, f->sps_id);
-	if(f->profile == 100 || f->profile == 110 || f->profile == 122 || f->profile == 244) {
-		put_ue(&bw, f->chroma);
-		if(f->chroma == 3)
-			put_bit(&bw, 0);
-		put_ue(&bw, 0);
-		put_ue(&bw, 0);
-		put_bit(&bw, 0);
-		put_bit(&bw, f->scaling_lists != 0);
-		if(f->scaling_lists)
-			for(int i = 0; i < (f->chroma != 3 ? 8 : 12); i++) {
-				put_bit(&bw, 1);
-				for(int j = 0; j < (i < 6 ? 16 : 64); j++)
-					put_se(&bw, j % 2 ? 7 : -7);	/* never reaches zero: every delta is read */
-			}
-	}
-	put_ue(&bw, 0);	/* log2_max_frame_num_minus4 */
-	put_ue(&bw, f->poc_type);
-	if(f->poc_type == 0)
-		put_ue(&bw, 2);
-	else if(f->poc_type == 1) {
-		put_bit(&bw, 0);
-		put_se(&bw, -3);
-		put_se(&bw, 5);
-		put_ue(&bw, 3);
-		put_se(&bw, 1); put_se(&bw, -1); put_se(&bw, 2);
-	}
-	put_ue(&bw, f->refs);
-	put_bit(&bw, 0);
-	put_ue(&bw, f->width_mbs_minus1);
-	put_ue(&bw, f->height_map_units_minus1);
-	put_bit(&bw, (unsigned)f->frame_mbs_only);
-	if(!f->frame_mbs_only)
-		put_bit(&bw, 0);
-	put_bit(&bw, 1);
-	int cropping = f->crop[0] || f->crop[1] || f->crop[2] || f->crop[3];
-	put_bit(&bw, (unsigned)cropping);
-	if(cropping)
-		for(int i = 0; i < 4; i++)
-			put_ue(&bw, f->crop[i]);
-	crop_end_bits = bw.bits;
-	put_bit(&bw, 0);	/* no VUI */
-	put_bit(&bw, 1);	/* rbsp_stop_one_bit */
-	size_t n = (bw.bits + 7) / 8;
-	size_t o = 0;
-	int zeros = 0;
-	out[o++] = 0x67;
-	for(size_t i = 0; i < n; i++) {
-		if(zeros >= 2 && bw.buf[i] <= 3) {
-			out[o++] = 0x03;
-			zeros = 0;
-		}
-		zeros = bw.buf[i] == 0 ? zeros + 1 : 0;
-		out[o++] = bw.buf[i];
-	}
-	return o;
-}
-
-static const sps_fields vga = { .profile = 66, .chroma = 1, .poc_type = 2, .refs = 1,
-	.width_mbs_minus1 = 39, .height_map_units_minus1 = 29, .frame_mbs_only = 1 };
+static craft_sps vga;
 
 static void test_h264_crafted_sps(void) {
 	uint8_t nal[2200];
 	ooblex_h264_sps s;
-	size_t n = write_sps(&vga, nal);
+	size_t n = craft_write_sps(&vga, nal);
 	REQUIRE(ooblex_h264_parse_sps(nal, n, &s) == 0);
 	EXPECT(s.width == 640 && s.height == 480 && s.coded_width == 640 && s.coded_height == 480);
 	/* Every cut before the end of the cropping fields is refused as truncated
 	 * (no escapes in this one: NAL bytes are RBSP bytes after the header). */
-	size_t need = 1 + (crop_end_bits + 7) / 8;
+	size_t need = 1 + (vga.crop_end_bits + 7) / 8;
 	int refused = 0;
 	for(size_t cut = 0; cut < need; cut++)
 		refused += ooblex_h264_parse_sps(nal, cut, &s) < 0;
 	EXPECT_EQ(refused, need);
 	EXPECT_EQ(ooblex_h264_parse_sps(nal, need, &s), 0);
 	/* Not an SPS at all, or the forbidden bit. */
-	n = write_sps(&vga, nal);
+	n = craft_write_sps(&vga, nal);
 	nal[0] = 0x68;
 	EXPECT_EQ(ooblex_h264_parse_sps(nal, n, &s), -1);
 	nal[0] = 0xe7;
@@ -385,73 +270,73 @@ static void test_h264_crafted_sps(void) {
 
 	/* 8192 x 8192 (what a hostile page sends to make the decoder allocate
 	 * 100 MB): read right, and refused by the policy. */
-	sps_fields big = vga;
+	craft_sps big = vga;
 	big.width_mbs_minus1 = big.height_map_units_minus1 = 511;
-	n = write_sps(&big, nal);
+	n = craft_write_sps(&big, nal);
 	REQUIRE(ooblex_h264_parse_sps(nal, n, &s) == 0);
 	EXPECT(s.coded_width == 8192 && s.coded_height == 8192);
 	EXPECT(!ooblex_picture_fits(s.coded_width, s.coded_height, 1920, 1080));
 	/* A huge coded picture cropped down to a tiny one: the coded size is
 	 * what gets allocated, and what the ingest checks. */
 	big.crop[1] = 4088; big.crop[3] = 4088;
-	n = write_sps(&big, nal);
+	n = craft_write_sps(&big, nal);
 	REQUIRE(ooblex_h264_parse_sps(nal, n, &s) == 0);
 	EXPECT(s.width == 16 && s.height == 16 && s.coded_width == 8192);
 	/* A cropping window larger than the picture is ignored (as libavcodec does). */
-	sps_fields odd = vga;
+	craft_sps odd = vga;
 	odd.crop[0] = 1000;
-	n = write_sps(&odd, nal);
+	n = craft_write_sps(&odd, nal);
 	REQUIRE(ooblex_h264_parse_sps(nal, n, &s) == 0);
 	EXPECT_EQ(s.width, 640);
 	/* Sizes beyond 32 bits saturate rather than wrap to something small. */
-	sps_fields absurd = vga;
+	craft_sps absurd = vga;
 	absurd.width_mbs_minus1 = 0xfffffffeu;
-	n = write_sps(&absurd, nal);
+	n = craft_write_sps(&absurd, nal);
 	REQUIRE(ooblex_h264_parse_sps(nal, n, &s) == 0);
 	EXPECT_EQ(s.coded_width, UINT32_MAX);
 	EXPECT(!ooblex_picture_fits(s.coded_width, s.coded_height, 8192, 8192));
 
 	/* Interlaced: map units are MB pairs; crop units double vertically. */
-	sps_fields field = vga;
+	craft_sps field = vga;
 	field.profile = 100;
 	field.frame_mbs_only = 0;
 	field.height_map_units_minus1 = 17;	/* 18 pairs = 576 lines */
 	field.crop[3] = 2;	/* 2 x 2 x 2 = 8 lines */
-	n = write_sps(&field, nal);
+	n = craft_write_sps(&field, nal);
 	REQUIRE(ooblex_h264_parse_sps(nal, n, &s) == 0);
 	EXPECT(s.coded_height == 576 && s.height == 568);
 
 	/* High profiles: chroma format, bit depths, 8 or 12 scaling lists before the size. */
 	for(unsigned chroma = 0; chroma <= 3; chroma++) {
-		sps_fields hp = vga;
+		craft_sps hp = vga;
 		hp.profile = chroma == 3 ? 244 : 100;
 		hp.chroma = chroma;
 		hp.scaling_lists = 1;
 		hp.crop[1] = 3;
 		hp.crop[3] = 3;
-		n = write_sps(&hp, nal);
+		n = craft_write_sps(&hp, nal);
 		REQUIRE(ooblex_h264_parse_sps(nal, n, &s) == 0);
 		unsigned ux = chroma == 1 || chroma == 2 ? 2 : 1, uy = chroma == 1 ? 2 : 1;
 		EXPECT_EQ(s.chroma_format_idc, chroma);
 		EXPECT(s.width == 640 - 3 * ux && s.height == 480 - 3 * uy);
 	}
-	sps_fields bad = vga;
+	craft_sps bad = vga;
 	bad.profile = 100;
 	bad.chroma = 4;
-	n = write_sps(&bad, nal);
+	n = craft_write_sps(&bad, nal);
 	EXPECT_EQ(ooblex_h264_parse_sps(nal, n, &s), -1);
 	bad = vga;
 	bad.sps_id = 32;
-	n = write_sps(&bad, nal);
+	n = craft_write_sps(&bad, nal);
 	EXPECT_EQ(ooblex_h264_parse_sps(nal, n, &s), -1);
 	bad = vga;
 	bad.poc_type = 3;
-	n = write_sps(&bad, nal);
+	n = craft_write_sps(&bad, nal);
 	EXPECT_EQ(ooblex_h264_parse_sps(nal, n, &s), -1);
 	/* pic_order_cnt_type 1 and its cycle of offsets. */
-	sps_fields poc1 = vga;
+	craft_sps poc1 = vga;
 	poc1.poc_type = 1;
-	n = write_sps(&poc1, nal);
+	n = craft_write_sps(&poc1, nal);
 	REQUIRE(ooblex_h264_parse_sps(nal, n, &s) == 0);
 	EXPECT(s.width == 640 && s.height == 480);
 
@@ -460,12 +345,12 @@ static void test_h264_crafted_sps(void) {
 		0x00, 0x00, 0x03, 0x00, 0x80 };
 	EXPECT_EQ(ooblex_h264_parse_sps(zeros, sizeof(zeros), &s), -1);
 	/* A scaling-list delta out of -128..127. */
-	bit_writer bw;
+	craft_bits bw;
 	memset(&bw, 0, sizeof(bw));
-	put_bits(&bw, 100, 8); put_bits(&bw, 0, 8); put_bits(&bw, 40, 8);
-	put_ue(&bw, 0); put_ue(&bw, 1); put_ue(&bw, 0); put_ue(&bw, 0); put_bit(&bw, 0);
-	put_bit(&bw, 1); put_bit(&bw, 1); put_se(&bw, 300);
-	for(int i = 0; i < 40; i++) put_bit(&bw, 1);
+	craft_put(&bw, 100, 8); craft_put(&bw, 0, 8); craft_put(&bw, 40, 8);
+	craft_ue(&bw, 0); craft_ue(&bw, 1); craft_ue(&bw, 0); craft_ue(&bw, 0); craft_bit(&bw, 0);
+	craft_bit(&bw, 1); craft_bit(&bw, 1); craft_se(&bw, 300);
+	for(int i = 0; i < 40; i++) craft_bit(&bw, 1);
 	uint8_t sl[64] = { 0x67 };
 	memcpy(sl + 1, bw.buf, 40);
 	EXPECT_EQ(ooblex_h264_parse_sps(sl, 41, &s), -1);
@@ -474,12 +359,12 @@ static void test_h264_crafted_sps(void) {
 static void test_h264_emulation_prevention(void) {
 	/* 1 x 1 macroblock with cropping 0/0/0/0 spelt out long: the RBSP holds
 	 * 00 00 0x runs, which the writer escapes with 03. */
-	sps_fields f = vga;
+	craft_sps f = vga;
 	f.width_mbs_minus1 = 0;
 	f.height_map_units_minus1 = 0;
 	f.refs = 0x7fff;	/* ue of 32768: 15 zeros, then 16 bits */
 	uint8_t nal[256];
-	size_t n = write_sps(&f, nal);
+	size_t n = craft_write_sps(&f, nal);
 	int escapes = 0;
 	for(size_t i = 2; i < n; i++)
 		escapes += nal[i - 2] == 0 && nal[i - 1] == 0 && nal[i] == 3;
@@ -489,9 +374,9 @@ static void test_h264_emulation_prevention(void) {
 	EXPECT(s.coded_width == 16 && s.coded_height == 16);
 	/* ue(2^31 - 1) is 31 zeros, a one and 31 zeros: three whole zero bytes
 	 * in the RBSP, so the NAL unit certainly holds an escape. */
-	sps_fields g = vga;
+	craft_sps g = vga;
 	g.refs = 0x7fffffff;
-	n = write_sps(&g, nal);
+	n = craft_write_sps(&g, nal);
 	for(size_t i = 2; i < n; i++)
 		escapes += nal[i - 2] == 0 && nal[i - 1] == 0 && nal[i] == 3;
 	EXPECT(escapes > 0);
@@ -510,13 +395,13 @@ static void test_h264_access_units(void) {
 	EXPECT_EQ(ooblex_h264_frame_size(slice, sizeof(slice), &w, &h), 0);
 	/* Two SPSs: the larger counts. */
 	memcpy(au + n, sc4, 4); n += 4;
-	n += write_sps(&vga, au + n);
-	sps_fields big = vga;
+	n += craft_write_sps(&vga, au + n);
+	craft_sps big = vga;
 	big.sps_id = 1;
 	big.width_mbs_minus1 = 119;	/* 1920 */
 	big.height_map_units_minus1 = 67;	/* 1088 */
 	memcpy(au + n, sc3, 3); n += 3;
-	n += write_sps(&big, au + n);
+	n += craft_write_sps(&big, au + n);
 	memcpy(au + n, slice, sizeof(slice)); n += sizeof(slice);
 	EXPECT_EQ(ooblex_h264_frame_size(au, n, &w, &h), 2);
 	EXPECT(w == 1920 && h == 1088);
@@ -526,9 +411,9 @@ static void test_h264_access_units(void) {
 	size_t m = 0;
 	memcpy(au + m, slice, sizeof(slice)); m += sizeof(slice);
 	memcpy(au + m, sc3, 3); m += 3;
-	sps_fields huge = vga;
+	craft_sps huge = vga;
 	huge.width_mbs_minus1 = huge.height_map_units_minus1 = 511;
-	m += write_sps(&huge, au + m);
+	m += craft_write_sps(&huge, au + m);
 	au[m++] = 0x55;
 	EXPECT_EQ(ooblex_h264_frame_size(au, m, &w, &h), 1);
 	EXPECT(w == 8192 && h == 8192);
@@ -560,6 +445,7 @@ static void test_picture_fits(void) {
 
 int main(void) {
 	av_log_set_level(AV_LOG_QUIET);
+	vga = craft_sps_vga();
 	TEST_RUN(test_vp8_keyframes_from_libvpx);
 	TEST_RUN(test_h264_sps_from_libx264);
 	TEST_RUN(test_vp8_crafted_headers);
