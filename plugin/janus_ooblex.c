@@ -784,6 +784,8 @@ static int janus_ooblex_set_output(janus_ooblex_session *session, unsigned outpu
 			.bitrate_bps = (int)settings.video_bitrate_kbps * 1000,
 			.max_packet = 1200,
 			.fps = 30,
+			.max_width = settings.max_decode_width,
+			.max_height = settings.max_decode_height,
 		};
 		start = ooblex_video_output_start(&vcfg, janus_ooblex_send_rtp, session, err, errlen);
 		if(start == NULL)
