@@ -7,7 +7,10 @@
  *  - a new timestamp ends the current frame: whole if nothing was missing
  *    and the new packet can start a frame (only its marker was lost);
  *  - a frame whose first packet is missing is dropped once, as a whole;
- *  - before the first keyframe, and after a drop, inter frames are dropped.
+ *  - before the first keyframe, and after a drop, inter frames are dropped;
+ *  - a frame that outgrows the caps is dropped at once and the rest of its
+ *    timestamp discarded as it comes (it may never end: no marker, one
+ *    timestamp forever).
  */
 #include "depay.h"
 
@@ -20,6 +23,7 @@ typedef struct frame_slot {
 	ooblex_frame_buf buf;
 	uint32_t timestamp;
 	int keyframe;
+	unsigned packets;
 	uint64_t first_arrival_us;
 } frame_slot;
 
@@ -34,6 +38,7 @@ struct ooblex_depay {
 	int waiting_keyframe;
 	int discarding;	/* dropping the rest of a frame whose start was lost */
 	uint32_t discard_ts;
+	unsigned max_packets;	/* per frame; 0: no bound */
 	ooblex_depay_stats stats;
 };
 
@@ -56,10 +61,16 @@ ooblex_codec ooblex_codec_from_name(const char *name) {
 }
 
 int ooblex_frame_buf_append(ooblex_frame_buf *f, const uint8_t *data, size_t len) {
+	if(f->max && (len > f->max || f->len > f->max - len)) {
+		f->over_max = 1;
+		return -1;
+	}
 	if(f->len + len + OOBLEX_DEPAY_PADDING > f->cap) {
 		size_t cap = f->cap ? f->cap : 64 * 1024;
 		while(cap < f->len + len + OOBLEX_DEPAY_PADDING)
 			cap *= 2;
+		if(f->max && cap > f->max + OOBLEX_DEPAY_PADDING)
+			cap = f->max + OOBLEX_DEPAY_PADDING;	/* doubling must not overshoot the bound */
 		uint8_t *n = realloc(f->data, cap);
 		if(n == NULL)
 			return -1;
@@ -96,6 +107,36 @@ void ooblex_depay_free(ooblex_depay *d) {
 	free(d);
 }
 
+void ooblex_depay_set_limits(ooblex_depay *d, size_t max_bytes, unsigned max_packets) {
+	d->cur.buf.max = d->ready[0].buf.max = d->ready[1].buf.max = max_bytes;
+	d->max_packets = max_packets;
+}
+
+/* A buffer a huge frame grew is given back once that frame is done with:
+ * the next one grows it again (by doubling) only if it needs to. */
+static void release_if_huge(ooblex_frame_buf *b) {
+	if(b->cap > OOBLEX_DEPAY_KEEP_BYTES) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
+	b->len = 0;
+	b->over_max = 0;
+}
+
+/* Drops the frame at this timestamp for outgrowing a cap; whatever else
+ * arrives at that timestamp is discarded without being copied. */
+static void drop_over_cap(ooblex_depay *d, uint32_t timestamp, int *need_keyframe) {
+	d->in_frame = 0;
+	d->frame_broken = 0;
+	d->discarding = 1;
+	d->discard_ts = timestamp;
+	d->waiting_keyframe = 1;
+	*need_keyframe = 1;
+	d->stats.frames_over_cap++;
+	release_if_huge(&d->cur.buf);
+}
+
 void ooblex_depay_reset(ooblex_depay *d) {
 	d->in_frame = 0;
 	d->frame_broken = 0;
@@ -114,12 +155,14 @@ static void finish_frame(ooblex_depay *d, int complete, int *need_keyframe) {
 		d->stats.frames_dropped++;
 		d->waiting_keyframe = 1;
 		*need_keyframe = 1;
+		release_if_huge(&d->cur.buf);
 		return;
 	}
 	if(d->waiting_keyframe && !d->cur.keyframe) {
 		/* Inter frame without its references: useless until the next keyframe. */
 		d->stats.frames_dropped++;
 		*need_keyframe = 1;
+		release_if_huge(&d->cur.buf);
 		return;
 	}
 	d->waiting_keyframe = 0;
@@ -133,6 +176,7 @@ static void finish_frame(ooblex_depay *d, int complete, int *need_keyframe) {
 	d->cur = tmp;
 	d->cur.buf.len = 0;
 	d->n_ready++;
+	release_if_huge(&d->cur.buf);	/* the slot that came back was handed out before */
 }
 
 ooblex_depay_result ooblex_depay_push(ooblex_depay *d, const ooblex_rtp_packet *pkt,
@@ -173,13 +217,24 @@ ooblex_depay_result ooblex_depay_push(ooblex_depay *d, const ooblex_rtp_packet *
 	int first = !d->in_frame;
 	if(first) {
 		d->cur.buf.len = 0;
+		d->cur.buf.over_max = 0;
 		d->cur.timestamp = pkt->timestamp;
 		d->cur.first_arrival_us = arrival_us;
 		d->cur.keyframe = 0;
+		d->cur.packets = 0;
 		d->frame_broken = 0;
 	}
+	if(d->max_packets && d->cur.packets >= d->max_packets) {
+		drop_over_cap(d, pkt->timestamp, need_keyframe);
+		return ooblex_depay_next(d, out);
+	}
+	d->cur.packets++;
 	int starts = DEPAY_START_MAYBE;
 	if(d->append(pkt->payload, pkt->payload_len, first, &d->cur.buf, &starts, &d->cur.keyframe) < 0) {
+		if(d->cur.buf.over_max) {
+			drop_over_cap(d, pkt->timestamp, need_keyframe);
+			return ooblex_depay_next(d, out);
+		}
 		d->stats.bad_packets++;
 		if(!first) {
 			d->frame_broken = 1;

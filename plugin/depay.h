@@ -54,6 +54,7 @@ typedef struct ooblex_depay_stats {
 	uint64_t keyframes;
 	uint64_t bad_packets;	/* malformed payloads */
 	uint64_t frames_dropped;	/* incomplete, or waiting for a keyframe */
+	uint64_t frames_over_cap;	/* passed max_frame_bytes or max_frame_packets */
 	uint64_t losses;	/* sequence gaps seen */
 } ooblex_depay_stats;
 
@@ -61,6 +62,18 @@ typedef struct ooblex_depay ooblex_depay;
 
 ooblex_depay *ooblex_depay_new(ooblex_codec codec);
 void ooblex_depay_free(ooblex_depay *d);
+
+/* Bounds one frame (0: no bound, the default). A frame that would pass
+ * max_bytes of bitstream or max_packets packets is dropped at once, counted
+ * in frames_over_cap (not frames_dropped), the rest of its timestamp is
+ * discarded as it arrives, and what follows waits for a keyframe: packets
+ * that share one timestamp and never carry a marker cost nothing more.
+ * Memory: at most three frame buffers of max_bytes + OOBLEX_DEPAY_PADDING
+ * (the frame being assembled and the two a push can hand out); a buffer
+ * over OOBLEX_DEPAY_KEEP_BYTES is freed once its frame is done with, so a
+ * huge frame does not pin its memory for the rest of the stream. */
+void ooblex_depay_set_limits(ooblex_depay *d, size_t max_bytes, unsigned max_packets);
+#define OOBLEX_DEPAY_KEEP_BYTES (1024 * 1024)
 
 /* Feeds one packet. When it completes a frame, returns OOBLEX_DEPAY_FRAME and
  * fills out; call ooblex_depay_next() for more (one packet can complete two
@@ -71,7 +84,8 @@ ooblex_depay_result ooblex_depay_push(ooblex_depay *d, const ooblex_rtp_packet *
 	uint64_t arrival_us, ooblex_encoded_frame *out, int *need_keyframe);
 ooblex_depay_result ooblex_depay_next(ooblex_depay *d, ooblex_encoded_frame *out);
 
-/* Forget the current frame and wait for a keyframe (decoder error, new stream). */
+/* Forget the current frame and wait for a keyframe (decoder error, a
+ * refused frame, new stream). */
 void ooblex_depay_reset(ooblex_depay *d);
 
 const ooblex_depay_stats *ooblex_depay_get_stats(const ooblex_depay *d);

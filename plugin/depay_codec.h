@@ -11,9 +11,13 @@
 typedef struct ooblex_frame_buf {
 	uint8_t *data;
 	size_t len, cap;
+	size_t max;	/* most bytes a frame may hold (0: no bound) */
+	int over_max;	/* an append was refused for passing max */
 } ooblex_frame_buf;
 
-/* Grows f as needed (keeping OOBLEX_DEPAY_PADDING spare) and appends. */
+/* Grows f as needed (keeping OOBLEX_DEPAY_PADDING spare, never beyond
+ * max + padding) and appends. Returns -1 (and sets over_max when that was
+ * the reason) if it cannot. */
 int ooblex_frame_buf_append(ooblex_frame_buf *f, const uint8_t *data, size_t len);
 
 /* Whether a packet can begin a frame. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitstream_headers.h"
 #include "depay.h"
 #include "frame_packer.h"
 #include "frame_sampler.h"
@@ -25,6 +26,29 @@ typedef struct queued_packet {
 /* Pushed to wake the thread for shutdown; never freed. */
 static queued_packet stop_marker;
 
+/* What a queued packet counts against max_queued_bytes: its copy and our
+ * bookkeeping (malloc's own few bytes aside). */
+static size_t queued_cost(size_t len) {
+	return sizeof(queued_packet) + len;
+}
+
+/* A token bucket holding at most one second's worth. */
+typedef struct budget_bucket {
+	double tokens, capacity, per_us;
+} budget_bucket;
+
+static void bucket_init(budget_bucket *b, double per_s, double capacity) {
+	b->capacity = capacity > per_s ? capacity : per_s;
+	b->tokens = b->capacity;
+	b->per_us = per_s / 1e6;
+}
+
+static void bucket_refill(budget_bucket *b, uint64_t elapsed_us) {
+	b->tokens += (double)elapsed_us * b->per_us;
+	if(b->tokens > b->capacity)
+		b->tokens = b->capacity;
+}
+
 struct ooblex_ingest {
 	GThread *thread;
 	GAsyncQueue *packets;
@@ -32,6 +56,8 @@ struct ooblex_ingest {
 	void *user;
 	ooblex_ingest_stats *stats;
 	unsigned max_queued;
+	size_t max_queued_bytes;
+	atomic_size_t queued_bytes;	/* pushed, not yet taken by the thread */
 	/* Settings that configure() may change while streaming. */
 	GMutex settings_lock;
 	char effect[OOBLEX_NAME_MAX + 1];
@@ -43,6 +69,13 @@ struct ooblex_ingest {
 	ooblex_decoder *decoder;
 	ooblex_sampler sampler;
 	ooblex_packer *packer;
+	ooblex_codec codec;
+	unsigned max_decode_w, max_decode_h;
+	/* Keyframes cost a decoder reinitialisation (H.264 SPS) or a whole
+	 * picture's worth of intra decoding: at most so many, and so many
+	 * bytes of them, per second. */
+	budget_bucket keyframe_count, keyframe_bytes;
+	uint64_t budget_last_us;
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
 	uint8_t reply_pixfmt, jpeg_quality;
 	uint64_t pli_interval_us, deadline_us, last_pli_us;
@@ -126,10 +159,44 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	ing->cb.frame_ready(msg, len, ing->user);
 }
 
+/* The size an assembled frame claims, before the decoder allocates it:
+ * 1 fits (or claims none), 0 too large, -1 a malformed header. Raises
+ * *keyframe for an H.264 frame carrying an SPS (the decoder reinitialises
+ * on it, whatever the NAL units around it). */
+static int check_picture_size(ooblex_ingest *ing, const ooblex_encoded_frame *ef, int *keyframe) {
+	unsigned w = 0, h = 0;
+	int n;
+	if(ing->codec == OOBLEX_CODEC_VP8)
+		n = ef->keyframe ? ooblex_vp8_frame_size(ef->data, ef->len, &w, &h) : 0;
+	else
+		n = ooblex_h264_frame_size(ef->data, ef->len, &w, &h);
+	if(n < 0)
+		return -1;
+	if(n == 0)
+		return 1;
+	if(ing->codec == OOBLEX_CODEC_H264)
+		*keyframe = 1;
+	return ooblex_picture_fits(w, h, ing->max_decode_w, ing->max_decode_h) ? 1 : 0;
+}
+
+/* Takes one keyframe of len bytes from the per-second budget, or says no. */
+static int keyframe_budget_take(ooblex_ingest *ing, size_t len) {
+	uint64_t now = (uint64_t)g_get_monotonic_time();
+	uint64_t elapsed = ing->budget_last_us ? now - ing->budget_last_us : 0;
+	ing->budget_last_us = now;
+	bucket_refill(&ing->keyframe_count, elapsed);
+	bucket_refill(&ing->keyframe_bytes, elapsed);
+	if(ing->keyframe_count.tokens < 1.0 || ing->keyframe_bytes.tokens < (double)len)
+		return 0;
+	ing->keyframe_count.tokens -= 1.0;
+	ing->keyframe_bytes.tokens -= (double)len;
+	return 1;
+}
+
 /* One packet, in sequence order: depacketize, decode what completes. */
 static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
 	const ooblex_depay_stats *ds = ooblex_depay_get_stats(ing->depay);
-	uint64_t dropped_before = ds->frames_dropped, bad_before = ds->bad_packets;
+	uint64_t dropped_before = ds->frames_dropped, bad_before = ds->bad_packets, over_before = ds->frames_over_cap;
 	ooblex_encoded_frame ef;
 	int need_keyframe = 0;
 	ooblex_depay_result r = ooblex_depay_push(ing->depay, &qp->rtp, qp->arrival_us, &ef, &need_keyframe);
@@ -137,8 +204,21 @@ static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
 		atomic_fetch_add(&ing->stats->frames_incomplete, ds->frames_dropped - dropped_before);
 	if(ds->bad_packets != bad_before)
 		atomic_fetch_add(&ing->stats->packets_malformed, ds->bad_packets - bad_before);
+	if(ds->frames_over_cap != over_before)
+		atomic_fetch_add(&ing->stats->frames_over_cap, ds->frames_over_cap - over_before);
 	for(; r == OOBLEX_DEPAY_FRAME; r = ooblex_depay_next(ing->depay, &ef)) {
 		atomic_fetch_add(&ing->stats->frames_assembled, 1);
+		int keyframe = ef.keyframe;
+		int fits = check_picture_size(ing, &ef, &keyframe);
+		if(fits <= 0 || (keyframe && !keyframe_budget_take(ing, ef.len))) {
+			/* Never decoded: what follows refers to it, so wait for the
+			 * next keyframe that passes. */
+			atomic_fetch_add(fits < 0 ? &ing->stats->decode_errors :
+				fits == 0 ? &ing->stats->frames_too_large : &ing->stats->keyframes_over_budget, 1);
+			ooblex_depay_reset(ing->depay);
+			need_keyframe = 1;
+			break;
+		}
 		AVFrame *pic = NULL;
 		gint64 t0 = g_get_monotonic_time();
 		int got = ooblex_decoder_decode(ing->decoder, ef.data, ef.len, ef.timestamp, &pic);
@@ -217,8 +297,10 @@ static gpointer ingest_thread(gpointer data) {
 			g_async_queue_timeout_pop(ing->packets, JITTER_POLL_US) : g_async_queue_pop(ing->packets);
 		if(qp == &stop_marker)
 			break;
-		if(qp != NULL)
+		if(qp != NULL) {
+			atomic_fetch_sub(&ing->queued_bytes, queued_cost(qp->len));
 			receive_packet(ing, qp);
+		}
 		release_packets(ing);
 	}
 	/* Drain what is left; stop_marker is never freed. */
@@ -241,8 +323,28 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ooblex_ingest *ing = g_malloc0(sizeof(*ing));
 	ing->packets = g_async_queue_new();
 	g_mutex_init(&ing->settings_lock);
+	ing->codec = codec;
+	ing->max_decode_w = cfg->max_decode_width ? cfg->max_decode_width : OOBLEX_INGEST_DEFAULT_DECODE_WIDTH;
+	ing->max_decode_h = cfg->max_decode_height ? cfg->max_decode_height : OOBLEX_INGEST_DEFAULT_DECODE_HEIGHT;
+	/* Whole macroblocks, either orientation (as ooblex_picture_fits counts). */
+	uint64_t lim_long = (MAX(ing->max_decode_w, ing->max_decode_h) + 15) / 16 * 16;
+	uint64_t lim_short = (MIN(ing->max_decode_w, ing->max_decode_h) + 15) / 16 * 16;
+	/* An encoded frame larger than the raw picture is not video a browser sends. */
+	size_t max_frame_bytes = cfg->max_frame_bytes ? cfg->max_frame_bytes : (size_t)(lim_long * lim_short * 3 / 2);
+	unsigned max_frame_packets = cfg->max_frame_packets ? cfg->max_frame_packets :
+		(unsigned)MAX(max_frame_bytes / 1024, 16);
+	double keyframes_per_s = cfg->max_keyframes_per_s ? cfg->max_keyframes_per_s : 4;
+	double keyframe_bytes_per_s = (double)(cfg->max_keyframe_bytes_per_s ? cfg->max_keyframe_bytes_per_s :
+		2 * max_frame_bytes);
+	bucket_init(&ing->keyframe_count, keyframes_per_s, keyframes_per_s);
+	bucket_init(&ing->keyframe_bytes, keyframe_bytes_per_s, (double)max_frame_bytes);
 	ing->decoder = ooblex_decoder_new(ooblex_codec_name(codec), 1, err, errlen);
+	if(ing->decoder != NULL)	/* libavcodec aligns widths up to 64 before it counts */
+		ooblex_decoder_set_max_pixels(ing->decoder, (int64_t)(((lim_long + 63) & ~(uint64_t)63) *
+			((lim_short + 63) & ~(uint64_t)63)));
 	ing->depay = ooblex_depay_new(codec);
+	if(ing->depay != NULL)
+		ooblex_depay_set_limits(ing->depay, max_frame_bytes, max_frame_packets);
 	ing->jitter = ooblex_reorder_new(cfg->jitter_packets ? cfg->jitter_packets : 512,
 		(uint64_t)(cfg->jitter_ms ? cfg->jitter_ms : 50) * 1000, free);
 	ing->packer = ooblex_packer_new(cfg->frame_pixfmt ? cfg->frame_pixfmt : OOBLEX_PIXFMT_I420,
@@ -257,6 +359,7 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->user = user;
 	ing->stats = cfg->stats;
 	ing->max_queued = cfg->max_queued_packets ? cfg->max_queued_packets : 2000;
+	ing->max_queued_bytes = cfg->max_queued_bytes ? cfg->max_queued_bytes : 4 * 1024 * 1024;
 	g_strlcpy(ing->effect, cfg->effect ? cfg->effect : "none", sizeof(ing->effect));
 	ing->frame_skip = cfg->frame_skip ? cfg->frame_skip : 1;
 	ooblex_sampler_init(&ing->sampler, ing->frame_skip);
@@ -282,15 +385,26 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 
 int ooblex_ingest_push_rtp(ooblex_ingest *ing, const uint8_t *buf, size_t len) {
 	atomic_fetch_add(&ing->stats->packets_received, 1);
+	if(len > OOBLEX_INGEST_MAX_PACKET) {
+		atomic_fetch_add(&ing->stats->packets_malformed, 1);
+		return -1;
+	}
 	/* The length goes negative while the thread waits for packets: compare signed. */
+	size_t cost = queued_cost(len);
 	if(g_async_queue_length(ing->packets) >= (gint)ing->max_queued) {
 		/* The decoder is behind: drop rather than grow. The sequence gap this
 		 * leaves makes the depacketizer resync on a keyframe. */
 		atomic_fetch_add(&ing->stats->packets_dropped, 1);
 		return -1;
 	}
+	if(atomic_fetch_add(&ing->queued_bytes, cost) + cost > ing->max_queued_bytes) {
+		atomic_fetch_sub(&ing->queued_bytes, cost);
+		atomic_fetch_add(&ing->stats->packets_dropped, 1);
+		return -1;
+	}
 	queued_packet *qp = malloc(sizeof(*qp) + len);
 	if(qp == NULL) {
+		atomic_fetch_sub(&ing->queued_bytes, cost);
 		atomic_fetch_add(&ing->stats->packets_dropped, 1);
 		return -1;
 	}

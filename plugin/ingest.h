@@ -11,6 +11,34 @@
  * depacketizer's loss handling then waits for a keyframe. Packed frames leave
  * through the frame_ready callback (normally the Redis producer).
  *
+ * Hostile senders: whatever a browser sends, a session holds a bounded
+ * amount of memory and spends a bounded amount of decoding per second.
+ *  - packets over OOBLEX_INGEST_MAX_PACKET bytes are refused (malformed);
+ *  - the packet queue holds at most max_queued_packets and max_queued_bytes;
+ *  - the jitter buffer holds at most jitter_packets packets;
+ *  - one frame holds at most max_frame_bytes and max_frame_packets (past
+ *    either: dropped, counted in frames_over_cap, keyframe awaited);
+ *  - a picture larger than max_decode_width x max_decode_height (either
+ *    orientation, whole macroblocks) is refused before libavcodec sees it:
+ *    the size is read from the VP8 keyframe header or from every H.264 SPS
+ *    (counted in frames_too_large, keyframe awaited), and libavcodec's own
+ *    max_pixels is set to the same limit;
+ *  - keyframes (and H.264 frames carrying an SPS, which make the decoder
+ *    reinitialise) beyond max_keyframes_per_s or max_keyframe_bytes_per_s
+ *    (token buckets holding one second's worth) are dropped undecoded
+ *    (keyframes_over_budget), and the next keyframe is awaited.
+ * The ceiling this gives, at the defaults (1920x1080 decode limit):
+ *    packet queue 4 MiB + jitter buffer 513 x 1.6 KiB (0.8 MiB)
+ *    + frame assembly 3 x 3 MiB + decoder pictures (VP8: 4 references and
+ *    the one being decoded, about 16 MiB; H.264: up to 16 references plus
+ *    2, about 60 MiB with libavcodec's per-picture tables)
+ *    + the packer's one picture at the output size (at most 6 MiB, RGB24)
+ *  = at most about 40 MiB for VP8 and 85 MiB for H.264 per session,
+ * whatever is sent; scale with the decode limit. Measured: a 1920x1080
+ * stream adds 12 MiB (VP8) or 13 MiB (H.264, one reference) to the
+ * process, an H.264 one with 16 references 75 MiB; test_hostile_ingest.c
+ * checks that streams built to break the bounds add under 24 MiB.
+ *
  * Lifetime: ooblex_ingest_stop() is asynchronous. The thread finishes the
  * packet in hand, calls stopped() as its very last use of the caller's
  * pointers, and frees itself, so a stop from Janus' media thread never waits
@@ -35,6 +63,9 @@ typedef struct ooblex_ingest_stats {
 	atomic_uint_fast64_t packets_duplicate;
 	atomic_uint_fast64_t frames_assembled;	/* whole encoded frames */
 	atomic_uint_fast64_t frames_incomplete;	/* dropped by the depacketizer */
+	atomic_uint_fast64_t frames_over_cap;	/* outgrew max_frame_bytes / max_frame_packets */
+	atomic_uint_fast64_t frames_too_large;	/* picture over max_decode_*: refused before decoding */
+	atomic_uint_fast64_t keyframes_over_budget;	/* beyond the keyframe rate or byte budget */
 	atomic_uint_fast64_t frames_decoded;
 	atomic_uint_fast64_t decode_errors;
 	atomic_uint_fast64_t frames_sampled;
@@ -65,7 +96,14 @@ typedef struct ooblex_ingest_config {
 	unsigned max_width, max_height;	/* larger pictures are downscaled first (0: no limit) */
 	uint8_t reply_pixfmt;	/* ooblex_pixfmt the workers should answer with */
 	uint8_t jpeg_quality;
-	unsigned max_queued_packets;	/* bound on the packet queue */
+	unsigned max_queued_packets;	/* bound on the packet queue (default 2000) */
+	size_t max_queued_bytes;	/* and on its bytes (default 4 MiB) */
+	/* Limits against hostile senders (0: the default, see above). */
+	unsigned max_decode_width, max_decode_height;	/* default 1920 x 1080 */
+	size_t max_frame_bytes;	/* default: an I420 picture at the decode limit */
+	unsigned max_frame_packets;	/* default: max_frame_bytes / 1024 */
+	unsigned max_keyframes_per_s;	/* default 4 */
+	size_t max_keyframe_bytes_per_s;	/* default: 2 x max_frame_bytes */
 	unsigned pli_interval_ms;	/* at most one keyframe request per interval */
 	unsigned deadline_ms;	/* frames older than this are useless to the viewer */
 	/* At most this many sampled frames may wait for their result (0: no
@@ -79,6 +117,10 @@ typedef struct ooblex_ingest_config {
 } ooblex_ingest_config;
 
 #define OOBLEX_MAX_IN_FLIGHT 64
+/* Browsers send RTP packets within the path MTU; anything larger is refused. */
+#define OOBLEX_INGEST_MAX_PACKET 1500
+#define OOBLEX_INGEST_DEFAULT_DECODE_WIDTH 1920
+#define OOBLEX_INGEST_DEFAULT_DECODE_HEIGHT 1080
 
 typedef struct ooblex_ingest ooblex_ingest;
 

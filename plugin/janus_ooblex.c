@@ -180,6 +180,9 @@ typedef struct janus_ooblex_settings {
 	unsigned max_in_flight;
 	ooblex_pixfmt frame_format;	/* how frames travel to the workers */
 	unsigned max_width, max_height;
+	/* Against hostile senders: see ingest.h. */
+	unsigned max_decode_width, max_decode_height, max_frame_kib, max_frame_packets;
+	unsigned max_keyframes_per_s, max_keyframe_kib_per_s, max_queued_kib;
 	unsigned max_pending_frames;
 	unsigned max_sessions;
 	gboolean events;
@@ -382,6 +385,11 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.frame_format = OOBLEX_PIXFMT_I420;
 	settings.max_width = 1280;
 	settings.max_height = 720;
+	/* 0: ingest.h's defaults, derived from the decode limit. */
+	settings.max_decode_width = OOBLEX_INGEST_DEFAULT_DECODE_WIDTH;
+	settings.max_decode_height = OOBLEX_INGEST_DEFAULT_DECODE_HEIGHT;
+	settings.max_keyframes_per_s = 4;
+	settings.max_queued_kib = 4096;
 	settings.max_pending_frames = 64;
 	settings.max_sessions = 64;
 	settings.events = TRUE;
@@ -431,6 +439,13 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	config_uint(config, general, "max_pending_frames", 1, 100000, &settings.max_pending_frames);
 	config_uint(config, general, "max_width", 0, OOBLEX_MAX_DIMENSION, &settings.max_width);
 	config_uint(config, general, "max_height", 0, OOBLEX_MAX_DIMENSION, &settings.max_height);
+	config_uint(config, general, "max_decode_width", 16, OOBLEX_MAX_DIMENSION, &settings.max_decode_width);
+	config_uint(config, general, "max_decode_height", 16, OOBLEX_MAX_DIMENSION, &settings.max_decode_height);
+	config_uint(config, general, "max_frame_kib", 0, 1024 * 1024, &settings.max_frame_kib);
+	config_uint(config, general, "max_frame_packets", 0, 1000000, &settings.max_frame_packets);
+	config_uint(config, general, "max_keyframes_per_s", 1, 1000, &settings.max_keyframes_per_s);
+	config_uint(config, general, "max_keyframe_kib_per_s", 0, 1024 * 1024, &settings.max_keyframe_kib_per_s);
+	config_uint(config, general, "max_queued_kib", 64, 1024 * 1024, &settings.max_queued_kib);
 	if((s = config_string(config, general, "frame_format")) != NULL) {
 		ooblex_pixfmt f = ooblex_pixfmt_from_name(s);
 		if(f == OOBLEX_PIXFMT_NONE)
@@ -769,6 +784,8 @@ static int janus_ooblex_set_output(janus_ooblex_session *session, unsigned outpu
 			.bitrate_bps = (int)settings.video_bitrate_kbps * 1000,
 			.max_packet = 1200,
 			.fps = 30,
+			.max_width = settings.max_decode_width,
+			.max_height = settings.max_decode_height,
 		};
 		start = ooblex_video_output_start(&vcfg, janus_ooblex_send_rtp, session, err, errlen);
 		if(start == NULL)
@@ -831,6 +848,9 @@ static void janus_ooblex_metrics_take(janus_ooblex_session *session) {
 	now[OOBLEX_C_FRAMES_DECODED] = atomic_load(&is->frames_decoded);
 	now[OOBLEX_C_FRAMES_SAMPLED] = atomic_load(&is->frames_sampled);
 	now[OOBLEX_C_DROP_INCOMPLETE] = atomic_load(&is->frames_incomplete);
+	now[OOBLEX_C_DROP_FRAME_OVER_CAP] = atomic_load(&is->frames_over_cap);
+	now[OOBLEX_C_DROP_PICTURE_TOO_LARGE] = atomic_load(&is->frames_too_large);
+	now[OOBLEX_C_DROP_KEYFRAME_BUDGET] = atomic_load(&is->keyframes_over_budget);
 	now[OOBLEX_C_DROP_DECODE_ERROR] = atomic_load(&is->decode_errors);
 	now[OOBLEX_C_DROP_IN_FLIGHT] = atomic_load(&is->frames_deferred);
 	now[OOBLEX_C_FRAMES_QUEUED] = atomic_load(&session->frames_queued);
@@ -857,6 +877,7 @@ static void janus_ooblex_metrics_restarted(janus_ooblex_session *session) {
 		OOBLEX_C_PACKETS_MALFORMED, OOBLEX_C_PACKETS_DROPPED, OOBLEX_C_FRAMES_DECODED, OOBLEX_C_FRAMES_SAMPLED,
 		OOBLEX_C_DROP_INCOMPLETE, OOBLEX_C_DROP_DECODE_ERROR, OOBLEX_C_DROP_IN_FLIGHT, OOBLEX_C_DROP_LATE,
 		OOBLEX_C_DROP_DUPLICATE, OOBLEX_C_DROP_NEVER_RETURNED,
+		OOBLEX_C_DROP_FRAME_OVER_CAP, OOBLEX_C_DROP_PICTURE_TOO_LARGE, OOBLEX_C_DROP_KEYFRAME_BUDGET,
 	};
 	for(size_t i = 0; i < G_N_ELEMENTS(restart_at_zero); i++)
 		session->metrics_seen.seen[restart_at_zero[i]] = 0;
@@ -1135,6 +1156,9 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	json_object_set_new(frames, "packets_duplicate", json_integer((json_int_t)atomic_load(&is->packets_duplicate)));
 	json_object_set_new(frames, "assembled", json_integer((json_int_t)atomic_load(&is->frames_assembled)));
 	json_object_set_new(frames, "incomplete", json_integer((json_int_t)atomic_load(&is->frames_incomplete)));
+	json_object_set_new(frames, "over_cap", json_integer((json_int_t)atomic_load(&is->frames_over_cap)));
+	json_object_set_new(frames, "picture_too_large", json_integer((json_int_t)atomic_load(&is->frames_too_large)));
+	json_object_set_new(frames, "keyframes_over_budget", json_integer((json_int_t)atomic_load(&is->keyframes_over_budget)));
 	json_object_set_new(frames, "decoded", json_integer((json_int_t)decoded));
 	json_object_set_new(frames, "decode_errors", json_integer((json_int_t)atomic_load(&is->decode_errors)));
 	json_object_set_new(frames, "sampled", json_integer((json_int_t)atomic_load(&is->frames_sampled)));
@@ -1768,6 +1792,13 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		.reply_pixfmt = OOBLEX_PIXFMT_JPEG,
 		.jpeg_quality = (uint8_t)settings.jpeg_quality,
 		.max_queued_packets = 2000,
+		.max_queued_bytes = (size_t)settings.max_queued_kib * 1024,
+		.max_decode_width = settings.max_decode_width,
+		.max_decode_height = settings.max_decode_height,
+		.max_frame_bytes = (size_t)settings.max_frame_kib * 1024,
+		.max_frame_packets = settings.max_frame_packets,
+		.max_keyframes_per_s = settings.max_keyframes_per_s,
+		.max_keyframe_bytes_per_s = (size_t)settings.max_keyframe_kib_per_s * 1024,
 		.pli_interval_ms = 500,
 		.deadline_ms = settings.frame_deadline_ms,
 		.max_in_flight = settings.max_in_flight,

@@ -42,6 +42,9 @@ typedef enum ooblex_counter {
 	OOBLEX_C_DROP_CHANNEL,	/* the data channel refused it */
 	OOBLEX_C_DROP_MALFORMED_RESULT,
 	OOBLEX_C_DROP_BACKPRESSURE,	/* the browser's link backed up: newest frame won */
+	OOBLEX_C_DROP_FRAME_OVER_CAP,	/* an encoded frame outgrew max_frame_kib / max_frame_packets */
+	OOBLEX_C_DROP_PICTURE_TOO_LARGE,	/* claimed a picture over max_decode_width x height */
+	OOBLEX_C_DROP_KEYFRAME_BUDGET,	/* keyframes beyond the per-second budget */
 	OOBLEX_C_COUNT
 } ooblex_counter;
 

@@ -52,6 +52,11 @@ void ooblex_decoder_free(ooblex_decoder *d) {
 	free(d);
 }
 
+void ooblex_decoder_set_max_pixels(ooblex_decoder *d, int64_t max_pixels) {
+	if(max_pixels > 0)
+		d->ctx->max_pixels = max_pixels;
+}
+
 int ooblex_decoder_decode(ooblex_decoder *d, const uint8_t *data, size_t len, int64_t pts, AVFrame **out) {
 	/* The packet borrows the caller's buffer: no copy per frame. */
 	d->pkt->data = (uint8_t *)data;

@@ -20,6 +20,13 @@ typedef struct ooblex_decoder ooblex_decoder;
 ooblex_decoder *ooblex_decoder_new(const char *codec, int threads, char *err, size_t errlen);
 void ooblex_decoder_free(ooblex_decoder *d);
 
+/* libavcodec refuses (as a decode error) pictures over this many pixels,
+ * counted as it counts them: the width aligned to its stride alignment,
+ * times the height. A second line of defence: the ingest reads the size a
+ * frame claims (bitstream_headers.h) and refuses it before decoding. lowres
+ * and skip_frame stay at their defaults: every frame is decoded whole. */
+void ooblex_decoder_set_max_pixels(ooblex_decoder *d, int64_t max_pixels);
+
 /* Decodes one whole encoded frame; data must have 64 zeroed bytes of slack
  * after len. Returns 1 with *out set (owned by the decoder, valid until the
  * next call), 0 when no picture came out, -1 on a decode error (the caller

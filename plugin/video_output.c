@@ -9,6 +9,7 @@
 #include <string.h>
 #include <turbojpeg.h>
 
+#include "bitstream_headers.h"
 #include "ooblex_wire.h"
 #include "rtp_packetizer.h"
 #include "video_encoder.h"
@@ -101,6 +102,15 @@ static gpointer output_thread(gpointer data) {
 			target = remb < 100000 ? 100000 : (int)remb;
 		ooblex_video_encoder_set_bitrate(enc, target);
 		int w = work.width, h = work.height;
+		/* The JPEG's own header first: nothing is allocated for a picture
+		 * other than the one announced, or larger than the limit. */
+		int ss = -1, jw = 0, jh = 0, cs = 0;
+		if(tjDecompressHeader3(tj, work.jpeg, (unsigned long)work.len, &jw, &jh, &ss, &cs) != 0 || jw != w ||
+				jh != h || ss != TJSAMP_420 || !ooblex_picture_fits((unsigned)w, (unsigned)h, o->cfg.max_width,
+				o->cfg.max_height)) {
+			atomic_fetch_add(&o->stats.frames_failed, 1);
+			continue;
+		}
 		size_t need = (size_t)work.width * work.height * 3 / 2 + (size_t)work.width + work.height + 16;
 		if(need > i420_cap) {
 			uint8_t *n = realloc(i420, need);
@@ -116,11 +126,7 @@ static gpointer output_thread(gpointer data) {
 		int strides[3] = { w, w / 2, w / 2 };
 		/* Decoding straight into the planes the encoder reads. 4:2:0 at an
 		 * even size only: what workers send for browser video. */
-		int ss = -1, jw = 0, jh = 0, cs = 0;
-		int ok = tjDecompressHeader3(tj, work.jpeg, (unsigned long)work.len, &jw, &jh, &ss, &cs) == 0 &&
-			jw == w && jh == h && ss == TJSAMP_420;
-		if(ok)
-			ok = tjDecompressToYUVPlanes(tj, work.jpeg, (unsigned long)work.len, planes, w, strides, h, 0) == 0;
+		int ok = tjDecompressToYUVPlanes(tj, work.jpeg, (unsigned long)work.len, planes, w, strides, h, 0) == 0;
 		gint64 t1 = g_get_monotonic_time();
 		atomic_fetch_add(&o->stats.decode_us_total, (uint64_t)(t1 - t0));
 		if(!ok) {
@@ -164,6 +170,10 @@ ooblex_video_output *ooblex_video_output_start(const ooblex_video_output_config 
 		o->cfg.max_packet = 1200;
 	if(o->cfg.fps <= 0)
 		o->cfg.fps = 30;
+	if(o->cfg.max_width == 0 || o->cfg.max_height == 0) {
+		o->cfg.max_width = 1920;
+		o->cfg.max_height = 1080;
+	}
 	o->send = send;
 	o->user = user;
 	g_mutex_init(&o->lock);
@@ -186,6 +196,11 @@ ooblex_video_output *ooblex_video_output_start(const ooblex_video_output_config 
 void ooblex_video_output_push(ooblex_video_output *o, const uint8_t *jpeg, size_t len, int width, int height,
 		uint64_t capture_us, int full_range) {
 	atomic_fetch_add(&o->stats.frames_in, 1);
+	if(width <= 0 || height <= 0 || !ooblex_picture_fits((unsigned)width, (unsigned)height, o->cfg.max_width,
+			o->cfg.max_height) || len > (size_t)width * (size_t)height * 3 + 4096) {
+		atomic_fetch_add(&o->stats.frames_failed, 1);	/* never copied */
+		return;
+	}
 	g_mutex_lock(&o->lock);
 	pending_frame *s = &o->slot;
 	if(s->full)

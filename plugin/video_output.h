@@ -9,7 +9,8 @@
  * the older one is counted as dropped; the return path never waits for the
  * encoder. Keyframes on request (PLI/FIR), bitrate from the config capped
  * by the browser's REMB. RTP timestamps follow the frames' capture times,
- * so the track keeps the camera's rhythm.
+ * so the track keeps the camera's rhythm. Memory is bounded by max_width x
+ * max_height: the mailbox, the I420 picture and the encoder never hold more.
  */
 #ifndef OOBLEX_VIDEO_OUTPUT_H
 #define OOBLEX_VIDEO_OUTPUT_H
@@ -26,6 +27,10 @@ typedef struct ooblex_video_output_config {
 	int bitrate_bps;	/* the target; REMB can only lower it */
 	size_t max_packet;	/* RTP packet size limit, header included */
 	int fps;	/* a hint for the rate control */
+	/* The largest picture taken (either orientation; 0: 1920 x 1080): a
+	 * bigger one, or a JPEG over 3 bytes a pixel of it, is counted as failed
+	 * before anything is allocated for it. */
+	unsigned max_width, max_height;
 } ooblex_video_output_config;
 
 typedef struct ooblex_video_output_stats {

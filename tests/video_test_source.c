@@ -20,6 +20,8 @@ struct video_test_source {
 	int width, height, n, fps;
 	int force_keyframe;
 	uint32_t ts;
+	video_tamper_fn tamper;
+	void *tamper_user;
 };
 
 void test_pattern_i420(uint8_t *i420, int w, int h, int n) {
@@ -78,6 +80,11 @@ void video_test_source_force_keyframe(video_test_source *s) {
 	s->force_keyframe = 1;
 }
 
+void video_test_source_tamper(video_test_source *s, video_tamper_fn fn, void *user) {
+	s->tamper = fn;
+	s->tamper_user = user;
+}
+
 const uint8_t *video_test_source_next(video_test_source *s, video_packet_fn emit, void *user) {
 	test_pattern_i420(s->i420, s->width, s->height, s->n++);
 	const uint8_t *bits;
@@ -89,6 +96,8 @@ const uint8_t *video_test_source_next(video_test_source *s, video_packet_fn emit
 	s->force_keyframe = 0;
 	uint32_t ts = s->ts;
 	s->ts += 90000 / s->fps;
+	if(rc == 0 && len > 0 && s->tamper != NULL)
+		bits = s->tamper(bits, &len, key, s->tamper_user);
 	if(rc < 0 || len == 0 || ooblex_rtp_packetize(&s->pk, bits, len, ts, emit, user) <= 0)
 		return NULL;
 	return s->i420;

@@ -32,6 +32,12 @@ int video_test_source_resize(video_test_source *s, int width, int height);
 /* The next frame is encoded as a keyframe (what a PLI asks for). */
 void video_test_source_force_keyframe(video_test_source *s);
 
+/* Hostile streams: fn sees each encoded frame before it is packetized and
+ * returns what to send instead (its own buffer, valid until the next call;
+ * *len updated), or bits itself to send it unchanged. NULL: no hook. */
+typedef const uint8_t *(*video_tamper_fn)(const uint8_t *bits, size_t *len, int keyframe, void *user);
+void video_test_source_tamper(video_test_source *s, video_tamper_fn fn, void *user);
+
 /* The pattern alone: frame n into an I420 buffer of width x height. */
 void test_pattern_i420(uint8_t *i420, int width, int height, int n);
 

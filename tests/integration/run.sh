@@ -28,6 +28,8 @@ wait_for 10 grep -q "connected to Redis" "$OUT/worker-b.log"
 
 OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/tests/integration/test_pipeline"
 rc=$?
+# Hostile browsers (issue 12): bounded memory and decoding per session, others still served.
+OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/tests/integration/test_hostile_ingest" || rc=1
 # The fleet on databases of its own: flood, kill under load, routing, metrics.
 OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" OOBLEX_TEST_THRESHOLD="$BUILD/.libs/threshold.so" \
   "$BUILD/tests/integration/test_fleet" || rc=1

@@ -434,6 +434,86 @@ static void test_h264_malformed_payloads(void) {
 	ooblex_depay_free(d);
 }
 
+static void test_frame_over_byte_cap(void) {
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
+	ooblex_depay_set_limits(d, 10000, 0);
+	const ooblex_depay_stats *s = ooblex_depay_get_stats(d);
+	ooblex_encoded_frame f;
+	int kf;
+	pkt p;
+	uint16_t seq = 1;
+	/* 9 x 1000 bytes: under the cap, whole. */
+	for(int i = 0; i < 9; i++) {
+		make_vp8(&p, seq++, 3000, i == 8, i == 0, 1, i == 0 ? KEY : 0x55, 1000);
+		ooblex_depay_result r = feed(d, &p, &f, &kf);
+		EXPECT_EQ(r, i == 8 ? OOBLEX_DEPAY_FRAME : OOBLEX_DEPAY_NONE);
+	}
+	EXPECT_EQ(f.len, 9000);
+	/* 30 x 1000: dropped as the 11th packet passes 10000 bytes; the rest of
+	 * the timestamp, marker included, is discarded. */
+	int need_kf = 0;
+	for(int i = 0; i < 30; i++) {
+		make_vp8(&p, seq++, 6000, i == 29, i == 0, 2, i == 0 ? INTER : 0x55, 1000);
+		EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+		need_kf |= kf;
+		if(i == 10)
+			EXPECT_EQ(s->frames_over_cap, 1);
+	}
+	EXPECT_EQ(s->frames_over_cap, 1);
+	EXPECT_EQ(s->frames_dropped, 0);	/* counted once, under its own reason */
+	EXPECT_EQ(need_kf, 1);
+	/* What follows waits for a keyframe. */
+	make_vp8(&p, seq++, 9000, 1, 1, 3, INTER, 100);
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	EXPECT_EQ(s->frames_dropped, 1);
+	make_vp8(&p, seq++, 12000, 1, 1, 4, KEY, 100);
+	EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_FRAME);
+	EXPECT_EQ(f.len, 100);
+	ooblex_depay_free(d);
+}
+
+static void test_frame_that_never_ends(void) {
+	/* One timestamp, no marker, forever: 200 000 packets of 1000 bytes (200
+	 * MB). Dropped once at the packet cap; nothing after it is kept. */
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
+	ooblex_depay_set_limits(d, 4 << 20, 3000);
+	const ooblex_depay_stats *s = ooblex_depay_get_stats(d);
+	ooblex_encoded_frame f;
+	int kf, frames = 0;
+	pkt p;
+	for(uint32_t i = 0; i < 200000; i++) {
+		make_vp8(&p, (uint16_t)(i + 1), 3000, 0, i == 0, 1, i == 0 ? KEY : 0x55, 1000);
+		frames += feed(d, &p, &f, &kf) == OOBLEX_DEPAY_FRAME;
+	}
+	EXPECT_EQ(frames, 0);
+	EXPECT_EQ(s->frames_over_cap, 1);
+	EXPECT_EQ(s->bad_packets, 0);
+	/* A new timestamp ends the discarding: the stream recovers at a keyframe. */
+	make_vp8(&p, (uint16_t)200001, 6000, 1, 1, 2, KEY, 500);
+	REQUIRE(feed(d, &p, &f, &kf) == OOBLEX_DEPAY_FRAME);
+	EXPECT_EQ(f.len, 500);
+	EXPECT_EQ(f.keyframe, 1);
+	ooblex_depay_free(d);
+}
+
+static void test_h264_frame_over_cap(void) {
+	/* FU-A fragments of one NAL unit that never ends: the byte cap. */
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_H264);
+	ooblex_depay_set_limits(d, 64 * 1024, 0);
+	const ooblex_depay_stats *s = ooblex_depay_get_stats(d);
+	ooblex_encoded_frame f;
+	int kf;
+	pkt p;
+	uint8_t pl[1400];
+	for(int i = 0; i < 1000; i++) {
+		size_t n = fu_a(pl, 5, i == 0, 0, 9, 1000);
+		make_h264(&p, (uint16_t)(i + 1), 9000, 0, pl, n);
+		EXPECT_EQ(feed(d, &p, &f, &kf), OOBLEX_DEPAY_NONE);
+	}
+	EXPECT_EQ(s->frames_over_cap, 1);
+	ooblex_depay_free(d);
+}
+
 static void test_seq_unwrap(void) {
 	ooblex_seq_unwrapper u = { 0 };
 	uint32_t a = ooblex_seq_unwrap(&u, 65533);
@@ -461,6 +541,9 @@ int main(void) {
 	TEST_RUN(test_h264_single_nal_units);
 	TEST_RUN(test_h264_loss_in_fu_a);
 	TEST_RUN(test_h264_malformed_payloads);
+	TEST_RUN(test_frame_over_byte_cap);
+	TEST_RUN(test_frame_that_never_ends);
+	TEST_RUN(test_h264_frame_over_cap);
 	TEST_RUN(test_seq_unwrap);
 	return tl_done();
 }

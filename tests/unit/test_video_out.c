@@ -188,7 +188,7 @@ static int wait_sent(const ooblex_video_output_stats *s, uint64_t n, int ms) {
 static void test_output_thread(void) {
 	receiver r;
 	receiver_init(&r, OOBLEX_CODEC_VP8);
-	ooblex_video_output_config cfg = { OOBLEX_CODEC_VP8, 96, 1500000, 1200, 30 };
+	ooblex_video_output_config cfg = { OOBLEX_CODEC_VP8, 96, 1500000, 1200, 30, 0, 0 };
 	char err[256];
 	ooblex_video_output *o = ooblex_video_output_start(&cfg, on_packet, &r, err, sizeof(err));
 	REQUIRE(o != NULL);
@@ -239,6 +239,18 @@ static void test_output_thread(void) {
 	for(int i = 0; i < 200 && atomic_load(&s->frames_failed) == 0; i++)
 		g_usleep(5000);
 	EXPECT_EQ(atomic_load(&s->frames_failed), 1);
+	/* Pictures over the limit (1920 x 1080 by default, either way up) are
+	 * refused before anything is copied or allocated for them: one that says
+	 * so, one whose JPEG says otherwise than its header, one absurdly long. */
+	uint64_t sent_before = atomic_load(&s->frames_sent);
+	ooblex_video_output_push(o, j, len, 8000, 8000, 4100000, 0);
+	ooblex_video_output_push(o, j, len, 1088, 1920, 4200000, 0);	/* upright: fits, but not this JPEG */
+	static uint8_t huge[1 << 20];
+	ooblex_video_output_push(o, huge, sizeof(huge), 64, 64, 4300000, 0);
+	for(int i = 0; i < 200 && atomic_load(&s->frames_failed) < 4; i++)
+		g_usleep(5000);
+	EXPECT_EQ(atomic_load(&s->frames_failed), 4);
+	EXPECT_EQ(atomic_load(&s->frames_sent), sent_before);
 	tjFree(j);
 	free(pic);
 	ooblex_video_output_stop(o);
