@@ -358,6 +358,119 @@ static double metric(const char *text, const char *prefix) {
 	return -1;
 }
 
+/* Whoever can write to Redis can write a registry entry. One that announces
+ * core effects ("invert", "ffmpeg") as its routes must not divert them: a
+ * real core worker still gets invert frames from frames_to_process. An entry
+ * too big to be a worker's is not read at all. */
+static void test_registry_cannot_route_core_effects(void) {
+	redisContext *rc = harness_connect(8, 1);
+	REQUIRE(rc != NULL);
+	redisReply *x = redisCommand(rc, "SET %s %s EX 60", OOBLEX_KEY_WORKER_PREFIX "forged",
+		"{\"id\":\"forged\",\"routes\":[\"invert\",\"ffmpeg\",\"core\",\"sepia\",\"forgedfx\"]}");
+	if(x)
+		freeReplyObject(x);
+	/* 1 MiB of entry announcing a route: skipped unread (the cap is 32 KiB). */
+	GString *big = g_string_new("{\"id\":\"big\",\"routes\":[\"bigfx\"],\"pad\":\"");
+	while(big->len < 1024 * 1024)
+		g_string_append(big, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	g_string_append(big, "\"}");
+	x = redisCommand(rc, "SET %s %b EX 60", OOBLEX_KEY_WORKER_PREFIX "big", big->str, big->len);
+	if(x)
+		freeReplyObject(x);
+	g_string_free(big, TRUE);
+	const char *core_args[] = { "--effects", "core", NULL };
+	GPid w = harness_spawn_worker(8, "core-8", 0, 1, core_args, NULL);
+	REQUIRE(w != 0);
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 8;
+	char err[256];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, on_nothing, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	const ooblex_reader_stats *rs = ooblex_reader_get_stats(reader);
+	ooblex_routed_queue routes[8];
+	size_t n_routes = 0;
+	for(int i = 0; i < 100 && (n_routes < 1 || atomic_load(&rs->registry_oversized) == 0); i++) {
+		g_usleep(50000);
+		n_routes = ooblex_reader_routed(reader, routes, 8);
+	}
+	/* Only the harmless name is taken. */
+	EXPECT_EQ(n_routes, 1);
+	EXPECT(n_routes >= 1 && !strcmp(routes[0].name, "forgedfx"));
+	EXPECT(atomic_load(&rs->routes_refused) >= 4);
+	EXPECT(atomic_load(&rs->registry_oversized) >= 1);
+	char q_invert[OOBLEX_KEY_MAX], q_sepia[OOBLEX_KEY_MAX];
+	ooblex_reader_queue_for(reader, "invert", q_invert, sizeof(q_invert));
+	ooblex_reader_queue_for(reader, "blur|sepia", q_sepia, sizeof(q_sepia));
+	EXPECT(!strcmp(q_invert, OOBLEX_KEY_FRAMES));
+	EXPECT(!strcmp(q_sepia, OOBLEX_KEY_FRAMES));
+	/* And the frames go where the core worker takes them. */
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	harness_flood(rc, q_invert, id, "invert", 10, NULL, 0);
+	EXPECT_EQ(harness_wait_len(rc, key, 10, 10000), 10);
+	tally t;
+	tally_results(rc, key, 10, &t);
+	EXPECT_EQ(GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, "core-8")), 10);
+	tally_free(&t);
+	ooblex_reader_stop(reader);
+	harness_stop(w, SIGTERM, NULL);
+	redisFree(rc);
+}
+
+static long long fleet_stale(ooblex_reader *reader) {
+	long long qlen, stale;
+	GPtrArray *w = ooblex_reader_fleet(reader, &qlen, &stale);
+	g_ptr_array_unref(w);
+	return stale;
+}
+
+static long long wait_stale(ooblex_reader *reader, long long want) {
+	long long v = -1;
+	for(int i = 0; i < 60 && (v = fleet_stale(reader)) != want; i++)
+		g_usleep(50000);
+	return v;
+}
+
+/* ooblex:dropped:stale lives in Redis; a Redis without persistence that
+ * restarts (here: the key reset, then gone) starts it again from 0. The
+ * plugin's figure must keep growing by what is added, never go back. */
+static void test_fleet_stale_count_never_decreases(void) {
+	redisContext *rc = harness_connect(9, 1);
+	REQUIRE(rc != NULL);
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 9;
+	char err[256];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, on_nothing, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	redisReply *x = redisCommand(rc, "INCRBY %s 50", OOBLEX_KEY_DROPPED_STALE);
+	if(x)
+		freeReplyObject(x);
+	EXPECT_EQ(wait_stale(reader, 50), 50);
+	/* Gone with a restart, then counted again from 0. */
+	x = redisCommand(rc, "DEL %s", OOBLEX_KEY_DROPPED_STALE);
+	if(x)
+		freeReplyObject(x);
+	g_usleep(1500 * 1000);
+	EXPECT_EQ(fleet_stale(reader), 50);
+	x = redisCommand(rc, "INCRBY %s 3", OOBLEX_KEY_DROPPED_STALE);
+	if(x)
+		freeReplyObject(x);
+	EXPECT_EQ(wait_stale(reader, 53), 53);
+	x = redisCommand(rc, "INCRBY %s 2", OOBLEX_KEY_DROPPED_STALE);
+	if(x)
+		freeReplyObject(x);
+	EXPECT_EQ(wait_stale(reader, 55), 55);
+	/* Garbage in the key is not a count. */
+	x = redisCommand(rc, "SET %s %s", OOBLEX_KEY_DROPPED_STALE, "-1000");
+	if(x)
+		freeReplyObject(x);
+	g_usleep(1500 * 1000);
+	EXPECT_EQ(fleet_stale(reader), 55);
+	ooblex_reader_stop(reader);
+	redisFree(rc);
+}
+
 static void test_metrics_file(void) {
 	/* Frames of two effects and two malformed messages: the worker's
 	 * textfile has the counts, the histogram agrees, and the file goes
@@ -426,5 +539,7 @@ int main(void) {
 	TEST_RUN(test_routed_worker_crash_returns_frame_to_its_queue);
 	TEST_RUN(test_result_of_a_reaped_frame_is_dropped);
 	TEST_RUN(test_metrics_file);
+	TEST_RUN(test_registry_cannot_route_core_effects);
+	TEST_RUN(test_fleet_stale_count_never_decreases);
 	return tl_done();
 }
