@@ -122,6 +122,8 @@ static void print_all(FILE *f, void *user) {
 		{ OOBLEX_C_DROP_LATE, "late" }, { OOBLEX_C_DROP_DUPLICATE, "duplicate" },
 		{ OOBLEX_C_DROP_NEVER_RETURNED, "never_returned" }, { OOBLEX_C_DROP_CHANNEL, "data_channel" },
 		{ OOBLEX_C_DROP_MALFORMED_RESULT, "malformed_result" }, { OOBLEX_C_DROP_BACKPRESSURE, "backpressure" },
+		{ OOBLEX_C_DROP_UNEXPECTED_RESULT, "unexpected_result" },
+		{ OOBLEX_C_DROP_UNAUTHENTICATED_RESULT, "unauthenticated_result" },
 	};
 	fprintf(f, "# HELP ooblex_frames_dropped_total Frames dropped by the plugin, by reason.\n"
 		"# TYPE ooblex_frames_dropped_total counter\n");

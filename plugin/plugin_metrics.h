@@ -42,6 +42,8 @@ typedef enum ooblex_counter {
 	OOBLEX_C_DROP_CHANNEL,	/* the data channel refused it */
 	OOBLEX_C_DROP_MALFORMED_RESULT,
 	OOBLEX_C_DROP_BACKPRESSURE,	/* the browser's link backed up: newest frame won */
+	OOBLEX_C_DROP_UNEXPECTED_RESULT,	/* a result for a seq not in flight (result_gate.h) */
+	OOBLEX_C_DROP_UNAUTHENTICATED_RESULT,	/* unsigned or mis-signed, with a fleet secret set */
 	OOBLEX_C_COUNT
 } ooblex_counter;
 

@@ -13,9 +13,25 @@
 #include "ooblex_route.h"
 #include "ooblex_wire.h"
 
-/* Replies bigger than this from a BRPOP are still read whole by hiredis; the
- * bound is on how many results one round trip may drain per list. */
+/* How many results one round trip may drain per list, after the BRPOP. */
 #define READER_DRAIN_COUNT 16
+#define READER_MAX_RESULT_DEFAULT (4u * 1024u * 1024u)
+
+/* The drain after a BRPOP, with the size cap applied inside Redis: an
+ * element over ARGV[2] bytes is popped and discarded there, never sent, so
+ * hiredis never allocates it. Returns { discarded, { elements... } }. The
+ * BRPOP's own element cannot be bounded this way (a script cannot block):
+ * it is bounded only by Redis' proto-max-bulk-len, then checked here before
+ * anything is copied. */
+static const char drain_script[] =
+	"local cap = tonumber(ARGV[2])\n"
+	"local out, dropped = {}, 0\n"
+	"for i = 1, tonumber(ARGV[1]) do\n"
+	"  local v = redis.call('RPOP', KEYS[1])\n"
+	"  if not v then break end\n"
+	"  if type(v) ~= 'string' or #v > cap then dropped = dropped + 1 else out[#out + 1] = v end\n"
+	"end\n"
+	"return { dropped, out }\n";
 /* How long stop() waits for queued messages to reach Redis. */
 #define PRODUCER_STOP_GRACE_US (500 * 1000)
 
@@ -277,6 +293,7 @@ struct ooblex_reader {
 	GHashTable *keys;	/* watched list names (owned strings) */
 	volatile gint stopping;
 	ooblex_reader_stats stats;
+	atomic_size_t max_result;	/* bytes; longer results are dropped unread */
 	/* Last look at the fleet, under lock. */
 	long long queue_len;
 	/* ooblex:dropped:stale lives in Redis, which may restart empty: the
@@ -497,6 +514,10 @@ static void deliver(ooblex_reader *r, const char *key, redisReply *item) {
 	if(item->type != REDIS_REPLY_STRING)
 		return;
 	atomic_fetch_add(&r->stats.popped, 1);
+	if(item->len > atomic_load(&r->max_result)) {
+		atomic_fetch_add(&r->stats.oversized, 1);
+		return;
+	}
 	r->on_result(key, (const uint8_t *)item->str, item->len, r->user);
 }
 
@@ -540,11 +561,18 @@ static gpointer reader_thread(gpointer data) {
 			deliver(r, key, rep->element[1]);
 			freeReplyObject(rep);
 			/* More may be waiting in the same list: take them in one round trip
-			 * (RPOP with a count, Redis 6.2+) instead of one BRPOP each. */
-			rep = redisCommand(c, "RPOP %s %d", key, READER_DRAIN_COUNT);
-			if(rep != NULL && rep->type == REDIS_REPLY_ARRAY)
-				for(size_t i = 0; i < rep->elements; i++)
-					deliver(r, key, rep->element[i]);
+			 * instead of one BRPOP each, those over the cap left in Redis. */
+			rep = redisCommand(c, "EVAL %s 1 %s %d %zu", drain_script, key, READER_DRAIN_COUNT,
+				(size_t)atomic_load(&r->max_result));
+			if(rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+					rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_ARRAY) {
+				if(rep->element[0]->integer > 0) {
+					atomic_fetch_add(&r->stats.oversized, (uint64_t)rep->element[0]->integer);
+					atomic_fetch_add(&r->stats.popped, (uint64_t)rep->element[0]->integer);
+				}
+				for(size_t i = 0; i < rep->element[1]->elements; i++)
+					deliver(r, key, rep->element[1]->element[i]);
+			}
 		} else if(rep->type == REDIS_REPLY_ERROR) {
 			logf_(r->log, 0, "reader: BRPOP failed: %s", rep->str);
 			g_usleep(r->poll_ms * 1000);
@@ -574,6 +602,7 @@ ooblex_reader *ooblex_reader_start(const ooblex_redis_config *cfg, unsigned poll
 	r->workers = g_ptr_array_new_with_free_func(g_free);
 	r->refused_logged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	r->queue_len = -1;
+	atomic_store(&r->max_result, READER_MAX_RESULT_DEFAULT);
 	GError *gerr = NULL;
 	r->thread = g_thread_try_new("ooblex redis in", reader_thread, r, &gerr);
 	if(r->thread == NULL) {
@@ -599,6 +628,10 @@ void ooblex_reader_unwatch(ooblex_reader *r, const char *key) {
 	g_mutex_lock(&r->lock);
 	g_hash_table_remove(r->keys, key);
 	g_mutex_unlock(&r->lock);
+}
+
+void ooblex_reader_set_max_result(ooblex_reader *r, size_t bytes) {
+	atomic_store(&r->max_result, bytes ? bytes : READER_MAX_RESULT_DEFAULT);
 }
 
 const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r) {

@@ -79,6 +79,10 @@ ooblex_reader *ooblex_reader_start(const ooblex_redis_config *cfg, unsigned poll
 /* Adds or removes a list to read from. Any thread. */
 void ooblex_reader_watch(ooblex_reader *r, const char *key);
 void ooblex_reader_unwatch(ooblex_reader *r, const char *key);
+/* Results longer than bytes are dropped without being handed on (default
+ * 4 MiB; 0 restores it); those drained after a BRPOP are discarded inside
+ * Redis, never read. Counted in stats.oversized. Any thread. */
+void ooblex_reader_set_max_result(ooblex_reader *r, size_t bytes);
 const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r);
 /* What the reader last saw of the fleet (it looks once a second): the length
  * of frames_to_process (-1 before the first look) and the JSON descriptions
