@@ -101,6 +101,16 @@ static gpointer output_thread(gpointer data) {
 			target = remb < 100000 ? 100000 : (int)remb;
 		ooblex_video_encoder_set_bitrate(enc, target);
 		int w = work.width, h = work.height;
+		/* The JPEG's own size first: it is what the decoder writes, and it
+		 * must be what the buffer is sized for. Nothing is allocated for a
+		 * picture that is not the one announced. */
+		int ss = -1, jw = 0, jh = 0, cs = 0;
+		if(tjDecompressHeader3(tj, work.jpeg, (unsigned long)work.len, &jw, &jh, &ss, &cs) != 0 ||
+				jw != w || jh != h || ss != TJSAMP_420 || w <= 0 || h <= 0 ||
+				w > OOBLEX_MAX_DIMENSION || h > OOBLEX_MAX_DIMENSION) {
+			atomic_fetch_add(&o->stats.frames_failed, 1);
+			continue;
+		}
 		size_t need = (size_t)work.width * work.height * 3 / 2 + (size_t)work.width + work.height + 16;
 		if(need > i420_cap) {
 			uint8_t *n = realloc(i420, need);
@@ -116,11 +126,7 @@ static gpointer output_thread(gpointer data) {
 		int strides[3] = { w, w / 2, w / 2 };
 		/* Decoding straight into the planes the encoder reads. 4:2:0 at an
 		 * even size only: what workers send for browser video. */
-		int ss = -1, jw = 0, jh = 0, cs = 0;
-		int ok = tjDecompressHeader3(tj, work.jpeg, (unsigned long)work.len, &jw, &jh, &ss, &cs) == 0 &&
-			jw == w && jh == h && ss == TJSAMP_420;
-		if(ok)
-			ok = tjDecompressToYUVPlanes(tj, work.jpeg, (unsigned long)work.len, planes, w, strides, h, 0) == 0;
+		int ok = tjDecompressToYUVPlanes(tj, work.jpeg, (unsigned long)work.len, planes, w, strides, h, 0) == 0;
 		gint64 t1 = g_get_monotonic_time();
 		atomic_fetch_add(&o->stats.decode_us_total, (uint64_t)(t1 - t0));
 		if(!ok) {
