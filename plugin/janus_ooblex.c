@@ -716,11 +716,11 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 	}
 	uint64_t now = ooblex_now_us();
 	janus_mutex_lock(&session->return_mutex);
-	if(session->reorder == NULL || !ooblex_result_seq_in_flight(h.seq, ooblex_reorder_next(session->reorder),
-			(uint32_t)atomic_load(&session->queued_seq))) {
-		/* Never queued, or already delivered or given up on: taking it
-		 * would move the reorder window (a far-future seq makes every
-		 * genuine result late). */
+	if(session->reorder == NULL || ooblex_result_seq_state(h.seq, ooblex_reorder_next(session->reorder),
+			(uint32_t)atomic_load(&session->queued_seq)) == OOBLEX_SEQ_NEVER_QUEUED) {
+		/* Never queued: taking it would move the reorder window (a
+		 * far-future seq makes every genuine result late). One already
+		 * resolved goes on, to be refused and counted as late. */
 		janus_mutex_unlock(&session->return_mutex);
 		janus_ooblex_refuse_result(session, key, len, OOBLEX_RESULT_UNEXPECTED);
 		janus_refcount_decrease(&session->ref);

@@ -87,6 +87,8 @@ ooblex_result_verdict ooblex_result_gate_check(ooblex_result_gate *g, const uint
 	return OOBLEX_RESULT_OK;
 }
 
-int ooblex_result_seq_in_flight(uint32_t seq, uint32_t next, uint32_t last_queued) {
-	return (int32_t)(seq - next) >= 0 && (int32_t)(last_queued - seq) >= 0;
+ooblex_seq_state ooblex_result_seq_state(uint32_t seq, uint32_t next, uint32_t last_queued) {
+	if(seq == 0 || seq > last_queued)
+		return OOBLEX_SEQ_NEVER_QUEUED;
+	return seq >= next ? OOBLEX_SEQ_IN_FLIGHT : OOBLEX_SEQ_RESOLVED;
 }

@@ -6,8 +6,9 @@
  * the wire format, that it is a JPEG result for this client, the picture's
  * size (the wire header's and the JPEG's own, read with tjDecompressHeader3,
  * before anything decodes it), the fleet MAC when a secret is set
- * (ooblex_auth.h), and last that its sequence number is in flight: queued by
- * this session's ingest and not yet delivered or given up on. Whoever can
+ * (ooblex_auth.h), and last that its sequence number was queued by this
+ * session's ingest (and, for the reorder buffer to take it, is not yet
+ * delivered or given up on). Whoever can
  * write to Redis can push to processed_frames:{id}; a result with a
  * far-future seq, taken into the reorder buffer, would make every genuine
  * result after it "late" and silence the page.
@@ -35,7 +36,7 @@ typedef enum ooblex_result_verdict {
 	OOBLEX_RESULT_TOO_BIG_PICTURE,	/* dimensions over the limit, or the JPEG's not the header's */
 	OOBLEX_RESULT_UNSIGNED,	/* a secret is set and the result has no MAC */
 	OOBLEX_RESULT_BAD_MAC,	/* a MAC that does not check (forged, altered, replayed) */
-	OOBLEX_RESULT_UNEXPECTED,	/* its seq was never queued, or is already resolved */
+	OOBLEX_RESULT_UNEXPECTED,	/* its seq was never queued (ooblex_result_seq_state) */
 	OOBLEX_RESULT_VERDICTS
 } ooblex_result_verdict;
 
@@ -59,10 +60,15 @@ void ooblex_result_gate_free(ooblex_result_gate *g);
 ooblex_result_verdict ooblex_result_gate_check(ooblex_result_gate *g, const uint8_t client_id[OOBLEX_CLIENT_ID_LEN],
 	const uint8_t *msg, size_t len, ooblex_frame_header *h, const uint8_t **payload);
 
-/* Whether seq is in flight: at or after next (the reorder buffer's: all
- * before it is resolved) and at or before the last seq the ingest queued.
- * Exact because the ingest numbers the frames it queues from 1 without gaps;
- * on the 32-bit circle, as the reorder buffer counts. */
-int ooblex_result_seq_in_flight(uint32_t seq, uint32_t next, uint32_t last_queued);
+/* Where a result's seq stands, given next (the reorder buffer's: all before
+ * it is delivered or given up on) and the last seq the ingest queued. Exact
+ * because the ingest numbers the frames it queues from 1 without gaps (and
+ * 2^32 frames are 13 years at 10 fps: no wrap). */
+typedef enum ooblex_seq_state {
+	OOBLEX_SEQ_IN_FLIGHT = 0,	/* next..last_queued: the reorder buffer may take it */
+	OOBLEX_SEQ_RESOLVED,	/* 1..next-1: queued once, now late or a copy; refused as late */
+	OOBLEX_SEQ_NEVER_QUEUED,	/* 0 or past last_queued: forged; must never reach the reorder buffer */
+} ooblex_seq_state;
+ooblex_seq_state ooblex_result_seq_state(uint32_t seq, uint32_t next, uint32_t last_queued);
 
 #endif
