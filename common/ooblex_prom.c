@@ -14,8 +14,14 @@ void ooblex_prom_hist_init(ooblex_prom_hist *h, const double *bounds, size_t n_b
 }
 
 void ooblex_prom_hist_observe(ooblex_prom_hist *h, double seconds) {
-	if(seconds < 0)
+	/* Timestamps come from other processes (and from Redis, where anyone may
+	 * write): a span of years would overflow the nanosecond sum's conversion
+	 * (undefined behaviour), and NaN compares false with everything. Clamp
+	 * to what a histogram of latencies can mean. */
+	if(!(seconds >= 0))
 		seconds = 0;
+	if(seconds > OOBLEX_PROM_MAX_OBSERVED_S)
+		seconds = OOBLEX_PROM_MAX_OBSERVED_S;
 	for(size_t b = 0; b < h->n_bounds; b++)
 		if(seconds <= h->bounds[b]) {
 			atomic_fetch_add(&h->counts[b], 1);

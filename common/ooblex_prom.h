@@ -26,6 +26,10 @@ typedef struct ooblex_prom_hist {
 	atomic_uint_fast64_t sum_ns;
 } ooblex_prom_hist;
 
+/* One observation counts at most this (a day): anything longer is a clock
+ * error or a forged timestamp, and the sum's nanoseconds stay in range. */
+#define OOBLEX_PROM_MAX_OBSERVED_S 86400.0
+
 /* bounds must outlive the histogram; at most OOBLEX_PROM_MAX_BUCKETS. */
 void ooblex_prom_hist_init(ooblex_prom_hist *h, const double *bounds, size_t n_bounds);
 void ooblex_prom_hist_observe(ooblex_prom_hist *h, double seconds);

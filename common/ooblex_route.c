@@ -8,6 +8,23 @@
 
 #include "ooblex_keys.h"
 
+const char *const ooblex_core_effects[OOBLEX_CORE_EFFECT_COUNT + 1] = {
+	"none", "invert", "grayscale", "sepia", "mirror", "blur", "edges", "cartoon", "pixelate", "denoise", NULL,
+};
+
+static int name_is(const char *name, size_t len, const char *want) {
+	return strlen(want) == len && !strncmp(name, want, len);
+}
+
+int ooblex_effect_is_core_name(const char *name, size_t len) {
+	if(name_is(name, len, "ffmpeg") || name_is(name, len, "core"))
+		return 1;
+	for(const char *const *e = ooblex_core_effects; *e; e++)
+		if(name_is(name, len, *e))
+			return 1;
+	return 0;
+}
+
 int ooblex_effect_names(const char *effect, ooblex_effect_name_fn fn, void *user) {
 	for(const char *p = effect; *p;) {
 		/* "ffmpeg:<graph>" takes the rest of the chain: a graph's options may

@@ -14,6 +14,19 @@
 
 #include <stddef.h>
 
+/* The core effects every worker runs (the libavfilter set, served from
+ * frames_to_process), NULL-terminated. The one list: the worker's effect
+ * table and the plugin's route check both use it. */
+#define OOBLEX_CORE_EFFECT_COUNT 10
+extern const char *const ooblex_core_effects[OOBLEX_CORE_EFFECT_COUNT + 1];
+
+/* Whether name (len bytes) is an effect the plugin routes itself to
+ * frames_to_process: a core effect, "ffmpeg", or "core" (the worker's word
+ * for that queue). A registry entry announcing one of them as a route is
+ * refused: it would divert frames every worker serves to a queue few or none
+ * serve. */
+int ooblex_effect_is_core_name(const char *name, size_t len);
+
 /* A chain's effect names in order, without parameters: calls fn for each
  * ("blur:sigma=3|ffmpeg:hflip,vflip" -> "blur", "ffmpeg"); stops when fn
  * returns non-zero and returns that value (0 when it never did). */

@@ -8,6 +8,7 @@
  *  72 worker_end_us u64 | 80 width u16 | 82 height u16 | 84 pixfmt u8
  *  85 reply_pixfmt u8 | 86 jpeg_quality u8 | 87 effect_len u8
  *  88 effect[effect_len] | worker_len u8 | worker[worker_len]
+ *  [meta_len u16 | meta[meta_len] | extension records (type u8, len u16, bytes)...]
  *  header_len: payload
  */
 #include "ooblex_wire.h"
@@ -60,22 +61,27 @@ size_t ooblex_pixfmt_size(ooblex_pixfmt fmt, unsigned width, unsigned height) {
 	}
 }
 
-/* The metadata section is written only when there is metadata: headers
- * without it are byte for byte what they were before it existed. */
+/* The metadata section is written only when there is metadata or an
+ * extension after it: headers without either are byte for byte what they
+ * were before those existed. */
 static size_t meta_section_len(const ooblex_frame_header *h) {
 	size_t mlen = strnlen(h->meta, OOBLEX_META_MAX);
-	return mlen ? 2 + mlen : 0;
+	return mlen || h->has_mac ? 2 + mlen : 0;
+}
+
+static size_t ext_len(const ooblex_frame_header *h) {
+	return h->has_mac ? OOBLEX_EXT_MAC_RECORD_LEN : 0;
 }
 
 size_t ooblex_wire_header_len(const ooblex_frame_header *h) {
 	return OOBLEX_WIRE_FIXED_LEN + strnlen(h->effect, OOBLEX_NAME_MAX) + 1 + strnlen(h->worker, OOBLEX_NAME_MAX) +
-		meta_section_len(h);
+		meta_section_len(h) + ext_len(h);
 }
 
 size_t ooblex_wire_write_header(const ooblex_frame_header *h, uint8_t *buf) {
 	size_t elen = strnlen(h->effect, OOBLEX_NAME_MAX), wlen = strnlen(h->worker, OOBLEX_NAME_MAX);
 	size_t mlen = strnlen(h->meta, OOBLEX_META_MAX);
-	size_t hlen = OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen + meta_section_len(h);
+	size_t hlen = OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen + meta_section_len(h) + ext_len(h);
 	memcpy(buf, OOBLEX_WIRE_MAGIC, 4);
 	buf[4] = OOBLEX_WIRE_VERSION;
 	buf[5] = h->kind;
@@ -98,9 +104,15 @@ size_t ooblex_wire_write_header(const ooblex_frame_header *h, uint8_t *buf) {
 	memcpy(buf + 88, h->effect, elen);
 	buf[88 + elen] = (uint8_t)wlen;
 	memcpy(buf + 89 + elen, h->worker, wlen);
-	if(mlen > 0) {
+	if(meta_section_len(h) > 0) {
 		ooblex_put16(buf + 89 + elen + wlen, (uint16_t)mlen);
 		memcpy(buf + 91 + elen + wlen, h->meta, mlen);
+	}
+	if(h->has_mac) {
+		uint8_t *rec = buf + hlen - OOBLEX_EXT_MAC_RECORD_LEN;
+		rec[0] = OOBLEX_EXT_MAC;
+		ooblex_put16(rec + 1, OOBLEX_MAC_LEN);
+		memcpy(rec + 3, h->mac, OOBLEX_MAC_LEN);
 	}
 	return hlen;
 }
@@ -157,6 +169,22 @@ ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 		size_t mlen = ooblex_get16(msg + moff);
 		if(mlen > OOBLEX_META_MAX || moff + 2 + mlen > hlen || read_name(msg + moff + 2, mlen, h->meta) < 0)
 			return OOBLEX_WIRE_BAD_HEADER;
+		/* Extension records up to header_len; a MAC only as the last. */
+		for(size_t off = moff + 2 + mlen; off < hlen;) {
+			if(off + 3 > hlen)
+				return OOBLEX_WIRE_BAD_HEADER;
+			uint8_t type = msg[off];
+			size_t rlen = ooblex_get16(msg + off + 1);
+			if(off + 3 + rlen > hlen)
+				return OOBLEX_WIRE_BAD_HEADER;
+			if(type == OOBLEX_EXT_MAC) {
+				if(rlen != OOBLEX_MAC_LEN || off + 3 + rlen != hlen)
+					return OOBLEX_WIRE_BAD_HEADER;
+				h->has_mac = 1;
+				memcpy(h->mac, msg + off + 3, OOBLEX_MAC_LEN);
+			}
+			off += 3 + rlen;
+		}
 	}
 	if(h->payload_len > OOBLEX_MAX_PAYLOAD || h->width == 0 || h->height == 0 ||
 			h->width > OOBLEX_MAX_DIMENSION || h->height > OOBLEX_MAX_DIMENSION)

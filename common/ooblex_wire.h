@@ -31,6 +31,15 @@
  * skip it (it is inside header_len). */
 #define OOBLEX_META_MAX	4096
 #define OOBLEX_MAX_PAYLOAD	(64u * 1024u * 1024u)
+/* After the metadata section (written, possibly empty, whenever something
+ * follows it), still inside header_len: extension records, each a u8 type,
+ * a u16 length and that many bytes. Readers skip types they do not know;
+ * readers older than extensions skip them all (they are inside header_len).
+ * OOBLEX_EXT_MAC: an HMAC-SHA256 (ooblex_auth.h) over every byte of the
+ * message but its own 32; always the last record of the header. */
+#define OOBLEX_EXT_MAC	1
+#define OOBLEX_MAC_LEN	32
+#define OOBLEX_EXT_MAC_RECORD_LEN	(3 + OOBLEX_MAC_LEN)
 
 typedef enum ooblex_kind {
 	OOBLEX_KIND_FRAME = 1,	/* to be processed */
@@ -61,6 +70,10 @@ typedef struct ooblex_frame_header {
 	char effect[OOBLEX_NAME_MAX + 1];	/* NUL-terminated */
 	char worker[OOBLEX_NAME_MAX + 1];	/* NUL-terminated; empty on frames */
 	char meta[OOBLEX_META_MAX + 1];	/* JSON from the worker, NUL-terminated; usually empty */
+	/* Writers: set has_mac to reserve the MAC record (ooblex_auth_sign fills
+	 * it once the payload is in place). Readers: a MAC record was found. */
+	uint8_t has_mac;
+	uint8_t mac[OOBLEX_MAC_LEN];
 	uint32_t payload_len;
 } ooblex_frame_header;
 

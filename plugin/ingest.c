@@ -84,6 +84,7 @@ struct ooblex_ingest {
 	/* Frames queued recently, to count those still in flight. */
 	unsigned max_in_flight;
 	const atomic_uint_fast32_t *resolved_seq;
+	atomic_uint_fast32_t *queued_seq;
 	struct {
 		uint32_t seq;
 		uint64_t queued_us;
@@ -156,6 +157,9 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	ing->sent[ing->sent_next].queued_us = now;
 	ing->sent_next = (ing->sent_next + 1) % OOBLEX_MAX_IN_FLIGHT;
 	atomic_fetch_add(&ing->stats->frames_sampled, 1);
+	/* Before the frame can reach a worker: its result may come back at once. */
+	if(ing->queued_seq != NULL)
+		atomic_store(ing->queued_seq, ing->seq);
 	ing->cb.frame_ready(msg, len, ing->user);
 }
 
@@ -370,6 +374,7 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->deadline_us = (uint64_t)cfg->deadline_ms * 1000;
 	ing->max_in_flight = cfg->max_in_flight < OOBLEX_MAX_IN_FLIGHT ? cfg->max_in_flight : OOBLEX_MAX_IN_FLIGHT;
 	ing->resolved_seq = cfg->resolved_seq;
+	ing->queued_seq = cfg->queued_seq;
 	GError *gerr = NULL;
 	ing->thread = g_thread_try_new("ooblex ingest", ingest_thread, ing, &gerr);
 	if(ing->thread == NULL) {

@@ -113,6 +113,10 @@ typedef struct ooblex_ingest_config {
 	 * passes. */
 	unsigned max_in_flight;
 	const atomic_uint_fast32_t *resolved_seq;
+	/* Caller-owned, may be NULL: the seq of the last frame queued, stored
+	 * before the frame leaves, so the return path knows exactly which seqs
+	 * are in flight (result_gate.h). */
+	atomic_uint_fast32_t *queued_seq;
 	ooblex_ingest_stats *stats;	/* caller-owned, must outlive the thread */
 } ooblex_ingest_config;
 

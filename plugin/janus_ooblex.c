@@ -53,14 +53,16 @@
 #include "utils.h"
 
 #include "dc_chunker.h"
+#include "dc_message.h"
+#include "dc_window.h"
 #include "depay.h"
 #include "ingest.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
-#include "ooblex_wire_check.h"
 #include "redis_queue.h"
 #include "reorder.h"
+#include "result_gate.h"
 #include "stage_stats.h"
 #include "plugin_metrics.h"
 #include "video_output.h"
@@ -190,6 +192,9 @@ typedef struct janus_ooblex_settings {
 	unsigned video_bitrate_kbps;
 	unsigned dc_max_unacked_frames;
 	char metrics_dir[512];	/* node exporter's textfile folder; "" for none */
+	unsigned max_result_bytes;	/* a longer result is dropped unread */
+	uint8_t fleet_secret[OOBLEX_SECRET_MAX];	/* results must carry its MAC; none when fleet_secret_len is 0 */
+	int fleet_secret_len;
 	char metrics_instance[128];
 } janus_ooblex_settings;
 
@@ -201,13 +206,14 @@ static GAsyncQueue *messages = NULL;
 static ooblex_producer *producer = NULL;
 static ooblex_reader *reader = NULL;
 static ooblex_plugin_metrics *metrics = NULL;
+static ooblex_result_gate *result_gate = NULL;	/* used by the reader thread only */
 static GThread *metrics_thread = NULL;
 static GMutex metrics_wake_lock;
 static GCond metrics_wake;
 
 /* Totals over the plugin's life, for the Admin API. */
 static atomic_uint_fast64_t total_sessions_started, total_frames_queued, total_frames_dropped_queue,
-	total_results, total_results_malformed, total_frames_sent;
+	total_results, total_results_malformed, total_frames_sent, total_results_refused[OOBLEX_RESULT_VERDICTS];
 /* Decode threads still running; shutdown waits for them before the producer goes. */
 static atomic_int live_ingests;
 
@@ -230,6 +236,11 @@ typedef struct janus_ooblex_session {
 	ooblex_reorder *reorder;
 	ooblex_stage_stats stages;
 	atomic_uint_fast32_t resolved_seq;	/* for the ingest's in-flight count */
+	atomic_uint_fast32_t queued_seq;	/* the ingest's last queued: results above it were never asked for */
+	/* Results refused by the gate, by verdict (malformed ones also count in
+	 * results_malformed); each verdict is logged once per run. */
+	atomic_uint_fast64_t results_refused[OOBLEX_RESULT_VERDICTS];
+	volatile gint refused_logged;
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received, results_malformed,
 		frames_sent, chunks_sent, frames_dropped_channel;
 	ooblex_counter_tracker metrics_seen;	/* under return_mutex */
@@ -239,15 +250,13 @@ typedef struct janus_ooblex_session {
 	unsigned output;
 	gboolean can_send_video;	/* the browser's offer receives video */
 	ooblex_video_output *vout;
-	unsigned dc_unacked;	/* frames sent since the SCTP queue last drained */
+	/* What is on its way to the page (dc_window.h). Acks from the page
+	 * (ooblex.js sends {"ack": frame_id} as each frame is reassembled) also
+	 * see a backlog inside the browser, which SCTP cannot; once a page acks
+	 * validly, its acks decide. */
+	ooblex_dc_window dc_window;
 	uint64_t dc_last_dry_us;	/* the last drain or ack: proof the channel moves */
-	/* Acks from the page (ooblex.js sends {"ack": frame_id} as each frame is
-	 * reassembled): they also see a backlog inside the browser, which SCTP
-	 * cannot. Once a page acks, its acks decide. */
-	gboolean dc_acks;
-	uint64_t dc_acked_id;
-	uint64_t dc_sent_ids[64];	/* the last frames sent, a ring */
-	unsigned dc_sent_next;
+	atomic_uint_fast64_t dc_bad_acks;	/* malformed, never sent, or already acked */
 	struct held_result *dc_pending;
 	atomic_uint_fast64_t frames_dropped_backpressure, data_ready_events, video_frames_pushed;
 	volatile gint dc_ready;
@@ -396,6 +405,7 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.output = OOBLEX_OUTPUT_DATACHANNEL;
 	settings.video_bitrate_kbps = 1500;
 	settings.dc_max_unacked_frames = 8;
+	settings.max_result_bytes = OOBLEX_RESULT_MAX_DEFAULT;
 	gethostname(settings.metrics_instance, sizeof(settings.metrics_instance) - 1);
 	settings.video_codecs[0] = OOBLEX_CODEC_VP8;
 	settings.video_codecs[1] = OOBLEX_CODEC_H264;
@@ -469,6 +479,17 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	}
 	config_uint(config, general, "video_bitrate_kbps", 100, 50000, &settings.video_bitrate_kbps);
 	config_uint(config, general, "dc_max_unacked_frames", 1, 64, &settings.dc_max_unacked_frames);
+	config_uint(config, general, "max_result_bytes", 1024, OOBLEX_MAX_PAYLOAD, &settings.max_result_bytes);
+	/* The fleet secret, from a file (fleet_secret_file, preferred: the
+	 * config is often world-readable) or inline (fleet_secret). */
+	const char *secret_file = config_string(config, general, "fleet_secret_file");
+	const char *secret_text = config_string(config, general, "fleet_secret");
+	if((secret_file && *secret_file) || (secret_text && *secret_text)) {
+		settings.fleet_secret_len = ooblex_auth_load_secret(secret_file && *secret_file ? secret_file : NULL, secret_text,
+			settings.fleet_secret, err, sizeof(err));
+		if(settings.fleet_secret_len < 0)	/* init refuses to start: results must not go unchecked by mistake */
+			JANUS_LOG(LOG_ERR, "Ooblex config: general.fleet_secret: %s\n", err);
+	}
 	janus_config_category *metrics_cfg = janus_config_get_create(config, NULL, janus_config_type_category, "metrics");
 	if((s = config_string(config, metrics_cfg, "textfile_dir")) != NULL)
 		g_strlcpy(settings.metrics_dir, s, sizeof(settings.metrics_dir));
@@ -549,22 +570,13 @@ static uint64_t janus_ooblex_dc_send(janus_ooblex_session *session, held_result 
 		atomic_fetch_add(&session->frames_dropped_channel, 1);
 		return 0;
 	}
-	session->dc_unacked++;
-	session->dc_sent_ids[session->dc_sent_next] = r->h.frame_id;
-	session->dc_sent_next = (session->dc_sent_next + 1) % G_N_ELEMENTS(session->dc_sent_ids);
+	ooblex_dc_window_sent(&session->dc_window, r->h.frame_id);
 	return sent_us;
 }
 
-/* Frames on their way to the page: sent but not acked by it, or (for pages
- * that do not ack) sent since SCTP last reported its queue drained. Caller
- * holds return_mutex. */
+/* Frames on their way to the page. Caller holds return_mutex. */
 static unsigned janus_ooblex_dc_in_flight(janus_ooblex_session *session) {
-	if(!session->dc_acks)
-		return session->dc_unacked;
-	unsigned n = 0;
-	for(size_t i = 0; i < G_N_ELEMENTS(session->dc_sent_ids); i++)
-		n += session->dc_sent_ids[i] > session->dc_acked_id;
-	return n;
+	return ooblex_dc_window_in_flight(&session->dc_window);
 }
 
 /* A frame reached the browser (or its way there): counted, and timed. */
@@ -640,9 +652,7 @@ static gboolean janus_ooblex_deliver(janus_ooblex_session *session, held_result 
 		} else {
 			if(janus_ooblex_dc_in_flight(session) >= settings.dc_max_unacked_frames) {
 				/* The fallback: no drain or ack for a second; assume it moved. */
-				session->dc_unacked = 0;
-				session->dc_acked_id = session->dc_sent_ids[(session->dc_sent_next + G_N_ELEMENTS(session->dc_sent_ids) - 1) %
-					G_N_ELEMENTS(session->dc_sent_ids)];
+				ooblex_dc_window_assume_delivered(&session->dc_window);
 			}
 			uint64_t t = janus_ooblex_dc_send(session, r);
 			if(t != 0 && sent_us == 0)
@@ -668,7 +678,38 @@ static void janus_ooblex_flush_ready(janus_ooblex_session *session, uint64_t now
 	atomic_store(&session->resolved_seq, ooblex_reorder_next(session->reorder) - 1);
 }
 
-/* Reader thread: one processed frame popped from processed_frames:{id}. */
+/* Refused results by verdict, for the Admin API and stats. */
+static json_t *janus_ooblex_refused_json(atomic_uint_fast64_t *counts) {
+	json_t *o = json_object();
+	static const struct { ooblex_result_verdict v; const char *name; } names[] = {
+		{ OOBLEX_RESULT_OVERSIZED, "oversized" }, { OOBLEX_RESULT_MALFORMED, "malformed" },
+		{ OOBLEX_RESULT_TOO_BIG_PICTURE, "picture_too_big" }, { OOBLEX_RESULT_UNSIGNED, "unsigned" },
+		{ OOBLEX_RESULT_BAD_MAC, "bad_mac" }, { OOBLEX_RESULT_UNEXPECTED, "unexpected" },
+	};
+	for(size_t i = 0; i < G_N_ELEMENTS(names); i++)
+		json_object_set_new(o, names[i].name, json_integer((json_int_t)atomic_load(&counts[names[i].v])));
+	return o;
+}
+
+/* A result the gate refused: counted by verdict, logged once per verdict
+ * and run (whoever writes them could otherwise fill the log). */
+static void janus_ooblex_refuse_result(janus_ooblex_session *session, const char *key, size_t len,
+		ooblex_result_verdict v) {
+	atomic_fetch_add(&session->results_refused[v], 1);
+	atomic_fetch_add(&total_results_refused[v], 1);
+	if(v == OOBLEX_RESULT_MALFORMED || v == OOBLEX_RESULT_OVERSIZED || v == OOBLEX_RESULT_TOO_BIG_PICTURE) {
+		atomic_fetch_add(&session->results_malformed, 1);
+		atomic_fetch_add(&total_results_malformed, 1);
+	}
+	gint bit = 1 << v, old = g_atomic_int_or(&session->refused_logged, bit);
+	if(!(old & bit))
+		JANUS_LOG(LOG_WARN, "[ooblex-%s] Refusing a result from %s (%zu bytes): %s (logged once; see results_refused)\n",
+			session->client_hex, key, len, ooblex_result_verdict_name(v));
+}
+
+/* Reader thread: one processed frame popped from processed_frames:{id}.
+ * Checked where it lies in the reader's buffer (result_gate.h) before any
+ * copy; only a result for a frame in flight goes into the reorder buffer. */
 static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
 	(void)user;
 	const char *hex = key + strlen(OOBLEX_KEY_PROCESSED_PREFIX);
@@ -680,28 +721,38 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 	if(session == NULL)
 		return;	/* the client left; its list expires by itself */
 	atomic_fetch_add(&total_results, 1);
-	held_result *r = g_malloc0(sizeof(*r));
-	r->msg = g_memdup2(msg, len);
-	r->len = len;
-	r->received_us = ooblex_now_us();
-	const char *refused = ooblex_wire_accept_result(r->msg, len, session->client_id, &r->h, &r->payload);
-	if(refused != NULL) {
-		JANUS_LOG(LOG_WARN, "[ooblex-%s] Skipping a bad result from %s (%zu bytes): %s\n", session->client_hex,
-			key, len, refused);
-		atomic_fetch_add(&session->results_malformed, 1);
-		atomic_fetch_add(&total_results_malformed, 1);
-		held_result_free(r);
+	ooblex_frame_header h;
+	const uint8_t *payload = NULL;
+	ooblex_result_verdict v = ooblex_result_gate_check(result_gate, session->client_id, msg, len, &h, &payload);
+	if(v != OOBLEX_RESULT_OK) {
+		janus_ooblex_refuse_result(session, key, len, v);
+		janus_refcount_decrease(&session->ref);
+		return;
+	}
+	uint64_t now = ooblex_now_us();
+	janus_mutex_lock(&session->return_mutex);
+	if(session->reorder == NULL || ooblex_result_seq_state(h.seq, ooblex_reorder_next(session->reorder),
+			(uint32_t)atomic_load(&session->queued_seq)) == OOBLEX_SEQ_NEVER_QUEUED) {
+		/* Never queued: taking it would move the reorder window (a
+		 * far-future seq makes every genuine result late). One already
+		 * resolved goes on, to be refused and counted as late. */
+		janus_mutex_unlock(&session->return_mutex);
+		janus_ooblex_refuse_result(session, key, len, OOBLEX_RESULT_UNEXPECTED);
 		janus_refcount_decrease(&session->ref);
 		return;
 	}
 	atomic_fetch_add(&session->results_received, 1);
-	uint64_t now = r->received_us;
-	janus_mutex_lock(&session->return_mutex);
+	held_result *r = g_malloc0(sizeof(*r));
+	r->msg = g_memdup2(msg, len);
+	r->len = len;
+	r->h = h;
+	r->payload = r->msg + (payload - msg);
+	r->received_us = now;
 	/* The round trip through Redis and a worker: what the adaptive wait
 	 * for missing frames follows. */
-	if(session->reorder != NULL && r->h.queued_us != 0 && now > r->h.queued_us)
+	if(r->h.queued_us != 0 && now > r->h.queued_us)
 		ooblex_reorder_observe(session->reorder, now - r->h.queued_us);
-	if(session->reorder == NULL || ooblex_reorder_put(session->reorder, r->h.seq, r, now) != OOBLEX_REORDER_ACCEPTED)
+	if(ooblex_reorder_put(session->reorder, r->h.seq, r, now) != OOBLEX_REORDER_ACCEPTED)
 		held_result_free(r);
 	janus_ooblex_flush_ready(session, now);
 	janus_mutex_unlock(&session->return_mutex);
@@ -857,6 +908,9 @@ static void janus_ooblex_metrics_take(janus_ooblex_session *session) {
 	now[OOBLEX_C_DROP_QUEUE_FULL] = atomic_load(&session->frames_dropped_queue);
 	now[OOBLEX_C_FRAMES_PROCESSED] = atomic_load(&session->results_received);
 	now[OOBLEX_C_DROP_MALFORMED_RESULT] = atomic_load(&session->results_malformed);
+	now[OOBLEX_C_DROP_UNEXPECTED_RESULT] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNEXPECTED]);
+	now[OOBLEX_C_DROP_UNAUTHENTICATED_RESULT] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNSIGNED]) +
+		atomic_load(&session->results_refused[OOBLEX_RESULT_BAD_MAC]);
 	now[OOBLEX_C_FRAMES_RETURNED] = atomic_load(&session->frames_sent);
 	now[OOBLEX_C_DROP_CHANNEL] = atomic_load(&session->frames_dropped_channel);
 	now[OOBLEX_C_DROP_BACKPRESSURE] = atomic_load(&session->frames_dropped_backpressure);
@@ -953,12 +1007,35 @@ int janus_ooblex_init(janus_callbacks *callback, const char *config_path) {
 	/* Both Redis threads connect in the background and retry with backoff:
 	 * Janus starts even when Redis is not up yet. */
 	char err[256];
-	producer = ooblex_producer_start(&settings.redis, settings.max_pending_frames, janus_ooblex_redis_log, err, sizeof(err));
+	if(settings.fleet_secret_len < 0) {
+		JANUS_LOG(LOG_ERR, "Ooblex: the fleet secret is unusable (see above); not starting\n");
+		return -1;
+	}
+	ooblex_result_limits limits = {
+		.max_bytes = settings.max_result_bytes,
+		.max_width = settings.max_width,
+		.max_height = settings.max_height,
+		.secret = settings.fleet_secret_len > 0 ? settings.fleet_secret : NULL,
+		.secret_len = settings.fleet_secret_len > 0 ? (size_t)settings.fleet_secret_len : 0,
+	};
+	result_gate = ooblex_result_gate_new(&limits);
+	if(result_gate == NULL)
+		g_snprintf(err, sizeof(err), "cannot set up the result checks");
+	if(settings.fleet_secret_len > 0)
+		JANUS_LOG(LOG_INFO, "Ooblex: results must be signed with the fleet secret\n");
+	else
+		JANUS_LOG(LOG_WARN, "Ooblex: no fleet_secret: any Redis client can deliver results to pages (see README, \"Fleet secret\")\n");
+	producer = result_gate ? ooblex_producer_start(&settings.redis, settings.max_pending_frames, janus_ooblex_redis_log,
+		err, sizeof(err)) : NULL;
 	if(producer != NULL)
 		reader = ooblex_reader_start(&settings.redis, 20, janus_ooblex_on_result, janus_ooblex_on_tick, NULL,
 			janus_ooblex_redis_log, err, sizeof(err));
+	if(reader != NULL)
+		ooblex_reader_set_max_result(reader, settings.max_result_bytes);
 	if(producer == NULL || reader == NULL) {
 		JANUS_LOG(LOG_ERR, "Ooblex: %s\n", err);
+		ooblex_result_gate_free(result_gate);
+		result_gate = NULL;
 		ooblex_producer_stop(producer);
 		producer = NULL;
 		g_async_queue_unref(messages);
@@ -988,6 +1065,8 @@ int janus_ooblex_init(janus_callbacks *callback, const char *config_path) {
 		ooblex_producer_stop(producer);
 		reader = NULL;
 		producer = NULL;
+		ooblex_result_gate_free(result_gate);
+		result_gate = NULL;
 		return -1;
 	}
 	JANUS_LOG(LOG_INFO, "%s initialized!\n", JANUS_OOBLEX_NAME);
@@ -1035,6 +1114,8 @@ void janus_ooblex_destroy(void) {
 		g_usleep(10000);
 	ooblex_reader_stop(reader);
 	reader = NULL;
+	ooblex_result_gate_free(result_gate);
+	result_gate = NULL;
 	janus_mutex_lock(&sessions_mutex);
 	g_hash_table_destroy(clients);
 	clients = NULL;
@@ -1167,11 +1248,13 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	json_object_set_new(frames, "dropped_queue_full", json_integer((json_int_t)atomic_load(&session->frames_dropped_queue)));
 	json_object_set_new(frames, "results", json_integer((json_int_t)atomic_load(&session->results_received)));
 	json_object_set_new(frames, "results_malformed", json_integer((json_int_t)atomic_load(&session->results_malformed)));
+	json_object_set_new(frames, "results_refused", janus_ooblex_refused_json(session->results_refused));
 	json_object_set_new(frames, "sent", json_integer((json_int_t)sent));
 	json_object_set_new(frames, "chunks_sent", json_integer((json_int_t)atomic_load(&session->chunks_sent)));
 	json_object_set_new(frames, "dropped_channel", json_integer((json_int_t)atomic_load(&session->frames_dropped_channel)));
 	json_object_set_new(frames, "keyframes_requested", json_integer((json_int_t)atomic_load(&is->keyframes_requested)));
 	json_object_set_new(frames, "dropped_backpressure", json_integer((json_int_t)atomic_load(&session->frames_dropped_backpressure)));
+	json_object_set_new(frames, "bad_acks", json_integer((json_int_t)atomic_load(&session->dc_bad_acks)));
 	json_object_set_new(frames, "data_ready_events", json_integer((json_int_t)atomic_load(&session->data_ready_events)));
 	json_object_set_new(info, "frames", frames);
 	janus_mutex_lock(&session->return_mutex);
@@ -1292,6 +1375,7 @@ static json_t *janus_ooblex_global_stats(void) {
 	json_object_set_new(totals, "frames_dropped_queue_full", json_integer((json_int_t)atomic_load(&total_frames_dropped_queue)));
 	json_object_set_new(totals, "results", json_integer((json_int_t)atomic_load(&total_results)));
 	json_object_set_new(totals, "results_malformed", json_integer((json_int_t)atomic_load(&total_results_malformed)));
+	json_object_set_new(totals, "results_refused", janus_ooblex_refused_json(total_results_refused));
 	json_object_set_new(totals, "frames_sent", json_integer((json_int_t)atomic_load(&total_frames_sent)));
 	json_object_set_new(res, "totals", totals);
 	json_t *redis = json_object();
@@ -1301,6 +1385,10 @@ static json_t *janus_ooblex_global_stats(void) {
 	json_object_set_new(redis, "pushed", json_integer((json_int_t)atomic_load(&ps->pushed)));
 	json_object_set_new(redis, "dropped_error", json_integer((json_int_t)atomic_load(&ps->dropped_error)));
 	json_object_set_new(redis, "pending", json_integer(ooblex_producer_pending(producer)));
+	const ooblex_reader_stats *rds = ooblex_reader_get_stats(reader);
+	json_object_set_new(redis, "results_oversized", json_integer((json_int_t)atomic_load(&rds->oversized)));
+	json_object_set_new(redis, "registry_oversized", json_integer((json_int_t)atomic_load(&rds->registry_oversized)));
+	json_object_set_new(redis, "routes_refused", json_integer((json_int_t)atomic_load(&rds->routes_refused)));
 	json_object_set_new(res, "redis", redis);
 	long long qlen = 0, stale = 0;
 	json_t *workers = janus_ooblex_fleet(&qlen, &stale);
@@ -1491,27 +1579,23 @@ void janus_ooblex_incoming_data(janus_plugin_session *handle, janus_plugin_data 
 		JANUS_LOG(LOG_VERB, "[%s-%p] Data channel ready (%d bytes received)\n", JANUS_OOBLEX_PACKAGE, handle, packet->length);
 		g_atomic_int_set(&session->dc_ready, 1);
 	}
-	/* {"ack":<frame_id>}: the page has a frame. Parsed by hand: it comes
-	 * thirty times a second, and anything else is ignored. */
-	static const char ack_prefix[] = "{\"ack\":";
-	if(packet->buffer != NULL && packet->length > sizeof(ack_prefix) - 1 && packet->length < 64 &&
-			!memcmp(packet->buffer, ack_prefix, sizeof(ack_prefix) - 1)) {
-		char num[32];
-		size_t n = MIN(sizeof(num) - 1, (size_t)packet->length - (sizeof(ack_prefix) - 1));
-		memcpy(num, packet->buffer + sizeof(ack_prefix) - 1, n);
-		num[n] = '\0';
-		char *end = NULL;
-		unsigned long long id = g_ascii_strtoull(num, &end, 10);
-		if(end != num && *end == '}') {
-			janus_mutex_lock(&session->return_mutex);
-			session->dc_acks = TRUE;
-			if(id > session->dc_acked_id)
-				session->dc_acked_id = id;
+	/* {"ack":<frame_id>}: the page has a frame (dc_message.h). Only an ack
+	 * for a frame sent and not yet acked moves the window (dc_window.h). */
+	ooblex_dc_message m;
+	ooblex_dc_message_kind kind = ooblex_dc_message_parse((const uint8_t *)packet->buffer,
+		packet->buffer ? packet->length : 0, &m);
+	if(kind == OOBLEX_DC_MSG_BAD_ACK) {
+		atomic_fetch_add(&session->dc_bad_acks, 1);
+	} else if(kind == OOBLEX_DC_MSG_ACK) {
+		janus_mutex_lock(&session->return_mutex);
+		if(ooblex_dc_window_ack(&session->dc_window, m.ack_id) == OOBLEX_DC_ACK_OK) {
 			session->dc_last_dry_us = ooblex_now_us();
 			if(janus_ooblex_dc_in_flight(session) < settings.dc_max_unacked_frames)
 				janus_ooblex_dc_send_pending(session);
-			janus_mutex_unlock(&session->return_mutex);
+		} else {
+			atomic_fetch_add(&session->dc_bad_acks, 1);
 		}
+		janus_mutex_unlock(&session->return_mutex);
 	}
 }
 
@@ -1529,7 +1613,7 @@ void janus_ooblex_data_ready(janus_plugin_session *handle) {
 	 * waited goes now. Sending is non-blocking (Janus queues the chunks). */
 	atomic_fetch_add(&session->data_ready_events, 1);
 	janus_mutex_lock(&session->return_mutex);
-	session->dc_unacked = 0;
+	ooblex_dc_window_drained(&session->dc_window);
 	session->dc_last_dry_us = ooblex_now_us();
 	janus_ooblex_dc_send_pending(session);
 	janus_mutex_unlock(&session->return_mutex);
@@ -1767,14 +1851,12 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 			10 * 1000);
 	ooblex_stage_stats_init(&session->stages);
 	atomic_store(&session->resolved_seq, 0);
+	atomic_store(&session->queued_seq, 0);
+	g_atomic_int_set(&session->refused_logged, 0);
 	janus_ooblex_metrics_restarted(session);
 	session->output = output;
-	session->dc_unacked = 0;
+	ooblex_dc_window_reset(&session->dc_window);
 	session->dc_last_dry_us = 0;
-	session->dc_acks = FALSE;
-	session->dc_acked_id = 0;
-	memset(session->dc_sent_ids, 0, sizeof(session->dc_sent_ids));
-	session->dc_sent_next = 0;
 	janus_mutex_unlock(&session->return_mutex);
 	if(janus_ooblex_set_output(session, output, err_out, sizeof(err_out)) < 0) {
 		janus_mutex_unlock(&session->mutex);
@@ -1803,6 +1885,7 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		.deadline_ms = settings.frame_deadline_ms,
 		.max_in_flight = settings.max_in_flight,
 		.resolved_seq = &session->resolved_seq,
+		.queued_seq = &session->queued_seq,
 		.stats = &session->ingest_stats,
 	};
 	memcpy(icfg.client_id, session->client_id, OOBLEX_CLIENT_ID_LEN);

@@ -124,6 +124,8 @@ static void print_all(FILE *f, void *user) {
 		{ OOBLEX_C_DROP_MALFORMED_RESULT, "malformed_result" }, { OOBLEX_C_DROP_BACKPRESSURE, "backpressure" },
 		{ OOBLEX_C_DROP_FRAME_OVER_CAP, "frame_over_cap" }, { OOBLEX_C_DROP_PICTURE_TOO_LARGE, "picture_too_large" },
 		{ OOBLEX_C_DROP_KEYFRAME_BUDGET, "keyframe_budget" },
+		{ OOBLEX_C_DROP_UNEXPECTED_RESULT, "unexpected_result" },
+		{ OOBLEX_C_DROP_UNAUTHENTICATED_RESULT, "unauthenticated_result" },
 	};
 	fprintf(f, "# HELP ooblex_frames_dropped_total Frames dropped by the plugin, by reason.\n"
 		"# TYPE ooblex_frames_dropped_total counter\n");

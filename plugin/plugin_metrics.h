@@ -45,6 +45,8 @@ typedef enum ooblex_counter {
 	OOBLEX_C_DROP_FRAME_OVER_CAP,	/* an encoded frame outgrew max_frame_kib / max_frame_packets */
 	OOBLEX_C_DROP_PICTURE_TOO_LARGE,	/* claimed a picture over max_decode_width x height */
 	OOBLEX_C_DROP_KEYFRAME_BUDGET,	/* keyframes beyond the per-second budget */
+	OOBLEX_C_DROP_UNEXPECTED_RESULT,	/* a result for a seq not in flight (result_gate.h) */
+	OOBLEX_C_DROP_UNAUTHENTICATED_RESULT,	/* unsigned or mis-signed, with a fleet secret set */
 	OOBLEX_C_COUNT
 } ooblex_counter;
 

@@ -13,9 +13,25 @@
 #include "ooblex_route.h"
 #include "ooblex_wire.h"
 
-/* Replies bigger than this from a BRPOP are still read whole by hiredis; the
- * bound is on how many results one round trip may drain per list. */
+/* How many results one round trip may drain per list, after the BRPOP. */
 #define READER_DRAIN_COUNT 16
+#define READER_MAX_RESULT_DEFAULT (4u * 1024u * 1024u)
+
+/* The drain after a BRPOP, with the size cap applied inside Redis: an
+ * element over ARGV[2] bytes is popped and discarded there, never sent, so
+ * hiredis never allocates it. Returns { discarded, { elements... } }. The
+ * BRPOP's own element cannot be bounded this way (a script cannot block):
+ * it is bounded only by Redis' proto-max-bulk-len, then checked here before
+ * anything is copied. */
+static const char drain_script[] =
+	"local cap = tonumber(ARGV[2])\n"
+	"local out, dropped = {}, 0\n"
+	"for i = 1, tonumber(ARGV[1]) do\n"
+	"  local v = redis.call('RPOP', KEYS[1])\n"
+	"  if not v then break end\n"
+	"  if type(v) ~= 'string' or #v > cap then dropped = dropped + 1 else out[#out + 1] = v end\n"
+	"end\n"
+	"return { dropped, out }\n";
 /* How long stop() waits for queued messages to reach Redis. */
 #define PRODUCER_STOP_GRACE_US (500 * 1000)
 
@@ -76,6 +92,11 @@ struct ooblex_producer {
 	GMutex lock;
 	GCond cond;
 	GQueue queue;	/* of pending_msg */
+	/* Taken off the queue by the thread and not yet counted pushed or
+	 * dropped: still pending. Under lock, with the counters' updates, so that
+	 * pushed + dropped_full + dropped_error + pending always equals what was
+	 * offered (ooblex_producer_snapshot). */
+	unsigned sending;
 	unsigned max_pending;
 	volatile gint stopping;
 	gint64 stop_deadline;
@@ -85,6 +106,16 @@ struct ooblex_producer {
 static void pending_free(pending_msg *m) {
 	free(m->data);
 	g_free(m);
+}
+
+/* The batch in hand is done: its messages move from pending (sending) to
+ * pushed or dropped_error in one step under the lock. */
+static void settle_batch(ooblex_producer *p, unsigned pushed, unsigned lost) {
+	g_mutex_lock(&p->lock);
+	atomic_fetch_add(&p->stats.pushed, pushed);
+	atomic_fetch_add(&p->stats.dropped_error, lost);
+	p->sending = 0;
+	g_mutex_unlock(&p->lock);
 }
 
 static gpointer producer_thread(gpointer data) {
@@ -103,20 +134,23 @@ static gpointer producer_thread(gpointer data) {
 		g_mutex_lock(&p->lock);
 		while(p->queue.length == 0 && !g_atomic_int_get(&p->stopping))
 			g_cond_wait(&p->cond, &p->lock);
-		/* Take everything queued: one pipelined round trip for the lot. */
+		/* Take everything queued: one pipelined round trip for the lot. The
+		 * batch stays counted as pending (sending) until each message is
+		 * counted pushed or dropped: never in no counter at all. */
 		batch = p->queue;
 		g_queue_init(&p->queue);
+		p->sending = batch.length;
 		int stopping = g_atomic_int_get(&p->stopping);
 		g_mutex_unlock(&p->lock);
 		if(batch.length == 0 && stopping)
 			break;
 		if(stopping && g_get_monotonic_time() > p->stop_deadline) {
-			atomic_fetch_add(&p->stats.dropped_error, batch.length);
+			settle_batch(p, 0, batch.length);
 			g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
 			break;
 		}
 		if(c == NULL) {	/* only when stopping, after a lost connection */
-			atomic_fetch_add(&p->stats.dropped_error, batch.length);
+			settle_batch(p, 0, batch.length);
 			g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
 			continue;
 		}
@@ -129,15 +163,16 @@ static gpointer producer_thread(gpointer data) {
 				redisAppendCommand(c, "EXPIRE %s %d", m->key, OOBLEX_ROUTED_QUEUE_TTL_S);
 		}
 		int failed = 0;
+		unsigned pushed = 0, lost = 0;
 		for(GList *l = batch.head; l != NULL; l = l->next) {
 			pending_msg *m = l->data;
 			redisReply *r = NULL;
 			if(!failed && redisGetReply(c, (void **)&r) != REDIS_OK)
 				failed = 1;
 			if(failed || r == NULL || r->type == REDIS_REPLY_ERROR)
-				atomic_fetch_add(&p->stats.dropped_error, 1);
+				lost++;
 			else
-				atomic_fetch_add(&p->stats.pushed, 1);
+				pushed++;
 			if(r != NULL)
 				freeReplyObject(r);
 			if(strcmp(m->key, OOBLEX_KEY_FRAMES) != 0) {
@@ -148,6 +183,7 @@ static gpointer producer_thread(gpointer data) {
 					freeReplyObject(r);
 			}
 		}
+		settle_batch(p, pushed, lost);
 		g_queue_clear_full(&batch, (GDestroyNotify)pending_free);
 		if(failed) {
 			logf_(p->log, 1, "producer: lost the Redis connection (%s)", c->errstr);
@@ -187,9 +223,11 @@ ooblex_producer *ooblex_producer_start(const ooblex_redis_config *cfg, unsigned 
 
 int ooblex_producer_push(ooblex_producer *p, const char *key, uint8_t *msg, size_t len) {
 	g_mutex_lock(&p->lock);
-	if(p->queue.length >= p->max_pending || g_atomic_int_get(&p->stopping)) {
-		g_mutex_unlock(&p->lock);
+	/* The bound covers the batch being sent too: what sits in memory is
+	 * never more than max_pending, however long a send takes. */
+	if(p->queue.length + p->sending >= p->max_pending || g_atomic_int_get(&p->stopping)) {
 		atomic_fetch_add(&p->stats.dropped_full, 1);
+		g_mutex_unlock(&p->lock);
 		free(msg);
 		return -1;
 	}
@@ -205,9 +243,18 @@ int ooblex_producer_push(ooblex_producer *p, const char *key, uint8_t *msg, size
 
 unsigned ooblex_producer_pending(ooblex_producer *p) {
 	g_mutex_lock(&p->lock);
-	unsigned n = p->queue.length;
+	unsigned n = p->queue.length + p->sending;
 	g_mutex_unlock(&p->lock);
 	return n;
+}
+
+void ooblex_producer_snapshot(ooblex_producer *p, ooblex_producer_counts *out) {
+	g_mutex_lock(&p->lock);
+	out->pushed = atomic_load(&p->stats.pushed);
+	out->dropped_full = atomic_load(&p->stats.dropped_full);
+	out->dropped_error = atomic_load(&p->stats.dropped_error);
+	out->pending = p->queue.length + p->sending;
+	g_mutex_unlock(&p->lock);
 }
 
 const ooblex_producer_stats *ooblex_producer_get_stats(ooblex_producer *p) {
@@ -223,6 +270,9 @@ void ooblex_producer_stop(ooblex_producer *p) {
 	g_cond_signal(&p->cond);
 	g_mutex_unlock(&p->lock);
 	g_thread_join(p->thread);
+	/* Nothing is left (the thread takes all, push refuses once stopping);
+	 * counted all the same should that ever change. */
+	atomic_fetch_add(&p->stats.dropped_error, p->queue.length);
 	g_queue_clear_full(&p->queue, (GDestroyNotify)pending_free);
 	g_mutex_clear(&p->lock);
 	g_cond_clear(&p->cond);
@@ -243,8 +293,14 @@ struct ooblex_reader {
 	GHashTable *keys;	/* watched list names (owned strings) */
 	volatile gint stopping;
 	ooblex_reader_stats stats;
+	atomic_size_t max_result;	/* bytes; longer results are dropped unread */
 	/* Last look at the fleet, under lock. */
-	long long queue_len, dropped_stale;
+	long long queue_len;
+	/* ooblex:dropped:stale lives in Redis, which may restart empty: the
+	 * total here only grows, by the increases seen (a decrease is a reset). */
+	uint64_t stale_seen, stale_total;
+	/* Route names refused (core effects), logged once each; reader thread. */
+	GHashTable *refused_logged;
 	GPtrArray *workers;	/* of g_strdup'ed JSON */
 	ooblex_routed_queue routes[OOBLEX_MAX_ROUTES];
 	size_t n_routes;
@@ -254,8 +310,11 @@ struct ooblex_reader {
 #define FLEET_POLL_US (1000 * 1000)
 
 /* Adds the routed effects a registry entry announces to routes (a valid
- * name once; a worker's text is not trusted to be well-formed). */
-static void collect_routes(const char *entry, ooblex_routed_queue *routes, size_t *n) {
+ * name once; a worker's text is not trusted to be well-formed). A core
+ * effect (or anything else the plugin routes to frames_to_process itself) is
+ * refused: announced as a route, it would divert every client's frames of
+ * that effect to a queue that few or no workers serve. */
+static void collect_routes(ooblex_reader *r, const char *entry, ooblex_routed_queue *routes, size_t *n) {
 	json_t *w = json_loads(entry, 0, NULL);
 	json_t *list = json_object_get(w, "routes");
 	size_t i;
@@ -265,6 +324,16 @@ static void collect_routes(const char *entry, ooblex_routed_queue *routes, size_
 		size_t len = name ? strlen(name) : 0;
 		if(len == 0 || len >= sizeof(routes[0].name) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
 			continue;
+		if(ooblex_effect_is_core_name(name, len)) {
+			atomic_fetch_add(&r->stats.routes_refused, 1);
+			if(g_hash_table_size(r->refused_logged) < 64 && !g_hash_table_contains(r->refused_logged, name)) {
+				g_hash_table_add(r->refused_logged, g_strdup(name));
+				const char *id = json_string_value(json_object_get(w, "id"));
+				logf_(r->log, 1, "reader: a registry entry (worker %.64s) announces the core effect '%s' as a route; "
+					"refused (core effects go to " OOBLEX_KEY_FRAMES ")", id ? id : "?", name);
+			}
+			continue;
+		}
 		size_t k = 0;
 		while(k < *n && strcmp(routes[k].name, name) != 0)
 			k++;
@@ -276,6 +345,28 @@ static void collect_routes(const char *entry, ooblex_routed_queue *routes, size_
 	json_decref(w);
 }
 
+/* GET with a size cap applied inside Redis: a string longer than ARGV[1]
+ * is not sent; its length comes back instead (an integer reply). Whoever can
+ * write to Redis can make a key as big as proto-max-bulk-len; reading it
+ * whole with GET would make hiredis allocate all of it. */
+static const char capped_get_script[] =
+	"local n = redis.call('STRLEN', KEYS[1])\n"
+	"if n > tonumber(ARGV[1]) then return n end\n"
+	"return redis.call('GET', KEYS[1])\n";
+
+/* A counter's value as a worker wrote it (INCRBY): digits only. */
+static int parse_counter(const redisReply *rep, uint64_t *out) {
+	if(rep->type == REDIS_REPLY_NIL) {
+		*out = 0;
+		return 0;
+	}
+	if(rep->type != REDIS_REPLY_STRING || rep->len == 0 || rep->len > 20 ||
+			strspn(rep->str, "0123456789") != rep->len)
+		return -1;
+	*out = g_ascii_strtoull(rep->str, NULL, 10);
+	return 0;
+}
+
 /* LLEN of the queues and every registry entry. SCAN, not KEYS: it never
  * blocks Redis, however many keys it holds. */
 static void poll_fleet(ooblex_reader *r, redisContext *c) {
@@ -285,10 +376,11 @@ static void poll_fleet(ooblex_reader *r, redisContext *c) {
 		return;
 	long long qlen = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
 	freeReplyObject(rep);
-	rep = redisCommand(c, "GET %s", OOBLEX_KEY_DROPPED_STALE);
+	rep = redisCommand(c, "EVAL %s 1 %s 32", capped_get_script, OOBLEX_KEY_DROPPED_STALE);
 	if(rep == NULL)
 		return;
-	long long stale = rep->type == REDIS_REPLY_STRING ? atoll(rep->str) : 0;
+	uint64_t stale;
+	int stale_ok = parse_counter(rep, &stale) == 0;
 	freeReplyObject(rep);
 	GPtrArray *workers = g_ptr_array_new_with_free_func(g_free);
 	char cursor[32] = "0";
@@ -304,13 +396,18 @@ static void poll_fleet(ooblex_reader *r, redisContext *c) {
 		g_strlcpy(cursor, rep->element[0]->str ? rep->element[0]->str : "0", sizeof(cursor));
 		redisReply *keys = rep->element[1];
 		for(size_t i = 0; i < keys->elements; i++)
-			redisAppendCommand(c, "GET %b", keys->element[i]->str, keys->element[i]->len);
+			redisAppendCommand(c, "EVAL %s 1 %b %d", capped_get_script, keys->element[i]->str, keys->element[i]->len,
+				OOBLEX_REGISTRY_ENTRY_MAX);
 		for(size_t i = 0; i < keys->elements; i++) {
 			redisReply *v = NULL;
 			if(redisGetReply(c, (void **)&v) != REDIS_OK)
 				break;
-			if(v->type == REDIS_REPLY_STRING)	/* nil: expired between SCAN and GET */
+			/* nil: expired between SCAN and GET; an integer: over the cap;
+			 * an error: not a string. Only a string of the right size is read. */
+			if(v->type == REDIS_REPLY_STRING && v->len <= OOBLEX_REGISTRY_ENTRY_MAX)
 				g_ptr_array_add(workers, g_strndup(v->str, v->len));
+			else if(v->type == REDIS_REPLY_INTEGER || v->type == REDIS_REPLY_STRING)
+				atomic_fetch_add(&r->stats.registry_oversized, 1);
 			freeReplyObject(v);
 		}
 		freeReplyObject(rep);
@@ -318,7 +415,7 @@ static void poll_fleet(ooblex_reader *r, redisContext *c) {
 	ooblex_routed_queue routes[OOBLEX_MAX_ROUTES];
 	size_t n_routes = 0;
 	for(guint i = 0; i < workers->len; i++)
-		collect_routes(g_ptr_array_index(workers, i), routes, &n_routes);
+		collect_routes(r, g_ptr_array_index(workers, i), routes, &n_routes);
 	for(size_t i = 0; i < n_routes; i++)
 		redisAppendCommand(c, "LLEN " OOBLEX_KEY_FRAMES ":%s", routes[i].name);
 	for(size_t i = 0; i < n_routes; i++) {
@@ -330,7 +427,12 @@ static void poll_fleet(ooblex_reader *r, redisContext *c) {
 	}
 	g_mutex_lock(&r->lock);
 	r->queue_len = qlen;
-	r->dropped_stale = stale;
+	if(stale_ok) {
+		/* Never backwards: a smaller value means the key started again
+		 * (a Redis without persistence restarted), so all of it is new. */
+		r->stale_total += stale >= r->stale_seen ? stale - r->stale_seen : stale;
+		r->stale_seen = stale;
+	}
 	g_ptr_array_unref(r->workers);
 	r->workers = workers;
 	memcpy(r->routes, routes, n_routes * sizeof(routes[0]));
@@ -370,7 +472,7 @@ GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len, long long
 	GPtrArray *copy = g_ptr_array_new_with_free_func(g_free);
 	g_mutex_lock(&r->lock);
 	*queue_len = r->queue_len;
-	*dropped_stale = r->dropped_stale;
+	*dropped_stale = (long long)MIN(r->stale_total, (uint64_t)G_MAXINT64);
 	for(guint i = 0; i < r->workers->len; i++)
 		g_ptr_array_add(copy, g_strdup(g_ptr_array_index(r->workers, i)));
 	g_mutex_unlock(&r->lock);
@@ -412,6 +514,10 @@ static void deliver(ooblex_reader *r, const char *key, redisReply *item) {
 	if(item->type != REDIS_REPLY_STRING)
 		return;
 	atomic_fetch_add(&r->stats.popped, 1);
+	if(item->len > atomic_load(&r->max_result)) {
+		atomic_fetch_add(&r->stats.oversized, 1);
+		return;
+	}
 	r->on_result(key, (const uint8_t *)item->str, item->len, r->user);
 }
 
@@ -455,11 +561,18 @@ static gpointer reader_thread(gpointer data) {
 			deliver(r, key, rep->element[1]);
 			freeReplyObject(rep);
 			/* More may be waiting in the same list: take them in one round trip
-			 * (RPOP with a count, Redis 6.2+) instead of one BRPOP each. */
-			rep = redisCommand(c, "RPOP %s %d", key, READER_DRAIN_COUNT);
-			if(rep != NULL && rep->type == REDIS_REPLY_ARRAY)
-				for(size_t i = 0; i < rep->elements; i++)
-					deliver(r, key, rep->element[i]);
+			 * instead of one BRPOP each, those over the cap left in Redis. */
+			rep = redisCommand(c, "EVAL %s 1 %s %d %zu", drain_script, key, READER_DRAIN_COUNT,
+				(size_t)atomic_load(&r->max_result));
+			if(rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+					rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_ARRAY) {
+				if(rep->element[0]->integer > 0) {
+					atomic_fetch_add(&r->stats.oversized, (uint64_t)rep->element[0]->integer);
+					atomic_fetch_add(&r->stats.popped, (uint64_t)rep->element[0]->integer);
+				}
+				for(size_t i = 0; i < rep->element[1]->elements; i++)
+					deliver(r, key, rep->element[1]->element[i]);
+			}
 		} else if(rep->type == REDIS_REPLY_ERROR) {
 			logf_(r->log, 0, "reader: BRPOP failed: %s", rep->str);
 			g_usleep(r->poll_ms * 1000);
@@ -487,13 +600,16 @@ ooblex_reader *ooblex_reader_start(const ooblex_redis_config *cfg, unsigned poll
 	g_mutex_init(&r->lock);
 	r->keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	r->workers = g_ptr_array_new_with_free_func(g_free);
+	r->refused_logged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	r->queue_len = -1;
+	atomic_store(&r->max_result, READER_MAX_RESULT_DEFAULT);
 	GError *gerr = NULL;
 	r->thread = g_thread_try_new("ooblex redis in", reader_thread, r, &gerr);
 	if(r->thread == NULL) {
 		snprintf(err, errlen, "cannot start the Redis reader thread: %s", gerr ? gerr->message : "?");
 		g_clear_error(&gerr);
 		g_hash_table_destroy(r->keys);
+		g_hash_table_destroy(r->refused_logged);
 		g_ptr_array_unref(r->workers);
 		g_mutex_clear(&r->lock);
 		g_free(r);
@@ -514,6 +630,10 @@ void ooblex_reader_unwatch(ooblex_reader *r, const char *key) {
 	g_mutex_unlock(&r->lock);
 }
 
+void ooblex_reader_set_max_result(ooblex_reader *r, size_t bytes) {
+	atomic_store(&r->max_result, bytes ? bytes : READER_MAX_RESULT_DEFAULT);
+}
+
 const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r) {
 	return &r->stats;
 }
@@ -525,6 +645,7 @@ void ooblex_reader_stop(ooblex_reader *r) {
 	/* The thread notices within one poll interval (BRPOP's timeout). */
 	g_thread_join(r->thread);
 	g_hash_table_destroy(r->keys);
+	g_hash_table_destroy(r->refused_logged);
 	g_ptr_array_unref(r->workers);
 	g_mutex_clear(&r->lock);
 	g_free(r);

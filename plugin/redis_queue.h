@@ -29,7 +29,7 @@ typedef void (*ooblex_log_fn)(int level, const char *msg);
 typedef struct ooblex_producer_stats {
 	atomic_uint_fast64_t pushed;
 	atomic_uint_fast64_t dropped_full;	/* queue at its bound */
-	atomic_uint_fast64_t dropped_error;	/* lost with a broken connection */
+	atomic_uint_fast64_t dropped_error;	/* lost with a broken connection, or at stop */
 	atomic_int connected;
 } ooblex_producer_stats;
 
@@ -40,8 +40,15 @@ ooblex_producer *ooblex_producer_start(const ooblex_redis_config *cfg, unsigned 
 /* Queues msg for LPUSH to key; takes ownership of msg (free()). Returns 0, or
  * -1 when dropped because the queue is full. Any thread, never blocks. */
 int ooblex_producer_push(ooblex_producer *p, const char *key, uint8_t *msg, size_t len);
-/* Messages waiting in memory. */
+/* Messages in memory: queued, or being sent and not yet counted. */
 unsigned ooblex_producer_pending(ooblex_producer *p);
+/* Every message offered to push() is in exactly one of these, at any
+ * instant: pushed + dropped_full + dropped_error + pending == offered. */
+typedef struct ooblex_producer_counts {
+	uint64_t pushed, dropped_full, dropped_error, pending;
+} ooblex_producer_counts;
+/* The four counts taken together, consistent with each other. Any thread. */
+void ooblex_producer_snapshot(ooblex_producer *p, ooblex_producer_counts *out);
 const ooblex_producer_stats *ooblex_producer_get_stats(ooblex_producer *p);
 /* Sends what is queued (bounded by a short grace period), then stops. */
 void ooblex_producer_stop(ooblex_producer *p);
@@ -53,8 +60,14 @@ typedef void (*ooblex_result_fn)(const char *key, const uint8_t *msg, size_t len
  * so per-client timers (reorder deadlines) advance without traffic. */
 typedef void (*ooblex_tick_fn)(void *user);
 
+/* A registry entry (ooblex:worker:*) longer than this is not read. */
+#define OOBLEX_REGISTRY_ENTRY_MAX (32 * 1024)
+
 typedef struct ooblex_reader_stats {
 	atomic_uint_fast64_t popped;
+	atomic_uint_fast64_t oversized;	/* results over the size cap, dropped unread */
+	atomic_uint_fast64_t registry_oversized;	/* registry entries over OOBLEX_REGISTRY_ENTRY_MAX, skipped */
+	atomic_uint_fast64_t routes_refused;	/* core effects announced as routes (at every look) */
 	atomic_int connected;
 } ooblex_reader_stats;
 
@@ -66,11 +79,16 @@ ooblex_reader *ooblex_reader_start(const ooblex_redis_config *cfg, unsigned poll
 /* Adds or removes a list to read from. Any thread. */
 void ooblex_reader_watch(ooblex_reader *r, const char *key);
 void ooblex_reader_unwatch(ooblex_reader *r, const char *key);
+/* Results longer than bytes are dropped without being handed on (default
+ * 4 MiB; 0 restores it); those drained after a BRPOP are discarded inside
+ * Redis, never read. Counted in stats.oversized. Any thread. */
+void ooblex_reader_set_max_result(ooblex_reader *r, size_t bytes);
 const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r);
 /* What the reader last saw of the fleet (it looks once a second): the length
  * of frames_to_process (-1 before the first look) and the JSON descriptions
  * of the live workers, and the frames dropped as stale by workers and
- * reapers (ooblex:dropped:stale). Returns a new array of strings; free it with
+ * reapers (ooblex:dropped:stale, accumulated so that it never decreases,
+ * even when Redis restarts without the key). Returns a new array of strings; free it with
  * g_ptr_array_unref. Any thread. */
 GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len, long long *dropped_stale);
 

@@ -3,6 +3,7 @@
  * format=yuv420p -> buffersink) and module effects through ooblex_effect.h.
  */
 #include "effects.h"
+#include "ooblex_route.h"
 #include "ooblex_wire.h"
 
 #include <dlfcn.h>
@@ -53,8 +54,10 @@ static const struct effect_def {
 };
 #define N_EFFECTS (sizeof(effect_table) / sizeof(effect_table[0]))
 
-static const char *const effect_names[] = { "none", "invert", "grayscale", "sepia", "mirror", "blur",
-	"edges", "cartoon", "pixelate", "denoise", NULL };
+/* The names of effect_table: the list in common/ooblex_route.c, which the
+ * plugin also reads (a worker must not announce a core effect as a route). */
+#define effect_names ooblex_core_effects
+_Static_assert(N_EFFECTS == OOBLEX_CORE_EFFECT_COUNT, "effect_table and ooblex_core_effects differ");
 
 /* Filters an ffmpeg:<graph> may use: they only transform the pixels they are
  * given. Anything that reads files, loads code, talks to the network or takes
@@ -334,7 +337,7 @@ const char *const *ooblex_effects_list(void) {
 }
 
 int ooblex_effect_is_core(const char *name) {
-	return !strcmp(name, "ffmpeg") || find_effect(name, strlen(name)) != NULL;
+	return ooblex_effect_is_core_name(name, strlen(name));
 }
 
 static const ooblex_effect *find_module_effect(const char *name, size_t len) {

@@ -37,6 +37,7 @@
 #ifdef OOBLEX_HAVE_OPENCV
 #include "ml_opencv.h"
 #endif
+#include "ooblex_auth.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
@@ -70,6 +71,9 @@ typedef struct worker_options {
 	const char *models_dir;
 	const char *metrics_dir;
 	int list_effects;
+	/* The fleet secret: results are signed with it (ooblex_auth.h) when set. */
+	uint8_t secret[OOBLEX_SECRET_MAX];
+	int secret_len;
 } worker_options;
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -101,6 +105,9 @@ static void usage(FILE *f) {
 		"  --max-frames N    exit after N frames (0 = never)\n"
 		"  --batch-size N    take up to N frames at once (env BATCH_SIZE, default 1)\n"
 		"  --delay-ms N      add N ms per frame (testing a slow worker)\n"
+		"  --fleet-secret-file PATH  sign results with the secret in PATH (at least 16 bytes; env\n"
+		"                    OOBLEX_FLEET_SECRET_FILE, or the secret itself in OOBLEX_FLEET_SECRET); the\n"
+		"                    plugin's fleet_secret must be the same\n"
 		"  --list-effects    print the effects this worker offers and exit\n");
 }
 
@@ -162,6 +169,10 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		g_strfreev(paths);
 	}
 
+	/* A file is better than the environment (visible in /proc/PID/environ to
+	 * the same user), and both better than a command line (visible to all). */
+	const char *secret_file = getenv("OOBLEX_FLEET_SECRET_FILE");
+	const char *secret_text = getenv("OOBLEX_FLEET_SECRET");
 	static const struct option longopts[] = {
 		{ "redis-url", required_argument, NULL, 'u' },
 		{ "host", required_argument, NULL, 'H' },
@@ -178,11 +189,12 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		{ "delay-ms", required_argument, NULL, 'd' },
 		{ "batch-size", required_argument, NULL, 'b' },
 		{ "list-effects", no_argument, NULL, 'l' },
+		{ "fleet-secret-file", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:e:M:D:O:P:m:d:b:lh", longopts, NULL)) != -1) {
+	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:e:M:D:O:P:m:d:b:S:lh", longopts, NULL)) != -1) {
 		switch(c) {
 			case 'u':
 				if(ooblex_redis_parse_url(&o->redis, optarg, err, sizeof(err)) < 0) {
@@ -218,6 +230,7 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 				else o->delay_ms = v;
 				break;
 			case 'l': o->list_effects = 1; break;
+			case 'S': secret_file = optarg; break;
 			case 'h': usage(stdout); exit(0);
 			default: usage(stderr); return -1;
 		}
@@ -226,6 +239,14 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		fprintf(stderr, "ooblex-worker: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return -1;
+	}
+	if((secret_file != NULL && *secret_file) || (secret_text != NULL && *secret_text)) {
+		o->secret_len = ooblex_auth_load_secret(secret_file && *secret_file ? secret_file : NULL, secret_text,
+			o->secret, err, sizeof(err));
+		if(o->secret_len < 0) {
+			fprintf(stderr, "ooblex-worker: %s\n", err);
+			return -1;
+		}
 	}
 	/* '#' separates the id from the effect in a processing list's name. */
 	if(strchr(o->id, '#') != NULL || o->id[0] == '\0') {
@@ -635,11 +656,15 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLE
 	h.worker_start_us = start;
 	snprintf(h.worker, sizeof(h.worker), "%s", w->opt.id);
 	h.worker_end_us = ooblex_now_us();
+	h.has_mac = w->opt.secret_len > 0;
+	memset(h.mac, 0, sizeof(h.mac));
 	size_t hlen = ooblex_wire_header_len(&h);
 	if(ensure(&q->out, &q->out_cap, hlen + body_len) < 0)
 		return -1;
 	ooblex_wire_write_header(&h, q->out);
 	memcpy(q->out + hlen, body, body_len);
+	if(h.has_mac)
+		ooblex_auth_sign(w->opt.secret, (size_t)w->opt.secret_len, q->out, hlen + body_len);
 	*result = q->out;
 	*result_len = hlen + body_len;
 	atomic_fetch_add(&w->processed, 1);

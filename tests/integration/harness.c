@@ -104,8 +104,21 @@ void harness_new_client(uint8_t id[OOBLEX_CLIENT_ID_LEN], char key[OOBLEX_KEY_MA
 	ooblex_key_processed(key, hex);
 }
 
+static void flood(redisContext *c, const char *queue, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect,
+		uint32_t first, int n, const uint8_t *fill, uint64_t deadline_us);
+
 void harness_flood(redisContext *c, const char *queue, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect,
 		int n, const uint8_t *fill, uint64_t deadline_us) {
+	flood(c, queue, id, effect, 1, n, fill, deadline_us);
+}
+
+void harness_flood_from(redisContext *c, const char *queue, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect,
+		uint32_t first, int n) {
+	flood(c, queue, id, effect, first, n, NULL, 0);
+}
+
+static void flood(redisContext *c, const char *queue, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect,
+		uint32_t first, int n, const uint8_t *fill, uint64_t deadline_us) {
 	ooblex_frame_header h;
 	memset(&h, 0, sizeof(h));
 	h.kind = OOBLEX_KIND_FRAME;
@@ -125,7 +138,7 @@ void harness_flood(redisContext *c, const char *queue, const uint8_t id[OOBLEX_C
 	else
 		memset(msg + hlen, 128, h.payload_len);
 	for(int i = 0; i < n; i++) {
-		h.frame_id = h.seq = (uint32_t)(i + 1);
+		h.frame_id = h.seq = first + (uint32_t)i;
 		ooblex_wire_write_header(&h, msg);
 		redisAppendCommand(c, "LPUSH %s %b", queue, msg, hlen + h.payload_len);
 	}

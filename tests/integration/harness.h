@@ -46,6 +46,9 @@ void harness_new_client(uint8_t id[OOBLEX_CLIENT_ID_LEN], char key[OOBLEX_KEY_MA
  * bytes). deadline_us: 0 for none. */
 void harness_flood(redisContext *c, const char *queue, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect,
 	int n, const uint8_t *fill, uint64_t deadline_us);
+/* The same, mid-gray, with seq first..first+n-1. */
+void harness_flood_from(redisContext *c, const char *queue, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect,
+	uint32_t first, int n);
 #define HARNESS_W 32
 #define HARNESS_H 24
 

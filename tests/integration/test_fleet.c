@@ -21,7 +21,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ooblex_auth.h"
 #include "redis_queue.h"
+#include "reorder.h"
+#include "result_gate.h"
 
 /* Every result in key, parsed: seq -> count, and worker id per result. */
 typedef struct tally {
@@ -358,6 +361,491 @@ static double metric(const char *text, const char *prefix) {
 	return -1;
 }
 
+/* Whoever can write to Redis can write a registry entry. One that announces
+ * core effects ("invert", "ffmpeg") as its routes must not divert them: a
+ * real core worker still gets invert frames from frames_to_process. An entry
+ * too big to be a worker's is not read at all. */
+static void test_registry_cannot_route_core_effects(void) {
+	redisContext *rc = harness_connect(8, 1);
+	REQUIRE(rc != NULL);
+	redisReply *x = redisCommand(rc, "SET %s %s EX 60", OOBLEX_KEY_WORKER_PREFIX "forged",
+		"{\"id\":\"forged\",\"routes\":[\"invert\",\"ffmpeg\",\"core\",\"sepia\",\"forgedfx\"]}");
+	if(x)
+		freeReplyObject(x);
+	/* 1 MiB of entry announcing a route: skipped unread (the cap is 32 KiB). */
+	GString *big = g_string_new("{\"id\":\"big\",\"routes\":[\"bigfx\"],\"pad\":\"");
+	while(big->len < 1024 * 1024)
+		g_string_append(big, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	g_string_append(big, "\"}");
+	x = redisCommand(rc, "SET %s %b EX 60", OOBLEX_KEY_WORKER_PREFIX "big", big->str, big->len);
+	if(x)
+		freeReplyObject(x);
+	g_string_free(big, TRUE);
+	const char *core_args[] = { "--effects", "core", NULL };
+	GPid w = harness_spawn_worker(8, "core-8", 0, 1, core_args, NULL);
+	REQUIRE(w != 0);
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 8;
+	char err[256];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, on_nothing, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	const ooblex_reader_stats *rs = ooblex_reader_get_stats(reader);
+	ooblex_routed_queue routes[8];
+	size_t n_routes = 0;
+	for(int i = 0; i < 100 && (n_routes < 1 || atomic_load(&rs->registry_oversized) == 0); i++) {
+		g_usleep(50000);
+		n_routes = ooblex_reader_routed(reader, routes, 8);
+	}
+	/* Only the harmless name is taken. */
+	EXPECT_EQ(n_routes, 1);
+	EXPECT(n_routes >= 1 && !strcmp(routes[0].name, "forgedfx"));
+	EXPECT(atomic_load(&rs->routes_refused) >= 4);
+	EXPECT(atomic_load(&rs->registry_oversized) >= 1);
+	char q_invert[OOBLEX_KEY_MAX], q_sepia[OOBLEX_KEY_MAX];
+	ooblex_reader_queue_for(reader, "invert", q_invert, sizeof(q_invert));
+	ooblex_reader_queue_for(reader, "blur|sepia", q_sepia, sizeof(q_sepia));
+	EXPECT(!strcmp(q_invert, OOBLEX_KEY_FRAMES));
+	EXPECT(!strcmp(q_sepia, OOBLEX_KEY_FRAMES));
+	/* And the frames go where the core worker takes them. */
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	harness_flood(rc, q_invert, id, "invert", 10, NULL, 0);
+	EXPECT_EQ(harness_wait_len(rc, key, 10, 10000), 10);
+	tally t;
+	tally_results(rc, key, 10, &t);
+	EXPECT_EQ(GPOINTER_TO_INT(g_hash_table_lookup(t.per_worker, "core-8")), 10);
+	tally_free(&t);
+	ooblex_reader_stop(reader);
+	harness_stop(w, SIGTERM, NULL);
+	redisFree(rc);
+}
+
+static long long fleet_stale(ooblex_reader *reader) {
+	long long qlen, stale;
+	GPtrArray *w = ooblex_reader_fleet(reader, &qlen, &stale);
+	g_ptr_array_unref(w);
+	return stale;
+}
+
+static long long wait_stale(ooblex_reader *reader, long long want) {
+	long long v = -1;
+	for(int i = 0; i < 60 && (v = fleet_stale(reader)) != want; i++)
+		g_usleep(50000);
+	return v;
+}
+
+/* ooblex:dropped:stale lives in Redis; a Redis without persistence that
+ * restarts (here: the key reset, then gone) starts it again from 0. The
+ * plugin's figure must keep growing by what is added, never go back. */
+static void test_fleet_stale_count_never_decreases(void) {
+	redisContext *rc = harness_connect(9, 1);
+	REQUIRE(rc != NULL);
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 9;
+	char err[256];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, on_nothing, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	redisReply *x = redisCommand(rc, "INCRBY %s 50", OOBLEX_KEY_DROPPED_STALE);
+	if(x)
+		freeReplyObject(x);
+	EXPECT_EQ(wait_stale(reader, 50), 50);
+	/* Gone with a restart, then counted again from 0. */
+	x = redisCommand(rc, "DEL %s", OOBLEX_KEY_DROPPED_STALE);
+	if(x)
+		freeReplyObject(x);
+	g_usleep(1500 * 1000);
+	EXPECT_EQ(fleet_stale(reader), 50);
+	x = redisCommand(rc, "INCRBY %s 3", OOBLEX_KEY_DROPPED_STALE);
+	if(x)
+		freeReplyObject(x);
+	EXPECT_EQ(wait_stale(reader, 53), 53);
+	x = redisCommand(rc, "INCRBY %s 2", OOBLEX_KEY_DROPPED_STALE);
+	if(x)
+		freeReplyObject(x);
+	EXPECT_EQ(wait_stale(reader, 55), 55);
+	/* Garbage in the key is not a count. */
+	x = redisCommand(rc, "SET %s %s", OOBLEX_KEY_DROPPED_STALE, "-1000");
+	if(x)
+		freeReplyObject(x);
+	g_usleep(1500 * 1000);
+	EXPECT_EQ(fleet_stale(reader), 55);
+	ooblex_reader_stop(reader);
+	redisFree(rc);
+}
+
+/* ---- the return path's checks (result_gate.h), as the plugin runs them:
+ * the gate on the reader thread, then the in-flight check against the
+ * reorder buffer, with real workers producing the genuine results. */
+
+typedef struct gated_client {
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	ooblex_result_gate *gate;
+	ooblex_reorder *reorder;
+	atomic_uint_fast32_t queued_seq;	/* as the ingest publishes it */
+	GMutex lock;
+	int verdicts[OOBLEX_RESULT_VERDICTS];
+	GArray *delivered;	/* of uint32_t seq */
+	GHashTable *workers;	/* ids of delivered results */
+} gated_client;
+
+static void gated_on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
+	gated_client *c = user;
+	if(strcmp(key, c->key) != 0)
+		return;
+	ooblex_frame_header h;
+	const uint8_t *payload;
+	ooblex_result_verdict v = ooblex_result_gate_check(c->gate, c->id, msg, len, &h, &payload);
+	g_mutex_lock(&c->lock);
+	if(v == OOBLEX_RESULT_OK && ooblex_result_seq_state(h.seq, ooblex_reorder_next(c->reorder),
+			(uint32_t)atomic_load(&c->queued_seq)) == OOBLEX_SEQ_NEVER_QUEUED)
+		v = OOBLEX_RESULT_UNEXPECTED;
+	c->verdicts[v]++;
+	if(v == OOBLEX_RESULT_OK) {
+		if(ooblex_reorder_put(c->reorder, h.seq, GUINT_TO_POINTER(h.seq), (uint64_t)g_get_monotonic_time()) ==
+				OOBLEX_REORDER_ACCEPTED)
+			g_hash_table_add(c->workers, g_strdup(h.worker));
+		uint32_t seq;
+		while(ooblex_reorder_pop(c->reorder, (uint64_t)g_get_monotonic_time(), &seq) != NULL)
+			g_array_append_val(c->delivered, seq);
+	}
+	g_mutex_unlock(&c->lock);
+}
+
+static void gated_init(gated_client *c, const ooblex_result_limits *limits) {
+	memset(c, 0, sizeof(*c));
+	harness_new_client(c->id, c->key);
+	c->gate = ooblex_result_gate_new(limits);
+	c->reorder = ooblex_reorder_new(64, 5 * 1000 * 1000, NULL);
+	g_mutex_init(&c->lock);
+	c->delivered = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	c->workers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+static void gated_free(gated_client *c) {
+	ooblex_result_gate_free(c->gate);
+	ooblex_reorder_free(c->reorder);
+	g_array_unref(c->delivered);
+	g_hash_table_unref(c->workers);
+	g_mutex_clear(&c->lock);
+}
+
+static int gated_count(gated_client *c, ooblex_result_verdict v) {
+	g_mutex_lock(&c->lock);
+	int n = c->verdicts[v];
+	g_mutex_unlock(&c->lock);
+	return n;
+}
+
+static unsigned gated_delivered(gated_client *c) {
+	g_mutex_lock(&c->lock);
+	unsigned n = c->delivered->len;
+	g_mutex_unlock(&c->lock);
+	return n;
+}
+
+static int wait_for_count(gated_client *c, ooblex_result_verdict v, int want) {
+	int n = 0;
+	for(int i = 0; i < 200 && (n = gated_count(c, v)) < want; i++)
+		g_usleep(25000);
+	return n;
+}
+
+static unsigned wait_delivered(gated_client *c, unsigned want) {
+	unsigned n = 0;
+	for(int i = 0; i < 400 && (n = gated_delivered(c)) < want; i++)
+		g_usleep(25000);
+	return n;
+}
+
+/* A small real JPEG, as a worker would send. */
+static uint8_t *gray_jpeg(int w, int h, unsigned long *len) {
+	tjhandle tj = tjInitCompress();
+	uint8_t *gray = malloc((size_t)w * h);
+	memset(gray, 100, (size_t)w * h);
+	uint8_t *jpeg = NULL;
+	*len = 0;
+	tjCompress2(tj, gray, w, 0, h, TJPF_GRAY, &jpeg, len, TJSAMP_GRAY, 80, 0);
+	tjDestroy(tj);
+	free(gray);
+	return jpeg;
+}
+
+/* Sets a JPEG's own idea of its size (the SOF marker). */
+static void patch_jpeg_size(uint8_t *jpeg, unsigned long len, int w, int h) {
+	for(unsigned long i = 2; i + 9 < len; i++)
+		if(jpeg[i] == 0xff && (jpeg[i + 1] == 0xc0 || jpeg[i + 1] == 0xc1 || jpeg[i + 1] == 0xc2)) {
+			jpeg[i + 5] = (uint8_t)(h >> 8);
+			jpeg[i + 6] = (uint8_t)h;
+			jpeg[i + 7] = (uint8_t)(w >> 8);
+			jpeg[i + 8] = (uint8_t)w;
+			return;
+		}
+}
+
+/* A result message as a worker writes it; signed when key is given. */
+static uint8_t *forge_result(const uint8_t id[OOBLEX_CLIENT_ID_LEN], uint32_t seq, int w, int h, const uint8_t *jpeg,
+		size_t jlen, const char *key, size_t *len) {
+	ooblex_frame_header hd;
+	memset(&hd, 0, sizeof(hd));
+	hd.kind = OOBLEX_KIND_RESULT;
+	memcpy(hd.client_id, id, OOBLEX_CLIENT_ID_LEN);
+	hd.frame_id = hd.seq = seq;
+	hd.width = (uint16_t)w;
+	hd.height = (uint16_t)h;
+	hd.pixfmt = OOBLEX_PIXFMT_JPEG;
+	hd.payload_len = (uint32_t)jlen;
+	g_strlcpy(hd.effect, "invert", sizeof(hd.effect));
+	g_strlcpy(hd.worker, "forger", sizeof(hd.worker));
+	hd.has_mac = key != NULL;
+	size_t hlen = ooblex_wire_header_len(&hd);
+	uint8_t *msg = malloc(hlen + jlen);
+	ooblex_wire_write_header(&hd, msg);
+	memcpy(msg + hlen, jpeg, jlen);
+	*len = hlen + jlen;
+	if(key)
+		ooblex_auth_sign((const uint8_t *)key, strlen(key), msg, *len);
+	return msg;
+}
+
+static void push_raw(redisContext *rc, const char *key, const uint8_t *msg, size_t len) {
+	redisReply *x = redisCommand(rc, "LPUSH %s %b", key, msg, len);
+	if(x)
+		freeReplyObject(x);
+}
+
+/* Whoever can write to Redis pushes results of their own into a client's
+ * list: a far-future seq, a seq already delivered, elements too big to be
+ * results, a JPEG claiming a huge picture. None is taken, each is counted,
+ * and the genuine results of real workers still all reach the client. */
+static void test_hostile_results_refused_genuine_flow(void) {
+	redisContext *rc = harness_connect(10, 1);
+	REQUIRE(rc != NULL);
+	GPid w = harness_spawn_worker(10, "gate-1", 0, 1, NULL, NULL);
+	REQUIRE(w != 0);
+	ooblex_result_limits limits = { .max_bytes = 256 * 1024, .max_width = 640, .max_height = 480 };
+	gated_client c;
+	gated_init(&c, &limits);
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 10;
+	char err[256];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, gated_on_result, no_tick, &c, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	ooblex_reader_set_max_result(reader, limits.max_bytes);
+	const ooblex_reader_stats *rs = ooblex_reader_get_stats(reader);
+	unsigned long jlen;
+	uint8_t *jpeg = gray_jpeg(HARNESS_W, HARNESS_H, &jlen);
+	/* Before anything was queued: a far-future seq, and seq 1 (not queued yet). */
+	size_t len;
+	uint8_t *msg = forge_result(c.id, 1000000, HARNESS_W, HARNESS_H, jpeg, jlen, NULL, &len);
+	push_raw(rc, c.key, msg, len);
+	free(msg);
+	msg = forge_result(c.id, 1, HARNESS_W, HARNESS_H, jpeg, jlen, NULL, &len);
+	push_raw(rc, c.key, msg, len);
+	free(msg);
+	ooblex_reader_watch(reader, c.key);
+	EXPECT_EQ(wait_for_count(&c, OOBLEX_RESULT_UNEXPECTED, 2), 2);
+	/* The session queues 10 frames; real workers answer them. */
+	atomic_store(&c.queued_seq, 10);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, c.id, "invert", 10, NULL, 0);
+	EXPECT_EQ(wait_delivered(&c, 10), 10);
+	/* Once delivered, a seq is not in flight any more: a copy is refused as
+	 * late, and nothing moves. */
+	msg = forge_result(c.id, 5, HARNESS_W, HARNESS_H, jpeg, jlen, NULL, &len);
+	push_raw(rc, c.key, msg, len);
+	free(msg);
+	for(int i = 0; i < 200 && ooblex_reorder_get_stats(c.reorder)->late < 1; i++)
+		g_usleep(25000);
+	g_mutex_lock(&c.lock);
+	EXPECT_EQ(ooblex_reorder_get_stats(c.reorder)->late, 1);
+	EXPECT_EQ(ooblex_reorder_next(c.reorder), 11);
+	g_mutex_unlock(&c.lock);
+	/* Too big: 1 MiB elements (the cap is 256 KiB), two at once so that one
+	 * comes by BRPOP and one by the drain; neither reaches the callback. */
+	uint8_t *big = calloc(1, 1024 * 1024);
+	memcpy(big, "OOBX", 4);
+	ooblex_reader_unwatch(reader, c.key);
+	g_usleep(100 * 1000);
+	push_raw(rc, c.key, big, 1024 * 1024);
+	push_raw(rc, c.key, big, 1024 * 1024);
+	free(big);
+	/* A JPEG that says 30000x30000 inside a 32x24 result, and a result that
+	 * says 8000x6000 (over the configured 640x480). */
+	patch_jpeg_size(jpeg, jlen, 30000, 30000);
+	msg = forge_result(c.id, 11, HARNESS_W, HARNESS_H, jpeg, jlen, NULL, &len);
+	push_raw(rc, c.key, msg, len);
+	free(msg);
+	msg = forge_result(c.id, 12, 8000, 6000, jpeg, jlen, NULL, &len);
+	push_raw(rc, c.key, msg, len);
+	free(msg);
+	ooblex_reader_watch(reader, c.key);
+	for(int i = 0; i < 200 && atomic_load(&rs->oversized) < 2; i++)
+		g_usleep(25000);
+	EXPECT_EQ(atomic_load(&rs->oversized), 2);
+	EXPECT_EQ(wait_for_count(&c, OOBLEX_RESULT_TOO_BIG_PICTURE, 2), 2);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", c.key), 0);
+	/* And genuine results keep flowing after all that. */
+	atomic_store(&c.queued_seq, 20);
+	/* Frames 11..20: seqs 11 and 12 were the forged ones' (refused, so
+	 * still in flight and answered for real now). */
+	harness_flood_from(rc, OOBLEX_KEY_FRAMES, c.id, "invert", 11, 10);
+	EXPECT_EQ(wait_delivered(&c, 20), 20);
+	g_mutex_lock(&c.lock);
+	int in_order = c.delivered->len == 20;
+	for(guint i = 0; in_order && i < c.delivered->len; i++)
+		in_order = g_array_index(c.delivered, uint32_t, i) == i + 1;
+	int genuine_only = g_hash_table_size(c.workers) == 1 && g_hash_table_contains(c.workers, "gate-1");
+	g_mutex_unlock(&c.lock);
+	EXPECT(in_order);
+	EXPECT(genuine_only);
+	printf("# refused: %d unexpected, %d picture too big, %llu oversized\n", gated_count(&c, OOBLEX_RESULT_UNEXPECTED),
+		gated_count(&c, OOBLEX_RESULT_TOO_BIG_PICTURE), (unsigned long long)atomic_load(&rs->oversized));
+	tjFree(jpeg);
+	ooblex_reader_stop(reader);
+	gated_free(&c);
+	harness_stop(w, SIGTERM, NULL);
+	redisFree(rc);
+}
+
+/* Moves a result to another client or frame, the way a replaying attacker
+ * would: rewrites the client id or seq in the header, keeps the MAC. */
+static void rewrite_u32(uint8_t *msg, size_t off, uint32_t v) {
+	msg[off] = (uint8_t)v;
+	msg[off + 1] = (uint8_t)(v >> 8);
+	msg[off + 2] = (uint8_t)(v >> 16);
+	msg[off + 3] = (uint8_t)(v >> 24);
+}
+
+static char *write_secret(const char *secret) {
+	char *path = g_build_filename(g_get_tmp_dir(), "ooblex-test-secret-XXXXXX", NULL);
+	int fd = g_mkstemp(path);
+	if(fd < 0)
+		return NULL;
+	if(write(fd, secret, strlen(secret)) != (ssize_t)strlen(secret)) {
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	return path;
+}
+
+/* With a fleet secret, only results signed by workers that have it are
+ * taken. Real workers sign (one with the secret, one with another); the test
+ * takes their genuine results and tampers with copies. */
+static void test_results_must_be_signed(void) {
+	static const char secret[] = "the fleet secret of this test run";
+	static const char wrong[] = "a different secret, not the fleet's";
+	char *secret_path = write_secret(secret), *wrong_path = write_secret(wrong);
+	REQUIRE(secret_path != NULL && wrong_path != NULL);
+	redisContext *rc = harness_connect(11, 1);
+	redisContext *rc_wrong = harness_connect(12, 1);
+	REQUIRE(rc != NULL && rc_wrong != NULL);
+	const char *args[] = { "--fleet-secret-file", secret_path, NULL };
+	const char *wrong_args[] = { "--fleet-secret-file", wrong_path, NULL };
+	GPid w = harness_spawn_worker(11, "signed-1", 0, 1, args, NULL);
+	GPid w_wrong = harness_spawn_worker(12, "wrong-1", 0, 1, wrong_args, NULL);
+	REQUIRE(w != 0 && w_wrong != 0);
+	ooblex_result_limits limits = { .secret = (const uint8_t *)secret, .secret_len = strlen(secret) };
+	gated_client a, b;
+	gated_init(&a, &limits);
+	gated_init(&b, &limits);
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 11;
+	char err[256];
+	ooblex_reader *ra = ooblex_reader_start(&cfg, 20, gated_on_result, no_tick, &a, NULL, err, sizeof(err));
+	ooblex_reader *rb = ooblex_reader_start(&cfg, 20, gated_on_result, no_tick, &b, NULL, err, sizeof(err));
+	REQUIRE(ra != NULL && rb != NULL);
+	/* Genuine signed results from a real worker: all taken. */
+	atomic_store(&a.queued_seq, 10);
+	atomic_store(&b.queued_seq, 10);
+	ooblex_reader_watch(ra, a.key);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, a.id, "invert", 10, NULL, 0);
+	EXPECT_EQ(wait_delivered(&a, 10), 10);
+	/* Results to tamper with: 4 more for a, kept in Redis (not watched). */
+	ooblex_reader_unwatch(ra, a.key);
+	g_usleep(100 * 1000);
+	uint8_t sink_id[OOBLEX_CLIENT_ID_LEN];
+	char sink_key[OOBLEX_KEY_MAX];
+	harness_new_client(sink_id, sink_key);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, sink_id, "invert", 4, NULL, 0);
+	EXPECT_EQ(harness_wait_len(rc, sink_key, 4, 10000), 4);
+	/* And 2 from the worker with the wrong secret, for client b. */
+	harness_flood(rc_wrong, OOBLEX_KEY_FRAMES, b.id, "invert", 2, NULL, 0);
+	EXPECT_EQ(harness_wait_len(rc_wrong, b.key, 2, 10000), 2);
+	redisReply *got = redisCommand(rc, "LRANGE %s 0 -1", sink_key);
+	redisReply *got_wrong = redisCommand(rc_wrong, "LRANGE %s 0 -1", b.key);
+	REQUIRE(got && got->type == REDIS_REPLY_ARRAY && got->elements == 4);
+	REQUIRE(got_wrong && got_wrong->type == REDIS_REPLY_ARRAY && got_wrong->elements == 2);
+	ooblex_frame_header h;
+	const uint8_t *payload;
+	uint8_t *m[4];
+	size_t mlen[4];
+	for(int i = 0; i < 4; i++) {
+		mlen[i] = got->element[i]->len;
+		m[i] = g_memdup2(got->element[i]->str, mlen[i]);
+		REQUIRE(ooblex_wire_parse(m[i], mlen[i], &h, &payload) == OOBLEX_WIRE_OK && h.has_mac);
+	}
+	/* 0: replayed to client b as it is (the client id says sink: malformed). */
+	push_raw(rc, b.key, m[0], mlen[0]);
+	/* 1: its client id rewritten to b's: the MAC no longer checks. */
+	memcpy(m[1] + 8, b.id, OOBLEX_CLIENT_ID_LEN);
+	push_raw(rc, b.key, m[1], mlen[1]);
+	/* 2: rewritten to b and to another seq. */
+	memcpy(m[2] + 8, b.id, OOBLEX_CLIENT_ID_LEN);
+	rewrite_u32(m[2], 32, 3);
+	push_raw(rc, b.key, m[2], mlen[2]);
+	/* 3: a pixel changed. */
+	memcpy(m[3] + 8, b.id, OOBLEX_CLIENT_ID_LEN);
+	m[3][mlen[3] - 10] ^= 0x40;
+	push_raw(rc, b.key, m[3], mlen[3]);
+	/* Signed by a real worker with another secret. */
+	for(size_t i = 0; i < got_wrong->elements; i++)
+		push_raw(rc, b.key, (const uint8_t *)got_wrong->element[i]->str, got_wrong->element[i]->len);
+	/* Unsigned (as a worker without the secret writes it). */
+	unsigned long jlen;
+	uint8_t *jpeg = gray_jpeg(HARNESS_W, HARNESS_H, &jlen);
+	size_t len, unsigned_len;
+	uint8_t *unsigned_msg = forge_result(b.id, 4, HARNESS_W, HARNESS_H, jpeg, jlen, NULL, &unsigned_len);
+	push_raw(rc, b.key, unsigned_msg, unsigned_len);
+	/* Signed with the secret by someone who has it: taken. */
+	uint8_t *good = forge_result(b.id, 1, HARNESS_W, HARNESS_H, jpeg, jlen, secret, &len);
+	push_raw(rc, b.key, good, len);
+	ooblex_reader_watch(rb, b.key);
+	EXPECT_EQ(wait_for_count(&b, OOBLEX_RESULT_BAD_MAC, 5), 5);
+	EXPECT_EQ(wait_for_count(&b, OOBLEX_RESULT_UNSIGNED, 1), 1);
+	EXPECT_EQ(wait_for_count(&b, OOBLEX_RESULT_MALFORMED, 1), 1);
+	EXPECT_EQ(wait_delivered(&b, 1), 1);
+	EXPECT_EQ(gated_count(&b, OOBLEX_RESULT_OK), 1);
+	/* Without a secret the plugin behaves as before: unsigned is taken. */
+	ooblex_result_limits open_limits = { 0 };
+	ooblex_result_gate *open_gate = ooblex_result_gate_new(&open_limits);
+	EXPECT_EQ(ooblex_result_gate_check(open_gate, b.id, unsigned_msg, unsigned_len, &h, &payload), OOBLEX_RESULT_OK);
+	ooblex_result_gate_free(open_gate);
+	printf("# signed: %u taken from the fleet worker; refused %d bad MAC, %d unsigned, %d malformed\n",
+		gated_delivered(&a), gated_count(&b, OOBLEX_RESULT_BAD_MAC), gated_count(&b, OOBLEX_RESULT_UNSIGNED),
+		gated_count(&b, OOBLEX_RESULT_MALFORMED));
+	free(unsigned_msg);
+	free(good);
+	tjFree(jpeg);
+	for(int i = 0; i < 4; i++)
+		g_free(m[i]);
+	freeReplyObject(got);
+	freeReplyObject(got_wrong);
+	ooblex_reader_stop(ra);
+	ooblex_reader_stop(rb);
+	gated_free(&a);
+	gated_free(&b);
+	harness_stop(w, SIGTERM, NULL);
+	harness_stop(w_wrong, SIGTERM, NULL);
+	g_unlink(secret_path);
+	g_unlink(wrong_path);
+	g_free(secret_path);
+	g_free(wrong_path);
+	redisFree(rc);
+	redisFree(rc_wrong);
+}
+
 static void test_metrics_file(void) {
 	/* Frames of two effects and two malformed messages: the worker's
 	 * textfile has the counts, the histogram agrees, and the file goes
@@ -426,5 +914,9 @@ int main(void) {
 	TEST_RUN(test_routed_worker_crash_returns_frame_to_its_queue);
 	TEST_RUN(test_result_of_a_reaped_frame_is_dropped);
 	TEST_RUN(test_metrics_file);
+	TEST_RUN(test_registry_cannot_route_core_effects);
+	TEST_RUN(test_fleet_stale_count_never_decreases);
+	TEST_RUN(test_hostile_results_refused_genuine_flow);
+	TEST_RUN(test_results_must_be_signed);
 	return tl_done();
 }

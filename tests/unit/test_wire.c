@@ -2,6 +2,8 @@
  * test_wire.c - the frame message format, client ids and Redis URLs.
  */
 #include "testlib.h"
+#include <unistd.h>
+#include "ooblex_auth.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
@@ -201,6 +203,100 @@ static void test_absurd_sizes_are_refused(void) {
 	free(msg);
 }
 
+/* The MAC travels in an extension record after the (then empty) metadata
+ * section, as the last bytes of the header: readers that know nothing of it
+ * see an empty metadata section and skip the rest (it is inside header_len). */
+static void test_mac_record_layout(void) {
+	ooblex_frame_header h;
+	sample_header(&h);
+	h.kind = OOBLEX_KIND_RESULT;
+	h.pixfmt = OOBLEX_PIXFMT_JPEG;
+	h.payload_len = 40;
+	size_t plain = ooblex_wire_header_len(&h);
+	h.has_mac = 1;
+	size_t hlen = ooblex_wire_header_len(&h);
+	EXPECT_EQ(hlen, plain + 2 + OOBLEX_EXT_MAC_RECORD_LEN);
+	size_t len;
+	uint8_t *msg = make_message(&h, &len);
+	size_t moff = OOBLEX_WIRE_FIXED_LEN + strlen(h.effect) + 1 + strlen(h.worker);
+	EXPECT_EQ(msg[moff] | msg[moff + 1] << 8, 0);	/* metadata: empty */
+	EXPECT_EQ(msg[moff + 2], OOBLEX_EXT_MAC);
+	EXPECT_EQ(msg[moff + 3] | msg[moff + 4] << 8, OOBLEX_MAC_LEN);
+	EXPECT_EQ(moff + 5 + OOBLEX_MAC_LEN, hlen);
+	ooblex_frame_header out;
+	const uint8_t *payload;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_OK);
+	EXPECT(out.has_mac);
+	EXPECT(payload == msg + hlen);
+	/* A record that runs past header_len, or a MAC that is not last, is refused. */
+	msg[moff + 3] = OOBLEX_MAC_LEN + 1;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_HEADER);
+	msg[moff + 3] = OOBLEX_MAC_LEN - 1;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_HEADER);
+	msg[moff + 3] = OOBLEX_MAC_LEN;
+	/* An unknown record type is skipped, and then it is no MAC. */
+	msg[moff + 2] = 200;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_OK);
+	EXPECT(!out.has_mac);
+	free(msg);
+}
+
+static void test_mac_sign_and_verify(void) {
+	static const uint8_t key[] = "a fleet secret of some length", other[] = "another fleet secret, as long";
+	ooblex_frame_header h;
+	sample_header(&h);
+	h.kind = OOBLEX_KIND_RESULT;
+	h.pixfmt = OOBLEX_PIXFMT_JPEG;
+	h.payload_len = 64;
+	snprintf(h.meta, sizeof(h.meta), "{\"faces\":[]}");
+	h.has_mac = 1;
+	size_t len;
+	uint8_t *msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_auth_sign(key, sizeof(key), msg, len), 0);
+	ooblex_frame_header out;
+	const uint8_t *payload;
+	REQUIRE(ooblex_wire_parse(msg, len, &out, &payload) == OOBLEX_WIRE_OK);
+	EXPECT_EQ(ooblex_auth_verify(key, sizeof(key), msg, len, &out), OOBLEX_AUTH_OK);
+	EXPECT_EQ(ooblex_auth_verify(other, sizeof(other), msg, len, &out), OOBLEX_AUTH_BAD);
+	/* Any byte changed, MAC included, and it no longer checks (the client id
+	 * and seq among them: no replay to another client or frame). */
+	int all_refused = 1;
+	for(size_t i = 0; i < len; i++) {
+		msg[i] ^= 0x01;
+		ooblex_frame_header hh;
+		const uint8_t *pp;
+		if(ooblex_wire_parse(msg, len, &hh, &pp) == OOBLEX_WIRE_OK && hh.has_mac &&
+				ooblex_auth_verify(key, sizeof(key), msg, len, &hh) == OOBLEX_AUTH_OK)
+			all_refused = 0;
+		msg[i] ^= 0x01;
+	}
+	EXPECT(all_refused);
+	free(msg);
+	/* Unsigned: no record, nothing to check. */
+	h.has_mac = 0;
+	msg = make_message(&h, &len);
+	REQUIRE(ooblex_wire_parse(msg, len, &out, &payload) == OOBLEX_WIRE_OK);
+	EXPECT_EQ(ooblex_auth_verify(key, sizeof(key), msg, len, &out), OOBLEX_AUTH_MISSING);
+	EXPECT_EQ(ooblex_auth_sign(key, sizeof(key), msg, len), -1);
+	free(msg);
+}
+
+static void test_secrets(void) {
+	uint8_t out[OOBLEX_SECRET_MAX];
+	char err[128];
+	EXPECT_EQ(ooblex_auth_load_secret(NULL, "short", out, err, sizeof(err)), -1);
+	EXPECT_EQ(ooblex_auth_load_secret(NULL, "0123456789abcdef\n", out, err, sizeof(err)), 16);
+	EXPECT_EQ(ooblex_auth_load_secret("/nonexistent/secret", NULL, out, err, sizeof(err)), -1);
+	char path[] = "/tmp/ooblex-secret-XXXXXX";
+	int fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	EXPECT_EQ(write(fd, "a secret from a file!\n", 22), 22);
+	close(fd);
+	EXPECT_EQ(ooblex_auth_load_secret(path, "ignored when a file is given", out, err, sizeof(err)), 21);
+	EXPECT(!memcmp(out, "a secret from a file!", 21));
+	unlink(path);
+}
+
 static void test_pixfmt_sizes(void) {
 	EXPECT_EQ(ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, 640, 480), 460800);
 	EXPECT_EQ(ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, 5, 3), 15 + 2 * 3 * 2);	/* odd sizes round chroma up */
@@ -278,6 +374,9 @@ int main(void) {
 	TEST_RUN(test_every_truncation_is_refused);
 	TEST_RUN(test_garbage_is_refused);
 	TEST_RUN(test_absurd_sizes_are_refused);
+	TEST_RUN(test_mac_record_layout);
+	TEST_RUN(test_mac_sign_and_verify);
+	TEST_RUN(test_secrets);
 	TEST_RUN(test_pixfmt_sizes);
 	TEST_RUN(test_client_ids);
 	TEST_RUN(test_redis_urls);
