@@ -71,7 +71,10 @@ static const ooblex_fxg_option_spec monochrome_opts[] = {
 	NUM("cb", -1, 1), NUM("cr", -1, 1), NUM("size", 0.1, 10), NUM("high", 0, 1), END };
 /* angle 0..pi/2: the filter's own range. */
 static const ooblex_fxg_option_spec vignette_opts[] = { NUM("angle", 0, 1.5707), END };
-static const ooblex_fxg_option_spec noise_opts[] = { INT("alls", 0, 100), INT("all_seed", 0, 2147483647), END };
+/* allf: one flag (temporal, uniform, averaged, pattern); no '+' combinations. */
+static const char *const noise_flags[] = { "t", "u", "a", "p", NULL };
+static const ooblex_fxg_option_spec noise_opts[] = {
+	INT("alls", 0, 100), WORD("allf", noise_flags), INT("all_seed", 0, 2147483647), END };
 /* gblur is recursive: its cost follows steps, not sigma. */
 static const ooblex_fxg_option_spec gblur_opts[] = {
 	NUM("sigma", 0, 100), INT("steps", 1, 6), INT("planes", 0, 15), END };

@@ -55,6 +55,7 @@
 #include "dc_chunker.h"
 #include "depay.h"
 #include "ingest.h"
+#include "effect_grammar.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
@@ -82,6 +83,9 @@
 #define JANUS_OOBLEX_ERROR_NO_CODEC			417
 #define JANUS_OOBLEX_ERROR_INVALID_STATE		418
 #define JANUS_OOBLEX_ERROR_TOO_MANY_SESSIONS	419
+/* A worker's error result for a frame: 430 + its ooblex_frame_error code
+ * (431 unknown effect ... 435 bad frame), pushed as an event. */
+#define JANUS_OOBLEX_ERROR_FRAME_BASE		430
 #define JANUS_OOBLEX_ERROR_UNKNOWN_ERROR		499
 
 /* Plugin methods */
@@ -203,7 +207,7 @@ static GCond metrics_wake;
 
 /* Totals over the plugin's life, for the Admin API. */
 static atomic_uint_fast64_t total_sessions_started, total_frames_queued, total_frames_dropped_queue,
-	total_results, total_results_malformed, total_frames_sent;
+	total_results, total_results_malformed, total_results_error, total_frames_sent;
 /* Decode threads still running; shutdown waits for them before the producer goes. */
 static atomic_int live_ingests;
 
@@ -228,6 +232,9 @@ typedef struct janus_ooblex_session {
 	atomic_uint_fast32_t resolved_seq;	/* for the ingest's in-flight count */
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received, results_malformed,
 		frames_sent, chunks_sent, frames_dropped_channel;
+	atomic_uint_fast64_t results_error;	/* error results from workers */
+	atomic_uint_fast64_t errors_resolved;	/* of them, released by the reorder buffer as skips */
+	uint64_t error_event_us[OOBLEX_FRAME_ERR_MAX + 1];	/* the last event per reason, under return_mutex */
 	ooblex_counter_tracker metrics_seen;	/* under return_mutex */
 	/* Output, under return_mutex: flags, the video track's encoder thread,
 	 * and the data channel's backpressure state (frames sent since the SCTP
@@ -645,11 +652,51 @@ static void janus_ooblex_flush_ready(janus_ooblex_session *session, uint64_t now
 	uint32_t seq;
 	held_result *r;
 	while((r = ooblex_reorder_pop(session->reorder, now, &seq)) != NULL) {
-		if(!janus_ooblex_deliver(session, r))
+		/* An error result holds its frame's place only: a skip. */
+		if(r->h.kind == OOBLEX_KIND_ERROR) {
+			atomic_fetch_add(&session->errors_resolved, 1);
 			held_result_free(r);
+		} else if(!janus_ooblex_deliver(session, r)) {
+			held_result_free(r);
+		}
 	}
 	/* Everything before `next` is delivered or given up on: out of flight. */
 	atomic_store(&session->resolved_seq, ooblex_reorder_next(session->reorder) - 1);
+}
+
+/* Reader thread: a worker could not process one of this session's frames
+ * (unknown effect, refused graph, over its time budget...). Not malformed:
+ * counted, put through the reorder buffer as a skip so that its seq is
+ * resolved at once (order and in-flight accounting stay right), and told
+ * to the page, at most once a second per reason. Takes r. */
+static void janus_ooblex_on_error_result(janus_ooblex_session *session, held_result *r) {
+	atomic_fetch_add(&session->results_error, 1);
+	atomic_fetch_add(&total_results_error, 1);
+	unsigned code = r->h.error_code <= OOBLEX_FRAME_ERR_MAX ? r->h.error_code : 0;
+	char reason[OOBLEX_ERROR_TEXT_MAX + 1];
+	g_strlcpy(reason, r->h.error, sizeof(reason));
+	uint32_t seq = r->h.seq;
+	uint64_t now = r->received_us;
+	janus_mutex_lock(&session->return_mutex);
+	gboolean tell = session->error_event_us[code] == 0 || now - session->error_event_us[code] >= 1000000;
+	if(tell)
+		session->error_event_us[code] = now;
+	if(session->reorder == NULL || ooblex_reorder_put(session->reorder, seq, r, now) != OOBLEX_REORDER_ACCEPTED)
+		held_result_free(r);
+	janus_ooblex_flush_ready(session, now);
+	janus_mutex_unlock(&session->return_mutex);
+	if(!tell || g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->hangingup))
+		return;
+	JANUS_LOG(LOG_WARN, "[ooblex-%s] A worker could not process frame %u: %s (%s)\n", session->client_hex, seq,
+		reason, ooblex_frame_error_name(code));
+	json_t *event = json_object();
+	json_object_set_new(event, "ooblex", json_string("event"));
+	json_object_set_new(event, "error", json_string(reason));
+	json_object_set_new(event, "error_code", json_integer(JANUS_OOBLEX_ERROR_FRAME_BASE + code));
+	json_object_set_new(event, "reason", json_string(ooblex_frame_error_name(code)));
+	json_object_set_new(event, "seq", json_integer(seq));
+	gateway->push_event(session->handle, &janus_ooblex_plugin, NULL, event, NULL);
+	json_decref(event);
 }
 
 /* Reader thread: one processed frame popped from processed_frames:{id}. */
@@ -669,6 +716,12 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 	r->len = len;
 	r->received_us = ooblex_now_us();
 	ooblex_wire_error e = ooblex_wire_parse(r->msg, len, &r->h, &r->payload);
+	if(e == OOBLEX_WIRE_OK && r->h.kind == OOBLEX_KIND_ERROR &&
+			memcmp(r->h.client_id, session->client_id, OOBLEX_CLIENT_ID_LEN) == 0) {
+		janus_ooblex_on_error_result(session, r);
+		janus_refcount_decrease(&session->ref);
+		return;
+	}
 	if(e != OOBLEX_WIRE_OK || r->h.kind != OOBLEX_KIND_RESULT || r->h.pixfmt != OOBLEX_PIXFMT_JPEG ||
 			memcmp(r->h.client_id, session->client_id, OOBLEX_CLIENT_ID_LEN) != 0) {
 		JANUS_LOG(LOG_WARN, "[ooblex-%s] Skipping a bad result from %s (%zu bytes): %s\n", session->client_hex,
@@ -837,6 +890,7 @@ static void janus_ooblex_metrics_take(janus_ooblex_session *session) {
 	now[OOBLEX_C_DROP_QUEUE_FULL] = atomic_load(&session->frames_dropped_queue);
 	now[OOBLEX_C_FRAMES_PROCESSED] = atomic_load(&session->results_received);
 	now[OOBLEX_C_DROP_MALFORMED_RESULT] = atomic_load(&session->results_malformed);
+	now[OOBLEX_C_DROP_WORKER_ERROR] = atomic_load(&session->results_error);
 	now[OOBLEX_C_FRAMES_RETURNED] = atomic_load(&session->frames_sent);
 	now[OOBLEX_C_DROP_CHANNEL] = atomic_load(&session->frames_dropped_channel);
 	now[OOBLEX_C_DROP_BACKPRESSURE] = atomic_load(&session->frames_dropped_backpressure);
@@ -1143,6 +1197,8 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	json_object_set_new(frames, "dropped_queue_full", json_integer((json_int_t)atomic_load(&session->frames_dropped_queue)));
 	json_object_set_new(frames, "results", json_integer((json_int_t)atomic_load(&session->results_received)));
 	json_object_set_new(frames, "results_malformed", json_integer((json_int_t)atomic_load(&session->results_malformed)));
+	json_object_set_new(frames, "results_error", json_integer((json_int_t)atomic_load(&session->results_error)));
+	json_object_set_new(frames, "errors_resolved", json_integer((json_int_t)atomic_load(&session->errors_resolved)));
 	json_object_set_new(frames, "sent", json_integer((json_int_t)sent));
 	json_object_set_new(frames, "chunks_sent", json_integer((json_int_t)atomic_load(&session->chunks_sent)));
 	json_object_set_new(frames, "dropped_channel", json_integer((json_int_t)atomic_load(&session->frames_dropped_channel)));
@@ -1268,6 +1324,7 @@ static json_t *janus_ooblex_global_stats(void) {
 	json_object_set_new(totals, "frames_dropped_queue_full", json_integer((json_int_t)atomic_load(&total_frames_dropped_queue)));
 	json_object_set_new(totals, "results", json_integer((json_int_t)atomic_load(&total_results)));
 	json_object_set_new(totals, "results_malformed", json_integer((json_int_t)atomic_load(&total_results_malformed)));
+	json_object_set_new(totals, "results_error", json_integer((json_int_t)atomic_load(&total_results_error)));
 	json_object_set_new(totals, "frames_sent", json_integer((json_int_t)atomic_load(&total_frames_sent)));
 	json_object_set_new(res, "totals", totals);
 	json_t *redis = json_object();
@@ -1319,19 +1376,20 @@ json_t *janus_ooblex_handle_admin_message(json_t *message) {
 	return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
 }
 
-/* Effect names travel in Redis keys' neighbourhood and in logs: keep them tame. */
-static gboolean janus_ooblex_effect_name_ok(const char *s) {
+/* Effect names travel in Redis keys' neighbourhood and in logs: keep them
+ * tame. An ffmpeg: item must parse in the workers' own grammar
+ * (effect_grammar.h): the page hears why at once, not frame by frame. */
+static gboolean janus_ooblex_effect_name_ok(const char *s, char *why, size_t whylen) {
 	size_t n = strlen(s);
+	g_snprintf(why, whylen, "1-200 characters: letters, digits and _-.:|=,/()*+");
 	if(n == 0 || n > 200)
 		return FALSE;
 	for(size_t i = 0; i < n; i++) {
 		char c = s[i];
-		/* Enough for effect chains and ffmpeg: graphs ([labels], expressions);
-		 * the worker checks what the filters are. */
-		if(!(g_ascii_isalnum(c) || strchr("_-.:|=,/ []();*+'", c) != NULL))
+		if(!(g_ascii_isalnum(c) || strchr("_-.:|=,/()*+", c) != NULL))
 			return FALSE;
 	}
-	return TRUE;
+	return ooblex_fxg_check_effect(s, why, whylen) == 0;
 }
 
 /* Validates effect and frame_skip if present. Returns an error event or NULL. */
@@ -1347,9 +1405,9 @@ static json_t *janus_ooblex_check_options(json_t *root, const char **effect, uns
 	if(e != NULL) {
 		if(!json_is_string(e))
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (effect should be a string)");
-		if(!janus_ooblex_effect_name_ok(json_string_value(e)))
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT,
-				"Invalid effect name (1-200 characters: letters, digits and _-.:|=,/ []();*+')");
+		char why[256];
+		if(!janus_ooblex_effect_name_ok(json_string_value(e), why, sizeof(why)))
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid effect name (%s)", why);
 		*effect = json_string_value(e);
 	}
 	if(fs != NULL) {

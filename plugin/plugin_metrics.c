@@ -122,6 +122,7 @@ static void print_all(FILE *f, void *user) {
 		{ OOBLEX_C_DROP_LATE, "late" }, { OOBLEX_C_DROP_DUPLICATE, "duplicate" },
 		{ OOBLEX_C_DROP_NEVER_RETURNED, "never_returned" }, { OOBLEX_C_DROP_CHANNEL, "data_channel" },
 		{ OOBLEX_C_DROP_MALFORMED_RESULT, "malformed_result" }, { OOBLEX_C_DROP_BACKPRESSURE, "backpressure" },
+		{ OOBLEX_C_DROP_WORKER_ERROR, "worker_error" },
 	};
 	fprintf(f, "# HELP ooblex_frames_dropped_total Frames dropped by the plugin, by reason.\n"
 		"# TYPE ooblex_frames_dropped_total counter\n");

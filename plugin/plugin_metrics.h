@@ -42,6 +42,7 @@ typedef enum ooblex_counter {
 	OOBLEX_C_DROP_CHANNEL,	/* the data channel refused it */
 	OOBLEX_C_DROP_MALFORMED_RESULT,
 	OOBLEX_C_DROP_BACKPRESSURE,	/* the browser's link backed up: newest frame won */
+	OOBLEX_C_DROP_WORKER_ERROR,	/* a worker sent an error result (unknown effect, over budget...) */
 	OOBLEX_C_COUNT
 } ooblex_counter;
 
