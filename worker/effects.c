@@ -1,6 +1,9 @@
 /*
  * effects.c - core effects as libavfilter graphs (buffer -> <effect> ->
- * format=yuv420p -> buffersink) and module effects through ooblex_effect.h.
+ * format=yuv420p -> buffersink), ffmpeg: graphs built filter by filter from
+ * their parse in effect_grammar.h (buffer -> [core effects] -> f1..fN ->
+ * scale to the input size -> format=yuv420p -> buffersink), and module
+ * effects through ooblex_effect.h.
  */
 #include "effects.h"
 #include "ooblex_wire.h"

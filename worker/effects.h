@@ -2,7 +2,9 @@
  * effects.h - the image effects a worker applies.
  *
  * Owns: the mapping from effect names to libavfilter graphs (the "core"
- * effects every worker has), the process-wide table of module effects (the
+ * effects every worker has, and ffmpeg: graphs, which it builds from their
+ * parse by effect_grammar.h: a browser's text never reaches libavfilter's
+ * graph parser), the process-wide table of module effects (the
  * built-in OpenCV ones and shared objects loaded through ooblex_effect.h),
  * and per context a cache of configured graphs per (effect, size, input
  * format) and of module states per effect string, so the per-frame cost is
