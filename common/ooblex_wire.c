@@ -9,7 +9,7 @@
  *  85 reply_pixfmt u8 | 86 jpeg_quality u8 | 87 effect_len u8
  *  88 effect[effect_len] | worker_len u8 | worker[worker_len]
  *  [meta_len u16 | meta[meta_len] | extension records (type u8, len u16, bytes)...]
- *  header_len: payload
+ *  header_len: payload (kind 3, error: u16 code, then the reason text)
  */
 #include "ooblex_wire.h"
 #include "ooblex_bytes.h"
@@ -138,7 +138,7 @@ ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 	memset(h, 0, sizeof(*h));
 	h->kind = msg[5];
 	size_t hlen = ooblex_get16(msg + 6);
-	if(h->kind != OOBLEX_KIND_FRAME && h->kind != OOBLEX_KIND_RESULT)
+	if(h->kind != OOBLEX_KIND_FRAME && h->kind != OOBLEX_KIND_RESULT && h->kind != OOBLEX_KIND_ERROR)
 		return OOBLEX_WIRE_BAD_HEADER;
 	if(hlen > len)
 		return OOBLEX_WIRE_TRUNCATED;
@@ -193,6 +193,20 @@ ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 		return OOBLEX_WIRE_TRUNCATED;
 	if(len - hlen > h->payload_len)
 		return OOBLEX_WIRE_BAD_SIZE;
+	if(h->kind == OOBLEX_KIND_ERROR) {
+		/* The reason goes into logs and a page's event: printable only. */
+		const uint8_t *p = msg + hlen;
+		if(h->pixfmt != OOBLEX_PIXFMT_NONE || h->payload_len < 3 || h->payload_len > 2 + OOBLEX_ERROR_TEXT_MAX)
+			return OOBLEX_WIRE_BAD_SIZE;
+		h->error_code = ooblex_get16(p);
+		for(uint32_t i = 2; i < h->payload_len; i++)
+			if(p[i] < 0x20 || p[i] > 0x7e)
+				return OOBLEX_WIRE_BAD_HEADER;
+		memcpy(h->error, p + 2, h->payload_len - 2);
+		h->error[h->payload_len - 2] = '\0';
+		*payload = p;
+		return OOBLEX_WIRE_OK;
+	}
 	size_t raw = ooblex_pixfmt_size(h->pixfmt, h->width, h->height);
 	if(h->pixfmt == OOBLEX_PIXFMT_JPEG) {
 		if(h->payload_len < 4)
@@ -202,6 +216,29 @@ ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 	}
 	*payload = msg + hlen;
 	return OOBLEX_WIRE_OK;
+}
+
+const char *ooblex_frame_error_name(unsigned code) {
+	switch(code) {
+		case OOBLEX_FRAME_ERR_UNKNOWN_EFFECT: return "unknown_effect";
+		case OOBLEX_FRAME_ERR_REFUSED: return "refused";
+		case OOBLEX_FRAME_ERR_FAILED: return "failed";
+		case OOBLEX_FRAME_ERR_OVER_BUDGET: return "over_budget";
+		case OOBLEX_FRAME_ERR_BAD_FRAME: return "bad_frame";
+	}
+	return "error";
+}
+
+size_t ooblex_wire_error_payload(uint16_t code, const char *reason, uint8_t *buf) {
+	ooblex_put16(buf, code);
+	if(reason == NULL || reason[0] == '\0')
+		reason = ooblex_frame_error_name(code);
+	size_t n = strnlen(reason, OOBLEX_ERROR_TEXT_MAX);
+	for(size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)reason[i];
+		buf[2 + i] = c >= 0x20 && c <= 0x7e ? c : '?';
+	}
+	return 2 + n;
 }
 
 int ooblex_client_id_generate(uint8_t id[OOBLEX_CLIENT_ID_LEN]) {

@@ -44,7 +44,24 @@
 typedef enum ooblex_kind {
 	OOBLEX_KIND_FRAME = 1,	/* to be processed */
 	OOBLEX_KIND_RESULT = 2,	/* processed */
+	OOBLEX_KIND_ERROR = 3,	/* could not be processed: the header of a result (same
+				 * client, seq, timestamps, effect, worker), pixfmt NONE,
+				 * and as payload a u16 error code (ooblex_frame_error)
+				 * then 1..OOBLEX_ERROR_TEXT_MAX bytes of printable ASCII,
+				 * the reason. Goes to processed_frames:{id} like results
+				 * and resolves its seq there. */
 } ooblex_kind;
+
+/* Why a worker could not process a frame (an error result's code). */
+typedef enum ooblex_frame_error {
+	OOBLEX_FRAME_ERR_UNKNOWN_EFFECT = 1,	/* no such effect */
+	OOBLEX_FRAME_ERR_REFUSED = 2,	/* effect parameters or ffmpeg: graph refused */
+	OOBLEX_FRAME_ERR_FAILED = 3,	/* the effect (or the JPEG coding) failed */
+	OOBLEX_FRAME_ERR_OVER_BUDGET = 4,	/* took longer than the worker's per-frame budget */
+	OOBLEX_FRAME_ERR_BAD_FRAME = 5,	/* the frame's pixels could not be read */
+	OOBLEX_FRAME_ERR_MAX = 5,
+} ooblex_frame_error;
+#define OOBLEX_ERROR_TEXT_MAX	200
 
 typedef enum ooblex_pixfmt {
 	OOBLEX_PIXFMT_NONE = 0,
@@ -75,6 +92,9 @@ typedef struct ooblex_frame_header {
 	uint8_t has_mac;
 	uint8_t mac[OOBLEX_MAC_LEN];
 	uint32_t payload_len;
+	/* OOBLEX_KIND_ERROR only, filled by ooblex_wire_parse from the payload. */
+	uint16_t error_code;	/* ooblex_frame_error */
+	char error[OOBLEX_ERROR_TEXT_MAX + 1];
 } ooblex_frame_header;
 
 /* Why a message was refused by ooblex_wire_parse. */
@@ -105,6 +125,14 @@ size_t ooblex_wire_write_header(const ooblex_frame_header *h, uint8_t *buf);
  * *payload into msg (no copy). Never reads past len. */
 ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 	ooblex_frame_header *h, const uint8_t **payload);
+
+/* An error result's payload: code, then reason (bytes outside printable
+ * ASCII become '?', cut at OOBLEX_ERROR_TEXT_MAX; an empty reason becomes
+ * the code's name). buf holds at least 2 + OOBLEX_ERROR_TEXT_MAX bytes.
+ * Returns the payload length. */
+size_t ooblex_wire_error_payload(uint16_t code, const char *reason, uint8_t *buf);
+/* "unknown_effect", "refused", "failed", "over_budget", "bad_frame", or "error". */
+const char *ooblex_frame_error_name(unsigned code);
 
 /* Client ids: 16 random bytes, written as 32 lowercase hex characters in
  * Redis keys and in the API. */

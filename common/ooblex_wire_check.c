@@ -53,7 +53,9 @@ const char *ooblex_wire_accept_result(const uint8_t *msg, size_t len, const uint
 	ooblex_wire_error e = ooblex_wire_parse(msg, len, h, payload);
 	if(e != OOBLEX_WIRE_OK)
 		return ooblex_wire_error_str(e);
-	if(h->kind != OOBLEX_KIND_RESULT || h->pixfmt != OOBLEX_PIXFMT_JPEG)
+	/* An error result (a worker could not process the frame) carries no
+	 * picture; ooblex_wire_parse has checked its code and text. */
+	if(!(h->kind == OOBLEX_KIND_RESULT && h->pixfmt == OOBLEX_PIXFMT_JPEG) && h->kind != OOBLEX_KIND_ERROR)
 		return "not a JPEG result";
 	if(memcmp(h->client_id, client_id, OOBLEX_CLIENT_ID_LEN) != 0)
 		return "a result for another client";

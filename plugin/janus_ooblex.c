@@ -57,6 +57,7 @@
 #include "dc_window.h"
 #include "depay.h"
 #include "ingest.h"
+#include "effect_grammar.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
@@ -85,6 +86,9 @@
 #define JANUS_OOBLEX_ERROR_NO_CODEC			417
 #define JANUS_OOBLEX_ERROR_INVALID_STATE		418
 #define JANUS_OOBLEX_ERROR_TOO_MANY_SESSIONS	419
+/* A worker's error result for a frame: 430 + its ooblex_frame_error code
+ * (431 unknown effect ... 435 bad frame), pushed as an event. */
+#define JANUS_OOBLEX_ERROR_FRAME_BASE		430
 #define JANUS_OOBLEX_ERROR_UNKNOWN_ERROR		499
 
 /* Plugin methods */
@@ -213,7 +217,8 @@ static GCond metrics_wake;
 
 /* Totals over the plugin's life, for the Admin API. */
 static atomic_uint_fast64_t total_sessions_started, total_frames_queued, total_frames_dropped_queue,
-	total_results, total_results_malformed, total_frames_sent, total_results_refused[OOBLEX_RESULT_VERDICTS];
+	total_results, total_results_malformed, total_results_error, total_frames_sent,
+	total_results_refused[OOBLEX_RESULT_VERDICTS];
 /* Decode threads still running; shutdown waits for them before the producer goes. */
 static atomic_int live_ingests;
 
@@ -243,6 +248,9 @@ typedef struct janus_ooblex_session {
 	volatile gint refused_logged;
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received, results_malformed,
 		frames_sent, chunks_sent, frames_dropped_channel;
+	atomic_uint_fast64_t results_error;	/* error results from workers */
+	atomic_uint_fast64_t errors_resolved;	/* of them, released by the reorder buffer as skips */
+	uint64_t error_event_us[OOBLEX_FRAME_ERR_MAX + 1];	/* the last event per reason, under return_mutex */
 	ooblex_counter_tracker metrics_seen;	/* under return_mutex */
 	/* Output, under return_mutex: flags, the video track's encoder thread,
 	 * and the data channel's backpressure state (frames sent since the SCTP
@@ -671,8 +679,13 @@ static void janus_ooblex_flush_ready(janus_ooblex_session *session, uint64_t now
 	uint32_t seq;
 	held_result *r;
 	while((r = ooblex_reorder_pop(session->reorder, now, &seq)) != NULL) {
-		if(!janus_ooblex_deliver(session, r))
+		/* An error result holds its frame's place only: a skip. */
+		if(r->h.kind == OOBLEX_KIND_ERROR) {
+			atomic_fetch_add(&session->errors_resolved, 1);
 			held_result_free(r);
+		} else if(!janus_ooblex_deliver(session, r)) {
+			held_result_free(r);
+		}
 	}
 	/* Everything before `next` is delivered or given up on: out of flight. */
 	atomic_store(&session->resolved_seq, ooblex_reorder_next(session->reorder) - 1);
@@ -705,6 +718,41 @@ static void janus_ooblex_refuse_result(janus_ooblex_session *session, const char
 	if(!(old & bit))
 		JANUS_LOG(LOG_WARN, "[ooblex-%s] Refusing a result from %s (%zu bytes): %s (logged once; see results_refused)\n",
 			session->client_hex, key, len, ooblex_result_verdict_name(v));
+}
+
+/* Reader thread, return_mutex held: a worker could not process one of this
+ * session's frames (unknown effect, refused graph, over its time budget...).
+ * Not malformed: counted, and put through the reorder buffer as a skip so
+ * that its seq is resolved at once (order and in-flight accounting stay
+ * right). Returns whether to tell the page (at most once a second per
+ * reason). Takes r. */
+static gboolean janus_ooblex_on_error_result(janus_ooblex_session *session, held_result *r, uint64_t now) {
+	atomic_fetch_add(&session->results_error, 1);
+	atomic_fetch_add(&total_results_error, 1);
+	unsigned code = r->h.error_code <= OOBLEX_FRAME_ERR_MAX ? r->h.error_code : 0;
+	gboolean tell = session->error_event_us[code] == 0 || now - session->error_event_us[code] >= 1000000;
+	if(tell)
+		session->error_event_us[code] = now;
+	if(ooblex_reorder_put(session->reorder, r->h.seq, r, now) != OOBLEX_REORDER_ACCEPTED)
+		held_result_free(r);
+	return tell;
+}
+
+/* Tells the page that a worker could not process frame seq. Not under any lock. */
+static void janus_ooblex_tell_error(janus_ooblex_session *session, uint32_t seq, unsigned code, const char *reason) {
+	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->hangingup))
+		return;
+	code = code <= OOBLEX_FRAME_ERR_MAX ? code : 0;
+	JANUS_LOG(LOG_WARN, "[ooblex-%s] A worker could not process frame %u: %s (%s)\n", session->client_hex, seq,
+		reason, ooblex_frame_error_name(code));
+	json_t *event = json_object();
+	json_object_set_new(event, "ooblex", json_string("event"));
+	json_object_set_new(event, "error", json_string(reason));
+	json_object_set_new(event, "error_code", json_integer(JANUS_OOBLEX_ERROR_FRAME_BASE + code));
+	json_object_set_new(event, "reason", json_string(ooblex_frame_error_name(code)));
+	json_object_set_new(event, "seq", json_integer(seq));
+	gateway->push_event(session->handle, &janus_ooblex_plugin, NULL, event, NULL);
+	json_decref(event);
 }
 
 /* Reader thread: one processed frame popped from processed_frames:{id}.
@@ -741,21 +789,29 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 		janus_refcount_decrease(&session->ref);
 		return;
 	}
-	atomic_fetch_add(&session->results_received, 1);
 	held_result *r = g_malloc0(sizeof(*r));
 	r->msg = g_memdup2(msg, len);
 	r->len = len;
 	r->h = h;
 	r->payload = r->msg + (payload - msg);
 	r->received_us = now;
-	/* The round trip through Redis and a worker: what the adaptive wait
-	 * for missing frames follows. */
-	if(r->h.queued_us != 0 && now > r->h.queued_us)
-		ooblex_reorder_observe(session->reorder, now - r->h.queued_us);
-	if(ooblex_reorder_put(session->reorder, r->h.seq, r, now) != OOBLEX_REORDER_ACCEPTED)
-		held_result_free(r);
+	gboolean tell_error = FALSE;
+	if(h.kind == OOBLEX_KIND_ERROR) {
+		tell_error = janus_ooblex_on_error_result(session, r, now);
+	} else {
+		atomic_fetch_add(&session->results_received, 1);
+		/* The round trip through Redis and a worker: what the adaptive wait
+		 * for missing frames follows. */
+		if(r->h.queued_us != 0 && now > r->h.queued_us)
+			ooblex_reorder_observe(session->reorder, now - r->h.queued_us);
+		if(ooblex_reorder_put(session->reorder, r->h.seq, r, now) != OOBLEX_REORDER_ACCEPTED)
+			held_result_free(r);
+	}
 	janus_ooblex_flush_ready(session, now);
 	janus_mutex_unlock(&session->return_mutex);
+	/* h, not r: the reorder buffer may have delivered and freed r. */
+	if(tell_error)
+		janus_ooblex_tell_error(session, h.seq, h.error_code, h.error);
 	janus_refcount_decrease(&session->ref);
 }
 
@@ -911,6 +967,7 @@ static void janus_ooblex_metrics_take(janus_ooblex_session *session) {
 	now[OOBLEX_C_DROP_UNEXPECTED_RESULT] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNEXPECTED]);
 	now[OOBLEX_C_DROP_UNAUTHENTICATED_RESULT] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNSIGNED]) +
 		atomic_load(&session->results_refused[OOBLEX_RESULT_BAD_MAC]);
+	now[OOBLEX_C_DROP_WORKER_ERROR] = atomic_load(&session->results_error);
 	now[OOBLEX_C_FRAMES_RETURNED] = atomic_load(&session->frames_sent);
 	now[OOBLEX_C_DROP_CHANNEL] = atomic_load(&session->frames_dropped_channel);
 	now[OOBLEX_C_DROP_BACKPRESSURE] = atomic_load(&session->frames_dropped_backpressure);
@@ -1249,6 +1306,8 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	json_object_set_new(frames, "results", json_integer((json_int_t)atomic_load(&session->results_received)));
 	json_object_set_new(frames, "results_malformed", json_integer((json_int_t)atomic_load(&session->results_malformed)));
 	json_object_set_new(frames, "results_refused", janus_ooblex_refused_json(session->results_refused));
+	json_object_set_new(frames, "results_error", json_integer((json_int_t)atomic_load(&session->results_error)));
+	json_object_set_new(frames, "errors_resolved", json_integer((json_int_t)atomic_load(&session->errors_resolved)));
 	json_object_set_new(frames, "sent", json_integer((json_int_t)sent));
 	json_object_set_new(frames, "chunks_sent", json_integer((json_int_t)atomic_load(&session->chunks_sent)));
 	json_object_set_new(frames, "dropped_channel", json_integer((json_int_t)atomic_load(&session->frames_dropped_channel)));
@@ -1376,6 +1435,7 @@ static json_t *janus_ooblex_global_stats(void) {
 	json_object_set_new(totals, "results", json_integer((json_int_t)atomic_load(&total_results)));
 	json_object_set_new(totals, "results_malformed", json_integer((json_int_t)atomic_load(&total_results_malformed)));
 	json_object_set_new(totals, "results_refused", janus_ooblex_refused_json(total_results_refused));
+	json_object_set_new(totals, "results_error", json_integer((json_int_t)atomic_load(&total_results_error)));
 	json_object_set_new(totals, "frames_sent", json_integer((json_int_t)atomic_load(&total_frames_sent)));
 	json_object_set_new(res, "totals", totals);
 	json_t *redis = json_object();
@@ -1431,19 +1491,20 @@ json_t *janus_ooblex_handle_admin_message(json_t *message) {
 	return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
 }
 
-/* Effect names travel in Redis keys' neighbourhood and in logs: keep them tame. */
-static gboolean janus_ooblex_effect_name_ok(const char *s) {
+/* Effect names travel in Redis keys' neighbourhood and in logs: keep them
+ * tame. An ffmpeg: item must parse in the workers' own grammar
+ * (effect_grammar.h): the page hears why at once, not frame by frame. */
+static gboolean janus_ooblex_effect_name_ok(const char *s, char *why, size_t whylen) {
 	size_t n = strlen(s);
+	g_snprintf(why, whylen, "1-200 characters: letters, digits and _-.:|=,/()*+");
 	if(n == 0 || n > 200)
 		return FALSE;
 	for(size_t i = 0; i < n; i++) {
 		char c = s[i];
-		/* Enough for effect chains and ffmpeg: graphs ([labels], expressions);
-		 * the worker checks what the filters are. */
-		if(!(g_ascii_isalnum(c) || strchr("_-.:|=,/ []();*+'", c) != NULL))
+		if(!(g_ascii_isalnum(c) || strchr("_-.:|=,/()*+", c) != NULL))
 			return FALSE;
 	}
-	return TRUE;
+	return ooblex_fxg_check_effect(s, why, whylen) == 0;
 }
 
 /* Validates effect and frame_skip if present. Returns an error event or NULL. */
@@ -1459,9 +1520,9 @@ static json_t *janus_ooblex_check_options(json_t *root, const char **effect, uns
 	if(e != NULL) {
 		if(!json_is_string(e))
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (effect should be a string)");
-		if(!janus_ooblex_effect_name_ok(json_string_value(e)))
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT,
-				"Invalid effect name (1-200 characters: letters, digits and _-.:|=,/ []();*+')");
+		char why[256];
+		if(!janus_ooblex_effect_name_ok(json_string_value(e), why, sizeof(why)))
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid effect name (%s)", why);
 		*effect = json_string_value(e);
 	}
 	if(fs != NULL) {

@@ -126,6 +126,7 @@ static void print_all(FILE *f, void *user) {
 		{ OOBLEX_C_DROP_KEYFRAME_BUDGET, "keyframe_budget" },
 		{ OOBLEX_C_DROP_UNEXPECTED_RESULT, "unexpected_result" },
 		{ OOBLEX_C_DROP_UNAUTHENTICATED_RESULT, "unauthenticated_result" },
+		{ OOBLEX_C_DROP_WORKER_ERROR, "worker_error" },
 	};
 	fprintf(f, "# HELP ooblex_frames_dropped_total Frames dropped by the plugin, by reason.\n"
 		"# TYPE ooblex_frames_dropped_total counter\n");

@@ -47,6 +47,7 @@ typedef enum ooblex_counter {
 	OOBLEX_C_DROP_KEYFRAME_BUDGET,	/* keyframes beyond the per-second budget */
 	OOBLEX_C_DROP_UNEXPECTED_RESULT,	/* a result for a seq not in flight (result_gate.h) */
 	OOBLEX_C_DROP_UNAUTHENTICATED_RESULT,	/* unsigned or mis-signed, with a fleet secret set */
+	OOBLEX_C_DROP_WORKER_ERROR,	/* a worker sent an error result (unknown effect, over budget...) */
 	OOBLEX_C_COUNT
 } ooblex_counter;
 

@@ -62,6 +62,17 @@ void ooblex_result_gate_free(ooblex_result_gate *g) {
 	free(g);
 }
 
+/* With a secret set, the message must carry a MAC that checks. */
+static ooblex_result_verdict ooblex_result_gate_check_mac(const ooblex_result_gate *g, const uint8_t *msg, size_t len,
+		const ooblex_frame_header *h) {
+	if(g->limits.secret == NULL)
+		return OOBLEX_RESULT_OK;
+	ooblex_auth_result a = ooblex_auth_verify(g->limits.secret, g->limits.secret_len, msg, len, h);
+	if(a == OOBLEX_AUTH_MISSING)
+		return OOBLEX_RESULT_UNSIGNED;
+	return a == OOBLEX_AUTH_OK ? OOBLEX_RESULT_OK : OOBLEX_RESULT_BAD_MAC;
+}
+
 ooblex_result_verdict ooblex_result_gate_check(ooblex_result_gate *g, const uint8_t client_id[OOBLEX_CLIENT_ID_LEN],
 		const uint8_t *msg, size_t len, ooblex_frame_header *h, const uint8_t **payload) {
 	if(len > g->limits.max_bytes)
@@ -70,6 +81,8 @@ ooblex_result_verdict ooblex_result_gate_check(ooblex_result_gate *g, const uint
 	 * result for this client, with names the page's JSON can carry. */
 	if(ooblex_wire_accept_result(msg, len, client_id, h, payload) != NULL)
 		return OOBLEX_RESULT_MALFORMED;
+	if(h->kind == OOBLEX_KIND_ERROR)
+		return ooblex_result_gate_check_mac(g, msg, len, h);
 	if(h->width > g->limits.max_width || h->height > g->limits.max_height)
 		return OOBLEX_RESULT_TOO_BIG_PICTURE;
 	/* The JPEG says its own size, and that is what a decoder allocates for:
@@ -79,14 +92,7 @@ ooblex_result_verdict ooblex_result_gate_check(ooblex_result_gate *g, const uint
 		return OOBLEX_RESULT_MALFORMED;
 	if(jw != h->width || jh != h->height)
 		return OOBLEX_RESULT_TOO_BIG_PICTURE;
-	if(g->limits.secret != NULL) {
-		ooblex_auth_result a = ooblex_auth_verify(g->limits.secret, g->limits.secret_len, msg, len, h);
-		if(a == OOBLEX_AUTH_MISSING)
-			return OOBLEX_RESULT_UNSIGNED;
-		if(a != OOBLEX_AUTH_OK)
-			return OOBLEX_RESULT_BAD_MAC;
-	}
-	return OOBLEX_RESULT_OK;
+	return ooblex_result_gate_check_mac(g, msg, len, h);
 }
 
 ooblex_seq_state ooblex_result_seq_state(uint32_t seq, uint32_t next, uint32_t last_queued) {

@@ -3,7 +3,7 @@
  *
  * Owns: the checks between Redis and the reorder buffer, in the order that
  * spends least on a hostile message: its size (before anything is copied),
- * the wire format, that it is a JPEG result for this client, the picture's
+ * the wire format, that it is a JPEG result (or an error result) for this client, the picture's
  * size (the wire header's and the JPEG's own, read with tjDecompressHeader3,
  * before anything decodes it), the fleet MAC when a secret is set
  * (ooblex_auth.h), and last that its sequence number was queued by this
@@ -32,7 +32,7 @@
 typedef enum ooblex_result_verdict {
 	OOBLEX_RESULT_OK = 0,
 	OOBLEX_RESULT_OVERSIZED,	/* longer than max_bytes: not copied, not parsed */
-	OOBLEX_RESULT_MALFORMED,	/* not a well-formed JPEG result for this client */
+	OOBLEX_RESULT_MALFORMED,	/* not a well-formed JPEG or error result for this client */
 	OOBLEX_RESULT_TOO_BIG_PICTURE,	/* dimensions over the limit, or the JPEG's not the header's */
 	OOBLEX_RESULT_UNSIGNED,	/* a secret is set and the result has no MAC */
 	OOBLEX_RESULT_BAD_MAC,	/* a MAC that does not check (forged, altered, replayed) */

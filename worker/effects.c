@@ -1,10 +1,14 @@
 /*
  * effects.c - core effects as libavfilter graphs (buffer -> <effect> ->
- * format=yuv420p -> buffersink) and module effects through ooblex_effect.h.
+ * format=yuv420p -> buffersink), ffmpeg: graphs built filter by filter from
+ * their parse in effect_grammar.h (buffer -> [core effects] -> f1..fN ->
+ * scale to the input size -> format=yuv420p -> buffersink), and module
+ * effects through ooblex_effect.h.
  */
 #include "effects.h"
 #include "ooblex_route.h"
 #include "ooblex_wire.h"
+#include "effect_grammar.h"
 
 #include <dlfcn.h>
 #include <glib.h>
@@ -58,23 +62,6 @@ static const struct effect_def {
  * plugin also reads (a worker must not announce a core effect as a route). */
 #define effect_names ooblex_core_effects
 _Static_assert(N_EFFECTS == OOBLEX_CORE_EFFECT_COUNT, "effect_table and ooblex_core_effects differ");
-
-/* Filters an ffmpeg:<graph> may use: they only transform the pixels they are
- * given. Anything that reads files, loads code, talks to the network or takes
- * commands (movie, frei0r, ladspa, sendcmd, zmq, subtitles, drawtext with
- * files...) is refused: effect names come from browsers. */
-static const char *const graph_allowlist[] = {
-	"null", "copy", "format", "scale", "crop", "pad", "hflip", "vflip", "transpose", "rotate",
-	"negate", "lutyuv", "lutrgb", "lut", "hue", "eq", "colorchannelmixer", "colorbalance",
-	"colorlevels", "colorize", "vibrance", "gblur", "boxblur", "smartblur", "unsharp", "sobel", "prewitt",
-	"roberts", "edgedetect", "hqdn3d", "atadenoise", "nlmeans", "median", "convolution", "split", "blend",
-	"overlay", "hstack", "vstack", "geq", "noise", "vignette", "lenscorrection", "chromashift", "rgbashift",
-	"monochrome", "colortemperature", "exposure", "tmix", "deflate", "inflate", "erosion", "dilation",
-	"histeq", "normalize", "pseudocolor", "swapuv", "extractplanes", "mergeplanes", "setsar", "setdar",
-	"buffer", "buffersink", NULL,
-};
-
-static int check_graph_text(const char *g, char *err, size_t errlen);
 
 /* One effect of a chain, parsed: the table entry and its parameter values. */
 typedef struct effect_use {
@@ -173,38 +160,45 @@ static size_t item_len(const char *p) {
 	return bar ? (size_t)(bar - p) : strlen(p);
 }
 
-/* The whole graph for a chain of core effects joined by '|'
+/* The graph text for the core effects of a chain joined by '|'
  * ("blur:sigma=3|grayscale"), each in its own brackets so that graphs with
- * labels chain too; an "ffmpeg:<graph>" item ends the chain. */
-static char *describe(const char *effect, int w, int h, int *custom, char *err, size_t errlen) {
+ * labels chain too: our own templates with numbers we printed, the only
+ * text that ever reaches libavfilter's parser. An "ffmpeg:<graph>" item
+ * ends the chain; it is parsed by our grammar into *graph (*custom = 1) and
+ * built filter by filter (build_custom), never parsed by libavfilter.
+ * Returns the core text ("" when there is none), or NULL with a reason and
+ * its kind (OOBLEX_FX_ERR_*). */
+static char *describe(const char *effect, int w, int h, ooblex_fxg_chain *graph, int *custom, int *kind,
+		char *err, size_t errlen) {
 	*custom = 0;
+	*kind = OOBLEX_FX_ERR_REFUSED;
 	GString *out = g_string_new(NULL);
 	const char *p = effect;
 	int n = 0;
 	for(;;) {
 		size_t len = item_len(p);
+		if(!strncmp(p, OOBLEX_FXG_PREFIX, strlen(OOBLEX_FXG_PREFIX))) {
+			const char *text = p + strlen(OOBLEX_FXG_PREFIX);
+			if(ooblex_fxg_parse(text, strlen(text), graph, err, errlen) < 0)
+				goto fail;
+			*custom = 1;
+			break;
+		}
 		if(n >= 8) {
 			snprintf(err, errlen, "at most 8 effects in a chain");
 			goto fail;
 		}
 		if(n > 0)
 			g_string_append(out, "[s];[s]");
-		if(!strncmp(p, "ffmpeg:", 7)) {
-			*custom = 1;
-			if(p[7] == '\0') {
-				snprintf(err, errlen, "empty ffmpeg: graph");
-				goto fail;
-			}
-			if(check_graph_text(p + 7, err, errlen) < 0)
-				goto fail;
-			g_string_append(out, p + 7);
-			break;
-		}
 		effect_use use;
-		if(parse_use(p, len, &use, err, errlen) < 0)
+		if(parse_use(p, len, &use, err, errlen) < 0) {
+			if(use.def == NULL)
+				*kind = OOBLEX_FX_ERR_UNKNOWN;
 			goto fail;
+		}
 		if(append_graph(out, &use, w, h) < 0) {
 			snprintf(err, errlen, "effect '%s': bad graph template", use.def->name);
+			*kind = OOBLEX_FX_ERR_FAILED;
 			goto fail;
 		}
 		n++;
@@ -216,77 +210,6 @@ static char *describe(const char *effect, int w, int h, int *custom, char *err, 
 fail:
 	g_string_free(out, TRUE);
 	return NULL;
-}
-
-static int allowed(const char *name, size_t len) {
-	for(const char *const *a = graph_allowlist; *a; a++)
-		if(strlen(*a) == len && !strncmp(*a, name, len))
-			return 1;
-	return 0;
-}
-
-/* Checks every filter name in a graph's text against the allowlist BEFORE
- * libavfilter sees it: parsing a graph already initializes its filters, and
- * `movie`, `sendcmd` or `frei0r` would open files or load code right there.
- * Walks filter specs: [labels] name[=args] separated by ',' or ';', with
- * quotes and backslash escapes inside the arguments skipped over. */
-static int check_graph_text(const char *g, char *err, size_t errlen) {
-	const char *p = g;
-	for(;;) {
-		while(*p == ' ' || *p == '\t' || *p == '\n')
-			p++;
-		while(*p == '[') {
-			const char *close = strchr(p, ']');
-			if(close == NULL)
-				goto bad;
-			p = close + 1;
-			while(*p == ' ')
-				p++;
-		}
-		const char *name = p;
-		while(g_ascii_isalnum(*p) || *p == '_')
-			p++;
-		if(p == name)
-			goto bad;
-		if(!allowed(name, (size_t)(p - name))) {
-			snprintf(err, errlen, "filter '%.*s' is not allowed in ffmpeg: graphs", (int)(p - name), name);
-			return -1;
-		}
-		while(*p && *p != ',' && *p != ';') {
-			if(*p == '\\' && p[1]) {
-				p += 2;
-			} else if(*p == '\'') {
-				const char *close = strchr(p + 1, '\'');
-				if(close == NULL)
-					goto bad;
-				p = close + 1;
-			} else {
-				p++;
-			}
-		}
-		if(*p == '\0')
-			return 0;
-		p++;
-	}
-bad:
-	snprintf(err, errlen, "cannot read the ffmpeg: graph near '%.20s'", p);
-	return -1;
-}
-
-/* Refuses a configured graph that uses a filter not on the allowlist (a
- * second line of defence: filters a graph inserts by itself count too). */
-static int check_allowlist(AVFilterGraph *graph, char *err, size_t errlen) {
-	for(unsigned i = 0; i < graph->nb_filters; i++) {
-		const char *name = graph->filters[i]->filter->name;
-		int ok = 0;
-		for(const char *const *a = graph_allowlist; *a && !ok; a++)
-			ok = !strcmp(*a, name);
-		if(!ok) {
-			snprintf(err, errlen, "filter '%s' is not allowed in ffmpeg: graphs", name);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 #define GRAPH_CACHE 8
@@ -318,6 +241,7 @@ struct ooblex_effects {
 	uint8_t *scratch;	/* a mixed chain's intermediate I420 picture */
 	size_t scratch_cap;
 	GString *meta;	/* the last apply's module metadata */
+	int error_kind;	/* OOBLEX_FX_ERR_* of the last failed apply */
 };
 
 /* Module effects, process-wide: added at start-up, before any context
@@ -449,8 +373,9 @@ int ooblex_effect_exists(const char *name) {
 	}
 	if(core->len || name[0] == '\0') {
 		char err[256];
-		int custom;
-		char *d = describe(core->str, 64, 64, &custom, err, sizeof(err));
+		int custom, kind;
+		ooblex_fxg_chain graph;
+		char *d = describe(core->str, 64, 64, &graph, &custom, &kind, err, sizeof(err));
 		ok = d != NULL;
 		g_free(d);
 	}
@@ -503,9 +428,83 @@ void ooblex_effects_free(ooblex_effects *fx) {
 	free(fx);
 }
 
-static int build_graph(cached_graph *g, const char *effect, const char *desc, int custom, int w, int h,
-		enum AVPixelFormat in_fmt, char *err, size_t errlen) {
-	char args[256], full[1024];
+/* Creates one filter of ours in g's graph with the given options, set
+ * through the AVOption system (which enforces the options' own ranges on
+ * top of ours). Only filters and options of the grammar's allowlist get
+ * here: the parse refused everything else. */
+static AVFilterContext *create_filter(AVFilterGraph *graph, const char *filter, const char *instance,
+		const ooblex_fxg_setting *settings, int n_settings, char *err, size_t errlen) {
+	const AVFilter *f = avfilter_get_by_name(filter);
+	AVFilterContext *ctx = f ? avfilter_graph_alloc_filter(graph, f, instance) : NULL;
+	if(ctx == NULL) {
+		snprintf(err, errlen, "cannot create filter '%s'", filter);
+		return NULL;
+	}
+	AVDictionary *opts = NULL;
+	for(int i = 0; i < n_settings; i++)
+		av_dict_set(&opts, settings[i].spec->name, settings[i].value, 0);
+	int ret = avfilter_init_dict(ctx, &opts);
+	/* Whatever the filter did not take is a bug in our table: refuse. */
+	if(ret >= 0 && av_dict_count(opts) > 0)
+		ret = AVERROR_OPTION_NOT_FOUND;
+	av_dict_free(&opts);
+	if(ret < 0) {
+		char e[AV_ERROR_MAX_STRING_SIZE];
+		av_strerror(ret, e, sizeof(e));
+		snprintf(err, errlen, "filter '%s' refused its options: %s", filter, e);
+		return NULL;	/* the graph frees it */
+	}
+	return ctx;
+}
+
+/* An ffmpeg: graph, built from its parse: graph's filters linked one after
+ * the other, then scale back to the input size (a chain may crop, scale or
+ * transpose; the worker always hands back the size it was given) and
+ * yuv420p, into the sink. Returns the first filter (where the source or the
+ * core effects go in), or NULL. */
+static AVFilterContext *build_custom(AVFilterGraph *graph, const ooblex_fxg_chain *chain, AVFilterContext *sink,
+		int w, int h, char *err, size_t errlen) {
+	AVFilterContext *first = NULL, *prev = NULL;
+	for(int i = 0; i < chain->n_steps + 2; i++) {
+		char instance[32];
+		AVFilterContext *ctx;
+		if(i < chain->n_steps) {
+			const ooblex_fxg_step *st = &chain->steps[i];
+			snprintf(instance, sizeof(instance), "fx%d_%s", i, st->spec->name);
+			ctx = create_filter(graph, st->spec->name, instance, st->settings, st->n_settings, err, errlen);
+		} else if(i == chain->n_steps) {
+			static const ooblex_fxg_option_spec wspec = { "w", OOBLEX_FXG_INT, 0, 0, NULL },
+				hspec = { "h", OOBLEX_FXG_INT, 0, 0, NULL };
+			ooblex_fxg_setting size[2] = { { &wspec, "" }, { &hspec, "" } };
+			snprintf(size[0].value, sizeof(size[0].value), "%d", w);
+			snprintf(size[1].value, sizeof(size[1].value), "%d", h);
+			ctx = create_filter(graph, "scale", "fx_size", size, 2, err, errlen);
+		} else {
+			static const ooblex_fxg_option_spec fspec = { "pix_fmts", OOBLEX_FXG_WORD, 0, 0, NULL };
+			ooblex_fxg_setting fmt = { &fspec, "yuv420p" };
+			ctx = create_filter(graph, "format", "fx_format", &fmt, 1, err, errlen);
+		}
+		if(ctx == NULL)
+			return NULL;
+		if(prev != NULL && avfilter_link(prev, 0, ctx, 0) < 0) {
+			snprintf(err, errlen, "cannot link filter '%s'", ctx->filter->name);
+			return NULL;
+		}
+		if(first == NULL)
+			first = ctx;
+		prev = ctx;
+	}
+	if(avfilter_link(prev, 0, sink, 0) < 0) {
+		snprintf(err, errlen, "cannot link the sink");
+		return NULL;
+	}
+	return first;
+}
+
+static int build_graph(cached_graph *g, const char *effect, const char *desc, const ooblex_fxg_chain *custom,
+		int w, int h, enum AVPixelFormat in_fmt, int *kind, char *err, size_t errlen) {
+	char args[256];
+	*kind = OOBLEX_FX_ERR_FAILED;
 	g->graph = avfilter_graph_alloc();
 	if(g->graph == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -523,26 +522,38 @@ static int build_graph(cached_graph *g, const char *effect, const char *desc, in
 		drop_graph(g);
 		return -1;
 	}
-	/* Whatever the effect does inside, the worker hands back I420. */
-	snprintf(full, sizeof(full), "%s,format=yuv420p", desc);
-	AVFilterInOut *outputs = avfilter_inout_alloc(), *inputs = avfilter_inout_alloc();
-	outputs->name = av_strdup("in");
-	outputs->filter_ctx = g->src;
-	inputs->name = av_strdup("out");
-	inputs->filter_ctx = g->sink;
-	ret = avfilter_graph_parse_ptr(g->graph, full, &inputs, &outputs, NULL);
-	avfilter_inout_free(&inputs);
-	avfilter_inout_free(&outputs);
-	if(ret >= 0 && custom && check_allowlist(g->graph, err, errlen) < 0) {
-		drop_graph(g);
-		return -1;
+	/* Where the core effects' text ends: the sink through format, or the
+	 * first filter of the ffmpeg: graph. */
+	AVFilterContext *head = g->sink;
+	if(custom != NULL) {
+		head = build_custom(g->graph, custom, g->sink, w, h, err, errlen);
+		if(head == NULL) {
+			*kind = OOBLEX_FX_ERR_REFUSED;
+			drop_graph(g);
+			return -1;
+		}
+	}
+	if(desc[0] != '\0' || custom == NULL) {
+		/* Whatever a core effect does inside, the worker hands back I420. */
+		char full[1024];
+		snprintf(full, sizeof(full), "%s%s", desc[0] ? desc : "null", custom ? "" : ",format=yuv420p");
+		AVFilterInOut *outputs = avfilter_inout_alloc(), *inputs = avfilter_inout_alloc();
+		outputs->name = av_strdup("in");
+		outputs->filter_ctx = g->src;
+		inputs->name = av_strdup("out");
+		inputs->filter_ctx = head;
+		ret = avfilter_graph_parse_ptr(g->graph, full, &inputs, &outputs, NULL);
+		avfilter_inout_free(&inputs);
+		avfilter_inout_free(&outputs);
+	} else {
+		ret = avfilter_link(g->src, 0, head, 0);
 	}
 	if(ret >= 0)
 		ret = avfilter_graph_config(g->graph, NULL);
 	if(ret < 0) {
 		char e[AV_ERROR_MAX_STRING_SIZE];
 		av_strerror(ret, e, sizeof(e));
-		snprintf(err, errlen, "effect '%s': bad filter graph '%s': %s", effect, desc, e);
+		snprintf(err, errlen, "effect '%s': cannot build its filter graph: %s", effect, e);
 		drop_graph(g);
 		return -1;
 	}
@@ -566,12 +577,15 @@ static cached_graph *get_graph(ooblex_effects *fx, const char *effect, int w, in
 			victim = g;
 	}
 	int custom = 0;
-	char *desc = describe(effect, w, h, &custom, err, errlen);
-	if(desc == NULL)
-		return NULL;
-	drop_graph(victim);
-	int rc = build_graph(victim, effect, desc, custom, w, h, in_fmt, err, errlen);
+	ooblex_fxg_chain *chain = g_new0(ooblex_fxg_chain, 1);
+	char *desc = describe(effect, w, h, chain, &custom, &fx->error_kind, err, errlen);
+	int rc = -1;
+	if(desc != NULL) {
+		drop_graph(victim);
+		rc = build_graph(victim, effect, desc, custom ? chain : NULL, w, h, in_fmt, &fx->error_kind, err, errlen);
+	}
 	g_free(desc);
+	g_free(chain);
 	if(rc < 0)
 		return NULL;
 	victim->last_used = ++fx->clock;
@@ -609,6 +623,7 @@ static int run_graph(ooblex_effects *fx, const char *effect, int in_fmt, const u
 		char e[AV_ERROR_MAX_STRING_SIZE];
 		av_strerror(ret, e, sizeof(e));
 		snprintf(err, errlen, "effect '%s' failed: %s", effect, e);
+		fx->error_kind = OOBLEX_FX_ERR_FAILED;
 		/* A graph in an unknown state is not reused. */
 		drop_graph(g);
 		return -1;
@@ -616,6 +631,7 @@ static int run_graph(ooblex_effects *fx, const char *effect, int in_fmt, const u
 	AVFrame *res = fx->out;
 	if(res->width != width || res->height != height) {
 		snprintf(err, errlen, "effect '%s' changed the size to %dx%d", effect, res->width, res->height);
+		fx->error_kind = OOBLEX_FX_ERR_FAILED;
 		av_frame_unref(res);
 		return -1;
 	}
@@ -701,6 +717,7 @@ static int run_mixed(ooblex_effects *fx, const char *effect, int in_fmt, const u
 		if(rc == 0 && m != NULL) {
 			cached_state *s = get_state(fx, m, p, len, err, errlen);
 			if(s == NULL) {
+				fx->error_kind = OOBLEX_FX_ERR_REFUSED;
 				rc = -1;
 				break;
 			}
@@ -711,6 +728,7 @@ static int run_mixed(ooblex_effects *fx, const char *effect, int in_fmt, const u
 			if(m->process(s->state, &img, err, errlen) < 0) {
 				if(err[0] == '\0')
 					snprintf(err, errlen, "effect '%s' failed", m->name);
+				fx->error_kind = OOBLEX_FX_ERR_FAILED;
 				/* A state in an unknown state is not reused. */
 				drop_state(s);
 				rc = -1;
@@ -735,6 +753,7 @@ static int run_mixed(ooblex_effects *fx, const char *effect, int in_fmt, const u
 int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
 		int width, int height, uint8_t *out, char *err, size_t errlen) {
 	g_string_truncate(fx->meta, 0);
+	fx->error_kind = OOBLEX_FX_ERR_NONE;
 	char first[32];
 	ooblex_effect_first_module(effect, first, sizeof(first));
 	if(first[0] == '\0')
@@ -743,4 +762,8 @@ int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, con
 	if(fx->meta->len)
 		g_string_append_c(fx->meta, '}');
 	return rc;
+}
+
+int ooblex_effects_error_kind(const ooblex_effects *fx) {
+	return fx->error_kind;
 }

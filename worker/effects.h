@@ -2,7 +2,9 @@
  * effects.h - the image effects a worker applies.
  *
  * Owns: the mapping from effect names to libavfilter graphs (the "core"
- * effects every worker has), the process-wide table of module effects (the
+ * effects every worker has, and ffmpeg: graphs, which it builds from their
+ * parse by effect_grammar.h: a browser's text never reaches libavfilter's
+ * graph parser), the process-wide table of module effects (the
  * built-in OpenCV ones and shared objects loaded through ooblex_effect.h),
  * and per context a cache of configured graphs per (effect, size, input
  * format) and of module states per effect string, so the per-frame cost is
@@ -27,15 +29,15 @@ void ooblex_effects_free(ooblex_effects *fx);
 /* Names this worker offers, NULL-terminated: the core effects, then the
  * modules' (valid until the next module is added). An effect string is one
  * of them with optional parameters ("blur:sigma=8"), several joined by '|'
- * ("blur|grayscale"), or "ffmpeg:<libavfilter graph>" using only
- * pixel-transforming filters (always last in a chain: it takes the rest). */
+ * ("blur|grayscale"), or "ffmpeg:<graph>" in the strict grammar of
+ * effect_grammar.h (always last in a chain: it takes the rest). */
 const char *const *ooblex_effects_list(void);
 /* 1 for the libavfilter effects (and "ffmpeg") every worker has. */
 int ooblex_effect_is_core(const char *name);
 /* A module effect's one-line help, or NULL. */
 const char *ooblex_effect_help(const char *name);
-/* 1 if the effect string is valid: core effects with their parameters are
- * checked fully, module effects by name (ffmpeg: graphs when built). */
+/* 1 if the effect string is valid: core effects with their parameters and
+ * ffmpeg: graphs (effect_grammar.h) are checked fully, module effects by name. */
 int ooblex_effect_exists(const char *name);
 /* The name of the first module effect in a chain ("faces" for
  * "blur|faces:min_size=40") into out, or "" when the chain is core only. */
@@ -58,5 +60,14 @@ int ooblex_effects_load_module(const char *path, char *err, size_t errlen);
  * must not overlap in). Returns 0, or -1 with a reason in err. */
 int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
 	int width, int height, uint8_t *out, char *err, size_t errlen);
+
+/* What kind of failure the last failed ooblex_effects_apply() was. */
+enum {
+	OOBLEX_FX_ERR_NONE = 0,
+	OOBLEX_FX_ERR_UNKNOWN,	/* no such effect */
+	OOBLEX_FX_ERR_REFUSED,	/* parameters or an ffmpeg: graph refused */
+	OOBLEX_FX_ERR_FAILED,	/* the effect ran and failed */
+};
+int ooblex_effects_error_kind(const ooblex_effects *fx);
 
 #endif

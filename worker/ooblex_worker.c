@@ -64,6 +64,7 @@ typedef struct worker_options {
 	char id[OOBLEX_NAME_MAX + 1];
 	long max_frames;	/* 0: run until stopped */
 	long delay_ms;	/* extra time per frame, to emulate a slow model in tests */
+	long frame_budget_ms;	/* a frame whose processing took longer is not delivered; 0 = no budget */
 	long batch_size;	/* frames taken at once (BATCH_SIZE), for effects that gain from batches */
 	const char *effects;	/* --effects: "core" and/or routed effect names; NULL: everything */
 	GPtrArray *modules;	/* --module paths */
@@ -104,10 +105,13 @@ static void usage(FILE *f) {
 		"                    textfile collector (env OOBLEX_METRICS_DIR)\n"
 		"  --max-frames N    exit after N frames (0 = never)\n"
 		"  --batch-size N    take up to N frames at once (env BATCH_SIZE, default 1)\n"
-		"  --delay-ms N      add N ms per frame (testing a slow worker)\n"
+		"  --delay-ms N      add N ms per frame (testing a slow worker; not counted in the budget)\n"
 		"  --fleet-secret-file PATH  sign results with the secret in PATH (at least 16 bytes; env\n"
 		"                    OOBLEX_FLEET_SECRET_FILE, or the secret itself in OOBLEX_FLEET_SECRET); the\n"
 		"                    plugin's fleet_secret must be the same\n"
+		"  --frame-budget-ms N  a frame whose processing (decode, effect, encode) takes longer\n"
+		"                    is not delivered: the client gets an error result instead\n"
+		"                    (env OOBLEX_FRAME_BUDGET_MS, default 250, 0 = no budget)\n"
 		"  --list-effects    print the effects this worker offers and exit\n");
 }
 
@@ -156,6 +160,11 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		fprintf(stderr, "ooblex-worker: BATCH_SIZE must be 1..%d (got %s)\n", OOBLEX_MAX_BATCH, env);
 		return -1;
 	}
+	o->frame_budget_ms = 250;
+	if((env = getenv("OOBLEX_FRAME_BUDGET_MS")) != NULL && *env && parse_int(env, 0, 600000, &o->frame_budget_ms) < 0) {
+		fprintf(stderr, "ooblex-worker: OOBLEX_FRAME_BUDGET_MS must be 0..600000 ms (got %s)\n", env);
+		return -1;
+	}
 	o->effects = env_or("OOBLEX_EFFECTS", NULL);
 	o->module_dir = env_or("OOBLEX_MODULE_DIR", OOBLEX_MODULE_DIR);
 	o->models_dir = env_or("OOBLEX_MODELS_DIR", NULL);
@@ -188,13 +197,14 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		{ "max-frames", required_argument, NULL, 'm' },
 		{ "delay-ms", required_argument, NULL, 'd' },
 		{ "batch-size", required_argument, NULL, 'b' },
+		{ "frame-budget-ms", required_argument, NULL, 'B' },
 		{ "list-effects", no_argument, NULL, 'l' },
 		{ "fleet-secret-file", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:e:M:D:O:P:m:d:b:S:lh", longopts, NULL)) != -1) {
+	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:e:M:D:O:P:m:d:b:B:S:lh", longopts, NULL)) != -1) {
 		switch(c) {
 			case 'u':
 				if(ooblex_redis_parse_url(&o->redis, optarg, err, sizeof(err)) < 0) {
@@ -213,6 +223,12 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 			case 'b':
 				if(parse_int(optarg, 1, OOBLEX_MAX_BATCH, &o->batch_size) < 0) {
 					fprintf(stderr, "ooblex-worker: --batch-size must be 1..%d\n", OOBLEX_MAX_BATCH);
+					return -1;
+				}
+				break;
+			case 'B':
+				if(parse_int(optarg, 0, 600000, &o->frame_budget_ms) < 0) {
+					fprintf(stderr, "ooblex-worker: --frame-budget-ms must be 0..600000\n");
 					return -1;
 				}
 				break;
@@ -588,8 +604,50 @@ static void count_error(worker *w, ooblex_error_reason reason) {
 	ooblex_metrics_error(w->metrics, reason);
 }
 
-/* Processes one message; on success fills result, result_len and the key to
- * push to. Returns 0, 1 for "skip quietly" (stale), -1 for errors. */
+/* The message telling the client a frame could not be processed: the
+ * frame's header as a result would carry it, kind ERROR, the code and
+ * reason as payload (ooblex_wire.h). It completes like a result, so the
+ * plugin's reorder buffer resolves the frame's seq instead of waiting. */
+static int error_result(queue_loop *q, ooblex_frame_header *h, uint64_t start, ooblex_frame_error code,
+		const char *reason, const uint8_t **result, size_t *result_len) {
+	uint8_t body[2 + OOBLEX_ERROR_TEXT_MAX];
+	h->kind = OOBLEX_KIND_ERROR;
+	h->pixfmt = OOBLEX_PIXFMT_NONE;
+	h->meta[0] = '\0';
+	h->payload_len = (uint32_t)ooblex_wire_error_payload((uint16_t)code, reason, body);
+	h->worker_start_us = start;
+	h->worker_end_us = ooblex_now_us();
+	snprintf(h->worker, sizeof(h->worker), "%s", q->w->opt.id);
+	/* Signed like a result: with a fleet secret set, the plugin takes
+	 * nothing else (a forged error would otherwise skip genuine frames). */
+	h->has_mac = q->w->opt.secret_len > 0;
+	memset(h->mac, 0, sizeof(h->mac));
+	size_t hlen = ooblex_wire_header_len(h);
+	if(ensure(&q->out, &q->out_cap, hlen + h->payload_len) < 0)
+		return -1;
+	ooblex_wire_write_header(h, q->out);
+	memcpy(q->out + hlen, body, h->payload_len);
+	if(h->has_mac)
+		ooblex_auth_sign(q->w->opt.secret, (size_t)q->w->opt.secret_len, q->out, hlen + h->payload_len);
+	*result = q->out;
+	*result_len = hlen + h->payload_len;
+	return 0;
+}
+
+static ooblex_frame_error frame_error_of(int fx_kind) {
+	switch(fx_kind) {
+		case OOBLEX_FX_ERR_UNKNOWN: return OOBLEX_FRAME_ERR_UNKNOWN_EFFECT;
+		case OOBLEX_FX_ERR_REFUSED: return OOBLEX_FRAME_ERR_REFUSED;
+		default: return OOBLEX_FRAME_ERR_FAILED;
+	}
+}
+
+/* Processes one message; fills result, result_len and the key to push to
+ * with the processed frame, or with an error result when the frame was
+ * addressable but could not be processed (unknown effect, refused graph,
+ * failed effect, undecodable pixels, over the time budget). Returns 0 for
+ * "push it", 1 for "skip quietly" (stale), -1 for nothing to push
+ * (malformed: no client to tell; out of memory). */
 static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLEX_KEY_MAX],
 		const uint8_t **result, size_t *result_len) {
 	worker *w = q->w;
@@ -620,7 +678,7 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLE
 				err, sizeof(err)) < 0) {
 			count_error(w, OOBLEX_ERR_MALFORMED);
 			logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
-			return -1;
+			return error_result(q, &h, start, OOBLEX_FRAME_ERR_BAD_FRAME, err, result, result_len);
 		}
 		in = q->decoded;
 	}
@@ -629,8 +687,11 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLE
 	if(ooblex_effects_apply(q->fx, h.effect, in_fmt, in, h.width, h.height, q->pixels, err, sizeof(err)) < 0) {
 		count_error(w, OOBLEX_ERR_FAILED);
 		logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
-		return -1;
+		return error_result(q, &h, start, frame_error_of(ooblex_effects_error_kind(q->fx)), err, result, result_len);
 	}
+	/* The budget counts the real work (decode, effect, encode), not the
+	 * test-only --delay-ms. */
+	uint64_t worked_us = ooblex_now_us() - start;
 	if(w->opt.delay_ms > 0) {
 		struct timespec ts = { w->opt.delay_ms / 1000, (w->opt.delay_ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
@@ -639,13 +700,23 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLE
 	size_t body_len = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height);
 	uint8_t fmt = OOBLEX_PIXFMT_I420;
 	if(h.reply_pixfmt != OOBLEX_PIXFMT_I420) {
+		uint64_t t0 = ooblex_now_us();
 		if(ooblex_jpeg_encode_i420(q->jpeg, q->pixels, h.width, h.height, h.jpeg_quality,
 				&body, &body_len, err, sizeof(err)) < 0) {
 			count_error(w, OOBLEX_ERR_FAILED);
 			logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
-			return -1;
+			return error_result(q, &h, start, OOBLEX_FRAME_ERR_FAILED, err, result, result_len);
 		}
+		worked_us += ooblex_now_us() - t0;
 		fmt = OOBLEX_PIXFMT_JPEG;
+	}
+	if(w->opt.frame_budget_ms > 0 && worked_us > (uint64_t)w->opt.frame_budget_ms * 1000u) {
+		count_error(w, OOBLEX_ERR_OVER_BUDGET);
+		snprintf(err, sizeof(err), "over budget: took %.1f ms (budget %ld ms) for %ux%u",
+			worked_us / 1000.0, w->opt.frame_budget_ms, h.width, h.height);
+		logmsg("[%s] frame %llu (client %.8s, %s): %s; not delivered", w->opt.id, (unsigned long long)h.frame_id,
+			client_hex, h.effect[0] ? h.effect : "none", err);
+		return error_result(q, &h, start, OOBLEX_FRAME_ERR_OVER_BUDGET, err, result, result_len);
 	}
 	h.kind = OOBLEX_KIND_RESULT;
 	const char *meta = ooblex_effects_metadata(q->fx);

@@ -34,7 +34,7 @@ struct ooblex_metrics {
 	uint64_t errors[OOBLEX_ERR_COUNT];
 };
 
-static const char *const reason_names[OOBLEX_ERR_COUNT] = { "malformed", "failed", "stale" };
+static const char *const reason_names[OOBLEX_ERR_COUNT] = { "malformed", "failed", "stale", "over_budget" };
 
 void ooblex_metrics_effect_label(const char *effect, char *out, size_t outlen) {
 	size_t n = 0;

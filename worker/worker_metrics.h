@@ -22,6 +22,7 @@ typedef enum ooblex_error_reason {
 	OOBLEX_ERR_MALFORMED,	/* not a frame message */
 	OOBLEX_ERR_FAILED,	/* the effect (or JPEG coding) failed */
 	OOBLEX_ERR_STALE,	/* past its deadline when taken */
+	OOBLEX_ERR_OVER_BUDGET,	/* processed, but over the per-frame time budget: not delivered */
 	OOBLEX_ERR_COUNT
 } ooblex_error_reason;
 

@@ -61,6 +61,8 @@ async function main() {
     [{ request: 'start', effect: 'x$(reboot)' }, offer(['data']), 415, 'effect with odd characters'],
     [{ request: 'start', effect: 'line\nbreak' }, offer(['data']), 415, 'effect with a control character'],
     [{ request: 'start', effect: 'a'.repeat(100000) }, offer(['data']), 415, 'effect of 100,000 characters'],
+    [{ request: 'start', effect: "ffmpeg:[']null='x]movie=/etc/passwd,'" }, offer(['data']), 415, 'an ffmpeg: graph outside the grammar'],
+    [{ request: 'start', effect: 'blur|ffmpeg:lut3d=file=/etc/passwd' }, offer(['data']), 415, 'an ffmpeg: filter outside the allowlist'],
     [{ request: 'start', frame_skip: 0 }, offer(['data']), 415, 'frame_skip 0'],
     [{ request: 'start', frame_skip: '3' }, offer(['data']), 415, 'frame_skip as a string'],
     [{ request: 'start', codec: 'av1' }, offer(['data']), 415, 'a codec the server does not take'],

@@ -283,7 +283,8 @@ async function main() {
       ['sampled = queued + dropped_queue_full', fr.sampled === fr.queued + fr.dropped_queue_full],
       ['results <= queued', fr.results <= fr.queued],
       ['results = delivered + late + duplicates + held', fr.results === ro.delivered + ro.late + ro.duplicates + ro.held],
-      ['delivered = sent + dropped_channel + dropped_backpressure', ro.delivered === fr.sent + fr.dropped_channel + fr.dropped_backpressure],
+      ['delivered = sent + dropped_channel + dropped_backpressure + errors_resolved',
+        ro.delivered === fr.sent + fr.dropped_channel + fr.dropped_backpressure + (fr.errors_resolved || 0)],
       ['sent >= frames the page got', fr.sent >= frames.length],
       ['packets_received > assembled > 0', fr.packets_received > fr.assembled && fr.assembled > 0],
     ] : [['stats present', false]];

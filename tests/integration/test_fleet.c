@@ -3,8 +3,9 @@
  * a flood shared by four workers with every frame processed exactly once, a
  * worker killed under load with every frame accounted for, routing of
  * effects only some workers run (OpenCV, a module) to their own queues,
- * a routed worker's crash sending its frame back to the right queue, and
- * the metrics file a worker writes.
+ * a routed worker's crash sending its frame back to the right queue, the
+ * metrics file a worker writes, and error results (over the per-frame time
+ * budget, unknown effect, refused graph) reaching the client's list.
  *
  * Each test uses a Redis database of its own with workers it starts itself;
  * tests/integration/run.sh provides the Redis (OOBLEX_TEST_REDIS_PORT), the
@@ -323,10 +324,10 @@ static void test_result_of_a_reaped_frame_is_dropped(void) {
 	 * here by hand, as the reaper's script would): its late completion must
 	 * not deliver a result, or the frame would arrive twice. The frame goes
 	 * round again and arrives exactly once. */
-	redisContext *rc = harness_connect(7, 1);
+	redisContext *rc = harness_connect(11, 1);
 	REQUIRE(rc != NULL);
 	gchar *log = g_strdup_printf("%s/ooblex-stall-%d.log", g_get_tmp_dir(), (int)getpid());
-	GPid w = harness_spawn_worker(7, "stall", 800, 1, NULL, log);
+	GPid w = harness_spawn_worker(11, "stall", 800, 1, NULL, log);
 	REQUIRE(w != 0);
 	uint8_t id[OOBLEX_CLIENT_ID_LEN];
 	char key[OOBLEX_KEY_MAX];
@@ -903,6 +904,128 @@ static void test_metrics_file(void) {
 	redisFree(rc);
 }
 
+/* One 640x480 I420 frame of noise (the costliest input for nlmeans) with
+ * this effect and seq for client id, into frames_to_process. */
+static void push_vga_frame(redisContext *c, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect, uint32_t seq) {
+	ooblex_frame_header h;
+	memset(&h, 0, sizeof(h));
+	h.kind = OOBLEX_KIND_FRAME;
+	memcpy(h.client_id, id, OOBLEX_CLIENT_ID_LEN);
+	h.width = 640;
+	h.height = 480;
+	h.pixfmt = OOBLEX_PIXFMT_I420;
+	h.reply_pixfmt = OOBLEX_PIXFMT_JPEG;
+	h.jpeg_quality = 50;
+	h.frame_id = h.seq = seq;
+	g_strlcpy(h.effect, effect, sizeof(h.effect));
+	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, 640, 480);
+	size_t hlen = ooblex_wire_header_len(&h);
+	uint8_t *msg = malloc(hlen + h.payload_len);
+	ooblex_wire_write_header(&h, msg);
+	uint32_t x = seq * 2654435761u;
+	for(uint32_t i = 0; i < h.payload_len; i++) {
+		x = x * 1103515245u + 12345u;
+		msg[hlen + i] = (uint8_t)(x >> 16);
+	}
+	freeReplyObject(redisCommand(c, "LPUSH %s %b", OOBLEX_KEY_FRAMES, msg, hlen + h.payload_len));
+	free(msg);
+}
+
+/* The error results in key by seq (code, or 0), and how many real results. */
+static int collect_errors(redisContext *c, const char *key, int codes[8], char reasons[8][OOBLEX_ERROR_TEXT_MAX + 1]) {
+	int results = 0;
+	redisReply *r = redisCommand(c, "LRANGE %s 0 -1", key);
+	for(size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		ooblex_frame_header h;
+		const uint8_t *payload;
+		if(ooblex_wire_parse((const uint8_t *)r->element[i]->str, r->element[i]->len, &h, &payload) != OOBLEX_WIRE_OK)
+			continue;
+		if(h.kind == OOBLEX_KIND_RESULT)
+			results++;
+		else if(h.kind == OOBLEX_KIND_ERROR && h.seq < 8) {
+			codes[h.seq] = h.error_code;
+			snprintf(reasons[h.seq], sizeof(reasons[h.seq]), "%s", h.error);
+		}
+	}
+	if(r)
+		freeReplyObject(r);
+	return results;
+}
+
+static void test_error_results_reach_the_client(void) {
+	/* A worker with a 1 ms budget: an allowed but slow graph (nlmeans at its
+	 * bounds on a 640x480 frame: tens of ms on any machine) is processed and
+	 * not delivered; the client's list gets an error result for it, as for an
+	 * unknown effect and a refused graph, each through the same exactly-once
+	 * completion; the metrics count over_budget. */
+	redisContext *rc = harness_connect(12, 1);
+	REQUIRE(rc != NULL);
+	gchar *dir = g_dir_make_tmp("ooblex-budget-XXXXXX", NULL);
+	const char *args[] = { "--metrics-dir", dir, "--frame-budget-ms", "1", NULL };
+	gchar *log = g_build_filename(dir, "worker.log", NULL);
+	GPid w = harness_spawn_worker(12, "budget-1", 0, 1, args, log);
+	REQUIRE(w != 0);
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	const char *slow = "ffmpeg:nlmeans=s=30:p=7:pc=7:r=7:rc=7";
+	push_vga_frame(rc, id, slow, 1);
+	push_vga_frame(rc, id, slow, 2);
+	push_vga_frame(rc, id, "teleport", 3);
+	push_vga_frame(rc, id, "ffmpeg:[']null='x]movie=/etc/passwd,'", 4);
+	EXPECT_EQ(harness_wait_len(rc, key, 4, 20000), 4);
+	int codes[8] = { 0 };
+	char reasons[8][OOBLEX_ERROR_TEXT_MAX + 1] = { "" };
+	EXPECT_EQ(collect_errors(rc, key, codes, reasons), 0);	/* nothing delivered */
+	EXPECT_EQ(codes[1], OOBLEX_FRAME_ERR_OVER_BUDGET);
+	EXPECT_EQ(codes[2], OOBLEX_FRAME_ERR_OVER_BUDGET);
+	EXPECT(strstr(reasons[1], "over budget") != NULL && strstr(reasons[1], "budget 1 ms") != NULL);
+	EXPECT_EQ(codes[3], OOBLEX_FRAME_ERR_UNKNOWN_EFFECT);
+	EXPECT(strstr(reasons[3], "teleport") != NULL);
+	EXPECT_EQ(codes[4], OOBLEX_FRAME_ERR_REFUSED);
+	EXPECT(strstr(reasons[4], "not allowed") != NULL);
+	/* The processing list is empty: the batch completed. */
+	EXPECT_EQ(harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "budget-1"), 0);
+	gchar *path = g_build_filename(dir, "ooblex_worker_budget-1.prom", NULL);
+	gchar *text = NULL;
+	for(int i = 0; i < 40; i++) {
+		g_free(text);
+		text = NULL;
+		g_usleep(100000);
+		if(g_file_get_contents(path, &text, NULL, NULL) &&
+				metric(text, "ooblex_worker_errors_total{worker=\"budget-1\",reason=\"over_budget\"}") == 2)
+			break;
+	}
+	REQUIRE(text != NULL);
+	EXPECT_EQ(metric(text, "ooblex_worker_errors_total{worker=\"budget-1\",reason=\"over_budget\"}"), 2);
+	EXPECT_EQ(metric(text, "ooblex_worker_errors_total{worker=\"budget-1\",reason=\"failed\"}"), 2);
+	harness_stop(w, SIGTERM, NULL);
+	gchar *logtext = NULL;
+	EXPECT(g_file_get_contents(log, &logtext, NULL, NULL) && strstr(logtext, "not delivered") != NULL);
+	g_free(logtext);
+	/* The same graph with the budget off is delivered: what the budget
+	 * refused was the time, not the graph. */
+	const char *off[] = { "--frame-budget-ms", "0", NULL };
+	w = harness_spawn_worker(12, "budget-2", 0, 1, off, NULL);
+	REQUIRE(w != 0);
+	char key2[OOBLEX_KEY_MAX];
+	harness_new_client(id, key2);
+	push_vga_frame(rc, id, slow, 1);
+	EXPECT_EQ(harness_wait_len(rc, key2, 1, 20000), 1);
+	memset(codes, 0, sizeof(codes));
+	EXPECT_EQ(collect_errors(rc, key2, codes, reasons), 1);
+	EXPECT_EQ(codes[1], 0);
+	harness_stop(w, SIGTERM, NULL);
+	g_unlink(log);
+	g_unlink(path);
+	g_rmdir(dir);
+	g_free(text);
+	g_free(path);
+	g_free(log);
+	g_free(dir);
+	redisFree(rc);
+}
+
 int main(void) {
 	if(harness_init() < 0) {
 		fprintf(stderr, "OOBLEX_TEST_REDIS_PORT or OOBLEX_TEST_WORKER is not set: run tests/integration/run.sh\n");
@@ -918,5 +1041,6 @@ int main(void) {
 	TEST_RUN(test_fleet_stale_count_never_decreases);
 	TEST_RUN(test_hostile_results_refused_genuine_flow);
 	TEST_RUN(test_results_must_be_signed);
+	TEST_RUN(test_error_results_reach_the_client);
 	return tl_done();
 }

@@ -41,6 +41,8 @@ typedef struct client {
 	GPtrArray *delivered;	/* of result (in delivery order) */
 	GHashTable *workers;	/* worker ids seen */
 	int malformed;
+	int errors;	/* error results (a frame a worker could not process) */
+	int last_error_code;
 	ooblex_ingest_stats stats;
 	volatile gint stopped;
 } client;
@@ -59,6 +61,19 @@ static void result_free(void *p) {
 	free(r);
 }
 
+/* Moves what the reorder buffer releases to delivered; an error result
+ * only resolves its seq (as the plugin does) and is not delivered. */
+static void pop_ready(client *c) {
+	uint32_t seq;
+	result *ready;
+	while((ready = ooblex_reorder_pop(c->reorder, g_get_monotonic_time(), &seq)) != NULL) {
+		if(ready->h.kind == OOBLEX_KIND_ERROR)
+			result_free(ready);
+		else
+			g_ptr_array_add(c->delivered, ready);
+	}
+}
+
 static void on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
 	(void)user;
 	client *c = current;
@@ -67,7 +82,14 @@ static void on_result(const char *key, const uint8_t *msg, size_t len, void *use
 	result *r = calloc(1, sizeof(*r));
 	const uint8_t *payload;
 	g_mutex_lock(&c->lock);
-	if(ooblex_wire_parse(msg, len, &r->h, &payload) != OOBLEX_WIRE_OK || r->h.kind != OOBLEX_KIND_RESULT) {
+	ooblex_wire_error e = ooblex_wire_parse(msg, len, &r->h, &payload);
+	if(e == OOBLEX_WIRE_OK && r->h.kind == OOBLEX_KIND_ERROR) {
+		c->errors++;
+		c->last_error_code = r->h.error_code;
+		if(ooblex_reorder_put(c->reorder, r->h.seq, r, g_get_monotonic_time()) != OOBLEX_REORDER_ACCEPTED)
+			result_free(r);
+		pop_ready(c);
+	} else if(e != OOBLEX_WIRE_OK || r->h.kind != OOBLEX_KIND_RESULT) {
 		c->malformed++;
 		free(r);
 	} else {
@@ -77,10 +99,7 @@ static void on_result(const char *key, const uint8_t *msg, size_t len, void *use
 		g_hash_table_add(c->workers, g_strdup(r->h.worker));
 		if(ooblex_reorder_put(c->reorder, r->h.seq, r, g_get_monotonic_time()) != OOBLEX_REORDER_ACCEPTED)
 			result_free(r);
-		uint32_t seq;
-		result *ready;
-		while((ready = ooblex_reorder_pop(c->reorder, g_get_monotonic_time(), &seq)) != NULL)
-			g_ptr_array_add(c->delivered, ready);
+		pop_ready(c);
 	}
 	g_mutex_unlock(&c->lock);
 }
@@ -91,10 +110,7 @@ static void on_tick(void *user) {
 	if(c == NULL)
 		return;
 	g_mutex_lock(&c->lock);
-	uint32_t seq;
-	result *ready;
-	while((ready = ooblex_reorder_pop(c->reorder, g_get_monotonic_time(), &seq)) != NULL)
-		g_ptr_array_add(c->delivered, ready);
+	pop_ready(c);
 	g_mutex_unlock(&c->lock);
 }
 
@@ -243,8 +259,18 @@ static client *run_stream_with(const stream_opts *opts, int n, unsigned frame_sk
 	if(net.held_len)	/* the network lets go of what it held back */
 		ooblex_ingest_push_rtp(ing, net.held, net.held_len);
 	video_test_source_free(src);
-	if(expect == 0)
+	if(expect == 0) {
 		g_usleep(1000000);	/* expecting nothing: give the fleet a second to prove it */
+		/* and the error results for what it could not process time to come */
+		for(int waited = 0; waited < 1000; waited++) {
+			g_mutex_lock(&c->lock);
+			int answered = c->errors + (int)c->delivered->len;
+			g_mutex_unlock(&c->lock);
+			if(answered >= (int)atomic_load(&c->stats.frames_sampled))
+				break;
+			g_usleep(10000);
+		}
+	}
 	for(int waited = 0; waited < 2000 && delivered_count(c) < expect; waited++)
 		g_usleep(10000);
 	/* Anything processed twice would show up now as a duplicate or extra result. */
@@ -519,10 +545,15 @@ static void test_workers_survive_garbage(void) {
 }
 
 static void test_unknown_effect_is_not_fatal(void) {
-	/* The worker logs and skips a frame with an effect it does not have; the
-	 * reorder buffer gives up on it and later frames keep coming. */
+	/* The worker logs a frame with an effect it does not have and tells the
+	 * client with an error result (which resolves the frame's seq); later
+	 * frames keep coming. */
 	client *c = run_stream(5, 1, "no-such-effect", 0, NULL);
 	EXPECT_EQ(c->delivered->len, 0);
+	EXPECT_EQ(c->errors, 5);
+	EXPECT_EQ(c->last_error_code, OOBLEX_FRAME_ERR_UNKNOWN_EFFECT);
+	EXPECT_EQ(c->malformed, 0);
+	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->skipped, 0);	/* resolved, not waited out */
 	client_free(c);
 	c = run_stream(6, 1, "grayscale", 6, NULL);
 	EXPECT_EQ(c->delivered->len, 6);

@@ -176,7 +176,11 @@ static void test_ffmpeg_graphs(void) {
 		EXPECT(strstr(err, "not allowed") != NULL || strstr(err, "cannot read") != NULL || strstr(err, "empty") != NULL);
 	}
 	av_log_set_level(AV_LOG_QUIET);
-	REQUIRE(apply("ffmpeg:[in]split[a][b];[a]hflip[a2];[a2][b]blend=all_mode=average", out) == 0);
+	/* Labels are gone with the parser: a linear chain of one-in, one-out
+	 * filters (tests/unit/test_effect_grammar.c has the rest). */
+	EXPECT(ooblex_effects_apply(fx, "ffmpeg:[in]split[a][b];[a]hflip[a2];[a2][b]blend=all_mode=average",
+		OOBLEX_PIXFMT_I420, in, W, H, out, err, sizeof(err)) < 0);
+	REQUIRE(apply("ffmpeg:hflip,gblur=sigma=2,negate", out) == 0);
 }
 
 static void test_rgb_input(void) {

@@ -115,6 +115,60 @@ static void test_header_layout_is_fixed(void) {
 	free(msg);
 }
 
+/* An error result: a result's header, pixfmt none, payload u16 code + the
+ * reason. Pinned bytes, as docs/protocol.md describes them. */
+static void test_error_results(void) {
+	ooblex_frame_header h, out;
+	sample_header(&h);
+	h.kind = OOBLEX_KIND_ERROR;
+	h.pixfmt = OOBLEX_PIXFMT_NONE;
+	strcpy(h.worker, "w1");
+	uint8_t body[2 + OOBLEX_ERROR_TEXT_MAX];
+	h.payload_len = (uint32_t)ooblex_wire_error_payload(OOBLEX_FRAME_ERR_OVER_BUDGET, "took 312 ms\n(budget 250)", body);
+	EXPECT_EQ(h.payload_len, 2 + 24);
+	size_t hlen = ooblex_wire_header_len(&h), len = hlen + h.payload_len;
+	uint8_t *msg = malloc(len);
+	ooblex_wire_write_header(&h, msg);
+	memcpy(msg + hlen, body, h.payload_len);
+	EXPECT_EQ(msg[5], 3);
+	EXPECT_EQ(msg[84], 0);
+	EXPECT_EQ(msg[hlen], 4);	/* code, little-endian */
+	EXPECT_EQ(msg[hlen + 1], 0);
+	EXPECT(memcmp(msg + hlen + 2, "took 312 ms?(budget 250)", 24) == 0);	/* control bytes become '?' */
+	const uint8_t *payload = NULL;
+	REQUIRE(ooblex_wire_parse(msg, len, &out, &payload) == OOBLEX_WIRE_OK);
+	EXPECT_EQ(out.kind, OOBLEX_KIND_ERROR);
+	EXPECT_EQ(out.error_code, OOBLEX_FRAME_ERR_OVER_BUDGET);
+	EXPECT(!strcmp(out.error, "took 312 ms?(budget 250)"));
+	EXPECT_EQ(out.seq, 77);
+	EXPECT(!strcmp(ooblex_frame_error_name(out.error_code), "over_budget"));
+	/* Refused: pixels in an error, a control byte in the reason, no reason,
+	 * a reason over the cap. */
+	msg[hlen + 5] = 0x07;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_HEADER);
+	msg[hlen + 5] = ' ';
+	msg[84] = OOBLEX_PIXFMT_JPEG;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	msg[84] = 0;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_OK);
+	free(msg);
+	h.payload_len = 2;
+	msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	free(msg);
+	h.payload_len = 3 + OOBLEX_ERROR_TEXT_MAX;
+	msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	free(msg);
+	/* An empty reason is named by its code; a long one is cut. */
+	char longer[400];
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	EXPECT_EQ(ooblex_wire_error_payload(OOBLEX_FRAME_ERR_FAILED, "", body), 2 + 6);
+	EXPECT(memcmp(body + 2, "failed", 6) == 0);
+	EXPECT_EQ(ooblex_wire_error_payload(OOBLEX_FRAME_ERR_FAILED, longer, body), 2 + OOBLEX_ERROR_TEXT_MAX);
+}
+
 static void test_every_truncation_is_refused(void) {
 	ooblex_frame_header h, out;
 	sample_header(&h);
@@ -371,6 +425,7 @@ int main(void) {
 	TEST_RUN(test_roundtrip);
 	TEST_RUN(test_metadata_section);
 	TEST_RUN(test_header_layout_is_fixed);
+	TEST_RUN(test_error_results);
 	TEST_RUN(test_every_truncation_is_refused);
 	TEST_RUN(test_garbage_is_refused);
 	TEST_RUN(test_absurd_sizes_are_refused);
