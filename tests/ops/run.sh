@@ -56,7 +56,7 @@ tap_check "the image has what its entrypoints name" bash -c \
 
 start_redis 6379 "$OUT/redis.log" || tap_fail "redis starts"
 env OOBLEX_ROOT="$STAGE" REDIS_URL=redis://127.0.0.1:6379 FRAME_SKIP=3 OOBLEX_METRICS_DIR="$STAGE/var/lib/ooblex/metrics" \
-  JANUS_ADMIN_SECRET=ooblexadmin JANUS_RTP_RANGE=20000-20200 JANUS_PUBLIC_IP=203.0.113.7 \
+  JANUS_ADMIN_SECRET= JANUS_RTP_RANGE=20000-20200 JANUS_PUBLIC_IP=203.0.113.7 \
   "$STAGE/usr/share/ooblex/webrtc-entrypoint.sh" >"$OUT/webrtc.log" 2>&1 &
 PIDS+=($!)
 env REDIS_URL=redis://127.0.0.1:6379 OOBLEX_METRICS_DIR="$STAGE/var/lib/ooblex/metrics" OOBLEX_WORKER_ID=ml-worker_1 \
@@ -68,12 +68,18 @@ wait_for 10 curl -sf -o /dev/null http://127.0.0.1:8080/
 tap_check "and the page, with janus.js" bash -c \
   "curl -sf http://127.0.0.1:8080/ | grep -q '<title>Ooblex' && curl -sf -o /dev/null http://127.0.0.1:8080/javascript/janus-gateway/janus.js"
 tap_check "JANUS_PUBLIC_IP becomes Janus' 1:1 NAT address" grep -q 'nat_1_1_mapping = "203.0.113.7"' "$STAGE/var/lib/ooblex/janus/conf/janus.jcfg"
+# No JANUS_ADMIN_SECRET: the entrypoint makes a random one, in a file only root reads.
+SECRET_FILE=$STAGE/var/lib/ooblex/janus/admin_secret
+tap_check "the image makes a random Admin secret (mode 0600), not a published one" bash -c \
+  "[ \$(stat -c %a '$SECRET_FILE') = 600 ] && [ \$(wc -c <'$SECRET_FILE') -ge 20 ] && ! grep -qx ooblexadmin '$SECRET_FILE'"
+tap_check "and its Admin API listens on localhost only (JANUS_ADMIN_BIND)" bash -c \
+  "grep -q 'admin_ip = \"127.0.0.1\"' '$STAGE/var/lib/ooblex/janus/conf/janus.transport.http.jcfg' && grep -q 'JANUS_ADMIN_BIND: 0.0.0.0' '$OUT/compose.yml'"
 stats() {
-  curl -sf -d '{"janus":"message_plugin","transaction":"t","admin_secret":"ooblexadmin","plugin":"janus.plugin.ooblex","request":{"request":"stats"}}' \
+  curl -sf -d "{\"janus\":\"message_plugin\",\"transaction\":\"t\",\"admin_secret\":\"$(cat "$SECRET_FILE")\",\"plugin\":\"janus.plugin.ooblex\",\"request\":{\"request\":\"stats\"}}" \
     http://127.0.0.1:7088/admin
 }
-wait_for 10 bash -c "curl -sf -d '{\"janus\":\"message_plugin\",\"transaction\":\"t\",\"admin_secret\":\"ooblexadmin\",\"plugin\":\"janus.plugin.ooblex\",\"request\":{\"request\":\"stats\"}}' http://127.0.0.1:7088/admin | grep -q '\"live_workers\":1'"
-tap_check "the worker image's command joins the fleet the plugin sees" bash -c "$(declare -f stats); stats | grep -q '\"live_workers\":1'"
+wait_for 10 bash -c "SECRET_FILE='$SECRET_FILE'; $(declare -f stats); stats | grep -q '\"live_workers\":1'"
+tap_check "the worker image's command joins the fleet the plugin sees" bash -c "SECRET_FILE='$SECRET_FILE'; $(declare -f stats); stats | grep -q '\"live_workers\":1'"
 wait_for 5 bash -c "ls '$STAGE'/var/lib/ooblex/metrics/ooblex_plugin_*.prom"
 tap_check "both write Prometheus metrics into the shared volume" bash -c \
   "ls '$STAGE'/var/lib/ooblex/metrics/ooblex_plugin_*.prom && ls '$STAGE'/var/lib/ooblex/metrics/ooblex_worker_ml-worker_1.prom"
