@@ -6,8 +6,10 @@
 #    entrypoint and the worker image's command on that tree, with Redis, in a
 #    private network namespace: Janus loads the plugin, the page is served,
 #    the worker registers, both write metrics;
-#  - the systemd unit (systemd-analyze verify), the Prometheus config
-#    (promtool), the Grafana provisioning and dashboard, the k8s manifests.
+#  - the systemd units (systemd-analyze verify), the Prometheus config
+#    (promtool), the Grafana provisioning and dashboard, the k8s manifests;
+#  - remote workers over TLS, for real (tests/ops/tls.sh): a TLS-only Redis,
+#    the stunnel sidecar, a worker through it, no plaintext on the wire.
 #   tests/ops/run.sh        (prints TAP lines; needs root)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +27,19 @@ cd "$TOP/deploy"
 tap_check "docker-compose accepts deploy/docker-compose.webrtc.yml" \
   bash -c "docker-compose -f docker-compose.webrtc.yml config >'$OUT/compose.yml' 2>'$OUT/compose.err'"
 tap_check "it has the services of the docs" bash -c \
-  "[ \"\$(docker-compose -f docker-compose.webrtc.yml config --services | sort | tr '\n' ' ')\" = 'grafana ml-worker node-exporter prometheus redis webrtc ' ]"
+  "[ \"\$(docker-compose -f docker-compose.webrtc.yml config --services | sort | tr '\n' ' ')\" = 'grafana ml-worker node-exporter prometheus redis redis-tunnel remote-worker webrtc ' ]"
+tap_check "remote workers (profile remote-worker) share their TLS sidecar's loopback, and Redis serves TLS" bash -c \
+  "docker-compose -f docker-compose.webrtc.yml config | python3 -c \"
+import sys, yaml
+s = yaml.safe_load(sys.stdin)['services']
+t, w, r = s['redis-tunnel'], s['remote-worker'], s['redis']
+assert t['profiles'] == w['profiles'] == ['remote-worker'] and 'profiles' not in s['ml-worker']
+assert t['entrypoint'] == ['/usr/share/ooblex/tls/redis-tunnel.sh'] and w['network_mode'] == 'service:redis-tunnel'
+assert w['environment']['REDIS_URL'] == 'redis://' + t['environment']['OOBLEX_TUNNEL_ACCEPT']
+assert t['environment']['OOBLEX_TUNNEL_ACCEPT'].startswith('127.0.0.1:')
+cmd = ' '.join(r['command'])
+assert '--tls-port 6380' in cmd and '--tls-auth-clients yes' in cmd and any((p.get('target') if isinstance(p, dict) else int(str(p).split(':')[-1].split('/')[0])) == 6380 for p in r['ports'])
+\""
 tap_check "the project is 'ooblex' and the containers are named as in the docs" bash -c \
   "grep -qx 'COMPOSE_PROJECT_NAME=ooblex' .env && grep -q 'container_name: ooblex_webrtc_1' '$OUT/compose.yml' && grep -q 'container_name: ooblex_redis_1' '$OUT/compose.yml'"
 tap_check "ml-worker starts 3 and can be scaled (no fixed name)" bash -c \
@@ -91,5 +105,13 @@ mkdir -p "$OUT/unit"
 sed "s|^ExecStart=/usr/bin/ooblex-worker|ExecStart=$STAGE/usr/bin/ooblex-worker|" "$STAGE/usr/lib/systemd/system/ooblex-worker@.service" >"$UNIT"
 tap_check "the installed systemd unit runs /usr/bin/ooblex-worker" grep -qx 'ExecStart=/usr/bin/ooblex-worker' "$STAGE/usr/lib/systemd/system/ooblex-worker@.service"
 tap_check "systemd-analyze verify accepts ooblex-worker@.service" systemd-analyze verify "$UNIT"
+TUNNEL_UNIT=$OUT/unit/ooblex-redis-tunnel.service
+sed "s|^ExecStart=/usr/share/ooblex|ExecStart=$STAGE/usr/share/ooblex|" "$STAGE/usr/lib/systemd/system/ooblex-redis-tunnel.service" >"$TUNNEL_UNIT"
+tap_check "the installed TLS tunnel unit runs the installed redis-tunnel.sh" bash -c \
+  "grep -qx 'ExecStart=/usr/share/ooblex/tls/redis-tunnel.sh' '$STAGE/usr/lib/systemd/system/ooblex-redis-tunnel.service' &&
+   test -x '$STAGE/usr/share/ooblex/tls/redis-tunnel.sh' -a -f '$STAGE/usr/share/ooblex/tls/redis-tunnel.conf.in' -a -x '$STAGE/usr/share/ooblex/tls/make-certs.sh'"
+tap_check "systemd-analyze verify accepts ooblex-redis-tunnel.service" systemd-analyze verify "$TUNNEL_UNIT"
 tap_check "promtool accepts deploy/prometheus/prometheus.yml" promtool check config deploy/prometheus/prometheus.yml
-/usr/bin/python3 "$HERE/check_manifests.py" "$TOP/deploy"
+/usr/bin/python3 "$HERE/check_manifests.py" "$TOP/deploy" || rc=1
+"$HERE/tls.sh" "$OUT/build" || rc=1
+exit "${rc:-0}"
