@@ -69,6 +69,7 @@ tap_check "the image has what its entrypoints name" bash -c \
   "ls '$STAGE'/usr/lib/*/janus/plugins/libjanus_ooblex.so && test -x '$STAGE/usr/bin/ooblex-worker' -a -f '$STAGE/usr/share/ooblex/html/index.html' -a -x '$STAGE/usr/bin/ooblex-scale-workers' -a -f '$STAGE/usr/include/ooblex/ooblex_effect.h' -a -f '$STAGE/usr/lib/ooblex/effects/threshold.so'"
 
 start_redis 6379 "$OUT/redis.log" || tap_fail "redis starts"
+PIDS+=($REDIS_PID)	# stopped with the rest (it used to outlive the test)
 env OOBLEX_ROOT="$STAGE" REDIS_URL=redis://127.0.0.1:6379 FRAME_SKIP=3 OOBLEX_METRICS_DIR="$STAGE/var/lib/ooblex/metrics" \
   JANUS_ADMIN_SECRET= JANUS_RTP_RANGE=20000-20200 JANUS_PUBLIC_IP=203.0.113.7 \
   "$STAGE/usr/share/ooblex/webrtc-entrypoint.sh" >"$OUT/webrtc.log" 2>&1 &
