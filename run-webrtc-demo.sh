@@ -227,5 +227,7 @@ while :; do
       exit 1
     fi
   done
-  sleep 1
+  # In the background: Ctrl-C then runs the trap at once, before the loop
+  # could take the Redis that got the same SIGINT for a crash.
+  sleep 1 & wait $! || true
 done

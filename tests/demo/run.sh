@@ -69,6 +69,8 @@ tap_check "Ctrl-C stops the demo" bash -c "! kill -0 $DEMO 2>/dev/null"
 tap_check "and everything it started" bash -c \
   "! pgrep -f '[o]oblex-worker --id ml-worker' && ! pgrep -f '[.]run/janus/conf' && ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && ! (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null"
 tap_check "the demo said what it stopped" bash -c "grep 'stopped:' '$OUT/demo.log' | grep -q 'redis janus page ml-worker_1 ml-worker_2 ml-worker_3'"
+tap_check "Ctrl-C stops its Redis for good (no restart on the way out)" bash -c \
+  "[ \$(grep -c 'redis exited' '$OUT/demo.log') -eq 1 ] && ! grep -q 'janus exited' '$OUT/demo.log'"
 
 # Again, as a user on another machine would run it: HTTPS with a self-signed
 # certificate, one slow worker, then scaled up and down while a session runs.
@@ -92,3 +94,4 @@ tap_check "deploy/scale-workers.sh status tells what runs" bash -c "'$TOP/deploy
 kill -INT -- -"$DEMO"
 wait_for 20 bash -c "! kill -0 $DEMO"
 tap_check "Ctrl-C stops it, with the workers" bash -c "! kill -0 $DEMO 2>/dev/null && ! pgrep -f '[o]oblex-worker --id ml-worker'"
+tap_check "and its Redis is not restarted on the way out" bash -c "! grep -q 'redis exited' '$OUT/demo-https.log'"
