@@ -2,8 +2,12 @@
  * ooblex_redis.h - where Redis is and how to reach it, for plugin and worker.
  *
  * Owns: parsing redis:// URLs and environment settings, opening a hiredis
- * connection (AUTH, SELECT, timeouts) and the reconnect backoff schedule.
+ * connection (AUTH, SELECT, timeouts), the reconnect backoff schedule, and
+ * describing where Redis is without ever showing a password (every log line
+ * and error message that names a Redis goes through the formatters here).
  * hiredis contexts are not thread-safe: every thread opens its own.
+ * hiredis 0.14 has no TLS: remote workers reach a TLS-only Redis through a
+ * local stunnel (deploy/tls/, README "Remote workers over TLS").
  */
 #ifndef OOBLEX_REDIS_H
 #define OOBLEX_REDIS_H
@@ -12,18 +16,37 @@
 #include <hiredis/hiredis.h>
 
 typedef struct ooblex_redis_config {
-	char host[256];
+	char host[256];	/* a name, an IPv4 address or an IPv6 address (no brackets) */
 	int port;
-	char password[256];	/* empty: no AUTH */
+	char user[128];	/* Redis 6+ ACL user; empty: AUTH password alone (the default user) */
+	char password[256];	/* empty and no user: no AUTH */
 	int db;
 } ooblex_redis_config;
+
+#define OOBLEX_REDIS_DB_MAX 1000000
 
 /* localhost:6379, no password, db 0. */
 void ooblex_redis_config_default(ooblex_redis_config *cfg);
 
-/* redis://[[user]:password@]host[:port][/db]; fields not in the URL keep
- * their value. Returns 0, or -1 with a reason in err. */
+/* redis://[[user]:password@]host[:port][/db]
+ *  - userinfo ends at the LAST '@' (a password may hold '@'); user and
+ *    password split at the first ':' and are percent-decoded (%40 is '@',
+ *    %3A ':'); "user:pw@" sends AUTH user pw, ":pw@" and "pw@" AUTH pw;
+ *  - host: a name, an IPv4 address, or an IPv6 literal in brackets
+ *    (redis://[::1]:6380/2); empty keeps the current host;
+ *  - port 1..65535, db 0..OOBLEX_REDIS_DB_MAX, nothing after the db.
+ * Fields not in the URL keep their value. All or nothing: on error cfg is
+ * untouched and err says why, without the password (the URL is quoted
+ * redacted). Returns 0 or -1. */
 int ooblex_redis_parse_url(ooblex_redis_config *cfg, const char *url, char *err, size_t errlen);
+
+/* url with any password replaced by "***" (redis://user:***@host:6379/0),
+ * also for URLs that do not parse: safe to log. Returns out. */
+char *ooblex_redis_url_redact(const char *url, char *out, size_t outlen);
+
+/* Where cfg points, for logs: "redis://user:***@[::1]:6380/2" (the password
+ * never appears, only whether there is one). Returns out. */
+char *ooblex_redis_config_describe(const ooblex_redis_config *cfg, char *out, size_t outlen);
 
 /* Connects, authenticates and selects the database. timeout_ms bounds the
  * connect and every later command (0: no bound, for blocking pops). Returns

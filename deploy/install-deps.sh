@@ -13,11 +13,12 @@ BUILD_PKGS=(build-essential autoconf automake libtool pkg-config
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev libturbojpeg0-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-objdetect-dev libopencv-dnn-dev opencv-data
   redis-server redis-tools libjs-janus-gateway libjs-webrtc-adapter
-  ffmpeg curl iproute2 ca-certificates openssl python3)
+  ffmpeg curl iproute2 ca-certificates openssl python3 stunnel4)
 # opencv-doc: real footage with faces; python3-onnx: the tests' tiny model;
 # node exporter and prometheus: the metrics files read and queried for real;
 # docker-compose (no engine): validates the compose file; systemd: systemd-analyze;
 # clang + libfuzzer-14-dev: the fuzz targets (tests/fuzz/run.sh).
+# stunnel4 (in the build set): the TLS sidecar of remote workers, tested for real.
 TEST_PKGS=(chromium nodejs npm fonts-dejavu-core util-linux procps
   opencv-doc python3-onnx python3-numpy prometheus-node-exporter prometheus
   docker-compose python3-yaml systemd clang libfuzzer-14-dev)
@@ -28,7 +29,8 @@ BENCH_PKGS=(gnuplot-nox linux-perf valgrind)
 # What `make install`'s output links against and uses, without compilers and headers.
 RUNTIME_PKGS=(janus libglib2.0-0 libjansson4 libhiredis0.14 libavcodec59 libavformat59 libavutil57
   libswscale6 libavfilter8 libturbojpeg0 libopencv-core406 libopencv-imgproc406 libopencv-objdetect406
-  libopencv-dnn406 opencv-data redis-tools libjs-janus-gateway libjs-webrtc-adapter python3 ca-certificates)
+  libopencv-dnn406 opencv-data redis-tools libjs-janus-gateway libjs-webrtc-adapter python3 ca-certificates
+  stunnel4 openssl)
 
 case "${1:-}" in
   --runtime) pkgs=("${RUNTIME_PKGS[@]}") ;;
@@ -59,7 +61,7 @@ fi
 # Debian starts redis-server and janus when they are installed, on the ports
 # the demo wants. A service this script just installed is stopped again; one
 # that was there before is the user's, and is left alone.
-for svc in redis-server janus prometheus-node-exporter prometheus; do
+for svc in redis-server janus prometheus-node-exporter prometheus stunnel4; do
   [[ " ${missing[*]:-} " == *" $svc "* ]] || continue
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" 2>/dev/null || true

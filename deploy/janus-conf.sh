@@ -7,12 +7,16 @@
 #     --http-port N     Janus HTTP API (default 8088)
 #     --ws-port N       Janus WebSocket API (default 8188)
 #     --admin-port N    Admin API over HTTP (default 7088)
-#     --bind IP         address the APIs listen on (default 127.0.0.1)
+#     --bind IP         address the HTTP and WebSocket APIs listen on (default 127.0.0.1)
+#     --admin-bind IP   address the Admin API listens on (default 127.0.0.1,
+#                       whatever --bind says: it can do anything to Janus)
 #     --rtp-range A-B   media ports (default 20000-40000)
 #     --ice-enforce X   interface or IP for ICE candidates (default: Janus decides)
 #     --nat-1-1 IP      the public address to advertise (behind NAT, in Docker)
-#     --admin-secret S  (default ooblexadmin)
-#     --redis-url URL   redis://[:pw@]host:port[/db] (default redis://127.0.0.1:6379)
+#     --admin-secret S  the Admin API secret (default: a random one, made here)
+#     --admin-secret-file F  read it from F instead
+#                       Either way it is written to DIR/admin_secret (mode 0600).
+#     --redis-url URL   redis://[[user]:pw@]host:port[/db] (default redis://127.0.0.1:6379)
 #     --frame-skip N    (default 3)
 #     --debug-level N   Janus log level 0-7 (default 4)
 #     --events-backend URL  enable Janus' sample event handler, posting plugin
@@ -30,8 +34,8 @@ set -euo pipefail
 DIR=${1:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 PLUGIN=${2:?usage: janus-conf.sh DIR PLUGIN_SO [options]}
 shift 2
-HTTP_PORT=8088 WS_PORT=8188 ADMIN_PORT=7088 BIND=127.0.0.1 RTP_RANGE=20000-40000 ICE_ENFORCE= NAT_1_1=
-ADMIN_SECRET=ooblexadmin REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND= METRICS_DIR= TLS_CERT= TLS_KEY= PLUGIN_CONF= ECHOTEST=0
+HTTP_PORT=8088 WS_PORT=8188 ADMIN_PORT=7088 BIND=127.0.0.1 ADMIN_BIND=127.0.0.1 RTP_RANGE=20000-40000 ICE_ENFORCE= NAT_1_1=
+ADMIN_SECRET= REDIS_URL_ARG=redis://127.0.0.1:6379 FRAME_SKIP=3 DEBUG_LEVEL=4 EVENTS_BACKEND= METRICS_DIR= TLS_CERT= TLS_KEY= PLUGIN_CONF= ECHOTEST=0
 while (($#)); do
   case "$1" in
     --http-port) HTTP_PORT=$2; shift 2 ;;
@@ -41,7 +45,9 @@ while (($#)); do
     --rtp-range) RTP_RANGE=$2; shift 2 ;;
     --ice-enforce) ICE_ENFORCE=$2; shift 2 ;;
     --nat-1-1) NAT_1_1=$2; shift 2 ;;
+    --admin-bind) ADMIN_BIND=$2; shift 2 ;;
     --admin-secret) ADMIN_SECRET=$2; shift 2 ;;
+    --admin-secret-file) ADMIN_SECRET=$(cat "$2") || exit 1; shift 2 ;;
     --redis-url) REDIS_URL_ARG=$2; shift 2 ;;
     --frame-skip) FRAME_SKIP=$2; shift 2 ;;
     --debug-level) DEBUG_LEVEL=$2; shift 2 ;;
@@ -62,6 +68,14 @@ DIR=$(cd "$DIR" && pwd)
 PLUGIN=$(cd "$(dirname "$PLUGIN")" && pwd)/$(basename "$PLUGIN")
 rm -rf "$DIR/conf" "$DIR/plugins" "$DIR/transports" "$DIR/events" "$DIR/loggers"
 mkdir -p "$DIR/conf" "$DIR/plugins" "$DIR/transports" "$DIR/events" "$DIR/loggers"
+# The configs hold the Admin secret and the Redis URL (with any password).
+chmod 700 "$DIR/conf"
+# No fixed default: a published secret is no secret. 18 random bytes, URL-safe.
+if [ -z "$ADMIN_SECRET" ]; then
+  ADMIN_SECRET=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+fi
+case "$ADMIN_SECRET" in *[\\\"]*) echo "janus-conf.sh: the admin secret may not hold '\"' or '\\'" >&2; exit 2 ;; esac
+(umask 077; printf '%s\n' "$ADMIN_SECRET" >"$DIR/admin_secret")
 ln -s "$PLUGIN" "$DIR/plugins/libjanus_ooblex.so"
 if [ "$ECHOTEST" = 1 ]; then
   ln -s "$(dirname "$SYSLIB")/plugins/libjanus_echotest.so" "$DIR/plugins/"
@@ -138,7 +152,7 @@ certificates: {
 admin: {
 	admin_base_path = "/admin"
 	admin_http = true
-	admin_ip = "$BIND"
+	admin_ip = "$ADMIN_BIND"
 	admin_port = $ADMIN_PORT
 	admin_https = false
 }

@@ -427,7 +427,7 @@ static void janus_ooblex_load_settings(const char *config_path) {
 		JANUS_LOG(LOG_WARN, "Couldn't find %s, using the defaults (Redis at 127.0.0.1:6379)\n", filename);
 		return;
 	}
-	janus_config_print(config);
+	/* Not janus_config_print: it would log redis.url and redis.password. */
 	janus_config_category *general = janus_config_get_create(config, NULL, janus_config_type_category, "general");
 	janus_config_category *redis = janus_config_get_create(config, NULL, janus_config_type_category, "redis");
 	char err[256];
@@ -1050,9 +1050,10 @@ int janus_ooblex_init(janus_callbacks *callback, const char *config_path) {
 	if(callback == NULL || config_path == NULL)
 		return -1;
 	janus_ooblex_load_settings(config_path);
-	JANUS_LOG(LOG_INFO, "Ooblex: Redis %s:%d db %d%s, frame_skip %u, effect %s, frames as %s up to %ux%u, "
+	char redis_where[400];
+	JANUS_LOG(LOG_INFO, "Ooblex: Redis %s, frame_skip %u, effect %s, frames as %s up to %ux%u, "
 		"max %u in flight, jpeg quality %u, reorder wait %u ms\n",
-		settings.redis.host, settings.redis.port, settings.redis.db, settings.redis.password[0] ? " (with password)" : "",
+		ooblex_redis_config_describe(&settings.redis, redis_where, sizeof(redis_where)),
 		settings.frame_skip, settings.effect, ooblex_pixfmt_name(settings.frame_format), settings.max_width,
 		settings.max_height, settings.max_in_flight, settings.jpeg_quality, settings.reorder_wait_ms);
 

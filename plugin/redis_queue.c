@@ -61,12 +61,14 @@ static int report_stop(void *user) {
 
 static void report_connect(void *user, const char *err, int after_outage) {
 	connect_report *r = user;
+	char where[400];	/* never the password */
+	ooblex_redis_config_describe(r->cfg, where, sizeof(where));
 	if(err != NULL)
 		logf_(r->log, 1, "%s: Redis unavailable (%s); retrying with backoff", r->who, err);
 	else if(after_outage)
-		logf_(r->log, 2, "%s: Redis at %s:%d is back", r->who, r->cfg->host, r->cfg->port);
+		logf_(r->log, 2, "%s: Redis at %s is back", r->who, where);
 	else
-		logf_(r->log, 2, "%s: connected to Redis at %s:%d", r->who, r->cfg->host, r->cfg->port);
+		logf_(r->log, 2, "%s: connected to Redis at %s", r->who, where);
 }
 
 /* Connects, retrying with backoff until it works or *stop is set; one log

@@ -89,9 +89,11 @@ static void logmsg(const char *fmt, ...) {
 static void usage(FILE *f) {
 	fprintf(f,
 		"usage: ooblex-worker [options]\n"
-		"  --redis-url URL   redis://[:password@]host[:port][/db] (env REDIS_URL)\n"
+		"  --redis-url URL   redis://[[user]:password@]host[:port][/db], user and password\n"
+		"                    percent-encoded, IPv6 as [::1] (env REDIS_URL)\n"
 		"  --host HOST       Redis host (env REDIS_HOST, default 127.0.0.1)\n"
 		"  --port PORT       Redis port (env REDIS_PORT, default 6379)\n"
+		"  --user NAME       Redis ACL user (env REDIS_USER; default: the default user)\n"
 		"  --password PW     Redis password (env REDIS_PASSWORD)\n"
 		"  --db N            Redis database (default 0)\n"
 		"  --id NAME         worker id in logs and results (env OOBLEX_WORKER_ID, default host:pid)\n"
@@ -148,6 +150,8 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		}
 		o->redis.port = (int)v;
 	}
+	if((env = getenv("REDIS_USER")) != NULL && *env)
+		snprintf(o->redis.user, sizeof(o->redis.user), "%s", env);
 	if((env = getenv("REDIS_PASSWORD")) != NULL)
 		snprintf(o->redis.password, sizeof(o->redis.password), "%s", env);
 	char host[128] = "worker";
@@ -187,6 +191,7 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		{ "host", required_argument, NULL, 'H' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "password", required_argument, NULL, 'a' },
+		{ "user", required_argument, NULL, 'U' },
 		{ "db", required_argument, NULL, 'n' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "effects", required_argument, NULL, 'e' },
@@ -204,7 +209,7 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while((c = getopt_long(argc, argv, "u:H:p:a:n:i:e:M:D:O:P:m:d:b:B:S:lh", longopts, NULL)) != -1) {
+	while((c = getopt_long(argc, argv, "u:H:p:a:U:n:i:e:M:D:O:P:m:d:b:B:S:lh", longopts, NULL)) != -1) {
 		switch(c) {
 			case 'u':
 				if(ooblex_redis_parse_url(&o->redis, optarg, err, sizeof(err)) < 0) {
@@ -214,6 +219,7 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 				break;
 			case 'H': snprintf(o->redis.host, sizeof(o->redis.host), "%s", optarg); break;
 			case 'a': snprintf(o->redis.password, sizeof(o->redis.password), "%s", optarg); break;
+			case 'U': snprintf(o->redis.user, sizeof(o->redis.user), "%s", optarg); break;
 			case 'i': snprintf(o->id, sizeof(o->id), "%s", optarg); break;
 			case 'e': o->effects = optarg; break;
 			case 'M': g_ptr_array_add(o->modules, g_strdup(optarg)); break;
@@ -368,8 +374,12 @@ static void report_connect(void *user, const char *err, int after_outage) {
 	if(err != NULL)
 		logmsg("[%s] waiting for Redis: %s (retrying with backoff)", q->w->opt.id, err);
 	else
-		logmsg("[%s] connected to Redis at %s:%d%s", q->w->opt.id, q->w->opt.redis.host, q->w->opt.redis.port,
+	{
+		char where[400];
+		logmsg("[%s] connected to Redis at %s%s", q->w->opt.id,
+			ooblex_redis_config_describe(&q->w->opt.redis, where, sizeof(where)),
 			after_outage ? " (back after an outage)" : "");
+	}
 }
 
 static void add_loop(worker *w, const char *route) {
@@ -961,8 +971,9 @@ int main(int argc, char **argv) {
 		g_string_append_printf(queues, "%s%s", i ? ", " : "", w.loops[i].queue);
 	for(const char *const *e = ooblex_effects_list(); *e; e++)
 		g_string_append_printf(effects, "%s%s", effects->len ? " " : "", *e);
-	logmsg("[%s] ooblex-worker starting: Redis %s:%d, queue %s, batch size %ld, effects: %s%s%s", w.opt.id,
-		w.opt.redis.host, w.opt.redis.port, queues->str, w.opt.batch_size, effects->str,
+	char where[400];
+	logmsg("[%s] ooblex-worker starting: Redis %s, queue %s, batch size %ld, effects: %s%s%s", w.opt.id,
+		ooblex_redis_config_describe(&w.opt.redis, where, sizeof(where)), queues->str, w.opt.batch_size, effects->str,
 		ooblex_metrics_path(w.metrics) ? ", metrics: " : "",
 		ooblex_metrics_path(w.metrics) ? ooblex_metrics_path(w.metrics) : "");
 	g_string_free(queues, TRUE);

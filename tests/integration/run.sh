@@ -8,9 +8,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 OUT=$(mktemp -d /tmp/ooblex-integration.XXXXXX)
 PORT=$(free_port)
-W1= W2= NE=
+W1= W2= NE= ACL_REDIS=
 cleanup() {
-  stop_pid "$W1" 3; stop_pid "$W2" 3; stop_pid "$NE" 3; stop_pid "${REDIS_PID:-}" 3
+  stop_pid "$W1" 3; stop_pid "$W2" 3; stop_pid "$NE" 3; stop_pid "${REDIS_PID:-}" 3; stop_pid "$ACL_REDIS" 3
   [ -n "${KEEP_TEST_OUTPUT:-}" ] || rm -rf "$OUT"
 }
 trap cleanup EXIT
@@ -33,6 +33,22 @@ OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/t
 # The fleet on databases of its own: flood, kill under load, routing, metrics.
 OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" OOBLEX_TEST_THRESHOLD="$BUILD/.libs/threshold.so" \
   "$BUILD/tests/integration/test_fleet" || rc=1
+
+# A Redis that lets only an ACL user in (the default user is off), on
+# 127.0.0.1 and, where there is one, ::1 ('-': optional); the password has
+# what URLs must percent-encode.
+ACL_PORT=$(free_port)
+ACL_USER=ooblex-fleet ACL_PASSWORD='p@ss:w%rd/#1'
+redis-server --port "$ACL_PORT" --bind 127.0.0.1 -::1 --save "" --appendonly no --logfile "$OUT/redis-acl.log" \
+  --daemonize no --user default off --user "$ACL_USER" on ">$ACL_PASSWORD" '~*' '&*' '+@all' >/dev/null 2>&1 &
+ACL_REDIS=$!
+if wait_for 10 redis-cli -p "$ACL_PORT" --user "$ACL_USER" --pass "$ACL_PASSWORD" --no-auth-warning ping; then
+  OOBLEX_TEST_ACL_PORT=$ACL_PORT OOBLEX_TEST_ACL_USER=$ACL_USER OOBLEX_TEST_ACL_PASSWORD=$ACL_PASSWORD \
+    OOBLEX_TEST_LOG_DIR=$OUT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/tests/integration/test_redis_acl" || rc=1
+else
+  tap_fail "a Redis with an ACL user starts" "$(tail -5 "$OUT/redis-acl.log")"; rc=1
+fi
+stop_pid "$ACL_REDIS" 3; ACL_REDIS=
 
 # What the worker processes themselves show.
 tap_check "both workers log 'Processing frame N...'" \

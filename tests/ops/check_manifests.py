@@ -75,8 +75,38 @@ tap(so.get("apiVersion") == "keda.sh/v1alpha1" and so["spec"]["scaleTargetRef"][
 tap(trig.get("type") == "redis" and trig["metadata"].get("listName") == "frames_to_process"
     and trig["metadata"]["address"].split(".")[0] in services and int(trig["metadata"]["listLength"]) > 0,
     "on the length of frames_to_process in the cluster's Redis (KEDA's Redis list scaler)", trig)
-env = {e["name"]: e.get("value") for e in deployments["ml-worker"]["spec"]["template"]["spec"]["containers"][0]["env"]}
-tap(env.get("REDIS_URL", "").startswith("redis://redis."), "workers reach that Redis", env.get("REDIS_URL"))
+# Workers reach Redis over TLS: their pod's stunnel sidecar accepts on the
+# port REDIS_URL names and connects to the redis Service's TLS port, which
+# leads to the Redis container's --tls-port, with certificates from one Secret.
+pod = deployments["ml-worker"]["spec"]["template"]["spec"]
+containers = {c["name"]: c for c in pod["containers"]}
+env = {e["name"]: e.get("value") for e in containers["ml-worker"]["env"]}
+tunnel = containers.get("redis-tunnel", {})
+tenv = {e["name"]: e.get("value") for e in tunnel.get("env", [])}
+url = env.get("REDIS_URL", "")
+tap(tunnel.get("command") == ["/usr/share/ooblex/tls/redis-tunnel.sh"] and
+    url == "redis://" + tenv.get("OOBLEX_TUNNEL_ACCEPT", "?") and tenv.get("OOBLEX_TUNNEL_ACCEPT", "").startswith("127.0.0.1:"),
+    "workers reach Redis through their pod's TLS sidecar, on the pod's loopback", (url, tenv))
+svc = {d["metadata"]["name"]: d for d in docs.get("Service", [])}
+host, _, tport = tenv.get("OOBLEX_TUNNEL_CONNECT", "").rpartition(":")
+redis_pod = deployments["redis"]["spec"]["template"]["spec"]
+rc = redis_pod["containers"][0]
+args = rc.get("args", [])
+named = {p.get("name"): p["containerPort"] for p in rc.get("ports", [])}
+sport = [p for p in svc.get(host.split(".")[0], {}).get("spec", {}).get("ports", []) if str(p["port"]) == tport]
+tls_port = args[args.index("--tls-port") + 1] if "--tls-port" in args else None
+tap(host.split(".")[0] in services and sport and named.get(sport[0]["targetPort"]) == int(tls_port or -1),
+    "the sidecar connects to the redis Service's TLS port, which is Redis' --tls-port",
+    (tenv.get("OOBLEX_TUNNEL_CONNECT"), tls_port, sport))
+tap("--tls-auth-clients" in args and args[args.index("--tls-auth-clients") + 1] == "yes",
+    "Redis requires client certificates on its TLS port", args)
+def secret_of(spec, container, path):
+    mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts", [])}
+    vols = {v["name"]: v.get("secret", {}).get("secretName") for v in spec.get("volumes", [])}
+    return next((vols.get(n) for n, m in mounts.items() if m == path), None)
+tap(secret_of(redis_pod, rc, "/tls") == secret_of(pod, tunnel, "/etc/ooblex/tls") == "ooblex-redis-tls" and
+    all(a.startswith("/tls/") for a in (args[args.index(k) + 1] for k in ("--tls-cert-file", "--tls-key-file", "--tls-ca-cert-file"))),
+    "Redis and the sidecars take their certificates from the Secret ooblex-redis-tls")
 kust = docs.get("Kustomization", [{}])[0]
 files = {os.path.basename(p) for p in glob.glob(os.path.join(deploy, "k8s/*.yaml"))} - {"kustomization.yaml"}
 tap(set(kust.get("resources", [])) == files, "kustomization.yaml lists every manifest", kust.get("resources"))

@@ -1,0 +1,96 @@
+/*
+ * fuzz_redis_url.c - the Redis URL parser and its redacting formatters on
+ * arbitrary text.
+ *
+ * fuzz-sources: common/ooblex_redis.c
+ * fuzz-pkgs: hiredis
+ *
+ * Checks, beyond the sanitizers: a refused URL leaves the configuration
+ * byte for byte as it was; an accepted one gives terminated fields, a port
+ * and a db in range and a non-empty host; neither an error message nor a
+ * description nor a redacted URL ever holds the password (raw as typed or
+ * decoded: a description is exactly user, mask, host, port and db) when
+ * that password does not also occur elsewhere in the input.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ooblex_redis.h"
+
+/* text occurs in s outside [skip, skip + skiplen)? */
+static int occurs_elsewhere(const char *s, size_t slen, const char *text, size_t tlen, size_t skip, size_t skiplen) {
+	for(size_t i = 0; i + tlen <= slen; i++)
+		if((i + tlen <= skip || i >= skip + skiplen) && memcmp(s + i, text, tlen) == 0)
+			return 1;
+	return 0;
+}
+
+static void must_not_show(const char *out, const char *input, size_t inlen, const char *secret, size_t slen,
+		size_t at, size_t len) {
+	/* Short secrets match by chance (the "***" or a host name). */
+	if(slen < 4 || occurs_elsewhere(input, inlen, secret, slen, at, len))
+		return;
+	if(strstr(out, "***") != NULL && strstr("***", secret) != NULL)
+		return;
+	char *copy = strndup(secret, slen);
+	if(strstr(out, copy) != NULL)
+		abort();
+	free(copy);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+	if(size > 4096)
+		return 0;
+	char *url = malloc(size + 1);
+	memcpy(url, data, size);
+	url[size] = '\0';
+	size_t len = strlen(url);	/* an embedded NUL ends the string, as in C callers */
+
+	ooblex_redis_config cfg, before;
+	ooblex_redis_config_default(&cfg);
+	strcpy(cfg.user, "before-user");
+	strcpy(cfg.password, "before-password");
+	before = cfg;
+	char err[256], shown[512], where[600];
+	int rc = ooblex_redis_parse_url(&cfg, url, err, sizeof(err));
+	if(strnlen(err, sizeof(err)) >= sizeof(err))
+		abort();
+	ooblex_redis_url_redact(url, shown, sizeof(shown));
+
+	/* The raw password as typed: after the first ':' of the userinfo (or all
+	 * of it) up to the last '@'. */
+	const char *scheme = strstr(url, "://");
+	const char *at = strrchr(url, '@');
+	if(at != NULL) {
+		const char *ui = scheme != NULL && scheme < at ? scheme + 3 : url;
+		const char *colon = memchr(ui, ':', (size_t)(at - ui));
+		const char *pw = colon != NULL ? colon + 1 : ui;
+		size_t pwlen = (size_t)(at - pw);
+		must_not_show(shown, url, len, pw, pwlen, (size_t)(pw - url), pwlen);
+		/* In an error, the URL is what is quoted (the reason is fixed text). */
+		const char *quoted = strstr(err, "in Redis URL '");
+		if(rc != 0 && quoted != NULL)
+			must_not_show(quoted + 14, url, len, pw, pwlen, (size_t)(pw - url), pwlen);
+	}
+	if(rc != 0) {
+		if(memcmp(&cfg, &before, sizeof(cfg)) != 0)
+			abort();
+	} else {
+		if(memchr(cfg.host, 0, sizeof(cfg.host)) == NULL || memchr(cfg.user, 0, sizeof(cfg.user)) == NULL ||
+				memchr(cfg.password, 0, sizeof(cfg.password)) == NULL)
+			abort();
+		if(cfg.host[0] == '\0' || cfg.port < 1 || cfg.port > 65535 || cfg.db < 0 || cfg.db > OOBLEX_REDIS_DB_MAX)
+			abort();
+		ooblex_redis_config_describe(&cfg, where, sizeof(where));
+		/* Exactly user, a mask, host, port and db: no room for the password. */
+		char want[600];
+		int v6 = strchr(cfg.host, ':') != NULL;
+		snprintf(want, sizeof(want), "redis://%s%s%s%s%s:%d/%d", cfg.user,
+			cfg.user[0] || cfg.password[0] ? ":***@" : "", v6 ? "[" : "", cfg.host, v6 ? "]" : "", cfg.port, cfg.db);
+		if(strcmp(where, want) != 0)
+			abort();
+	}
+	free(url);
+	return 0;
+}
