@@ -75,7 +75,11 @@ stop_all() {
   done
   say "stopped: ${NAMES[*]:-nothing}"
 }
-trap stop_all INT TERM EXIT
+# After Ctrl-C or a TERM the script ends: returning from the handler would
+# resume the wait loop below, which would take everything stopped for dead.
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap stop_all EXIT
 started() { PIDS+=("$1"); NAMES+=("$2"); }
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

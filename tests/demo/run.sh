@@ -20,10 +20,13 @@ rm -rf "$OUT"; mkdir -p "$OUT"
 VIDEO=${E2E_VIDEO:-/tmp/ooblex-e2e-640x480.y4m}
 [ -s "$VIDEO" ] || "$TOP/tests/e2e/gen-video.sh" "$VIDEO" 12
 
-# setsid: the demo gets its own process group, as in a terminal, so that
-# Ctrl-C can be sent the way a terminal sends it.
-setsid "$TOP/run-webrtc-demo.sh" >"$OUT/demo.log" 2>&1 &
+# Job control: the demo gets its own process group, as in a terminal, so that
+# Ctrl-C can be sent the way a terminal sends it. (Without it, bash starts a
+# background job with SIGINT ignored, and the demo could not trap Ctrl-C.)
+set -m
+"$TOP/run-webrtc-demo.sh" >"$OUT/demo.log" 2>&1 &
 DEMO=$!
+set +m
 trap 'kill -KILL -- -$DEMO 2>/dev/null' EXIT
 if ! wait_for 300 grep -q "Ooblex is running" "$OUT/demo.log"; then
   tap_fail "run-webrtc-demo.sh starts everything" "$(tail -20 "$OUT/demo.log")"; exit 1
@@ -75,8 +78,10 @@ tap_check "Ctrl-C stops its Redis for good (no restart on the way out)" bash -c 
 # Again, as a user on another machine would run it: HTTPS with a self-signed
 # certificate, one slow worker, then scaled up and down while a session runs.
 export OOBLEX_WORKER_ARGS="--delay-ms 100"
-setsid "$TOP/run-webrtc-demo.sh" --workers 1 --host 127.0.0.2 >"$OUT/demo-https.log" 2>&1 &
+set -m
+"$TOP/run-webrtc-demo.sh" --workers 1 --host 127.0.0.2 >"$OUT/demo-https.log" 2>&1 &
 DEMO=$!
+set +m
 if ! wait_for 120 grep -q "Ooblex is running" "$OUT/demo-https.log"; then
   tap_fail "the demo runs again, with --host" "$(tail -20 "$OUT/demo-https.log")"; exit 1
 fi

@@ -2,7 +2,7 @@
  * fuzz_effect_grammar.c - effect strings from a browser, through the
  * ffmpeg: grammar and the worker's graph building.
  *
- * fuzz-sources: common/effect_grammar.c common/ooblex_wire.c worker/effects.c
+ * fuzz-sources: common/effect_grammar.c common/ooblex_wire.c common/ooblex_route.c worker/effects.c
  * fuzz-pkgs: libavfilter libavutil glib-2.0
  *
  * The input is an effect string as a page sends it (every byte arbitrary,

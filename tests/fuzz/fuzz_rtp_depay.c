@@ -92,22 +92,37 @@ static void check_frame(state *s, const ooblex_encoded_frame *f, size_t *out_byt
 /* handle_packet in ingest.c, minus the decoder. */
 static void handle_packet(state *s, const queued_packet *qp) {
 	s->bytes_since_frame += 2 * qp->rtp.payload_len + 4;
-	uint64_t dropped_before = ooblex_depay_get_stats(s->depay)->frames_dropped;
+	const ooblex_depay_stats *ds = ooblex_depay_get_stats(s->depay);
+	uint64_t dropped_before = ds->frames_dropped + ds->frames_over_cap;
 	ooblex_encoded_frame ef;
 	int need_keyframe = 0;
 	size_t out_bytes = 0;
 	int frames = 0;
 	ooblex_depay_result r = ooblex_depay_push(s->depay, &qp->rtp, qp->arrival_us, &ef, &need_keyframe);
+	/* A push first ends the previous frame (on a new timestamp), then
+	 * handles its own packet. A drop (counted in frames_dropped, or
+	 * frames_over_cap) happens at one of the two; a frame at this packet's
+	 * timestamp can only have been finished after it. */
+	int dropped = ds->frames_dropped + ds->frames_over_cap != dropped_before;
+	int last_is_current = 0, last_key = 0;
 	for(; r == OOBLEX_DEPAY_FRAME; r = ooblex_depay_next(s->depay, &ef)) {
 		check_frame(s, &ef, &out_bytes);
 		CHECK(++frames <= 2);
+		if(ef.timestamp == qp->rtp.timestamp) {
+			/* After this push's drop: only a keyframe may follow a drop. */
+			if(dropped)
+				CHECK(ef.keyframe);
+			last_is_current = 1;
+			last_key = ef.keyframe;
+		}
 	}
 	/* What these frames used is no longer available to later ones (a frame
 	 * may have started in an earlier push: the bound is cumulative). */
 	s->bytes_since_frame -= out_bytes;
-	/* Frames finished in this push may predate its drop; later ones may not. */
-	if(ooblex_depay_get_stats(s->depay)->frames_dropped != dropped_before)
-		s->need_key = 1;
+	/* After a drop the next frame must be a keyframe, unless the keyframe
+	 * that ends the wait came out of this very push, after the drop. */
+	if(dropped)
+		s->need_key = !(last_is_current && last_key);
 	check_stats(s);
 }
 

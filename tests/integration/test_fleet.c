@@ -826,6 +826,25 @@ static void test_results_must_be_signed(void) {
 	printf("# signed: %u taken from the fleet worker; refused %d bad MAC, %d unsigned, %d malformed\n",
 		gated_delivered(&a), gated_count(&b, OOBLEX_RESULT_BAD_MAC), gated_count(&b, OOBLEX_RESULT_UNSIGNED),
 		gated_count(&b, OOBLEX_RESULT_MALFORMED));
+	/* Error results (a frame the worker cannot process) are signed too:
+	 * with a secret set, a forged one could otherwise skip genuine frames. */
+	uint8_t err_id[OOBLEX_CLIENT_ID_LEN];
+	char err_key[OOBLEX_KEY_MAX];
+	harness_new_client(err_id, err_key);
+	harness_flood(rc, OOBLEX_KEY_FRAMES, err_id, "teleport", 1, NULL, 0);
+	EXPECT_EQ(harness_wait_len(rc, err_key, 1, 10000), 1);
+	redisReply *er = redisCommand(rc, "RPOP %s", err_key);
+	REQUIRE(er && er->type == REDIS_REPLY_STRING);
+	ooblex_result_gate *gate = ooblex_result_gate_new(&limits);
+	EXPECT_EQ(ooblex_result_gate_check(gate, err_id, (const uint8_t *)er->str, er->len, &h, &payload), OOBLEX_RESULT_OK);
+	EXPECT_EQ(h.kind, OOBLEX_KIND_ERROR);
+	EXPECT_EQ(h.error_code, OOBLEX_FRAME_ERR_UNKNOWN_EFFECT);
+	uint8_t *forged_err = g_memdup2(er->str, er->len);
+	forged_err[er->len - h.payload_len] ^= 2;	/* the code: unknown_effect becomes failed */
+	EXPECT_EQ(ooblex_result_gate_check(gate, err_id, forged_err, er->len, &h, &payload), OOBLEX_RESULT_BAD_MAC);
+	g_free(forged_err);
+	ooblex_result_gate_free(gate);
+	freeReplyObject(er);
 	free(unsigned_msg);
 	free(good);
 	tjFree(jpeg);

@@ -19,7 +19,14 @@ enter_netns "$0" "$@"
 OUT=$TOP/tests/out/ops
 rm -rf "$OUT"; mkdir -p "$OUT"
 PIDS=()
-cleanup() { for ((i=${#PIDS[@]}-1; i>=0; i--)); do stop_pid "${PIDS[$i]}" 5; done; }
+# The webrtc entrypoint execs Janus after starting the page server in the
+# background (in a container both end with it); here that server is found by
+# the staged tree it serves.
+cleanup() {
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do stop_pid "${PIDS[$i]}" 5; done
+  [ -n "${STAGE:-}" ] && pkill -f -- "http.server 8080 --directory $STAGE/" 2>/dev/null
+  return 0
+}
 trap cleanup EXIT
 
 # --- compose
