@@ -170,7 +170,9 @@ static AVCodecContext *browser_like_encoder(const char *codec) {
 static int prepare_source(const char *codec, const char *footage, int noise, const char **what) {
 	uint8_t *pics[SOURCE_FRAMES] = { 0 };
 	footage_pictures fp = { pics, NULL };
-	int have = MAX(0, footage_decode(footage, SOURCE_FRAMES, keep_scaled, &fp));
+	/* Not inside MAX(): the macro would decode the clip twice and leak the first copy. */
+	int decoded = footage_decode(footage, SOURCE_FRAMES, keep_scaled, &fp);
+	int have = MAX(0, decoded);
 	sws_freeContext(fp.sws);
 	*what = have > 0 ? footage : "test pattern";
 	AVCodecContext *enc = browser_like_encoder(codec);
