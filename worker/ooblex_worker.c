@@ -608,6 +608,11 @@ static int ensure(uint8_t **buf, size_t *cap, size_t need) {
 	return 0;
 }
 
+/* The largest picture a worker processes: 4K UHD. The plugin downscales to
+ * its max_width x max_height (1280x720 by default) before queueing, so only
+ * a hostile writer to Redis sends more. */
+#define OOBLEX_WORKER_MAX_PIXELS (3840u * 2160u)
+
 static void count_error(worker *w, ooblex_error_reason reason) {
 	atomic_fetch_add(reason == OOBLEX_ERR_MALFORMED ? &w->garbage : reason == OOBLEX_ERR_STALE ? &w->stale :
 		&w->failed, 1);
@@ -678,6 +683,15 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLE
 	ooblex_client_id_to_hex(h.client_id, client_hex);
 	ooblex_key_processed(key, client_hex);
 	char err[256];
+	/* Sizes before use: a JPEG of a few hundred bytes can claim 8192x8192
+	 * (its own header agreeing), and the buffers below are sized from it. */
+	if((uint64_t)h.width * h.height > OOBLEX_WORKER_MAX_PIXELS) {
+		count_error(w, OOBLEX_ERR_MALFORMED);
+		snprintf(err, sizeof(err), "a %ux%u frame is over this worker's limit of %u pixels (3840x2160)", h.width,
+			h.height, (unsigned)OOBLEX_WORKER_MAX_PIXELS);
+		logmsg("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
+		return error_result(q, &h, start, OOBLEX_FRAME_ERR_BAD_FRAME, err, result, result_len);
+	}
 	/* Every transport format ends up as I420 or RGB24 for the effect graph. */
 	const uint8_t *in = payload;
 	int in_fmt = h.pixfmt;

@@ -992,7 +992,32 @@ static void test_error_results_reach_the_client(void) {
 	push_vga_frame(rc, id, slow, 2);
 	push_vga_frame(rc, id, "teleport", 3);
 	push_vga_frame(rc, id, "ffmpeg:[']null='x]movie=/etc/passwd,'", 4);
-	EXPECT_EQ(harness_wait_len(rc, key, 4, 20000), 4);
+	/* A tiny JPEG whose own header claims 8192x8192, as the frame's does:
+	 * refused before any buffer is sized from it. */
+	{
+		unsigned long jlen = 0;
+		uint8_t *jpeg = gray_jpeg(64, 64, &jlen);
+		patch_jpeg_size(jpeg, jlen, 8192, 8192);
+		ooblex_frame_header fh;
+		memset(&fh, 0, sizeof(fh));
+		fh.kind = OOBLEX_KIND_FRAME;
+		memcpy(fh.client_id, id, OOBLEX_CLIENT_ID_LEN);
+		fh.width = fh.height = 8192;
+		fh.pixfmt = OOBLEX_PIXFMT_JPEG;
+		fh.reply_pixfmt = OOBLEX_PIXFMT_JPEG;
+		fh.jpeg_quality = 50;
+		fh.frame_id = fh.seq = 5;
+		g_strlcpy(fh.effect, "invert", sizeof(fh.effect));
+		fh.payload_len = (uint32_t)jlen;
+		size_t hlen = ooblex_wire_header_len(&fh);
+		uint8_t *msg = malloc(hlen + jlen);
+		ooblex_wire_write_header(&fh, msg);
+		memcpy(msg + hlen, jpeg, jlen);
+		freeReplyObject(redisCommand(rc, "LPUSH %s %b", OOBLEX_KEY_FRAMES, msg, hlen + jlen));
+		free(msg);
+		tjFree(jpeg);
+	}
+	EXPECT_EQ(harness_wait_len(rc, key, 5, 20000), 5);
 	int codes[8] = { 0 };
 	char reasons[8][OOBLEX_ERROR_TEXT_MAX + 1] = { "" };
 	EXPECT_EQ(collect_errors(rc, key, codes, reasons), 0);	/* nothing delivered */
@@ -1003,6 +1028,8 @@ static void test_error_results_reach_the_client(void) {
 	EXPECT(strstr(reasons[3], "teleport") != NULL);
 	EXPECT_EQ(codes[4], OOBLEX_FRAME_ERR_REFUSED);
 	EXPECT(strstr(reasons[4], "not allowed") != NULL);
+	EXPECT_EQ(codes[5], OOBLEX_FRAME_ERR_BAD_FRAME);
+	EXPECT(strstr(reasons[5], "over this worker's limit") != NULL);
 	/* The processing list is empty: the batch completed. */
 	EXPECT_EQ(harness_int(rc, "LLEN %s", OOBLEX_KEY_PROCESSING_PREFIX "budget-1"), 0);
 	gchar *path = g_build_filename(dir, "ooblex_worker_budget-1.prom", NULL);
