@@ -25,7 +25,8 @@
 # Per target figures (execs, execs/s, cov, ft) go to TAP comments and to
 # tests/out/fuzz/summary.json.
 #
-# Environment: FUZZ_RSS_LIMIT_MB (2048), FUZZ_TIMEOUT (10 s per input),
+# Environment: FUZZ_SEED (libFuzzer's -seed; CI sets 1 so that its runs repeat),
+# FUZZ_RSS_LIMIT_MB (2048), FUZZ_TIMEOUT (10 s per input),
 # FUZZ_OUT (tests/out/fuzz), CLANG (clang-14 or clang), CC (cc).
 set -u
 
@@ -248,6 +249,9 @@ fuzz_target() {
 		dict="$FUZZ_DIR/fuzz_$name.dict"
 	fi
 	[ -n "$dict" ] && args+=(-dict="$dict")
+	# A fixed seed makes a run repeatable: the same inputs in the same order,
+	# so a find comes from a change to the code, not from the luck of a run.
+	[ -n "${FUZZ_SEED:-}" ] && args+=(-seed="$FUZZ_SEED")
 	local seeds=()
 	[ -d "$FUZZ_DIR/corpus/$name" ] && seeds+=("$FUZZ_DIR/corpus/$name")
 	local rc=0
