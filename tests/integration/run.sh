@@ -67,7 +67,11 @@ tap_check "BATCH_SIZE is taken from the environment and shown in the registry" b
 NE_PORT=$(free_port)
 prometheus-node-exporter --web.listen-address="127.0.0.1:$NE_PORT" --collector.disable-defaults \
   --collector.textfile --collector.textfile.directory="$OUT/metrics" >"$OUT/node-exporter.log" 2>&1 & NE=$!
-wait_for 10 curl -sf -o "$OUT/scrape.txt" "http://127.0.0.1:$NE_PORT/metrics"
+if ! wait_for 10 curl -sf -o "$OUT/scrape.txt" "http://127.0.0.1:$NE_PORT/metrics"; then
+  # Why, for the next person: its own words (a port it could not bind...).
+  echo "# node exporter on port $NE_PORT gave no scrape; running: $(kill -0 $NE 2>/dev/null && echo yes || echo no)"
+  tail -5 "$OUT/node-exporter.log" | sed 's/^/#   /'
+fi
 tap_check "node exporter serves the worker's metrics" bash -c \
   "grep -Eq '^ooblex_worker_frames_total\{effect=\"invert\",worker=\"worker-a\"\} [1-9]' '$OUT/scrape.txt' &&
    grep -q '^ooblex_worker_processing_seconds_bucket{effect=\"invert\",worker=\"worker-a\",le=\"+Inf\"} [1-9]' '$OUT/scrape.txt' &&
