@@ -94,6 +94,11 @@ restart_redis() {  # restart_redis INDEX-IN-PIDS
   for attempt in $(seq 1 10); do
     say "redis exited (status $status); restarting it in ${delay}s (attempt $attempt of 10)"
     sleep "$delay" & wait $! || true
+    # Redis went down with the rest (a signal to the whole group): the demo
+    # is stopping, not Redis crashing.
+    for j in "${!PIDS[@]}"; do
+      [ "$j" = "$i" ] || kill -0 "${PIDS[$j]}" 2>/dev/null || { say "${NAMES[$j]} exited too: not restarting redis"; return 1; }
+    done
     redis-server "${REDIS_ARGS[@]}" &
     PIDS[$i]=$!
     for _ in $(seq 1 50); do redis_answers && break; kill -0 "${PIDS[$i]}" 2>/dev/null || break; sleep 0.1; done
