@@ -117,20 +117,24 @@ void harness_flood_from(redisContext *c, const char *queue, const uint8_t id[OOB
 	flood(c, queue, id, effect, first, n, NULL, 0);
 }
 
+void harness_frame_header(ooblex_frame_header *h, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect) {
+	memset(h, 0, sizeof(*h));
+	h->kind = OOBLEX_KIND_FRAME;
+	memcpy(h->client_id, id, OOBLEX_CLIENT_ID_LEN);
+	h->width = HARNESS_W;
+	h->height = HARNESS_H;
+	h->pixfmt = OOBLEX_PIXFMT_I420;
+	h->reply_pixfmt = OOBLEX_PIXFMT_JPEG;
+	h->jpeg_quality = 50;
+	g_strlcpy(h->effect, effect, sizeof(h->effect));
+	h->payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, HARNESS_W, HARNESS_H);
+}
+
 static void flood(redisContext *c, const char *queue, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect,
 		uint32_t first, int n, const uint8_t *fill, uint64_t deadline_us) {
 	ooblex_frame_header h;
-	memset(&h, 0, sizeof(h));
-	h.kind = OOBLEX_KIND_FRAME;
-	memcpy(h.client_id, id, OOBLEX_CLIENT_ID_LEN);
-	h.width = HARNESS_W;
-	h.height = HARNESS_H;
-	h.pixfmt = OOBLEX_PIXFMT_I420;
-	h.reply_pixfmt = OOBLEX_PIXFMT_JPEG;
-	h.jpeg_quality = 50;
+	harness_frame_header(&h, id, effect);
 	h.deadline_us = deadline_us;
-	g_strlcpy(h.effect, effect, sizeof(h.effect));
-	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, HARNESS_W, HARNESS_H);
 	size_t hlen = ooblex_wire_header_len(&h);
 	uint8_t *msg = malloc(hlen + h.payload_len);
 	if(fill != NULL)

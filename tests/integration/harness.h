@@ -41,6 +41,9 @@ void harness_stop(GPid pid, int sig, int *status);
 
 /* A fresh client id and the key its results go to. */
 void harness_new_client(uint8_t id[OOBLEX_CLIENT_ID_LEN], char key[OOBLEX_KEY_MAX]);
+/* A HARNESS_W x HARNESS_H I420 frame's header for client id and effect, JPEG
+ * replies at quality 50; seq, frame id and deadline are the caller's. */
+void harness_frame_header(ooblex_frame_header *h, const uint8_t id[OOBLEX_CLIENT_ID_LEN], const char *effect);
 /* Queues n small (32x24) I420 frames, seq 1..n, for client id with this
  * effect into queue; pixels are mid-gray unless fill is given (32*24*3/2
  * bytes). deadline_us: 0 for none. */

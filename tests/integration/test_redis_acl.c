@@ -135,17 +135,8 @@ static void no_tick(void *user_data) {
 /* A small I420 frame for client id, seq, effect "invert". */
 static uint8_t *make_frame(const uint8_t id[OOBLEX_CLIENT_ID_LEN], uint32_t seq, size_t *len) {
 	ooblex_frame_header h;
-	memset(&h, 0, sizeof(h));
-	h.kind = OOBLEX_KIND_FRAME;
-	memcpy(h.client_id, id, OOBLEX_CLIENT_ID_LEN);
-	h.width = HARNESS_W;
-	h.height = HARNESS_H;
-	h.pixfmt = OOBLEX_PIXFMT_I420;
-	h.reply_pixfmt = OOBLEX_PIXFMT_JPEG;
-	h.jpeg_quality = 50;
+	harness_frame_header(&h, id, "invert");
 	h.frame_id = h.seq = seq;
-	g_strlcpy(h.effect, "invert", sizeof(h.effect));
-	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, HARNESS_W, HARNESS_H);
 	size_t hlen = ooblex_wire_header_len(&h);
 	uint8_t *msg = malloc(hlen + h.payload_len);
 	memset(msg + hlen, 100, h.payload_len);
