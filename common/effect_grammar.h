@@ -6,7 +6,7 @@
  * The text is never handed to libavfilter's own graph parser (which creates
  * and initialises every filter it reads, before anyone can look at it); the
  * worker builds the graph from the parse below, one allowlisted filter and
- * one allowlisted option at a time (worker/effects.c). The plugin checks the
+ * one allowlisted option at a time (worker/effects/effects.c). The plugin checks the
  * same grammar when a page asks for an effect, so a refused graph is refused
  * with the same words at both ends.
  *

@@ -3,7 +3,7 @@
  * before libavcodec allocates anything: the VP8 keyframe header, one H.264
  * SPS, every SPS of an Annex B access unit, and the size policy.
  *
- * fuzz-sources: plugin/bitstream_headers.c
+ * fuzz-sources: plugin/ingest/bitstream_headers.c common/ooblex_codec.c
  * fuzz-pkgs:
  *
  * Besides memory errors, what each reader promises is checked (abort() on
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bitstream_headers.h"
+#include "ooblex_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

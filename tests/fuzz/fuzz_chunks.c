@@ -1,7 +1,7 @@
 /*
  * fuzz_chunks.c - the data channel chunks the plugin sends to the page.
  *
- * fuzz-sources: plugin/dc_chunker.c
+ * fuzz-sources: plugin/egress/dc_chunker.c
  * fuzz-pkgs:
  *
  * The page reassembles chunks in JavaScript (html/js/ooblex.js,

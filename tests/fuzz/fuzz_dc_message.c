@@ -3,7 +3,7 @@
  * reads them: parsed (dc_message), and every ack offered to the ack window
  * (dc_window), whose invariants are checked.
  *
- * fuzz-sources: plugin/dc_message.c plugin/dc_window.c
+ * fuzz-sources: plugin/egress/dc_message.c plugin/egress/dc_window.c
  * fuzz-pkgs:
  */
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * fuzz_effect_grammar.c - effect strings from a browser, through the
  * ffmpeg: grammar and the worker's graph building.
  *
- * fuzz-sources: common/effect_grammar.c common/ooblex_wire.c common/ooblex_route.c worker/effects.c
+ * fuzz-sources: common/effect_grammar.c common/ooblex_wire.c common/ooblex_route.c worker/effects/effects.c
  * fuzz-pkgs: libavfilter libavutil glib-2.0
  *
  * The input is an effect string as a page sends it (every byte arbitrary,
@@ -40,7 +40,7 @@
 static int in_custom_apply;	/* a pure ffmpeg: string is being applied */
 static int allow_core;	/* core effects' own filters may appear */
 
-/* What the core effects' fixed graphs use (worker/effects.c's table). */
+/* What the core effects' fixed graphs use (worker/effects/effects.c's table). */
 static const char *const core_filters[] = { "split", "smartblur", "blend", "lutyuv", "sobel", "colorchannelmixer",
 	"gblur", "hqdn3d", "scale", "null", "hflip", "format", "buffer", "buffersink", NULL };
 

@@ -1,7 +1,7 @@
 /*
  * fuzz_reorder.c - the reorder buffer with arbitrary sequence numbers and times.
  *
- * fuzz-sources: plugin/reorder.c
+ * fuzz-sources: plugin/lib/reorder.c
  * fuzz-pkgs:
  *
  * The buffer is used twice (plugin/reorder.h): as the RTP jitter buffer,

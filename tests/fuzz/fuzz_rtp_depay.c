@@ -1,7 +1,7 @@
 /*
  * fuzz_rtp_depay.c - what a browser's RTP goes through in the plugin.
  *
- * fuzz-sources: plugin/rtp_packet.c plugin/depay.c plugin/depay_vp8.c plugin/depay_h264.c plugin/reorder.c
+ * fuzz-sources: plugin/ingest/rtp_packet.c plugin/ingest/depay.c plugin/ingest/depay_vp8.c plugin/ingest/depay_h264.c common/ooblex_codec.c plugin/lib/reorder.c
  * fuzz-pkgs:
  *
  * Drives the receiving path of plugin/ingest.c without the decoder: RTP

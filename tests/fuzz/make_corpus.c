@@ -1,7 +1,7 @@
 /*
  * make_corpus.c - writes the seed corpora that are made from real data.
  *
- * fuzz-sources: tests/video_test_source.c plugin/video_encoder.c plugin/rtp_packetizer.c common/ooblex_wire.c worker/jpeg_codec.c
+ * fuzz-sources: tests/video_test_source.c plugin/egress/video_encoder.c plugin/egress/rtp_packetizer.c common/ooblex_codec.c common/ooblex_wire.c worker/jpeg_codec.c
  * fuzz-pkgs: libavcodec libavutil libturbojpeg
  *
  * Not a fuzz target (tests/fuzz/run.sh builds it for `run.sh seeds`):

@@ -10,7 +10,7 @@
 #
 # Targets are tests/fuzz/fuzz_<name>.c (TARGET is <name> or fuzz_<name>). The
 # first comment block of each holds two lines this script reads:
-#   fuzz-sources: plugin/rtp_packet.c ...   project .c files (from the top) it links
+#   fuzz-sources: plugin/ingest/rtp_packet.c ...   project .c files (from the top) it links
 #   fuzz-pkgs: glib-2.0 ...                 pkg-config names (may be empty)
 # Each target is built twice into tests/out/fuzz/bin/: fuzz_<name> (clang,
 # libFuzzer + ASan + UBSan) and replay_<name> (the system cc, ASan + UBSan,
@@ -135,11 +135,16 @@ build_target() {
 	fi
 	# Headers the target may include: every .h of the project directories.
 	local deps=("${files[@]}" "$FUZZ_DIR/replay.c" "$0")
-	for s in "$TOP"/common/*.h "$TOP"/plugin/*.h "$TOP"/worker/*.h "$TOP"/tests/*.h "$FUZZ_DIR"/*.h; do
-		[ -e "$s" ] && deps+=("$s")
-	done
+	# Like the tests, a target sees every project folder's headers.
+	local incdirs=() d
+	while IFS= read -r d; do
+		incdirs+=(-I"$d")
+	done < <(find "$TOP/common" "$TOP/plugin" "$TOP/worker" -type d | sort)
+	while IFS= read -r s; do
+		deps+=("$s")
+	done < <(find "$TOP/common" "$TOP/plugin" "$TOP/worker" "$TOP/tests" -maxdepth 3 -name '*.h' | sort)
 	local common_flags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -Wall -Wextra -fno-omit-frame-pointer
-		-DOOBLEX_FUZZ -I"$TOP/common" -I"$TOP/plugin" -I"$TOP/worker" -I"$TOP/tests" -I"$FUZZ_DIR")
+		-DOOBLEX_FUZZ "${incdirs[@]}" -I"$TOP/tests" -I"$FUZZ_DIR")
 	# A C++ source needs the C++ driver; split files by language.
 	local cfiles=() cxxfiles=()
 	for s in "${files[@]}"; do

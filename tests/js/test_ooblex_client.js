@@ -5,7 +5,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const { Client, ChunkAssembler } = require('../../html/js/ooblex.js');
 
-// Builds the chunks of one frame exactly as plugin/dc_chunker.c does.
+// Builds the chunks of one frame exactly as plugin/egress/dc_chunker.c does.
 function chunks(frameId, meta, jpeg, maxMsg = 16384) {
   const metaBytes = Buffer.from(JSON.stringify(meta));
   const whole = Buffer.concat([metaBytes, Buffer.from(jpeg)]);

@@ -16,6 +16,7 @@
 
 #include "bitstream_craft.h"
 #include "bitstream_headers.h"
+#include "ooblex_codec.h"
 
 /* ------------------------------------------------------- real keyframes */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <turbojpeg.h>
 
-#include "bitstream_headers.h"
+#include "ooblex_codec.h"
 #include "ooblex_wire.h"
 #include "rtp_packetizer.h"
 #include "video_encoder.h"

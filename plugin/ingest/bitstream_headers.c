@@ -251,12 +251,3 @@ int ooblex_h264_frame_size(const uint8_t *p, size_t len, unsigned *coded_width, 
 	}
 	return found;
 }
-
-int ooblex_picture_fits(unsigned width, unsigned height, unsigned max_width, unsigned max_height) {
-	uint64_t lim_long = max_width > max_height ? max_width : max_height;
-	uint64_t lim_short = max_width > max_height ? max_height : max_width;
-	lim_long = (lim_long + 15) / 16 * 16;
-	lim_short = (lim_short + 15) / 16 * 16;
-	unsigned lg = width > height ? width : height, sh = width > height ? height : width;
-	return width > 0 && height > 0 && lg <= lim_long && sh <= lim_short;
-}

@@ -19,21 +19,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "ooblex_codec.h"
 #include "rtp_packet.h"
 
 /* Encoded frames are handed out with this much zeroed slack after the data,
  * which is what libavcodec's parsers and decoders require (64 in FFmpeg 5). */
 #define OOBLEX_DEPAY_PADDING 64
-
-typedef enum ooblex_codec {
-	OOBLEX_CODEC_NONE = 0,
-	OOBLEX_CODEC_VP8,
-	OOBLEX_CODEC_H264,
-} ooblex_codec;
-
-/* "vp8" / "h264" (as in SDP and libavcodec); NULL for NONE. */
-const char *ooblex_codec_name(ooblex_codec codec);
-ooblex_codec ooblex_codec_from_name(const char *name);
 
 typedef struct ooblex_encoded_frame {
 	uint8_t *data;	/* owned by the depacketizer; valid until the next push */

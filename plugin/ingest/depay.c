@@ -42,24 +42,6 @@ struct ooblex_depay {
 	ooblex_depay_stats stats;
 };
 
-const char *ooblex_codec_name(ooblex_codec codec) {
-	switch(codec) {
-		case OOBLEX_CODEC_VP8: return "vp8";
-		case OOBLEX_CODEC_H264: return "h264";
-		default: return NULL;
-	}
-}
-
-ooblex_codec ooblex_codec_from_name(const char *name) {
-	if(name == NULL)
-		return OOBLEX_CODEC_NONE;
-	if(!strcmp(name, "vp8"))
-		return OOBLEX_CODEC_VP8;
-	if(!strcmp(name, "h264"))
-		return OOBLEX_CODEC_H264;
-	return OOBLEX_CODEC_NONE;
-}
-
 int ooblex_frame_buf_append(ooblex_frame_buf *f, const uint8_t *data, size_t len) {
 	if(f->max && (len > f->max || f->len > f->max - len)) {
 		f->over_max = 1;

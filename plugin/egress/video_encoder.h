@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "depay.h"
+#include "ooblex_codec.h"
 
 typedef struct ooblex_video_encoder ooblex_video_encoder;
 

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "depay.h"
+#include "ooblex_codec.h"
 
 typedef struct ooblex_video_output_config {
 	ooblex_codec codec;

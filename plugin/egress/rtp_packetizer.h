@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "depay.h"
+#include "ooblex_codec.h"
 
 #define OOBLEX_RTP_MAX_PACKET 1500
 

@@ -53,10 +53,4 @@ int ooblex_h264_parse_sps(const uint8_t *nal, size_t len, ooblex_h264_sps *sps);
  * coded size among them (by area), or -1 if any is malformed. */
 int ooblex_h264_frame_size(const uint8_t *annexb, size_t len, unsigned *coded_width, unsigned *coded_height);
 
-/* Whether a width x height picture fits a max_width x max_height limit in
- * either orientation (a phone held upright sends 1080x1920 for a 1920x1080
- * limit). The limit is taken in whole 16-pixel macroblocks, so H.264's coded
- * 1920x1088 fits 1920x1080. */
-int ooblex_picture_fits(unsigned width, unsigned height, unsigned max_width, unsigned max_height);
-
 #endif

@@ -32,7 +32,7 @@
  * loaded the module receive it.
  *
  * Build a module with:  cc -shared -fPIC -o myeffect.so myeffect.c
- * (worker/examples/threshold_effect.c is a complete example).
+ * (worker/effects/examples/threshold_effect.c is a complete example).
  */
 #ifndef OOBLEX_EFFECT_H
 #define OOBLEX_EFFECT_H
