@@ -235,7 +235,8 @@ typedef struct janus_ooblex_session {
 	ooblex_egress *egress;
 	volatile gint refused_logged;	/* each refusal verdict is logged once per run */
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue;
-	/* Lock order: session->mutex, then metrics_mutex, then the egress's own. */
+	/* Lock order: sessions_mutex, session->mutex, metrics_mutex, then the
+	 * egress's own lock (egress.h); never the other way. */
 	janus_mutex metrics_mutex;	/* serialises metrics_take (metrics_seen) with a restart */
 	ooblex_counter_tracker metrics_seen;	/* under metrics_mutex */
 	volatile gint hangingup;
