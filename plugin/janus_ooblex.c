@@ -215,10 +215,9 @@ static GThread *metrics_thread = NULL;
 static GMutex metrics_wake_lock;
 static GCond metrics_wake;
 
-/* Totals over the plugin's life, for the Admin API. */
-static atomic_uint_fast64_t total_sessions_started, total_frames_queued, total_frames_dropped_queue,
-	total_results, total_results_malformed, total_results_error, total_frames_sent,
-	total_results_refused[OOBLEX_RESULT_VERDICTS];
+/* Sessions started over the plugin's life (the session counters' totals are
+ * in metrics: janus_ooblex_metrics_take). */
+static atomic_uint_fast64_t total_sessions_started;
 /* Decode threads still running; shutdown waits for them before the producer goes. */
 static atomic_int live_ingests;
 
@@ -242,11 +241,10 @@ typedef struct janus_ooblex_session {
 	ooblex_stage_stats stages;
 	atomic_uint_fast32_t resolved_seq;	/* for the ingest's in-flight count */
 	atomic_uint_fast32_t queued_seq;	/* the ingest's last queued: results above it were never asked for */
-	/* Results refused by the gate, by verdict (malformed ones also count in
-	 * results_malformed); each verdict is logged once per run. */
+	/* Results refused by the gate, by verdict; each verdict is logged once per run. */
 	atomic_uint_fast64_t results_refused[OOBLEX_RESULT_VERDICTS];
 	volatile gint refused_logged;
-	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received, results_malformed,
+	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received,
 		frames_sent, chunks_sent, frames_dropped_channel;
 	atomic_uint_fast64_t results_error;	/* error results from workers */
 	atomic_uint_fast64_t errors_resolved;	/* of them, released by the reorder buffer as skips */
@@ -591,7 +589,6 @@ static unsigned janus_ooblex_dc_in_flight(janus_ooblex_session *session) {
 static void janus_ooblex_count_sent(janus_ooblex_session *session, held_result *r, uint64_t sent_us) {
 	r->counted = TRUE;
 	atomic_fetch_add(&session->frames_sent, 1);
-	atomic_fetch_add(&total_frames_sent, 1);
 	ooblex_stage_stats_add(&session->stages, r->h.capture_us, r->h.queued_us, r->h.worker_start_us,
 		r->h.worker_end_us, r->received_us, sent_us);
 	ooblex_plugin_metrics_observe(metrics, r->h.capture_us, r->h.queued_us, r->h.worker_start_us,
@@ -691,29 +688,11 @@ static void janus_ooblex_flush_ready(janus_ooblex_session *session, uint64_t now
 	atomic_store(&session->resolved_seq, ooblex_reorder_next(session->reorder) - 1);
 }
 
-/* Refused results by verdict, for the Admin API and stats. */
-static json_t *janus_ooblex_refused_json(atomic_uint_fast64_t *counts) {
-	json_t *o = json_object();
-	static const struct { ooblex_result_verdict v; const char *name; } names[] = {
-		{ OOBLEX_RESULT_OVERSIZED, "oversized" }, { OOBLEX_RESULT_MALFORMED, "malformed" },
-		{ OOBLEX_RESULT_TOO_BIG_PICTURE, "picture_too_big" }, { OOBLEX_RESULT_UNSIGNED, "unsigned" },
-		{ OOBLEX_RESULT_BAD_MAC, "bad_mac" }, { OOBLEX_RESULT_UNEXPECTED, "unexpected" },
-	};
-	for(size_t i = 0; i < G_N_ELEMENTS(names); i++)
-		json_object_set_new(o, names[i].name, json_integer((json_int_t)atomic_load(&counts[names[i].v])));
-	return o;
-}
-
 /* A result the gate refused: counted by verdict, logged once per verdict
  * and run (whoever writes them could otherwise fill the log). */
 static void janus_ooblex_refuse_result(janus_ooblex_session *session, const char *key, size_t len,
 		ooblex_result_verdict v) {
 	atomic_fetch_add(&session->results_refused[v], 1);
-	atomic_fetch_add(&total_results_refused[v], 1);
-	if(v == OOBLEX_RESULT_MALFORMED || v == OOBLEX_RESULT_OVERSIZED || v == OOBLEX_RESULT_TOO_BIG_PICTURE) {
-		atomic_fetch_add(&session->results_malformed, 1);
-		atomic_fetch_add(&total_results_malformed, 1);
-	}
 	gint bit = 1 << v, old = g_atomic_int_or(&session->refused_logged, bit);
 	if(!(old & bit))
 		JANUS_LOG(LOG_WARN, "[ooblex-%s] Refusing a result from %s (%zu bytes): %s (logged once; see results_refused)\n",
@@ -728,7 +707,6 @@ static void janus_ooblex_refuse_result(janus_ooblex_session *session, const char
  * reason). Takes r. */
 static gboolean janus_ooblex_on_error_result(janus_ooblex_session *session, held_result *r, uint64_t now) {
 	atomic_fetch_add(&session->results_error, 1);
-	atomic_fetch_add(&total_results_error, 1);
 	unsigned code = r->h.error_code <= OOBLEX_FRAME_ERR_MAX ? r->h.error_code : 0;
 	gboolean tell = session->error_event_us[code] == 0 || now - session->error_event_us[code] >= 1000000;
 	if(tell)
@@ -768,7 +746,6 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 	janus_mutex_unlock(&sessions_mutex);
 	if(session == NULL)
 		return;	/* the client left; its list expires by itself */
-	atomic_fetch_add(&total_results, 1);
 	ooblex_frame_header h;
 	const uint8_t *payload = NULL;
 	ooblex_result_verdict v = ooblex_result_gate_check(result_gate, session->client_id, msg, len, &h, &payload);
@@ -851,13 +828,10 @@ static void janus_ooblex_ingest_keyframe(void *user) {
 
 static void janus_ooblex_ingest_frame(uint8_t *msg, size_t len, void *user) {
 	janus_ooblex_session *session = user;
-	if(ooblex_producer_push_frame(producer, reader, msg, len) == 0) {
+	if(ooblex_producer_push_frame(producer, reader, msg, len) == 0)
 		atomic_fetch_add(&session->frames_queued, 1);
-		atomic_fetch_add(&total_frames_queued, 1);
-	} else {
+	else
 		atomic_fetch_add(&session->frames_dropped_queue, 1);
-		atomic_fetch_add(&total_frames_dropped_queue, 1);
-	}
 }
 
 static void janus_ooblex_ingest_stopped(void *user) {
@@ -941,57 +915,77 @@ static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
 
 /* ---------------------------------------------------------------- metrics */
 
+/* A snapshot of a session's counters (counters.h): the one place that reads
+ * them, for its stats, the plugin's totals and Prometheus. Caller holds the
+ * session's return_mutex (the reorder buffer). */
+static void janus_ooblex_counters_read(janus_ooblex_session *session, uint64_t out[OOBLEX_C_COUNT]) {
+	const ooblex_ingest_stats *is = &session->ingest_stats;
+	memset(out, 0, OOBLEX_C_COUNT * sizeof(out[0]));
+	out[OOBLEX_C_PACKETS_RECEIVED] = atomic_load(&is->packets_received);
+	out[OOBLEX_C_PACKETS_DROPPED] = atomic_load(&is->packets_dropped);
+	out[OOBLEX_C_PACKETS_MALFORMED] = atomic_load(&is->packets_malformed);
+	out[OOBLEX_C_PACKETS_LOST] = atomic_load(&is->packets_lost);
+	out[OOBLEX_C_PACKETS_LATE] = atomic_load(&is->packets_late);
+	out[OOBLEX_C_PACKETS_DUPLICATE] = atomic_load(&is->packets_duplicate);
+	out[OOBLEX_C_FRAMES_ASSEMBLED] = atomic_load(&is->frames_assembled);
+	out[OOBLEX_C_FRAMES_INCOMPLETE] = atomic_load(&is->frames_incomplete);
+	out[OOBLEX_C_FRAMES_OVER_CAP] = atomic_load(&is->frames_over_cap);
+	out[OOBLEX_C_FRAMES_PICTURE_TOO_LARGE] = atomic_load(&is->frames_too_large);
+	out[OOBLEX_C_KEYFRAMES_OVER_BUDGET] = atomic_load(&is->keyframes_over_budget);
+	out[OOBLEX_C_FRAMES_DECODED] = atomic_load(&is->frames_decoded);
+	out[OOBLEX_C_DECODE_ERRORS] = atomic_load(&is->decode_errors);
+	out[OOBLEX_C_FRAMES_SAMPLED] = atomic_load(&is->frames_sampled);
+	out[OOBLEX_C_FRAMES_DEFERRED] = atomic_load(&is->frames_deferred);
+	out[OOBLEX_C_FRAMES_UNSUPPORTED] = atomic_load(&is->frames_unsupported);
+	out[OOBLEX_C_KEYFRAMES_REQUESTED] = atomic_load(&is->keyframes_requested);
+	out[OOBLEX_C_FRAMES_QUEUED] = atomic_load(&session->frames_queued);
+	out[OOBLEX_C_FRAMES_DROPPED_QUEUE_FULL] = atomic_load(&session->frames_dropped_queue);
+	out[OOBLEX_C_RESULTS] = atomic_load(&session->results_received);
+	out[OOBLEX_C_REFUSED_OVERSIZED] = atomic_load(&session->results_refused[OOBLEX_RESULT_OVERSIZED]);
+	out[OOBLEX_C_REFUSED_MALFORMED] = atomic_load(&session->results_refused[OOBLEX_RESULT_MALFORMED]);
+	out[OOBLEX_C_REFUSED_PICTURE_TOO_BIG] = atomic_load(&session->results_refused[OOBLEX_RESULT_TOO_BIG_PICTURE]);
+	out[OOBLEX_C_REFUSED_UNSIGNED] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNSIGNED]);
+	out[OOBLEX_C_REFUSED_BAD_MAC] = atomic_load(&session->results_refused[OOBLEX_RESULT_BAD_MAC]);
+	out[OOBLEX_C_REFUSED_UNEXPECTED] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNEXPECTED]);
+	out[OOBLEX_C_RESULTS_ERROR] = atomic_load(&session->results_error);
+	out[OOBLEX_C_ERRORS_RESOLVED] = atomic_load(&session->errors_resolved);
+	out[OOBLEX_C_FRAMES_SENT] = atomic_load(&session->frames_sent);
+	out[OOBLEX_C_CHUNKS_SENT] = atomic_load(&session->chunks_sent);
+	out[OOBLEX_C_FRAMES_DROPPED_CHANNEL] = atomic_load(&session->frames_dropped_channel);
+	out[OOBLEX_C_FRAMES_DROPPED_BACKPRESSURE] = atomic_load(&session->frames_dropped_backpressure);
+	out[OOBLEX_C_BAD_ACKS] = atomic_load(&session->dc_bad_acks);
+	out[OOBLEX_C_DATA_READY_EVENTS] = atomic_load(&session->data_ready_events);
+	if(session->reorder != NULL) {
+		const ooblex_reorder_stats *rs = ooblex_reorder_get_stats(session->reorder);
+		out[OOBLEX_C_REORDER_DELIVERED] = rs->delivered;
+		out[OOBLEX_C_REORDER_LATE] = rs->late;
+		out[OOBLEX_C_REORDER_DUPLICATES] = rs->duplicates;
+		out[OOBLEX_C_REORDER_SKIPPED] = rs->skipped;
+	}
+	ooblex_counters_derive(out);
+}
+
 /* Adds what a session's counters grew by since the last look to the
  * plugin's totals. Caller holds the session's return_mutex. */
 static void janus_ooblex_metrics_take(janus_ooblex_session *session) {
-	const ooblex_ingest_stats *is = &session->ingest_stats;
-	uint64_t now[OOBLEX_C_COUNT] = { 0 };
-	now[OOBLEX_C_PACKETS_RECEIVED] = atomic_load(&is->packets_received);
-	now[OOBLEX_C_PACKETS_LOST] = atomic_load(&is->packets_lost);
-	now[OOBLEX_C_PACKETS_LATE] = atomic_load(&is->packets_late);
-	now[OOBLEX_C_PACKETS_DUPLICATE] = atomic_load(&is->packets_duplicate);
-	now[OOBLEX_C_PACKETS_MALFORMED] = atomic_load(&is->packets_malformed);
-	now[OOBLEX_C_PACKETS_DROPPED] = atomic_load(&is->packets_dropped);
-	now[OOBLEX_C_FRAMES_DECODED] = atomic_load(&is->frames_decoded);
-	now[OOBLEX_C_FRAMES_SAMPLED] = atomic_load(&is->frames_sampled);
-	now[OOBLEX_C_DROP_INCOMPLETE] = atomic_load(&is->frames_incomplete);
-	now[OOBLEX_C_DROP_FRAME_OVER_CAP] = atomic_load(&is->frames_over_cap);
-	now[OOBLEX_C_DROP_PICTURE_TOO_LARGE] = atomic_load(&is->frames_too_large);
-	now[OOBLEX_C_DROP_KEYFRAME_BUDGET] = atomic_load(&is->keyframes_over_budget);
-	now[OOBLEX_C_DROP_DECODE_ERROR] = atomic_load(&is->decode_errors);
-	now[OOBLEX_C_DROP_IN_FLIGHT] = atomic_load(&is->frames_deferred);
-	now[OOBLEX_C_FRAMES_QUEUED] = atomic_load(&session->frames_queued);
-	now[OOBLEX_C_DROP_QUEUE_FULL] = atomic_load(&session->frames_dropped_queue);
-	now[OOBLEX_C_FRAMES_PROCESSED] = atomic_load(&session->results_received);
-	now[OOBLEX_C_DROP_MALFORMED_RESULT] = atomic_load(&session->results_malformed);
-	now[OOBLEX_C_DROP_UNEXPECTED_RESULT] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNEXPECTED]);
-	now[OOBLEX_C_DROP_UNAUTHENTICATED_RESULT] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNSIGNED]) +
-		atomic_load(&session->results_refused[OOBLEX_RESULT_BAD_MAC]);
-	now[OOBLEX_C_DROP_WORKER_ERROR] = atomic_load(&session->results_error);
-	now[OOBLEX_C_FRAMES_RETURNED] = atomic_load(&session->frames_sent);
-	now[OOBLEX_C_DROP_CHANNEL] = atomic_load(&session->frames_dropped_channel);
-	now[OOBLEX_C_DROP_BACKPRESSURE] = atomic_load(&session->frames_dropped_backpressure);
-	if(session->reorder != NULL) {
-		const ooblex_reorder_stats *rs = ooblex_reorder_get_stats(session->reorder);
-		now[OOBLEX_C_DROP_LATE] = rs->late;
-		now[OOBLEX_C_DROP_DUPLICATE] = rs->duplicates;
-		now[OOBLEX_C_DROP_NEVER_RETURNED] = rs->skipped;
-	}
+	uint64_t now[OOBLEX_C_COUNT];
+	janus_ooblex_counters_read(session, now);
 	ooblex_plugin_metrics_accumulate(metrics, &session->metrics_seen, now);
 }
 
-/* After start reset the ingest and reorder counters to zero. Caller holds
- * return_mutex. */
-static void janus_ooblex_metrics_restarted(janus_ooblex_session *session) {
-	static const ooblex_counter restart_at_zero[] = {
-		OOBLEX_C_PACKETS_RECEIVED, OOBLEX_C_PACKETS_LOST, OOBLEX_C_PACKETS_LATE, OOBLEX_C_PACKETS_DUPLICATE,
-		OOBLEX_C_PACKETS_MALFORMED, OOBLEX_C_PACKETS_DROPPED, OOBLEX_C_FRAMES_DECODED, OOBLEX_C_FRAMES_SAMPLED,
-		OOBLEX_C_DROP_INCOMPLETE, OOBLEX_C_DROP_DECODE_ERROR, OOBLEX_C_DROP_IN_FLIGHT, OOBLEX_C_DROP_LATE,
-		OOBLEX_C_DROP_DUPLICATE, OOBLEX_C_DROP_NEVER_RETURNED,
-		OOBLEX_C_DROP_FRAME_OVER_CAP, OOBLEX_C_DROP_PICTURE_TOO_LARGE, OOBLEX_C_DROP_KEYFRAME_BUDGET,
-	};
-	for(size_t i = 0; i < G_N_ELEMENTS(restart_at_zero); i++)
-		session->metrics_seen.seen[restart_at_zero[i]] = 0;
+/* Every session's counters into the plugin's totals. Caller holds sessions_mutex. */
+static void janus_ooblex_metrics_take_all(void) {
+	if(sessions == NULL)
+		return;
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, sessions);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		janus_ooblex_session *session = value;
+		janus_mutex_lock(&session->return_mutex);
+		janus_ooblex_metrics_take(session);
+		janus_mutex_unlock(&session->return_mutex);
+	}
 }
 
 /* Once a second: every session's counters into the totals, then the file. */
@@ -1007,16 +1001,8 @@ static gpointer janus_ooblex_metrics_thread(gpointer data) {
 		if(sessions != NULL) {
 			g.sessions = g_hash_table_size(sessions);
 			g.processing = clients ? g_hash_table_size(clients) : 0;
-			GHashTableIter it;
-			gpointer value;
-			g_hash_table_iter_init(&it, sessions);
-			while(g_hash_table_iter_next(&it, NULL, &value)) {
-				janus_ooblex_session *session = value;
-				janus_mutex_lock(&session->return_mutex);
-				janus_ooblex_metrics_take(session);
-				janus_mutex_unlock(&session->return_mutex);
-			}
 		}
+		janus_ooblex_metrics_take_all();
 		janus_mutex_unlock(&sessions_mutex);
 		g.sessions_started = atomic_load(&total_sessions_started);
 		GPtrArray *workers = ooblex_reader_fleet(reader, &g.queue_length, &g.fleet_dropped_stale);
@@ -1270,10 +1256,9 @@ void janus_ooblex_destroy_session(janus_plugin_session *handle, int *error) {
 	janus_refcount_decrease(&session->ref);
 }
 
-/* Counters of one session, for query_session and the "stats" request. Only
- * atomics are read: this never waits on the media path. */
+/* Counters of one session, for query_session and the "stats" request. The
+ * ingest's counters are atomics: this never waits on the media path. */
 static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
-	ooblex_ingest_stats *is = &session->ingest_stats;
 	json_t *info = json_object();
 	janus_mutex_lock(&session->mutex);
 	json_object_set_new(info, "started", session->started ? json_true() : json_false());
@@ -1285,39 +1270,10 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 		json_object_set_new(info, "codec", json_string(ooblex_codec_name(session->codec)));
 	janus_mutex_unlock(&session->mutex);
 	json_object_set_new(info, "data_channel_ready", json_boolean(g_atomic_int_get(&session->dc_ready)));
-	uint64_t decoded = atomic_load(&is->frames_decoded), sent = atomic_load(&session->frames_sent);
-	json_t *frames = json_object();
-	json_object_set_new(frames, "packets_received", json_integer((json_int_t)atomic_load(&is->packets_received)));
-	json_object_set_new(frames, "packets_dropped", json_integer((json_int_t)atomic_load(&is->packets_dropped)));
-	json_object_set_new(frames, "packets_malformed", json_integer((json_int_t)atomic_load(&is->packets_malformed)));
-	json_object_set_new(frames, "packets_lost", json_integer((json_int_t)atomic_load(&is->packets_lost)));
-	json_object_set_new(frames, "packets_late", json_integer((json_int_t)atomic_load(&is->packets_late)));
-	json_object_set_new(frames, "packets_duplicate", json_integer((json_int_t)atomic_load(&is->packets_duplicate)));
-	json_object_set_new(frames, "assembled", json_integer((json_int_t)atomic_load(&is->frames_assembled)));
-	json_object_set_new(frames, "incomplete", json_integer((json_int_t)atomic_load(&is->frames_incomplete)));
-	json_object_set_new(frames, "over_cap", json_integer((json_int_t)atomic_load(&is->frames_over_cap)));
-	json_object_set_new(frames, "picture_too_large", json_integer((json_int_t)atomic_load(&is->frames_too_large)));
-	json_object_set_new(frames, "keyframes_over_budget", json_integer((json_int_t)atomic_load(&is->keyframes_over_budget)));
-	json_object_set_new(frames, "decoded", json_integer((json_int_t)decoded));
-	json_object_set_new(frames, "decode_errors", json_integer((json_int_t)atomic_load(&is->decode_errors)));
-	json_object_set_new(frames, "sampled", json_integer((json_int_t)atomic_load(&is->frames_sampled)));
-	json_object_set_new(frames, "deferred_in_flight", json_integer((json_int_t)atomic_load(&is->frames_deferred)));
-	json_object_set_new(frames, "queued", json_integer((json_int_t)atomic_load(&session->frames_queued)));
-	json_object_set_new(frames, "dropped_queue_full", json_integer((json_int_t)atomic_load(&session->frames_dropped_queue)));
-	json_object_set_new(frames, "results", json_integer((json_int_t)atomic_load(&session->results_received)));
-	json_object_set_new(frames, "results_malformed", json_integer((json_int_t)atomic_load(&session->results_malformed)));
-	json_object_set_new(frames, "results_refused", janus_ooblex_refused_json(session->results_refused));
-	json_object_set_new(frames, "results_error", json_integer((json_int_t)atomic_load(&session->results_error)));
-	json_object_set_new(frames, "errors_resolved", json_integer((json_int_t)atomic_load(&session->errors_resolved)));
-	json_object_set_new(frames, "sent", json_integer((json_int_t)sent));
-	json_object_set_new(frames, "chunks_sent", json_integer((json_int_t)atomic_load(&session->chunks_sent)));
-	json_object_set_new(frames, "dropped_channel", json_integer((json_int_t)atomic_load(&session->frames_dropped_channel)));
-	json_object_set_new(frames, "keyframes_requested", json_integer((json_int_t)atomic_load(&is->keyframes_requested)));
-	json_object_set_new(frames, "dropped_backpressure", json_integer((json_int_t)atomic_load(&session->frames_dropped_backpressure)));
-	json_object_set_new(frames, "bad_acks", json_integer((json_int_t)atomic_load(&session->dc_bad_acks)));
-	json_object_set_new(frames, "data_ready_events", json_integer((json_int_t)atomic_load(&session->data_ready_events)));
-	json_object_set_new(info, "frames", frames);
 	janus_mutex_lock(&session->return_mutex);
+	uint64_t counters[OOBLEX_C_COUNT];
+	janus_ooblex_counters_read(session, counters);
+	ooblex_counters_json(info, OOBLEX_VIEW_STATS, counters);	/* "frames", "reorder" */
 	json_object_set_new(info, "output", json_string(janus_ooblex_output_name(session->output)));
 	if(session->vout != NULL) {
 		const ooblex_video_output_stats *vs = ooblex_video_output_get_stats(session->vout);
@@ -1337,12 +1293,10 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 			"jpeg_decode_ms_avg", vsent ? atomic_load(&vs->decode_us_total) / 1000.0 / vsent : 0.0));
 	}
 	if(session->reorder != NULL) {
-		const ooblex_reorder_stats *rs = ooblex_reorder_get_stats(session->reorder);
-		json_object_set_new(info, "reorder", json_pack("{sIsIsIsIsisf}",
-			"delivered", (json_int_t)rs->delivered, "late", (json_int_t)rs->late,
-			"duplicates", (json_int_t)rs->duplicates, "skipped", (json_int_t)rs->skipped,
-			"held", (int)ooblex_reorder_held(session->reorder),
-			"wait_ms", ooblex_reorder_wait(session->reorder) / 1000.0));
+		/* Beside its counters: what it holds now, and its wait. */
+		json_t *reorder = json_object_get(info, "reorder");
+		json_object_set_new(reorder, "held", json_integer((json_int_t)ooblex_reorder_held(session->reorder)));
+		json_object_set_new(reorder, "wait_ms", json_real(ooblex_reorder_wait(session->reorder) / 1000.0));
 	}
 	json_object_set_new(info, "effective_fps", json_integer(ooblex_stage_stats_fps(&session->stages, ooblex_now_us())));
 	json_t *latency = json_object();
@@ -1354,8 +1308,9 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	}
 	janus_mutex_unlock(&session->return_mutex);
 	/* Time inside libavcodec alone, a part of the decode stage. */
+	uint64_t decoded = counters[OOBLEX_C_FRAMES_DECODED];
 	json_object_set_new(latency, "decoder_avg", json_real(decoded ?
-		atomic_load(&is->decode_us_total) / 1000.0 / decoded : 0.0));
+		atomic_load(&session->ingest_stats.decode_us_total) / 1000.0 / decoded : 0.0));
 	json_object_set_new(info, "latency_ms", latency);
 	json_object_set_new(info, "hangingup", json_integer(g_atomic_int_get(&session->hangingup)));
 	json_object_set_new(info, "destroyed", json_integer(g_atomic_int_get(&session->destroyed)));
@@ -1428,16 +1383,14 @@ static json_t *janus_ooblex_global_stats(void) {
 	janus_mutex_lock(&sessions_mutex);
 	json_object_set_new(res, "sessions", json_integer(sessions ? g_hash_table_size(sessions) : 0));
 	json_object_set_new(res, "processing", json_integer(clients ? g_hash_table_size(clients) : 0));
+	/* Up to date, as Prometheus' next write will be: the same totals. */
+	janus_ooblex_metrics_take_all();
 	janus_mutex_unlock(&sessions_mutex);
+	uint64_t counters[OOBLEX_C_COUNT];
+	ooblex_plugin_metrics_totals(metrics, counters);
 	json_t *totals = json_object();
 	json_object_set_new(totals, "sessions_started", json_integer((json_int_t)atomic_load(&total_sessions_started)));
-	json_object_set_new(totals, "frames_queued", json_integer((json_int_t)atomic_load(&total_frames_queued)));
-	json_object_set_new(totals, "frames_dropped_queue_full", json_integer((json_int_t)atomic_load(&total_frames_dropped_queue)));
-	json_object_set_new(totals, "results", json_integer((json_int_t)atomic_load(&total_results)));
-	json_object_set_new(totals, "results_malformed", json_integer((json_int_t)atomic_load(&total_results_malformed)));
-	json_object_set_new(totals, "results_refused", janus_ooblex_refused_json(total_results_refused));
-	json_object_set_new(totals, "results_error", json_integer((json_int_t)atomic_load(&total_results_error)));
-	json_object_set_new(totals, "frames_sent", json_integer((json_int_t)atomic_load(&total_frames_sent)));
+	ooblex_counters_json(totals, OOBLEX_VIEW_TOTALS, counters);
 	json_object_set_new(res, "totals", totals);
 	json_t *redis = json_object();
 	const ooblex_producer_stats *ps = ooblex_producer_get_stats(producer);
@@ -1915,7 +1868,8 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	atomic_store(&session->resolved_seq, 0);
 	atomic_store(&session->queued_seq, 0);
 	g_atomic_int_set(&session->refused_logged, 0);
-	janus_ooblex_metrics_restarted(session);
+	/* After the memset and the new reorder buffer: those counters start from zero. */
+	ooblex_counter_tracker_restart(&session->metrics_seen);
 	session->output = output;
 	ooblex_dc_window_reset(&session->dc_window);
 	session->dc_last_dry_us = 0;
