@@ -2,31 +2,42 @@
  * \author  The Ooblex developers
  * \copyright GNU General Public License v3
  * \brief  Janus Ooblex plugin: real-time processing of browser video by a worker fleet
- * \details The browser sends its camera over WebRTC. This plugin decodes every
- * frame on its own threads, samples every frame_skip-th one into the Redis list
- * \c frames_to_process, where any number of \c ooblex-worker processes take
- * them, and sends the processed results back in order over the data channel.
+ * \details The browser sends its camera over WebRTC (VP8 or H.264, and a data
+ * channel). This plugin decodes every frame on its own threads, samples every
+ * frame_skip-th one into the Redis list \c frames_to_process (or
+ * \c frames_to_process:{effect} for an effect only some workers run), where any
+ * number of \c ooblex-worker processes take them, and sends the processed
+ * results back in order: over the data channel, as a re-encoded video track,
+ * or both.
  *
- * This file is the Janus glue only: sessions, requests, SDP and the media
- * callbacks. The data path lives in Janus-free modules (ingest.c, depay.c,
- * video_decoder.c, frame_sampler.c, redis_queue.c, reorder.c, dc_chunker.c).
+ * This file is the Janus glue: sessions, requests, SDP, the media callbacks,
+ * and the wiring of the Janus-free stages, which never include Janus:
+ * plugin/ingest/ (RTP to sampled frames, run by ingest.c), plugin/queue/
+ * (Redis: the frame producer, the result reader, the fleet registry) and
+ * plugin/egress/ (results back to the page, run by egress.c), with
+ * plugin/lib/ and plugin/metrics/ beside them; common/ is the contract with
+ * the workers (wire format, keys, routes, codec ids).
  *
  * \section ooblexapi Ooblex API
  *
  * Requests are sent as \c message to a handle attached to \c janus.plugin.ooblex.
  *
- * \c start (with a JSEP offer carrying VP8 video and a data channel):
+ * \c start (with a JSEP offer carrying VP8 or H.264 video and a data channel;
+ * \c codec and \c output are optional too):
  \verbatim
 { "request": "start", "effect": "invert", "frame_skip": 3 }
  \endverbatim
  * answered asynchronously with a JSEP answer and
  \verbatim
 { "ooblex": "event", "result": "started", "client_id": "<32 hex>", "effect": "invert",
-  "frame_skip": 3, "codec": "vp8" }
+  "frame_skip": 3, "codec": "vp8", "output": "datachannel", "video_output_possible": true }
  \endverbatim
- * \c configure changes \c effect and/or \c frame_skip while streaming;
- * \c stop ends processing and closes the PeerConnection; \c stats returns
- * this session's counters. Errors are
+ * \c configure changes \c effect, \c frame_skip and/or \c output while
+ * streaming, and \c stop ends processing and closes the PeerConnection: both
+ * answered asynchronously too. \c stats (this session's counters) and
+ * \c list_effects (what the live workers offer) are answered at once; the
+ * Admin API's \c message_plugin takes them too, \c stats then being the
+ * plugin's totals and the fleet. Errors are
  * <code>{ "ooblex": "event", "error_code": N, "error": "..." }</code>, codes below.
  * docs/api.md and docs/protocol.md have the whole protocol.
  *
@@ -35,7 +46,6 @@
  */
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,9 +65,9 @@
 #include "dc_chunker.h"
 #include "dc_message.h"
 #include "dc_window.h"
-#include "depay.h"
 #include "ingest.h"
 #include "effect_grammar.h"
+#include "ooblex_codec.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
@@ -225,7 +235,8 @@ static atomic_int live_ingests;
 /* One browser connection */
 typedef struct janus_ooblex_session {
 	janus_plugin_session *handle;
-	janus_mutex mutex;	/* guards ingest, started, effect, frame_skip, client id */
+	janus_mutex mutex;	/* guards ingest, started, effect, frame_skip, client id, codec, video_pt,
+				 * can_send_video; taken before return_mutex (lock order at sessions_mutex) */
 	ooblex_ingest *ingest;
 	ooblex_ingest_stats ingest_stats;
 	gboolean started;
@@ -237,7 +248,7 @@ typedef struct janus_ooblex_session {
 	ooblex_codec codec;
 	int video_pt;
 	/* Return path: used by the Redis reader thread. */
-	janus_mutex return_mutex;	/* guards reorder and stages */
+	janus_mutex return_mutex;	/* guards reorder and stages; innermost of the plugin's locks */
 	ooblex_reorder *reorder;
 	ooblex_stage_stats stages;
 	atomic_uint_fast32_t resolved_seq;	/* for the ingest's in-flight count */
@@ -256,7 +267,7 @@ typedef struct janus_ooblex_session {
 	 * and the data channel's backpressure state (frames sent since the SCTP
 	 * stack last reported its queue drained, and the newest frame waiting). */
 	unsigned output;
-	gboolean can_send_video;	/* the browser's offer receives video */
+	gboolean can_send_video;	/* the browser's offer receives video; set by the SDP answer, under mutex */
 	ooblex_video_output *vout;
 	/* What is on its way to the page (dc_window.h). Acks from the page
 	 * (ooblex.js sends {"ack": frame_id} as each frame is reassembled) also
@@ -275,6 +286,31 @@ typedef struct janus_ooblex_session {
 
 static GHashTable *sessions;	/* janus_plugin_session * -> session */
 static GHashTable *clients;	/* client id hex -> session (no reference of its own) */
+/* Lock order: sessions_mutex, then a session's mutex, then its return_mutex.
+ * Each is taken alone or inside those before it, never the other way round.
+ * Two pairs nest: sessions_mutex > return_mutex (the metrics thread and
+ * destroy_session, taking a session's counts into the totals) and
+ * mutex > return_mutex (start and configure set the output); sessions_mutex
+ * and a session's mutex are never held together. Who takes which:
+ * - sessions_mutex (the sessions and clients tables): every callback that
+ *   looks a session up (create/destroy/query_session, handle_message,
+ *   setup_media, hangup_media), the handler thread, the reader thread
+ *   (on_result, on_tick: references taken under it, the work done after), the
+ *   metrics thread, the Admin API's stats, stop_processing.
+ * - session->mutex: the handler thread (start, configure, stop), Janus' media
+ *   thread (incoming_rtp; hangup_media through stop_processing), stats and
+ *   query_session, destroy_session (through stop_processing).
+ * - session->return_mutex: the reader thread (results, ticks), Janus' media
+ *   thread (incoming_data's acks, data_ready, incoming_rtcp), the metrics
+ *   thread, stats, the handler thread. Nothing of ours is locked under it and
+ *   nothing there waits: relay_data only queues on the handle's loop, and the
+ *   video output's push, keyframe and REMB calls take only its own lock.
+ * The ingest and video output threads take none of them (their callbacks
+ * reach Janus or the producer directly), so the one wait under a lock,
+ * set_output joining a video output thread under session->mutex (a frame's
+ * encode at most), cannot deadlock. push_event, notify_event and close_pc are
+ * called with none held. metrics_wake_lock is the metrics thread's sleep
+ * only, never held with these. */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
 
 static void janus_ooblex_session_destroy(janus_ooblex_session *session) {
@@ -1999,7 +2035,8 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 }
 
 /* A new offer on a running session (an ICE restart after a network change,
- * or any renegotiation): answered with the same codec and direction. */
+ * or any renegotiation): answered with the same codec and direction. Caller
+ * holds session->mutex (codec, payload type, started). */
 static json_t *janus_ooblex_renegotiate(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
 	const char *sdp_type = json_string_value(json_object_get(msg->jsep, "type"));
 	const char *offer_sdp = json_string_value(json_object_get(msg->jsep, "sdp"));
