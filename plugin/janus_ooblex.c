@@ -2,31 +2,42 @@
  * \author  The Ooblex developers
  * \copyright GNU General Public License v3
  * \brief  Janus Ooblex plugin: real-time processing of browser video by a worker fleet
- * \details The browser sends its camera over WebRTC. This plugin decodes every
- * frame on its own threads, samples every frame_skip-th one into the Redis list
- * \c frames_to_process, where any number of \c ooblex-worker processes take
- * them, and sends the processed results back in order over the data channel.
+ * \details The browser sends its camera over WebRTC (VP8 or H.264, and a data
+ * channel). This plugin decodes every frame on its own threads, samples every
+ * frame_skip-th one into the Redis list \c frames_to_process (or
+ * \c frames_to_process:{effect} for an effect only some workers run), where any
+ * number of \c ooblex-worker processes take them, and sends the processed
+ * results back in order: over the data channel, as a re-encoded video track,
+ * or both.
  *
- * This file is the Janus glue only: sessions, requests, SDP and the media
- * callbacks. The data path lives in Janus-free modules (ingest.c, depay.c,
- * video_decoder.c, frame_sampler.c, redis_queue.c, reorder.c, dc_chunker.c).
+ * This file is the Janus glue: sessions, requests, SDP, the media callbacks,
+ * and the wiring of the Janus-free stages, which never include Janus:
+ * plugin/ingest/ (RTP to sampled frames, run by ingest.c), plugin/queue/
+ * (Redis: the frame producer, the result reader, the fleet registry) and
+ * plugin/egress/ (results back to the page, run by egress.c), with
+ * plugin/lib/ and plugin/metrics/ beside them; common/ is the contract with
+ * the workers (wire format, keys, routes, codec ids).
  *
  * \section ooblexapi Ooblex API
  *
  * Requests are sent as \c message to a handle attached to \c janus.plugin.ooblex.
  *
- * \c start (with a JSEP offer carrying VP8 video and a data channel):
+ * \c start (with a JSEP offer carrying VP8 or H.264 video and a data channel;
+ * \c codec and \c output are optional too):
  \verbatim
 { "request": "start", "effect": "invert", "frame_skip": 3 }
  \endverbatim
  * answered asynchronously with a JSEP answer and
  \verbatim
 { "ooblex": "event", "result": "started", "client_id": "<32 hex>", "effect": "invert",
-  "frame_skip": 3, "codec": "vp8" }
+  "frame_skip": 3, "codec": "vp8", "output": "datachannel", "video_output_possible": true }
  \endverbatim
- * \c configure changes \c effect and/or \c frame_skip while streaming;
- * \c stop ends processing and closes the PeerConnection; \c stats returns
- * this session's counters. Errors are
+ * \c configure changes \c effect, \c frame_skip and/or \c output while
+ * streaming, and \c stop ends processing and closes the PeerConnection: both
+ * answered asynchronously too. \c stats (this session's counters) and
+ * \c list_effects (what the live workers offer) are answered at once; the
+ * Admin API's \c message_plugin takes them too, \c stats then being the
+ * plugin's totals and the fleet. Errors are
  * <code>{ "ooblex": "event", "error_code": N, "error": "..." }</code>, codes below.
  * docs/api.md and docs/protocol.md have the whole protocol.
  *
@@ -35,7 +46,6 @@
  */
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,9 +65,9 @@
 #include "dc_chunker.h"
 #include "dc_message.h"
 #include "dc_window.h"
-#include "depay.h"
 #include "ingest.h"
 #include "effect_grammar.h"
+#include "ooblex_codec.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
@@ -90,6 +100,24 @@
  * (431 unknown effect ... 435 bad frame), pushed as an event. */
 #define JANUS_OOBLEX_ERROR_FRAME_BASE		430
 #define JANUS_OOBLEX_ERROR_UNKNOWN_ERROR		499
+
+/* What each request may carry, type-checked with JANUS_VALIDATE_JSON_OBJECT:
+ * a missing required element is 414, a wrong type 415. Ranges, names and the
+ * effect grammar are checked after the types (janus_ooblex_check_options). */
+static struct janus_json_parameter request_parameters[] = {
+	{"request", JSON_STRING, JANUS_JSON_PARAM_REQUIRED}
+};
+static struct janus_json_parameter start_parameters[] = {
+	{"effect", JSON_STRING, 0},
+	{"frame_skip", JSON_INTEGER, 0},
+	{"output", JSON_STRING, 0},
+	{"codec", JSON_STRING, 0}
+};
+static struct janus_json_parameter configure_parameters[] = {
+	{"effect", JSON_STRING, 0},
+	{"frame_skip", JSON_INTEGER, 0},
+	{"output", JSON_STRING, 0}
+};
 
 /* Plugin methods */
 janus_plugin *create(void);
@@ -224,7 +252,8 @@ static atomic_int live_ingests;
 /* One browser connection */
 typedef struct janus_ooblex_session {
 	janus_plugin_session *handle;
-	janus_mutex mutex;	/* guards ingest, started, effect, frame_skip, client id */
+	janus_mutex mutex;	/* guards ingest, started, effect, frame_skip, client id, codec, video_pt,
+				 * can_send_video; taken before return_mutex (lock order at sessions_mutex) */
 	ooblex_ingest *ingest;
 	ooblex_ingest_stats ingest_stats;
 	gboolean started;
@@ -236,7 +265,7 @@ typedef struct janus_ooblex_session {
 	ooblex_codec codec;
 	int video_pt;
 	/* Return path: used by the Redis reader thread. */
-	janus_mutex return_mutex;	/* guards reorder and stages */
+	janus_mutex return_mutex;	/* guards reorder and stages; innermost of the plugin's locks */
 	ooblex_reorder *reorder;
 	ooblex_stage_stats stages;
 	atomic_uint_fast32_t resolved_seq;	/* for the ingest's in-flight count */
@@ -254,7 +283,7 @@ typedef struct janus_ooblex_session {
 	 * and the data channel's backpressure state (frames sent since the SCTP
 	 * stack last reported its queue drained, and the newest frame waiting). */
 	unsigned output;
-	gboolean can_send_video;	/* the browser's offer receives video */
+	gboolean can_send_video;	/* the browser's offer receives video; set by the SDP answer, under mutex */
 	ooblex_video_output *vout;
 	/* What is on its way to the page (dc_window.h). Acks from the page
 	 * (ooblex.js sends {"ack": frame_id} as each frame is reassembled) also
@@ -273,6 +302,31 @@ typedef struct janus_ooblex_session {
 
 static GHashTable *sessions;	/* janus_plugin_session * -> session */
 static GHashTable *clients;	/* client id hex -> session (no reference of its own) */
+/* Lock order: sessions_mutex, then a session's mutex, then its return_mutex.
+ * Each is taken alone or inside those before it, never the other way round.
+ * Two pairs nest: sessions_mutex > return_mutex (the metrics thread and
+ * destroy_session, taking a session's counts into the totals) and
+ * mutex > return_mutex (start and configure set the output); sessions_mutex
+ * and a session's mutex are never held together. Who takes which:
+ * - sessions_mutex (the sessions and clients tables): every callback that
+ *   looks a session up (create/destroy/query_session, handle_message,
+ *   setup_media, hangup_media), the handler thread, the reader thread
+ *   (on_result, on_tick: references taken under it, the work done after), the
+ *   metrics thread, the Admin API's stats, stop_processing.
+ * - session->mutex: the handler thread (start, configure, stop), Janus' media
+ *   thread (incoming_rtp; hangup_media through stop_processing), stats and
+ *   query_session, destroy_session (through stop_processing).
+ * - session->return_mutex: the reader thread (results, ticks), Janus' media
+ *   thread (incoming_data's acks, data_ready, incoming_rtcp), the metrics
+ *   thread, stats, the handler thread. Nothing of ours is locked under it and
+ *   nothing there waits: relay_data only queues on the handle's loop, and the
+ *   video output's push, keyframe and REMB calls take only its own lock.
+ * The ingest and video output threads take none of them (their callbacks
+ * reach Janus or the producer directly), so the one wait under a lock,
+ * set_output joining a video output thread under session->mutex (a frame's
+ * encode at most), cannot deadlock. push_event, notify_event and close_pc are
+ * called with none held. metrics_wake_lock is the metrics thread's sleep
+ * only, never held with these. */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
 
 static void janus_ooblex_session_destroy(janus_ooblex_session *session) {
@@ -1434,15 +1488,40 @@ static json_t *janus_ooblex_error(int code, const char *fmt, ...) {
 	return event;
 }
 
-json_t *janus_ooblex_handle_admin_message(json_t *message) {
-	const char *request = message ? json_string_value(json_object_get(message, "request")) : NULL;
-	if(request == NULL)
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Missing element (request)");
-	if(!strcasecmp(request, "stats"))
-		return janus_ooblex_global_stats();
+/* The requests answered at once, for a handle's message (session set) and for
+ * the Admin API's message_plugin (session NULL; message is the borrowed
+ * "request", NULL when the client left it out): stats (the session's
+ * counters, or from the Admin API the plugin's totals and the fleet),
+ * list_effects, and the errors in the request itself. Returns NULL only for
+ * a handle's start, configure and stop, which the handler thread answers;
+ * the Admin API has no session to run them on: unknown there. Bad requests
+ * are not logged (JANUS_VALIDATE_JSON_OBJECT's log_error FALSE): the client
+ * hears why, and any client could fill the log. */
+static json_t *janus_ooblex_process_synchronous_request(janus_ooblex_session *session, json_t *message) {
+	int error_code = 0;
+	char error_cause[512];
+	JANUS_VALIDATE_JSON_OBJECT(message, request_parameters, error_code, error_cause, FALSE,
+		JANUS_OOBLEX_ERROR_MISSING_ELEMENT, JANUS_OOBLEX_ERROR_INVALID_ELEMENT);
+	if(error_code != 0)
+		return janus_ooblex_error(error_code, "%s", error_cause);
+	const char *request = json_string_value(json_object_get(message, "request"));
+	if(!strcasecmp(request, "stats")) {
+		if(session == NULL)
+			return janus_ooblex_global_stats();
+		json_t *reply = janus_ooblex_session_stats(session);
+		json_object_set_new(reply, "ooblex", json_string("stats"));
+		return reply;
+	}
 	if(!strcasecmp(request, "list_effects"))
 		return janus_ooblex_list_effects();
+	if(session != NULL && (!strcasecmp(request, "start") || !strcasecmp(request, "configure") ||
+			!strcasecmp(request, "stop")))
+		return NULL;
 	return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
+}
+
+json_t *janus_ooblex_handle_admin_message(json_t *message) {
+	return janus_ooblex_process_synchronous_request(NULL, message);
 }
 
 /* Effect names travel in Redis keys' neighbourhood and in logs: keep them
@@ -1461,27 +1540,22 @@ static gboolean janus_ooblex_effect_name_ok(const char *s, char *why, size_t why
 	return ooblex_fxg_check_effect(s, why, whylen) == 0;
 }
 
-/* Validates effect and frame_skip if present. Returns an error event or NULL. */
+/* start's and configure's options, once their types passed the request's
+ * parameter table: output's name, the effect's grammar, frame_skip's range.
+ * Returns an error event (415) or NULL; what is absent is left as it was. */
 static json_t *janus_ooblex_check_options(json_t *root, const char **effect, unsigned *frame_skip, unsigned *output) {
 	json_t *e = json_object_get(root, "effect");
 	json_t *fs = json_object_get(root, "frame_skip");
 	json_t *out = json_object_get(root, "output");
-	if(out != NULL) {
-		if(!json_is_string(out) || (*output = janus_ooblex_output_from_name(json_string_value(out))) == 0)
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT,
-				"Invalid output (datachannel, video or both)");
-	}
+	if(out != NULL && (*output = janus_ooblex_output_from_name(json_string_value(out))) == 0)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid output (datachannel, video or both)");
 	if(e != NULL) {
-		if(!json_is_string(e))
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (effect should be a string)");
 		char why[256];
 		if(!janus_ooblex_effect_name_ok(json_string_value(e), why, sizeof(why)))
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid effect name (%s)", why);
 		*effect = json_string_value(e);
 	}
 	if(fs != NULL) {
-		if(!json_is_integer(fs))
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (frame_skip should be an integer)");
 		json_int_t v = json_integer_value(fs);
 		if(v < 1 || v > 1000)
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid frame_skip %" JSON_INTEGER_FORMAT " (1..1000)", v);
@@ -1506,25 +1580,15 @@ struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *ha
 		janus_refcount_decrease(&session->ref);
 		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "Session has already been destroyed", NULL);
 	}
-	/* Cheap, synchronous requests are answered right away. */
-	json_t *reply = NULL;
-	const char *request = NULL;
-	if(message == NULL) {
+	/* The core only passes objects (it checks "body"); the first two are for
+	 * completeness, as in Janus' own plugins. */
+	json_t *reply;
+	if(message == NULL)
 		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_NO_MESSAGE, "No message");
-	} else if(!json_is_object(message)) {
+	else if(!json_is_object(message))
 		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_JSON, "JSON error: not an object");
-	} else if((request = json_string_value(json_object_get(message, "request"))) == NULL) {
-		reply = janus_ooblex_error(json_object_get(message, "request") ? JANUS_OOBLEX_ERROR_INVALID_ELEMENT :
-			JANUS_OOBLEX_ERROR_MISSING_ELEMENT, json_object_get(message, "request") ?
-			"Invalid element type (request should be a string)" : "Missing element (request)");
-	} else if(!strcasecmp(request, "stats")) {
-		reply = janus_ooblex_session_stats(session);
-		json_object_set_new(reply, "ooblex", json_string("stats"));
-	} else if(!strcasecmp(request, "list_effects")) {
-		reply = janus_ooblex_list_effects();
-	} else if(strcasecmp(request, "start") && strcasecmp(request, "configure") && strcasecmp(request, "stop")) {
-		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
-	}
+	else
+		reply = janus_ooblex_process_synchronous_request(session, message);
 	if(reply != NULL) {
 		janus_refcount_decrease(&session->ref);
 		g_free(transaction);
@@ -1534,13 +1598,15 @@ struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *ha
 			json_decref(jsep);
 		return janus_plugin_result_new(JANUS_PLUGIN_OK, NULL, reply);
 	}
+	/* start, configure and stop: the handler thread answers them with an
+	 * event (and JSEP), since they negotiate SDP and start or stop threads.
+	 * The session's reference goes with the message. */
 	janus_ooblex_message *msg = g_malloc(sizeof(janus_ooblex_message));
 	msg->handle = handle;
 	msg->transaction = transaction;
 	msg->message = message;
 	msg->jsep = jsep;
 	g_async_queue_push(messages, msg);
-	/* All the requests to this plugin are handled asynchronously */
 	return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, NULL, NULL);
 }
 
@@ -1793,7 +1859,17 @@ static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char
 	return sdp;
 }
 
+/* start: checks the request, answers the offer, resets the return path and
+ * starts the ingest. Nothing is taken before session->mutex; from there on a
+ * failure leaves through the labels at the end, which undo in reverse order
+ * what the steps before it took. */
 static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
+	int error_code = 0;
+	char error_cause[512];
+	JANUS_VALIDATE_JSON_OBJECT(msg->message, start_parameters, error_code, error_cause, FALSE,
+		JANUS_OOBLEX_ERROR_MISSING_ELEMENT, JANUS_OOBLEX_ERROR_INVALID_ELEMENT);
+	if(error_code != 0)
+		return janus_ooblex_error(error_code, "%s", error_cause);
 	const char *effect = NULL;
 	unsigned frame_skip = 0, output = 0;
 	char err_out[256];
@@ -1803,8 +1879,6 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	ooblex_codec wanted = OOBLEX_CODEC_NONE;
 	json_t *jcodec = json_object_get(msg->message, "codec");
 	if(jcodec != NULL) {
-		if(!json_is_string(jcodec))
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (codec should be a string)");
 		wanted = ooblex_codec_from_name(json_string_value(jcodec));
 		gboolean allowed = FALSE;
 		for(int i = 0; i < settings.n_video_codecs; i++)
@@ -1824,34 +1898,31 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	if(processing >= settings.max_sessions)
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_TOO_MANY_SESSIONS, "Too many sessions (max_sessions = %u)", settings.max_sessions);
 
+	char *answer = NULL;
 	janus_mutex_lock(&session->mutex);
 	if(session->started) {
-		janus_mutex_unlock(&session->mutex);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Already started: send stop first");
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Already started: send stop first");
+		goto fail;
 	}
 	session->codec = OOBLEX_CODEC_NONE;
 	session->can_send_video = FALSE;
-	char *answer = janus_ooblex_answer_offer(session, offer_sdp, wanted, &error);
-	if(answer == NULL) {
-		janus_mutex_unlock(&session->mutex);
-		return error;
-	}
+	answer = janus_ooblex_answer_offer(session, offer_sdp, wanted, &error);
+	if(answer == NULL)
+		goto fail;
 	if(output == 0)
 		output = settings.output;
 	if((output & OOBLEX_OUTPUT_VIDEO) && !session->can_send_video) {
-		janus_mutex_unlock(&session->mutex);
-		g_free(answer);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP,
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP,
 			"Output '%s' needs an offer that also receives video (sendrecv)", janus_ooblex_output_name(output));
+		goto fail;
 	}
 	if(effect != NULL)
 		g_strlcpy(session->effect, effect, sizeof(session->effect));
 	if(frame_skip > 0)
 		session->frame_skip = frame_skip;
 	if(ooblex_client_id_generate(session->client_id) < 0) {
-		janus_mutex_unlock(&session->mutex);
-		g_free(answer);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "No randomness for a client id");
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "No randomness for a client id");
+		goto fail;
 	}
 	ooblex_client_id_to_hex(session->client_id, session->client_hex);
 	ooblex_key_processed(session->result_key, session->client_hex);
@@ -1875,9 +1946,8 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	session->dc_last_dry_us = 0;
 	janus_mutex_unlock(&session->return_mutex);
 	if(janus_ooblex_set_output(session, output, err_out, sizeof(err_out)) < 0) {
-		janus_mutex_unlock(&session->mutex);
-		g_free(answer);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err_out);
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err_out);
+		goto fail;
 	}
 
 	ooblex_ingest_config icfg = {
@@ -1915,11 +1985,8 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	atomic_fetch_add(&live_ingests, 1);
 	session->ingest = ooblex_ingest_start(&icfg, &icb, session, err, sizeof(err));
 	if(session->ingest == NULL) {
-		atomic_fetch_sub(&live_ingests, 1);
-		janus_refcount_decrease(&session->ref);
-		janus_mutex_unlock(&session->mutex);
-		g_free(answer);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start processing: %s", err);
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start processing: %s", err);
+		goto fail_ingest;
 	}
 	session->started = TRUE;
 	janus_mutex_unlock(&session->mutex);
@@ -1950,10 +2017,20 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		gateway->notify_event(&janus_ooblex_plugin, session->handle, info);
 	}
 	return event;
+
+fail_ingest:
+	/* It never ran: no stopped() will give these back. */
+	atomic_fetch_sub(&live_ingests, 1);
+	janus_refcount_decrease(&session->ref);
+fail:
+	g_free(answer);
+	janus_mutex_unlock(&session->mutex);
+	return error;
 }
 
 /* A new offer on a running session (an ICE restart after a network change,
- * or any renegotiation): answered with the same codec and direction. */
+ * or any renegotiation): answered with the same codec and direction. Caller
+ * holds session->mutex (codec, payload type, started). */
 static json_t *janus_ooblex_renegotiate(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
 	const char *sdp_type = json_string_value(json_object_get(msg->jsep, "type"));
 	const char *offer_sdp = json_string_value(json_object_get(msg->jsep, "sdp"));
@@ -1981,7 +2058,15 @@ static json_t *janus_ooblex_renegotiate(janus_ooblex_session *session, janus_oob
 	return NULL;
 }
 
+/* configure: a new effect, frame_skip or output, and/or a new offer (see
+ * janus_ooblex_renegotiate); answered with what is now in force. */
 static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
+	int error_code = 0;
+	char error_cause[512];
+	JANUS_VALIDATE_JSON_OBJECT(msg->message, configure_parameters, error_code, error_cause, FALSE,
+		JANUS_OOBLEX_ERROR_MISSING_ELEMENT, JANUS_OOBLEX_ERROR_INVALID_ELEMENT);
+	if(error_code != 0)
+		return janus_ooblex_error(error_code, "%s", error_cause);
 	const char *effect = NULL;
 	unsigned frame_skip = 0, output = 0;
 	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip, &output);
@@ -1990,23 +2075,18 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 	if(effect == NULL && frame_skip == 0 && output == 0 && msg->jsep == NULL)
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Nothing to configure (effect, frame_skip, output)");
 	janus_mutex_lock(&session->mutex);
-	if(msg->jsep != NULL) {
-		error = janus_ooblex_renegotiate(session, msg, jsep_out);
-		if(error != NULL) {
-			janus_mutex_unlock(&session->mutex);
-			return error;
-		}
-	}
+	if(msg->jsep != NULL && (error = janus_ooblex_renegotiate(session, msg, jsep_out)) != NULL)
+		goto fail;
 	if(output != 0) {
 		char err[256];
 		if((output & OOBLEX_OUTPUT_VIDEO) && !session->can_send_video) {
-			janus_mutex_unlock(&session->mutex);
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE,
+			error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE,
 				"Output '%s' needs a started session whose offer also receives video", janus_ooblex_output_name(output));
+			goto fail;
 		}
 		if(session->started && janus_ooblex_set_output(session, output, err, sizeof(err)) < 0) {
-			janus_mutex_unlock(&session->mutex);
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err);
+			error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err);
+			goto fail;
 		}
 	}
 	if(effect != NULL)
@@ -2027,6 +2107,10 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 		gateway->notify_event(&janus_ooblex_plugin, session->handle, info);
 	}
 	return event;
+
+fail:
+	janus_mutex_unlock(&session->mutex);
+	return error;
 }
 
 static void *janus_ooblex_handler(void *data) {
@@ -2049,6 +2133,8 @@ static void *janus_ooblex_handler(void *data) {
 			janus_ooblex_message_free(msg);
 			continue;
 		}
+		/* handle_message queued only start, configure and stop
+		 * (janus_ooblex_process_synchronous_request). */
 		const char *request = json_string_value(json_object_get(msg->message, "request"));
 		json_t *jsep = NULL, *event = NULL;
 		if(!strcasecmp(request, "start")) {
