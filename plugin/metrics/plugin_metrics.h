@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "redis_queue.h"
+#include "fleet.h"
 #include "stage_stats.h"
 
 /* Counters a session keeps, read as a snapshot by the caller. */

@@ -23,7 +23,8 @@
 
 #include "harness.h"
 #include "ooblex_auth.h"
-#include "redis_queue.h"
+#include "producer.h"
+#include "results.h"
 #include "reorder.h"
 #include "result_gate.h"
 
