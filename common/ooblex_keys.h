@@ -23,11 +23,10 @@
 #define OOBLEX_PROCESSED_TTL_S	30
 
 /* One key per live worker: a JSON description (id, host, pid, effects,
- * batch_size, started, frames_done) that the worker rewrites every
- * OOBLEX_HEARTBEAT_S and that expires OOBLEX_WORKER_TTL_S after its last
- * heartbeat: a worker that dies leaves the registry by itself. */
+ * batch_size, started, frames_done) that the worker rewrites every second
+ * and that expires OOBLEX_WORKER_TTL_S after its last heartbeat: a worker
+ * that dies leaves the registry by itself. */
 #define OOBLEX_KEY_WORKER_PREFIX	"ooblex:worker:"
-#define OOBLEX_HEARTBEAT_S	1
 #define OOBLEX_WORKER_TTL_S	5
 
 /* Reliable hand-off. A worker takes a frame with BLMOVE from

@@ -32,8 +32,6 @@ typedef struct receiver {
 	int packets, markers, too_big, bad, frames, keyframes;
 	size_t max_len;
 	uint8_t *last;	/* I420 of the last decoded picture */
-	int last_w, last_h;
-	int first_has_start;	/* VP8: the first packet of each frame has S=1 */
 } receiver;
 
 static void receiver_init(receiver *r, ooblex_codec codec) {
@@ -77,8 +75,6 @@ static void on_packet(const uint8_t *pkt, size_t len, void *user) {
 		ooblex_decoder_decode(r->dec, copy, f.len, 0);
 		while(ooblex_decoder_next(r->dec, &pic) == 1) {
 			r->frames++;
-			r->last_w = pic->width;
-			r->last_h = pic->height;
 			if(pic->width == W && pic->height == H)
 				for(int y = 0; y < H; y++)
 					memcpy(r->last + (size_t)y * W, pic->data[0] + (size_t)y * pic->linesize[0], W);
