@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "counters.h"
-#include "redis_queue.h"
+#include "fleet.h"
 #include "stage_stats.h"
 
 /* What was last added from one session. */
