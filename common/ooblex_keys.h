@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include "ooblex_wire.h"
 
-/* Input queue: the plugin LPUSHes, every worker BRPOPs, so the list is FIFO. */
+/* Input queue: the plugin LPUSHes, workers take from the other end (BLMOVE
+ * into their processing list, below), so the list is FIFO. */
 #define OOBLEX_KEY_FRAMES	"frames_to_process"
 /* Frames whose effect only some workers run go to frames_to_process:{effect}
  * instead (ooblex_route.h). Such a queue expires this long after the last
@@ -22,16 +23,16 @@
 #define OOBLEX_PROCESSED_TTL_S	30
 
 /* One key per live worker: a JSON description (id, host, pid, effects,
- * batch_size, started, frames_done) that the worker rewrites every
- * OOBLEX_HEARTBEAT_S and that expires OOBLEX_WORKER_TTL_S after its last
- * heartbeat: a worker that dies leaves the registry by itself. */
+ * batch_size, started, frames_done) that the worker rewrites every second
+ * and that expires OOBLEX_WORKER_TTL_S after its last heartbeat: a worker
+ * that dies leaves the registry by itself. */
 #define OOBLEX_KEY_WORKER_PREFIX	"ooblex:worker:"
-#define OOBLEX_HEARTBEAT_S	1
 #define OOBLEX_WORKER_TTL_S	5
 
 /* Reliable hand-off. A worker takes a frame with BLMOVE from
  * frames_to_process into its own processing list, and completes it in one
- * MULTI/EXEC (result pushed, processing list cleared). While it lives it keeps
+ * Lua script (results pushed, processing list cleared, only if the list still
+ * holds that batch). While it lives it keeps
  * ooblex:alive:{id} (PX OOBLEX_ALIVE_TTL_MS, refreshed every
  * OOBLEX_ALIVE_REFRESH_MS by a thread of its own). When that key is gone, any
  * worker's reaper moves the frames left in the dead worker's processing list

@@ -2,31 +2,42 @@
  * \author  The Ooblex developers
  * \copyright GNU General Public License v3
  * \brief  Janus Ooblex plugin: real-time processing of browser video by a worker fleet
- * \details The browser sends its camera over WebRTC. This plugin decodes every
- * frame on its own threads, samples every frame_skip-th one into the Redis list
- * \c frames_to_process, where any number of \c ooblex-worker processes take
- * them, and sends the processed results back in order over the data channel.
+ * \details The browser sends its camera over WebRTC (VP8 or H.264, and a data
+ * channel). This plugin decodes every frame on its own threads, samples every
+ * frame_skip-th one into the Redis list \c frames_to_process (or
+ * \c frames_to_process:{effect} for an effect only some workers run), where any
+ * number of \c ooblex-worker processes take them, and sends the processed
+ * results back in order: over the data channel, as a re-encoded video track,
+ * or both.
  *
- * This file is the Janus glue only: sessions, requests, SDP and the media
- * callbacks. The data path lives in Janus-free modules (ingest.c, depay.c,
- * video_decoder.c, frame_sampler.c, redis_queue.c, reorder.c, dc_chunker.c).
+ * This file is the Janus glue: sessions, requests, SDP, the media callbacks,
+ * and the wiring of the Janus-free stages, which never include Janus:
+ * plugin/ingest/ (RTP to sampled frames, run by ingest.c), plugin/queue/
+ * (Redis: the frame producer, the result reader, the fleet registry) and
+ * plugin/egress/ (results back to the page, run by egress.c), with
+ * plugin/lib/ and plugin/metrics/ beside them; common/ is the contract with
+ * the workers (wire format, keys, routes, codec ids).
  *
  * \section ooblexapi Ooblex API
  *
  * Requests are sent as \c message to a handle attached to \c janus.plugin.ooblex.
  *
- * \c start (with a JSEP offer carrying VP8 video and a data channel):
+ * \c start (with a JSEP offer carrying VP8 or H.264 video and a data channel;
+ * \c codec and \c output are optional too):
  \verbatim
 { "request": "start", "effect": "invert", "frame_skip": 3 }
  \endverbatim
  * answered asynchronously with a JSEP answer and
  \verbatim
 { "ooblex": "event", "result": "started", "client_id": "<32 hex>", "effect": "invert",
-  "frame_skip": 3, "codec": "vp8" }
+  "frame_skip": 3, "codec": "vp8", "output": "datachannel", "video_output_possible": true }
  \endverbatim
- * \c configure changes \c effect and/or \c frame_skip while streaming;
- * \c stop ends processing and closes the PeerConnection; \c stats returns
- * this session's counters. Errors are
+ * \c configure changes \c effect, \c frame_skip and/or \c output while
+ * streaming, and \c stop ends processing and closes the PeerConnection: both
+ * answered asynchronously too. \c stats (this session's counters) and
+ * \c list_effects (what the live workers offer) are answered at once; the
+ * Admin API's \c message_plugin takes them too, \c stats then being the
+ * plugin's totals and the fleet. Errors are
  * <code>{ "ooblex": "event", "error_code": N, "error": "..." }</code>, codes below.
  * docs/api.md and docs/protocol.md have the whole protocol.
  *
@@ -35,7 +46,6 @@
  */
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,14 +62,15 @@
 #include "sdp-utils.h"
 #include "utils.h"
 
-#include "depay.h"
 #include "egress.h"
 #include "ingest.h"
 #include "effect_grammar.h"
+#include "ooblex_codec.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
-#include "redis_queue.h"
+#include "producer.h"
+#include "results.h"
 #include "result_gate.h"
 #include "stage_stats.h"
 #include "plugin_metrics.h"
@@ -86,6 +97,24 @@
  * (431 unknown effect ... 435 bad frame), pushed as an event. */
 #define JANUS_OOBLEX_ERROR_FRAME_BASE		430
 #define JANUS_OOBLEX_ERROR_UNKNOWN_ERROR		499
+
+/* What each request may carry, type-checked with JANUS_VALIDATE_JSON_OBJECT:
+ * a missing required element is 414, a wrong type 415. Ranges, names and the
+ * effect grammar are checked after the types (janus_ooblex_check_options). */
+static struct janus_json_parameter request_parameters[] = {
+	{"request", JSON_STRING, JANUS_JSON_PARAM_REQUIRED}
+};
+static struct janus_json_parameter start_parameters[] = {
+	{"effect", JSON_STRING, 0},
+	{"frame_skip", JSON_INTEGER, 0},
+	{"output", JSON_STRING, 0},
+	{"codec", JSON_STRING, 0}
+};
+static struct janus_json_parameter configure_parameters[] = {
+	{"effect", JSON_STRING, 0},
+	{"frame_skip", JSON_INTEGER, 0},
+	{"output", JSON_STRING, 0}
+};
 
 /* Plugin methods */
 janus_plugin *create(void);
@@ -207,17 +236,17 @@ static GThread *metrics_thread = NULL;
 static GMutex metrics_wake_lock;
 static GCond metrics_wake;
 
-/* Totals over the plugin's life, for the Admin API. */
-static atomic_uint_fast64_t total_sessions_started, total_frames_queued, total_frames_dropped_queue,
-	total_results, total_results_malformed, total_results_error, total_frames_sent,
-	total_results_refused[OOBLEX_RESULT_VERDICTS];
+/* Sessions started over the plugin's life (the session counters' totals are
+ * in metrics: janus_ooblex_metrics_take). */
+static atomic_uint_fast64_t total_sessions_started;
 /* Decode threads still running; shutdown waits for them before the producer goes. */
 static atomic_int live_ingests;
 
 /* One browser connection */
 typedef struct janus_ooblex_session {
 	janus_plugin_session *handle;
-	janus_mutex mutex;	/* guards ingest, started, effect, frame_skip, client id */
+	janus_mutex mutex;	/* guards ingest, started, effect, frame_skip, client id, codec, video_pt,
+				 * can_send_video (lock order at sessions_mutex) */
 	ooblex_ingest *ingest;
 	ooblex_ingest_stats ingest_stats;
 	gboolean started;
@@ -228,15 +257,13 @@ typedef struct janus_ooblex_session {
 	char result_key[OOBLEX_KEY_MAX];
 	ooblex_codec codec;
 	int video_pt;
-	gboolean can_send_video;	/* the browser's offer receives video */
+	gboolean can_send_video;	/* the browser's offer receives video; set by the SDP answer, under mutex */
 	/* The return path (egress.h): results in, frames to the page out, from
-	 * the Redis reader thread and the data channel's callbacks. Lives as
-	 * long as the session. */
+	 * the Redis reader thread and Janus' data channel and RTCP callbacks.
+	 * Lives as long as the session; its lock is innermost (see below). */
 	ooblex_egress *egress;
 	volatile gint refused_logged;	/* each refusal verdict is logged once per run */
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue;
-	/* Lock order: sessions_mutex, session->mutex, metrics_mutex, then the
-	 * egress's own lock (egress.h); never the other way. */
 	janus_mutex metrics_mutex;	/* serialises metrics_take (metrics_seen) with a restart */
 	ooblex_counter_tracker metrics_seen;	/* under metrics_mutex */
 	volatile gint hangingup;
@@ -246,6 +273,37 @@ typedef struct janus_ooblex_session {
 
 static GHashTable *sessions;	/* janus_plugin_session * -> session */
 static GHashTable *clients;	/* client id hex -> session (no reference of its own) */
+/* Lock order: sessions_mutex, then a session's mutex, then its metrics_mutex,
+ * then its egress's lock (egress.h). Each is taken alone or inside those
+ * before it, never the other way round. Pairs that nest: sessions_mutex >
+ * metrics_mutex (the metrics thread and destroy_session, taking a session's
+ * counts into the totals), mutex > metrics_mutex (start: the last run's
+ * counts, then the restart), mutex > the egress lock (start and configure set
+ * the output) and metrics_mutex > the egress lock (the reorder counters);
+ * sessions_mutex and a session's mutex are never held together. Who takes which:
+ * - sessions_mutex (the sessions and clients tables): every callback that
+ *   looks a session up (create/destroy/query_session, handle_message,
+ *   setup_media, hangup_media), the handler thread, the reader thread
+ *   (on_result, on_tick: references taken under it, the work done after), the
+ *   metrics thread, the Admin API's stats, stop_processing.
+ * - session->mutex: the handler thread (start, configure, stop), Janus' media
+ *   thread (incoming_rtp; hangup_media through stop_processing), stats and
+ *   query_session, destroy_session (through stop_processing).
+ * - session->metrics_mutex: the metrics thread, destroy_session, start.
+ * - the egress lock, inside egress.c: the reader thread (results, ticks),
+ *   Janus' media thread (incoming_data's acks, data_ready, incoming_rtcp),
+ *   stats, and the three above through the egress. Nothing of ours is locked
+ *   under it and nothing there waits: of the host callbacks only
+ *   send_data (relay_data only queues on the handle's loop) and delivered
+ *   (the histograms, lock-free) run under it, and the video output's push,
+ *   keyframe and REMB calls take only its own lock.
+ * The ingest and video output threads take none of them (their callbacks
+ * reach Janus or the producer directly), so the one wait under a lock,
+ * set_output joining a video output thread under session->mutex (a frame's
+ * encode at most), cannot deadlock. push_event (a worker's error, told by
+ * the egress with its lock released), notify_event and close_pc are called
+ * with none held. metrics_wake_lock is the metrics thread's sleep only,
+ * never held with these. */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
 
 static void janus_ooblex_session_destroy(janus_ooblex_session *session) {
@@ -508,13 +566,12 @@ static void janus_ooblex_send_rtp(const uint8_t *packet, size_t len, void *user)
 	gateway->relay_rtp(session->handle, &rtp);
 }
 
-/* A frame went to the page: into the plugin's totals and latency histograms
- * (lock-free). Called under the egress lock. */
+/* A frame went to the page: into the latency histograms (lock-free).
+ * Called under the egress lock. */
 static void janus_ooblex_delivered(const ooblex_frame_header *h, const uint8_t *payload, uint64_t returned_us,
 		uint64_t sent_us, void *user) {
 	(void)payload;
 	(void)user;
-	atomic_fetch_add(&total_frames_sent, 1);
 	ooblex_plugin_metrics_observe(metrics, h->capture_us, h->queued_us, h->worker_start_us, h->worker_end_us,
 		returned_us, sent_us);
 }
@@ -543,35 +600,10 @@ static const ooblex_egress_host janus_ooblex_egress_host = {
 	.worker_error = janus_ooblex_tell_error,
 };
 
-/* Refused results by verdict, for the Admin API and stats. */
-static json_t *janus_ooblex_refused_json(const atomic_uint_fast64_t *counts) {
-	json_t *o = json_object();
-	static const struct { ooblex_result_verdict v; const char *name; } names[] = {
-		{ OOBLEX_RESULT_OVERSIZED, "oversized" }, { OOBLEX_RESULT_MALFORMED, "malformed" },
-		{ OOBLEX_RESULT_TOO_BIG_PICTURE, "picture_too_big" }, { OOBLEX_RESULT_UNSIGNED, "unsigned" },
-		{ OOBLEX_RESULT_BAD_MAC, "bad_mac" }, { OOBLEX_RESULT_UNEXPECTED, "unexpected" },
-	};
-	for(size_t i = 0; i < G_N_ELEMENTS(names); i++)
-		json_object_set_new(o, names[i].name, json_integer((json_int_t)atomic_load(&counts[names[i].v])));
-	return o;
-}
-
-/* A result the egress refused (counted there by verdict): into the plugin's
- * totals, and logged once per verdict and run (whoever writes them could
- * otherwise fill the log). */
-static void janus_ooblex_refused(janus_ooblex_session *session, const char *key, size_t len, ooblex_result_verdict v) {
-	atomic_fetch_add(&total_results_refused[v], 1);
-	if(ooblex_result_verdict_malformed(v))
-		atomic_fetch_add(&total_results_malformed, 1);
-	gint bit = 1 << v, old = g_atomic_int_or(&session->refused_logged, bit);
-	if(!(old & bit))
-		JANUS_LOG(LOG_WARN, "[ooblex-%s] Refusing a result from %s (%zu bytes): %s (logged once; see results_refused)\n",
-			session->client_hex, key, len, ooblex_result_verdict_name(v));
-}
-
 /* Reader thread: one processed frame popped from processed_frames:{id}, for
  * the session that watches it; its egress checks it (before any copy) and
- * takes it. */
+ * takes it, or counts why not. A refusal is logged once per verdict and run
+ * (whoever writes them could otherwise fill the log). */
 static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
 	(void)user;
 	const char *hex = key + strlen(OOBLEX_KEY_PROCESSED_PREFIX);
@@ -582,10 +614,11 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 	janus_mutex_unlock(&sessions_mutex);
 	if(session == NULL)
 		return;	/* the client left; its list expires by itself */
-	atomic_fetch_add(&total_results, 1);
 	ooblex_result_verdict v = ooblex_egress_on_result(session->egress, msg, len);
-	if(v != OOBLEX_RESULT_OK)
-		janus_ooblex_refused(session, key, len, v);
+	gint bit = 1 << v;
+	if(v != OOBLEX_RESULT_OK && !(g_atomic_int_or(&session->refused_logged, bit) & bit))
+		JANUS_LOG(LOG_WARN, "[ooblex-%s] Refusing a result from %s (%zu bytes): %s (logged once; see results_refused)\n",
+			session->client_hex, key, len, ooblex_result_verdict_name(v));
 	janus_refcount_decrease(&session->ref);
 }
 
@@ -622,13 +655,10 @@ static void janus_ooblex_ingest_keyframe(void *user) {
 
 static void janus_ooblex_ingest_frame(uint8_t *msg, size_t len, void *user) {
 	janus_ooblex_session *session = user;
-	if(ooblex_producer_push_frame(producer, reader, msg, len) == 0) {
+	if(ooblex_producer_push_frame(producer, reader, msg, len) == 0)
 		atomic_fetch_add(&session->frames_queued, 1);
-		atomic_fetch_add(&total_frames_queued, 1);
-	} else {
+	else
 		atomic_fetch_add(&session->frames_dropped_queue, 1);
-		atomic_fetch_add(&total_frames_dropped_queue, 1);
-	}
 }
 
 static void janus_ooblex_ingest_stopped(void *user) {
@@ -661,57 +691,78 @@ static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
 
 /* ---------------------------------------------------------------- metrics */
 
+/* A snapshot of a session's counters (counters.h): the one place that reads
+ * them, for its stats, the plugin's totals and Prometheus. The reorder
+ * buffer's come from snap, the egress's state taken under its lock. */
+static void janus_ooblex_counters_read(janus_ooblex_session *session, const ooblex_egress_snapshot *snap,
+		uint64_t out[OOBLEX_C_COUNT]) {
+	const ooblex_ingest_stats *is = &session->ingest_stats;
+	const ooblex_egress_stats *es = ooblex_egress_get_stats(session->egress);
+	memset(out, 0, OOBLEX_C_COUNT * sizeof(out[0]));
+	out[OOBLEX_C_PACKETS_RECEIVED] = atomic_load(&is->packets_received);
+	out[OOBLEX_C_PACKETS_DROPPED] = atomic_load(&is->packets_dropped);
+	out[OOBLEX_C_PACKETS_MALFORMED] = atomic_load(&is->packets_malformed);
+	out[OOBLEX_C_PACKETS_LOST] = atomic_load(&is->packets_lost);
+	out[OOBLEX_C_PACKETS_LATE] = atomic_load(&is->packets_late);
+	out[OOBLEX_C_PACKETS_DUPLICATE] = atomic_load(&is->packets_duplicate);
+	out[OOBLEX_C_FRAMES_ASSEMBLED] = atomic_load(&is->frames_assembled);
+	out[OOBLEX_C_FRAMES_INCOMPLETE] = atomic_load(&is->frames_incomplete);
+	out[OOBLEX_C_FRAMES_OVER_CAP] = atomic_load(&is->frames_over_cap);
+	out[OOBLEX_C_FRAMES_PICTURE_TOO_LARGE] = atomic_load(&is->frames_too_large);
+	out[OOBLEX_C_KEYFRAMES_OVER_BUDGET] = atomic_load(&is->keyframes_over_budget);
+	out[OOBLEX_C_FRAMES_DECODED] = atomic_load(&is->frames_decoded);
+	out[OOBLEX_C_DECODE_ERRORS] = atomic_load(&is->decode_errors);
+	out[OOBLEX_C_FRAMES_SAMPLED] = atomic_load(&is->frames_sampled);
+	out[OOBLEX_C_FRAMES_DEFERRED] = atomic_load(&is->frames_deferred);
+	out[OOBLEX_C_FRAMES_UNSUPPORTED] = atomic_load(&is->frames_unsupported);
+	out[OOBLEX_C_KEYFRAMES_REQUESTED] = atomic_load(&is->keyframes_requested);
+	out[OOBLEX_C_FRAMES_QUEUED] = atomic_load(&session->frames_queued);
+	out[OOBLEX_C_FRAMES_DROPPED_QUEUE_FULL] = atomic_load(&session->frames_dropped_queue);
+	out[OOBLEX_C_RESULTS] = atomic_load(&es->results);
+	out[OOBLEX_C_REFUSED_OVERSIZED] = atomic_load(&es->results_refused[OOBLEX_RESULT_OVERSIZED]);
+	out[OOBLEX_C_REFUSED_MALFORMED] = atomic_load(&es->results_refused[OOBLEX_RESULT_MALFORMED]);
+	out[OOBLEX_C_REFUSED_PICTURE_TOO_BIG] = atomic_load(&es->results_refused[OOBLEX_RESULT_TOO_BIG_PICTURE]);
+	out[OOBLEX_C_REFUSED_UNSIGNED] = atomic_load(&es->results_refused[OOBLEX_RESULT_UNSIGNED]);
+	out[OOBLEX_C_REFUSED_BAD_MAC] = atomic_load(&es->results_refused[OOBLEX_RESULT_BAD_MAC]);
+	out[OOBLEX_C_REFUSED_UNEXPECTED] = atomic_load(&es->results_refused[OOBLEX_RESULT_UNEXPECTED]);
+	out[OOBLEX_C_RESULTS_ERROR] = atomic_load(&es->results_error);
+	out[OOBLEX_C_ERRORS_RESOLVED] = atomic_load(&es->errors_resolved);
+	out[OOBLEX_C_FRAMES_SENT] = atomic_load(&es->frames_sent);
+	out[OOBLEX_C_CHUNKS_SENT] = atomic_load(&es->chunks_sent);
+	out[OOBLEX_C_FRAMES_DROPPED_CHANNEL] = atomic_load(&es->dropped_channel);
+	out[OOBLEX_C_FRAMES_DROPPED_BACKPRESSURE] = atomic_load(&es->dropped_backpressure);
+	out[OOBLEX_C_BAD_ACKS] = atomic_load(&es->bad_acks);
+	out[OOBLEX_C_DATA_READY_EVENTS] = atomic_load(&es->data_ready_events);
+	out[OOBLEX_C_REORDER_DELIVERED] = snap->reorder.delivered;
+	out[OOBLEX_C_REORDER_LATE] = snap->reorder.late;
+	out[OOBLEX_C_REORDER_DUPLICATES] = snap->reorder.duplicates;
+	out[OOBLEX_C_REORDER_SKIPPED] = snap->reorder.skipped;
+	ooblex_counters_derive(out);
+}
+
 /* Adds what a session's counters grew by since the last look to the
  * plugin's totals. Caller holds the session's metrics_mutex. */
 static void janus_ooblex_metrics_take(janus_ooblex_session *session) {
-	const ooblex_ingest_stats *is = &session->ingest_stats;
-	const ooblex_egress_stats *es = ooblex_egress_get_stats(session->egress);
+	uint64_t now[OOBLEX_C_COUNT];
 	ooblex_egress_snapshot snap;
 	ooblex_egress_snapshot_take(session->egress, &snap);
-	uint64_t now[OOBLEX_C_COUNT] = { 0 };
-	now[OOBLEX_C_PACKETS_RECEIVED] = atomic_load(&is->packets_received);
-	now[OOBLEX_C_PACKETS_LOST] = atomic_load(&is->packets_lost);
-	now[OOBLEX_C_PACKETS_LATE] = atomic_load(&is->packets_late);
-	now[OOBLEX_C_PACKETS_DUPLICATE] = atomic_load(&is->packets_duplicate);
-	now[OOBLEX_C_PACKETS_MALFORMED] = atomic_load(&is->packets_malformed);
-	now[OOBLEX_C_PACKETS_DROPPED] = atomic_load(&is->packets_dropped);
-	now[OOBLEX_C_FRAMES_DECODED] = atomic_load(&is->frames_decoded);
-	now[OOBLEX_C_FRAMES_SAMPLED] = atomic_load(&is->frames_sampled);
-	now[OOBLEX_C_DROP_INCOMPLETE] = atomic_load(&is->frames_incomplete);
-	now[OOBLEX_C_DROP_FRAME_OVER_CAP] = atomic_load(&is->frames_over_cap);
-	now[OOBLEX_C_DROP_PICTURE_TOO_LARGE] = atomic_load(&is->frames_too_large);
-	now[OOBLEX_C_DROP_KEYFRAME_BUDGET] = atomic_load(&is->keyframes_over_budget);
-	now[OOBLEX_C_DROP_DECODE_ERROR] = atomic_load(&is->decode_errors);
-	now[OOBLEX_C_DROP_IN_FLIGHT] = atomic_load(&is->frames_deferred);
-	now[OOBLEX_C_FRAMES_QUEUED] = atomic_load(&session->frames_queued);
-	now[OOBLEX_C_DROP_QUEUE_FULL] = atomic_load(&session->frames_dropped_queue);
-	now[OOBLEX_C_FRAMES_PROCESSED] = atomic_load(&es->results);
-	now[OOBLEX_C_DROP_MALFORMED_RESULT] = atomic_load(&es->results_malformed);
-	now[OOBLEX_C_DROP_UNEXPECTED_RESULT] = atomic_load(&es->results_refused[OOBLEX_RESULT_UNEXPECTED]);
-	now[OOBLEX_C_DROP_UNAUTHENTICATED_RESULT] = atomic_load(&es->results_refused[OOBLEX_RESULT_UNSIGNED]) +
-		atomic_load(&es->results_refused[OOBLEX_RESULT_BAD_MAC]);
-	now[OOBLEX_C_DROP_WORKER_ERROR] = atomic_load(&es->results_error);
-	now[OOBLEX_C_FRAMES_RETURNED] = atomic_load(&es->frames_sent);
-	now[OOBLEX_C_DROP_CHANNEL] = atomic_load(&es->dropped_channel);
-	now[OOBLEX_C_DROP_BACKPRESSURE] = atomic_load(&es->dropped_backpressure);
-	now[OOBLEX_C_DROP_LATE] = snap.reorder.late;
-	now[OOBLEX_C_DROP_DUPLICATE] = snap.reorder.duplicates;
-	now[OOBLEX_C_DROP_NEVER_RETURNED] = snap.reorder.skipped;
+	janus_ooblex_counters_read(session, &snap, now);
 	ooblex_plugin_metrics_accumulate(metrics, &session->metrics_seen, now);
 }
 
-/* After start reset the ingest and reorder counters to zero. Caller holds
- * metrics_mutex. */
-static void janus_ooblex_metrics_restarted(janus_ooblex_session *session) {
-	static const ooblex_counter restart_at_zero[] = {
-		OOBLEX_C_PACKETS_RECEIVED, OOBLEX_C_PACKETS_LOST, OOBLEX_C_PACKETS_LATE, OOBLEX_C_PACKETS_DUPLICATE,
-		OOBLEX_C_PACKETS_MALFORMED, OOBLEX_C_PACKETS_DROPPED, OOBLEX_C_FRAMES_DECODED, OOBLEX_C_FRAMES_SAMPLED,
-		OOBLEX_C_DROP_INCOMPLETE, OOBLEX_C_DROP_DECODE_ERROR, OOBLEX_C_DROP_IN_FLIGHT, OOBLEX_C_DROP_LATE,
-		OOBLEX_C_DROP_DUPLICATE, OOBLEX_C_DROP_NEVER_RETURNED,
-		OOBLEX_C_DROP_FRAME_OVER_CAP, OOBLEX_C_DROP_PICTURE_TOO_LARGE, OOBLEX_C_DROP_KEYFRAME_BUDGET,
-	};
-	for(size_t i = 0; i < G_N_ELEMENTS(restart_at_zero); i++)
-		session->metrics_seen.seen[restart_at_zero[i]] = 0;
+/* Every session's counters into the plugin's totals. Caller holds sessions_mutex. */
+static void janus_ooblex_metrics_take_all(void) {
+	if(sessions == NULL)
+		return;
+	GHashTableIter it;
+	gpointer value;
+	g_hash_table_iter_init(&it, sessions);
+	while(g_hash_table_iter_next(&it, NULL, &value)) {
+		janus_ooblex_session *session = value;
+		janus_mutex_lock(&session->metrics_mutex);
+		janus_ooblex_metrics_take(session);
+		janus_mutex_unlock(&session->metrics_mutex);
+	}
 }
 
 /* Once a second: every session's counters into the totals, then the file. */
@@ -727,16 +778,8 @@ static gpointer janus_ooblex_metrics_thread(gpointer data) {
 		if(sessions != NULL) {
 			g.sessions = g_hash_table_size(sessions);
 			g.processing = clients ? g_hash_table_size(clients) : 0;
-			GHashTableIter it;
-			gpointer value;
-			g_hash_table_iter_init(&it, sessions);
-			while(g_hash_table_iter_next(&it, NULL, &value)) {
-				janus_ooblex_session *session = value;
-				janus_mutex_lock(&session->metrics_mutex);
-				janus_ooblex_metrics_take(session);
-				janus_mutex_unlock(&session->metrics_mutex);
-			}
 		}
+		janus_ooblex_metrics_take_all();
 		janus_mutex_unlock(&sessions_mutex);
 		g.sessions_started = atomic_load(&total_sessions_started);
 		GPtrArray *workers = ooblex_reader_fleet(reader, &g.queue_length, &g.fleet_dropped_stale);
@@ -1003,11 +1046,9 @@ void janus_ooblex_destroy_session(janus_plugin_session *handle, int *error) {
 	janus_refcount_decrease(&session->ref);
 }
 
-/* Counters of one session, for query_session and the "stats" request. Only
- * atomics are read: this never waits on the media path. */
+/* Counters of one session, for query_session and the "stats" request. The
+ * ingest's counters are atomics: this never waits on the media path. */
 static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
-	ooblex_ingest_stats *is = &session->ingest_stats;
-	const ooblex_egress_stats *es = ooblex_egress_get_stats(session->egress);
 	json_t *info = json_object();
 	janus_mutex_lock(&session->mutex);
 	json_object_set_new(info, "started", session->started ? json_true() : json_false());
@@ -1019,40 +1060,11 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 		json_object_set_new(info, "codec", json_string(ooblex_codec_name(session->codec)));
 	janus_mutex_unlock(&session->mutex);
 	json_object_set_new(info, "data_channel_ready", json_boolean(ooblex_egress_channel_open(session->egress)));
-	uint64_t decoded = atomic_load(&is->frames_decoded), sent = atomic_load(&es->frames_sent);
-	json_t *frames = json_object();
-	json_object_set_new(frames, "packets_received", json_integer((json_int_t)atomic_load(&is->packets_received)));
-	json_object_set_new(frames, "packets_dropped", json_integer((json_int_t)atomic_load(&is->packets_dropped)));
-	json_object_set_new(frames, "packets_malformed", json_integer((json_int_t)atomic_load(&is->packets_malformed)));
-	json_object_set_new(frames, "packets_lost", json_integer((json_int_t)atomic_load(&is->packets_lost)));
-	json_object_set_new(frames, "packets_late", json_integer((json_int_t)atomic_load(&is->packets_late)));
-	json_object_set_new(frames, "packets_duplicate", json_integer((json_int_t)atomic_load(&is->packets_duplicate)));
-	json_object_set_new(frames, "assembled", json_integer((json_int_t)atomic_load(&is->frames_assembled)));
-	json_object_set_new(frames, "incomplete", json_integer((json_int_t)atomic_load(&is->frames_incomplete)));
-	json_object_set_new(frames, "over_cap", json_integer((json_int_t)atomic_load(&is->frames_over_cap)));
-	json_object_set_new(frames, "picture_too_large", json_integer((json_int_t)atomic_load(&is->frames_too_large)));
-	json_object_set_new(frames, "keyframes_over_budget", json_integer((json_int_t)atomic_load(&is->keyframes_over_budget)));
-	json_object_set_new(frames, "decoded", json_integer((json_int_t)decoded));
-	json_object_set_new(frames, "decode_errors", json_integer((json_int_t)atomic_load(&is->decode_errors)));
-	json_object_set_new(frames, "sampled", json_integer((json_int_t)atomic_load(&is->frames_sampled)));
-	json_object_set_new(frames, "deferred_in_flight", json_integer((json_int_t)atomic_load(&is->frames_deferred)));
-	json_object_set_new(frames, "queued", json_integer((json_int_t)atomic_load(&session->frames_queued)));
-	json_object_set_new(frames, "dropped_queue_full", json_integer((json_int_t)atomic_load(&session->frames_dropped_queue)));
-	json_object_set_new(frames, "results", json_integer((json_int_t)atomic_load(&es->results)));
-	json_object_set_new(frames, "results_malformed", json_integer((json_int_t)atomic_load(&es->results_malformed)));
-	json_object_set_new(frames, "results_refused", janus_ooblex_refused_json(es->results_refused));
-	json_object_set_new(frames, "results_error", json_integer((json_int_t)atomic_load(&es->results_error)));
-	json_object_set_new(frames, "errors_resolved", json_integer((json_int_t)atomic_load(&es->errors_resolved)));
-	json_object_set_new(frames, "sent", json_integer((json_int_t)sent));
-	json_object_set_new(frames, "chunks_sent", json_integer((json_int_t)atomic_load(&es->chunks_sent)));
-	json_object_set_new(frames, "dropped_channel", json_integer((json_int_t)atomic_load(&es->dropped_channel)));
-	json_object_set_new(frames, "keyframes_requested", json_integer((json_int_t)atomic_load(&is->keyframes_requested)));
-	json_object_set_new(frames, "dropped_backpressure", json_integer((json_int_t)atomic_load(&es->dropped_backpressure)));
-	json_object_set_new(frames, "bad_acks", json_integer((json_int_t)atomic_load(&es->bad_acks)));
-	json_object_set_new(frames, "data_ready_events", json_integer((json_int_t)atomic_load(&es->data_ready_events)));
-	json_object_set_new(info, "frames", frames);
 	ooblex_egress_snapshot snap;
 	ooblex_egress_snapshot_take(session->egress, &snap);
+	uint64_t counters[OOBLEX_C_COUNT];
+	janus_ooblex_counters_read(session, &snap, counters);
+	ooblex_counters_json(info, OOBLEX_VIEW_STATS, counters);	/* "frames", "reorder" */
 	json_object_set_new(info, "output", json_string(janus_ooblex_output_name(snap.output)));
 	if(snap.video_running) {
 		const ooblex_egress_video_counts *vs = &snap.video;
@@ -1071,10 +1083,10 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 			"jpeg_decode_ms_avg", vs->frames_sent ? vs->decode_us_total / 1000.0 / vs->frames_sent : 0.0));
 	}
 	if(snap.started) {
-		json_object_set_new(info, "reorder", json_pack("{sIsIsIsIsisf}",
-			"delivered", (json_int_t)snap.reorder.delivered, "late", (json_int_t)snap.reorder.late,
-			"duplicates", (json_int_t)snap.reorder.duplicates, "skipped", (json_int_t)snap.reorder.skipped,
-			"held", (int)snap.reorder_held, "wait_ms", snap.reorder_wait_us / 1000.0));
+		/* Beside its counters: what it holds now, and its wait. */
+		json_t *reorder = json_object_get(info, "reorder");
+		json_object_set_new(reorder, "held", json_integer((json_int_t)snap.reorder_held));
+		json_object_set_new(reorder, "wait_ms", json_real(snap.reorder_wait_us / 1000.0));
 	}
 	json_object_set_new(info, "effective_fps", json_integer(snap.effective_fps));
 	json_t *latency = json_object();
@@ -1084,8 +1096,9 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 			"p50", sum->p50_ms, "p95", sum->p95_ms, "max", sum->max_ms));
 	}
 	/* Time inside libavcodec alone, a part of the decode stage. */
+	uint64_t decoded = counters[OOBLEX_C_FRAMES_DECODED];
 	json_object_set_new(latency, "decoder_avg", json_real(decoded ?
-		atomic_load(&is->decode_us_total) / 1000.0 / decoded : 0.0));
+		atomic_load(&session->ingest_stats.decode_us_total) / 1000.0 / decoded : 0.0));
 	json_object_set_new(info, "latency_ms", latency);
 	json_object_set_new(info, "hangingup", json_integer(g_atomic_int_get(&session->hangingup)));
 	json_object_set_new(info, "destroyed", json_integer(g_atomic_int_get(&session->destroyed)));
@@ -1158,16 +1171,14 @@ static json_t *janus_ooblex_global_stats(void) {
 	janus_mutex_lock(&sessions_mutex);
 	json_object_set_new(res, "sessions", json_integer(sessions ? g_hash_table_size(sessions) : 0));
 	json_object_set_new(res, "processing", json_integer(clients ? g_hash_table_size(clients) : 0));
+	/* Up to date, as Prometheus' next write will be: the same totals. */
+	janus_ooblex_metrics_take_all();
 	janus_mutex_unlock(&sessions_mutex);
+	uint64_t counters[OOBLEX_C_COUNT];
+	ooblex_plugin_metrics_totals(metrics, counters);
 	json_t *totals = json_object();
 	json_object_set_new(totals, "sessions_started", json_integer((json_int_t)atomic_load(&total_sessions_started)));
-	json_object_set_new(totals, "frames_queued", json_integer((json_int_t)atomic_load(&total_frames_queued)));
-	json_object_set_new(totals, "frames_dropped_queue_full", json_integer((json_int_t)atomic_load(&total_frames_dropped_queue)));
-	json_object_set_new(totals, "results", json_integer((json_int_t)atomic_load(&total_results)));
-	json_object_set_new(totals, "results_malformed", json_integer((json_int_t)atomic_load(&total_results_malformed)));
-	json_object_set_new(totals, "results_refused", janus_ooblex_refused_json(total_results_refused));
-	json_object_set_new(totals, "results_error", json_integer((json_int_t)atomic_load(&total_results_error)));
-	json_object_set_new(totals, "frames_sent", json_integer((json_int_t)atomic_load(&total_frames_sent)));
+	ooblex_counters_json(totals, OOBLEX_VIEW_TOTALS, counters);
 	json_object_set_new(res, "totals", totals);
 	json_t *redis = json_object();
 	const ooblex_producer_stats *ps = ooblex_producer_get_stats(producer);
@@ -1211,15 +1222,40 @@ static json_t *janus_ooblex_error(int code, const char *fmt, ...) {
 	return event;
 }
 
-json_t *janus_ooblex_handle_admin_message(json_t *message) {
-	const char *request = message ? json_string_value(json_object_get(message, "request")) : NULL;
-	if(request == NULL)
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Missing element (request)");
-	if(!strcasecmp(request, "stats"))
-		return janus_ooblex_global_stats();
+/* The requests answered at once, for a handle's message (session set) and for
+ * the Admin API's message_plugin (session NULL; message is the borrowed
+ * "request", NULL when the client left it out): stats (the session's
+ * counters, or from the Admin API the plugin's totals and the fleet),
+ * list_effects, and the errors in the request itself. Returns NULL only for
+ * a handle's start, configure and stop, which the handler thread answers;
+ * the Admin API has no session to run them on: unknown there. Bad requests
+ * are not logged (JANUS_VALIDATE_JSON_OBJECT's log_error FALSE): the client
+ * hears why, and any client could fill the log. */
+static json_t *janus_ooblex_process_synchronous_request(janus_ooblex_session *session, json_t *message) {
+	int error_code = 0;
+	char error_cause[512];
+	JANUS_VALIDATE_JSON_OBJECT(message, request_parameters, error_code, error_cause, FALSE,
+		JANUS_OOBLEX_ERROR_MISSING_ELEMENT, JANUS_OOBLEX_ERROR_INVALID_ELEMENT);
+	if(error_code != 0)
+		return janus_ooblex_error(error_code, "%s", error_cause);
+	const char *request = json_string_value(json_object_get(message, "request"));
+	if(!strcasecmp(request, "stats")) {
+		if(session == NULL)
+			return janus_ooblex_global_stats();
+		json_t *reply = janus_ooblex_session_stats(session);
+		json_object_set_new(reply, "ooblex", json_string("stats"));
+		return reply;
+	}
 	if(!strcasecmp(request, "list_effects"))
 		return janus_ooblex_list_effects();
+	if(session != NULL && (!strcasecmp(request, "start") || !strcasecmp(request, "configure") ||
+			!strcasecmp(request, "stop")))
+		return NULL;
 	return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
+}
+
+json_t *janus_ooblex_handle_admin_message(json_t *message) {
+	return janus_ooblex_process_synchronous_request(NULL, message);
 }
 
 /* Effect names travel in Redis keys' neighbourhood and in logs: keep them
@@ -1238,27 +1274,22 @@ static gboolean janus_ooblex_effect_name_ok(const char *s, char *why, size_t why
 	return ooblex_fxg_check_effect(s, why, whylen) == 0;
 }
 
-/* Validates effect and frame_skip if present. Returns an error event or NULL. */
+/* start's and configure's options, once their types passed the request's
+ * parameter table: output's name, the effect's grammar, frame_skip's range.
+ * Returns an error event (415) or NULL; what is absent is left as it was. */
 static json_t *janus_ooblex_check_options(json_t *root, const char **effect, unsigned *frame_skip, unsigned *output) {
 	json_t *e = json_object_get(root, "effect");
 	json_t *fs = json_object_get(root, "frame_skip");
 	json_t *out = json_object_get(root, "output");
-	if(out != NULL) {
-		if(!json_is_string(out) || (*output = janus_ooblex_output_from_name(json_string_value(out))) == 0)
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT,
-				"Invalid output (datachannel, video or both)");
-	}
+	if(out != NULL && (*output = janus_ooblex_output_from_name(json_string_value(out))) == 0)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid output (datachannel, video or both)");
 	if(e != NULL) {
-		if(!json_is_string(e))
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (effect should be a string)");
 		char why[256];
 		if(!janus_ooblex_effect_name_ok(json_string_value(e), why, sizeof(why)))
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid effect name (%s)", why);
 		*effect = json_string_value(e);
 	}
 	if(fs != NULL) {
-		if(!json_is_integer(fs))
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (frame_skip should be an integer)");
 		json_int_t v = json_integer_value(fs);
 		if(v < 1 || v > 1000)
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid frame_skip %" JSON_INTEGER_FORMAT " (1..1000)", v);
@@ -1283,25 +1314,15 @@ struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *ha
 		janus_refcount_decrease(&session->ref);
 		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, "Session has already been destroyed", NULL);
 	}
-	/* Cheap, synchronous requests are answered right away. */
-	json_t *reply = NULL;
-	const char *request = NULL;
-	if(message == NULL) {
+	/* The core only passes objects (it checks "body"); the first two are for
+	 * completeness, as in Janus' own plugins. */
+	json_t *reply;
+	if(message == NULL)
 		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_NO_MESSAGE, "No message");
-	} else if(!json_is_object(message)) {
+	else if(!json_is_object(message))
 		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_JSON, "JSON error: not an object");
-	} else if((request = json_string_value(json_object_get(message, "request"))) == NULL) {
-		reply = janus_ooblex_error(json_object_get(message, "request") ? JANUS_OOBLEX_ERROR_INVALID_ELEMENT :
-			JANUS_OOBLEX_ERROR_MISSING_ELEMENT, json_object_get(message, "request") ?
-			"Invalid element type (request should be a string)" : "Missing element (request)");
-	} else if(!strcasecmp(request, "stats")) {
-		reply = janus_ooblex_session_stats(session);
-		json_object_set_new(reply, "ooblex", json_string("stats"));
-	} else if(!strcasecmp(request, "list_effects")) {
-		reply = janus_ooblex_list_effects();
-	} else if(strcasecmp(request, "start") && strcasecmp(request, "configure") && strcasecmp(request, "stop")) {
-		reply = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_REQUEST, "Unknown request '%s'", request);
-	}
+	else
+		reply = janus_ooblex_process_synchronous_request(session, message);
 	if(reply != NULL) {
 		janus_refcount_decrease(&session->ref);
 		g_free(transaction);
@@ -1311,13 +1332,15 @@ struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *ha
 			json_decref(jsep);
 		return janus_plugin_result_new(JANUS_PLUGIN_OK, NULL, reply);
 	}
+	/* start, configure and stop: the handler thread answers them with an
+	 * event (and JSEP), since they negotiate SDP and start or stop threads.
+	 * The session's reference goes with the message. */
 	janus_ooblex_message *msg = g_malloc(sizeof(janus_ooblex_message));
 	msg->handle = handle;
 	msg->transaction = transaction;
 	msg->message = message;
 	msg->jsep = jsep;
 	g_async_queue_push(messages, msg);
-	/* All the requests to this plugin are handled asynchronously */
 	return janus_plugin_result_new(JANUS_PLUGIN_OK_WAIT, NULL, NULL);
 }
 
@@ -1365,7 +1388,8 @@ void janus_ooblex_incoming_data(janus_plugin_session *handle, janus_plugin_data 
 	janus_ooblex_session *session = (janus_ooblex_session *)handle->plugin_handle;
 	if(!session || g_atomic_int_get(&session->destroyed))
 		return;
-	/* The hello, or {"ack":<frame_id>} as the page reassembles each frame. */
+	/* The hello, or {"ack":<frame_id>} as the page reassembles each frame:
+	 * either proves the channel open both ways (egress.h). */
 	if(ooblex_egress_on_data(session->egress, (const uint8_t *)packet->buffer, packet->length))
 		JANUS_LOG(LOG_VERB, "[%s-%p] Data channel ready (%d bytes received)\n", JANUS_OOBLEX_PACKAGE, handle, packet->length);
 }
@@ -1537,7 +1561,17 @@ static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char
 	return sdp;
 }
 
+/* start: checks the request, answers the offer, resets the return path and
+ * starts the ingest. Nothing is taken before session->mutex; from there on a
+ * failure leaves through the labels at the end, which undo in reverse order
+ * what the steps before it took. */
 static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
+	int error_code = 0;
+	char error_cause[512];
+	JANUS_VALIDATE_JSON_OBJECT(msg->message, start_parameters, error_code, error_cause, FALSE,
+		JANUS_OOBLEX_ERROR_MISSING_ELEMENT, JANUS_OOBLEX_ERROR_INVALID_ELEMENT);
+	if(error_code != 0)
+		return janus_ooblex_error(error_code, "%s", error_cause);
 	const char *effect = NULL;
 	unsigned frame_skip = 0, output = 0;
 	char err_out[256];
@@ -1547,8 +1581,6 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	ooblex_codec wanted = OOBLEX_CODEC_NONE;
 	json_t *jcodec = json_object_get(msg->message, "codec");
 	if(jcodec != NULL) {
-		if(!json_is_string(jcodec))
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid element type (codec should be a string)");
 		wanted = ooblex_codec_from_name(json_string_value(jcodec));
 		gboolean allowed = FALSE;
 		for(int i = 0; i < settings.n_video_codecs; i++)
@@ -1568,34 +1600,31 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	if(processing >= settings.max_sessions)
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_TOO_MANY_SESSIONS, "Too many sessions (max_sessions = %u)", settings.max_sessions);
 
+	char *answer = NULL;
 	janus_mutex_lock(&session->mutex);
 	if(session->started) {
-		janus_mutex_unlock(&session->mutex);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Already started: send stop first");
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Already started: send stop first");
+		goto fail;
 	}
 	session->codec = OOBLEX_CODEC_NONE;
 	session->can_send_video = FALSE;
-	char *answer = janus_ooblex_answer_offer(session, offer_sdp, wanted, &error);
-	if(answer == NULL) {
-		janus_mutex_unlock(&session->mutex);
-		return error;
-	}
+	answer = janus_ooblex_answer_offer(session, offer_sdp, wanted, &error);
+	if(answer == NULL)
+		goto fail;
 	if(output == 0)
 		output = settings.output;
 	if((output & OOBLEX_OUTPUT_VIDEO) && !session->can_send_video) {
-		janus_mutex_unlock(&session->mutex);
-		g_free(answer);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP,
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP,
 			"Output '%s' needs an offer that also receives video (sendrecv)", janus_ooblex_output_name(output));
+		goto fail;
 	}
 	if(effect != NULL)
 		g_strlcpy(session->effect, effect, sizeof(session->effect));
 	if(frame_skip > 0)
 		session->frame_skip = frame_skip;
 	if(ooblex_client_id_generate(session->client_id) < 0) {
-		janus_mutex_unlock(&session->mutex);
-		g_free(answer);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "No randomness for a client id");
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "No randomness for a client id");
+		goto fail;
 	}
 	ooblex_client_id_to_hex(session->client_id, session->client_hex);
 	ooblex_key_processed(session->result_key, session->client_hex);
@@ -1605,13 +1634,13 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	memset(&session->ingest_stats, 0, sizeof(session->ingest_stats));
 	ooblex_egress_restart(session->egress, session->client_id);
 	g_atomic_int_set(&session->refused_logged, 0);
-	janus_ooblex_metrics_restarted(session);
+	/* After the memset and the egress's restart: those counters start from zero. */
+	ooblex_counter_tracker_restart(&session->metrics_seen);
 	janus_mutex_unlock(&session->metrics_mutex);
 	if(ooblex_egress_set_output(session->egress, output, session->codec, (uint8_t)session->video_pt,
 			err_out, sizeof(err_out)) < 0) {
-		janus_mutex_unlock(&session->mutex);
-		g_free(answer);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err_out);
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err_out);
+		goto fail;
 	}
 
 	ooblex_ingest_config icfg = {
@@ -1649,11 +1678,8 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	atomic_fetch_add(&live_ingests, 1);
 	session->ingest = ooblex_ingest_start(&icfg, &icb, session, err, sizeof(err));
 	if(session->ingest == NULL) {
-		atomic_fetch_sub(&live_ingests, 1);
-		janus_refcount_decrease(&session->ref);
-		janus_mutex_unlock(&session->mutex);
-		g_free(answer);
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start processing: %s", err);
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start processing: %s", err);
+		goto fail_ingest;
 	}
 	session->started = TRUE;
 	janus_mutex_unlock(&session->mutex);
@@ -1684,10 +1710,20 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		gateway->notify_event(&janus_ooblex_plugin, session->handle, info);
 	}
 	return event;
+
+fail_ingest:
+	/* It never ran: no stopped() will give these back. */
+	atomic_fetch_sub(&live_ingests, 1);
+	janus_refcount_decrease(&session->ref);
+fail:
+	g_free(answer);
+	janus_mutex_unlock(&session->mutex);
+	return error;
 }
 
 /* A new offer on a running session (an ICE restart after a network change,
- * or any renegotiation): answered with the same codec and direction. */
+ * or any renegotiation): answered with the same codec and direction. Caller
+ * holds session->mutex (codec, payload type, started). */
 static json_t *janus_ooblex_renegotiate(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
 	const char *sdp_type = json_string_value(json_object_get(msg->jsep, "type"));
 	const char *offer_sdp = json_string_value(json_object_get(msg->jsep, "sdp"));
@@ -1715,7 +1751,15 @@ static json_t *janus_ooblex_renegotiate(janus_ooblex_session *session, janus_oob
 	return NULL;
 }
 
+/* configure: a new effect, frame_skip or output, and/or a new offer (see
+ * janus_ooblex_renegotiate); answered with what is now in force. */
 static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janus_ooblex_message *msg, json_t **jsep_out) {
+	int error_code = 0;
+	char error_cause[512];
+	JANUS_VALIDATE_JSON_OBJECT(msg->message, configure_parameters, error_code, error_cause, FALSE,
+		JANUS_OOBLEX_ERROR_MISSING_ELEMENT, JANUS_OOBLEX_ERROR_INVALID_ELEMENT);
+	if(error_code != 0)
+		return janus_ooblex_error(error_code, "%s", error_cause);
 	const char *effect = NULL;
 	unsigned frame_skip = 0, output = 0;
 	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip, &output);
@@ -1724,24 +1768,19 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 	if(effect == NULL && frame_skip == 0 && output == 0 && msg->jsep == NULL)
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Nothing to configure (effect, frame_skip, output)");
 	janus_mutex_lock(&session->mutex);
-	if(msg->jsep != NULL) {
-		error = janus_ooblex_renegotiate(session, msg, jsep_out);
-		if(error != NULL) {
-			janus_mutex_unlock(&session->mutex);
-			return error;
-		}
-	}
+	if(msg->jsep != NULL && (error = janus_ooblex_renegotiate(session, msg, jsep_out)) != NULL)
+		goto fail;
 	if(output != 0) {
 		char err[256];
 		if((output & OOBLEX_OUTPUT_VIDEO) && !session->can_send_video) {
-			janus_mutex_unlock(&session->mutex);
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE,
+			error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE,
 				"Output '%s' needs a started session whose offer also receives video", janus_ooblex_output_name(output));
+			goto fail;
 		}
 		if(session->started && ooblex_egress_set_output(session->egress, output, session->codec,
 				(uint8_t)session->video_pt, err, sizeof(err)) < 0) {
-			janus_mutex_unlock(&session->mutex);
-			return janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err);
+			error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err);
+			goto fail;
 		}
 	}
 	if(effect != NULL)
@@ -1760,6 +1799,10 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 		gateway->notify_event(&janus_ooblex_plugin, session->handle, info);
 	}
 	return event;
+
+fail:
+	janus_mutex_unlock(&session->mutex);
+	return error;
 }
 
 static void *janus_ooblex_handler(void *data) {
@@ -1782,6 +1825,8 @@ static void *janus_ooblex_handler(void *data) {
 			janus_ooblex_message_free(msg);
 			continue;
 		}
+		/* handle_message queued only start, configure and stop
+		 * (janus_ooblex_process_synchronous_request). */
 		const char *request = json_string_value(json_object_get(msg->message, "request"));
 		json_t *jsep = NULL, *event = NULL;
 		if(!strcasecmp(request, "start")) {

@@ -6,6 +6,15 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 
+/* Hands every picture the decoder has ready to fn, up to max in all. */
+static void take_pictures(AVCodecContext *dec, AVFrame *picture, int max, footage_fn fn, void *user, int *n,
+		int *stop) {
+	while(!*stop && *n < max && avcodec_receive_frame(dec, picture) == 0) {
+		*stop = fn(picture, (*n)++, user);
+		av_frame_unref(picture);
+	}
+}
+
 int footage_decode(const char *path, int max, footage_fn fn, void *user) {
 	AVFormatContext *fmt = NULL;
 	if(path == NULL || avformat_open_input(&fmt, path, NULL, NULL) != 0)
@@ -22,14 +31,13 @@ int footage_decode(const char *path, int max, footage_fn fn, void *user) {
 		goto done;
 	n = 0;
 	while(!stop && n < max && av_read_frame(fmt, pkt) >= 0) {
-		if(pkt->stream_index == vs && avcodec_send_packet(dec, pkt) >= 0) {
-			while(!stop && n < max && avcodec_receive_frame(dec, picture) == 0) {
-				stop = fn(picture, n++, user);
-				av_frame_unref(picture);
-			}
-		}
+		if(pkt->stream_index == vs && avcodec_send_packet(dec, pkt) >= 0)
+			take_pictures(dec, picture, max, fn, user, &n, &stop);
 		av_packet_unref(pkt);
 	}
+	/* The end of the file: what the decoder held back (B-frames) comes out too. */
+	if(avcodec_send_packet(dec, NULL) >= 0)
+		take_pictures(dec, picture, max, fn, user, &n, &stop);
 done:
 	av_frame_free(&picture);
 	av_packet_free(&pkt);

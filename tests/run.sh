@@ -2,7 +2,7 @@
 # Runs every Ooblex test on this machine and ends with "N passed, N failed".
 #   tests/run.sh            install what is missing, build, run all suites
 #   tests/run.sh --no-e2e   skip the browser test (no root / no namespaces)
-# Suites: unit (C), js (the client module, in Node), integration (Redis + 2 workers), install (make install into
+# Suites: unit (C), layout (each folder's include path refuses what it must not use), js (the client module, in Node), integration (Redis + 2 workers), install (make install into
 # a scratch root, loaded by Janus), fuzz (tests/fuzz: corpus replay, ~30 s of libFuzzer per target), e2e (Chromium + Janus +
 # Redis + 3 workers, needs root for its network namespace), demo (the README's
 # ./run-webrtc-demo.sh, used by Chromium, then Ctrl-C), and the unit,
@@ -78,6 +78,8 @@ unit_tests() {
 }
 
 suite unit unit_tests build
+# The folder split: each folder's include path, as make compiles it.
+suite layout tests/layout/run.sh build
 suite js node --test --test-reporter=tap tests/js/test_ooblex_client.js
 suite integration tests/integration/run.sh build
 suite install tests/install/run.sh build

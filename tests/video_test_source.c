@@ -87,18 +87,21 @@ void video_test_source_tamper(video_test_source *s, video_tamper_fn fn, void *us
 
 const uint8_t *video_test_source_next(video_test_source *s, video_packet_fn emit, void *user) {
 	test_pattern_i420(s->i420, s->width, s->height, s->n++);
+	char err[256];
+	int rc = ooblex_video_encoder_encode(s->enc, s->i420, s->width, s->height, s->force_keyframe, s->ts, err,
+		sizeof(err));
+	s->force_keyframe = 0;
+	s->ts += 90000 / s->fps;
+	/* Real-time settings: this picture's frame, at once. */
 	const uint8_t *bits;
 	size_t len;
-	int key;
-	char err[256];
-	int rc = ooblex_video_encoder_encode(s->enc, s->i420, s->width, s->height, s->force_keyframe, &bits, &len, &key,
-		err, sizeof(err));
-	s->force_keyframe = 0;
-	uint32_t ts = s->ts;
-	s->ts += 90000 / s->fps;
-	if(rc == 0 && len > 0 && s->tamper != NULL)
-		bits = s->tamper(bits, &len, key, s->tamper_user);
-	if(rc < 0 || len == 0 || ooblex_rtp_packetize(&s->pk, bits, len, ts, emit, user) <= 0)
-		return NULL;
-	return s->i420;
+	int key, sent = 0;
+	uint64_t ts;
+	while(rc == 0 && ooblex_video_encoder_next(s->enc, &bits, &len, &key, &ts) == 1) {
+		if(len > 0 && s->tamper != NULL)
+			bits = s->tamper(bits, &len, key, s->tamper_user);
+		if(len > 0 && ooblex_rtp_packetize(&s->pk, bits, len, (uint32_t)ts, emit, user) > 0)
+			sent++;
+	}
+	return sent > 0 ? s->i420 : NULL;
 }

@@ -57,8 +57,6 @@ static void held_result_free(void *p) {
 
 static void count_refused(ooblex_egress *e, ooblex_result_verdict v) {
 	atomic_fetch_add(&e->stats.results_refused[v], 1);
-	if(ooblex_result_verdict_malformed(v))
-		atomic_fetch_add(&e->stats.results_malformed, 1);
 }
 
 static int send_chunk(const uint8_t *msg, size_t len, void *user) {

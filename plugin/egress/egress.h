@@ -73,11 +73,11 @@
 #define OOBLEX_EGRESS_REORDER_CAPACITY 64
 
 /* Counters over the egress's life (never reset, never decreasing); any
- * thread reads them without a lock. The names are the stats JSON's (docs/api.md). */
+ * thread reads them without a lock. Their names in the stats JSON and
+ * Prometheus are counters.h's (docs/api.md). */
 typedef struct ooblex_egress_stats {
 	atomic_uint_fast64_t results;	/* results taken (not error results, not refused) */
-	atomic_uint_fast64_t results_malformed;	/* refused as oversized, malformed or too big a picture */
-	atomic_uint_fast64_t results_refused[OOBLEX_RESULT_VERDICTS];	/* by verdict */
+	atomic_uint_fast64_t results_refused[OOBLEX_RESULT_VERDICTS];	/* by verdict (sums of them: counters.h) */
 	atomic_uint_fast64_t results_error;	/* error results from workers */
 	atomic_uint_fast64_t errors_resolved;	/* of them, released by the reorder buffer as skips */
 	atomic_uint_fast64_t frames_sent;	/* delivered to an output */
@@ -173,7 +173,7 @@ void ooblex_egress_stop(ooblex_egress *e);
 /* A result as popped from processed_frames:{id} (msg is not kept: what is
  * kept is copied after the checks). The reader thread; outside any host
  * lock. Returns OOBLEX_RESULT_OK when it was taken, or why it was refused
- * (counted in results_refused, and results_malformed where it applies). */
+ * (counted in results_refused). */
 ooblex_result_verdict ooblex_egress_on_result(ooblex_egress *e, const uint8_t *msg, size_t len);
 /* Between results (the reader's tick): gaps whose wait ran out are skipped
  * and what follows them goes out. */

@@ -28,10 +28,6 @@ const char *ooblex_result_verdict_name(ooblex_result_verdict v) {
 	return "?";
 }
 
-int ooblex_result_verdict_malformed(ooblex_result_verdict v) {
-	return v == OOBLEX_RESULT_OVERSIZED || v == OOBLEX_RESULT_MALFORMED || v == OOBLEX_RESULT_TOO_BIG_PICTURE;
-}
-
 ooblex_result_gate *ooblex_result_gate_new(const ooblex_result_limits *limits) {
 	ooblex_result_gate *g = calloc(1, sizeof(*g));
 	if(g == NULL)

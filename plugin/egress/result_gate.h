@@ -41,9 +41,6 @@ typedef enum ooblex_result_verdict {
 } ooblex_result_verdict;
 
 const char *ooblex_result_verdict_name(ooblex_result_verdict v);
-/* Oversized, malformed and too big a picture: the verdicts that also count
- * as a malformed result (the stats' results_malformed). */
-int ooblex_result_verdict_malformed(ooblex_result_verdict v);
 
 typedef struct ooblex_result_limits {
 	size_t max_bytes;	/* 0: OOBLEX_RESULT_MAX_DEFAULT */

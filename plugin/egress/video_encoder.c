@@ -7,17 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libavcodec/avcodec.h>
+#include <libavutil/fifo.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
+
+/* Tags by pts (one per picture, never reused within this many): more
+ * pictures held back at once would be a lookahead no real-time encoder has. */
+#define TAG_RING 256
 
 struct ooblex_video_encoder {
 	ooblex_codec codec;
 	AVCodecContext *ctx;
+	AVDictionary *options;	/* over the real-time settings, at each open */
 	AVFrame *frame;
-	AVPacket *pkt;
+	AVPacket *pkt;	/* what avcodec_receive_packet fills */
+	AVFifo *ready;	/* of AVPacket *: encoded, not yet taken */
+	AVPacket *taken;	/* the frame ooblex_video_encoder_next handed out last */
 	int width, height, fps;
 	int bitrate, open_bitrate;
 	int64_t pts;
+	uint64_t tags[TAG_RING];	/* the caller's tag of the picture with pts p, at p % TAG_RING */
 };
 
 ooblex_video_encoder *ooblex_video_encoder_new(ooblex_codec codec, int bitrate_bps, int fps) {
@@ -31,7 +40,8 @@ ooblex_video_encoder *ooblex_video_encoder_new(ooblex_codec codec, int bitrate_b
 	e->fps = fps > 0 ? fps : 30;
 	e->frame = av_frame_alloc();
 	e->pkt = av_packet_alloc();
-	if(e->frame == NULL || e->pkt == NULL) {
+	e->ready = av_fifo_alloc2(4, sizeof(AVPacket *), AV_FIFO_FLAG_AUTO_GROW);
+	if(e->frame == NULL || e->pkt == NULL || e->ready == NULL) {
 		ooblex_video_encoder_free(e);
 		return NULL;
 	}
@@ -48,6 +58,12 @@ void ooblex_video_encoder_free(ooblex_video_encoder *e) {
 	if(e == NULL)
 		return;
 	close_encoder(e);
+	AVPacket *p;
+	while(e->ready != NULL && av_fifo_read(e->ready, &p, 1) >= 0)
+		av_packet_free(&p);
+	av_fifo_freep2(&e->ready);
+	av_packet_free(&e->taken);
+	av_dict_free(&e->options);
 	av_frame_free(&e->frame);
 	av_packet_free(&e->pkt);
 	free(e);
@@ -60,6 +76,16 @@ void ooblex_video_encoder_set_bitrate(ooblex_video_encoder *e, int bitrate_bps) 
 
 int ooblex_video_encoder_bitrate(const ooblex_video_encoder *e) {
 	return e->ctx ? e->open_bitrate : e->bitrate;
+}
+
+int ooblex_video_encoder_set_option(ooblex_video_encoder *e, const char *key, const char *value) {
+	return av_dict_set(&e->options, key, value, 0) < 0 ? -1 : 0;
+}
+
+static void describe_failure(int ret, const char *what, char *err, size_t errlen) {
+	char e2[AV_ERROR_MAX_STRING_SIZE];
+	av_strerror(ret, e2, sizeof(e2));
+	snprintf(err, errlen, "%s: %s", what, e2);
 }
 
 static int open_encoder(ooblex_video_encoder *e, int width, int height, char *err, size_t errlen) {
@@ -103,11 +129,17 @@ static int open_encoder(ooblex_video_encoder *e, int width, int height, char *er
 		av_opt_set_int(ctx->priv_data, "error-resilient", 1, 0);
 		av_opt_set_int(ctx->priv_data, "static-thresh", 0, 0);
 	}
-	int ret = avcodec_open2(ctx, c, NULL);
+	AVDictionary *opts = NULL;
+	av_dict_copy(&opts, e->options, 0);
+	int ret = avcodec_open2(ctx, c, &opts);
+	/* An option the encoder did not take is a mistake, not a default. */
+	if(ret >= 0 && av_dict_count(opts) > 0)
+		ret = AVERROR_OPTION_NOT_FOUND;
+	av_dict_free(&opts);
 	if(ret < 0) {
-		char e2[AV_ERROR_MAX_STRING_SIZE];
-		av_strerror(ret, e2, sizeof(e2));
-		snprintf(err, errlen, "cannot open %s for %dx%d: %s", name, width, height, e2);
+		char what[96];
+		snprintf(what, sizeof(what), "cannot open %s for %dx%d", name, width, height);
+		describe_failure(ret, what, err, errlen);
 		avcodec_free_context(&ctx);
 		return -1;
 	}
@@ -126,20 +158,52 @@ static int open_encoder(ooblex_video_encoder *e, int width, int height, char *er
 	return 0;
 }
 
+/* Takes every encoded frame libavcodec has ready (until EAGAIN: it wants a
+ * picture, or EOF: drained) into the ready queue. Returns 0 or an AVERROR. */
+static int receive_all(ooblex_video_encoder *e) {
+	for(;;) {
+		int ret = avcodec_receive_packet(e->ctx, e->pkt);
+		if(ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+			return 0;
+		if(ret < 0)
+			return ret;
+		AVPacket *p = av_packet_alloc();
+		if(p == NULL || av_fifo_write(e->ready, &p, 1) < 0) {
+			av_packet_free(&p);
+			av_packet_unref(e->pkt);
+			return AVERROR(ENOMEM);
+		}
+		av_packet_move_ref(p, e->pkt);
+	}
+}
+
+int ooblex_video_encoder_drain(ooblex_video_encoder *e, char *err, size_t errlen) {
+	if(e->ctx == NULL)
+		return 0;
+	int ret = avcodec_send_frame(e->ctx, NULL);
+	if(ret >= 0 || ret == AVERROR_EOF)
+		ret = receive_all(e);
+	/* At its end of stream it takes no more pictures. */
+	close_encoder(e);
+	if(ret < 0) {
+		describe_failure(ret, "draining the encoder failed", err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
 int ooblex_video_encoder_encode(ooblex_video_encoder *e, const uint8_t *i420, int width, int height,
-		int force_keyframe, const uint8_t **out, size_t *out_len, int *keyframe, char *err, size_t errlen) {
-	*out = NULL;
-	*out_len = 0;
-	*keyframe = 0;
+		int force_keyframe, uint64_t tag, char *err, size_t errlen) {
 	if(width < 16 || height < 16 || (width & 1) || (height & 1)) {
 		snprintf(err, errlen, "cannot encode a %dx%d picture", width, height);
 		return -1;
 	}
 	/* A new size, or a target far from what the encoder was opened with:
-	 * reopen (the next frame is a keyframe anyway). */
+	 * reopen (the next frame is a keyframe anyway), the old encoder's last
+	 * frames kept. */
 	int drift = e->ctx && (e->bitrate > e->open_bitrate * 6 / 5 || e->bitrate < e->open_bitrate * 4 / 5);
 	if(e->ctx == NULL || width != e->width || height != e->height || drift) {
-		if(open_encoder(e, width, height, err, errlen) < 0)
+		if(ooblex_video_encoder_drain(e, err, errlen) < 0 || open_encoder(e, width, height, err, errlen) < 0)
 			return -1;
 		force_keyframe = 1;
 	}
@@ -152,26 +216,37 @@ int ooblex_video_encoder_encode(ooblex_video_encoder *e, const uint8_t *i420, in
 	av_image_copy_plane(e->frame->data[1], e->frame->linesize[1], i420 + (size_t)width * height, cw, cw, ch);
 	av_image_copy_plane(e->frame->data[2], e->frame->linesize[2], i420 + (size_t)width * height + (size_t)cw * ch,
 		cw, cw, ch);
+	e->tags[(uint64_t)e->pts % TAG_RING] = tag;
 	e->frame->pts = e->pts++;
 	e->frame->pict_type = force_keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
 	e->frame->key_frame = force_keyframe;
 	int ret = avcodec_send_frame(e->ctx, e->frame);
-	if(ret >= 0) {
-		av_packet_unref(e->pkt);
-		ret = avcodec_receive_packet(e->ctx, e->pkt);
-		if(ret == AVERROR(EAGAIN))
-			return 0;
+	if(ret == AVERROR(EAGAIN)) {
+		/* Output not taken yet (receive_all below takes it all, so only an
+		 * encoder that changed its mind): take it, and the picture goes in. */
+		ret = receive_all(e);
+		if(ret >= 0)
+			ret = avcodec_send_frame(e->ctx, e->frame);
 	}
+	if(ret >= 0)
+		ret = receive_all(e);
 	if(ret < 0) {
-		char e2[AV_ERROR_MAX_STRING_SIZE];
-		av_strerror(ret, e2, sizeof(e2));
-		snprintf(err, errlen, "encoding failed: %s", e2);
+		describe_failure(ret, "encoding failed", err, errlen);
 		/* An encoder in an unknown state is not reused. */
 		close_encoder(e);
 		return -1;
 	}
-	*out = e->pkt->data;
-	*out_len = (size_t)e->pkt->size;
-	*keyframe = (e->pkt->flags & AV_PKT_FLAG_KEY) != 0;
 	return 0;
+}
+
+int ooblex_video_encoder_next(ooblex_video_encoder *e, const uint8_t **out, size_t *out_len, int *keyframe,
+		uint64_t *tag) {
+	av_packet_free(&e->taken);
+	if(av_fifo_read(e->ready, &e->taken, 1) < 0)
+		return 0;
+	*out = e->taken->data;
+	*out_len = (size_t)e->taken->size;
+	*keyframe = (e->taken->flags & AV_PKT_FLAG_KEY) != 0;
+	*tag = e->taken->pts != AV_NOPTS_VALUE ? e->tags[(uint64_t)e->taken->pts % TAG_RING] : 0;
+	return 1;
 }

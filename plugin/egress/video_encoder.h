@@ -26,11 +26,35 @@ void ooblex_video_encoder_free(ooblex_video_encoder *e);
 void ooblex_video_encoder_set_bitrate(ooblex_video_encoder *e, int bitrate_bps);
 int ooblex_video_encoder_bitrate(const ooblex_video_encoder *e);
 
-/* Encodes a tightly packed I420 picture. force_keyframe: a browser asked
- * (PLI/FIR). *out (valid until the next call) and *out_len get the encoded
- * frame, *keyframe whether it is one. Returns 0 (with *out_len 0 if the
- * encoder held the frame back), or -1 with a reason in err. */
+/* A libavcodec option over the real-time settings above, from the next
+ * (re)open on, e.g. ("x264-params", "rc-lookahead=8:mbtree=1"); one the
+ * encoder does not take makes that open fail. For tests and tuning.
+ * Returns 0, or -1 (out of memory). */
+int ooblex_video_encoder_set_option(ooblex_video_encoder *e, const char *key, const char *value);
+
+/* libavcodec's contract is not one encoded frame per picture: an encoder
+ * may hold pictures back (lookahead, B-frames, frame threads) and give
+ * several later. With the real-time settings above each picture's frame
+ * comes out at once (one ooblex_video_encoder_next per encode, normally),
+ * but whatever comes out is kept until taken, with its own picture's tag.
+ *
+ * Encodes a tightly packed I420 picture. force_keyframe: a browser asked
+ * (PLI/FIR). tag: the caller's, handed back with this picture's encoded
+ * frame (the output thread passes the capture time). A new size, or a
+ * target bitrate far from the one the encoder was opened with, reopens it
+ * (with a keyframe) after draining the old one. Returns 0, or -1 with a
+ * reason in err (an encoder in an unknown state is not reused: the next
+ * picture opens a new one). */
 int ooblex_video_encoder_encode(ooblex_video_encoder *e, const uint8_t *i420, int width, int height,
-	int force_keyframe, const uint8_t **out, size_t *out_len, int *keyframe, char *err, size_t errlen);
+	int force_keyframe, uint64_t tag, char *err, size_t errlen);
+/* The next encoded frame, in the order to send: 1 with *out (valid until
+ * the next ooblex_video_encoder_next), *out_len, *keyframe and *tag set, 0
+ * when none is waiting. Call until 0 after every encode and drain. */
+int ooblex_video_encoder_next(ooblex_video_encoder *e, const uint8_t **out, size_t *out_len, int *keyframe,
+	uint64_t *tag);
+/* End of stream: what the encoder holds back is encoded and waits for
+ * ooblex_video_encoder_next; the next picture opens a new encoder (a
+ * keyframe). Returns 0, or -1 with a reason in err. */
+int ooblex_video_encoder_drain(ooblex_video_encoder *e, char *err, size_t errlen);
 
 #endif

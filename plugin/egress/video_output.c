@@ -135,25 +135,29 @@ static gpointer output_thread(gpointer data) {
 		}
 		if(work.full_range)
 			to_limited_range(i420, w, h);
-		const uint8_t *bits;
-		size_t bits_len;
-		int is_key;
 		char err[256];
-		if(ooblex_video_encoder_encode(enc, i420, w, h, keyframe, &bits, &bits_len, &is_key, err, sizeof(err)) < 0) {
+		if(ooblex_video_encoder_encode(enc, i420, w, h, keyframe, work.capture_us, err, sizeof(err)) < 0) {
 			atomic_fetch_add(&o->stats.frames_failed, 1);
 			continue;
 		}
 		atomic_fetch_add(&o->stats.encode_us_total, (uint64_t)(g_get_monotonic_time() - t1));
 		atomic_store(&o->stats.bitrate_bps, ooblex_video_encoder_bitrate(enc));
-		if(bits_len == 0)
-			continue;
-		uint32_t ts = (uint32_t)(work.capture_us * 9 / 100);
-		if(ooblex_rtp_packetize(&pk, bits, bits_len, ts, emit_packet, o) > 0) {
-			atomic_fetch_add(&o->stats.frames_sent, 1);
-			if(is_key)
-				atomic_fetch_add(&o->stats.keyframes, 1);
+		/* This picture's frame, at once with the real-time settings; each
+		 * frame stamped with its own picture's capture time either way. */
+		const uint8_t *bits;
+		size_t bits_len;
+		int is_key;
+		uint64_t capture_us;
+		while(ooblex_video_encoder_next(enc, &bits, &bits_len, &is_key, &capture_us) == 1) {
+			uint32_t ts = (uint32_t)(capture_us * 9 / 100);
+			if(bits_len > 0 && ooblex_rtp_packetize(&pk, bits, bits_len, ts, emit_packet, o) > 0) {
+				atomic_fetch_add(&o->stats.frames_sent, 1);
+				if(is_key)
+					atomic_fetch_add(&o->stats.keyframes, 1);
+			}
 		}
 	}
+	/* Not drained at stop: nothing is sent after ooblex_video_output_stop. */
 	free(work.jpeg);
 	free(i420);
 	if(tj != NULL)

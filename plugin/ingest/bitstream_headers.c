@@ -138,7 +138,7 @@ int ooblex_h264_parse_sps(const uint8_t *nal, size_t len, ooblex_h264_sps *sps) 
 	if(sps->sps_id > 31)
 		return -1;
 	sps->chroma_format_idc = 1;
-	sps->bit_depth_luma = sps->bit_depth_chroma = 8;
+	sps->bit_depth_luma = 8;
 	int separate_colour_planes = 0;
 	if(has_chroma_fields(sps->profile_idc)) {
 		sps->chroma_format_idc = read_ue(&br);
@@ -150,7 +150,6 @@ int ooblex_h264_parse_sps(const uint8_t *nal, size_t len, ooblex_h264_sps *sps) 
 		if(luma > 6 || chroma > 6)
 			return -1;
 		sps->bit_depth_luma = 8 + luma;
-		sps->bit_depth_chroma = 8 + chroma;
 		read_bit(&br);	/* qpprime_y_zero_transform_bypass_flag */
 		if(read_bit(&br)) {	/* seq_scaling_matrix_present_flag */
 			int lists = sps->chroma_format_idc != 3 ? 8 : 12;

@@ -28,7 +28,7 @@ int ooblex_vp8_frame_size(const uint8_t *frame, size_t len, unsigned *width, uns
 typedef struct ooblex_h264_sps {
 	unsigned profile_idc, constraint_flags, level_idc, sps_id;
 	unsigned chroma_format_idc;	/* 1 (4:2:0) unless a high profile says otherwise */
-	unsigned bit_depth_luma, bit_depth_chroma;
+	unsigned bit_depth_luma;
 	/* What slice headers depend on (and a test needs to rewrite an SPS). */
 	unsigned log2_max_frame_num, poc_type, log2_max_poc_lsb;
 	unsigned max_num_ref_frames;

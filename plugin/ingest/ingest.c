@@ -223,24 +223,26 @@ static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
 			need_keyframe = 1;
 			break;
 		}
-		AVFrame *pic = NULL;
 		gint64 t0 = g_get_monotonic_time();
-		int got = ooblex_decoder_decode(ing->decoder, ef.data, ef.len, ef.timestamp, &pic);
+		/* The arrival time rides as the picture's pts: a picture the decoder
+		 * held back (video_decoder.h) keeps its own frame's. */
+		int rc = ooblex_decoder_decode(ing->decoder, ef.data, ef.len, (int64_t)ef.first_arrival_us);
 		atomic_fetch_add(&ing->stats->decode_us_total, (uint64_t)(g_get_monotonic_time() - t0));
-		if(got < 0) {
-			/* Corrupt bitstream: what follows references garbage, so resync. */
-			atomic_fetch_add(&ing->stats->decode_errors, 1);
-			ooblex_depay_reset(ing->depay);
-			need_keyframe = 1;
-			break;
-		}
-		if(got == 1) {
+		AVFrame *pic;
+		while(ooblex_decoder_next(ing->decoder, &pic) == 1) {
 			atomic_fetch_add(&ing->stats->frames_decoded, 1);
 			/* Pixels go to the workers as they come; whoever turns them back
 			 * into video needs to know their range. */
 			atomic_store(&ing->stats->full_range, pic->color_range == AVCOL_RANGE_JPEG ||
 				pic->format == AV_PIX_FMT_YUVJ420P);
-			handle_picture(ing, pic, ef.first_arrival_us);
+			handle_picture(ing, pic, pic->pts != AV_NOPTS_VALUE ? (uint64_t)pic->pts : ef.first_arrival_us);
+		}
+		if(rc < 0) {
+			/* Corrupt bitstream: what follows references garbage, so resync. */
+			atomic_fetch_add(&ing->stats->decode_errors, 1);
+			ooblex_depay_reset(ing->depay);
+			need_keyframe = 1;
+			break;
 		}
 	}
 	if(need_keyframe)
@@ -284,6 +286,7 @@ static void ingest_free(ooblex_ingest *ing) {
 	g_async_queue_unref(ing->packets);
 	ooblex_reorder_free(ing->jitter);
 	ooblex_depay_free(ing->depay);
+	/* Not drained: pictures it still holds back would go to a session that is over. */
 	ooblex_decoder_free(ing->decoder);
 	ooblex_packer_free(ing->packer);
 	g_mutex_clear(&ing->settings_lock);

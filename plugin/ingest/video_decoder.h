@@ -27,10 +27,28 @@ void ooblex_decoder_free(ooblex_decoder *d);
  * and skip_frame stay at their defaults: every frame is decoded whole. */
 void ooblex_decoder_set_max_pixels(ooblex_decoder *d, int64_t max_pixels);
 
-/* Decodes one whole encoded frame; data must have 64 zeroed bytes of slack
- * after len. Returns 1 with *out set (owned by the decoder, valid until the
- * next call), 0 when no picture came out, -1 on a decode error (the caller
- * should wait for a keyframe). */
-int ooblex_decoder_decode(ooblex_decoder *d, const uint8_t *data, size_t len, int64_t pts, AVFrame **out);
+/* libavcodec's contract is not one picture per frame: a decoder may hold
+ * pictures back (H.264 B-frames reorder, has_b_frames; frame threads) and
+ * give several at once later, or none for a frame (a VP8 frame that is not
+ * shown). So decoding and taking pictures are separate calls; every picture
+ * that comes out is kept until taken, none is lost or handed out twice.
+ * A browser's stream (no B-frames, one thread, AV_CODEC_FLAG_LOW_DELAY) gives
+ * each frame's picture at once: one ooblex_decoder_next per decode, normally.
+ *
+ * Decodes one whole encoded frame; data must have 64 zeroed bytes of slack
+ * after len. pts travels with the frame's picture (AVFrame.pts): the ingest
+ * passes the frame's arrival time, which a picture held back then still
+ * carries. Returns 0, or -1 on a decode error (the frame was refused or a
+ * picture came out corrupt and was dropped: the caller should wait for a
+ * keyframe); the pictures that did decode are kept either way. */
+int ooblex_decoder_decode(ooblex_decoder *d, const uint8_t *data, size_t len, int64_t pts);
+/* The next decoded picture, in display order: 1 with *out set (owned by the
+ * decoder, valid until the next ooblex_decoder_next), 0 when none is
+ * waiting. Call until 0 after every decode and drain. */
+int ooblex_decoder_next(ooblex_decoder *d, AVFrame **out);
+/* End of stream: the pictures libavcodec still holds are decoded and wait
+ * for ooblex_decoder_next; then the decoder takes a new stream (from a
+ * keyframe). Returns 0, or -1 if one of them was corrupt. */
+int ooblex_decoder_drain(ooblex_decoder *d);
 
 #endif

@@ -57,11 +57,16 @@ void ooblex_plugin_metrics_accumulate(ooblex_plugin_metrics *m, ooblex_counter_t
 	g_mutex_unlock(&m->lock);
 }
 
-uint64_t ooblex_plugin_metrics_total(ooblex_plugin_metrics *m, ooblex_counter c) {
+void ooblex_counter_tracker_restart(ooblex_counter_tracker *t) {
+	for(int c = 0; c < OOBLEX_C_COUNT; c++)
+		if(ooblex_counters[c].restarts)
+			t->seen[c] = 0;
+}
+
+void ooblex_plugin_metrics_totals(ooblex_plugin_metrics *m, uint64_t out[OOBLEX_C_COUNT]) {
 	g_mutex_lock(&m->lock);
-	uint64_t v = m->totals[c];
+	memcpy(out, m->totals, sizeof(m->totals));
 	g_mutex_unlock(&m->lock);
-	return v;
 }
 
 static void observe(ooblex_prom_hist *h, uint64_t from, uint64_t to) {
@@ -79,11 +84,6 @@ void ooblex_plugin_metrics_observe(ooblex_plugin_metrics *m, uint64_t capture, u
 	observe(&m->stages[OOBLEX_STAGE_TOTAL], capture, sent);
 }
 
-static void counter(FILE *f, const ooblex_plugin_metrics *m, const char *name, const char *label,
-		const char *value, uint64_t v) {
-	fprintf(f, "%s{instance_name=\"%s\",%s=\"%s\"} %llu\n", name, m->instance, label, value, (unsigned long long)v);
-}
-
 static void print_all(FILE *f, void *user) {
 	const ooblex_plugin_metrics *m = user;
 	const ooblex_plugin_gauges *g = m->gauges;
@@ -97,42 +97,12 @@ static void print_all(FILE *f, void *user) {
 	fprintf(f, "# HELP ooblex_sessions_started_total Processing sessions started.\n"
 		"# TYPE ooblex_sessions_started_total counter\n"
 		"ooblex_sessions_started_total{instance_name=\"%s\"} %llu\n", in, (unsigned long long)g->sessions_started);
-	static const struct { ooblex_counter c; const char *v; } packets[] = {
-		{ OOBLEX_C_PACKETS_RECEIVED, "received" }, { OOBLEX_C_PACKETS_LOST, "lost" },
-		{ OOBLEX_C_PACKETS_LATE, "late" }, { OOBLEX_C_PACKETS_DUPLICATE, "duplicate" },
-		{ OOBLEX_C_PACKETS_MALFORMED, "malformed" }, { OOBLEX_C_PACKETS_DROPPED, "dropped" },
-	};
-	fprintf(f, "# HELP ooblex_rtp_packets_total Video RTP packets from browsers, by what became of them.\n"
-		"# TYPE ooblex_rtp_packets_total counter\n");
-	for(size_t i = 0; i < G_N_ELEMENTS(packets); i++)
-		counter(f, m, "ooblex_rtp_packets_total", "result", packets[i].v, m->totals[packets[i].c]);
-	static const struct { ooblex_counter c; const char *v; } frames[] = {
-		{ OOBLEX_C_FRAMES_DECODED, "in" }, { OOBLEX_C_FRAMES_SAMPLED, "sampled" },
-		{ OOBLEX_C_FRAMES_QUEUED, "queued" }, { OOBLEX_C_FRAMES_PROCESSED, "processed" },
-		{ OOBLEX_C_FRAMES_RETURNED, "returned" },
-	};
-	fprintf(f, "# HELP ooblex_frames_total Frames through each stage: decoded from the browser (in), sampled "
-		"(every FRAME_SKIP-th), queued to Redis, processed by workers, returned to the browser.\n"
-		"# TYPE ooblex_frames_total counter\n");
-	for(size_t i = 0; i < G_N_ELEMENTS(frames); i++)
-		counter(f, m, "ooblex_frames_total", "stage", frames[i].v, m->totals[frames[i].c]);
-	static const struct { ooblex_counter c; const char *v; } drops[] = {
-		{ OOBLEX_C_DROP_INCOMPLETE, "incomplete" }, { OOBLEX_C_DROP_DECODE_ERROR, "decode_error" },
-		{ OOBLEX_C_DROP_IN_FLIGHT, "in_flight_limit" }, { OOBLEX_C_DROP_QUEUE_FULL, "queue_full" },
-		{ OOBLEX_C_DROP_LATE, "late" }, { OOBLEX_C_DROP_DUPLICATE, "duplicate" },
-		{ OOBLEX_C_DROP_NEVER_RETURNED, "never_returned" }, { OOBLEX_C_DROP_CHANNEL, "data_channel" },
-		{ OOBLEX_C_DROP_MALFORMED_RESULT, "malformed_result" }, { OOBLEX_C_DROP_BACKPRESSURE, "backpressure" },
-		{ OOBLEX_C_DROP_FRAME_OVER_CAP, "frame_over_cap" }, { OOBLEX_C_DROP_PICTURE_TOO_LARGE, "picture_too_large" },
-		{ OOBLEX_C_DROP_KEYFRAME_BUDGET, "keyframe_budget" },
-		{ OOBLEX_C_DROP_UNEXPECTED_RESULT, "unexpected_result" },
-		{ OOBLEX_C_DROP_UNAUTHENTICATED_RESULT, "unauthenticated_result" },
-		{ OOBLEX_C_DROP_WORKER_ERROR, "worker_error" },
-	};
-	fprintf(f, "# HELP ooblex_frames_dropped_total Frames dropped by the plugin, by reason.\n"
-		"# TYPE ooblex_frames_dropped_total counter\n");
-	for(size_t i = 0; i < G_N_ELEMENTS(drops); i++)
-		counter(f, m, "ooblex_frames_dropped_total", "reason", drops[i].v, m->totals[drops[i].c]);
-	counter(f, m, "ooblex_frames_dropped_total", "reason", "redis_error", g->redis_dropped_error);
+	for(int fam = OOBLEX_FAMILY_NONE + 1; fam < OOBLEX_FAMILY_COUNT; fam++) {
+		ooblex_counters_prom_family(f, (ooblex_counter_family)fam, in, m->totals);
+		if(fam == OOBLEX_FAMILY_DROPPED)	/* the producer's, not a session's (redis.dropped_error) */
+			fprintf(f, "ooblex_frames_dropped_total{instance_name=\"%s\",reason=\"redis_error\"} %llu\n", in,
+				(unsigned long long)g->redis_dropped_error);
+	}
 	fprintf(f, "# HELP ooblex_fleet_dropped_stale_total Frames workers and reapers found past their deadline "
 		"(ooblex:dropped:stale, fleet-wide).\n# TYPE ooblex_fleet_dropped_stale_total counter\n"
 		"ooblex_fleet_dropped_stale_total{instance_name=\"%s\"} %lld\n", in,

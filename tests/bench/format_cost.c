@@ -47,8 +47,10 @@ static void on_packet(const uint8_t *pkt, size_t len, void *user) {
 	int kf;
 	for(int r = ooblex_depay_push(d->depay, &rp, 0, &ef, &kf); r == OOBLEX_DEPAY_FRAME; r = ooblex_depay_next(d->depay, &ef)) {
 		AVFrame *pic;
-		if(ooblex_decoder_decode(d->dec, ef.data, ef.len, 0, &pic) == 1 && d->n < 512)
-			d->frames[d->n++] = av_frame_clone(pic);
+		ooblex_decoder_decode(d->dec, ef.data, ef.len, 0);
+		while(ooblex_decoder_next(d->dec, &pic) == 1)
+			if(d->n < 512)
+				d->frames[d->n++] = av_frame_clone(pic);
 	}
 }
 

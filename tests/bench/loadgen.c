@@ -55,7 +55,8 @@
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
-#include "redis_queue.h"
+#include "producer.h"
+#include "results.h"
 #include "rtp_packet.h"
 #include "video_decoder.h"
 #include "video_encoder.h"
@@ -218,10 +219,16 @@ static int prepare_source(const char *codec, const char *footage, int noise, con
 	 * and the throughput mode. */
 	char err[256];
 	ooblex_decoder *d = ooblex_decoder_new(codec, 1, err, sizeof(err));
-	for(int i = 0; i < source_n; i++) {
-		AVFrame *out;
-		if(ooblex_decoder_decode(d, source[i].bitstream->data, source[i].bitstream->len, i, &out) == 1)
-			source_pictures[i] = av_frame_clone(out);
+	AVFrame *out;
+	for(int i = 0; i <= source_n; i++) {
+		if(i < source_n)
+			ooblex_decoder_decode(d, source[i].bitstream->data, source[i].bitstream->len, i);
+		else
+			ooblex_decoder_drain(d);
+		/* Each picture in its own frame's slot (its pts). */
+		while(ooblex_decoder_next(d, &out) == 1)
+			if(out->pts >= 0 && out->pts < source_n)
+				source_pictures[out->pts] = av_frame_clone(out);
 	}
 	ooblex_decoder_free(d);
 	for(int i = 0; i < have; i++)
@@ -561,9 +568,13 @@ static void reference_costs(const char *codec, gboolean with_encode, double *dec
 	ooblex_decoder *d = ooblex_decoder_new(codec, 1, err, sizeof(err));
 	double t0 = thread_cpu_ms();
 	int decoded = 0;
-	for(int i = 0; i < source_n; i++) {
-		AVFrame *pic;
-		if(ooblex_decoder_decode(d, source[i].bitstream->data, source[i].bitstream->len, i, &pic) == 1)
+	AVFrame *decoded_pic;
+	for(int i = 0; i <= source_n; i++) {
+		if(i < source_n)
+			ooblex_decoder_decode(d, source[i].bitstream->data, source[i].bitstream->len, i);
+		else
+			ooblex_decoder_drain(d);
+		while(ooblex_decoder_next(d, &decoded_pic) == 1)
 			decoded++;
 	}
 	*decode_ms = (thread_cpu_ms() - t0) / MAX(decoded, 1);
@@ -585,9 +596,11 @@ static void reference_costs(const char *codec, gboolean with_encode, double *dec
 		const uint8_t *out;
 		size_t len;
 		int key;
+		uint64_t tag;
 		double t = thread_cpu_ms();
-		if(ooblex_video_encoder_encode(e, i420, W, H, 0, &out, &len, &key, err, sizeof(err)) == 0)
-			encoded++;
+		if(ooblex_video_encoder_encode(e, i420, W, H, 0, (uint64_t)i, err, sizeof(err)) == 0)
+			while(ooblex_video_encoder_next(e, &out, &len, &key, &tag) == 1)
+				encoded++;
 		total += thread_cpu_ms() - t;
 	}
 	*encode_ms = total / MAX(encoded, 1);

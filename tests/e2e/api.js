@@ -39,49 +39,57 @@ async function main() {
   const hid = (await api.post('/' + sid, { janus: 'attach', plugin: 'janus.plugin.ooblex' })).data.id;
   const H = '/' + sid + '/' + hid;
 
-  // Answered at once.
+  // Answered at once. The reason names what is wrong: a wrong type says
+  // which element and what it should be (Janus' own wording).
   const sync = [
-    [{}, 414, 'no request'],
-    [{ request: 5 }, 415, 'request not a string'],
-    [{ request: 'launch-missiles' }, 413, 'unknown request'],
+    [{}, 414, 'no request', /\(request\)/],
+    [{ request: 5 }, 415, 'request not a string', /request should be a string/],
+    [{ request: 'launch-missiles' }, 413, 'unknown request', /launch-missiles/],
   ];
-  for (const [body, code, what] of sync) {
+  for (const [body, code, what, reason] of sync) {
     const r = await api.post(H, { janus: 'message', body });
     const d = r.plugindata && r.plugindata.data;
-    T.ok(d && d.error_code === code && typeof d.error === 'string' && d.error.length > 5,
+    T.ok(d && d.ooblex === 'event' && d.error_code === code && typeof d.error === 'string' && reason.test(d.error),
       `${what} -> ${code} with a reason`, JSON.stringify(r));
   }
   const st = await api.post(H, { janus: 'message', body: { request: 'stats' } });
   T.ok(st.plugindata && st.plugindata.data.started === false, 'stats answers before start', JSON.stringify(st));
 
   // Answered as events.
+  // [body, jsep, code, what, reason the error text must match]
   const asyncCases = [
     [{ request: 'start' }, null, 414, 'start without an offer'],
-    [{ request: 'start', effect: 7 }, offer(['data']), 415, 'effect not a string'],
+    [{ request: 'start', effect: 7 }, offer(['data']), 415, 'effect not a string', /effect should be a string/],
+    [{ request: 'start', output: 5 }, offer(['data']), 415, 'output not a string', /output should be a string/],
+    [{ request: 'start', output: 'sideways' }, offer(['data']), 415, 'an output that does not exist', /datachannel, video or both/],
+    [{ request: 'start', codec: 5 }, offer(['data']), 415, 'codec not a string', /codec should be a string/],
     [{ request: 'start', effect: 'x$(reboot)' }, offer(['data']), 415, 'effect with odd characters'],
     [{ request: 'start', effect: 'line\nbreak' }, offer(['data']), 415, 'effect with a control character'],
     [{ request: 'start', effect: 'a'.repeat(100000) }, offer(['data']), 415, 'effect of 100,000 characters'],
     [{ request: 'start', effect: "ffmpeg:[']null='x]movie=/etc/passwd,'" }, offer(['data']), 415, 'an ffmpeg: graph outside the grammar'],
     [{ request: 'start', effect: 'blur|ffmpeg:lut3d=file=/etc/passwd' }, offer(['data']), 415, 'an ffmpeg: filter outside the allowlist'],
     [{ request: 'start', frame_skip: 0 }, offer(['data']), 415, 'frame_skip 0'],
-    [{ request: 'start', frame_skip: '3' }, offer(['data']), 415, 'frame_skip as a string'],
+    [{ request: 'start', frame_skip: '3' }, offer(['data']), 415, 'frame_skip as a string', /frame_skip should be an integer/],
     [{ request: 'start', codec: 'av1' }, offer(['data']), 415, 'a codec the server does not take'],
     [{ request: 'start' }, offer(['data']), 417, 'an offer without video'],
     [{ request: 'start' }, offer(['audio', 'data']), 417, 'an offer with audio only'],
     [{ request: 'start' }, offer(['vp9', 'data']), 417, 'an offer with only VP9 video'],
     [{ request: 'start', codec: 'h264' }, offer(['vp9', 'data']), 417, 'h264 asked for but not offered'],
     [{ request: 'configure' }, null, 414, 'configure with nothing to change'],
-    [{ request: 'configure', frame_skip: 5000 }, null, 415, 'configure frame_skip out of range'],
+    [{ request: 'configure', frame_skip: 5000 }, null, 415, 'configure frame_skip out of range', /1\.\.1000/],
+    [{ request: 'configure', effect: 7 }, null, 415, 'configure effect not a string', /effect should be a string/],
+    [{ request: 'configure', frame_skip: '3' }, null, 415, 'configure frame_skip as a string', /frame_skip should be an integer/],
+    [{ request: 'configure', output: 5 }, null, 415, 'configure output not a string', /output should be a string/],
   ];
   // Each offer goes to a handle of its own: a handle takes one PeerConnection.
   const pending = new Map();
-  for (const [body, jsep, code, what] of asyncCases) {
+  for (const [body, jsep, code, what, reason] of asyncCases) {
     const tx = 'case-' + pending.size;
     const h = jsep ? '/' + sid + '/' + (await api.post('/' + sid, { janus: 'attach', plugin: 'janus.plugin.ooblex' })).data.id : H;
     const msg = { janus: 'message', transaction: tx, body };
     if (jsep) msg.jsep = jsep;
     const ack = await api.post(h, msg);
-    pending.set(tx, { code, what, ack, event: null });
+    pending.set(tx, { code, what, reason, ack, event: null });
   }
   const deadline = Date.now() + 20000;
   while (Date.now() < deadline && [...pending.values()].some((p) => !p.event && p.ack.janus === 'ack')) {
@@ -90,8 +98,8 @@ async function main() {
   }
   for (const p of pending.values()) {
     const d = p.event && p.event.plugindata && p.event.plugindata.data;
-    T.ok(d && d.error_code === p.code && typeof d.error === 'string', `${p.what} -> ${p.code}`,
-      'got ' + JSON.stringify(d || p.ack));
+    T.ok(d && d.ooblex === 'event' && d.error_code === p.code && typeof d.error === 'string' &&
+      (!p.reason || p.reason.test(d.error)), `${p.what} -> ${p.code}`, 'got ' + JSON.stringify(d || p.ack));
   }
 
   // Offers that must negotiate: audio beside video is declined, never a
@@ -132,11 +140,22 @@ async function main() {
   T.ok(g.live_workers === 3 && g.queue_length === 0 && g.workers.every((w) => /^ml-worker_\d$/.test(w.id) && w.frames_done >= 0),
     'Admin stats show the live workers and the queue length', JSON.stringify(g));
 
-  // Admin API.
-  const a1 = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex' });
-  T.ok(a1.response && a1.response.error_code === 414, 'Admin message_plugin without a request -> 414', JSON.stringify(a1));
-  const a2 = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'reboot' } });
-  T.ok(a2.response && a2.response.error_code === 413, 'Admin message_plugin unknown request -> 413', JSON.stringify(a2));
+  // Admin API: the same requests answered at once, and the same errors.
+  const ale = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'list_effects' } });
+  T.ok(ale.response && ale.response.ooblex === 'effects' && ale.response.live_workers === 3 &&
+    ale.response.effects.includes('invert'), 'Admin message_plugin list_effects answers as a handle\'s does', JSON.stringify(ale));
+  const adminErrors = [
+    [undefined, 414, 'without a request', /\(request\)/],
+    [{ request: 5 }, 415, 'with a request that is not a string', /request should be a string/],
+    [{ request: 'reboot' }, 413, 'unknown request', /reboot/],
+    // start, configure and stop need a handle: the Admin API has none.
+    [{ request: 'start' }, 413, 'start', /start/],
+  ];
+  for (const [request, code, what, reason] of adminErrors) {
+    const a = await api.admin(Object.assign({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex' }, request ? { request } : {}));
+    T.ok(a.response && a.response.ooblex === 'event' && a.response.error_code === code && reason.test(a.response.error || ''),
+      `Admin message_plugin ${what} -> ${code}`, JSON.stringify(a));
+  }
 
   await api.post('/' + sid, { janus: 'destroy' });
   const again = await api.get('/info');

@@ -281,8 +281,11 @@ async function main() {
       ['sampled + deferred <= decoded', fr.sampled + fr.deferred_in_flight <= fr.decoded],
       ['decoded + decode_errors <= assembled', fr.decoded + fr.decode_errors <= fr.assembled],
       ['sampled = queued + dropped_queue_full', fr.sampled === fr.queued + fr.dropped_queue_full],
-      ['results <= queued', fr.results <= fr.queued],
-      ['results = delivered + late + duplicates + held', fr.results === ro.delivered + ro.late + ro.duplicates + ro.held],
+      // A worker's error result holds its frame's place in the reorder buffer
+      // like a result does (docs/api.md: results + results_error = ...).
+      ['results + results_error <= queued', fr.results + fr.results_error <= fr.queued],
+      ['results + results_error = delivered + late + duplicates + held',
+        fr.results + fr.results_error === ro.delivered + ro.late + ro.duplicates + ro.held],
       ['delivered = sent + dropped_channel + dropped_backpressure + errors_resolved',
         ro.delivered === fr.sent + fr.dropped_channel + fr.dropped_backpressure + (fr.errors_resolved || 0)],
       ['sent >= frames the page got', fr.sent >= frames.length],

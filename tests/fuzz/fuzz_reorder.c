@@ -4,7 +4,7 @@
  * fuzz-sources: plugin/lib/reorder.c
  * fuzz-pkgs:
  *
- * The buffer is used twice (plugin/reorder.h): as the RTP jitter buffer,
+ * The buffer is used twice (plugin/lib/reorder.h): as the RTP jitter buffer,
  * keyed by unwrapped 16-bit sequence numbers (ooblex_seq_unwrap, first one
  * sets `next`), and as the result reorder, keyed by whatever 32-bit seq a
  * result from Redis carries, with the adaptive wait fed by

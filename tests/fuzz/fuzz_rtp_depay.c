@@ -4,7 +4,7 @@
  * fuzz-sources: plugin/ingest/rtp_packet.c plugin/ingest/depay.c plugin/ingest/depay_vp8.c plugin/ingest/depay_h264.c common/ooblex_codec.c plugin/lib/reorder.c
  * fuzz-pkgs:
  *
- * Drives the receiving path of plugin/ingest.c without the decoder: RTP
+ * Drives the receiving path of plugin/ingest/ingest.c without the decoder: RTP
  * parse -> sequence unwrap -> jitter buffer (reorder, with injected time) ->
  * VP8 or H.264 depacketizer, exactly as receive_packet / release_packets /
  * handle_packet call them.

@@ -25,13 +25,13 @@
 #include "fake_page.h"
 #include "harness.h"
 #include "ooblex_auth.h"
-#include "redis_queue.h"
+#include "producer.h"
+#include "results.h"
 #include "result_gate.h"
 
 /* Every result in key, parsed: seq -> count, and worker id per result. */
 typedef struct tally {
 	int n;	/* results */
-	int max_seq;
 	int *per_seq;	/* [max_seq + 1] */
 	GHashTable *per_worker;	/* id -> count */
 	int malformed;
@@ -46,7 +46,6 @@ static void tally_free(tally *t) {
 
 static void tally_results(redisContext *c, const char *key, int max_seq, tally *t) {
 	memset(t, 0, sizeof(*t));
-	t->max_seq = max_seq;
 	t->per_seq = g_new0(int, max_seq + 1);
 	t->per_worker = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	redisReply *r = redisCommand(c, "LRANGE %s 0 -1", key);

@@ -31,7 +31,8 @@
 #include "ingest.h"
 #include "ooblex_keys.h"
 #include "ooblex_wire.h"
-#include "redis_queue.h"
+#include "producer.h"
+#include "results.h"
 #include "rtp_packetizer.h"
 #include "video_test_source.h"
 

@@ -26,7 +26,8 @@
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
-#include "redis_queue.h"
+#include "producer.h"
+#include "results.h"
 #include "video_test_source.h"
 
 #define W 320

@@ -22,7 +22,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "redis_queue.h"
+#include "producer.h"
+#include "results.h"
 
 static char user[64], password[128], encoded_password[384], acl_url[512];
 static int acl_port;

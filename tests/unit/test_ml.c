@@ -232,12 +232,20 @@ static void test_onnx_model_runs(void) {
 	free(out);
 }
 
-static void test_onnx_refuses_paths_and_bad_models(void) {
+static void test_onnx_refuses_paths_outside_the_models_folder(void) {
 	const int w = 32, h = 24;
 	uint8_t *in = calloc(1, i420_len(w, h)), *out = malloc(i420_len(w, h));
 	EXPECT(ooblex_effects_apply(fx, "onnx:../../etc/passwd", OOBLEX_PIXFMT_I420, in, w, h, out, err, sizeof(err)) < 0);
 	EXPECT(strstr(err, "models folder") != NULL);
 	EXPECT(ooblex_effects_apply(fx, "onnx:/etc/x.onnx", OOBLEX_PIXFMT_I420, in, w, h, out, err, sizeof(err)) < 0);
+	free(in);
+	free(out);
+}
+
+/* Missing, corrupt or misconfigured: refused, and the effect works on. */
+static void test_onnx_model_it_cannot_run_fails_alone(void) {
+	const int w = 32, h = 24;
+	uint8_t *in = calloc(1, i420_len(w, h)), *out = malloc(i420_len(w, h));
 	EXPECT(ooblex_effects_apply(fx, "onnx:missing.onnx", OOBLEX_PIXFMT_I420, in, w, h, out, err, sizeof(err)) < 0);
 	EXPECT(strstr(err, "cannot load") != NULL);
 	gchar *garbage = g_build_filename(models_dir, "garbage.onnx", NULL);
@@ -280,7 +288,8 @@ int main(void) {
 	if(made != 0)
 		printf("# could not generate the ONNX model (needs Debian's python3-onnx)\n");
 	TEST_RUN(test_onnx_model_runs);
-	TEST_RUN(test_onnx_refuses_paths_and_bad_models);
+	TEST_RUN(test_onnx_refuses_paths_outside_the_models_folder);
+	TEST_RUN(test_onnx_model_it_cannot_run_fails_alone);
 	ooblex_effects_free(fx);
 	free(messi);
 	gchar *rm = g_strdup_printf("rm -rf '%s'", models_dir);

@@ -189,14 +189,21 @@ static void test_descriptions(void) {
 }
 
 /* Fields the URL leaves out keep their value (REDIS_PASSWORD then a URL
- * without one); a URL with userinfo replaces both user and password. */
-static void test_fields_kept_and_replaced(void) {
+ * without one). */
+static void test_fields_the_url_leaves_out_keep_their_value(void) {
 	ooblex_redis_config c;
 	char err[256];
 	sentinel(&c);
 	EXPECT_EQ(ooblex_redis_parse_url(&c, "redis://other", err, sizeof(err)), 0);
 	EXPECT(strcmp(c.host, "other") == 0 && c.port == 4242 && c.db == 7);
 	EXPECT(strcmp(c.user, "sentinel-user") == 0 && strcmp(c.password, "sentinel-pw") == 0);
+}
+
+/* A URL with userinfo replaces both user and password. */
+static void test_userinfo_replaces_user_and_password(void) {
+	ooblex_redis_config c;
+	char err[256];
+	sentinel(&c);
 	EXPECT_EQ(ooblex_redis_parse_url(&c, "redis://:new@other", err, sizeof(err)), 0);
 	EXPECT(c.user[0] == '\0' && strcmp(c.password, "new") == 0);
 }
@@ -229,7 +236,8 @@ int main(void) {
 	TEST_RUN(test_bad_urls_are_refused_and_change_nothing);
 	TEST_RUN(test_passwords_never_shown);
 	TEST_RUN(test_descriptions);
-	TEST_RUN(test_fields_kept_and_replaced);
+	TEST_RUN(test_fields_the_url_leaves_out_keep_their_value);
+	TEST_RUN(test_userinfo_replaces_user_and_password);
 	TEST_RUN(test_sizes);
 	return tl_done();
 }

@@ -32,8 +32,6 @@ typedef struct receiver {
 	int packets, markers, too_big, bad, frames, keyframes;
 	size_t max_len;
 	uint8_t *last;	/* I420 of the last decoded picture */
-	int last_w, last_h;
-	int first_has_start;	/* VP8: the first packet of each frame has S=1 */
 } receiver;
 
 static void receiver_init(receiver *r, ooblex_codec codec) {
@@ -74,10 +72,9 @@ static void on_packet(const uint8_t *pkt, size_t len, void *user) {
 		uint8_t *copy = calloc(1, f.len + 64);
 		memcpy(copy, f.data, f.len);
 		AVFrame *pic = NULL;
-		if(ooblex_decoder_decode(r->dec, copy, f.len, 0, &pic) == 1) {
+		ooblex_decoder_decode(r->dec, copy, f.len, 0);
+		while(ooblex_decoder_next(r->dec, &pic) == 1) {
 			r->frames++;
-			r->last_w = pic->width;
-			r->last_h = pic->height;
 			if(pic->width == W && pic->height == H)
 				for(int y = 0; y < H; y++)
 					memcpy(r->last + (size_t)y * W, pic->data[0] + (size_t)y * pic->linesize[0], W);
@@ -116,12 +113,14 @@ static void test_packetizer_roundtrip(ooblex_codec codec) {
 			seed = seed * 1103515245u + 12345u;
 			pic[i] = (uint8_t)(pic[i] + ((seed >> 16) & 15));
 		}
+		REQUIRE(ooblex_video_encoder_encode(enc, pic, W, H, n == 15, (uint64_t)n, err, sizeof(err)) == 0);
+		/* Real-time settings: each picture's frame comes out at once, alone. */
 		const uint8_t *bits;
 		size_t len;
 		int key;
-		REQUIRE(ooblex_video_encoder_encode(enc, pic, W, H, n == 15, &bits, &len, &key, err, sizeof(err)) == 0);
-		if(len == 0)
-			continue;
+		uint64_t tag;
+		REQUIRE(ooblex_video_encoder_next(enc, &bits, &len, &key, &tag) == 1);
+		EXPECT_EQ(tag, n);
 		if(n == 0 || n == 15)
 			EXPECT(key);
 		int before = r.frames;
@@ -129,6 +128,7 @@ static void test_packetizer_roundtrip(ooblex_codec codec) {
 		sent++;
 		EXPECT_EQ(r.frames, before + 1);	/* each frame decodes as soon as its last packet is in */
 		worst = MAX(worst, luma_diff(r.last, pic));
+		EXPECT_EQ(ooblex_video_encoder_next(enc, &bits, &len, &key, &tag), 0);
 	}
 	printf("# %s: %d frames, %d packets (largest %zu bytes), %d keyframes, worst mean luma error %.2f\n",
 		ooblex_codec_name(codec), sent, r.packets, r.max_len, r.keyframes, worst);
@@ -148,19 +148,36 @@ static void test_packetizer_roundtrip(ooblex_codec codec) {
 static void test_vp8_roundtrip(void) { test_packetizer_roundtrip(OOBLEX_CODEC_VP8); }
 static void test_h264_roundtrip(void) { test_packetizer_roundtrip(OOBLEX_CODEC_H264); }
 
-static void test_encoder_resizes_and_refuses_odd_sizes(void) {
-	ooblex_video_encoder *enc = ooblex_video_encoder_new(OOBLEX_CODEC_VP8, 500000, 30);
-	uint8_t *pic = malloc(640 * 480 * 3 / 2);
-	test_pattern_i420(pic, 640, 480, 0);
+/* Encodes one picture: 1 if its frame is a keyframe, 0 if not, -1 on error. */
+static int encode_one(ooblex_video_encoder *enc, const uint8_t *pic, int w, int h, char *err, size_t errlen) {
 	const uint8_t *bits;
 	size_t len;
 	int key;
+	uint64_t tag;
+	if(ooblex_video_encoder_encode(enc, pic, w, h, 0, 0, err, errlen) < 0 ||
+			ooblex_video_encoder_next(enc, &bits, &len, &key, &tag) != 1)
+		return -1;
+	return key;
+}
+
+static void test_encoder_starts_each_size_with_a_keyframe(void) {
+	ooblex_video_encoder *enc = ooblex_video_encoder_new(OOBLEX_CODEC_VP8, 500000, 30);
+	uint8_t *pic = malloc(640 * 480 * 3 / 2);
+	test_pattern_i420(pic, 640, 480, 0);
 	char err[256];
-	EXPECT(ooblex_video_encoder_encode(enc, pic, 320, 240, 0, &bits, &len, &key, err, sizeof(err)) == 0 && key);
-	EXPECT(ooblex_video_encoder_encode(enc, pic, 320, 240, 0, &bits, &len, &key, err, sizeof(err)) == 0 && !key);
-	/* A new size starts with a keyframe. */
-	EXPECT(ooblex_video_encoder_encode(enc, pic, 640, 480, 0, &bits, &len, &key, err, sizeof(err)) == 0 && key);
-	EXPECT(ooblex_video_encoder_encode(enc, pic, 321, 240, 0, &bits, &len, &key, err, sizeof(err)) < 0);
+	EXPECT_EQ(encode_one(enc, pic, 320, 240, err, sizeof(err)), 1);
+	EXPECT_EQ(encode_one(enc, pic, 320, 240, err, sizeof(err)), 0);
+	EXPECT_EQ(encode_one(enc, pic, 640, 480, err, sizeof(err)), 1);
+	free(pic);
+	ooblex_video_encoder_free(enc);
+}
+
+static void test_encoder_refuses_odd_sizes(void) {
+	ooblex_video_encoder *enc = ooblex_video_encoder_new(OOBLEX_CODEC_VP8, 500000, 30);
+	uint8_t *pic = malloc(640 * 480 * 3 / 2);
+	test_pattern_i420(pic, 640, 480, 0);
+	char err[256];
+	EXPECT_EQ(encode_one(enc, pic, 321, 240, err, sizeof(err)), -1);
 	EXPECT(strstr(err, "321x240") != NULL);
 	free(pic);
 	ooblex_video_encoder_free(enc);
@@ -264,7 +281,8 @@ int main(void) {
 	av_log_set_level(AV_LOG_QUIET);
 	TEST_RUN(test_vp8_roundtrip);
 	TEST_RUN(test_h264_roundtrip);
-	TEST_RUN(test_encoder_resizes_and_refuses_odd_sizes);
+	TEST_RUN(test_encoder_starts_each_size_with_a_keyframe);
+	TEST_RUN(test_encoder_refuses_odd_sizes);
 	TEST_RUN(test_output_thread);
 	return tl_done();
 }

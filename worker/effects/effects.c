@@ -222,6 +222,7 @@ typedef struct cached_graph {
 	enum AVPixelFormat in_fmt;
 	AVFilterGraph *graph;
 	AVFilterContext *src, *sink;
+	int64_t next_pts;	/* the next frame's, in the source's 1/90000 */
 	uint64_t last_used;
 } cached_graph;
 
@@ -237,7 +238,7 @@ struct ooblex_effects {
 	cached_graph cache[GRAPH_CACHE];
 	cached_state states[MODULE_CACHE];
 	uint64_t clock;
-	AVFrame *in, *out;
+	AVFrame *in, *out, *extra;	/* extra: what the sink gives beyond the result */
 	uint8_t *scratch;	/* a mixed chain's intermediate I420 picture */
 	size_t scratch_cap;
 	GString *meta;	/* the last apply's module metadata */
@@ -389,7 +390,8 @@ ooblex_effects *ooblex_effects_new(void) {
 		return NULL;
 	fx->in = av_frame_alloc();
 	fx->out = av_frame_alloc();
-	if(fx->in == NULL || fx->out == NULL) {
+	fx->extra = av_frame_alloc();
+	if(fx->in == NULL || fx->out == NULL || fx->extra == NULL) {
 		ooblex_effects_free(fx);
 		return NULL;
 	}
@@ -422,6 +424,7 @@ void ooblex_effects_free(ooblex_effects *fx) {
 		drop_state(&fx->states[i]);
 	av_frame_free(&fx->in);
 	av_frame_free(&fx->out);
+	av_frame_free(&fx->extra);
 	free(fx->scratch);
 	if(fx->meta != NULL)
 		g_string_free(fx->meta, TRUE);
@@ -616,10 +619,41 @@ static int run_graph(ooblex_effects *fx, const char *effect, int in_fmt, const u
 	frame->width = width;
 	frame->height = height;
 	av_image_fill_arrays(frame->data, frame->linesize, in, fmt, width, height, 1);
+	/* Frames 1/30 s apart: a pts of its own identifies this frame's picture. */
+	frame->pts = g->next_pts;
+	g->next_pts += 3000;
+	/* One picture in, one out, at once: so every core effect and every filter
+	 * of the ffmpeg: allowlist behaves (effect_grammar.c leaves out those
+	 * that keep, drop or add frames), and this loop takes one. Should a graph
+	 * not (a filter that holds a picture back, like tblend, or splits one,
+	 * like separatefields), the sink is still emptied every frame: the result
+	 * is the picture with this frame's pts, the others (earlier frames',
+	 * extra ones) are dropped, so none is ever handed back for another
+	 * frame, and none for this frame fails this frame only (the graph, in a
+	 * defined state, stays). The source never answers EAGAIN: it queues. */
 	int ret = av_buffersrc_write_frame(g->src, frame);
-	if(ret >= 0)
-		ret = av_buffersink_get_frame(g->sink, fx->out);
+	int found = 0;
+	AVRational src_tb = { 1, 90000 }, sink_tb = av_buffersink_get_time_base(g->sink);
+	while(ret >= 0) {
+		ret = av_buffersink_get_frame(g->sink, fx->extra);
+		if(ret < 0)
+			break;
+		if(!found && fx->extra->pts != AV_NOPTS_VALUE && av_rescale_q(fx->extra->pts, sink_tb, src_tb) == frame->pts) {
+			av_frame_move_ref(fx->out, fx->extra);
+			found = 1;
+		} else {
+			av_frame_unref(fx->extra);
+		}
+	}
+	if(ret == AVERROR(EAGAIN))
+		ret = 0;
+	if(ret >= 0 && !found) {
+		snprintf(err, errlen, "effect '%s' gave no picture for this frame", effect);
+		fx->error_kind = OOBLEX_FX_ERR_FAILED;
+		return -1;
+	}
 	if(ret < 0) {
+		av_frame_unref(fx->out);
 		char e[AV_ERROR_MAX_STRING_SIZE];
 		av_strerror(ret, e, sizeof(e));
 		snprintf(err, errlen, "effect '%s' failed: %s", effect, e);

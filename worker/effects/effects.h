@@ -57,7 +57,8 @@ int ooblex_effects_load_module(const char *path, char *err, size_t errlen);
 
 /* Applies effect to a width x height picture in `in` (in_fmt: an
  * ooblex_pixfmt, I420 or RGB24) and writes the result as I420 to out (which
- * must not overlap in). Returns 0, or -1 with a reason in err. */
+ * must not overlap in). Returns 0, or -1 with a reason in err (also when
+ * the graph gives no picture for this frame: effects.c, run_graph). */
 int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
 	int width, int height, uint8_t *out, char *err, size_t errlen);
 

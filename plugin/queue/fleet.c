@@ -1,0 +1,219 @@
+/*
+ * fleet.c - see fleet.h.
+ */
+#include "fleet.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ooblex_keys.h"
+#include "ooblex_route.h"
+
+struct ooblex_fleet {
+	ooblex_log_fn log;
+	GMutex lock;
+	/* Where what the look skips or refuses is counted (the reader's stats). */
+	atomic_uint_fast64_t *registry_oversized, *routes_refused;
+	/* Last look at the fleet, under lock. */
+	long long queue_len;
+	/* ooblex:dropped:stale lives in Redis, which may restart empty: the
+	 * total here only grows, by the increases seen (a decrease is a reset). */
+	uint64_t stale_seen, stale_total;
+	/* Route names refused (core effects), logged once each; reader thread. */
+	GHashTable *refused_logged;
+	GPtrArray *workers;	/* of g_strdup'ed JSON */
+	ooblex_routed_queue routes[OOBLEX_MAX_ROUTES];
+	size_t n_routes;
+	gint64 fleet_polled_us;	/* reader thread */
+};
+
+#define FLEET_POLL_US (1000 * 1000)
+
+/* Adds the routed effects a registry entry announces to routes (a valid
+ * name once; a worker's text is not trusted to be well-formed). A core
+ * effect (or anything else the plugin routes to frames_to_process itself) is
+ * refused: announced as a route, it would divert every client's frames of
+ * that effect to a queue that few or no workers serve. */
+static void collect_routes(ooblex_fleet *r, const char *entry, ooblex_routed_queue *routes, size_t *n) {
+	json_t *w = json_loads(entry, 0, NULL);
+	json_t *list = json_object_get(w, "routes");
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v) {
+		const char *name = json_string_value(v);
+		size_t len = name ? strlen(name) : 0;
+		if(len == 0 || len >= sizeof(routes[0].name) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
+			continue;
+		if(ooblex_effect_is_core_name(name, len)) {
+			atomic_fetch_add(r->routes_refused, 1);
+			if(g_hash_table_size(r->refused_logged) < 64 && !g_hash_table_contains(r->refused_logged, name)) {
+				g_hash_table_add(r->refused_logged, g_strdup(name));
+				const char *id = json_string_value(json_object_get(w, "id"));
+				ooblex_queue_log(r->log, 1, "reader: a registry entry (worker %.64s) announces the core effect '%s' as a route; "
+					"refused (core effects go to " OOBLEX_KEY_FRAMES ")", id ? id : "?", name);
+			}
+			continue;
+		}
+		size_t k = 0;
+		while(k < *n && strcmp(routes[k].name, name) != 0)
+			k++;
+		if(k == *n && *n < OOBLEX_MAX_ROUTES) {
+			g_strlcpy(routes[*n].name, name, sizeof(routes[0].name));
+			routes[(*n)++].length = 0;
+		}
+	}
+	json_decref(w);
+}
+
+/* GET with a size cap applied inside Redis: a string longer than ARGV[1]
+ * is not sent; its length comes back instead (an integer reply). Whoever can
+ * write to Redis can make a key as big as proto-max-bulk-len; reading it
+ * whole with GET would make hiredis allocate all of it. */
+static const char capped_get_script[] =
+	"local n = redis.call('STRLEN', KEYS[1])\n"
+	"if n > tonumber(ARGV[1]) then return n end\n"
+	"return redis.call('GET', KEYS[1])\n";
+
+/* A counter's value as a worker wrote it (INCRBY): digits only. */
+static int parse_counter(const redisReply *rep, uint64_t *out) {
+	if(rep->type == REDIS_REPLY_NIL) {
+		*out = 0;
+		return 0;
+	}
+	if(rep->type != REDIS_REPLY_STRING || rep->len == 0 || rep->len > 20 ||
+			strspn(rep->str, "0123456789") != rep->len)
+		return -1;
+	*out = g_ascii_strtoull(rep->str, NULL, 10);
+	return 0;
+}
+
+/* LLEN of the queues and every registry entry. SCAN, not KEYS: it never
+ * blocks Redis, however many keys it holds. */
+static void poll_fleet(ooblex_fleet *r, redisContext *c) {
+	r->fleet_polled_us = g_get_monotonic_time();
+	redisReply *rep = redisCommand(c, "LLEN %s", OOBLEX_KEY_FRAMES);
+	if(rep == NULL)
+		return;
+	long long qlen = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+	freeReplyObject(rep);
+	rep = redisCommand(c, "EVAL %s 1 %s 32", capped_get_script, OOBLEX_KEY_DROPPED_STALE);
+	if(rep == NULL)
+		return;
+	uint64_t stale;
+	int stale_ok = parse_counter(rep, &stale) == 0;
+	freeReplyObject(rep);
+	GPtrArray *workers = g_ptr_array_new_with_free_func(g_free);
+	char cursor[32] = "0";
+	int rounds = 0;
+	do {
+		rep = redisCommand(c, "SCAN %s MATCH %s* COUNT 200", cursor, OOBLEX_KEY_WORKER_PREFIX);
+		if(rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+			if(rep)
+				freeReplyObject(rep);
+			g_ptr_array_unref(workers);
+			return;
+		}
+		g_strlcpy(cursor, rep->element[0]->str ? rep->element[0]->str : "0", sizeof(cursor));
+		redisReply *keys = rep->element[1];
+		for(size_t i = 0; i < keys->elements; i++)
+			redisAppendCommand(c, "EVAL %s 1 %b %d", capped_get_script, keys->element[i]->str, keys->element[i]->len,
+				OOBLEX_REGISTRY_ENTRY_MAX);
+		for(size_t i = 0; i < keys->elements; i++) {
+			redisReply *v = NULL;
+			if(redisGetReply(c, (void **)&v) != REDIS_OK)
+				break;
+			/* nil: expired between SCAN and GET; an integer: over the cap;
+			 * an error: not a string. Only a string of the right size is read. */
+			if(v->type == REDIS_REPLY_STRING && v->len <= OOBLEX_REGISTRY_ENTRY_MAX)
+				g_ptr_array_add(workers, g_strndup(v->str, v->len));
+			else if(v->type == REDIS_REPLY_INTEGER || v->type == REDIS_REPLY_STRING)
+				atomic_fetch_add(r->registry_oversized, 1);
+			freeReplyObject(v);
+		}
+		freeReplyObject(rep);
+	} while(strcmp(cursor, "0") != 0 && ++rounds < 1000);
+	ooblex_routed_queue routes[OOBLEX_MAX_ROUTES];
+	size_t n_routes = 0;
+	for(guint i = 0; i < workers->len; i++)
+		collect_routes(r, g_ptr_array_index(workers, i), routes, &n_routes);
+	for(size_t i = 0; i < n_routes; i++)
+		redisAppendCommand(c, "LLEN " OOBLEX_KEY_FRAMES ":%s", routes[i].name);
+	for(size_t i = 0; i < n_routes; i++) {
+		redisReply *v = NULL;
+		if(redisGetReply(c, (void **)&v) != REDIS_OK)
+			break;
+		routes[i].length = v->type == REDIS_REPLY_INTEGER ? v->integer : -1;
+		freeReplyObject(v);
+	}
+	g_mutex_lock(&r->lock);
+	r->queue_len = qlen;
+	if(stale_ok) {
+		/* Never backwards: a smaller value means the key started again
+		 * (a Redis without persistence restarted), so all of it is new. */
+		r->stale_total += stale >= r->stale_seen ? stale - r->stale_seen : stale;
+		r->stale_seen = stale;
+	}
+	g_ptr_array_unref(r->workers);
+	r->workers = workers;
+	memcpy(r->routes, routes, n_routes * sizeof(routes[0]));
+	r->n_routes = n_routes;
+	g_mutex_unlock(&r->lock);
+}
+
+/* A look at most once a second: the reader calls this every round. */
+void ooblex_fleet_poll(ooblex_fleet *f, redisContext *c) {
+	if(g_get_monotonic_time() - f->fleet_polled_us >= FLEET_POLL_US)
+		poll_fleet(f, c);
+}
+
+size_t ooblex_fleet_routed(ooblex_fleet *f, ooblex_routed_queue *out, size_t max) {
+	g_mutex_lock(&f->lock);
+	size_t n = MIN(max, f->n_routes);
+	memcpy(out, f->routes, n * sizeof(out[0]));
+	g_mutex_unlock(&f->lock);
+	return n;
+}
+
+void ooblex_fleet_queue_for(ooblex_fleet *f, const char *effect, char *out, size_t outlen) {
+	const char *names[OOBLEX_MAX_ROUTES];
+	g_mutex_lock(&f->lock);
+	for(size_t i = 0; i < f->n_routes; i++)
+		names[i] = f->routes[i].name;
+	ooblex_route_queue(effect, names, f->n_routes, out, outlen);
+	g_mutex_unlock(&f->lock);
+}
+
+GPtrArray *ooblex_fleet_workers(ooblex_fleet *f, long long *queue_len, long long *dropped_stale) {
+	GPtrArray *copy = g_ptr_array_new_with_free_func(g_free);
+	g_mutex_lock(&f->lock);
+	*queue_len = f->queue_len;
+	*dropped_stale = (long long)MIN(f->stale_total, (uint64_t)G_MAXINT64);
+	for(guint i = 0; i < f->workers->len; i++)
+		g_ptr_array_add(copy, g_strdup(g_ptr_array_index(f->workers, i)));
+	g_mutex_unlock(&f->lock);
+	return copy;
+}
+
+ooblex_fleet *ooblex_fleet_new(ooblex_log_fn log, atomic_uint_fast64_t *registry_oversized,
+		atomic_uint_fast64_t *routes_refused) {
+	ooblex_fleet *f = g_malloc0(sizeof(*f));
+	f->log = log;
+	f->registry_oversized = registry_oversized;
+	f->routes_refused = routes_refused;
+	g_mutex_init(&f->lock);
+	f->workers = g_ptr_array_new_with_free_func(g_free);
+	f->refused_logged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	f->queue_len = -1;
+	return f;
+}
+
+void ooblex_fleet_free(ooblex_fleet *f) {
+	if(f == NULL)
+		return;
+	g_hash_table_destroy(f->refused_logged);
+	g_ptr_array_unref(f->workers);
+	g_mutex_clear(&f->lock);
+	g_free(f);
+}
