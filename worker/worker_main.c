@@ -1,5 +1,5 @@
 /*
- * ooblex_worker.c - a worker of the Ooblex fleet.
+ * worker_main.c - a worker of the Ooblex fleet.
  *
  * Takes frames from the Redis list `frames_to_process` (BLMOVE into its own
  * processing list: each frame goes to exactly one worker, FIFO), applies the
