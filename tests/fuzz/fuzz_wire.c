@@ -15,7 +15,7 @@
  *    that parses to the same header, and writing that gives the same bytes
  *    (build(parse(x)) is stable); when x carried nothing a reader skips, it
  *    is x itself;
- *  - the worker (ooblex_wire_accept_frame, as worker/ooblex_worker.c): for a
+ *  - the worker (ooblex_wire_accept_frame, as worker/worker_loop.c): for a
  *    frame it accepts, reading the whole picture its header announces stays
  *    in the payload, a JPEG payload decodes into the width x height x 3
  *    buffer the worker gives it (or is refused), and the result the worker
@@ -107,7 +107,7 @@ static void check_round_trip(const uint8_t *data, size_t size, const ooblex_fram
 	free(msg1);
 }
 
-/* What worker/ooblex_worker.c's process() does with an accepted frame's
+/* What worker/worker_loop.c's process() does with an accepted frame's
  * header, short of running the effect. */
 static void as_worker(const ooblex_frame_header *h, const uint8_t *payload) {
 	size_t pixels = (size_t)h->width * h->height;

@@ -1,0 +1,178 @@
+/*
+ * worker_liveness.c - liveness and registry keys, the reaper, the metrics
+ * file (see worker_liveness.h).
+ */
+#include "worker_liveness.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+/* Registers (or refreshes) this worker in the fleet registry; the key
+ * expires by itself if the worker dies. */
+static void heartbeat(worker *w, redisContext *c) {
+	json_t *effects = json_array(), *queues = json_array(), *routes = json_array();
+	if(w->serves_core)
+		for(const char *const *e = ooblex_effects_list(); *e; e++)
+			if(ooblex_effect_is_core(*e))
+				json_array_append_new(effects, json_string(*e));
+	for(int i = 0; i < w->n_loops; i++) {
+		json_array_append_new(queues, json_string(w->loops[i].queue));
+		if(w->loops[i].route[0]) {
+			json_array_append_new(effects, json_string(w->loops[i].route));
+			json_array_append_new(routes, json_string(w->loops[i].route));
+		}
+	}
+	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:I, s:I}",
+		"id", w->opt.id, "host", w->host, "pid", (int)getpid(), "effects", effects, "routes", routes,
+		"queues", queues, "batch_size", (int)w->opt.batch_size, "started", (json_int_t)w->started,
+		"frames_done", (json_int_t)atomic_load(&w->processed));
+	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
+	json_decref(info);
+	if(text == NULL)
+		return;
+	redisReply *r = redisCommand(c, "SET %s %s EX %d", w->registry_key, text, OOBLEX_WORKER_TTL_S);
+	if(r != NULL)
+		freeReplyObject(r);
+	free(text);
+}
+
+/* Moves what a dead worker left in its processing list back to the front of
+ * its queue, or counts it as stale when its deadline (header offset 56,
+ * little-endian µs) has passed. Atomic, so several reapers never move a frame
+ * twice, and it does nothing while the owner's liveness key exists.
+ * KEYS: processing list, liveness key, queue, stale counter. ARGV: now (µs). */
+static const char *reap_script =
+	"if redis.call('EXISTS', KEYS[2]) == 1 then return {0, 0} end\n"
+	"local back, stale = 0, 0\n"
+	"while true do\n"
+	"  local m = redis.call('RPOP', KEYS[1])\n"
+	"  if not m then break end\n"
+	"  local deadline = 0\n"
+	"  if #m >= 88 and string.sub(m, 1, 4) == 'OOBX' then\n"
+	"    deadline = struct.unpack('<I4', m, 61) * 4294967296 + struct.unpack('<I4', m, 57)\n"
+	"  end\n"
+	"  if deadline ~= 0 and deadline < tonumber(ARGV[1]) then\n"
+	"    stale = stale + 1\n"
+	"  else\n"
+	"    redis.call('RPUSH', KEYS[3], m)\n"
+	"    back = back + 1\n"
+	"  end\n"
+	"end\n"
+	"if stale > 0 then redis.call('INCRBY', KEYS[4], stale) end\n"
+	"return {back, stale}\n";
+
+void worker_reap(const worker *w, redisContext *c, const char *processing_key, const char *alive_key,
+		const char *queue) {
+	char now[32];
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)ooblex_now_us());
+	redisReply *r = redisCommand(c, "EVAL %s 4 %s %s %s %s %s", reap_script, processing_key, alive_key,
+		queue, OOBLEX_KEY_DROPPED_STALE, now);
+	if(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+			(r->element[0]->integer > 0 || r->element[1]->integer > 0))
+		worker_log("[%s] reaped %s: %lld frame(s) back to %s, %lld past their deadline", w->opt.id,
+			processing_key, r->element[0]->integer, queue, r->element[1]->integer);
+	else if(r != NULL && r->type == REDIS_REPLY_ERROR)
+		worker_log("[%s] reaper failed: %s", w->opt.id, r->str);
+	if(r != NULL)
+		freeReplyObject(r);
+}
+
+/* Reaps every processing list whose owner's liveness key is gone. A list's
+ * name says whose it is and which queue its frames came from:
+ * ooblex:processing:{id} (frames_to_process) or
+ * ooblex:processing:{id}#{effect} (frames_to_process:{effect}). */
+static void reap_dead(worker *w, redisContext *c) {
+	char cursor[32] = "0";
+	int rounds = 0;
+	size_t own_len = strlen(w->opt.id);
+	do {
+		redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 200", cursor, OOBLEX_KEY_PROCESSING_PREFIX);
+		if(r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+			if(r)
+				freeReplyObject(r);
+			return;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str ? r->element[0]->str : "0");
+		for(size_t i = 0; i < r->element[1]->elements; i++) {
+			const char *key = r->element[1]->element[i]->str;
+			const char *owner = key + strlen(OOBLEX_KEY_PROCESSING_PREFIX);
+			const char *hash = strrchr(owner, '#');
+			size_t owner_len = hash ? (size_t)(hash - owner) : strlen(owner);
+			if(owner_len == own_len && !strncmp(owner, w->opt.id, own_len))
+				continue;
+			char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX], queue[OOBLEX_KEY_MAX + 64];
+			snprintf(alive, sizeof(alive), OOBLEX_KEY_ALIVE_PREFIX "%.*s", (int)owner_len, owner);
+			if(hash)
+				snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES ":%s", hash + 1);
+			else
+				snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES);
+			worker_reap(w, c, key, alive, queue);
+		}
+		freeReplyObject(r);
+	} while(strcmp(cursor, "0") != 0 && ++rounds < 1000);
+}
+
+/* The liveness thread: its own connection, so a slow frame never lets the
+ * liveness key lapse. Also writes the metrics file once a second, Redis or
+ * not. */
+static void *liveness_thread(void *arg) {
+	worker *w = arg;
+	redisContext *c = NULL;
+	unsigned tick = 0;
+	const unsigned per_second = 1000 / OOBLEX_ALIVE_REFRESH_MS;
+	int metrics_failed = 0;
+	while(!atomic_load(&w->liveness_stop)) {
+		if(c == NULL) {
+			char err[256];
+			c = ooblex_redis_connect(&w->opt.redis, 1000, err, sizeof(err));
+		}
+		if(c != NULL) {
+			uint64_t before = ooblex_now_us();
+			redisReply *r = redisCommand(c, "SET %s 1 PX %d", w->alive_key, OOBLEX_ALIVE_TTL_MS);
+			if(r != NULL && r->type == REDIS_REPLY_STATUS)
+				atomic_store(&w->alive_until_us, before + OOBLEX_ALIVE_TTL_MS * 1000ULL);
+			if(r == NULL) {
+				redisFree(c);
+				c = NULL;
+			} else {
+				freeReplyObject(r);
+				if(tick % per_second == 0)
+					heartbeat(w, c);
+				reap_dead(w, c);
+			}
+		}
+		if(tick % per_second == 0 && ooblex_metrics_write(w->metrics) < 0 && !metrics_failed) {
+			metrics_failed = 1;
+			worker_log("[%s] cannot write %s: %s (metrics are not exported)", w->opt.id,
+				ooblex_metrics_path(w->metrics), strerror(errno));
+		}
+		tick++;
+		struct timespec ts = { 0, OOBLEX_ALIVE_REFRESH_MS * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if(c != NULL) {
+		/* Leave at once rather than when the keys expire. */
+		redisReply *r = redisCommand(c, "DEL %s %s", w->alive_key, w->registry_key);
+		if(r != NULL)
+			freeReplyObject(r);
+		redisFree(c);
+	}
+	return NULL;
+}
+
+void worker_liveness_start(worker *w) {
+	snprintf(w->registry_key, sizeof(w->registry_key), OOBLEX_KEY_WORKER_PREFIX "%s", w->opt.id);
+	snprintf(w->alive_key, sizeof(w->alive_key), OOBLEX_KEY_ALIVE_PREFIX "%s", w->opt.id);
+	w->liveness_running = pthread_create(&w->liveness, NULL, liveness_thread, w) == 0;
+}
+
+void worker_liveness_stop(worker *w) {
+	if(!w->liveness_running)
+		return;
+	atomic_store(&w->liveness_stop, 1);
+	pthread_join(w->liveness, NULL);
+	w->liveness_running = 0;
+}
