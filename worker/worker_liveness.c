@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "ooblex_scripts.h"
+
 /* Registers (or refreshes) this worker in the fleet registry; the key
  * expires by itself if the worker dies. */
 static void heartbeat(worker *w, redisContext *c) {
@@ -39,36 +41,11 @@ static void heartbeat(worker *w, redisContext *c) {
 	free(text);
 }
 
-/* Moves what a dead worker left in its processing list back to the front of
- * its queue, or counts it as stale when its deadline (header offset 56,
- * little-endian µs) has passed. Atomic, so several reapers never move a frame
- * twice, and it does nothing while the owner's liveness key exists.
- * KEYS: processing list, liveness key, queue, stale counter. ARGV: now (µs). */
-static const char *reap_script =
-	"if redis.call('EXISTS', KEYS[2]) == 1 then return {0, 0} end\n"
-	"local back, stale = 0, 0\n"
-	"while true do\n"
-	"  local m = redis.call('RPOP', KEYS[1])\n"
-	"  if not m then break end\n"
-	"  local deadline = 0\n"
-	"  if #m >= 88 and string.sub(m, 1, 4) == 'OOBX' then\n"
-	"    deadline = struct.unpack('<I4', m, 61) * 4294967296 + struct.unpack('<I4', m, 57)\n"
-	"  end\n"
-	"  if deadline ~= 0 and deadline < tonumber(ARGV[1]) then\n"
-	"    stale = stale + 1\n"
-	"  else\n"
-	"    redis.call('RPUSH', KEYS[3], m)\n"
-	"    back = back + 1\n"
-	"  end\n"
-	"end\n"
-	"if stale > 0 then redis.call('INCRBY', KEYS[4], stale) end\n"
-	"return {back, stale}\n";
-
 void worker_reap(const worker *w, redisContext *c, const char *processing_key, const char *alive_key,
 		const char *queue) {
 	char now[32];
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)ooblex_now_us());
-	redisReply *r = redisCommand(c, "EVAL %s 4 %s %s %s %s %s", reap_script, processing_key, alive_key,
+	redisReply *r = redisCommand(c, "EVAL %s 4 %s %s %s %s %s", ooblex_script_reap, processing_key, alive_key,
 		queue, OOBLEX_KEY_DROPPED_STALE, now);
 	if(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 			(r->element[0]->integer > 0 || r->element[1]->integer > 0))

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ooblex_scripts.h"
 #include "ooblex_wire.h"
 #include "ooblex_wire_check.h"
 #include "worker_liveness.h"
@@ -210,24 +211,6 @@ static int keep_going(worker *w) {
 	return !worker_stop_requested && (w->opt.max_frames == 0 || (long)atomic_load(&w->processed) < w->opt.max_frames);
 }
 
-/* Completion, atomic: the results go out and the processing list is cleared
- * only if the list still holds exactly this batch. If a reaper took the
- * frames back (the liveness key lapsed: a stalled process, a Redis outage),
- * they are someone else's now and these results are dropped, so a frame's
- * result is never delivered twice.
- * KEYS: processing list, stale counter, result key per result.
- * ARGV: batch size, result TTL, stale count, result per result.
- * Returns 1, or 0 when the batch had been reaped. */
-static const char *complete_script =
-	"if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[1]) then return 0 end\n"
-	"for i = 3, #KEYS do\n"
-	"  redis.call('LPUSH', KEYS[i], ARGV[i + 1])\n"
-	"  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
-	"end\n"
-	"if tonumber(ARGV[3]) > 0 then redis.call('INCRBY', KEYS[2], ARGV[3]) end\n"
-	"redis.call('DEL', KEYS[1])\n"
-	"return 1\n";
-
 /* Processes a batch taken into the processing list and completes it. */
 static void complete_batch(queue_loop *q, redisReply **batch, int nb) {
 	worker *w = q->w;
@@ -262,7 +245,7 @@ static void complete_batch(queue_loop *q, redisReply **batch, int nb) {
 		snprintf(stale_s, sizeof(stale_s), "%d", stale);
 		int argc = 0;
 		argv[argc++] = "EVAL";
-		argv[argc++] = complete_script;
+		argv[argc++] = ooblex_script_complete;
 		argv[argc++] = numkeys;
 		argv[argc++] = q->processing_key;
 		argv[argc++] = OOBLEX_KEY_DROPPED_STALE;

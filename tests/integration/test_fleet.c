@@ -23,6 +23,7 @@
 
 #include "harness.h"
 #include "ooblex_auth.h"
+#include "ooblex_scripts.h"
 #include "redis_queue.h"
 #include "reorder.h"
 #include "result_gate.h"
@@ -1072,6 +1073,76 @@ static void test_error_results_reach_the_client(void) {
 	redisFree(rc);
 }
 
+/* Runs the reap script itself on a dead worker's processing list. The
+ * frames' other timestamps are all in the distant past, so reading any
+ * field but the deadline (or only one half of it) gives another verdict:
+ * the script must find the deadline where the wire header puts it. */
+static void test_reap_script_reads_the_deadline_where_the_wire_puts_it(void) {
+	redisContext *rc = harness_connect(13, 1);
+	REQUIRE(rc != NULL);
+	const uint64_t now = ooblex_now_us();
+	const struct { uint64_t deadline; int stale; } cases[] = {
+		{ 1ull << 32, 1 },	/* past, only the high half set */
+		{ 0xffffffffull, 1 },	/* past, only the low half set */
+		{ now + 60000000ull, 0 },	/* a minute ahead */
+		{ 0, 0 },	/* no deadline */
+	};
+	const char *list = OOBLEX_KEY_PROCESSING_PREFIX "ghost", *queue = OOBLEX_KEY_FRAMES;
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	for(size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		ooblex_frame_header h;
+		harness_frame_header(&h, id, "invert");
+		h.frame_id = h.seq = (uint32_t)i + 1;
+		h.capture_us = h.queued_us = h.worker_start_us = h.worker_end_us = 1;
+		h.deadline_us = cases[i].deadline;
+		size_t hlen = ooblex_wire_header_len(&h);
+		uint8_t *msg = calloc(1, hlen + h.payload_len);
+		ooblex_wire_write_header(&h, msg);
+		freeReplyObject(redisCommand(rc, "LPUSH %s %b", list, msg, hlen + h.payload_len));
+		free(msg);
+	}
+	/* Not frames: no deadline to read, so back they go (the worker that
+	 * takes them counts them malformed). */
+	freeReplyObject(redisCommand(rc, "LPUSH %s %s", list, "OOBX too short"));
+	uint8_t nomagic[OOBLEX_WIRE_FIXED_LEN + 16];
+	memset(nomagic, 0, sizeof(nomagic));
+	freeReplyObject(redisCommand(rc, "LPUSH %s %b", list, nomagic, sizeof(nomagic)));
+	char now_s[32];
+	g_snprintf(now_s, sizeof(now_s), "%" G_GUINT64_FORMAT, now);
+	/* While the owner's liveness key exists, nothing moves. */
+	freeReplyObject(redisCommand(rc, "SET %s 1", OOBLEX_KEY_ALIVE_PREFIX "ghost"));
+	redisReply *r = redisCommand(rc, "EVAL %s 4 %s %s %s %s %s", ooblex_script_reap, list,
+		OOBLEX_KEY_ALIVE_PREFIX "ghost", queue, OOBLEX_KEY_DROPPED_STALE, now_s);
+	REQUIRE(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+	EXPECT_EQ(r->element[0]->integer + r->element[1]->integer, 0);
+	freeReplyObject(r);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", list), 6);
+	freeReplyObject(redisCommand(rc, "DEL %s", OOBLEX_KEY_ALIVE_PREFIX "ghost"));
+	r = redisCommand(rc, "EVAL %s 4 %s %s %s %s %s", ooblex_script_reap, list, OOBLEX_KEY_ALIVE_PREFIX "ghost",
+		queue, OOBLEX_KEY_DROPPED_STALE, now_s);
+	REQUIRE(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+	EXPECT_EQ(r->element[0]->integer, 4);	/* back: a minute ahead, none, and the two non-frames */
+	EXPECT_EQ(r->element[1]->integer, 2);	/* stale: the two past deadlines */
+	freeReplyObject(r);
+	EXPECT_EQ(harness_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE), 2);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", list), 0);
+	/* Which ones went back: seq 3 and 4, in the order they were taken. */
+	r = redisCommand(rc, "LRANGE %s 0 -1", queue);
+	REQUIRE(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 4);
+	int seqs = 0;
+	for(size_t i = 0; i < r->elements; i++) {
+		ooblex_frame_header h;
+		const uint8_t *payload;
+		if(ooblex_wire_parse((const uint8_t *)r->element[i]->str, r->element[i]->len, &h, &payload) == OOBLEX_WIRE_OK)
+			seqs = seqs * 10 + (int)h.seq;
+	}
+	EXPECT_EQ(seqs, 34);
+	freeReplyObject(r);
+	redisFree(rc);
+}
+
 int main(void) {
 	if(harness_init() < 0) {
 		fprintf(stderr, "OOBLEX_TEST_REDIS_PORT or OOBLEX_TEST_WORKER is not set: run tests/integration/run.sh\n");
@@ -1088,5 +1159,6 @@ int main(void) {
 	TEST_RUN(test_hostile_results_refused_genuine_flow);
 	TEST_RUN(test_results_must_be_signed);
 	TEST_RUN(test_error_results_reach_the_client);
+	TEST_RUN(test_reap_script_reads_the_deadline_where_the_wire_puts_it);
 	return tl_done();
 }
