@@ -57,39 +57,34 @@ void worker_reap(const worker *w, redisContext *c, const char *processing_key, c
 		freeReplyObject(r);
 }
 
+/* One SCAN page of processing lists (see reap_dead). */
+static int reap_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
+	worker *w = user;
+	size_t own_len = strlen(w->opt.id);
+	for(size_t i = 0; i < n; i++) {
+		const char *key = keys[i]->str;
+		const char *owner = key + strlen(OOBLEX_KEY_PROCESSING_PREFIX);
+		const char *hash = strrchr(owner, '#');
+		size_t owner_len = hash ? (size_t)(hash - owner) : strlen(owner);
+		if(owner_len == own_len && !strncmp(owner, w->opt.id, own_len))
+			continue;
+		char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX], queue[OOBLEX_KEY_MAX + 64];
+		snprintf(alive, sizeof(alive), OOBLEX_KEY_ALIVE_PREFIX "%.*s", (int)owner_len, owner);
+		if(hash)
+			snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES ":%s", hash + 1);
+		else
+			snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES);
+		worker_reap(w, c, key, alive, queue);
+	}
+	return 0;
+}
+
 /* Reaps every processing list whose owner's liveness key is gone. A list's
  * name says whose it is and which queue its frames came from:
  * ooblex:processing:{id} (frames_to_process) or
  * ooblex:processing:{id}#{effect} (frames_to_process:{effect}). */
 static void reap_dead(worker *w, redisContext *c) {
-	char cursor[32] = "0";
-	int rounds = 0;
-	size_t own_len = strlen(w->opt.id);
-	do {
-		redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 200", cursor, OOBLEX_KEY_PROCESSING_PREFIX);
-		if(r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-			if(r)
-				freeReplyObject(r);
-			return;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str ? r->element[0]->str : "0");
-		for(size_t i = 0; i < r->element[1]->elements; i++) {
-			const char *key = r->element[1]->element[i]->str;
-			const char *owner = key + strlen(OOBLEX_KEY_PROCESSING_PREFIX);
-			const char *hash = strrchr(owner, '#');
-			size_t owner_len = hash ? (size_t)(hash - owner) : strlen(owner);
-			if(owner_len == own_len && !strncmp(owner, w->opt.id, own_len))
-				continue;
-			char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX], queue[OOBLEX_KEY_MAX + 64];
-			snprintf(alive, sizeof(alive), OOBLEX_KEY_ALIVE_PREFIX "%.*s", (int)owner_len, owner);
-			if(hash)
-				snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES ":%s", hash + 1);
-			else
-				snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES);
-			worker_reap(w, c, key, alive, queue);
-		}
-		freeReplyObject(r);
-	} while(strcmp(cursor, "0") != 0 && ++rounds < 1000);
+	ooblex_redis_scan(c, OOBLEX_KEY_PROCESSING_PREFIX "*", OOBLEX_FLEET_MAX_PROCESSING_LISTS, reap_page, w);
 }
 
 /* The liveness thread: its own connection, so a slow frame never lets the

@@ -4,8 +4,10 @@
  * worker killed under load with every frame accounted for, routing of
  * effects only some workers run (OpenCV, a module) to their own queues,
  * a routed worker's crash sending its frame back to the right queue, the
- * metrics file a worker writes, and error results (over the per-frame time
- * budget, unknown effect, refused graph) reaching the client's list.
+ * metrics file a worker writes, error results (over the per-frame time
+ * budget, unknown effect, refused graph) reaching the client's list, the
+ * reap script reading a frame's deadline inside Redis, and the one SCAN loop
+ * (ooblex_redis_scan) with its bounds.
  *
  * Each test uses a Redis database of its own with workers it starts itself;
  * tests/integration/run.sh provides the Redis (OOBLEX_TEST_REDIS_PORT), the
@@ -1143,6 +1145,99 @@ static void test_reap_script_reads_the_deadline_where_the_wire_puts_it(void) {
 	redisFree(rc);
 }
 
+typedef struct scan_tally {
+	GHashTable *seen;
+	size_t keys, pages, foreign;
+	size_t stop_at_page;	/* 0: never */
+} scan_tally;
+
+static int tally_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
+	(void)c;
+	scan_tally *t = user;
+	t->pages++;
+	t->keys += n;
+	for(size_t i = 0; i < n; i++) {
+		if(strncmp(keys[i]->str, "scan:hit:", 9) != 0)
+			t->foreign++;
+		g_hash_table_add(t->seen, g_strndup(keys[i]->str, keys[i]->len));
+	}
+	return t->stop_at_page && t->pages == t->stop_at_page ? 7 : 0;
+}
+
+static int scan_with(redisContext *c, const char *pattern, size_t max_keys, size_t stop_at_page, scan_tally *t) {
+	memset(t, 0, sizeof(*t));
+	t->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	t->stop_at_page = stop_at_page;
+	return ooblex_redis_scan(c, pattern, max_keys, tally_page, t);
+}
+
+/* The one SCAN loop (the plugin's registry, the reapers' processing
+ * lists): every matching key, only those, page by page, within its bound;
+ * the callback can stop it; a lost connection is an error. And the plugin
+ * reads no more than OOBLEX_FLEET_MAX_WORKERS registry entries. */
+static void test_scan_visits_matching_keys_within_bounds(void) {
+	redisContext *rc = harness_connect(14, 1);
+	REQUIRE(rc != NULL);
+	for(int i = 0; i < 450; i++)
+		redisAppendCommand(rc, "SET scan:hit:%d 1", i);
+	for(int i = 0; i < 600; i++)
+		redisAppendCommand(rc, "SET scan:miss:%d 1", i);
+	for(int i = 0; i < 1050; i++) {
+		redisReply *x = NULL;
+		REQUIRE(redisGetReply(rc, (void **)&x) == REDIS_OK);
+		freeReplyObject(x);
+	}
+	scan_tally t;
+	EXPECT_EQ(scan_with(rc, "scan:hit:*", 100000, 0, &t), 0);
+	EXPECT_EQ(g_hash_table_size(t.seen), 450);
+	EXPECT(t.keys >= 450);
+	EXPECT_EQ(t.foreign, 0);
+	EXPECT(t.pages > 1);
+	printf("# scan: 450 of 1050 keys in %zu pages\n", t.pages);
+	g_hash_table_unref(t.seen);
+	EXPECT_EQ(scan_with(rc, "scan:hit:*", 100, 0, &t), 0);
+	EXPECT_EQ(t.keys, 100);
+	g_hash_table_unref(t.seen);
+	EXPECT_EQ(scan_with(rc, "scan:hit:*", 100000, 1, &t), 7);
+	EXPECT_EQ(t.pages, 1);
+	g_hash_table_unref(t.seen);
+	EXPECT_EQ(scan_with(rc, "scan:none:*", 100000, 0, &t), 0);
+	EXPECT_EQ(t.keys, 0);
+	g_hash_table_unref(t.seen);
+	redisContext *gone = harness_connect(14, 0);
+	REQUIRE(gone != NULL);
+	freeReplyObject(redisCommand(gone, "QUIT"));
+	EXPECT_EQ(scan_with(gone, "scan:hit:*", 100000, 0, &t), -1);
+	g_hash_table_unref(t.seen);
+	redisFree(gone);
+	/* More registry entries than the bound: the plugin's reader keeps
+	 * OOBLEX_FLEET_MAX_WORKERS of them. */
+	int fakes = OOBLEX_FLEET_MAX_WORKERS + 100;
+	for(int i = 0; i < fakes; i++)
+		redisAppendCommand(rc, "SET " OOBLEX_KEY_WORKER_PREFIX "fake-%d {\"id\":\"fake-%d\",\"effects\":[]} EX 60", i, i);
+	for(int i = 0; i < fakes; i++) {
+		redisReply *x = NULL;
+		REQUIRE(redisGetReply(rc, (void **)&x) == REDIS_OK);
+		freeReplyObject(x);
+	}
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 14;
+	char err[256];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, on_nothing, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	guint seen = 0;
+	for(int i = 0; i < 100 && seen == 0; i++) {
+		g_usleep(50000);
+		long long qlen, stale;
+		GPtrArray *w = ooblex_reader_fleet(reader, &qlen, &stale);
+		seen = w->len;
+		g_ptr_array_unref(w);
+	}
+	EXPECT_EQ(seen, OOBLEX_FLEET_MAX_WORKERS);
+	ooblex_reader_stop(reader);
+	redisFree(rc);
+}
+
 int main(void) {
 	if(harness_init() < 0) {
 		fprintf(stderr, "OOBLEX_TEST_REDIS_PORT or OOBLEX_TEST_WORKER is not set: run tests/integration/run.sh\n");
@@ -1160,5 +1255,6 @@ int main(void) {
 	TEST_RUN(test_results_must_be_signed);
 	TEST_RUN(test_error_results_reach_the_client);
 	TEST_RUN(test_reap_script_reads_the_deadline_where_the_wire_puts_it);
+	TEST_RUN(test_scan_visits_matching_keys_within_bounds);
 	return tl_done();
 }
