@@ -25,7 +25,7 @@
 
 #include "effects.h"
 #include "ooblex_auth.h"
-#include "jpeg_codec.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "worker_metrics.h"

@@ -17,7 +17,7 @@
 #include "depay.h"
 #include "effects.h"
 #include "frame_packer.h"
-#include "jpeg_codec.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_redis.h"
 #include "video_decoder.h"
 #include "video_test_source.h"

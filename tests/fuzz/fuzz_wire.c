@@ -1,7 +1,7 @@
 /*
  * fuzz_wire.c - the frame and result message, as the worker and the plugin read it.
  *
- * fuzz-sources: common/ooblex_wire.c common/ooblex_wire_check.c worker/jpeg_codec.c
+ * fuzz-sources: common/ooblex_wire.c common/ooblex_wire_check.c common/ooblex_jpeg.c
  * fuzz-pkgs: libturbojpeg
  *
  * The input is one Redis list element. Whoever can write to Redis controls
@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jpeg_codec.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_wire.h"
 #include "ooblex_wire_check.h"
 

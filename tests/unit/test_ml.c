@@ -13,7 +13,7 @@
 
 #include "effects.h"
 #include "footage.h"
-#include "jpeg_codec.h"
+#include "ooblex_jpeg.h"
 #include "ml_opencv.h"
 #include "ooblex_wire.h"
 

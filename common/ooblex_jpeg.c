@@ -1,7 +1,7 @@
 /*
- * jpeg_codec.c - TurboJPEG compression from and decompression to YUV planes.
+ * ooblex_jpeg.c - TurboJPEG compression from and decompression to YUV planes.
  */
-#include "jpeg_codec.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_wire.h"
 
 #include <stdio.h>

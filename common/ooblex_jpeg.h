@@ -1,12 +1,12 @@
 /*
- * jpeg_codec.h - JPEG in and out of the worker, with libjpeg-turbo.
+ * ooblex_jpeg.h - JPEG in and out of the worker, with libjpeg-turbo.
  *
  * Owns: one TurboJPEG compressor and decompressor and the compressor's output
  * buffer, reused across frames. I420 goes in and out as planes (no RGB round
  * trip: a 4:2:0 JPEG is YCbCr 4:2:0 inside). Not thread-safe.
  */
-#ifndef OOBLEX_JPEG_CODEC_H
-#define OOBLEX_JPEG_CODEC_H
+#ifndef OOBLEX_JPEG_H
+#define OOBLEX_JPEG_H
 
 #include <stddef.h>
 #include <stdint.h>
