@@ -362,7 +362,7 @@ void *worker_loop_run(void *arg) {
 
 int worker_loop_prepare(queue_loop *q) {
 	q->fx = ooblex_effects_new();
-	q->jpeg = ooblex_jpeg_new();
+	q->jpeg = ooblex_jpeg_new(OOBLEX_JPEG_ENCODER | OOBLEX_JPEG_DECODER | OOBLEX_JPEG_FAST);
 	return q->fx != NULL && q->jpeg != NULL ? 0 : -1;
 }
 

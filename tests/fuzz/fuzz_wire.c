@@ -45,7 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
 	(void)argc;
 	(void)argv;
-	jpeg = ooblex_jpeg_new();
+	jpeg = ooblex_jpeg_new(OOBLEX_JPEG_DECODER | OOBLEX_JPEG_FAST);
 	return jpeg == NULL;
 }
 
@@ -122,7 +122,7 @@ static void as_worker(const ooblex_frame_header *h, const uint8_t *payload) {
 		CHECK(decoded != NULL);
 		int fmt = 0;
 		char err[256];
-		if(ooblex_jpeg_decode(jpeg, payload, h->payload_len, h->width, h->height, decoded, &fmt, err, sizeof(err)) == 0)
+		if(ooblex_jpeg_decode(jpeg, payload, h->payload_len, h->width, h->height, decoded, &fmt, err, sizeof(err)) >= 0)
 			CHECK(fmt == OOBLEX_PIXFMT_I420 || fmt == OOBLEX_PIXFMT_RGB24);
 		free(decoded);
 	}

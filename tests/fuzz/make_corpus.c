@@ -166,7 +166,7 @@ static int wire_seeds(void) {
 	uint8_t rgb[8 * 8 * 3];
 	for(size_t i = 0; i < sizeof(rgb); i++)
 		rgb[i] = (uint8_t)(i * 7);
-	ooblex_jpeg *j = ooblex_jpeg_new();
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_ENCODER | OOBLEX_JPEG_FAST);
 	const uint8_t *jpeg = NULL;
 	size_t jpeg_len = 0;
 	char err[256];

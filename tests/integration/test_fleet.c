@@ -20,11 +20,11 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <turbojpeg.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "ooblex_auth.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_scripts.h"
 #include "redis_queue.h"
 #include "reorder.h"
@@ -172,10 +172,11 @@ static int result_luma(const uint8_t *msg, size_t len, int x, int y) {
 	const uint8_t *payload;
 	if(ooblex_wire_parse(msg, len, &h, &payload) != OOBLEX_WIRE_OK || h.pixfmt != OOBLEX_PIXFMT_JPEG)
 		return -1;
-	tjhandle tj = tjInitDecompress();
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_DECODER);
 	uint8_t gray[HARNESS_W * HARNESS_H];
-	int rc = tjDecompress2(tj, payload, h.payload_len, gray, HARNESS_W, 0, HARNESS_H, TJPF_GRAY, 0);
-	tjDestroy(tj);
+	char err[256];
+	int rc = j ? ooblex_jpeg_decode_gray(j, payload, h.payload_len, HARNESS_W, HARNESS_H, gray, err, sizeof(err)) : -1;
+	ooblex_jpeg_free(j);
 	return rc == 0 ? gray[y * HARNESS_W + x] : -1;
 }
 
@@ -563,15 +564,20 @@ static unsigned wait_delivered(gated_client *c, unsigned want) {
 	return n;
 }
 
-/* A small real JPEG, as a worker would send. */
+/* A small real JPEG, as a worker would send (free() it). */
 static uint8_t *gray_jpeg(int w, int h, unsigned long *len) {
-	tjhandle tj = tjInitCompress();
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_ENCODER);
 	uint8_t *gray = malloc((size_t)w * h);
 	memset(gray, 100, (size_t)w * h);
+	const uint8_t *out = NULL;
+	size_t n = 0;
+	char err[256];
 	uint8_t *jpeg = NULL;
-	*len = 0;
-	tjCompress2(tj, gray, w, 0, h, TJPF_GRAY, &jpeg, len, TJSAMP_GRAY, 80, 0);
-	tjDestroy(tj);
+	if(j != NULL && ooblex_jpeg_encode_gray(j, gray, w, h, 80, &out, &n, err, sizeof(err)) == 0 &&
+			(jpeg = malloc(n)) != NULL)
+		memcpy(jpeg, out, n);
+	*len = jpeg ? n : 0;
+	ooblex_jpeg_free(j);
 	free(gray);
 	return jpeg;
 }
@@ -705,7 +711,7 @@ static void test_hostile_results_refused_genuine_flow(void) {
 	EXPECT(genuine_only);
 	printf("# refused: %d unexpected, %d picture too big, %llu oversized\n", gated_count(&c, OOBLEX_RESULT_UNEXPECTED),
 		gated_count(&c, OOBLEX_RESULT_TOO_BIG_PICTURE), (unsigned long long)atomic_load(&rs->oversized));
-	tjFree(jpeg);
+	free(jpeg);
 	ooblex_reader_stop(reader);
 	gated_free(&c);
 	harness_stop(w, SIGTERM, NULL);
@@ -850,7 +856,7 @@ static void test_results_must_be_signed(void) {
 	freeReplyObject(er);
 	free(unsigned_msg);
 	free(good);
-	tjFree(jpeg);
+	free(jpeg);
 	for(int i = 0; i < 4; i++)
 		g_free(m[i]);
 	freeReplyObject(got);
@@ -1018,7 +1024,7 @@ static void test_error_results_reach_the_client(void) {
 		memcpy(msg + hlen, jpeg, jlen);
 		freeReplyObject(redisCommand(rc, "LPUSH %s %b", OOBLEX_KEY_FRAMES, msg, hlen + jlen));
 		free(msg);
-		tjFree(jpeg);
+		free(jpeg);
 	}
 	EXPECT_EQ(harness_wait_len(rc, key, 5, 20000), 5);
 	int codes[8] = { 0 };
