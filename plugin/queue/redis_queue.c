@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "effect_grammar.h"
 #include "ooblex_keys.h"
 #include "ooblex_route.h"
 #include "ooblex_wire.h"
@@ -316,6 +317,7 @@ struct ooblex_reader {
  * effect (or anything else the plugin routes to frames_to_process itself) is
  * refused: announced as a route, it would divert every client's frames of
  * that effect to a queue that few or no workers serve. */
+_Static_assert(OOBLEX_EFFECT_NAME_MAX < sizeof(((ooblex_routed_queue *)0)->name), "an effect name fits a route's");
 static void collect_routes(ooblex_reader *r, const char *entry, ooblex_routed_queue *routes, size_t *n) {
 	json_t *w = json_loads(entry, 0, NULL);
 	json_t *list = json_object_get(w, "routes");
@@ -323,9 +325,9 @@ static void collect_routes(ooblex_reader *r, const char *entry, ooblex_routed_qu
 	json_t *v;
 	json_array_foreach(list, i, v) {
 		const char *name = json_string_value(v);
-		size_t len = name ? strlen(name) : 0;
-		if(len == 0 || len >= sizeof(routes[0].name) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
+		if(ooblex_effect_name_check(name, NULL, 0) < 0)	/* effect_grammar.h; fits routes[].name */
 			continue;
+		size_t len = strlen(name);
 		if(ooblex_effect_is_core_name(name, len)) {
 			atomic_fetch_add(&r->stats.routes_refused, 1);
 			if(g_hash_table_size(r->refused_logged) < 64 && !g_hash_table_contains(r->refused_logged, name)) {
