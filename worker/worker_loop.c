@@ -211,7 +211,9 @@ static int keep_going(worker *w) {
 	return !worker_stop_requested && (w->opt.max_frames == 0 || (long)atomic_load(&w->processed) < w->opt.max_frames);
 }
 
-/* Processes a batch taken into the processing list and completes it. */
+/* Processes a batch taken into the processing list and completes it with
+ * ooblex_script_complete: the results go out only if no reaper took the
+ * frames back meanwhile (then they are dropped: never delivered twice). */
 static void complete_batch(queue_loop *q, redisReply **batch, int nb) {
 	worker *w = q->w;
 	/* EVAL script numkeys processing stale results... nb ttl stale payloads...
