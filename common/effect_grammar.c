@@ -524,15 +524,98 @@ int ooblex_fxg_parse(const char *text, size_t len, ooblex_fxg_chain *chain, char
 
 int ooblex_fxg_check_effect(const char *effect, char *err, size_t errlen) {
 	for(const char *p = effect; *p;) {
+		size_t len = ooblex_effect_item_len(p);
 		if(!strncmp(p, OOBLEX_FXG_PREFIX, strlen(OOBLEX_FXG_PREFIX))) {
 			ooblex_fxg_chain chain;
 			const char *g = p + strlen(OOBLEX_FXG_PREFIX);
 			return ooblex_fxg_parse(g, strlen(g), &chain, err, errlen);
 		}
-		const char *bar = strchr(p, '|');
-		if(bar == NULL)
+		if(p[len] == '\0')
 			break;
-		p = bar + 1;
+		p += len + 1;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------- names and effect strings */
+
+static int why_(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int why_(char *why, size_t whylen, const char *fmt, ...) {
+	if(why != NULL && whylen > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int ooblex_effect_name_check_len(const char *name, size_t len, char *why, size_t whylen) {
+	int ok = name != NULL && len >= 1 && len <= OOBLEX_EFFECT_NAME_MAX;
+	for(size_t i = 0; ok && i < len; i++) {
+		char c = name[i];
+		ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+	}
+	if(ok)
+		return 0;
+	/* The name goes into the reason as far as it is printable. */
+	char shown[OOBLEX_EFFECT_NAME_MAX + 2];
+	size_t n = 0;
+	for(size_t i = 0; name != NULL && i < len && n < sizeof(shown) - 1; i++)
+		shown[n++] = name[i] >= 0x20 && name[i] < 0x7f && name[i] != '\'' ? name[i] : '?';
+	shown[n] = '\0';
+	return why_(why, whylen, "effect name '%s%s': 1-%d characters of a-z, 0-9 and _", shown,
+		name != NULL && len > n ? "..." : "", OOBLEX_EFFECT_NAME_MAX);
+}
+
+int ooblex_effect_name_check(const char *name, char *why, size_t whylen) {
+	return ooblex_effect_name_check_len(name, name ? strlen(name) : 0, why, whylen);
+}
+
+typedef struct reason {
+	char *why;
+	size_t whylen;
+} reason;
+
+static int name_refused(const char *name, size_t len, void *user) {
+	reason *r = user;
+	return ooblex_effect_name_check_len(name, len, r->why, r->whylen) < 0;
+}
+
+int ooblex_effect_check(const char *effect, char *why, size_t whylen) {
+	/* Effect strings travel in Redis keys' neighbourhood and in logs: tame
+	 * characters only. */
+	size_t n = effect ? strlen(effect) : 0;
+	int ok = n >= 1 && n <= OOBLEX_EFFECT_TEXT_MAX;
+	for(size_t i = 0; ok && i < n; i++) {
+		char c = effect[i];
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			strchr("_-.:|=,/()*+", c) != NULL;
+	}
+	if(!ok)
+		return why_(why, whylen, "1-%d characters: letters, digits and _-.:|=,/()*+", OOBLEX_EFFECT_TEXT_MAX);
+	reason r = { why, whylen };
+	if(ooblex_effect_names(effect, name_refused, &r) != 0)
+		return -1;
+	return ooblex_fxg_check_effect(effect, why, whylen);
+}
+
+size_t ooblex_effect_item_len(const char *p) {
+	if(!strncmp(p, OOBLEX_FXG_PREFIX, strlen(OOBLEX_FXG_PREFIX)))
+		return strlen(p);
+	return strcspn(p, "|");
+}
+
+int ooblex_effect_names(const char *effect, ooblex_effect_name_fn fn, void *user) {
+	/* Every item, empty ones too ("blur||x", "blur|"): the worker reads
+	 * them, so the grammar must see them. */
+	for(const char *p = effect;;) {
+		size_t item = ooblex_effect_item_len(p);
+		/* "ffmpeg:<graph>" is named "ffmpeg" and takes the rest. */
+		size_t name = strcspn(p, ":|");
+		int rc = fn(p, name < item ? name : item, user);
+		if(rc != 0 || p[item] == '\0')
+			return rc;
+		p += item + 1;
+	}
 }

@@ -1,7 +1,22 @@
 /*
- * effect_grammar.h - the strict grammar of "ffmpeg:<graph>" effects.
+ * effect_grammar.h - the grammar of effects: names, effect strings, and the
+ * strict grammar of "ffmpeg:<graph>".
  *
- * Owns: what a browser may write after "ffmpeg:" and what it means: which
+ * Owns, in one place for the plugin (a page's start/configure), the worker
+ * (its module effects) and registry parsing (what a worker announces: the
+ * plugin's list_effects, stats and routes):
+ *
+ *   name   := [a-z0-9_]{1,OOBLEX_EFFECT_NAME_MAX}
+ *   effect := item ( "|" item )*      1..OOBLEX_EFFECT_TEXT_MAX bytes, all of
+ *                                     [A-Za-z0-9] and _-.:|=,/()*+
+ *   item   := name [ ":" params ]     params: the effect's to check
+ *           | "ffmpeg:" graph         takes the rest of the string (a graph's
+ *                                     options may hold '|'); the grammar below
+ *
+ * An effect string that passes may still name an effect no worker has: the
+ * worker answers that frame with an error result (unknown_effect).
+ *
+ * And what a browser may write after "ffmpeg:" and what it means: which
  * libavfilter filters, which of their options, and the bounds of each value.
  * The text is never handed to libavfilter's own graph parser (which creates
  * and initialises every filter it reads, before anyone can look at it); the
@@ -32,6 +47,29 @@
 #define OOBLEX_EFFECT_GRAMMAR_H
 
 #include <stddef.h>
+
+#define OOBLEX_EFFECT_NAME_MAX	31
+#define OOBLEX_EFFECT_TEXT_MAX	200
+
+/* Whether name is an effect name (the grammar above). 0, or -1 with why
+ * (whylen bytes; why may be NULL). */
+int ooblex_effect_name_check(const char *name, char *why, size_t whylen);
+/* The same for len bytes at name (no NUL needed). */
+int ooblex_effect_name_check_len(const char *name, size_t len, char *why, size_t whylen);
+/* Whether effect is an effect string: its length and characters, each
+ * item's name, and its ffmpeg: graph (ooblex_fxg_check_effect). 0, or -1
+ * with why ("effect name 'Blur': ...", "ffmpeg: graph, offset 7: ..."). */
+int ooblex_effect_check(const char *effect, char *why, size_t whylen);
+
+/* The length of the chain item at p: up to the next '|', or all the rest
+ * for "ffmpeg:<graph>". */
+size_t ooblex_effect_item_len(const char *p);
+/* A chain's effect names in order, without parameters: calls fn for each
+ * item ("blur:sigma=3|ffmpeg:hflip,vflip" -> "blur", "ffmpeg"; an empty
+ * item, as in "" or "blur|", gives an empty name); stops when fn returns
+ * non-zero and returns that value (0 when it never did). */
+typedef int (*ooblex_effect_name_fn)(const char *name, size_t len, void *user);
+int ooblex_effect_names(const char *effect, ooblex_effect_name_fn fn, void *user);
 
 #define OOBLEX_FXG_PREFIX	"ffmpeg:"
 #define OOBLEX_FXG_TEXT_MAX	200	/* bytes after "ffmpeg:" */

@@ -18,7 +18,7 @@ static const char mac_domain[] = "ooblex-result-mac-v1";
 static size_t mac_offset(const uint8_t *msg, size_t len) {
 	if(len < OOBLEX_WIRE_FIXED_LEN + 1)
 		return 0;
-	size_t hlen = ooblex_get16(msg + 6);
+	size_t hlen = ooblex_get16(msg + OOBLEX_WIRE_OFF_HEADER_LEN);
 	if(hlen > len || hlen < OOBLEX_WIRE_FIXED_LEN + 1 + OOBLEX_EXT_MAC_RECORD_LEN)
 		return 0;
 	const uint8_t *rec = msg + hlen - OOBLEX_EXT_MAC_RECORD_LEN;

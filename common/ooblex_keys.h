@@ -45,6 +45,14 @@
 #define OOBLEX_ALIVE_TTL_MS	700
 #define OOBLEX_ALIVE_REFRESH_MS	200
 
+/* What one look at the fleet reads at most (ooblex_redis_scan): registry
+ * entries (the plugin, once a second) and processing lists (each reaper,
+ * every OOBLEX_ALIVE_REFRESH_MS; a worker has one per queue it serves, at
+ * most 17). Far above any real fleet: they bound the memory and work that
+ * keys written by someone else can cost. */
+#define OOBLEX_FLEET_MAX_WORKERS	1024
+#define OOBLEX_FLEET_MAX_PROCESSING_LISTS	(OOBLEX_FLEET_MAX_WORKERS * 32)
+
 #define OOBLEX_KEY_MAX	64
 
 /* "processed_frames:<32 hex>" into out (OOBLEX_KEY_MAX bytes). */

@@ -288,3 +288,29 @@ redisContext *ooblex_redis_connect_retry(const ooblex_redis_config *cfg, int tim
 	}
 	return NULL;
 }
+
+int ooblex_redis_scan(redisContext *c, const char *pattern, size_t max_keys, ooblex_redis_scan_fn fn, void *user) {
+	char cursor[32] = "0";
+	size_t seen = 0;
+	for(int pages = 0; pages < OOBLEX_REDIS_SCAN_MAX_PAGES && seen < max_keys; pages++) {
+		redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT %d", cursor, pattern, OOBLEX_REDIS_SCAN_COUNT);
+		if(r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+				r->element[1]->type != REDIS_REPLY_ARRAY) {
+			if(r)
+				freeReplyObject(r);
+			return -1;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		size_t n = r->element[1]->elements;
+		if(n > max_keys - seen)
+			n = max_keys - seen;
+		seen += n;
+		int rc = n > 0 ? fn(c, r->element[1]->element, n, user) : 0;
+		freeReplyObject(r);
+		if(rc != 0)
+			return rc;
+		if(strcmp(cursor, "0") == 0)
+			break;
+	}
+	return 0;
+}

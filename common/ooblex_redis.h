@@ -4,7 +4,8 @@
  * Owns: parsing redis:// URLs and environment settings, opening a hiredis
  * connection (AUTH, SELECT, timeouts), the reconnect backoff schedule, and
  * describing where Redis is without ever showing a password (every log line
- * and error message that names a Redis goes through the formatters here).
+ * and error message that names a Redis goes through the formatters here),
+ * and walking keys by pattern (SCAN, bounded).
  * hiredis contexts are not thread-safe: every thread opens its own.
  * hiredis 0.14 has no TLS: remote workers reach a TLS-only Redis through a
  * local stunnel (deploy/tls/, README "Remote workers over TLS").
@@ -66,6 +67,21 @@ typedef int (*ooblex_redis_stop_fn)(void *user);
  * they lose a connection. Returns NULL only when stopped. */
 redisContext *ooblex_redis_connect_retry(const ooblex_redis_config *cfg, int timeout_ms, int *outage,
 	ooblex_redis_stop_fn stop, ooblex_redis_report_fn report, void *user);
+
+/* Walks the keys matching pattern with SCAN (COUNT OOBLEX_REDIS_SCAN_COUNT,
+ * never KEYS: it never blocks Redis, however many keys it holds), calling
+ * fn once per page with the page's keys (bulk string replies; fn may send
+ * commands of its own on c: the page has been read whole). Bounded twice:
+ * at most max_keys keys reach fn in all (a page is cut to fit), and at most
+ * OOBLEX_REDIS_SCAN_MAX_PAGES pages are asked for (SCAN may return empty
+ * pages when few of many keys match). A key may come twice if the keyspace
+ * is rehashed meanwhile (SCAN's own guarantee: every key present throughout
+ * comes at least once). Returns 0 once done, -1 when Redis gave no reply or
+ * no SCAN reply, or fn's value when fn returned non-zero (which stops it). */
+#define OOBLEX_REDIS_SCAN_COUNT 200
+#define OOBLEX_REDIS_SCAN_MAX_PAGES 1000
+typedef int (*ooblex_redis_scan_fn)(redisContext *c, redisReply *const *keys, size_t n, void *user);
+int ooblex_redis_scan(redisContext *c, const char *pattern, size_t max_keys, ooblex_redis_scan_fn fn, void *user);
 
 /* Next wait before a reconnect: doubles from 100 ms up to 2 s. */
 static inline int ooblex_backoff_next_ms(int prev_ms) {

@@ -25,24 +25,6 @@ int ooblex_effect_is_core_name(const char *name, size_t len) {
 	return 0;
 }
 
-int ooblex_effect_names(const char *effect, ooblex_effect_name_fn fn, void *user) {
-	for(const char *p = effect; *p;) {
-		/* "ffmpeg:<graph>" takes the rest of the chain: a graph's options may
-		 * contain '|'. */
-		if(!strncmp(p, "ffmpeg:", 7))
-			return fn(p, 6, user);
-		size_t item = strcspn(p, "|");
-		size_t name = strcspn(p, ":|");
-		int rc = fn(p, name < item ? name : item, user);
-		if(rc != 0)
-			return rc;
-		if(p[item] == '\0')
-			break;
-		p += item + 1;
-	}
-	return 0;
-}
-
 typedef struct route_match {
 	const char *const *routes;
 	size_t n;

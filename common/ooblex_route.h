@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "effect_grammar.h"	/* a chain's names: ooblex_effect_names */
+
 /* The core effects every worker runs (the libavfilter set, served from
  * frames_to_process), NULL-terminated. The one list: the worker's effect
  * table and the plugin's route check both use it. */
@@ -26,12 +28,6 @@ extern const char *const ooblex_core_effects[OOBLEX_CORE_EFFECT_COUNT + 1];
  * refused: it would divert frames every worker serves to a queue few or none
  * serve. */
 int ooblex_effect_is_core_name(const char *name, size_t len);
-
-/* A chain's effect names in order, without parameters: calls fn for each
- * ("blur:sigma=3|ffmpeg:hflip,vflip" -> "blur", "ffmpeg"); stops when fn
- * returns non-zero and returns that value (0 when it never did). */
-typedef int (*ooblex_effect_name_fn)(const char *name, size_t len, void *user);
-int ooblex_effect_names(const char *effect, ooblex_effect_name_fn fn, void *user);
 
 /* The queue for effect into out (OOBLEX_KEY_MAX bytes is enough), given the
  * routed effect names live workers announce (n of them). Returns 1 when the

@@ -1,15 +1,11 @@
 /*
  * ooblex_wire.c - encoding and validation of the frame message.
  *
- * Layout (little-endian), see docs/protocol.md:
- *   0 magic "OOBX" | 4 version | 5 kind | 6 header_len u16 | 8 client_id[16]
- *  24 frame_id u64 | 32 seq u32 | 36 payload_len u32 | 40 capture_us u64
- *  48 queued_us u64 | 56 deadline_us u64 | 64 worker_start_us u64
- *  72 worker_end_us u64 | 80 width u16 | 82 height u16 | 84 pixfmt u8
- *  85 reply_pixfmt u8 | 86 jpeg_quality u8 | 87 effect_len u8
- *  88 effect[effect_len] | worker_len u8 | worker[worker_len]
- *  [meta_len u16 | meta[meta_len] | extension records (type u8, len u16, bytes)...]
- *  header_len: payload (kind 3, error: u16 code, then the reason text)
+ * The fixed header's layout is OOBLEX_WIRE_OFF_* in ooblex_wire.h; then
+ * effect[effect_len] | worker_len u8 | worker[worker_len]
+ * [meta_len u16 | meta[meta_len] | extension records (type u8, len u16, bytes)...]
+ * up to header_len; the payload follows (kind 3, error: u16 code, then the
+ * reason text). docs/protocol.md has the whole table.
  */
 #include "ooblex_wire.h"
 #include "ooblex_bytes.h"
@@ -82,31 +78,32 @@ size_t ooblex_wire_write_header(const ooblex_frame_header *h, uint8_t *buf) {
 	size_t elen = strnlen(h->effect, OOBLEX_NAME_MAX), wlen = strnlen(h->worker, OOBLEX_NAME_MAX);
 	size_t mlen = strnlen(h->meta, OOBLEX_META_MAX);
 	size_t hlen = OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen + meta_section_len(h) + ext_len(h);
-	memcpy(buf, OOBLEX_WIRE_MAGIC, 4);
-	buf[4] = OOBLEX_WIRE_VERSION;
-	buf[5] = h->kind;
-	ooblex_put16(buf + 6, (uint16_t)hlen);
-	memcpy(buf + 8, h->client_id, OOBLEX_CLIENT_ID_LEN);
-	ooblex_put64(buf + 24, h->frame_id);
-	ooblex_put32(buf + 32, h->seq);
-	ooblex_put32(buf + 36, h->payload_len);
-	ooblex_put64(buf + 40, h->capture_us);
-	ooblex_put64(buf + 48, h->queued_us);
-	ooblex_put64(buf + 56, h->deadline_us);
-	ooblex_put64(buf + 64, h->worker_start_us);
-	ooblex_put64(buf + 72, h->worker_end_us);
-	ooblex_put16(buf + 80, h->width);
-	ooblex_put16(buf + 82, h->height);
-	buf[84] = h->pixfmt;
-	buf[85] = h->reply_pixfmt;
-	buf[86] = h->jpeg_quality;
-	buf[87] = (uint8_t)elen;
-	memcpy(buf + 88, h->effect, elen);
-	buf[88 + elen] = (uint8_t)wlen;
-	memcpy(buf + 89 + elen, h->worker, wlen);
+	memcpy(buf + OOBLEX_WIRE_OFF_MAGIC, OOBLEX_WIRE_MAGIC, OOBLEX_WIRE_MAGIC_LEN);
+	buf[OOBLEX_WIRE_OFF_VERSION] = OOBLEX_WIRE_VERSION;
+	buf[OOBLEX_WIRE_OFF_KIND] = h->kind;
+	ooblex_put16(buf + OOBLEX_WIRE_OFF_HEADER_LEN, (uint16_t)hlen);
+	memcpy(buf + OOBLEX_WIRE_OFF_CLIENT_ID, h->client_id, OOBLEX_CLIENT_ID_LEN);
+	ooblex_put64(buf + OOBLEX_WIRE_OFF_FRAME_ID, h->frame_id);
+	ooblex_put32(buf + OOBLEX_WIRE_OFF_SEQ, h->seq);
+	ooblex_put32(buf + OOBLEX_WIRE_OFF_PAYLOAD_LEN, h->payload_len);
+	ooblex_put64(buf + OOBLEX_WIRE_OFF_CAPTURE_US, h->capture_us);
+	ooblex_put64(buf + OOBLEX_WIRE_OFF_QUEUED_US, h->queued_us);
+	ooblex_put64(buf + OOBLEX_WIRE_OFF_DEADLINE_US, h->deadline_us);
+	ooblex_put64(buf + OOBLEX_WIRE_OFF_WORKER_START_US, h->worker_start_us);
+	ooblex_put64(buf + OOBLEX_WIRE_OFF_WORKER_END_US, h->worker_end_us);
+	ooblex_put16(buf + OOBLEX_WIRE_OFF_WIDTH, h->width);
+	ooblex_put16(buf + OOBLEX_WIRE_OFF_HEIGHT, h->height);
+	buf[OOBLEX_WIRE_OFF_PIXFMT] = h->pixfmt;
+	buf[OOBLEX_WIRE_OFF_REPLY_PIXFMT] = h->reply_pixfmt;
+	buf[OOBLEX_WIRE_OFF_JPEG_QUALITY] = h->jpeg_quality;
+	buf[OOBLEX_WIRE_OFF_EFFECT_LEN] = (uint8_t)elen;
+	memcpy(buf + OOBLEX_WIRE_FIXED_LEN, h->effect, elen);
+	buf[OOBLEX_WIRE_FIXED_LEN + elen] = (uint8_t)wlen;
+	memcpy(buf + OOBLEX_WIRE_FIXED_LEN + 1 + elen, h->worker, wlen);
 	if(meta_section_len(h) > 0) {
-		ooblex_put16(buf + 89 + elen + wlen, (uint16_t)mlen);
-		memcpy(buf + 91 + elen + wlen, h->meta, mlen);
+		size_t moff = OOBLEX_WIRE_FIXED_LEN + 1 + elen + wlen;
+		ooblex_put16(buf + moff, (uint16_t)mlen);
+		memcpy(buf + moff + 2, h->meta, mlen);
 	}
 	if(h->has_mac) {
 		uint8_t *rec = buf + hlen - OOBLEX_EXT_MAC_RECORD_LEN;
@@ -130,39 +127,41 @@ static int read_name(const uint8_t *src, size_t len, char *dst) {
 ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 		ooblex_frame_header *h, const uint8_t **payload) {
 	if(len < OOBLEX_WIRE_FIXED_LEN + 1)
-		return len >= 4 && memcmp(msg, OOBLEX_WIRE_MAGIC, 4) ? OOBLEX_WIRE_BAD_MAGIC : OOBLEX_WIRE_TRUNCATED;
-	if(memcmp(msg, OOBLEX_WIRE_MAGIC, 4))
+		return len >= OOBLEX_WIRE_MAGIC_LEN && memcmp(msg + OOBLEX_WIRE_OFF_MAGIC, OOBLEX_WIRE_MAGIC, OOBLEX_WIRE_MAGIC_LEN) ?
+			OOBLEX_WIRE_BAD_MAGIC : OOBLEX_WIRE_TRUNCATED;
+	if(memcmp(msg + OOBLEX_WIRE_OFF_MAGIC, OOBLEX_WIRE_MAGIC, OOBLEX_WIRE_MAGIC_LEN))
 		return OOBLEX_WIRE_BAD_MAGIC;
-	if(msg[4] != OOBLEX_WIRE_VERSION)
+	if(msg[OOBLEX_WIRE_OFF_VERSION] != OOBLEX_WIRE_VERSION)
 		return OOBLEX_WIRE_BAD_VERSION;
 	memset(h, 0, sizeof(*h));
-	h->kind = msg[5];
-	size_t hlen = ooblex_get16(msg + 6);
+	h->kind = msg[OOBLEX_WIRE_OFF_KIND];
+	size_t hlen = ooblex_get16(msg + OOBLEX_WIRE_OFF_HEADER_LEN);
 	if(h->kind != OOBLEX_KIND_FRAME && h->kind != OOBLEX_KIND_RESULT && h->kind != OOBLEX_KIND_ERROR)
 		return OOBLEX_WIRE_BAD_HEADER;
 	if(hlen > len)
 		return OOBLEX_WIRE_TRUNCATED;
-	size_t elen = msg[87];
+	size_t elen = msg[OOBLEX_WIRE_OFF_EFFECT_LEN];
 	if(OOBLEX_WIRE_FIXED_LEN + elen + 1 > hlen)
 		return OOBLEX_WIRE_BAD_HEADER;
-	size_t wlen = msg[88 + elen];
+	size_t wlen = msg[OOBLEX_WIRE_FIXED_LEN + elen];
 	if(OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen > hlen)
 		return OOBLEX_WIRE_BAD_HEADER;
-	memcpy(h->client_id, msg + 8, OOBLEX_CLIENT_ID_LEN);
-	h->frame_id = ooblex_get64(msg + 24);
-	h->seq = ooblex_get32(msg + 32);
-	h->payload_len = ooblex_get32(msg + 36);
-	h->capture_us = ooblex_get64(msg + 40);
-	h->queued_us = ooblex_get64(msg + 48);
-	h->deadline_us = ooblex_get64(msg + 56);
-	h->worker_start_us = ooblex_get64(msg + 64);
-	h->worker_end_us = ooblex_get64(msg + 72);
-	h->width = ooblex_get16(msg + 80);
-	h->height = ooblex_get16(msg + 82);
-	h->pixfmt = msg[84];
-	h->reply_pixfmt = msg[85];
-	h->jpeg_quality = msg[86];
-	if(read_name(msg + 88, elen, h->effect) < 0 || read_name(msg + 89 + elen, wlen, h->worker) < 0)
+	memcpy(h->client_id, msg + OOBLEX_WIRE_OFF_CLIENT_ID, OOBLEX_CLIENT_ID_LEN);
+	h->frame_id = ooblex_get64(msg + OOBLEX_WIRE_OFF_FRAME_ID);
+	h->seq = ooblex_get32(msg + OOBLEX_WIRE_OFF_SEQ);
+	h->payload_len = ooblex_get32(msg + OOBLEX_WIRE_OFF_PAYLOAD_LEN);
+	h->capture_us = ooblex_get64(msg + OOBLEX_WIRE_OFF_CAPTURE_US);
+	h->queued_us = ooblex_get64(msg + OOBLEX_WIRE_OFF_QUEUED_US);
+	h->deadline_us = ooblex_get64(msg + OOBLEX_WIRE_OFF_DEADLINE_US);
+	h->worker_start_us = ooblex_get64(msg + OOBLEX_WIRE_OFF_WORKER_START_US);
+	h->worker_end_us = ooblex_get64(msg + OOBLEX_WIRE_OFF_WORKER_END_US);
+	h->width = ooblex_get16(msg + OOBLEX_WIRE_OFF_WIDTH);
+	h->height = ooblex_get16(msg + OOBLEX_WIRE_OFF_HEIGHT);
+	h->pixfmt = msg[OOBLEX_WIRE_OFF_PIXFMT];
+	h->reply_pixfmt = msg[OOBLEX_WIRE_OFF_REPLY_PIXFMT];
+	h->jpeg_quality = msg[OOBLEX_WIRE_OFF_JPEG_QUALITY];
+	if(read_name(msg + OOBLEX_WIRE_FIXED_LEN, elen, h->effect) < 0 ||
+			read_name(msg + OOBLEX_WIRE_FIXED_LEN + 1 + elen, wlen, h->worker) < 0)
 		return OOBLEX_WIRE_BAD_HEADER;
 	size_t moff = OOBLEX_WIRE_FIXED_LEN + elen + 1 + wlen;
 	if(hlen >= moff + 2) {

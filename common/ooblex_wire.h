@@ -18,9 +18,40 @@
 #include <stdint.h>
 
 #define OOBLEX_WIRE_MAGIC	"OOBX"
+#define OOBLEX_WIRE_MAGIC_LEN	4
 #define OOBLEX_WIRE_VERSION	1
+
+/* Where each field of the fixed header starts, in bytes from the start of
+ * the message; integers are little-endian. The one statement of the
+ * layout: the writer and the parser (ooblex_wire.c), the MAC
+ * (ooblex_auth.c) and the Lua that reads frames inside Redis
+ * (ooblex_scripts.c, through OOBLEX_WIRE_STR) all use these, and
+ * tests/unit/test_wire.c pins them to docs/protocol.md's table. Plain
+ * decimal literals, so that they paste into Lua source as they are. */
+#define OOBLEX_WIRE_OFF_MAGIC	0	/* OOBLEX_WIRE_MAGIC_LEN bytes */
+#define OOBLEX_WIRE_OFF_VERSION	4	/* u8 */
+#define OOBLEX_WIRE_OFF_KIND	5	/* u8, ooblex_kind */
+#define OOBLEX_WIRE_OFF_HEADER_LEN	6	/* u16 */
+#define OOBLEX_WIRE_OFF_CLIENT_ID	8	/* OOBLEX_CLIENT_ID_LEN bytes */
+#define OOBLEX_WIRE_OFF_FRAME_ID	24	/* u64 */
+#define OOBLEX_WIRE_OFF_SEQ	32	/* u32 */
+#define OOBLEX_WIRE_OFF_PAYLOAD_LEN	36	/* u32 */
+#define OOBLEX_WIRE_OFF_CAPTURE_US	40	/* u64 */
+#define OOBLEX_WIRE_OFF_QUEUED_US	48	/* u64 */
+#define OOBLEX_WIRE_OFF_DEADLINE_US	56	/* u64 */
+#define OOBLEX_WIRE_OFF_WORKER_START_US	64	/* u64 */
+#define OOBLEX_WIRE_OFF_WORKER_END_US	72	/* u64 */
+#define OOBLEX_WIRE_OFF_WIDTH	80	/* u16 */
+#define OOBLEX_WIRE_OFF_HEIGHT	82	/* u16 */
+#define OOBLEX_WIRE_OFF_PIXFMT	84	/* u8, ooblex_pixfmt */
+#define OOBLEX_WIRE_OFF_REPLY_PIXFMT	85	/* u8 */
+#define OOBLEX_WIRE_OFF_JPEG_QUALITY	86	/* u8 */
+#define OOBLEX_WIRE_OFF_EFFECT_LEN	87	/* u8 */
 /* Fixed part of the header; the effect and worker strings follow it. */
 #define OOBLEX_WIRE_FIXED_LEN	88
+/* A constant above as a string literal ("56"), for script text. */
+#define OOBLEX_WIRE_STR(x)	OOBLEX_WIRE_STR_(x)
+#define OOBLEX_WIRE_STR_(x)	#x
 #define OOBLEX_CLIENT_ID_LEN	16	/* 128 random bits */
 #define OOBLEX_CLIENT_ID_HEX_LEN	(OOBLEX_CLIENT_ID_LEN * 2)
 #define OOBLEX_NAME_MAX	255	/* effect and worker strings are length-prefixed by one byte */

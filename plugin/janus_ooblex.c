@@ -1122,17 +1122,65 @@ json_t *janus_ooblex_query_session(janus_plugin_session *handle) {
 	return info;
 }
 
+/* Names a registry entry announced outside the effect grammar, each logged
+ * once (at most 64 remembered; never freed: reachable until exit). A leaf
+ * lock: nothing else is taken while it is held. */
+static janus_mutex registry_names_mutex = JANUS_MUTEX_INITIALIZER;
+static GHashTable *registry_names_logged;
+
+/* A registry entry's "effects" or "routes" (when an array) with only the
+ * names in the grammar (effect_grammar.h): a worker's text is not trusted,
+ * and what list_effects and stats show must be names a page can ask for. */
+static void janus_ooblex_registry_names(json_t *w, const char *field) {
+	json_t *names = json_object_get(w, field);
+	if(!json_is_array(names))
+		return;
+	json_t *kept = json_array();
+	size_t i;
+	json_t *v;
+	json_array_foreach(names, i, v) {
+		const char *name = json_string_value(v);
+		char why[128];
+		if(name != NULL && ooblex_effect_name_check(name, why, sizeof(why)) == 0) {
+			json_array_append(kept, v);
+			continue;
+		}
+		if(name == NULL)
+			g_snprintf(why, sizeof(why), "not a string");
+		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		if(text != NULL && strlen(text) > 80)
+			text[80] = '\0';	/* what is shown and remembered */
+		janus_mutex_lock(&registry_names_mutex);
+		if(registry_names_logged == NULL)
+			registry_names_logged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+		gboolean first = text != NULL && g_hash_table_size(registry_names_logged) < 64 &&
+			!g_hash_table_contains(registry_names_logged, text);
+		if(first)
+			g_hash_table_add(registry_names_logged, g_strdup(text));
+		janus_mutex_unlock(&registry_names_mutex);
+		if(first)
+			JANUS_LOG(LOG_WARN, "Ooblex: worker %.64s announces %s in its registry entry's %s: skipped (%s; logged once)\n",
+				json_string_value(json_object_get(w, "id")), text, field, why);
+		free(text);
+	}
+	json_object_set_new(w, field, kept);
+}
+
 /* The fleet as the reader last saw it: live workers (parsed registry
- * entries; malformed ones are skipped) and the input queue's length. */
+ * entries; malformed ones are skipped, and so are effect names outside
+ * the grammar) and the input queue's length. */
 static json_t *janus_ooblex_fleet(long long *queue_len, long long *dropped_stale) {
 	GPtrArray *raw = ooblex_reader_fleet(reader, queue_len, dropped_stale);
 	json_t *workers = json_array();
 	for(guint i = 0; i < raw->len; i++) {
 		json_t *w = json_loads(g_ptr_array_index(raw, i), 0, NULL);
-		if(json_is_object(w) && json_is_string(json_object_get(w, "id")) && json_is_array(json_object_get(w, "effects")))
+		if(json_is_object(w) && json_is_string(json_object_get(w, "id")) && json_is_array(json_object_get(w, "effects"))) {
+			janus_ooblex_registry_names(w, "effects");
+			janus_ooblex_registry_names(w, "routes");
 			json_array_append_new(workers, w);
-		else
+		} else {
 			json_decref(w);
+		}
 	}
 	g_ptr_array_unref(raw);
 	return workers;
@@ -1258,20 +1306,11 @@ json_t *janus_ooblex_handle_admin_message(json_t *message) {
 	return janus_ooblex_process_synchronous_request(NULL, message);
 }
 
-/* Effect names travel in Redis keys' neighbourhood and in logs: keep them
- * tame. An ffmpeg: item must parse in the workers' own grammar
- * (effect_grammar.h): the page hears why at once, not frame by frame. */
+/* The effect grammar (effect_grammar.h), the workers' own: tame
+ * characters, effect names, an ffmpeg: item that parses. The page hears why
+ * at once, not frame by frame. */
 static gboolean janus_ooblex_effect_name_ok(const char *s, char *why, size_t whylen) {
-	size_t n = strlen(s);
-	g_snprintf(why, whylen, "1-200 characters: letters, digits and _-.:|=,/()*+");
-	if(n == 0 || n > 200)
-		return FALSE;
-	for(size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if(!(g_ascii_isalnum(c) || strchr("_-.:|=,/()*+", c) != NULL))
-			return FALSE;
-	}
-	return ooblex_fxg_check_effect(s, why, whylen) == 0;
+	return ooblex_effect_check(s, why, whylen) == 0;
 }
 
 /* start's and configure's options, once their types passed the request's

@@ -6,12 +6,13 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <turbojpeg.h>
+
+#include "ooblex_jpeg.h"
 
 struct ooblex_result_gate {
 	ooblex_result_limits limits;
 	uint8_t secret[OOBLEX_SECRET_MAX];
-	tjhandle tj;
+	ooblex_jpeg *jpeg;	/* reads a result's own header */
 };
 
 const char *ooblex_result_verdict_name(ooblex_result_verdict v) {
@@ -46,8 +47,8 @@ ooblex_result_gate *ooblex_result_gate_new(const ooblex_result_limits *limits) {
 		g->limits.secret = NULL;
 		g->limits.secret_len = 0;
 	}
-	g->tj = tjInitDecompress();
-	if(g->tj == NULL) {
+	g->jpeg = ooblex_jpeg_new(OOBLEX_JPEG_DECODER);
+	if(g->jpeg == NULL) {
 		free(g);
 		return NULL;
 	}
@@ -57,7 +58,7 @@ ooblex_result_gate *ooblex_result_gate_new(const ooblex_result_limits *limits) {
 void ooblex_result_gate_free(ooblex_result_gate *g) {
 	if(g == NULL)
 		return;
-	tjDestroy(g->tj);
+	ooblex_jpeg_free(g->jpeg);
 	memset(g->secret, 0, sizeof(g->secret));
 	free(g);
 }
@@ -87,10 +88,10 @@ ooblex_result_verdict ooblex_result_gate_check(ooblex_result_gate *g, const uint
 		return OOBLEX_RESULT_TOO_BIG_PICTURE;
 	/* The JPEG says its own size, and that is what a decoder allocates for:
 	 * it must be the header's. Reading the header decodes nothing. */
-	int jw = 0, jh = 0, ss = 0, cs = 0;
-	if(tjDecompressHeader3(g->tj, *payload, (unsigned long)h->payload_len, &jw, &jh, &ss, &cs) != 0)
+	ooblex_jpeg_info info;
+	if(ooblex_jpeg_read_header(g->jpeg, *payload, h->payload_len, &info) < 0)
 		return OOBLEX_RESULT_MALFORMED;
-	if(jw != h->width || jh != h->height)
+	if(info.width != h->width || info.height != h->height)
 		return OOBLEX_RESULT_TOO_BIG_PICTURE;
 	return ooblex_result_gate_check_mac(g, msg, len, h);
 }

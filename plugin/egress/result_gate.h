@@ -4,7 +4,7 @@
  * Owns: the checks between Redis and the reorder buffer, in the order that
  * spends least on a hostile message: its size (before anything is copied),
  * the wire format, that it is a JPEG result (or an error result) for this client, the picture's
- * size (the wire header's and the JPEG's own, read with tjDecompressHeader3,
+ * size (the wire header's and the JPEG's own, read with ooblex_jpeg_read_header,
  * before anything decodes it), the fleet MAC when a secret is set
  * (ooblex_auth.h), and last that its sequence number was queued by this
  * session's ingest (and, for the reorder buffer to take it, is not yet

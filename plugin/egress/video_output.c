@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <turbojpeg.h>
 
 #include "ooblex_codec.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_wire.h"
 #include "rtp_packetizer.h"
 #include "video_encoder.h"
@@ -68,7 +68,7 @@ static void emit_packet(const uint8_t *packet, size_t len, void *user) {
 static gpointer output_thread(gpointer data) {
 	ooblex_video_output *o = data;
 	ooblex_video_encoder *enc = ooblex_video_encoder_new(o->cfg.codec, o->cfg.bitrate_bps, o->cfg.fps);
-	tjhandle tj = tjInitDecompress();
+	ooblex_jpeg *jpeg = ooblex_jpeg_new(OOBLEX_JPEG_DECODER);
 	ooblex_rtp_packetizer pk;
 	uint32_t ssrc = g_random_int();
 	ooblex_rtp_packetizer_init(&pk, o->cfg.codec, o->cfg.payload_type, ssrc, (uint16_t)g_random_int(),
@@ -93,7 +93,7 @@ static gpointer output_thread(gpointer data) {
 		o->keyframe_wanted = 0;
 		uint32_t remb = o->remb_bps;
 		g_mutex_unlock(&o->lock);
-		if(enc == NULL || tj == NULL) {
+		if(enc == NULL || jpeg == NULL) {
 			atomic_fetch_add(&o->stats.frames_failed, 1);
 			continue;
 		}
@@ -104,10 +104,10 @@ static gpointer output_thread(gpointer data) {
 		int w = work.width, h = work.height;
 		/* The JPEG's own header first: nothing is allocated for a picture
 		 * other than the one announced, or larger than the limit. */
-		int ss = -1, jw = 0, jh = 0, cs = 0;
-		if(tjDecompressHeader3(tj, work.jpeg, (unsigned long)work.len, &jw, &jh, &ss, &cs) != 0 || jw != w ||
-				jh != h || ss != TJSAMP_420 || !ooblex_picture_fits((unsigned)w, (unsigned)h, o->cfg.max_width,
-				o->cfg.max_height)) {
+		ooblex_jpeg_info info;
+		if(ooblex_jpeg_read_header(jpeg, work.jpeg, work.len, &info) < 0 || info.width != w || info.height != h ||
+				info.sampling != OOBLEX_JPEG_SAMP_420 || !ooblex_picture_fits((unsigned)w, (unsigned)h,
+				o->cfg.max_width, o->cfg.max_height)) {
 			atomic_fetch_add(&o->stats.frames_failed, 1);
 			continue;
 		}
@@ -122,11 +122,13 @@ static gpointer output_thread(gpointer data) {
 			i420_cap = need;
 		}
 		gint64 t0 = g_get_monotonic_time();
-		unsigned char *planes[3] = { i420, i420 + (size_t)w * h, i420 + (size_t)w * h + (size_t)(w / 2) * (h / 2) };
-		int strides[3] = { w, w / 2, w / 2 };
+		uint8_t *planes[3] = { i420, i420 + (size_t)w * h, i420 + (size_t)w * h + (size_t)(w / 2) * (h / 2) };
+		const int strides[3] = { w, w / 2, w / 2 };
 		/* Decoding straight into the planes the encoder reads. 4:2:0 at an
-		 * even size only: what workers send for browser video. */
-		int ok = tjDecompressToYUVPlanes(tj, work.jpeg, (unsigned long)work.len, planes, w, strides, h, 0) == 0;
+		 * even size only: what workers send for browser video. Damaged
+		 * data (a TurboJPEG warning) is not sent either. */
+		char err[256];
+		int ok = ooblex_jpeg_decode_planes(jpeg, work.jpeg, work.len, w, h, planes, strides, err, sizeof(err)) == 0;
 		gint64 t1 = g_get_monotonic_time();
 		atomic_fetch_add(&o->stats.decode_us_total, (uint64_t)(t1 - t0));
 		if(!ok) {
@@ -135,7 +137,6 @@ static gpointer output_thread(gpointer data) {
 		}
 		if(work.full_range)
 			to_limited_range(i420, w, h);
-		char err[256];
 		if(ooblex_video_encoder_encode(enc, i420, w, h, keyframe, work.capture_us, err, sizeof(err)) < 0) {
 			atomic_fetch_add(&o->stats.frames_failed, 1);
 			continue;
@@ -160,8 +161,7 @@ static gpointer output_thread(gpointer data) {
 	/* Not drained at stop: nothing is sent after ooblex_video_output_stop. */
 	free(work.jpeg);
 	free(i420);
-	if(tj != NULL)
-		tjDestroy(tj);
+	ooblex_jpeg_free(jpeg);
 	ooblex_video_encoder_free(enc);
 	return NULL;
 }

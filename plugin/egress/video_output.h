@@ -2,7 +2,7 @@
  * video_output.h - a session's processed frames as an outgoing video track.
  *
  * Owns: a thread per session that takes the newest processed JPEG, decodes
- * it (libturbojpeg, straight to I420), encodes it (video_encoder) and hands
+ * it (ooblex_jpeg.h, straight to I420), encodes it (video_encoder) and hands
  * the RTP packets (rtp_packetizer, at most max_packet bytes) to the send
  * callback, which the Janus glue points at relay_rtp. Frames wait in a
  * one-slot mailbox: when encoding falls behind, the newest frame wins and

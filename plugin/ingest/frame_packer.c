@@ -8,7 +8,8 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/pixfmt.h>
 #include <libswscale/swscale.h>
-#include <turbojpeg.h>
+
+#include "ooblex_jpeg.h"
 
 struct ooblex_packer {
 	ooblex_pixfmt format;
@@ -17,9 +18,7 @@ struct ooblex_packer {
 	struct SwsContext *sws;	/* cached for the last (size, format) pair */
 	uint8_t *scratch;	/* an I420 picture at the target size, for JPEG */
 	size_t scratch_cap;
-	tjhandle tj;
-	unsigned char *jpeg;
-	unsigned long jpeg_cap;
+	ooblex_jpeg *jpeg;	/* JPEG only: the encoder and its output buffer */
 };
 
 ooblex_packer *ooblex_packer_new(ooblex_pixfmt format, unsigned max_width, unsigned max_height, int jpeg_quality) {
@@ -32,7 +31,7 @@ ooblex_packer *ooblex_packer_new(ooblex_pixfmt format, unsigned max_width, unsig
 	p->max_w = max_width;
 	p->max_h = max_height;
 	p->quality = jpeg_quality >= 1 && jpeg_quality <= 100 ? jpeg_quality : 80;
-	if(format == OOBLEX_PIXFMT_JPEG && (p->tj = tjInitCompress()) == NULL) {
+	if(format == OOBLEX_PIXFMT_JPEG && (p->jpeg = ooblex_jpeg_new(OOBLEX_JPEG_ENCODER | OOBLEX_JPEG_FAST)) == NULL) {
 		free(p);
 		return NULL;
 	}
@@ -44,9 +43,7 @@ void ooblex_packer_free(ooblex_packer *p) {
 		return;
 	sws_freeContext(p->sws);
 	free(p->scratch);
-	if(p->tj)
-		tjDestroy(p->tj);
-	tjFree(p->jpeg);
+	ooblex_jpeg_free(p->jpeg);
 	free(p);
 }
 
@@ -115,19 +112,18 @@ uint8_t *ooblex_packer_pack(ooblex_packer *p, const AVFrame *pic, ooblex_frame_h
 				strides[i] = pic->linesize[i];
 			}
 		}
-		unsigned long jlen = p->jpeg_cap;
-		if(tjCompressFromYUVPlanes(p->tj, planes, w, strides, hgt, TJSAMP_420, &p->jpeg, &jlen,
-				p->quality, TJFLAG_FASTDCT) != 0)
+		const uint8_t *jpeg;
+		size_t jlen;
+		char err[128];
+		if(ooblex_jpeg_encode_planes(p->jpeg, planes, strides, w, hgt, p->quality, &jpeg, &jlen, err, sizeof(err)) < 0)
 			return NULL;
-		if(jlen > p->jpeg_cap)
-			p->jpeg_cap = jlen;
 		h->payload_len = (uint32_t)jlen;
 		size_t hlen = ooblex_wire_header_len(h);
 		uint8_t *msg = malloc(hlen + jlen);
 		if(msg == NULL)
 			return NULL;
 		ooblex_wire_write_header(h, msg);
-		memcpy(msg + hlen, p->jpeg, jlen);
+		memcpy(msg + hlen, jpeg, jlen);
 		*len = hlen + jlen;
 		return msg;
 	}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "effect_grammar.h"
 #include "ooblex_keys.h"
 #include "ooblex_route.h"
 
@@ -36,6 +37,7 @@ struct ooblex_fleet {
  * effect (or anything else the plugin routes to frames_to_process itself) is
  * refused: announced as a route, it would divert every client's frames of
  * that effect to a queue that few or no workers serve. */
+_Static_assert(OOBLEX_EFFECT_NAME_MAX < sizeof(((ooblex_routed_queue *)0)->name), "an effect name fits a route's");
 static void collect_routes(ooblex_fleet *r, const char *entry, ooblex_routed_queue *routes, size_t *n) {
 	json_t *w = json_loads(entry, 0, NULL);
 	json_t *list = json_object_get(w, "routes");
@@ -43,9 +45,9 @@ static void collect_routes(ooblex_fleet *r, const char *entry, ooblex_routed_que
 	json_t *v;
 	json_array_foreach(list, i, v) {
 		const char *name = json_string_value(v);
-		size_t len = name ? strlen(name) : 0;
-		if(len == 0 || len >= sizeof(routes[0].name) || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
+		if(ooblex_effect_name_check(name, NULL, 0) < 0)	/* effect_grammar.h; fits routes[].name */
 			continue;
+		size_t len = strlen(name);
 		if(ooblex_effect_is_core_name(name, len)) {
 			atomic_fetch_add(r->routes_refused, 1);
 			if(g_hash_table_size(r->refused_logged) < 64 && !g_hash_table_contains(r->refused_logged, name)) {
@@ -89,8 +91,35 @@ static int parse_counter(const redisReply *rep, uint64_t *out) {
 	return 0;
 }
 
-/* LLEN of the queues and every registry entry. SCAN, not KEYS: it never
- * blocks Redis, however many keys it holds. */
+typedef struct registry_page {
+	ooblex_fleet *r;
+	GPtrArray *workers;	/* of g_strdup'ed JSON */
+} registry_page;
+
+/* The registry entries of one SCAN page, each read with a size cap, in one
+ * round trip. -1 when the connection failed. */
+static int read_registry_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
+	registry_page *p = user;
+	for(size_t i = 0; i < n; i++)
+		redisAppendCommand(c, "EVAL %s 1 %b %d", capped_get_script, keys[i]->str, keys[i]->len,
+			OOBLEX_REGISTRY_ENTRY_MAX);
+	for(size_t i = 0; i < n; i++) {
+		redisReply *v = NULL;
+		if(redisGetReply(c, (void **)&v) != REDIS_OK)
+			return -1;
+		/* nil: expired between SCAN and GET; an integer: over the cap;
+		 * an error: not a string. Only a string of the right size is read. */
+		if(v->type == REDIS_REPLY_STRING && v->len <= OOBLEX_REGISTRY_ENTRY_MAX)
+			g_ptr_array_add(p->workers, g_strndup(v->str, v->len));
+		else if(v->type == REDIS_REPLY_INTEGER || v->type == REDIS_REPLY_STRING)
+			atomic_fetch_add(p->r->registry_oversized, 1);
+		freeReplyObject(v);
+	}
+	return 0;
+}
+
+/* LLEN of the queues and every registry entry (at most
+ * OOBLEX_FLEET_MAX_WORKERS, found with SCAN: ooblex_redis_scan). */
 static void poll_fleet(ooblex_fleet *r, redisContext *c) {
 	r->fleet_polled_us = g_get_monotonic_time();
 	redisReply *rep = redisCommand(c, "LLEN %s", OOBLEX_KEY_FRAMES);
@@ -104,36 +133,12 @@ static void poll_fleet(ooblex_fleet *r, redisContext *c) {
 	uint64_t stale;
 	int stale_ok = parse_counter(rep, &stale) == 0;
 	freeReplyObject(rep);
-	GPtrArray *workers = g_ptr_array_new_with_free_func(g_free);
-	char cursor[32] = "0";
-	int rounds = 0;
-	do {
-		rep = redisCommand(c, "SCAN %s MATCH %s* COUNT 200", cursor, OOBLEX_KEY_WORKER_PREFIX);
-		if(rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-			if(rep)
-				freeReplyObject(rep);
-			g_ptr_array_unref(workers);
-			return;
-		}
-		g_strlcpy(cursor, rep->element[0]->str ? rep->element[0]->str : "0", sizeof(cursor));
-		redisReply *keys = rep->element[1];
-		for(size_t i = 0; i < keys->elements; i++)
-			redisAppendCommand(c, "EVAL %s 1 %b %d", capped_get_script, keys->element[i]->str, keys->element[i]->len,
-				OOBLEX_REGISTRY_ENTRY_MAX);
-		for(size_t i = 0; i < keys->elements; i++) {
-			redisReply *v = NULL;
-			if(redisGetReply(c, (void **)&v) != REDIS_OK)
-				break;
-			/* nil: expired between SCAN and GET; an integer: over the cap;
-			 * an error: not a string. Only a string of the right size is read. */
-			if(v->type == REDIS_REPLY_STRING && v->len <= OOBLEX_REGISTRY_ENTRY_MAX)
-				g_ptr_array_add(workers, g_strndup(v->str, v->len));
-			else if(v->type == REDIS_REPLY_INTEGER || v->type == REDIS_REPLY_STRING)
-				atomic_fetch_add(r->registry_oversized, 1);
-			freeReplyObject(v);
-		}
-		freeReplyObject(rep);
-	} while(strcmp(cursor, "0") != 0 && ++rounds < 1000);
+	registry_page page = { r, g_ptr_array_new_with_free_func(g_free) };
+	if(ooblex_redis_scan(c, OOBLEX_KEY_WORKER_PREFIX "*", OOBLEX_FLEET_MAX_WORKERS, read_registry_page, &page) != 0) {
+		g_ptr_array_unref(page.workers);
+		return;
+	}
+	GPtrArray *workers = page.workers;
 	ooblex_routed_queue routes[OOBLEX_MAX_ROUTES];
 	size_t n_routes = 0;
 	for(guint i = 0; i < workers->len; i++)

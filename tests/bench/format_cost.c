@@ -17,7 +17,7 @@
 #include "depay.h"
 #include "effects.h"
 #include "frame_packer.h"
-#include "jpeg_codec.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_redis.h"
 #include "video_decoder.h"
 #include "video_test_source.h"
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	ooblex_effects *fx = ooblex_effects_new();
-	ooblex_jpeg *jpeg = ooblex_jpeg_new();
+	ooblex_jpeg *jpeg = ooblex_jpeg_new(OOBLEX_JPEG_DECODER | OOBLEX_JPEG_FAST);	/* as the worker */
 	uint8_t *decoded = malloc(W * H * 3), *out = malloc(W * H * 3 / 2);
 	const ooblex_pixfmt fmts[] = { OOBLEX_PIXFMT_I420, OOBLEX_PIXFMT_RGB24, OOBLEX_PIXFMT_JPEG };
 	printf("| format | plugin pack (ms/frame) | bytes/frame | Redis LPUSH+RPOP (ms) | worker unpack+invert (ms) | total (ms) |\n");

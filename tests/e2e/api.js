@@ -3,10 +3,12 @@
 // HTTP API: each gets the documented error code and a readable text, and
 // Janus keeps serving. Run by tests/e2e/run.sh (Janus on 127.0.0.1:18088).
 'use strict';
+const { execFileSync } = require('child_process');
 const { tapper, janusApi } = require('./lib');
 
 const argv = process.argv.slice(2);
 const arg = (name, def) => { const i = argv.indexOf('--' + name); return i >= 0 ? argv[i + 1] : def; };
+const REDIS_PORT = String(arg('redis-port', 16379));
 const T = tapper('api: ');
 const api = janusApi({ http: arg('janus-http', 'http://127.0.0.1:18088/janus'), admin: arg('admin', 'http://127.0.0.1:17088/admin'),
   adminSecret: arg('admin-secret', 'e2e') });
@@ -156,6 +158,25 @@ async function main() {
     T.ok(a.response && a.response.ooblex === 'event' && a.response.error_code === code && reason.test(a.response.error || ''),
       `Admin message_plugin ${what} -> ${code}`, JSON.stringify(a));
   }
+
+  // A registry entry is a worker's own text: effect names outside the grammar
+  // (common/effect_grammar.h) are skipped, in list_effects and in the stats.
+  const redis = (...args) => execFileSync('redis-cli', ['-p', REDIS_PORT, ...args]).toString().trim();
+  const forged = { id: 'api-forged', effects: ['forged_ok', 'Bad Name!', 'x$(reboot)', 7, 'a'.repeat(40)],
+    routes: ['Bad-Route', 'forged_ok'] };
+  redis('SET', 'ooblex:worker:api-forged', JSON.stringify(forged), 'EX', '30');
+  let fl = null;
+  for (let i = 0; i < 30 && !(fl && fl.effects.includes('forged_ok')); i++) {
+    if (i) await new Promise((r) => setTimeout(r, 200));
+    const le = await api.post(H, { janus: 'message', body: { request: 'list_effects' } });
+    fl = le.plugindata && le.plugindata.data;
+  }
+  const fs = (await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'stats' } })).response || {};
+  const fw = (fs.workers || []).find((w) => w.id === 'api-forged');
+  redis('DEL', 'ooblex:worker:api-forged');
+  T.ok(fl && fl.effects.includes('forged_ok') && fl.effects.every((e) => /^[a-z0-9_]{1,31}$/.test(e)) &&
+    fw && JSON.stringify(fw.effects) === '["forged_ok"]' && JSON.stringify(fw.routes) === '["forged_ok"]',
+    'registry entries: effect names outside the grammar are skipped', JSON.stringify(fl), JSON.stringify(fw));
 
   await api.post('/' + sid, { janus: 'destroy' });
   const again = await api.get('/info');

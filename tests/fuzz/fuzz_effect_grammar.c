@@ -22,7 +22,12 @@
  *    ooblex_effect_exists;
  *  - the input as a whole effect string (core effects, chains, params):
  *    configured graphs hold only the allowlist or the core effects' own
- *    filters.
+ *    filters;
+ *  - the one grammar of names and effect strings (the plugin's check,
+ *    ooblex_effect_check, and ooblex_effect_name_check): what either
+ *    accepts is only 1..200 (1..31) tame characters whose every item name
+ *    is a name and whose ffmpeg: item parses; a name is an effect string;
+ *    every refusal says why.
  */
 #include <dlfcn.h>
 #include <stdint.h>
@@ -148,6 +153,39 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 	return 0;
 }
 
+static int name_is_a_name(const char *name, size_t len, void *user) {
+	(void)user;
+	if(len < 1 || len > OOBLEX_EFFECT_NAME_MAX || ooblex_effect_name_check_len(name, len, NULL, 0) != 0)
+		abort();
+	for(size_t i = 0; i < len; i++)
+		if(!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_'))
+			abort();
+	return 0;
+}
+
+/* The names-and-strings grammar on the input up to its first NUL. */
+static void check_effect_grammar(const char *s, size_t n) {
+	char why[256] = "";
+	if(ooblex_effect_check(s, why, sizeof(why)) == 0) {
+		if(n < 1 || n > OOBLEX_EFFECT_TEXT_MAX || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"0123456789_-.:|=,/()*+") != n)
+			abort();
+		ooblex_effect_names(s, name_is_a_name, NULL);
+		if(ooblex_fxg_check_effect(s, why, sizeof(why)) != 0)
+			abort();
+	} else if(why[0] == '\0') {
+		abort();
+	}
+	why[0] = '\0';
+	if(ooblex_effect_name_check(s, why, sizeof(why)) == 0) {
+		name_is_a_name(s, n, NULL);
+		if(ooblex_effect_check(s, why, sizeof(why)) != 0)
+			abort();
+	} else if(strncmp(why, "effect name '", 13) != 0) {
+		abort();
+	}
+}
+
 /* Only the characters of the value's type: [a-z0-9_.-] for numbers and
  * words, [a-z0-9.+-*\/()] for lut expressions. */
 static int value_chars_ok(const ooblex_fxg_setting *s) {
@@ -198,6 +236,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	}
 	/* As a page's "ffmpeg:<input>" (up to the first NUL, as a C string). */
 	size_t n = strnlen(raw, size);
+	char *text = malloc(n + 1);
+	memcpy(text, raw, n);
+	text[n] = '\0';
+	check_effect_grammar(text, n);
+	free(text);
 	char *effect = malloc(7 + n + 1);
 	memcpy(effect, "ffmpeg:", 7);
 	memcpy(effect + 7, raw, n);

@@ -1,7 +1,7 @@
 /*
  * fuzz_wire.c - the frame and result message, as the worker and the plugin read it.
  *
- * fuzz-sources: common/ooblex_wire.c common/ooblex_wire_check.c worker/jpeg_codec.c
+ * fuzz-sources: common/ooblex_wire.c common/ooblex_wire_check.c common/ooblex_jpeg.c
  * fuzz-pkgs: libturbojpeg
  *
  * The input is one Redis list element. Whoever can write to Redis controls
@@ -15,7 +15,7 @@
  *    that parses to the same header, and writing that gives the same bytes
  *    (build(parse(x)) is stable); when x carried nothing a reader skips, it
  *    is x itself;
- *  - the worker (ooblex_wire_accept_frame, as worker/ooblex_worker.c): for a
+ *  - the worker (ooblex_wire_accept_frame, as worker/worker_loop.c): for a
  *    frame it accepts, reading the whole picture its header announces stays
  *    in the payload, a JPEG payload decodes into the width x height x 3
  *    buffer the worker gives it (or is refused), and the result the worker
@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jpeg_codec.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_wire.h"
 #include "ooblex_wire_check.h"
 
@@ -45,7 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
 	(void)argc;
 	(void)argv;
-	jpeg = ooblex_jpeg_new();
+	jpeg = ooblex_jpeg_new(OOBLEX_JPEG_DECODER | OOBLEX_JPEG_FAST);
 	return jpeg == NULL;
 }
 
@@ -107,7 +107,7 @@ static void check_round_trip(const uint8_t *data, size_t size, const ooblex_fram
 	free(msg1);
 }
 
-/* What worker/ooblex_worker.c's process() does with an accepted frame's
+/* What worker/worker_loop.c's process() does with an accepted frame's
  * header, short of running the effect. */
 static void as_worker(const ooblex_frame_header *h, const uint8_t *payload) {
 	size_t pixels = (size_t)h->width * h->height;
@@ -122,7 +122,7 @@ static void as_worker(const ooblex_frame_header *h, const uint8_t *payload) {
 		CHECK(decoded != NULL);
 		int fmt = 0;
 		char err[256];
-		if(ooblex_jpeg_decode(jpeg, payload, h->payload_len, h->width, h->height, decoded, &fmt, err, sizeof(err)) == 0)
+		if(ooblex_jpeg_decode(jpeg, payload, h->payload_len, h->width, h->height, decoded, &fmt, err, sizeof(err)) >= 0)
 			CHECK(fmt == OOBLEX_PIXFMT_I420 || fmt == OOBLEX_PIXFMT_RGB24);
 		free(decoded);
 	}

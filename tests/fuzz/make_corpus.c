@@ -1,7 +1,7 @@
 /*
  * make_corpus.c - writes the seed corpora that are made from real data.
  *
- * fuzz-sources: tests/video_test_source.c plugin/egress/video_encoder.c plugin/egress/rtp_packetizer.c common/ooblex_codec.c common/ooblex_wire.c worker/jpeg_codec.c
+ * fuzz-sources: tests/video_test_source.c plugin/egress/video_encoder.c plugin/egress/rtp_packetizer.c common/ooblex_codec.c common/ooblex_wire.c common/ooblex_jpeg.c
  * fuzz-pkgs: libavcodec libavutil libturbojpeg
  *
  * Not a fuzz target (tests/fuzz/run.sh builds it for `run.sh seeds`):
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "jpeg_codec.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_wire.h"
 #include "video_test_source.h"
 
@@ -166,7 +166,7 @@ static int wire_seeds(void) {
 	uint8_t rgb[8 * 8 * 3];
 	for(size_t i = 0; i < sizeof(rgb); i++)
 		rgb[i] = (uint8_t)(i * 7);
-	ooblex_jpeg *j = ooblex_jpeg_new();
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_ENCODER | OOBLEX_JPEG_FAST);
 	const uint8_t *jpeg = NULL;
 	size_t jpeg_len = 0;
 	char err[256];

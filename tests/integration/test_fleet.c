@@ -4,8 +4,10 @@
  * worker killed under load with every frame accounted for, routing of
  * effects only some workers run (OpenCV, a module) to their own queues,
  * a routed worker's crash sending its frame back to the right queue, the
- * metrics file a worker writes, and error results (over the per-frame time
- * budget, unknown effect, refused graph) reaching the client's list.
+ * metrics file a worker writes, error results (over the per-frame time
+ * budget, unknown effect, refused graph) reaching the client's list, the
+ * reap script reading a frame's deadline inside Redis, and the one SCAN loop
+ * (ooblex_redis_scan) with its bounds.
  *
  * Each test uses a Redis database of its own with workers it starts itself;
  * tests/integration/run.sh provides the Redis (OOBLEX_TEST_REDIS_PORT), the
@@ -18,13 +20,14 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <turbojpeg.h>
 #include <unistd.h>
 
 #include "egress.h"
 #include "fake_page.h"
 #include "harness.h"
 #include "ooblex_auth.h"
+#include "ooblex_jpeg.h"
+#include "ooblex_scripts.h"
 #include "producer.h"
 #include "results.h"
 #include "result_gate.h"
@@ -169,10 +172,11 @@ static int result_luma(const uint8_t *msg, size_t len, int x, int y) {
 	const uint8_t *payload;
 	if(ooblex_wire_parse(msg, len, &h, &payload) != OOBLEX_WIRE_OK || h.pixfmt != OOBLEX_PIXFMT_JPEG)
 		return -1;
-	tjhandle tj = tjInitDecompress();
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_DECODER);
 	uint8_t gray[HARNESS_W * HARNESS_H];
-	int rc = tjDecompress2(tj, payload, h.payload_len, gray, HARNESS_W, 0, HARNESS_H, TJPF_GRAY, 0);
-	tjDestroy(tj);
+	char err[256];
+	int rc = j ? ooblex_jpeg_decode_gray(j, payload, h.payload_len, HARNESS_W, HARNESS_H, gray, err, sizeof(err)) : -1;
+	ooblex_jpeg_free(j);
 	return rc == 0 ? gray[y * HARNESS_W + x] : -1;
 }
 
@@ -586,15 +590,20 @@ static unsigned wait_delivered(gated_client *c, unsigned want) {
 	return n;
 }
 
-/* A small real JPEG, as a worker would send. */
+/* A small real JPEG, as a worker would send (free() it). */
 static uint8_t *gray_jpeg(int w, int h, unsigned long *len) {
-	tjhandle tj = tjInitCompress();
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_ENCODER);
 	uint8_t *gray = malloc((size_t)w * h);
 	memset(gray, 100, (size_t)w * h);
+	const uint8_t *out = NULL;
+	size_t n = 0;
+	char err[256];
 	uint8_t *jpeg = NULL;
-	*len = 0;
-	tjCompress2(tj, gray, w, 0, h, TJPF_GRAY, &jpeg, len, TJSAMP_GRAY, 80, 0);
-	tjDestroy(tj);
+	if(j != NULL && ooblex_jpeg_encode_gray(j, gray, w, h, 80, &out, &n, err, sizeof(err)) == 0 &&
+			(jpeg = malloc(n)) != NULL)
+		memcpy(jpeg, out, n);
+	*len = jpeg ? n : 0;
+	ooblex_jpeg_free(j);
 	free(gray);
 	return jpeg;
 }
@@ -726,7 +735,7 @@ static void test_hostile_results_refused_genuine_flow(void) {
 	EXPECT(genuine_only);
 	printf("# refused: %d unexpected, %d picture too big, %llu oversized\n", gated_count(&c, OOBLEX_RESULT_UNEXPECTED),
 		gated_count(&c, OOBLEX_RESULT_TOO_BIG_PICTURE), (unsigned long long)atomic_load(&rs->oversized));
-	tjFree(jpeg);
+	free(jpeg);
 	ooblex_reader_stop(reader);
 	gated_free(&c);
 	harness_stop(w, SIGTERM, NULL);
@@ -871,7 +880,7 @@ static void test_results_must_be_signed(void) {
 	freeReplyObject(er);
 	free(unsigned_msg);
 	free(good);
-	tjFree(jpeg);
+	free(jpeg);
 	for(int i = 0; i < 4; i++)
 		g_free(m[i]);
 	freeReplyObject(got);
@@ -1039,7 +1048,7 @@ static void test_error_results_reach_the_client(void) {
 		memcpy(msg + hlen, jpeg, jlen);
 		freeReplyObject(redisCommand(rc, "LPUSH %s %b", OOBLEX_KEY_FRAMES, msg, hlen + jlen));
 		free(msg);
-		tjFree(jpeg);
+		free(jpeg);
 	}
 	EXPECT_EQ(harness_wait_len(rc, key, 5, 20000), 5);
 	int codes[8] = { 0 };
@@ -1096,6 +1105,169 @@ static void test_error_results_reach_the_client(void) {
 	redisFree(rc);
 }
 
+/* Runs the reap script itself on a dead worker's processing list. The
+ * frames' other timestamps are all in the distant past, so reading any
+ * field but the deadline (or only one half of it) gives another verdict:
+ * the script must find the deadline where the wire header puts it. */
+static void test_reap_script_reads_the_deadline_where_the_wire_puts_it(void) {
+	redisContext *rc = harness_connect(13, 1);
+	REQUIRE(rc != NULL);
+	const uint64_t now = ooblex_now_us();
+	const struct { uint64_t deadline; int stale; } cases[] = {
+		{ 1ull << 32, 1 },	/* past, only the high half set */
+		{ 0xffffffffull, 1 },	/* past, only the low half set */
+		{ now + 60000000ull, 0 },	/* a minute ahead */
+		{ 0, 0 },	/* no deadline */
+	};
+	const char *list = OOBLEX_KEY_PROCESSING_PREFIX "ghost", *queue = OOBLEX_KEY_FRAMES;
+	uint8_t id[OOBLEX_CLIENT_ID_LEN];
+	char key[OOBLEX_KEY_MAX];
+	harness_new_client(id, key);
+	for(size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		ooblex_frame_header h;
+		harness_frame_header(&h, id, "invert");
+		h.frame_id = h.seq = (uint32_t)i + 1;
+		h.capture_us = h.queued_us = h.worker_start_us = h.worker_end_us = 1;
+		h.deadline_us = cases[i].deadline;
+		size_t hlen = ooblex_wire_header_len(&h);
+		uint8_t *msg = calloc(1, hlen + h.payload_len);
+		ooblex_wire_write_header(&h, msg);
+		freeReplyObject(redisCommand(rc, "LPUSH %s %b", list, msg, hlen + h.payload_len));
+		free(msg);
+	}
+	/* Not frames: no deadline to read, so back they go (the worker that
+	 * takes them counts them malformed). */
+	freeReplyObject(redisCommand(rc, "LPUSH %s %s", list, "OOBX too short"));
+	uint8_t nomagic[OOBLEX_WIRE_FIXED_LEN + 16];
+	memset(nomagic, 0, sizeof(nomagic));
+	freeReplyObject(redisCommand(rc, "LPUSH %s %b", list, nomagic, sizeof(nomagic)));
+	char now_s[32];
+	g_snprintf(now_s, sizeof(now_s), "%" G_GUINT64_FORMAT, now);
+	/* While the owner's liveness key exists, nothing moves. */
+	freeReplyObject(redisCommand(rc, "SET %s 1", OOBLEX_KEY_ALIVE_PREFIX "ghost"));
+	redisReply *r = redisCommand(rc, "EVAL %s 4 %s %s %s %s %s", ooblex_script_reap, list,
+		OOBLEX_KEY_ALIVE_PREFIX "ghost", queue, OOBLEX_KEY_DROPPED_STALE, now_s);
+	REQUIRE(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+	EXPECT_EQ(r->element[0]->integer + r->element[1]->integer, 0);
+	freeReplyObject(r);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", list), 6);
+	freeReplyObject(redisCommand(rc, "DEL %s", OOBLEX_KEY_ALIVE_PREFIX "ghost"));
+	r = redisCommand(rc, "EVAL %s 4 %s %s %s %s %s", ooblex_script_reap, list, OOBLEX_KEY_ALIVE_PREFIX "ghost",
+		queue, OOBLEX_KEY_DROPPED_STALE, now_s);
+	REQUIRE(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+	EXPECT_EQ(r->element[0]->integer, 4);	/* back: a minute ahead, none, and the two non-frames */
+	EXPECT_EQ(r->element[1]->integer, 2);	/* stale: the two past deadlines */
+	freeReplyObject(r);
+	EXPECT_EQ(harness_int(rc, "GET %s", OOBLEX_KEY_DROPPED_STALE), 2);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", list), 0);
+	/* Which ones went back: seq 3 and 4, in the order they were taken. */
+	r = redisCommand(rc, "LRANGE %s 0 -1", queue);
+	REQUIRE(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 4);
+	int seqs = 0;
+	for(size_t i = 0; i < r->elements; i++) {
+		ooblex_frame_header h;
+		const uint8_t *payload;
+		if(ooblex_wire_parse((const uint8_t *)r->element[i]->str, r->element[i]->len, &h, &payload) == OOBLEX_WIRE_OK)
+			seqs = seqs * 10 + (int)h.seq;
+	}
+	EXPECT_EQ(seqs, 34);
+	freeReplyObject(r);
+	redisFree(rc);
+}
+
+typedef struct scan_tally {
+	GHashTable *seen;
+	size_t keys, pages, foreign;
+	size_t stop_at_page;	/* 0: never */
+} scan_tally;
+
+static int tally_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
+	(void)c;
+	scan_tally *t = user;
+	t->pages++;
+	t->keys += n;
+	for(size_t i = 0; i < n; i++) {
+		if(strncmp(keys[i]->str, "scan:hit:", 9) != 0)
+			t->foreign++;
+		g_hash_table_add(t->seen, g_strndup(keys[i]->str, keys[i]->len));
+	}
+	return t->stop_at_page && t->pages == t->stop_at_page ? 7 : 0;
+}
+
+static int scan_with(redisContext *c, const char *pattern, size_t max_keys, size_t stop_at_page, scan_tally *t) {
+	memset(t, 0, sizeof(*t));
+	t->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	t->stop_at_page = stop_at_page;
+	return ooblex_redis_scan(c, pattern, max_keys, tally_page, t);
+}
+
+/* The one SCAN loop (the plugin's registry, the reapers' processing
+ * lists): every matching key, only those, page by page, within its bound;
+ * the callback can stop it; a lost connection is an error. And the plugin
+ * reads no more than OOBLEX_FLEET_MAX_WORKERS registry entries. */
+static void test_scan_visits_matching_keys_within_bounds(void) {
+	redisContext *rc = harness_connect(14, 1);
+	REQUIRE(rc != NULL);
+	for(int i = 0; i < 450; i++)
+		redisAppendCommand(rc, "SET scan:hit:%d 1", i);
+	for(int i = 0; i < 600; i++)
+		redisAppendCommand(rc, "SET scan:miss:%d 1", i);
+	for(int i = 0; i < 1050; i++) {
+		redisReply *x = NULL;
+		REQUIRE(redisGetReply(rc, (void **)&x) == REDIS_OK);
+		freeReplyObject(x);
+	}
+	scan_tally t;
+	EXPECT_EQ(scan_with(rc, "scan:hit:*", 100000, 0, &t), 0);
+	EXPECT_EQ(g_hash_table_size(t.seen), 450);
+	EXPECT(t.keys >= 450);
+	EXPECT_EQ(t.foreign, 0);
+	EXPECT(t.pages > 1);
+	printf("# scan: 450 of 1050 keys in %zu pages\n", t.pages);
+	g_hash_table_unref(t.seen);
+	EXPECT_EQ(scan_with(rc, "scan:hit:*", 100, 0, &t), 0);
+	EXPECT_EQ(t.keys, 100);
+	g_hash_table_unref(t.seen);
+	EXPECT_EQ(scan_with(rc, "scan:hit:*", 100000, 1, &t), 7);
+	EXPECT_EQ(t.pages, 1);
+	g_hash_table_unref(t.seen);
+	EXPECT_EQ(scan_with(rc, "scan:none:*", 100000, 0, &t), 0);
+	EXPECT_EQ(t.keys, 0);
+	g_hash_table_unref(t.seen);
+	redisContext *gone = harness_connect(14, 0);
+	REQUIRE(gone != NULL);
+	freeReplyObject(redisCommand(gone, "QUIT"));
+	EXPECT_EQ(scan_with(gone, "scan:hit:*", 100000, 0, &t), -1);
+	g_hash_table_unref(t.seen);
+	redisFree(gone);
+	/* More registry entries than the bound: the plugin's reader keeps
+	 * OOBLEX_FLEET_MAX_WORKERS of them. */
+	int fakes = OOBLEX_FLEET_MAX_WORKERS + 100;
+	for(int i = 0; i < fakes; i++)
+		redisAppendCommand(rc, "SET " OOBLEX_KEY_WORKER_PREFIX "fake-%d {\"id\":\"fake-%d\",\"effects\":[]} EX 60", i, i);
+	for(int i = 0; i < fakes; i++) {
+		redisReply *x = NULL;
+		REQUIRE(redisGetReply(rc, (void **)&x) == REDIS_OK);
+		freeReplyObject(x);
+	}
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 14;
+	char err[256];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, on_nothing, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	guint seen = 0;
+	for(int i = 0; i < 100 && seen == 0; i++) {
+		g_usleep(50000);
+		long long qlen, stale;
+		GPtrArray *w = ooblex_reader_fleet(reader, &qlen, &stale);
+		seen = w->len;
+		g_ptr_array_unref(w);
+	}
+	EXPECT_EQ(seen, OOBLEX_FLEET_MAX_WORKERS);
+	ooblex_reader_stop(reader);
+	redisFree(rc);
+}
+
 int main(void) {
 	if(harness_init() < 0) {
 		fprintf(stderr, "OOBLEX_TEST_REDIS_PORT or OOBLEX_TEST_WORKER is not set: run tests/integration/run.sh\n");
@@ -1112,5 +1284,7 @@ int main(void) {
 	TEST_RUN(test_hostile_results_refused_genuine_flow);
 	TEST_RUN(test_results_must_be_signed);
 	TEST_RUN(test_error_results_reach_the_client);
+	TEST_RUN(test_reap_script_reads_the_deadline_where_the_wire_puts_it);
+	TEST_RUN(test_scan_visits_matching_keys_within_bounds);
 	return tl_done();
 }

@@ -15,7 +15,6 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <libavutil/log.h>
-#include <turbojpeg.h>
 #include <unistd.h>
 
 #include "dc_window.h"
@@ -23,6 +22,7 @@
 #include "fake_page.h"
 #include "harness.h"
 #include "ingest.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "ooblex_wire.h"
@@ -322,12 +322,13 @@ static client *run_stream(int n, unsigned frame_skip, const char *effect, unsign
 	return run_stream_with(&plain_vp8, n, frame_skip, effect, expect, sources);
 }
 
-/* Decodes a result JPEG to I420 planes (turbojpeg); the result may be
- * smaller than the source (max_width/max_height). */
+/* Decodes a result JPEG to I420; the result may be smaller than the
+ * source (max_width/max_height). */
 static int decode_jpeg(const result *r, uint8_t *i420) {
-	tjhandle tj = tjInitDecompress();
-	int ok = tjDecompressToYUV2(tj, r->jpeg, (unsigned long)r->jpeg_len, i420, r->h.width, 1, r->h.height, 0) == 0;
-	tjDestroy(tj);
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_DECODER);
+	char err[256];
+	int ok = j && ooblex_jpeg_decode_i420(j, r->jpeg, r->jpeg_len, r->h.width, r->h.height, i420, err, sizeof(err)) == 0;
+	ooblex_jpeg_free(j);
 	return ok ? 0 : -1;
 }
 

@@ -74,7 +74,7 @@ folder() {
 }
 
 JANUS='<plugins/plugin.h>=Janus'
-WORKER='effects.h=worker/effects jpeg_codec.h=worker'
+WORKER='effects.h=worker/effects worker_loop.h=worker'
 folder common common/ooblex_wire.lo common/ooblex_wire.c \
   "ooblex_wire.h ooblex_redis.h effect_grammar.h" \
   "reorder.h=plugin/lib ingest.h=plugin/ingest producer.h=plugin/queue video_output.h=plugin/egress $WORKER $JANUS"
@@ -97,10 +97,10 @@ folder "plugin (the Janus glue)" plugin/libjanus_ooblex_la-janus_ooblex.lo plugi
   "<plugins/plugin.h> ingest.h producer.h results.h video_output.h plugin_metrics.h" \
   "$WORKER"
 folder worker/effects worker/effects/libooblex_effects_la-effects.lo worker/effects/effects.c \
-  "effects.h jpeg_codec.h ooblex_wire.h" \
+  "effects.h ooblex_jpeg.h ooblex_wire.h" \
   "reorder.h=plugin/lib ingest.h=plugin/ingest producer.h=plugin/queue video_output.h=plugin/egress $JANUS"
-folder "worker (ooblex-worker)" worker/ooblex_worker-ooblex_worker.o worker/ooblex_worker.c \
-  "effects.h jpeg_codec.h worker_metrics.h ooblex_wire.h" \
+folder "worker (ooblex-worker)" worker/ooblex_worker-worker_main.o worker/worker_main.c \
+  "effects.h worker_loop.h worker_metrics.h ooblex_jpeg.h" \
   "reorder.h=plugin/lib ingest.h=plugin/ingest producer.h=plugin/queue video_output.h=plugin/egress $JANUS"
 
 # Janus' headers, wherever the glue's include path finds them.

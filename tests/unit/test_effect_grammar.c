@@ -1,5 +1,7 @@
 /*
- * test_effect_grammar.c - ffmpeg: graphs written as an attacker would.
+ * test_effect_grammar.c - ffmpeg: graphs written as an attacker would, and
+ * the one grammar of effect names and effect strings (effect_grammar.h)
+ * that the plugin, the worker and registry parsing share.
  *
  * Filter creation is instrumented: this program defines
  * avfilter_graph_alloc_filter, avfilter_graph_create_filter, the
@@ -521,6 +523,98 @@ static void test_grammar_messages(void) {
 	EXPECT(ooblex_fxg_check_effect("blur|ffmpeg:movie=x", e, sizeof(e)) < 0);
 	EXPECT(ooblex_fxg_check_effect("ffmpeg:", e, sizeof(e)) < 0);
 }
+
+static int dummy_process(void *st, ooblex_image *img, char *e, size_t n) {
+	(void)st; (void)img; (void)e; (void)n;
+	return 0;
+}
+static void *dummy_create(const char *p, char *e, size_t n) {
+	(void)p; (void)e; (void)n;
+	return (void *)1;
+}
+
+/* One grammar of names: what a module may call an effect, what a registry
+ * entry may announce, what the plugin takes as an item's name. */
+static void test_effect_names(void) {
+	char why[256];
+	char longest[OOBLEX_EFFECT_NAME_MAX + 2];
+	memset(longest, 'a', OOBLEX_EFFECT_NAME_MAX);
+	longest[OOBLEX_EFFECT_NAME_MAX] = '\0';
+	const char *good[] = { "a", "blur", "face_pixelate", "x2", "9", longest, "ffmpeg", "core" };
+	for(size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		EXPECT(ooblex_effect_name_check(good[i], why, sizeof(why)) == 0);
+	for(const char *const *e = ooblex_effects_list(); *e; e++)
+		EXPECT(ooblex_effect_name_check(*e, why, sizeof(why)) == 0);
+	longest[OOBLEX_EFFECT_NAME_MAX] = 'a';
+	longest[OOBLEX_EFFECT_NAME_MAX + 1] = '\0';
+	const char *bad[] = { "", longest, "Blur", "blur-x", "blur x", "blur:x", "blur|x", "\xc3\xa9t\xc3\xa9", "a\nb", "a'b",
+		"../x", "x.so" };
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		EXPECT(ooblex_effect_name_check(bad[i], why, sizeof(why)) < 0);
+		EXPECT(strncmp(why, "effect name '", 13) == 0 && strstr(why, "1-31 characters of a-z, 0-9 and _"));
+	}
+	EXPECT(ooblex_effect_name_check(NULL, why, sizeof(why)) < 0);
+	EXPECT(ooblex_effect_name_check("Blur", NULL, 0) < 0);
+	EXPECT(ooblex_effect_name_check("a\nb", why, sizeof(why)) < 0 && strstr(why, "'a?b'"));
+	EXPECT(ooblex_effect_name_check_len("blurX", 4, why, sizeof(why)) == 0);
+	/* The worker takes a module effect exactly when its name passes. */
+	static const ooblex_effect named[] = {
+		{ "Upper", "", dummy_create, dummy_process, NULL, NULL },
+		{ "with-dash", "", dummy_create, dummy_process, NULL, NULL },
+		{ "grammar_ok_1", "", dummy_create, dummy_process, NULL, NULL },
+	};
+	for(size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		ooblex_effect_module m = { OOBLEX_EFFECT_ABI_VERSION, "names", &named[i], 1 };
+		EXPECT((ooblex_effects_add_module(&m, "names.so", why, sizeof(why)) == 0) ==
+			(ooblex_effect_name_check(named[i].name, NULL, 0) == 0));
+	}
+}
+
+/* One grammar of effect strings, the plugin's check of a page's request. */
+static void test_effect_strings(void) {
+	char why[256];
+	const char *good[] = { "invert", "blur:sigma=3|grayscale", "ffmpeg:hflip,vflip", "blur|ffmpeg:eq=contrast=1.5",
+		"threshold:level=100", "onnx:model=Candy-9.onnx", "teleport", "face_pixelate|ffmpeg:lutyuv=y=255-val" };
+	for(size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		EXPECT(ooblex_effect_check(good[i], why, sizeof(why)) == 0);
+		if(ooblex_effect_check(good[i], why, sizeof(why)) != 0)
+			printf("#   '%s': %s\n", good[i], why);
+	}
+	char too_long[OOBLEX_EFFECT_TEXT_MAX + 2];
+	memset(too_long, 'a', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	static const struct { const char *effect, *why; } bad[] = {
+		{ "", "1-200 characters: letters, digits and _-.:|=,/()*+" },
+		{ "x$(reboot)", "1-200 characters" },
+		{ "line\nbreak", "1-200 characters" },
+		{ "blur sigma", "1-200 characters" },
+		{ "Blur", "effect name 'Blur'" },
+		{ "blur||invert", "effect name ''" },
+		{ "blur|", "effect name ''" },
+		{ "|blur", "effect name ''" },
+		{ ":sigma=3", "effect name ''" },
+		{ "blur|Invert:x=1", "effect name 'Invert'" },
+		{ "a_name_that_is_thirty_two_chars_", "effect name 'a_name_that_is_thirty_two_chars_'" },
+		{ "ffmpeg:movie=x", "filter 'movie' is not allowed" },
+		{ "blur|ffmpeg:lut3d=file=/x", "filter 'lut3d' is not allowed" },
+	};
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		EXPECT(ooblex_effect_check(bad[i].effect, why, sizeof(why)) < 0);
+		if(strstr(why, bad[i].why) == NULL)
+			printf("#   '%s': '%s', wanted '%s'\n", bad[i].effect, why, bad[i].why);
+		EXPECT(strstr(why, bad[i].why) != NULL);
+	}
+	EXPECT(ooblex_effect_check(too_long, why, sizeof(why)) < 0);
+	too_long[OOBLEX_EFFECT_TEXT_MAX] = '\0';	/* 200 bytes: a long name then */
+	EXPECT(ooblex_effect_check(too_long, why, sizeof(why)) < 0 && strstr(why, "effect name"));
+	EXPECT(ooblex_effect_check(NULL, why, sizeof(why)) < 0);
+	/* Every name in the string is an item the worker reads, empty ones too. */
+	EXPECT_EQ(ooblex_effect_item_len("blur:sigma=3|invert"), 12);
+	EXPECT_EQ(ooblex_effect_item_len("ffmpeg:hue=h=1|x"), 16);
+	EXPECT_EQ(ooblex_effect_item_len(""), 0);
+}
 #endif
 
 int main(void) {
@@ -543,6 +637,8 @@ int main(void) {
 #ifdef HAVE_GRAMMAR
 	TEST_RUN(test_allowlist_matches_libavfilter);
 	TEST_RUN(test_grammar_messages);
+	TEST_RUN(test_effect_strings);
+	TEST_RUN(test_effect_names);	/* last: adds module effects */
 #endif
 	ooblex_effects_free(fx);
 	atomic_store(&fifo_stop, 1);

@@ -1,6 +1,6 @@
 /*
  * test_egress.c - the return path (egress.h) against a fake host: real wire
- * results with real JPEGs in, a page (tests/fake_page.h) that reassembles
+ * results with real JPEGs (ooblex_jpeg.h) in, a page (tests/fake_page.h) that reassembles
  * what the data channel carries and acks when a test says so, and a clock
  * the test moves. No browser, no Janus, no Redis.
  */
@@ -8,11 +8,11 @@
 
 #include <glib.h>
 #include <libavutil/log.h>
-#include <turbojpeg.h>
 
 #include "dc_chunker.h"
 #include "egress.h"
 #include "fake_page.h"
+#include "ooblex_jpeg.h"
 #include "ooblex_wire.h"
 
 #define T0 1700000000000000ull	/* the fake clock's start: a wall-clock time, µs */
@@ -69,24 +69,27 @@ static const uint8_t client_id[OOBLEX_CLIENT_ID_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8,
 static ooblex_result_gate *gate;
 static host hs;
 
-/* A real JPEG (4:2:0), w x h: noise if big (several chunks), else flat gray. */
-static uint8_t *make_jpeg(int w, int h, int noisy, unsigned long *len) {
+/* A real JPEG (4:2:0), w x h: noise (several chunks) or flat gray. */
+static uint8_t *make_jpeg(int w, int h, int noisy, size_t *len) {
 	uint8_t *rgb = malloc((size_t)w * h * 3);
 	GRand *rng = g_rand_new_with_seed(1);
 	for(int i = 0; i < w * h * 3; i++)
 		rgb[i] = noisy ? (uint8_t)g_rand_int_range(rng, 0, 256) : 120;
 	g_rand_free(rng);
-	tjhandle tj = tjInitCompress();
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_ENCODER);
+	const uint8_t *out = NULL;
+	char err[128];
 	uint8_t *jpeg = NULL;
 	*len = 0;
-	tjCompress2(tj, rgb, w, 0, h, TJPF_RGB, &jpeg, len, TJSAMP_420, 95, 0);
-	tjDestroy(tj);
+	if(j != NULL && ooblex_jpeg_encode_rgb(j, rgb, w, h, 95, &out, len, err, sizeof(err)) == 0)
+		jpeg = g_memdup2(out, *len);
+	ooblex_jpeg_free(j);
 	free(rgb);
 	return jpeg;
 }
 
 static uint8_t *small_jpeg, *big_jpeg;
-static unsigned long small_len, big_len;
+static size_t small_len, big_len;
 #define SMALL_W 64
 #define SMALL_H 48
 #define BIG_W 320
@@ -532,7 +535,7 @@ int main(void) {
 	small_jpeg = make_jpeg(SMALL_W, SMALL_H, 0, &small_len);
 	big_jpeg = make_jpeg(BIG_W, BIG_H, 1, &big_len);
 	if(gate == NULL || small_jpeg == NULL || big_jpeg == NULL || big_len < 2 * OOBLEX_CHUNK_MAX) {
-		fprintf(stderr, "test_egress: cannot set up (gate, JPEGs of %lu and %lu bytes)\n", small_len, big_len);
+		fprintf(stderr, "test_egress: cannot set up (gate, JPEGs of %zu and %zu bytes)\n", small_len, big_len);
 		return 2;
 	}
 	TEST_RUN(test_frames_beyond_the_window_wait_for_an_ack);
@@ -551,8 +554,8 @@ int main(void) {
 	TEST_RUN(test_restart_begins_a_fresh_run_counters_go_on);
 	TEST_RUN(test_video_track_runs_while_video_is_wanted);
 	TEST_RUN(test_keyframe_request_and_remb_reach_the_video_track);
-	tjFree(small_jpeg);
-	tjFree(big_jpeg);
+	g_free(small_jpeg);
+	g_free(big_jpeg);
 	ooblex_result_gate_free(gate);
 	return tl_done();
 }

@@ -13,7 +13,7 @@
 
 #include "effects.h"
 #include "footage.h"
-#include "jpeg_codec.h"
+#include "ooblex_jpeg.h"
 #include "ml_opencv.h"
 #include "ooblex_wire.h"
 
@@ -40,7 +40,7 @@ static int load_messi(void) {
 	mh = 342;
 	uint8_t *decoded = malloc((size_t)mw * mh * 3);
 	messi = malloc(i420_len(mw, mh));
-	ooblex_jpeg *j = ooblex_jpeg_new();
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_DECODER | OOBLEX_JPEG_FAST);
 	int fmt = 0;
 	int rc = ooblex_jpeg_decode(j, (const uint8_t *)data, len, mw, mh, decoded, &fmt, err, sizeof(err));
 	if(rc == 0)

@@ -6,6 +6,7 @@
 #include "ooblex_auth.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
+#include "ooblex_scripts.h"
 #include "ooblex_wire.h"
 
 static uint8_t *make_message(ooblex_frame_header *h, size_t *len) {
@@ -113,6 +114,103 @@ static void test_header_layout_is_fixed(void) {
 	EXPECT(memcmp(msg + 88, "blur|grayscale", 14) == 0);
 	EXPECT_EQ(msg[102], 0);	/* no worker name */
 	free(msg);
+}
+
+/* The layout test: every OOBLEX_WIRE_OFF_* constant (which the writer, the
+ * parser and the reap script in Redis use) is docs/protocol.md's offset,
+ * the fields tile the fixed header with no gap or overlap, and a header
+ * written with a distinct value in every field has that value, little-endian,
+ * at the constant's offset. */
+typedef struct wire_field {
+	const char *name;
+	size_t off, doc_off, size;
+	uint64_t value;	/* what the test writes there (the first 8 bytes) */
+} wire_field;
+
+static void test_wire_offsets_are_the_layout(void) {
+	ooblex_frame_header h;
+	memset(&h, 0, sizeof(h));
+	h.kind = OOBLEX_KIND_RESULT;
+	for(int i = 0; i < OOBLEX_CLIENT_ID_LEN; i++)
+		h.client_id[i] = (uint8_t)(0x30 + i);
+	h.frame_id = 0x1112131415161718ull;
+	h.seq = 0x21222324u;
+	h.capture_us = 0x3132333435363738ull;
+	h.queued_us = 0x4142434445464748ull;
+	h.deadline_us = 0x5152535455565758ull;
+	h.worker_start_us = 0x6162636465666768ull;
+	h.worker_end_us = 0x7172737475767778ull;
+	h.width = 0x0181;
+	h.height = 0x0182;
+	h.pixfmt = OOBLEX_PIXFMT_RGB24;
+	h.reply_pixfmt = OOBLEX_PIXFMT_I420;
+	h.jpeg_quality = 0x5a;
+	strcpy(h.effect, "invert");
+	strcpy(h.worker, "w");
+	h.payload_len = 0x00000c00u;	/* a 0x181 x 0x182 RGB24 frame is not this: only the header is read */
+	uint8_t msg[512];
+	size_t hlen = ooblex_wire_write_header(&h, msg);
+	const wire_field fields[] = {
+		{ "magic", OOBLEX_WIRE_OFF_MAGIC, 0, OOBLEX_WIRE_MAGIC_LEN, 0x58424f4full },	/* "OOBX" */
+		{ "version", OOBLEX_WIRE_OFF_VERSION, 4, 1, OOBLEX_WIRE_VERSION },
+		{ "kind", OOBLEX_WIRE_OFF_KIND, 5, 1, OOBLEX_KIND_RESULT },
+		{ "header_len", OOBLEX_WIRE_OFF_HEADER_LEN, 6, 2, hlen },
+		{ "client_id", OOBLEX_WIRE_OFF_CLIENT_ID, 8, OOBLEX_CLIENT_ID_LEN, 0x3736353433323130ull },	/* first 8 */
+		{ "frame_id", OOBLEX_WIRE_OFF_FRAME_ID, 24, 8, h.frame_id },
+		{ "seq", OOBLEX_WIRE_OFF_SEQ, 32, 4, h.seq },
+		{ "payload_len", OOBLEX_WIRE_OFF_PAYLOAD_LEN, 36, 4, h.payload_len },
+		{ "capture_us", OOBLEX_WIRE_OFF_CAPTURE_US, 40, 8, h.capture_us },
+		{ "queued_us", OOBLEX_WIRE_OFF_QUEUED_US, 48, 8, h.queued_us },
+		{ "deadline_us", OOBLEX_WIRE_OFF_DEADLINE_US, 56, 8, h.deadline_us },
+		{ "worker_start_us", OOBLEX_WIRE_OFF_WORKER_START_US, 64, 8, h.worker_start_us },
+		{ "worker_end_us", OOBLEX_WIRE_OFF_WORKER_END_US, 72, 8, h.worker_end_us },
+		{ "width", OOBLEX_WIRE_OFF_WIDTH, 80, 2, h.width },
+		{ "height", OOBLEX_WIRE_OFF_HEIGHT, 82, 2, h.height },
+		{ "pixfmt", OOBLEX_WIRE_OFF_PIXFMT, 84, 1, h.pixfmt },
+		{ "reply_pixfmt", OOBLEX_WIRE_OFF_REPLY_PIXFMT, 85, 1, h.reply_pixfmt },
+		{ "jpeg_quality", OOBLEX_WIRE_OFF_JPEG_QUALITY, 86, 1, h.jpeg_quality },
+		{ "effect_len", OOBLEX_WIRE_OFF_EFFECT_LEN, 87, 1, strlen(h.effect) },
+	};
+	size_t n = sizeof(fields) / sizeof(fields[0]), end = 0;
+	EXPECT_EQ(OOBLEX_WIRE_FIXED_LEN, 88);
+	for(size_t i = 0; i < n; i++) {
+		const wire_field *f = &fields[i];
+		if(f->off != f->doc_off)
+			printf("#   %s: OOBLEX_WIRE_OFF_* is %zu, docs/protocol.md says %zu\n", f->name, f->off, f->doc_off);
+		EXPECT_EQ(f->off, f->doc_off);
+		/* In order, back to back, ending where the strings start. */
+		EXPECT_EQ(f->off, end);
+		end = f->off + f->size;
+		uint64_t got = 0;
+		for(size_t k = 0; k < f->size && k < 8; k++)
+			got |= (uint64_t)msg[f->off + k] << (8 * k);
+		if(got != f->value)
+			printf("#   %s at %zu: 0x%llx, wrote 0x%llx\n", f->name, f->off, (unsigned long long)got,
+				(unsigned long long)f->value);
+		EXPECT(got == f->value);
+	}
+	EXPECT_EQ(end, OOBLEX_WIRE_FIXED_LEN);
+	EXPECT(memcmp(msg + OOBLEX_WIRE_OFF_MAGIC, OOBLEX_WIRE_MAGIC, OOBLEX_WIRE_MAGIC_LEN) == 0);
+	EXPECT(memcmp(msg + OOBLEX_WIRE_OFF_CLIENT_ID, h.client_id, OOBLEX_CLIENT_ID_LEN) == 0);
+	EXPECT(memcmp(msg + OOBLEX_WIRE_FIXED_LEN, "invert", 6) == 0);
+	/* The constants paste into Lua as the numbers they are. */
+	EXPECT(strcmp(OOBLEX_WIRE_STR(OOBLEX_WIRE_OFF_DEADLINE_US), "56") == 0);
+	EXPECT(strcmp(OOBLEX_WIRE_STR(OOBLEX_WIRE_FIXED_LEN), "88") == 0);
+}
+
+/* The reap script takes where it reads from the constants, not from numbers
+ * of its own (tests/integration/test_fleet.c runs it in Redis). */
+static void test_reap_script_reads_at_the_wire_offsets(void) {
+	char want[64];
+	snprintf(want, sizeof(want), "local deadline_at = %d + 1\n", OOBLEX_WIRE_OFF_DEADLINE_US);
+	EXPECT(strstr(ooblex_script_reap, want) != NULL);
+	snprintf(want, sizeof(want), "local fixed_len = %d\n", OOBLEX_WIRE_FIXED_LEN);
+	EXPECT(strstr(ooblex_script_reap, want) != NULL);
+	snprintf(want, sizeof(want), "local magic_at = %d + 1\n", OOBLEX_WIRE_OFF_MAGIC);
+	EXPECT(strstr(ooblex_script_reap, want) != NULL);
+	EXPECT(strstr(ooblex_script_reap, "== '" OOBLEX_WIRE_MAGIC "'") != NULL);
+	/* Both halves of the u64 through that name. */
+	EXPECT(strstr(ooblex_script_reap, "m, deadline_at + 4)") != NULL && strstr(ooblex_script_reap, "m, deadline_at)"));
 }
 
 /* An error result: a result's header, pixfmt none, payload u16 code + the
@@ -425,6 +523,8 @@ int main(void) {
 	TEST_RUN(test_roundtrip);
 	TEST_RUN(test_metadata_section);
 	TEST_RUN(test_header_layout_is_fixed);
+	TEST_RUN(test_wire_offsets_are_the_layout);
+	TEST_RUN(test_reap_script_reads_at_the_wire_offsets);
 	TEST_RUN(test_error_results);
 	TEST_RUN(test_every_truncation_is_refused);
 	TEST_RUN(test_garbage_is_refused);

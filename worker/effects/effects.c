@@ -151,14 +151,6 @@ static int append_graph(GString *out, const effect_use *use, int w, int h) {
 	return 0;
 }
 
-/* The length of the chain item at p: up to the next '|', or everything for
- * "ffmpeg:<graph>" (a graph's own options may contain '|'). */
-static size_t item_len(const char *p) {
-	if(!strncmp(p, "ffmpeg:", 7))
-		return strlen(p);
-	const char *bar = strchr(p, '|');
-	return bar ? (size_t)(bar - p) : strlen(p);
-}
 
 /* The graph text for the core effects of a chain joined by '|'
  * ("blur:sigma=3|grayscale"), each in its own brackets so that graphs with
@@ -176,7 +168,7 @@ static char *describe(const char *effect, int w, int h, ooblex_fxg_chain *graph,
 	const char *p = effect;
 	int n = 0;
 	for(;;) {
-		size_t len = item_len(p);
+		size_t len = ooblex_effect_item_len(p);
 		if(!strncmp(p, OOBLEX_FXG_PREFIX, strlen(OOBLEX_FXG_PREFIX))) {
 			const char *text = p + strlen(OOBLEX_FXG_PREFIX);
 			if(ooblex_fxg_parse(text, strlen(text), graph, err, errlen) < 0)
@@ -287,7 +279,7 @@ void ooblex_effect_first_module(const char *effect, char *out, size_t outlen) {
 	if(outlen > 0)
 		out[0] = '\0';
 	for(const char *p = effect; *p;) {
-		size_t len = item_len(p);
+		size_t len = ooblex_effect_item_len(p);
 		const ooblex_effect *m = item_module(p, len);
 		if(m != NULL) {
 			snprintf(out, outlen, "%s", m->name);
@@ -299,16 +291,6 @@ void ooblex_effect_first_module(const char *effect, char *out, size_t outlen) {
 	}
 }
 
-static int valid_effect_name(const char *n) {
-	size_t len = n ? strlen(n) : 0;
-	if(len == 0 || len > 31)
-		return 0;
-	for(size_t i = 0; i < len; i++)
-		if(!(g_ascii_islower(n[i]) || g_ascii_isdigit(n[i]) || n[i] == '_'))
-			return 0;
-	return 1;
-}
-
 int ooblex_effects_add_module(const ooblex_effect_module *m, const char *origin, char *err, size_t errlen) {
 	if(m == NULL || m->abi_version != OOBLEX_EFFECT_ABI_VERSION) {
 		snprintf(err, errlen, "%s: ABI version %u, this worker speaks %u", origin, m ? m->abi_version : 0,
@@ -317,7 +299,7 @@ int ooblex_effects_add_module(const ooblex_effect_module *m, const char *origin,
 	}
 	for(size_t i = 0; i < m->n_effects; i++) {
 		const ooblex_effect *e = &m->effects[i];
-		if(!valid_effect_name(e->name) || e->create == NULL || e->process == NULL) {
+		if(ooblex_effect_name_check(e->name, NULL, 0) < 0 || e->create == NULL || e->process == NULL) {
 			snprintf(err, errlen, "%s: effect %zu needs a name of [a-z0-9_]{1,31}, create() and process()", origin, i);
 			return -1;
 		}
@@ -362,7 +344,7 @@ int ooblex_effect_exists(const char *name) {
 	GString *core = g_string_new(NULL);
 	int ok = 1;
 	for(const char *p = name; ok;) {
-		size_t len = item_len(p);
+		size_t len = ooblex_effect_item_len(p);
 		if(item_module(p, len) == NULL) {
 			if(core->len)
 				g_string_append_c(core, '|');
@@ -726,7 +708,7 @@ static int run_mixed(ooblex_effects *fx, const char *effect, int in_fmt, const u
 	GString *core = g_string_new(NULL);
 	int rc = 0;
 	for(const char *p = effect; rc == 0;) {
-		size_t len = item_len(p);
+		size_t len = ooblex_effect_item_len(p);
 		const ooblex_effect *m = item_module(p, len);
 		int last = p[len] == '\0';
 		if(m == NULL) {

@@ -1,0 +1,150 @@
+/*
+ * worker_liveness.c - liveness and registry keys, the reaper, the metrics
+ * file (see worker_liveness.h).
+ */
+#include "worker_liveness.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ooblex_scripts.h"
+
+/* Registers (or refreshes) this worker in the fleet registry; the key
+ * expires by itself if the worker dies. */
+static void heartbeat(worker *w, redisContext *c) {
+	json_t *effects = json_array(), *queues = json_array(), *routes = json_array();
+	if(w->serves_core)
+		for(const char *const *e = ooblex_effects_list(); *e; e++)
+			if(ooblex_effect_is_core(*e))
+				json_array_append_new(effects, json_string(*e));
+	for(int i = 0; i < w->n_loops; i++) {
+		json_array_append_new(queues, json_string(w->loops[i].queue));
+		if(w->loops[i].route[0]) {
+			json_array_append_new(effects, json_string(w->loops[i].route));
+			json_array_append_new(routes, json_string(w->loops[i].route));
+		}
+	}
+	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:I, s:I}",
+		"id", w->opt.id, "host", w->host, "pid", (int)getpid(), "effects", effects, "routes", routes,
+		"queues", queues, "batch_size", (int)w->opt.batch_size, "started", (json_int_t)w->started,
+		"frames_done", (json_int_t)atomic_load(&w->processed));
+	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
+	json_decref(info);
+	if(text == NULL)
+		return;
+	redisReply *r = redisCommand(c, "SET %s %s EX %d", w->registry_key, text, OOBLEX_WORKER_TTL_S);
+	if(r != NULL)
+		freeReplyObject(r);
+	free(text);
+}
+
+void worker_reap(const worker *w, redisContext *c, const char *processing_key, const char *alive_key,
+		const char *queue) {
+	char now[32];
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)ooblex_now_us());
+	redisReply *r = redisCommand(c, "EVAL %s 4 %s %s %s %s %s", ooblex_script_reap, processing_key, alive_key,
+		queue, OOBLEX_KEY_DROPPED_STALE, now);
+	if(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+			(r->element[0]->integer > 0 || r->element[1]->integer > 0))
+		worker_log("[%s] reaped %s: %lld frame(s) back to %s, %lld past their deadline", w->opt.id,
+			processing_key, r->element[0]->integer, queue, r->element[1]->integer);
+	else if(r != NULL && r->type == REDIS_REPLY_ERROR)
+		worker_log("[%s] reaper failed: %s", w->opt.id, r->str);
+	if(r != NULL)
+		freeReplyObject(r);
+}
+
+/* One SCAN page of processing lists (see reap_dead). */
+static int reap_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
+	worker *w = user;
+	size_t own_len = strlen(w->opt.id);
+	for(size_t i = 0; i < n; i++) {
+		const char *key = keys[i]->str;
+		const char *owner = key + strlen(OOBLEX_KEY_PROCESSING_PREFIX);
+		const char *hash = strrchr(owner, '#');
+		size_t owner_len = hash ? (size_t)(hash - owner) : strlen(owner);
+		if(owner_len == own_len && !strncmp(owner, w->opt.id, own_len))
+			continue;
+		char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX], queue[OOBLEX_KEY_MAX + 64];
+		snprintf(alive, sizeof(alive), OOBLEX_KEY_ALIVE_PREFIX "%.*s", (int)owner_len, owner);
+		if(hash)
+			snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES ":%s", hash + 1);
+		else
+			snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES);
+		worker_reap(w, c, key, alive, queue);
+	}
+	return 0;
+}
+
+/* Reaps every processing list whose owner's liveness key is gone. A list's
+ * name says whose it is and which queue its frames came from:
+ * ooblex:processing:{id} (frames_to_process) or
+ * ooblex:processing:{id}#{effect} (frames_to_process:{effect}). */
+static void reap_dead(worker *w, redisContext *c) {
+	ooblex_redis_scan(c, OOBLEX_KEY_PROCESSING_PREFIX "*", OOBLEX_FLEET_MAX_PROCESSING_LISTS, reap_page, w);
+}
+
+/* The liveness thread: its own connection, so a slow frame never lets the
+ * liveness key lapse. Also writes the metrics file once a second, Redis or
+ * not. */
+static void *liveness_thread(void *arg) {
+	worker *w = arg;
+	redisContext *c = NULL;
+	unsigned tick = 0;
+	const unsigned per_second = 1000 / OOBLEX_ALIVE_REFRESH_MS;
+	int metrics_failed = 0;
+	while(!atomic_load(&w->liveness_stop)) {
+		if(c == NULL) {
+			char err[256];
+			c = ooblex_redis_connect(&w->opt.redis, 1000, err, sizeof(err));
+		}
+		if(c != NULL) {
+			uint64_t before = ooblex_now_us();
+			redisReply *r = redisCommand(c, "SET %s 1 PX %d", w->alive_key, OOBLEX_ALIVE_TTL_MS);
+			if(r != NULL && r->type == REDIS_REPLY_STATUS)
+				atomic_store(&w->alive_until_us, before + OOBLEX_ALIVE_TTL_MS * 1000ULL);
+			if(r == NULL) {
+				redisFree(c);
+				c = NULL;
+			} else {
+				freeReplyObject(r);
+				if(tick % per_second == 0)
+					heartbeat(w, c);
+				reap_dead(w, c);
+			}
+		}
+		if(tick % per_second == 0 && ooblex_metrics_write(w->metrics) < 0 && !metrics_failed) {
+			metrics_failed = 1;
+			worker_log("[%s] cannot write %s: %s (metrics are not exported)", w->opt.id,
+				ooblex_metrics_path(w->metrics), strerror(errno));
+		}
+		tick++;
+		struct timespec ts = { 0, OOBLEX_ALIVE_REFRESH_MS * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if(c != NULL) {
+		/* Leave at once rather than when the keys expire. */
+		redisReply *r = redisCommand(c, "DEL %s %s", w->alive_key, w->registry_key);
+		if(r != NULL)
+			freeReplyObject(r);
+		redisFree(c);
+	}
+	return NULL;
+}
+
+void worker_liveness_start(worker *w) {
+	snprintf(w->registry_key, sizeof(w->registry_key), OOBLEX_KEY_WORKER_PREFIX "%s", w->opt.id);
+	snprintf(w->alive_key, sizeof(w->alive_key), OOBLEX_KEY_ALIVE_PREFIX "%s", w->opt.id);
+	w->liveness_running = pthread_create(&w->liveness, NULL, liveness_thread, w) == 0;
+}
+
+void worker_liveness_stop(worker *w) {
+	if(!w->liveness_running)
+		return;
+	atomic_store(&w->liveness_stop, 1);
+	pthread_join(w->liveness, NULL);
+	w->liveness_running = 0;
+}

@@ -1,0 +1,377 @@
+/*
+ * worker_loop.c - take, process and deliver frames, one queue per thread
+ * (see worker_loop.h).
+ */
+#include "worker_loop.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ooblex_scripts.h"
+#include "ooblex_wire.h"
+#include "ooblex_wire_check.h"
+#include "worker_liveness.h"
+
+static int stop_was_requested(void *user) {
+	(void)user;
+	return worker_stop_requested;
+}
+
+static void report_connect(void *user, const char *err, int after_outage) {
+	const queue_loop *q = user;
+	if(q->index != 0)
+		return;
+	if(err != NULL)
+		worker_log("[%s] waiting for Redis: %s (retrying with backoff)", q->w->opt.id, err);
+	else
+	{
+		char where[400];
+		worker_log("[%s] connected to Redis at %s%s", q->w->opt.id,
+			ooblex_redis_config_describe(&q->w->opt.redis, where, sizeof(where)),
+			after_outage ? " (back after an outage)" : "");
+	}
+}
+
+static int ensure(uint8_t **buf, size_t *cap, size_t need) {
+	if(need <= *cap)
+		return 0;
+	uint8_t *n = realloc(*buf, need);
+	if(n == NULL)
+		return -1;
+	*buf = n;
+	*cap = need;
+	return 0;
+}
+
+/* The largest picture a worker processes: 4K UHD. The plugin downscales to
+ * its max_width x max_height (1280x720 by default) before queueing, so only
+ * a hostile writer to Redis sends more. */
+#define OOBLEX_WORKER_MAX_PIXELS (3840u * 2160u)
+
+static void count_error(worker *w, ooblex_error_reason reason) {
+	atomic_fetch_add(reason == OOBLEX_ERR_MALFORMED ? &w->garbage : reason == OOBLEX_ERR_STALE ? &w->stale :
+		&w->failed, 1);
+	ooblex_metrics_error(w->metrics, reason);
+}
+
+/* The message telling the client a frame could not be processed: the
+ * frame's header as a result would carry it, kind ERROR, the code and
+ * reason as payload (ooblex_wire.h). It completes like a result, so the
+ * plugin's reorder buffer resolves the frame's seq instead of waiting. */
+static int error_result(queue_loop *q, ooblex_frame_header *h, uint64_t start, ooblex_frame_error code,
+		const char *reason, const uint8_t **result, size_t *result_len) {
+	uint8_t body[2 + OOBLEX_ERROR_TEXT_MAX];
+	h->kind = OOBLEX_KIND_ERROR;
+	h->pixfmt = OOBLEX_PIXFMT_NONE;
+	h->meta[0] = '\0';
+	h->payload_len = (uint32_t)ooblex_wire_error_payload((uint16_t)code, reason, body);
+	h->worker_start_us = start;
+	h->worker_end_us = ooblex_now_us();
+	snprintf(h->worker, sizeof(h->worker), "%s", q->w->opt.id);
+	/* Signed like a result: with a fleet secret set, the plugin takes
+	 * nothing else (a forged error would otherwise skip genuine frames). */
+	h->has_mac = q->w->opt.secret_len > 0;
+	memset(h->mac, 0, sizeof(h->mac));
+	size_t hlen = ooblex_wire_header_len(h);
+	if(ensure(&q->out, &q->out_cap, hlen + h->payload_len) < 0)
+		return -1;
+	ooblex_wire_write_header(h, q->out);
+	memcpy(q->out + hlen, body, h->payload_len);
+	if(h->has_mac)
+		ooblex_auth_sign(q->w->opt.secret, (size_t)q->w->opt.secret_len, q->out, hlen + h->payload_len);
+	*result = q->out;
+	*result_len = hlen + h->payload_len;
+	return 0;
+}
+
+static ooblex_frame_error frame_error_of(int fx_kind) {
+	switch(fx_kind) {
+		case OOBLEX_FX_ERR_UNKNOWN: return OOBLEX_FRAME_ERR_UNKNOWN_EFFECT;
+		case OOBLEX_FX_ERR_REFUSED: return OOBLEX_FRAME_ERR_REFUSED;
+		default: return OOBLEX_FRAME_ERR_FAILED;
+	}
+}
+
+/* Processes one message; fills result, result_len and the key to push to
+ * with the processed frame, or with an error result when the frame was
+ * addressable but could not be processed (unknown effect, refused graph,
+ * failed effect, undecodable pixels, over the time budget). Returns 0 for
+ * "push it", 1 for "skip quietly" (stale), -1 for nothing to push
+ * (malformed: no client to tell; out of memory). */
+static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLEX_KEY_MAX],
+		const uint8_t **result, size_t *result_len) {
+	worker *w = q->w;
+	ooblex_frame_header h;
+	const uint8_t *payload = NULL;
+	const char *refused = ooblex_wire_accept_frame(msg, len, &h, &payload);
+	if(refused != NULL) {
+		count_error(w, OOBLEX_ERR_MALFORMED);
+		worker_log("[%s] skipping a malformed message (%zu bytes): %s", w->opt.id, len, refused);
+		return -1;
+	}
+	uint64_t start = ooblex_now_us();
+	if(h.deadline_us != 0 && start > h.deadline_us) {
+		count_error(w, OOBLEX_ERR_STALE);
+		return 1;
+	}
+	char client_hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
+	ooblex_client_id_to_hex(h.client_id, client_hex);
+	ooblex_key_processed(key, client_hex);
+	char err[256];
+	/* Sizes before use: a JPEG of a few hundred bytes can claim 8192x8192
+	 * (its own header agreeing), and the buffers below are sized from it. */
+	if((uint64_t)h.width * h.height > OOBLEX_WORKER_MAX_PIXELS) {
+		count_error(w, OOBLEX_ERR_MALFORMED);
+		snprintf(err, sizeof(err), "a %ux%u frame is over this worker's limit of %u pixels (3840x2160)", h.width,
+			h.height, (unsigned)OOBLEX_WORKER_MAX_PIXELS);
+		worker_log("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
+		return error_result(q, &h, start, OOBLEX_FRAME_ERR_BAD_FRAME, err, result, result_len);
+	}
+	/* Every transport format ends up as I420 or RGB24 for the effect graph. */
+	const uint8_t *in = payload;
+	int in_fmt = h.pixfmt;
+	if(h.pixfmt == OOBLEX_PIXFMT_JPEG) {
+		if(ensure(&q->decoded, &q->decoded_cap, (size_t)h.width * h.height * 3) < 0)
+			return -1;
+		if(ooblex_jpeg_decode(q->jpeg, payload, h.payload_len, h.width, h.height, q->decoded, &in_fmt,
+				err, sizeof(err)) < 0) {
+			count_error(w, OOBLEX_ERR_MALFORMED);
+			worker_log("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
+			return error_result(q, &h, start, OOBLEX_FRAME_ERR_BAD_FRAME, err, result, result_len);
+		}
+		in = q->decoded;
+	}
+	if(ensure(&q->pixels, &q->pixels_cap, ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height)) < 0)
+		return -1;
+	if(ooblex_effects_apply(q->fx, h.effect, in_fmt, in, h.width, h.height, q->pixels, err, sizeof(err)) < 0) {
+		count_error(w, OOBLEX_ERR_FAILED);
+		worker_log("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
+		return error_result(q, &h, start, frame_error_of(ooblex_effects_error_kind(q->fx)), err, result, result_len);
+	}
+	/* The budget counts the real work (decode, effect, encode), not the
+	 * test-only --delay-ms. */
+	uint64_t worked_us = ooblex_now_us() - start;
+	if(w->opt.delay_ms > 0) {
+		struct timespec ts = { w->opt.delay_ms / 1000, (w->opt.delay_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	const uint8_t *body = q->pixels;
+	size_t body_len = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height);
+	uint8_t fmt = OOBLEX_PIXFMT_I420;
+	if(h.reply_pixfmt != OOBLEX_PIXFMT_I420) {
+		uint64_t t0 = ooblex_now_us();
+		if(ooblex_jpeg_encode_i420(q->jpeg, q->pixels, h.width, h.height, h.jpeg_quality,
+				&body, &body_len, err, sizeof(err)) < 0) {
+			count_error(w, OOBLEX_ERR_FAILED);
+			worker_log("[%s] frame %llu: %s", w->opt.id, (unsigned long long)h.frame_id, err);
+			return error_result(q, &h, start, OOBLEX_FRAME_ERR_FAILED, err, result, result_len);
+		}
+		worked_us += ooblex_now_us() - t0;
+		fmt = OOBLEX_PIXFMT_JPEG;
+	}
+	if(w->opt.frame_budget_ms > 0 && worked_us > (uint64_t)w->opt.frame_budget_ms * 1000u) {
+		count_error(w, OOBLEX_ERR_OVER_BUDGET);
+		snprintf(err, sizeof(err), "over budget: took %.1f ms (budget %ld ms) for %ux%u",
+			worked_us / 1000.0, w->opt.frame_budget_ms, h.width, h.height);
+		worker_log("[%s] frame %llu (client %.8s, %s): %s; not delivered", w->opt.id, (unsigned long long)h.frame_id,
+			client_hex, h.effect[0] ? h.effect : "none", err);
+		return error_result(q, &h, start, OOBLEX_FRAME_ERR_OVER_BUDGET, err, result, result_len);
+	}
+	h.kind = OOBLEX_KIND_RESULT;
+	const char *meta = ooblex_effects_metadata(q->fx);
+	if(strlen(meta) <= OOBLEX_META_MAX)
+		snprintf(h.meta, sizeof(h.meta), "%s", meta);
+	h.pixfmt = fmt;
+	h.payload_len = (uint32_t)body_len;
+	h.worker_start_us = start;
+	snprintf(h.worker, sizeof(h.worker), "%s", w->opt.id);
+	h.worker_end_us = ooblex_now_us();
+	h.has_mac = w->opt.secret_len > 0;
+	memset(h.mac, 0, sizeof(h.mac));
+	size_t hlen = ooblex_wire_header_len(&h);
+	if(ensure(&q->out, &q->out_cap, hlen + body_len) < 0)
+		return -1;
+	ooblex_wire_write_header(&h, q->out);
+	memcpy(q->out + hlen, body, body_len);
+	if(h.has_mac)
+		ooblex_auth_sign(w->opt.secret, (size_t)w->opt.secret_len, q->out, hlen + body_len);
+	*result = q->out;
+	*result_len = hlen + body_len;
+	atomic_fetch_add(&w->processed, 1);
+	ooblex_metrics_frame(w->metrics, h.effect, (h.worker_end_us - start) / 1e6);
+	worker_log("Processing frame %llu... (client %.8s, %s, %ux%u, %.1f ms) [%s]",
+		(unsigned long long)h.frame_id, client_hex, h.effect[0] ? h.effect : "none",
+		h.width, h.height, (h.worker_end_us - start) / 1000.0, w->opt.id);
+	return 0;
+}
+
+static int keep_going(worker *w) {
+	return !worker_stop_requested && (w->opt.max_frames == 0 || (long)atomic_load(&w->processed) < w->opt.max_frames);
+}
+
+/* Processes a batch taken into the processing list and completes it with
+ * ooblex_script_complete: the results go out only if no reaper took the
+ * frames back meanwhile (then they are dropped: never delivered twice). */
+static void complete_batch(queue_loop *q, redisReply **batch, int nb) {
+	worker *w = q->w;
+	/* EVAL script numkeys processing stale results... nb ttl stale payloads...
+	 * Argument vectors point into the batch's results, copied because the
+	 * result buffer is reused frame to frame. */
+	int max_args = 4 + 2 + 3 + 2 * nb;
+	const char **argv = calloc((size_t)max_args, sizeof(*argv));
+	size_t *argvlen = calloc((size_t)max_args, sizeof(*argvlen));
+	char (*keys)[OOBLEX_KEY_MAX] = calloc((size_t)nb, sizeof(*keys));
+	uint8_t **payloads = calloc((size_t)nb, sizeof(*payloads));
+	size_t *payload_lens = calloc((size_t)nb, sizeof(*payload_lens));
+	int n_results = 0, stale = 0;
+	for(int i = 0; argv && argvlen && keys && payloads && payload_lens && i < nb; i++) {
+		const uint8_t *res = NULL;
+		size_t res_len = 0;
+		int rc = process(q, (const uint8_t *)batch[i]->str, batch[i]->len, keys[n_results], &res, &res_len);
+		if(rc == 0 && (payloads[n_results] = malloc(res_len)) != NULL) {
+			memcpy(payloads[n_results], res, res_len);
+			payload_lens[n_results++] = res_len;
+		} else if(rc == 1) {
+			stale++;
+		}
+	}
+	if(argv == NULL || argvlen == NULL || keys == NULL || payloads == NULL || payload_lens == NULL) {
+		worker_log("[%s] out of memory completing a batch; the frames stay for the reaper", w->opt.id);
+	} else {
+		char numkeys[16], count[16], ttl[16], stale_s[16];
+		snprintf(numkeys, sizeof(numkeys), "%d", 2 + n_results);
+		snprintf(count, sizeof(count), "%d", nb);
+		snprintf(ttl, sizeof(ttl), "%d", OOBLEX_PROCESSED_TTL_S);
+		snprintf(stale_s, sizeof(stale_s), "%d", stale);
+		int argc = 0;
+		argv[argc++] = "EVAL";
+		argv[argc++] = ooblex_script_complete;
+		argv[argc++] = numkeys;
+		argv[argc++] = q->processing_key;
+		argv[argc++] = OOBLEX_KEY_DROPPED_STALE;
+		for(int i = 0; i < n_results; i++)
+			argv[argc++] = keys[i];
+		argv[argc++] = count;
+		argv[argc++] = ttl;
+		argv[argc++] = stale_s;
+		for(int i = 0; i < n_results; i++) {
+			argvlen[argc] = payload_lens[i];
+			argv[argc++] = (const char *)payloads[i];
+		}
+		for(int i = 0; i < argc; i++)
+			if(argvlen[i] == 0)
+				argvlen[i] = strlen(argv[i]);
+		redisReply *r = redisCommandArgv(q->c, argc, argv, argvlen);
+		if(r == NULL) {
+			if(q->index == 0)
+				worker_log("[%s] lost the Redis connection while completing frames (%s)", w->opt.id, q->c->errstr);
+		} else if(r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+			worker_log("[%s] %d frame(s) were taken back by a reaper while being processed; their results are dropped",
+				w->opt.id, nb);
+		} else if(r->type == REDIS_REPLY_ERROR) {
+			worker_log("[%s] completing frames failed: %s", w->opt.id, r->str);
+		}
+		if(r != NULL)
+			freeReplyObject(r);
+	}
+	for(int i = 0; payloads && i < n_results; i++)
+		free(payloads[i]);
+	free(payloads);
+	free(payload_lens);
+	free(keys);
+	free(argvlen);
+	free(argv);
+}
+
+/* Waits until the liveness key has a safe margin left (at start, and after
+ * an outage, until the liveness thread has set it). 0 when asked to stop. */
+static int wait_alive(worker *w) {
+	const uint64_t margin = OOBLEX_ALIVE_TTL_MS * 1000ULL / 2;
+	while(keep_going(w)) {
+		if(atomic_load(&w->alive_until_us) > ooblex_now_us() + margin)
+			return 1;
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* One queue's loop: take a batch (BLMOVE, then up to batch_size-1 more
+ * without waiting), process it, complete it; reconnect when Redis goes. */
+void *worker_loop_run(void *arg) {
+	queue_loop *q = arg;
+	worker *w = q->w;
+	int outage_logged = 0;
+	while(keep_going(w)) {
+		if(q->c == NULL) {
+			q->c = ooblex_redis_connect_retry(&w->opt.redis, 0, &outage_logged, stop_was_requested, report_connect, q);
+			if(q->c == NULL)
+				break;
+			/* Frames this id held before a restart go back to the queue. */
+			worker_reap(w, q->c, q->processing_key, "ooblex:no-such-key", q->queue);
+		}
+		if(!wait_alive(w))
+			break;
+		/* Atomically into our processing list: if we die now, a reaper finds
+		 * the frame there. A half-second timeout keeps SIGTERM responsive
+		 * (every queue thread notices within it). */
+		redisReply *r = redisCommand(q->c, "BLMOVE %s %s RIGHT LEFT 0.5", q->queue, q->processing_key);
+		if(r == NULL) {
+			if(q->index == 0)
+				worker_log("[%s] lost the Redis connection (%s); reconnecting", w->opt.id, q->c->errstr);
+			outage_logged = 1;
+			redisFree(q->c);
+			q->c = NULL;
+			continue;
+		}
+		if(r->type == REDIS_REPLY_STRING) {
+			redisReply *batch[OOBLEX_MAX_BATCH] = { r };
+			int nb = 1;
+			for(long i = 1; i < w->opt.batch_size; i++)
+				redisAppendCommand(q->c, "LMOVE %s %s RIGHT LEFT", q->queue, q->processing_key);
+			for(long i = 1; i < w->opt.batch_size; i++) {
+				redisReply *more = NULL;
+				if(redisGetReply(q->c, (void **)&more) != REDIS_OK)
+					break;
+				if(more->type == REDIS_REPLY_STRING)
+					batch[nb++] = more;
+				else
+					freeReplyObject(more);
+			}
+			if(q->c->err == 0)
+				complete_batch(q, batch, nb);
+			for(int i = 1; i < nb; i++)
+				freeReplyObject(batch[i]);
+			if(q->c->err) {
+				redisFree(q->c);
+				q->c = NULL;
+				outage_logged = 1;
+			}
+		} else if(r->type == REDIS_REPLY_ERROR) {
+			worker_log("[%s] Redis error on %s: %s", w->opt.id, q->queue, r->str);
+			sleep(1);
+		}
+		freeReplyObject(r);
+	}
+	if(q->c != NULL) {
+		redisFree(q->c);
+		q->c = NULL;
+	}
+	return NULL;
+}
+
+int worker_loop_prepare(queue_loop *q) {
+	q->fx = ooblex_effects_new();
+	q->jpeg = ooblex_jpeg_new(OOBLEX_JPEG_ENCODER | OOBLEX_JPEG_DECODER | OOBLEX_JPEG_FAST);
+	return q->fx != NULL && q->jpeg != NULL ? 0 : -1;
+}
+
+void worker_loop_free(queue_loop *q) {
+	ooblex_effects_free(q->fx);
+	ooblex_jpeg_free(q->jpeg);
+	free(q->pixels);
+	free(q->decoded);
+	free(q->out);
+}
