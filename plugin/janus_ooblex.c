@@ -62,9 +62,7 @@
 #include "sdp-utils.h"
 #include "utils.h"
 
-#include "dc_chunker.h"
-#include "dc_message.h"
-#include "dc_window.h"
+#include "egress.h"
 #include "ingest.h"
 #include "effect_grammar.h"
 #include "ooblex_codec.h"
@@ -73,11 +71,9 @@
 #include "ooblex_wire.h"
 #include "producer.h"
 #include "results.h"
-#include "reorder.h"
 #include "result_gate.h"
 #include "stage_stats.h"
 #include "plugin_metrics.h"
-#include "video_output.h"
 
 /* Plugin information */
 #define JANUS_OOBLEX_VERSION			1
@@ -176,11 +172,7 @@ janus_plugin *create(void) {
 	return &janus_ooblex_plugin;
 }
 
-/* Where processed frames go: the data channel (JPEG + metadata), an
- * outgoing video track, or both. */
-#define OOBLEX_OUTPUT_DATACHANNEL 1u
-#define OOBLEX_OUTPUT_VIDEO 2u
-
+/* Where processed frames go (OOBLEX_OUTPUT_*, egress.h), by name. */
 static unsigned janus_ooblex_output_from_name(const char *name) {
 	if(name == NULL)
 		return 0;
@@ -239,7 +231,7 @@ static GAsyncQueue *messages = NULL;
 static ooblex_producer *producer = NULL;
 static ooblex_reader *reader = NULL;
 static ooblex_plugin_metrics *metrics = NULL;
-static ooblex_result_gate *result_gate = NULL;	/* used by the reader thread only */
+static ooblex_result_gate *result_gate = NULL;	/* every session's egress shares it: the reader thread only */
 static GThread *metrics_thread = NULL;
 static GMutex metrics_wake_lock;
 static GCond metrics_wake;
@@ -254,7 +246,7 @@ static atomic_int live_ingests;
 typedef struct janus_ooblex_session {
 	janus_plugin_session *handle;
 	janus_mutex mutex;	/* guards ingest, started, effect, frame_skip, client id, codec, video_pt,
-				 * can_send_video; taken before return_mutex (lock order at sessions_mutex) */
+				 * can_send_video (lock order at sessions_mutex) */
 	ooblex_ingest *ingest;
 	ooblex_ingest_stats ingest_stats;
 	gboolean started;
@@ -265,37 +257,15 @@ typedef struct janus_ooblex_session {
 	char result_key[OOBLEX_KEY_MAX];
 	ooblex_codec codec;
 	int video_pt;
-	/* Return path: used by the Redis reader thread. */
-	janus_mutex return_mutex;	/* guards reorder and stages; innermost of the plugin's locks */
-	ooblex_reorder *reorder;
-	ooblex_stage_stats stages;
-	atomic_uint_fast32_t resolved_seq;	/* for the ingest's in-flight count */
-	atomic_uint_fast32_t queued_seq;	/* the ingest's last queued: results above it were never asked for */
-	/* Results refused by the gate, by verdict; each verdict is logged once per run. */
-	atomic_uint_fast64_t results_refused[OOBLEX_RESULT_VERDICTS];
-	volatile gint refused_logged;
-	atomic_uint_fast64_t frames_queued, frames_dropped_queue, results_received,
-		frames_sent, chunks_sent, frames_dropped_channel;
-	atomic_uint_fast64_t results_error;	/* error results from workers */
-	atomic_uint_fast64_t errors_resolved;	/* of them, released by the reorder buffer as skips */
-	uint64_t error_event_us[OOBLEX_FRAME_ERR_MAX + 1];	/* the last event per reason, under return_mutex */
-	ooblex_counter_tracker metrics_seen;	/* under return_mutex */
-	/* Output, under return_mutex: flags, the video track's encoder thread,
-	 * and the data channel's backpressure state (frames sent since the SCTP
-	 * stack last reported its queue drained, and the newest frame waiting). */
-	unsigned output;
 	gboolean can_send_video;	/* the browser's offer receives video; set by the SDP answer, under mutex */
-	ooblex_video_output *vout;
-	/* What is on its way to the page (dc_window.h). Acks from the page
-	 * (ooblex.js sends {"ack": frame_id} as each frame is reassembled) also
-	 * see a backlog inside the browser, which SCTP cannot; once a page acks
-	 * validly, its acks decide. */
-	ooblex_dc_window dc_window;
-	uint64_t dc_last_dry_us;	/* the last drain or ack: proof the channel moves */
-	atomic_uint_fast64_t dc_bad_acks;	/* malformed, never sent, or already acked */
-	struct held_result *dc_pending;
-	atomic_uint_fast64_t frames_dropped_backpressure, data_ready_events, video_frames_pushed;
-	volatile gint dc_ready;
+	/* The return path (egress.h): results in, frames to the page out, from
+	 * the Redis reader thread and Janus' data channel and RTCP callbacks.
+	 * Lives as long as the session; its lock is innermost (see below). */
+	ooblex_egress *egress;
+	volatile gint refused_logged;	/* each refusal verdict is logged once per run */
+	atomic_uint_fast64_t frames_queued, frames_dropped_queue;
+	janus_mutex metrics_mutex;	/* serialises metrics_take (metrics_seen) with a restart */
+	ooblex_counter_tracker metrics_seen;	/* under metrics_mutex */
 	volatile gint hangingup;
 	volatile gint destroyed;
 	janus_refcount ref;
@@ -303,12 +273,14 @@ typedef struct janus_ooblex_session {
 
 static GHashTable *sessions;	/* janus_plugin_session * -> session */
 static GHashTable *clients;	/* client id hex -> session (no reference of its own) */
-/* Lock order: sessions_mutex, then a session's mutex, then its return_mutex.
- * Each is taken alone or inside those before it, never the other way round.
- * Two pairs nest: sessions_mutex > return_mutex (the metrics thread and
- * destroy_session, taking a session's counts into the totals) and
- * mutex > return_mutex (start and configure set the output); sessions_mutex
- * and a session's mutex are never held together. Who takes which:
+/* Lock order: sessions_mutex, then a session's mutex, then its metrics_mutex,
+ * then its egress's lock (egress.h). Each is taken alone or inside those
+ * before it, never the other way round. Pairs that nest: sessions_mutex >
+ * metrics_mutex (the metrics thread and destroy_session, taking a session's
+ * counts into the totals), mutex > metrics_mutex (start: the last run's
+ * counts, then the restart), mutex > the egress lock (start and configure set
+ * the output) and metrics_mutex > the egress lock (the reorder counters);
+ * sessions_mutex and a session's mutex are never held together. Who takes which:
  * - sessions_mutex (the sessions and clients tables): every callback that
  *   looks a session up (create/destroy/query_session, handle_message,
  *   setup_media, hangup_media), the handler thread, the reader thread
@@ -317,17 +289,21 @@ static GHashTable *clients;	/* client id hex -> session (no reference of its own
  * - session->mutex: the handler thread (start, configure, stop), Janus' media
  *   thread (incoming_rtp; hangup_media through stop_processing), stats and
  *   query_session, destroy_session (through stop_processing).
- * - session->return_mutex: the reader thread (results, ticks), Janus' media
- *   thread (incoming_data's acks, data_ready, incoming_rtcp), the metrics
- *   thread, stats, the handler thread. Nothing of ours is locked under it and
- *   nothing there waits: relay_data only queues on the handle's loop, and the
- *   video output's push, keyframe and REMB calls take only its own lock.
+ * - session->metrics_mutex: the metrics thread, destroy_session, start.
+ * - the egress lock, inside egress.c: the reader thread (results, ticks),
+ *   Janus' media thread (incoming_data's acks, data_ready, incoming_rtcp),
+ *   stats, and the three above through the egress. Nothing of ours is locked
+ *   under it and nothing there waits: of the host callbacks only
+ *   send_data (relay_data only queues on the handle's loop) and delivered
+ *   (the histograms, lock-free) run under it, and the video output's push,
+ *   keyframe and REMB calls take only its own lock.
  * The ingest and video output threads take none of them (their callbacks
  * reach Janus or the producer directly), so the one wait under a lock,
  * set_output joining a video output thread under session->mutex (a frame's
- * encode at most), cannot deadlock. push_event, notify_event and close_pc are
- * called with none held. metrics_wake_lock is the metrics thread's sleep
- * only, never held with these. */
+ * encode at most), cannot deadlock. push_event (a worker's error, told by
+ * the egress with its lock released), notify_event and close_pc are called
+ * with none held. metrics_wake_lock is the metrics thread's sleep only,
+ * never held with these. */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
 
 static void janus_ooblex_session_destroy(janus_ooblex_session *session) {
@@ -339,9 +315,9 @@ static void janus_ooblex_session_free(const janus_refcount *session_ref) {
 	janus_ooblex_session *session = janus_refcount_containerof(session_ref, janus_ooblex_session, ref);
 	/* This session can be destroyed, free all the resources */
 	janus_refcount_decrease(&session->handle->ref);
-	ooblex_reorder_free(session->reorder);
+	ooblex_egress_free(session->egress);
 	janus_mutex_destroy(&session->mutex);
-	janus_mutex_destroy(&session->return_mutex);
+	janus_mutex_destroy(&session->metrics_mutex);
 	g_free(session);
 }
 
@@ -561,23 +537,11 @@ static void janus_ooblex_load_settings(const char *config_path) {
 
 /* ------------------------------------------------------------ return path */
 
-/* A result waiting in the reorder buffer. */
-typedef struct held_result {
-	uint8_t *msg;
-	size_t len;
-	ooblex_frame_header h;
-	const uint8_t *payload;
-	uint64_t received_us;
-	gboolean counted;	/* already counted as sent (by another output) */
-} held_result;
+/* The return path is the egress's (egress.h); these are its host callbacks. */
 
-static void held_result_free(void *p) {
-	held_result *r = p;
-	g_free(r->msg);
-	g_free(r);
-}
-
-static int janus_ooblex_send_chunk(const uint8_t *msg, size_t len, void *user) {
+/* One data channel message to the page. Called under the egress lock:
+ * relay_data only queues. */
+static int janus_ooblex_send_data(const uint8_t *msg, size_t len, void *user) {
 	janus_ooblex_session *session = user;
 	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->handle->stopped))
 		return -1;
@@ -589,193 +553,34 @@ static int janus_ooblex_send_chunk(const uint8_t *msg, size_t len, void *user) {
 		.length = (uint16_t)len,
 	};
 	gateway->relay_data(session->handle, &data);
-	atomic_fetch_add(&session->chunks_sent, 1);
 	return 0;
 }
 
-/* Sends one processed frame on the data channel: JSON metadata, then the
- * JPEG, in chunks, all at once (a frame is never sent in part). Returns the
- * time it was sent, or 0 if it was not. Caller holds return_mutex. */
-static uint64_t janus_ooblex_dc_send(janus_ooblex_session *session, held_result *r) {
-	uint64_t sent_us = ooblex_now_us();
-	json_t *meta = json_pack("{sIsisssssisis{sIsIsIsIsIsI}}",
-		"frame_id", (json_int_t)r->h.frame_id,
-		"seq", (int)r->h.seq,
-		"effect", r->h.effect,
-		"worker", r->h.worker,
-		"width", (int)r->h.width,
-		"height", (int)r->h.height,
-		"t",
-			"capture", (json_int_t)r->h.capture_us,
-			"queued", (json_int_t)r->h.queued_us,
-			"worker_start", (json_int_t)r->h.worker_start_us,
-			"worker_end", (json_int_t)r->h.worker_end_us,
-			"returned", (json_int_t)r->received_us,
-			"sent", (json_int_t)sent_us);
-	if(r->h.meta[0] != '\0') {
-		/* What the worker found (face boxes...), passed on if it is JSON. */
-		json_t *found = json_loads(r->h.meta, JSON_REJECT_DUPLICATES, NULL);
-		if(json_is_object(found))
-			json_object_set_new(meta, "detections", found);
-		else
-			json_decref(found);
-	}
-	char *text = json_dumps(meta, JSON_COMPACT);
-	json_decref(meta);
-	if(text == NULL)
-		return 0;
-	int n = ooblex_chunk_frame(r->h.frame_id, (const uint8_t *)text, strlen(text), r->payload,
-		r->h.payload_len, OOBLEX_CHUNK_MAX, janus_ooblex_send_chunk, session);
-	free(text);
-	if(n < 0) {
-		atomic_fetch_add(&session->frames_dropped_channel, 1);
-		return 0;
-	}
-	ooblex_dc_window_sent(&session->dc_window, r->h.frame_id);
-	return sent_us;
-}
-
-/* Frames on their way to the page. Caller holds return_mutex. */
-static unsigned janus_ooblex_dc_in_flight(janus_ooblex_session *session) {
-	return ooblex_dc_window_in_flight(&session->dc_window);
-}
-
-/* A frame reached the browser (or its way there): counted, and timed. */
-static void janus_ooblex_count_sent(janus_ooblex_session *session, held_result *r, uint64_t sent_us) {
-	r->counted = TRUE;
-	atomic_fetch_add(&session->frames_sent, 1);
-	ooblex_stage_stats_add(&session->stages, r->h.capture_us, r->h.queued_us, r->h.worker_start_us,
-		r->h.worker_end_us, r->received_us, sent_us);
-	ooblex_plugin_metrics_observe(metrics, r->h.capture_us, r->h.queued_us, r->h.worker_start_us,
-		r->h.worker_end_us, r->received_us, sent_us);
-}
-
-/* Drops the frame waiting for the data channel to drain; it counts as
- * dropped by backpressure unless another output (video) took it. Caller
- * holds return_mutex. */
-static void janus_ooblex_drop_pending(janus_ooblex_session *session) {
-	held_result *r = session->dc_pending;
-	if(r == NULL)
+/* Sends a video output thread's packets on the session's video m-line. */
+static void janus_ooblex_send_rtp(const uint8_t *packet, size_t len, void *user) {
+	janus_ooblex_session *session = user;
+	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->handle->stopped))
 		return;
-	if(!r->counted)
-		atomic_fetch_add(&session->frames_dropped_backpressure, 1);
-	held_result_free(r);
-	session->dc_pending = NULL;
+	janus_plugin_rtp rtp = { .mindex = -1, .video = TRUE, .buffer = (char *)packet, .length = (uint16_t)len };
+	janus_plugin_rtp_extensions_reset(&rtp.extensions);
+	gateway->relay_rtp(session->handle, &rtp);
 }
 
-/* Sends the frame that waited for the channel to move, if any. Caller holds
- * return_mutex. */
-static void janus_ooblex_dc_send_pending(janus_ooblex_session *session) {
-	held_result *pending = session->dc_pending;
-	session->dc_pending = NULL;
-	if(pending == NULL)
-		return;
-	uint64_t t = (session->output & OOBLEX_OUTPUT_DATACHANNEL) ? janus_ooblex_dc_send(session, pending) : 0;
-	if(t != 0 && !pending->counted)
-		janus_ooblex_count_sent(session, pending, t);
-	else if(t == 0 && !pending->counted)
-		atomic_fetch_add(&session->frames_dropped_backpressure, 1);
-	held_result_free(pending);
-}
-
-/* How long a backed-up data channel may stay silent before we assume its
- * "drained" notification was missed and send again. */
-#define DC_DRY_FALLBACK_US (1000 * 1000)
-
-/* Delivers one processed frame, in order, to the session's outputs.
- * Returns TRUE if it kept r (waiting for the data channel to drain), FALSE
- * if the caller frees it. Caller holds return_mutex. */
-static gboolean janus_ooblex_deliver(janus_ooblex_session *session, held_result *r) {
-	uint64_t now = ooblex_now_us(), sent_us = 0;
-	if(session->output & OOBLEX_OUTPUT_VIDEO) {
-		if(session->vout != NULL && r->h.pixfmt == OOBLEX_PIXFMT_JPEG) {
-			ooblex_video_output_push(session->vout, r->payload, r->h.payload_len, r->h.width, r->h.height,
-				r->h.capture_us, atomic_load(&session->ingest_stats.full_range));
-			atomic_fetch_add(&session->video_frames_pushed, 1);
-			sent_us = now;
-		}
-	}
-	if(session->output & OOBLEX_OUTPUT_DATACHANNEL) {
-		if(!g_atomic_int_get(&session->dc_ready)) {
-			/* Messages sent before the SCTP association is up are lost anyway. */
-			atomic_fetch_add(&session->frames_dropped_channel, 1);
-		} else if(janus_ooblex_dc_in_flight(session) >= settings.dc_max_unacked_frames &&
-				now - session->dc_last_dry_us < DC_DRY_FALLBACK_US) {
-			/* The browser's link is backed up: keep only the newest frame
-			 * for when it drains (data_ready); an older one waiting is dropped
-			 * whole. */
-			janus_ooblex_drop_pending(session);
-			session->dc_pending = r;
-			if(sent_us)
-				janus_ooblex_count_sent(session, r, sent_us);
-			return TRUE;
-		} else {
-			if(janus_ooblex_dc_in_flight(session) >= settings.dc_max_unacked_frames) {
-				/* The fallback: no drain or ack for a second; assume it moved. */
-				ooblex_dc_window_assume_delivered(&session->dc_window);
-			}
-			uint64_t t = janus_ooblex_dc_send(session, r);
-			if(t != 0 && sent_us == 0)
-				sent_us = t;
-		}
-	}
-	if(sent_us != 0)
-		janus_ooblex_count_sent(session, r, sent_us);
-	return FALSE;
-}
-
-/* Delivers whatever the reorder buffer releases now. Caller holds return_mutex. */
-static void janus_ooblex_flush_ready(janus_ooblex_session *session, uint64_t now) {
-	if(session->reorder == NULL)
-		return;
-	uint32_t seq;
-	held_result *r;
-	while((r = ooblex_reorder_pop(session->reorder, now, &seq)) != NULL) {
-		/* An error result holds its frame's place only: a skip. */
-		if(r->h.kind == OOBLEX_KIND_ERROR) {
-			atomic_fetch_add(&session->errors_resolved, 1);
-			held_result_free(r);
-		} else if(!janus_ooblex_deliver(session, r)) {
-			held_result_free(r);
-		}
-	}
-	/* Everything before `next` is delivered or given up on: out of flight. */
-	atomic_store(&session->resolved_seq, ooblex_reorder_next(session->reorder) - 1);
-}
-
-/* A result the gate refused: counted by verdict, logged once per verdict
- * and run (whoever writes them could otherwise fill the log). */
-static void janus_ooblex_refuse_result(janus_ooblex_session *session, const char *key, size_t len,
-		ooblex_result_verdict v) {
-	atomic_fetch_add(&session->results_refused[v], 1);
-	gint bit = 1 << v, old = g_atomic_int_or(&session->refused_logged, bit);
-	if(!(old & bit))
-		JANUS_LOG(LOG_WARN, "[ooblex-%s] Refusing a result from %s (%zu bytes): %s (logged once; see results_refused)\n",
-			session->client_hex, key, len, ooblex_result_verdict_name(v));
-}
-
-/* Reader thread, return_mutex held: a worker could not process one of this
- * session's frames (unknown effect, refused graph, over its time budget...).
- * Not malformed: counted, and put through the reorder buffer as a skip so
- * that its seq is resolved at once (order and in-flight accounting stay
- * right). Returns whether to tell the page (at most once a second per
- * reason). Takes r. */
-static gboolean janus_ooblex_on_error_result(janus_ooblex_session *session, held_result *r, uint64_t now) {
-	atomic_fetch_add(&session->results_error, 1);
-	unsigned code = r->h.error_code <= OOBLEX_FRAME_ERR_MAX ? r->h.error_code : 0;
-	gboolean tell = session->error_event_us[code] == 0 || now - session->error_event_us[code] >= 1000000;
-	if(tell)
-		session->error_event_us[code] = now;
-	if(ooblex_reorder_put(session->reorder, r->h.seq, r, now) != OOBLEX_REORDER_ACCEPTED)
-		held_result_free(r);
-	return tell;
+/* A frame went to the page: into the latency histograms (lock-free).
+ * Called under the egress lock. */
+static void janus_ooblex_delivered(const ooblex_frame_header *h, const uint8_t *payload, uint64_t returned_us,
+		uint64_t sent_us, void *user) {
+	(void)payload;
+	(void)user;
+	ooblex_plugin_metrics_observe(metrics, h->capture_us, h->queued_us, h->worker_start_us, h->worker_end_us,
+		returned_us, sent_us);
 }
 
 /* Tells the page that a worker could not process frame seq. Not under any lock. */
-static void janus_ooblex_tell_error(janus_ooblex_session *session, uint32_t seq, unsigned code, const char *reason) {
+static void janus_ooblex_tell_error(uint32_t seq, unsigned code, const char *reason, void *user) {
+	janus_ooblex_session *session = user;
 	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->hangingup))
 		return;
-	code = code <= OOBLEX_FRAME_ERR_MAX ? code : 0;
 	JANUS_LOG(LOG_WARN, "[ooblex-%s] A worker could not process frame %u: %s (%s)\n", session->client_hex, seq,
 		reason, ooblex_frame_error_name(code));
 	json_t *event = json_object();
@@ -788,9 +593,17 @@ static void janus_ooblex_tell_error(janus_ooblex_session *session, uint32_t seq,
 	json_decref(event);
 }
 
-/* Reader thread: one processed frame popped from processed_frames:{id}.
- * Checked where it lies in the reader's buffer (result_gate.h) before any
- * copy; only a result for a frame in flight goes into the reorder buffer. */
+static const ooblex_egress_host janus_ooblex_egress_host = {
+	.send_data = janus_ooblex_send_data,
+	.send_rtp = janus_ooblex_send_rtp,
+	.delivered = janus_ooblex_delivered,
+	.worker_error = janus_ooblex_tell_error,
+};
+
+/* Reader thread: one processed frame popped from processed_frames:{id}, for
+ * the session that watches it; its egress checks it (before any copy) and
+ * takes it, or counts why not. A refusal is logged once per verdict and run
+ * (whoever writes them could otherwise fill the log). */
 static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
 	(void)user;
 	const char *hex = key + strlen(OOBLEX_KEY_PROCESSED_PREFIX);
@@ -801,53 +614,16 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 	janus_mutex_unlock(&sessions_mutex);
 	if(session == NULL)
 		return;	/* the client left; its list expires by itself */
-	ooblex_frame_header h;
-	const uint8_t *payload = NULL;
-	ooblex_result_verdict v = ooblex_result_gate_check(result_gate, session->client_id, msg, len, &h, &payload);
-	if(v != OOBLEX_RESULT_OK) {
-		janus_ooblex_refuse_result(session, key, len, v);
-		janus_refcount_decrease(&session->ref);
-		return;
-	}
-	uint64_t now = ooblex_now_us();
-	janus_mutex_lock(&session->return_mutex);
-	if(session->reorder == NULL || ooblex_result_seq_state(h.seq, ooblex_reorder_next(session->reorder),
-			(uint32_t)atomic_load(&session->queued_seq)) == OOBLEX_SEQ_NEVER_QUEUED) {
-		/* Never queued: taking it would move the reorder window (a
-		 * far-future seq makes every genuine result late). One already
-		 * resolved goes on, to be refused and counted as late. */
-		janus_mutex_unlock(&session->return_mutex);
-		janus_ooblex_refuse_result(session, key, len, OOBLEX_RESULT_UNEXPECTED);
-		janus_refcount_decrease(&session->ref);
-		return;
-	}
-	held_result *r = g_malloc0(sizeof(*r));
-	r->msg = g_memdup2(msg, len);
-	r->len = len;
-	r->h = h;
-	r->payload = r->msg + (payload - msg);
-	r->received_us = now;
-	gboolean tell_error = FALSE;
-	if(h.kind == OOBLEX_KIND_ERROR) {
-		tell_error = janus_ooblex_on_error_result(session, r, now);
-	} else {
-		atomic_fetch_add(&session->results_received, 1);
-		/* The round trip through Redis and a worker: what the adaptive wait
-		 * for missing frames follows. */
-		if(r->h.queued_us != 0 && now > r->h.queued_us)
-			ooblex_reorder_observe(session->reorder, now - r->h.queued_us);
-		if(ooblex_reorder_put(session->reorder, r->h.seq, r, now) != OOBLEX_REORDER_ACCEPTED)
-			held_result_free(r);
-	}
-	janus_ooblex_flush_ready(session, now);
-	janus_mutex_unlock(&session->return_mutex);
-	/* h, not r: the reorder buffer may have delivered and freed r. */
-	if(tell_error)
-		janus_ooblex_tell_error(session, h.seq, h.error_code, h.error);
+	ooblex_result_verdict v = ooblex_egress_on_result(session->egress, msg, len);
+	gint bit = 1 << v;
+	if(v != OOBLEX_RESULT_OK && !(g_atomic_int_or(&session->refused_logged, bit) & bit))
+		JANUS_LOG(LOG_WARN, "[ooblex-%s] Refusing a result from %s (%zu bytes): %s (logged once; see results_refused)\n",
+			session->client_hex, key, len, ooblex_result_verdict_name(v));
 	janus_refcount_decrease(&session->ref);
 }
 
-/* Reader thread, between results: gaps whose wait ran out are skipped. */
+/* Reader thread, between results: gaps whose wait ran out are skipped.
+ * References are taken under sessions_mutex, the work is done outside it. */
 static void janus_ooblex_on_tick(void *user) {
 	(void)user;
 	GList *list = NULL;
@@ -861,13 +637,9 @@ static void janus_ooblex_on_tick(void *user) {
 		list = g_list_prepend(list, session);
 	}
 	janus_mutex_unlock(&sessions_mutex);
-	uint64_t now = ooblex_now_us();
 	for(GList *l = list; l != NULL; l = l->next) {
 		janus_ooblex_session *session = l->data;
-		janus_mutex_lock(&session->return_mutex);
-		if(session->reorder != NULL && ooblex_reorder_held(session->reorder) > 0)
-			janus_ooblex_flush_ready(session, now);
-		janus_mutex_unlock(&session->return_mutex);
+		ooblex_egress_tick(session->egress);
 		janus_refcount_decrease(&session->ref);
 	}
 	g_list_free(list);
@@ -895,51 +667,6 @@ static void janus_ooblex_ingest_stopped(void *user) {
 	atomic_fetch_sub(&live_ingests, 1);
 }
 
-/* Sends a video output thread's packets on the session's video m-line. */
-static void janus_ooblex_send_rtp(const uint8_t *packet, size_t len, void *user) {
-	janus_ooblex_session *session = user;
-	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->handle->stopped))
-		return;
-	janus_plugin_rtp rtp = { .mindex = -1, .video = TRUE, .buffer = (char *)packet, .length = (uint16_t)len };
-	janus_plugin_rtp_extensions_reset(&rtp.extensions);
-	gateway->relay_rtp(session->handle, &rtp);
-}
-
-/* Applies an output choice: starts the video track's encoder thread when
- * video is wanted and none runs, stops it when video is no longer wanted.
- * Caller holds session->mutex (codec, payload type). Returns 0, or -1. */
-static int janus_ooblex_set_output(janus_ooblex_session *session, unsigned output, char *err, size_t errlen) {
-	ooblex_video_output *start = NULL, *stop = NULL;
-	janus_mutex_lock(&session->return_mutex);
-	gboolean have = session->vout != NULL;
-	janus_mutex_unlock(&session->return_mutex);
-	if((output & OOBLEX_OUTPUT_VIDEO) && !have) {
-		ooblex_video_output_config vcfg = {
-			.codec = session->codec,
-			.payload_type = (uint8_t)session->video_pt,
-			.bitrate_bps = (int)settings.video_bitrate_kbps * 1000,
-			.max_packet = 1200,
-			.fps = 30,
-			.max_width = settings.max_decode_width,
-			.max_height = settings.max_decode_height,
-		};
-		start = ooblex_video_output_start(&vcfg, janus_ooblex_send_rtp, session, err, errlen);
-		if(start == NULL)
-			return -1;
-	}
-	janus_mutex_lock(&session->return_mutex);
-	if(start != NULL)
-		session->vout = start;
-	else if(!(output & OOBLEX_OUTPUT_VIDEO)) {
-		stop = session->vout;
-		session->vout = NULL;
-	}
-	session->output = output;
-	janus_mutex_unlock(&session->return_mutex);
-	ooblex_video_output_stop(stop);
-	return 0;
-}
-
 /* Ends processing for a session: ingest stopped, results no longer read.
  * Safe to call more than once, from any thread. */
 static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
@@ -959,22 +686,18 @@ static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
 	ooblex_reader_unwatch(reader, session->result_key);
 	/* The reorder buffer stays (with its counters) until the next start or
 	 * the session's end: stats read after a stop still add up. */
-	g_atomic_int_set(&session->dc_ready, 0);
-	janus_mutex_lock(&session->return_mutex);
-	ooblex_video_output *vout = session->vout;
-	session->vout = NULL;
-	janus_ooblex_drop_pending(session);
-	janus_mutex_unlock(&session->return_mutex);
-	ooblex_video_output_stop(vout);	/* joins its thread: a frame's encode at most */
+	ooblex_egress_stop(session->egress);	/* joins the video thread: a frame's encode at most */
 }
 
 /* ---------------------------------------------------------------- metrics */
 
 /* A snapshot of a session's counters (counters.h): the one place that reads
- * them, for its stats, the plugin's totals and Prometheus. Caller holds the
- * session's return_mutex (the reorder buffer). */
-static void janus_ooblex_counters_read(janus_ooblex_session *session, uint64_t out[OOBLEX_C_COUNT]) {
+ * them, for its stats, the plugin's totals and Prometheus. The reorder
+ * buffer's come from snap, the egress's state taken under its lock. */
+static void janus_ooblex_counters_read(janus_ooblex_session *session, const ooblex_egress_snapshot *snap,
+		uint64_t out[OOBLEX_C_COUNT]) {
 	const ooblex_ingest_stats *is = &session->ingest_stats;
+	const ooblex_egress_stats *es = ooblex_egress_get_stats(session->egress);
 	memset(out, 0, OOBLEX_C_COUNT * sizeof(out[0]));
 	out[OOBLEX_C_PACKETS_RECEIVED] = atomic_load(&is->packets_received);
 	out[OOBLEX_C_PACKETS_DROPPED] = atomic_load(&is->packets_dropped);
@@ -995,36 +718,35 @@ static void janus_ooblex_counters_read(janus_ooblex_session *session, uint64_t o
 	out[OOBLEX_C_KEYFRAMES_REQUESTED] = atomic_load(&is->keyframes_requested);
 	out[OOBLEX_C_FRAMES_QUEUED] = atomic_load(&session->frames_queued);
 	out[OOBLEX_C_FRAMES_DROPPED_QUEUE_FULL] = atomic_load(&session->frames_dropped_queue);
-	out[OOBLEX_C_RESULTS] = atomic_load(&session->results_received);
-	out[OOBLEX_C_REFUSED_OVERSIZED] = atomic_load(&session->results_refused[OOBLEX_RESULT_OVERSIZED]);
-	out[OOBLEX_C_REFUSED_MALFORMED] = atomic_load(&session->results_refused[OOBLEX_RESULT_MALFORMED]);
-	out[OOBLEX_C_REFUSED_PICTURE_TOO_BIG] = atomic_load(&session->results_refused[OOBLEX_RESULT_TOO_BIG_PICTURE]);
-	out[OOBLEX_C_REFUSED_UNSIGNED] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNSIGNED]);
-	out[OOBLEX_C_REFUSED_BAD_MAC] = atomic_load(&session->results_refused[OOBLEX_RESULT_BAD_MAC]);
-	out[OOBLEX_C_REFUSED_UNEXPECTED] = atomic_load(&session->results_refused[OOBLEX_RESULT_UNEXPECTED]);
-	out[OOBLEX_C_RESULTS_ERROR] = atomic_load(&session->results_error);
-	out[OOBLEX_C_ERRORS_RESOLVED] = atomic_load(&session->errors_resolved);
-	out[OOBLEX_C_FRAMES_SENT] = atomic_load(&session->frames_sent);
-	out[OOBLEX_C_CHUNKS_SENT] = atomic_load(&session->chunks_sent);
-	out[OOBLEX_C_FRAMES_DROPPED_CHANNEL] = atomic_load(&session->frames_dropped_channel);
-	out[OOBLEX_C_FRAMES_DROPPED_BACKPRESSURE] = atomic_load(&session->frames_dropped_backpressure);
-	out[OOBLEX_C_BAD_ACKS] = atomic_load(&session->dc_bad_acks);
-	out[OOBLEX_C_DATA_READY_EVENTS] = atomic_load(&session->data_ready_events);
-	if(session->reorder != NULL) {
-		const ooblex_reorder_stats *rs = ooblex_reorder_get_stats(session->reorder);
-		out[OOBLEX_C_REORDER_DELIVERED] = rs->delivered;
-		out[OOBLEX_C_REORDER_LATE] = rs->late;
-		out[OOBLEX_C_REORDER_DUPLICATES] = rs->duplicates;
-		out[OOBLEX_C_REORDER_SKIPPED] = rs->skipped;
-	}
+	out[OOBLEX_C_RESULTS] = atomic_load(&es->results);
+	out[OOBLEX_C_REFUSED_OVERSIZED] = atomic_load(&es->results_refused[OOBLEX_RESULT_OVERSIZED]);
+	out[OOBLEX_C_REFUSED_MALFORMED] = atomic_load(&es->results_refused[OOBLEX_RESULT_MALFORMED]);
+	out[OOBLEX_C_REFUSED_PICTURE_TOO_BIG] = atomic_load(&es->results_refused[OOBLEX_RESULT_TOO_BIG_PICTURE]);
+	out[OOBLEX_C_REFUSED_UNSIGNED] = atomic_load(&es->results_refused[OOBLEX_RESULT_UNSIGNED]);
+	out[OOBLEX_C_REFUSED_BAD_MAC] = atomic_load(&es->results_refused[OOBLEX_RESULT_BAD_MAC]);
+	out[OOBLEX_C_REFUSED_UNEXPECTED] = atomic_load(&es->results_refused[OOBLEX_RESULT_UNEXPECTED]);
+	out[OOBLEX_C_RESULTS_ERROR] = atomic_load(&es->results_error);
+	out[OOBLEX_C_ERRORS_RESOLVED] = atomic_load(&es->errors_resolved);
+	out[OOBLEX_C_FRAMES_SENT] = atomic_load(&es->frames_sent);
+	out[OOBLEX_C_CHUNKS_SENT] = atomic_load(&es->chunks_sent);
+	out[OOBLEX_C_FRAMES_DROPPED_CHANNEL] = atomic_load(&es->dropped_channel);
+	out[OOBLEX_C_FRAMES_DROPPED_BACKPRESSURE] = atomic_load(&es->dropped_backpressure);
+	out[OOBLEX_C_BAD_ACKS] = atomic_load(&es->bad_acks);
+	out[OOBLEX_C_DATA_READY_EVENTS] = atomic_load(&es->data_ready_events);
+	out[OOBLEX_C_REORDER_DELIVERED] = snap->reorder.delivered;
+	out[OOBLEX_C_REORDER_LATE] = snap->reorder.late;
+	out[OOBLEX_C_REORDER_DUPLICATES] = snap->reorder.duplicates;
+	out[OOBLEX_C_REORDER_SKIPPED] = snap->reorder.skipped;
 	ooblex_counters_derive(out);
 }
 
 /* Adds what a session's counters grew by since the last look to the
- * plugin's totals. Caller holds the session's return_mutex. */
+ * plugin's totals. Caller holds the session's metrics_mutex. */
 static void janus_ooblex_metrics_take(janus_ooblex_session *session) {
 	uint64_t now[OOBLEX_C_COUNT];
-	janus_ooblex_counters_read(session, now);
+	ooblex_egress_snapshot snap;
+	ooblex_egress_snapshot_take(session->egress, &snap);
+	janus_ooblex_counters_read(session, &snap, now);
 	ooblex_plugin_metrics_accumulate(metrics, &session->metrics_seen, now);
 }
 
@@ -1037,9 +759,9 @@ static void janus_ooblex_metrics_take_all(void) {
 	g_hash_table_iter_init(&it, sessions);
 	while(g_hash_table_iter_next(&it, NULL, &value)) {
 		janus_ooblex_session *session = value;
-		janus_mutex_lock(&session->return_mutex);
+		janus_mutex_lock(&session->metrics_mutex);
 		janus_ooblex_metrics_take(session);
-		janus_mutex_unlock(&session->return_mutex);
+		janus_mutex_unlock(&session->metrics_mutex);
 	}
 }
 
@@ -1274,9 +996,22 @@ void janus_ooblex_create_session(janus_plugin_session *handle, int *error) {
 	janus_ooblex_session *session = g_malloc0(sizeof(janus_ooblex_session));
 	session->handle = handle;
 	janus_mutex_init(&session->mutex);
-	janus_mutex_init(&session->return_mutex);
+	janus_mutex_init(&session->metrics_mutex);
 	session->frame_skip = settings.frame_skip;
 	g_strlcpy(session->effect, settings.effect, sizeof(session->effect));
+	ooblex_egress_config ecfg = {
+		.gate = result_gate,
+		.reorder_wait_ms = settings.reorder_wait_ms,
+		.reorder_adaptive = settings.reorder_adaptive,
+		.reorder_min_wait_ms = settings.reorder_min_wait_ms,
+		.dc_max_unacked_frames = settings.dc_max_unacked_frames,
+		.video_bitrate_bps = (int)settings.video_bitrate_kbps * 1000,
+		.video_fps = 30,
+		.video_max_width = settings.max_decode_width,
+		.video_max_height = settings.max_decode_height,
+		.full_range = &session->ingest_stats.full_range,
+	};
+	session->egress = ooblex_egress_new(&ecfg, &janus_ooblex_egress_host, session);
 	janus_refcount_init(&session->ref, janus_ooblex_session_free);
 	handle->plugin_handle = session;
 	janus_mutex_lock(&sessions_mutex);
@@ -1303,9 +1038,9 @@ void janus_ooblex_destroy_session(janus_plugin_session *handle, int *error) {
 	janus_ooblex_stop_processing(session);
 	janus_mutex_lock(&sessions_mutex);
 	/* Its counts stay in the totals after it leaves the table. */
-	janus_mutex_lock(&session->return_mutex);
+	janus_mutex_lock(&session->metrics_mutex);
 	janus_ooblex_metrics_take(session);
-	janus_mutex_unlock(&session->return_mutex);
+	janus_mutex_unlock(&session->metrics_mutex);
 	g_hash_table_remove(sessions, handle);
 	janus_mutex_unlock(&sessions_mutex);
 	janus_refcount_decrease(&session->ref);
@@ -1324,44 +1059,42 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	if(session->started)
 		json_object_set_new(info, "codec", json_string(ooblex_codec_name(session->codec)));
 	janus_mutex_unlock(&session->mutex);
-	json_object_set_new(info, "data_channel_ready", json_boolean(g_atomic_int_get(&session->dc_ready)));
-	janus_mutex_lock(&session->return_mutex);
+	json_object_set_new(info, "data_channel_ready", json_boolean(ooblex_egress_channel_open(session->egress)));
+	ooblex_egress_snapshot snap;
+	ooblex_egress_snapshot_take(session->egress, &snap);
 	uint64_t counters[OOBLEX_C_COUNT];
-	janus_ooblex_counters_read(session, counters);
+	janus_ooblex_counters_read(session, &snap, counters);
 	ooblex_counters_json(info, OOBLEX_VIEW_STATS, counters);	/* "frames", "reorder" */
-	json_object_set_new(info, "output", json_string(janus_ooblex_output_name(session->output)));
-	if(session->vout != NULL) {
-		const ooblex_video_output_stats *vs = ooblex_video_output_get_stats(session->vout);
-		uint64_t vsent = atomic_load(&vs->frames_sent);
+	json_object_set_new(info, "output", json_string(janus_ooblex_output_name(snap.output)));
+	if(snap.video_running) {
+		const ooblex_egress_video_counts *vs = &snap.video;
 		json_object_set_new(info, "video_output", json_pack("{sIsIsIsIsIsIsIsIsisisfsf}",
-			"frames_in", (json_int_t)atomic_load(&vs->frames_in),
-			"frames_sent", (json_int_t)vsent,
-			"frames_dropped", (json_int_t)atomic_load(&vs->frames_dropped),
-			"frames_failed", (json_int_t)atomic_load(&vs->frames_failed),
-			"keyframes", (json_int_t)atomic_load(&vs->keyframes),
-			"keyframe_requests", (json_int_t)atomic_load(&vs->keyframe_requests),
-			"packets", (json_int_t)atomic_load(&vs->packets),
-			"bytes", (json_int_t)atomic_load(&vs->bytes),
-			"bitrate_bps", (int)atomic_load(&vs->bitrate_bps),
-			"max_packet", (int)atomic_load(&vs->max_packet_seen),
-			"encode_ms_avg", vsent ? atomic_load(&vs->encode_us_total) / 1000.0 / vsent : 0.0,
-			"jpeg_decode_ms_avg", vsent ? atomic_load(&vs->decode_us_total) / 1000.0 / vsent : 0.0));
+			"frames_in", (json_int_t)vs->frames_in,
+			"frames_sent", (json_int_t)vs->frames_sent,
+			"frames_dropped", (json_int_t)vs->frames_dropped,
+			"frames_failed", (json_int_t)vs->frames_failed,
+			"keyframes", (json_int_t)vs->keyframes,
+			"keyframe_requests", (json_int_t)vs->keyframe_requests,
+			"packets", (json_int_t)vs->packets,
+			"bytes", (json_int_t)vs->bytes,
+			"bitrate_bps", vs->bitrate_bps,
+			"max_packet", (int)vs->max_packet_seen,
+			"encode_ms_avg", vs->frames_sent ? vs->encode_us_total / 1000.0 / vs->frames_sent : 0.0,
+			"jpeg_decode_ms_avg", vs->frames_sent ? vs->decode_us_total / 1000.0 / vs->frames_sent : 0.0));
 	}
-	if(session->reorder != NULL) {
+	if(snap.started) {
 		/* Beside its counters: what it holds now, and its wait. */
 		json_t *reorder = json_object_get(info, "reorder");
-		json_object_set_new(reorder, "held", json_integer((json_int_t)ooblex_reorder_held(session->reorder)));
-		json_object_set_new(reorder, "wait_ms", json_real(ooblex_reorder_wait(session->reorder) / 1000.0));
+		json_object_set_new(reorder, "held", json_integer((json_int_t)snap.reorder_held));
+		json_object_set_new(reorder, "wait_ms", json_real(snap.reorder_wait_us / 1000.0));
 	}
-	json_object_set_new(info, "effective_fps", json_integer(ooblex_stage_stats_fps(&session->stages, ooblex_now_us())));
+	json_object_set_new(info, "effective_fps", json_integer(snap.effective_fps));
 	json_t *latency = json_object();
 	for(int st = 0; st < OOBLEX_STAGE_COUNT; st++) {
-		ooblex_stage_summary sum;
-		ooblex_stage_stats_summary(&session->stages, (ooblex_stage)st, &sum);
+		const ooblex_stage_summary *sum = &snap.latency[st];
 		json_object_set_new(latency, ooblex_stage_name((ooblex_stage)st), json_pack("{sfsfsf}",
-			"p50", sum.p50_ms, "p95", sum.p95_ms, "max", sum.max_ms));
+			"p50", sum->p50_ms, "p95", sum->p95_ms, "max", sum->max_ms));
 	}
-	janus_mutex_unlock(&session->return_mutex);
 	/* Time inside libavcodec alone, a part of the decode stage. */
 	uint64_t decoded = counters[OOBLEX_C_FRAMES_DECODED];
 	json_object_set_new(latency, "decoder_avg", json_real(decoded ?
@@ -1694,30 +1427,10 @@ void janus_ooblex_incoming_data(janus_plugin_session *handle, janus_plugin_data 
 	janus_ooblex_session *session = (janus_ooblex_session *)handle->plugin_handle;
 	if(!session || g_atomic_int_get(&session->destroyed))
 		return;
-	/* Anything from the browser proves the channel is open both ways; the
-	 * client library sends a hello as soon as it opens. */
-	if(!g_atomic_int_get(&session->dc_ready)) {
+	/* The hello, or {"ack":<frame_id>} as the page reassembles each frame:
+	 * either proves the channel open both ways (egress.h). */
+	if(ooblex_egress_on_data(session->egress, (const uint8_t *)packet->buffer, packet->length))
 		JANUS_LOG(LOG_VERB, "[%s-%p] Data channel ready (%d bytes received)\n", JANUS_OOBLEX_PACKAGE, handle, packet->length);
-		g_atomic_int_set(&session->dc_ready, 1);
-	}
-	/* {"ack":<frame_id>}: the page has a frame (dc_message.h). Only an ack
-	 * for a frame sent and not yet acked moves the window (dc_window.h). */
-	ooblex_dc_message m;
-	ooblex_dc_message_kind kind = ooblex_dc_message_parse((const uint8_t *)packet->buffer,
-		packet->buffer ? packet->length : 0, &m);
-	if(kind == OOBLEX_DC_MSG_BAD_ACK) {
-		atomic_fetch_add(&session->dc_bad_acks, 1);
-	} else if(kind == OOBLEX_DC_MSG_ACK) {
-		janus_mutex_lock(&session->return_mutex);
-		if(ooblex_dc_window_ack(&session->dc_window, m.ack_id) == OOBLEX_DC_ACK_OK) {
-			session->dc_last_dry_us = ooblex_now_us();
-			if(janus_ooblex_dc_in_flight(session) < settings.dc_max_unacked_frames)
-				janus_ooblex_dc_send_pending(session);
-		} else {
-			atomic_fetch_add(&session->dc_bad_acks, 1);
-		}
-		janus_mutex_unlock(&session->return_mutex);
-	}
 }
 
 void janus_ooblex_data_ready(janus_plugin_session *handle) {
@@ -1726,18 +1439,10 @@ void janus_ooblex_data_ready(janus_plugin_session *handle) {
 	janus_ooblex_session *session = (janus_ooblex_session *)handle->plugin_handle;
 	if(!session || g_atomic_int_get(&session->destroyed))
 		return;
-	if(!g_atomic_int_get(&session->dc_ready)) {
-		JANUS_LOG(LOG_VERB, "[%s-%p] Data channel ready\n", JANUS_OOBLEX_PACKAGE, handle);
-		g_atomic_int_set(&session->dc_ready, 1);
-	}
 	/* The SCTP stack's queue drained (SENDER_DRY): the newest frame that
 	 * waited goes now. Sending is non-blocking (Janus queues the chunks). */
-	atomic_fetch_add(&session->data_ready_events, 1);
-	janus_mutex_lock(&session->return_mutex);
-	ooblex_dc_window_drained(&session->dc_window);
-	session->dc_last_dry_us = ooblex_now_us();
-	janus_ooblex_dc_send_pending(session);
-	janus_mutex_unlock(&session->return_mutex);
+	if(ooblex_egress_data_ready(session->egress))
+		JANUS_LOG(LOG_VERB, "[%s-%p] Data channel ready\n", JANUS_OOBLEX_PACKAGE, handle);
 }
 
 /* RTCP from the browser about the video we send: PLI or FIR asks for a
@@ -1749,15 +1454,11 @@ void janus_ooblex_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp 
 	janus_ooblex_session *session = (janus_ooblex_session *)handle->plugin_handle;
 	if(!session || g_atomic_int_get(&session->destroyed))
 		return;
-	janus_mutex_lock(&session->return_mutex);
-	if(session->vout != NULL) {
-		if(janus_rtcp_has_pli(packet->buffer, packet->length) || janus_rtcp_has_fir(packet->buffer, packet->length))
-			ooblex_video_output_request_keyframe(session->vout);
-		uint32_t remb = janus_rtcp_get_remb(packet->buffer, packet->length);
-		if(remb > 0)
-			ooblex_video_output_remb(session->vout, remb);
-	}
-	janus_mutex_unlock(&session->return_mutex);
+	if(janus_rtcp_has_pli(packet->buffer, packet->length) || janus_rtcp_has_fir(packet->buffer, packet->length))
+		ooblex_egress_request_keyframe(session->egress);
+	uint32_t remb = janus_rtcp_get_remb(packet->buffer, packet->length);
+	if(remb > 0)
+		ooblex_egress_remb(session->egress, remb);
 }
 
 void janus_ooblex_hangup_media(janus_plugin_session *handle) {
@@ -1966,26 +1667,17 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	}
 	ooblex_client_id_to_hex(session->client_id, session->client_hex);
 	ooblex_key_processed(session->result_key, session->client_hex);
-	janus_mutex_lock(&session->return_mutex);
+	janus_mutex_lock(&session->metrics_mutex);
 	/* The last run's counts go into the plugin's totals before they restart. */
 	janus_ooblex_metrics_take(session);
 	memset(&session->ingest_stats, 0, sizeof(session->ingest_stats));
-	ooblex_reorder_free(session->reorder);
-	session->reorder = ooblex_reorder_new(64, (uint64_t)settings.reorder_wait_ms * 1000, held_result_free);
-	if(session->reorder != NULL && settings.reorder_adaptive)
-		ooblex_reorder_set_adaptive(session->reorder, (uint64_t)MIN(settings.reorder_min_wait_ms, settings.reorder_wait_ms) * 1000,
-			10 * 1000);
-	ooblex_stage_stats_init(&session->stages);
-	atomic_store(&session->resolved_seq, 0);
-	atomic_store(&session->queued_seq, 0);
+	ooblex_egress_restart(session->egress, session->client_id);
 	g_atomic_int_set(&session->refused_logged, 0);
-	/* After the memset and the new reorder buffer: those counters start from zero. */
+	/* After the memset and the egress's restart: those counters start from zero. */
 	ooblex_counter_tracker_restart(&session->metrics_seen);
-	session->output = output;
-	ooblex_dc_window_reset(&session->dc_window);
-	session->dc_last_dry_us = 0;
-	janus_mutex_unlock(&session->return_mutex);
-	if(janus_ooblex_set_output(session, output, err_out, sizeof(err_out)) < 0) {
+	janus_mutex_unlock(&session->metrics_mutex);
+	if(ooblex_egress_set_output(session->egress, output, session->codec, (uint8_t)session->video_pt,
+			err_out, sizeof(err_out)) < 0) {
 		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err_out);
 		goto fail;
 	}
@@ -2010,8 +1702,8 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		.pli_interval_ms = 500,
 		.deadline_ms = settings.frame_deadline_ms,
 		.max_in_flight = settings.max_in_flight,
-		.resolved_seq = &session->resolved_seq,
-		.queued_seq = &session->queued_seq,
+		.resolved_seq = ooblex_egress_resolved_seq(session->egress),
+		.queued_seq = ooblex_egress_queued_seq(session->egress),
 		.stats = &session->ingest_stats,
 	};
 	memcpy(icfg.client_id, session->client_id, OOBLEX_CLIENT_ID_LEN);
@@ -2124,7 +1816,8 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 				"Output '%s' needs a started session whose offer also receives video", janus_ooblex_output_name(output));
 			goto fail;
 		}
-		if(session->started && janus_ooblex_set_output(session, output, err, sizeof(err)) < 0) {
+		if(session->started && ooblex_egress_set_output(session->egress, output, session->codec,
+				(uint8_t)session->video_pt, err, sizeof(err)) < 0) {
 			error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "Cannot start the video output: %s", err);
 			goto fail;
 		}
@@ -2135,9 +1828,7 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 		session->frame_skip = frame_skip;
 	if(session->ingest != NULL)
 		ooblex_ingest_configure(session->ingest, effect, frame_skip);
-	janus_mutex_lock(&session->return_mutex);
-	const char *out_name = janus_ooblex_output_name(session->output);
-	janus_mutex_unlock(&session->return_mutex);
+	const char *out_name = janus_ooblex_output_name(ooblex_egress_output(session->egress));
 	json_t *event = json_pack("{sssssssiss}", "ooblex", "event", "result", "ok",
 		"effect", session->effect, "frame_skip", (int)session->frame_skip, "output", out_name);
 	janus_mutex_unlock(&session->mutex);

@@ -14,7 +14,7 @@
  * Ordering is by sending, never by the ids' values: ids come from results,
  * which are not trusted to be increasing.
  *
- * Not thread-safe: the caller serialises (the plugin's return_mutex). No Janus.
+ * Not thread-safe: the caller serialises (the egress's lock, egress.h). No Janus.
  */
 #ifndef OOBLEX_DC_WINDOW_H
 #define OOBLEX_DC_WINDOW_H

@@ -5,7 +5,7 @@
  * (decode, queue wait, worker, return, reorder, total), summarised on demand
  * as p50 / p95 / max, and a one-second rate meter for the effective processed
  * frames per second. Fixed size: a session's stats never grow. Not
- * thread-safe; the plugin guards it with the session's return-path lock.
+ * thread-safe; the egress (egress.h) guards it with its lock.
  */
 #ifndef OOBLEX_STAGE_STATS_H
 #define OOBLEX_STAGE_STATS_H

@@ -5,13 +5,14 @@
  * What it drives: per session, the plugin's own ingest (jitter buffer,
  * depacketizer, libavcodec decoder, sampler, packer) fed at 30 fps with RTP
  * packets encoded once at start-up (no encoder in the loop), the plugin's
- * own Redis producer and result reader, a reorder buffer as the plugin sets
- * it up (adaptive wait, 15..150 ms), and the return to the viewer: the
- * data channel's JSON metadata and chunking, or the video track's thread
- * (JPEG decode, libvpx/libx264 encode, packetizer). What it leaves out is
- * Janus itself: ICE, DTLS, SRTP, SCTP and the Janus callbacks (the Chromium
- * runs of tests/bench/run.sh measure those). Chunks and video packets are
- * counted, not sent anywhere: the viewer acks at once.
+ * own Redis producer and result reader, and the plugin's own return path
+ * (egress.h) set up as the plugin's defaults: result checks, the reorder
+ * buffer (adaptive wait, 15..150 ms), then the data channel's JSON metadata,
+ * chunking and ack window, or the video track's thread (JPEG decode,
+ * libvpx/libx264 encode, packetizer). What it leaves out is Janus itself:
+ * ICE, DTLS, SRTP, SCTP and the Janus callbacks (the Chromium runs of
+ * tests/bench/run.sh measure those). Chunks and video packets are counted,
+ * not sent anywhere: the viewer (tests/fake_page.h) acks each frame at once.
  *
  * For each session count of a sweep it reports, over a measured window:
  * per-stage latency (p50/p95/p99), processed fps per client, drops (frames
@@ -45,7 +46,8 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
-#include "dc_chunker.h"
+#include "egress.h"
+#include "fake_page.h"
 #include "footage.h"
 #include "depay.h"
 #include "frame_packer.h"
@@ -55,11 +57,9 @@
 #include "ooblex_wire.h"
 #include "producer.h"
 #include "results.h"
-#include "reorder.h"
 #include "rtp_packet.h"
 #include "video_decoder.h"
 #include "video_encoder.h"
-#include "video_output.h"
 #include "rtp_packetizer.h"
 #include "video_test_source.h"
 
@@ -309,18 +309,16 @@ typedef struct session {
 	char result_key[OOBLEX_KEY_MAX];
 	ooblex_ingest *ingest;
 	ooblex_ingest_stats stats;
-	atomic_uint_fast32_t resolved_seq;
 	atomic_int ingest_done;
 	/* sending side, pacer thread only */
 	uint16_t rtp_seq;
 	uint32_t ssrc;
-	/* return side, under lock */
-	GMutex lock;
-	ooblex_reorder *reorder;
-	ooblex_video_output *vout;
-	uint64_t delivered_in_window;
+	/* return side: the plugin's return path, and the viewer (reader thread) */
+	ooblex_egress *egress;
+	fake_page page;
+	atomic_uint_fast64_t delivered_in_window;
 	uint64_t frames_sent_in_window;	/* pacer */
-	atomic_uint_fast64_t chunks, video_packets;	/* what the return path sent */
+	atomic_uint_fast64_t video_packets;	/* what the video track sent */
 } session;
 
 typedef struct run_config {
@@ -333,6 +331,7 @@ typedef struct run_config {
 
 static ooblex_producer *producer;
 static ooblex_reader *reader;
+static ooblex_result_gate *gate;	/* as the plugin's: one, for the reader thread */
 static GMutex table_lock;
 static GHashTable *by_key;	/* result key -> session */
 static session *sessions[MAX_SESSIONS];
@@ -340,14 +339,10 @@ static int n_sessions;
 static GMutex samples_lock;
 static GArray *samples;
 static uint64_t window_start_us, window_end_us;	/* wall clock, capture times counted */
-static const run_config *current;
 
-static int count_chunk(const uint8_t *msg, size_t len, void *user) {
+static int receive_chunk(const uint8_t *msg, size_t len, void *user) {
 	session *s = user;
-	(void)msg;
-	(void)len;
-	atomic_fetch_add(&s->chunks, 1);
-	return 0;
+	return fake_page_receive(&s->page, msg, len);
 }
 
 static void count_video_packet(const uint8_t *packet, size_t len, void *user) {
@@ -357,51 +352,26 @@ static void count_video_packet(const uint8_t *packet, size_t len, void *user) {
 	atomic_fetch_add(&s->video_packets, 1);
 }
 
-/* A result waiting in the reorder buffer: parsed once, with its arrival time. */
-typedef struct held {
-	uint64_t returned;
-	ooblex_frame_header h;
-	const uint8_t *payload;	/* inside msg */
-	uint8_t msg[];
-} held;
-
-/* What the plugin does with a result its reorder buffer released: the data
- * channel's metadata and chunks, or the video track's mailbox. */
-static void deliver(session *s, const held *r) {
-	const ooblex_frame_header *h = &r->h;
-	uint64_t sent = ooblex_now_us();
-	if(current->video_output) {
-		ooblex_video_output_push(s->vout, r->payload, h->payload_len, h->width, h->height, h->capture_us, 0);
-	} else {
-		json_t *meta = json_pack("{sIsisssssisis{sIsIsIsIsIsI}}", "frame_id", (json_int_t)h->frame_id, "seq", (int)h->seq,
-			"effect", h->effect, "worker", h->worker, "width", (int)h->width, "height", (int)h->height, "t",
-			"capture", (json_int_t)h->capture_us, "queued", (json_int_t)h->queued_us, "worker_start",
-			(json_int_t)h->worker_start_us, "worker_end", (json_int_t)h->worker_end_us, "returned",
-			(json_int_t)r->returned, "sent", (json_int_t)sent);
-		char *text = json_dumps(meta, JSON_COMPACT);
-		json_decref(meta);
-		ooblex_chunk_frame(h->frame_id, (const uint8_t *)text, strlen(text), r->payload, h->payload_len, OOBLEX_CHUNK_MAX,
-			count_chunk, s);
-		free(text);
-	}
+/* A frame the return path sent (data channel or video track): timed, when
+ * it was captured inside the window. */
+static void delivered(const ooblex_frame_header *h, const uint8_t *payload, uint64_t returned, uint64_t sent,
+		void *user) {
+	session *s = user;
+	(void)payload;
 	if(h->capture_us >= window_start_us && h->capture_us < window_end_us) {
-		s->delivered_in_window++;
-		sample smp = { h->capture_us, h->queued_us, h->worker_start_us, h->worker_end_us, r->returned, sent };
+		atomic_fetch_add(&s->delivered_in_window, 1);
+		sample smp = { h->capture_us, h->queued_us, h->worker_start_us, h->worker_end_us, returned, sent };
 		g_mutex_lock(&samples_lock);
 		g_array_append_val(samples, smp);
 		g_mutex_unlock(&samples_lock);
 	}
 }
 
-static void flush(session *s, uint64_t now) {
-	uint32_t seq;
-	held *item;
-	while((item = ooblex_reorder_pop(s->reorder, now, &seq)) != NULL) {
-		deliver(s, item);
-		g_free(item);
-	}
-	atomic_store(&s->resolved_seq, ooblex_reorder_next(s->reorder) - 1);
-}
+static const ooblex_egress_host egress_host = {
+	.send_data = receive_chunk,
+	.send_rtp = count_video_packet,
+	.delivered = delivered,
+};
 
 /* Reader thread. table_lock is held throughout: a session is only freed
  * after it left the table. */
@@ -409,36 +379,19 @@ static void on_result(const char *key, const uint8_t *msg, size_t len, void *use
 	(void)user;
 	g_mutex_lock(&table_lock);
 	session *s = g_hash_table_lookup(by_key, key);
-	held *item = s ? g_malloc(sizeof(*item) + len) : NULL;
-	if(item != NULL) {
-		memcpy(item->msg, msg, len);
-		if(ooblex_wire_parse(item->msg, len, &item->h, &item->payload) != OOBLEX_WIRE_OK ||
-				item->h.pixfmt != OOBLEX_PIXFMT_JPEG) {
-			g_free(item);
-			item = NULL;
-		}
-	}
-	if(item != NULL) {
-		uint64_t now = item->returned = ooblex_now_us();
-		g_mutex_lock(&s->lock);
-		if(item->h.queued_us != 0 && now > item->h.queued_us)
-			ooblex_reorder_observe(s->reorder, now - item->h.queued_us);
-		if(ooblex_reorder_put(s->reorder, item->h.seq, item, now) != OOBLEX_REORDER_ACCEPTED)
-			g_free(item);
-		flush(s, now);
-		g_mutex_unlock(&s->lock);
+	if(s != NULL) {
+		ooblex_egress_on_result(s->egress, msg, len);
+		fake_page_send_acks(&s->page, s->egress);
 	}
 	g_mutex_unlock(&table_lock);
 }
 
 static void on_tick(void *user) {
 	(void)user;
-	uint64_t now = ooblex_now_us();
 	g_mutex_lock(&table_lock);
 	for(int i = 0; i < n_sessions; i++) {
-		g_mutex_lock(&sessions[i]->lock);
-		flush(sessions[i], now);
-		g_mutex_unlock(&sessions[i]->lock);
+		ooblex_egress_tick(sessions[i]->egress);
+		fake_page_send_acks(&sessions[i]->page, sessions[i]->egress);
 	}
 	g_mutex_unlock(&table_lock);
 }
@@ -465,17 +418,27 @@ static session *session_start(const run_config *rc) {
 	ooblex_key_processed(s->result_key, s->hex);
 	s->ssrc = g_random_int();
 	s->rtp_seq = (uint16_t)g_random_int();
-	g_mutex_init(&s->lock);
 	/* As janus_ooblex.c sets a session up with the default configuration. */
-	s->reorder = ooblex_reorder_new(64, 150 * 1000, g_free);
-	ooblex_reorder_set_adaptive(s->reorder, 15 * 1000, 10 * 1000);
+	ooblex_egress_config ecfg = {
+		.gate = gate,
+		.reorder_wait_ms = 150,
+		.reorder_adaptive = 1,
+		.reorder_min_wait_ms = 15,
+		.dc_max_unacked_frames = 8,
+		.video_bitrate_bps = 1500 * 1000,
+		.video_fps = (int)(FPS / rc->skip),
+		.full_range = &s->stats.full_range,
+	};
+	s->egress = ooblex_egress_new(&ecfg, &egress_host, s);
+	ooblex_egress_restart(s->egress, s->client_id);
 	char err[256];
-	if(rc->video_output) {
-		ooblex_video_output_config vc = { .codec = ooblex_codec_from_name(rc->codec),
-			.payload_type = rc->codec[0] == 'h' ? 102 : 96, .bitrate_bps = 1500 * 1000, .max_packet = 1200,
-			.fps = (int)(FPS / rc->skip) };
-		s->vout = ooblex_video_output_start(&vc, count_video_packet, s, err, sizeof(err));
+	if(ooblex_egress_set_output(s->egress, rc->video_output ? OOBLEX_OUTPUT_VIDEO : OOBLEX_OUTPUT_DATACHANNEL,
+			ooblex_codec_from_name(rc->codec), rc->codec[0] == 'h' ? 102 : 96, err, sizeof(err)) < 0) {
+		fprintf(stderr, "loadgen: %s\n", err);
+		exit(1);
 	}
+	fake_page_init(&s->page, 0);
+	fake_page_hello(&s->page, s->egress);
 	ooblex_ingest_config icfg = {
 		.codec = rc->codec,
 		.frame_skip = rc->skip,
@@ -489,7 +452,8 @@ static session *session_start(const run_config *rc) {
 		.pli_interval_ms = 500,
 		.deadline_ms = 1000,
 		.max_in_flight = 6,
-		.resolved_seq = &s->resolved_seq,
+		.resolved_seq = ooblex_egress_resolved_seq(s->egress),
+		.queued_seq = ooblex_egress_queued_seq(s->egress),
 		.stats = &s->stats,
 	};
 	memcpy(icfg.client_id, s->client_id, OOBLEX_CLIENT_ID_LEN);
@@ -505,10 +469,8 @@ static session *session_start(const run_config *rc) {
 static void session_free(session *s) {
 	while(!atomic_load(&s->ingest_done))
 		g_usleep(2000);
-	if(s->vout != NULL)
-		ooblex_video_output_stop(s->vout);
-	ooblex_reorder_free(s->reorder);
-	g_mutex_clear(&s->lock);
+	ooblex_egress_free(s->egress);
+	fake_page_clear(&s->page);
 	g_free(s);
 }
 
@@ -659,7 +621,6 @@ static long long redis_used_memory(redisContext *c) {
 /* One step of the sweep: n sessions for warmup + seconds, then a drain. */
 static json_t *run_step(int n, const run_config *rc, redisContext *rcon, double ref_decode, double ref_encode) {
 	g_array_set_size(samples, 0);
-	current = rc;
 	long rss0 = rss_kib();
 	long long redis0 = redis_used_memory(rcon);
 	g_mutex_lock(&table_lock);
@@ -712,18 +673,17 @@ static json_t *run_step(int n, const run_config *rc, redisContext *rcon, double 
 	g_mutex_lock(&table_lock);
 	for(int i = 0; i < n; i++) {
 		session *s = sessions[i];
-		g_mutex_lock(&s->lock);
-		double fps = s->delivered_in_window / rc->seconds_s;
+		uint64_t got = atomic_load(&s->delivered_in_window);
+		double fps = got / rc->seconds_s;
 		frames_sent += s->frames_sent_in_window;
-		delivered += s->delivered_in_window;
-		g_mutex_unlock(&s->lock);
+		delivered += got;
 		json_array_append_new(per_client_fps, json_real(fps));
 		min_fps = MIN(min_fps, fps);
 		sum_fps += fps;
 		packets_dropped += atomic_load(&s->stats.packets_dropped);
 		decode_errors += atomic_load(&s->stats.decode_errors);
 		deferred += atomic_load(&s->stats.frames_deferred);
-		chunks += atomic_load(&s->chunks);
+		chunks += atomic_load(&ooblex_egress_get_stats(s->egress)->chunks_sent);
 		video_packets += atomic_load(&s->video_packets);
 		ooblex_reader_unwatch(reader, s->result_key);
 		g_hash_table_remove(by_key, s->result_key);
@@ -931,6 +891,8 @@ int main(int argc, char **argv) {
 
 	samples = g_array_new(FALSE, FALSE, sizeof(sample));
 	by_key = g_hash_table_new(g_str_hash, g_str_equal);
+	ooblex_result_limits limits = { .max_width = 1280, .max_height = 720 };	/* the plugin's defaults */
+	gate = ooblex_result_gate_new(&limits);
 	producer = ooblex_producer_start(&redis, 64, quiet_log, err, sizeof(err));
 	reader = producer ? ooblex_reader_start(&redis, 50, on_result, on_tick, NULL, quiet_log, err, sizeof(err)) : NULL;
 	if(reader == NULL) {
@@ -965,6 +927,7 @@ int main(int argc, char **argv) {
 	json_object_set_new(doc, "max_sessions_within_aims", json_integer(best));
 	ooblex_reader_stop(reader);
 	ooblex_producer_stop(producer);
+	ooblex_result_gate_free(gate);
 	json_dumpf(doc, stdout, JSON_COMPACT);
 	putchar('\n');
 	json_decref(doc);

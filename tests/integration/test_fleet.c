@@ -22,13 +22,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "egress.h"
+#include "fake_page.h"
 #include "harness.h"
 #include "ooblex_auth.h"
 #include "ooblex_jpeg.h"
 #include "ooblex_scripts.h"
 #include "producer.h"
 #include "results.h"
-#include "reorder.h"
 #include "result_gate.h"
 
 /* Every result in key, parsed: seq -> count, and worker id per result. */
@@ -479,41 +480,49 @@ static void test_fleet_stale_count_never_decreases(void) {
 }
 
 /* ---- the return path's checks (result_gate.h), as the plugin runs them:
- * the gate on the reader thread, then the in-flight check against the
- * reorder buffer, with real workers producing the genuine results. */
+ * its egress on the reader thread (the gate, then the in-flight check
+ * against the reorder buffer), with real workers producing the genuine
+ * results, and a page that acks what it gets. */
 
 typedef struct gated_client {
 	uint8_t id[OOBLEX_CLIENT_ID_LEN];
 	char key[OOBLEX_KEY_MAX];
 	ooblex_result_gate *gate;
-	ooblex_reorder *reorder;
-	atomic_uint_fast32_t queued_seq;	/* as the ingest publishes it */
-	GMutex lock;
+	ooblex_egress *egress;
+	fake_page page;	/* the reader thread's */
+	GMutex lock;	/* guards the three below */
 	int verdicts[OOBLEX_RESULT_VERDICTS];
 	GArray *delivered;	/* of uint32_t seq */
 	GHashTable *workers;	/* ids of delivered results */
 } gated_client;
 
+static void gated_delivered_frame(const ooblex_frame_header *h, const uint8_t *payload, uint64_t returned_us,
+		uint64_t sent_us, void *user) {
+	gated_client *c = user;
+	(void)payload;
+	(void)returned_us;
+	(void)sent_us;
+	g_mutex_lock(&c->lock);
+	g_array_append_val(c->delivered, h->seq);
+	g_hash_table_add(c->workers, g_strdup(h->worker));
+	g_mutex_unlock(&c->lock);
+}
+
+static int gated_chunk(const uint8_t *msg, size_t len, void *user) {
+	gated_client *c = user;
+	return fake_page_receive(&c->page, msg, len);
+}
+
+static const ooblex_egress_host gated_host = { .send_data = gated_chunk, .delivered = gated_delivered_frame };
+
 static void gated_on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
 	gated_client *c = user;
 	if(strcmp(key, c->key) != 0)
 		return;
-	ooblex_frame_header h;
-	const uint8_t *payload;
-	ooblex_result_verdict v = ooblex_result_gate_check(c->gate, c->id, msg, len, &h, &payload);
+	ooblex_result_verdict v = ooblex_egress_on_result(c->egress, msg, len);
+	fake_page_send_acks(&c->page, c->egress);
 	g_mutex_lock(&c->lock);
-	if(v == OOBLEX_RESULT_OK && ooblex_result_seq_state(h.seq, ooblex_reorder_next(c->reorder),
-			(uint32_t)atomic_load(&c->queued_seq)) == OOBLEX_SEQ_NEVER_QUEUED)
-		v = OOBLEX_RESULT_UNEXPECTED;
 	c->verdicts[v]++;
-	if(v == OOBLEX_RESULT_OK) {
-		if(ooblex_reorder_put(c->reorder, h.seq, GUINT_TO_POINTER(h.seq), (uint64_t)g_get_monotonic_time()) ==
-				OOBLEX_REORDER_ACCEPTED)
-			g_hash_table_add(c->workers, g_strdup(h.worker));
-		uint32_t seq;
-		while(ooblex_reorder_pop(c->reorder, (uint64_t)g_get_monotonic_time(), &seq) != NULL)
-			g_array_append_val(c->delivered, seq);
-	}
 	g_mutex_unlock(&c->lock);
 }
 
@@ -521,15 +530,33 @@ static void gated_init(gated_client *c, const ooblex_result_limits *limits) {
 	memset(c, 0, sizeof(*c));
 	harness_new_client(c->id, c->key);
 	c->gate = ooblex_result_gate_new(limits);
-	c->reorder = ooblex_reorder_new(64, 5 * 1000 * 1000, NULL);
+	ooblex_egress_config ecfg = { .gate = c->gate, .reorder_wait_ms = 5000 };
+	c->egress = ooblex_egress_new(&ecfg, &gated_host, c);
+	ooblex_egress_restart(c->egress, c->id);
+	char err[256];
+	ooblex_egress_set_output(c->egress, OOBLEX_OUTPUT_DATACHANNEL, OOBLEX_CODEC_NONE, 0, err, sizeof(err));
+	fake_page_init(&c->page, 0);
+	fake_page_hello(&c->page, c->egress);
 	g_mutex_init(&c->lock);
 	c->delivered = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	c->workers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
 
+/* As the ingest publishes it: the last seq queued. */
+static void gated_queued(gated_client *c, uint32_t seq) {
+	atomic_store(ooblex_egress_queued_seq(c->egress), seq);
+}
+
+static ooblex_reorder_stats gated_reorder(gated_client *c) {
+	ooblex_egress_snapshot snap;
+	ooblex_egress_snapshot_take(c->egress, &snap);
+	return snap.reorder;
+}
+
 static void gated_free(gated_client *c) {
+	ooblex_egress_free(c->egress);
+	fake_page_clear(&c->page);
 	ooblex_result_gate_free(c->gate);
-	ooblex_reorder_free(c->reorder);
 	g_array_unref(c->delivered);
 	g_hash_table_unref(c->workers);
 	g_mutex_clear(&c->lock);
@@ -656,7 +683,7 @@ static void test_hostile_results_refused_genuine_flow(void) {
 	ooblex_reader_watch(reader, c.key);
 	EXPECT_EQ(wait_for_count(&c, OOBLEX_RESULT_UNEXPECTED, 2), 2);
 	/* The session queues 10 frames; real workers answer them. */
-	atomic_store(&c.queued_seq, 10);
+	gated_queued(&c, 10);
 	harness_flood(rc, OOBLEX_KEY_FRAMES, c.id, "invert", 10, NULL, 0);
 	EXPECT_EQ(wait_delivered(&c, 10), 10);
 	/* Once delivered, a seq is not in flight any more: a copy is refused as
@@ -664,12 +691,10 @@ static void test_hostile_results_refused_genuine_flow(void) {
 	msg = forge_result(c.id, 5, HARNESS_W, HARNESS_H, jpeg, jlen, NULL, &len);
 	push_raw(rc, c.key, msg, len);
 	free(msg);
-	for(int i = 0; i < 200 && ooblex_reorder_get_stats(c.reorder)->late < 1; i++)
+	for(int i = 0; i < 200 && gated_reorder(&c).late < 1; i++)
 		g_usleep(25000);
-	g_mutex_lock(&c.lock);
-	EXPECT_EQ(ooblex_reorder_get_stats(c.reorder)->late, 1);
-	EXPECT_EQ(ooblex_reorder_next(c.reorder), 11);
-	g_mutex_unlock(&c.lock);
+	EXPECT_EQ(gated_reorder(&c).late, 1);
+	EXPECT_EQ(atomic_load(ooblex_egress_resolved_seq(c.egress)), 10);	/* the reorder window did not move */
 	/* Too big: 1 MiB elements (the cap is 256 KiB), two at once so that one
 	 * comes by BRPOP and one by the drain; neither reaches the callback. */
 	uint8_t *big = calloc(1, 1024 * 1024);
@@ -695,7 +720,7 @@ static void test_hostile_results_refused_genuine_flow(void) {
 	EXPECT_EQ(wait_for_count(&c, OOBLEX_RESULT_TOO_BIG_PICTURE, 2), 2);
 	EXPECT_EQ(harness_int(rc, "LLEN %s", c.key), 0);
 	/* And genuine results keep flowing after all that. */
-	atomic_store(&c.queued_seq, 20);
+	gated_queued(&c, 20);
 	/* Frames 11..20: seqs 11 and 12 were the forged ones' (refused, so
 	 * still in flight and answered for real now). */
 	harness_flood_from(rc, OOBLEX_KEY_FRAMES, c.id, "invert", 11, 10);
@@ -766,8 +791,8 @@ static void test_results_must_be_signed(void) {
 	ooblex_reader *rb = ooblex_reader_start(&cfg, 20, gated_on_result, no_tick, &b, NULL, err, sizeof(err));
 	REQUIRE(ra != NULL && rb != NULL);
 	/* Genuine signed results from a real worker: all taken. */
-	atomic_store(&a.queued_seq, 10);
-	atomic_store(&b.queued_seq, 10);
+	gated_queued(&a, 10);
+	gated_queued(&b, 10);
 	ooblex_reader_watch(ra, a.key);
 	harness_flood(rc, OOBLEX_KEY_FRAMES, a.id, "invert", 10, NULL, 0);
 	EXPECT_EQ(wait_delivered(&a, 10), 10);

@@ -2,7 +2,8 @@
  * test_pipeline.c - the whole server-side path with real components:
  * VP8 or H.264 RTP (in order, or damaged like a real network) -> ingest
  * (reorder, depacketize, decode, sample) -> Redis producer ->
- * real ooblex-worker processes -> processed_frames:{id} -> reader -> reorder.
+ * real ooblex-worker processes -> processed_frames:{id} -> reader -> egress
+ * (result checks, reorder, the data channel to a page that acks each frame).
  *
  * Needs a Redis on OOBLEX_TEST_REDIS_PORT and at least two workers on it;
  * tests/integration/run.sh starts them. Pixels are checked against the
@@ -16,6 +17,9 @@
 #include <libavutil/log.h>
 #include <unistd.h>
 
+#include "dc_window.h"
+#include "egress.h"
+#include "fake_page.h"
 #include "harness.h"
 #include "ingest.h"
 #include "ooblex_jpeg.h"
@@ -24,7 +28,6 @@
 #include "ooblex_wire.h"
 #include "producer.h"
 #include "results.h"
-#include "reorder.h"
 #include "video_test_source.h"
 
 #define W 320
@@ -32,18 +35,19 @@
 
 static ooblex_producer *producer;
 static ooblex_reader *reader;
+static ooblex_result_gate *gate;	/* the plugin's checks, at their defaults */
 
-/* One client's view of its results, filled by the reader thread. */
+/* One client: its return path (the plugin's egress) and its page, driven
+ * by the reader thread; what was delivered, for the checks. */
 typedef struct client {
 	uint8_t id[OOBLEX_CLIENT_ID_LEN];
 	char key[OOBLEX_KEY_MAX];
-	GMutex lock;
-	ooblex_reorder *reorder;
+	ooblex_egress *egress;
+	fake_page page;	/* the reader thread's */
+	GMutex lock;	/* guards the three below */
 	GPtrArray *delivered;	/* of result (in delivery order) */
 	GHashTable *workers;	/* worker ids seen */
-	int malformed;
-	int errors;	/* error results (a frame a worker could not process) */
-	int last_error_code;
+	int last_error_code;	/* the last worker error the page was told of */
 	ooblex_ingest_stats stats;
 	volatile gint stopped;
 } client;
@@ -62,47 +66,50 @@ static void result_free(void *p) {
 	free(r);
 }
 
-/* Moves what the reorder buffer releases to delivered; an error result
- * only resolves its seq (as the plugin does) and is not delivered. */
-static void pop_ready(client *c) {
-	uint32_t seq;
-	result *ready;
-	while((ready = ooblex_reorder_pop(c->reorder, g_get_monotonic_time(), &seq)) != NULL) {
-		if(ready->h.kind == OOBLEX_KIND_ERROR)
-			result_free(ready);
-		else
-			g_ptr_array_add(c->delivered, ready);
-	}
+/* The egress delivered a frame to the page: kept, with its JPEG. */
+static void on_delivered(const ooblex_frame_header *h, const uint8_t *payload, uint64_t returned_us, uint64_t sent_us,
+		void *user) {
+	client *c = user;
+	(void)returned_us;
+	(void)sent_us;
+	result *r = calloc(1, sizeof(*r));
+	r->h = *h;
+	r->jpeg = malloc(h->payload_len);
+	memcpy(r->jpeg, payload, h->payload_len);
+	r->jpeg_len = h->payload_len;
+	g_mutex_lock(&c->lock);
+	g_ptr_array_add(c->delivered, r);
+	g_hash_table_add(c->workers, g_strdup(h->worker));
+	g_mutex_unlock(&c->lock);
 }
+
+static void on_worker_error(uint32_t seq, unsigned code, const char *reason, void *user) {
+	client *c = user;
+	(void)seq;
+	(void)reason;
+	g_mutex_lock(&c->lock);
+	c->last_error_code = (int)code;
+	g_mutex_unlock(&c->lock);
+}
+
+static int on_chunk(const uint8_t *msg, size_t len, void *user) {
+	client *c = user;
+	return fake_page_receive(&c->page, msg, len);
+}
+
+static const ooblex_egress_host client_host = {
+	.send_data = on_chunk,
+	.delivered = on_delivered,
+	.worker_error = on_worker_error,
+};
 
 static void on_result(const char *key, const uint8_t *msg, size_t len, void *user) {
 	(void)user;
 	client *c = current;
 	if(c == NULL || strcmp(key, c->key) != 0)
 		return;
-	result *r = calloc(1, sizeof(*r));
-	const uint8_t *payload;
-	g_mutex_lock(&c->lock);
-	ooblex_wire_error e = ooblex_wire_parse(msg, len, &r->h, &payload);
-	if(e == OOBLEX_WIRE_OK && r->h.kind == OOBLEX_KIND_ERROR) {
-		c->errors++;
-		c->last_error_code = r->h.error_code;
-		if(ooblex_reorder_put(c->reorder, r->h.seq, r, g_get_monotonic_time()) != OOBLEX_REORDER_ACCEPTED)
-			result_free(r);
-		pop_ready(c);
-	} else if(e != OOBLEX_WIRE_OK || r->h.kind != OOBLEX_KIND_RESULT) {
-		c->malformed++;
-		free(r);
-	} else {
-		r->jpeg = malloc(r->h.payload_len);
-		memcpy(r->jpeg, payload, r->h.payload_len);
-		r->jpeg_len = r->h.payload_len;
-		g_hash_table_add(c->workers, g_strdup(r->h.worker));
-		if(ooblex_reorder_put(c->reorder, r->h.seq, r, g_get_monotonic_time()) != OOBLEX_REORDER_ACCEPTED)
-			result_free(r);
-		pop_ready(c);
-	}
-	g_mutex_unlock(&c->lock);
+	ooblex_egress_on_result(c->egress, msg, len);
+	fake_page_send_acks(&c->page, c->egress);
 }
 
 static void on_tick(void *user) {
@@ -110,9 +117,27 @@ static void on_tick(void *user) {
 	client *c = current;
 	if(c == NULL)
 		return;
-	g_mutex_lock(&c->lock);
-	pop_ready(c);
-	g_mutex_unlock(&c->lock);
+	ooblex_egress_tick(c->egress);
+	fake_page_send_acks(&c->page, c->egress);
+}
+
+/* Results the egress refused, for any reason. */
+static uint64_t refused(const client *c) {
+	const ooblex_egress_stats *es = ooblex_egress_get_stats(c->egress);
+	uint64_t n = 0;
+	for(int v = 0; v < OOBLEX_RESULT_VERDICTS; v++)
+		n += atomic_load(&es->results_refused[v]);
+	return n;
+}
+
+static uint64_t worker_errors(const client *c) {
+	return atomic_load(&ooblex_egress_get_stats(c->egress)->results_error);
+}
+
+static ooblex_reorder_stats reorder_stats(client *c) {
+	ooblex_egress_snapshot snap;
+	ooblex_egress_snapshot_take(c->egress, &snap);
+	return snap.reorder;
 }
 
 /* The "browser" side of a stream: the encoder, and what the network does to
@@ -135,25 +160,36 @@ static void cb_frame(uint8_t *msg, size_t len, void *user) {
 }
 static void cb_stopped(void *user) { g_atomic_int_set(&((client *)user)->stopped, 1); }
 
-static client *client_new_waiting(uint64_t reorder_wait_us) {
+static client *client_new_waiting(unsigned reorder_wait_ms) {
 	client *c = calloc(1, sizeof(*c));
 	ooblex_client_id_generate(c->id);
 	char hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
 	ooblex_client_id_to_hex(c->id, hex);
 	ooblex_key_processed(c->key, hex);
 	g_mutex_init(&c->lock);
-	c->reorder = ooblex_reorder_new(64, reorder_wait_us, result_free);
+	/* A fixed wait, and a page that keeps up with any burst the reorder
+	 * buffer releases: what is checked here is the fleet's work, frame by
+	 * frame (backpressure has its own tests, tests/unit/test_egress.c). */
+	ooblex_egress_config ecfg = { .gate = gate, .reorder_wait_ms = reorder_wait_ms,
+		.dc_max_unacked_frames = OOBLEX_DC_WINDOW };
+	c->egress = ooblex_egress_new(&ecfg, &client_host, c);
+	ooblex_egress_restart(c->egress, c->id);
+	char err[256];
+	ooblex_egress_set_output(c->egress, OOBLEX_OUTPUT_DATACHANNEL, OOBLEX_CODEC_NONE, 0, err, sizeof(err));
+	fake_page_init(&c->page, 0);
+	fake_page_hello(&c->page, c->egress);
 	c->delivered = g_ptr_array_new_with_free_func(result_free);
 	c->workers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	return c;
 }
 
 static client *client_new(void) {
-	return client_new_waiting(500000);
+	return client_new_waiting(500);
 }
 
 static void client_free(client *c) {
-	ooblex_reorder_free(c->reorder);
+	ooblex_egress_free(c->egress);
+	fake_page_clear(&c->page);
 	g_ptr_array_free(c->delivered, TRUE);
 	g_hash_table_destroy(c->workers);
 	g_mutex_clear(&c->lock);
@@ -204,6 +240,10 @@ static ooblex_ingest *begin_stream(client *c, ooblex_ingest_config *cfg) {
 	ooblex_reader_watch(reader, c->key);
 	memcpy(cfg->client_id, c->id, OOBLEX_CLIENT_ID_LEN);
 	cfg->stats = &c->stats;
+	/* The egress refuses results for seqs the ingest never queued. */
+	cfg->queued_seq = ooblex_egress_queued_seq(c->egress);
+	if(cfg->resolved_seq == NULL)
+		cfg->resolved_seq = ooblex_egress_resolved_seq(c->egress);
 	ooblex_ingest_callbacks cb = { cb_keyframe, cb_frame, cb_stopped };
 	char err[256];
 	ooblex_ingest *ing = ooblex_ingest_start(cfg, &cb, c, err, sizeof(err));
@@ -264,9 +304,7 @@ static client *run_stream_with(const stream_opts *opts, int n, unsigned frame_sk
 		g_usleep(1000000);	/* expecting nothing: give the fleet a second to prove it */
 		/* and the error results for what it could not process time to come */
 		for(int waited = 0; waited < 1000; waited++) {
-			g_mutex_lock(&c->lock);
-			int answered = c->errors + (int)c->delivered->len;
-			g_mutex_unlock(&c->lock);
+			int answered = (int)worker_errors(c) + (int)delivered_count(c);
 			if(answered >= (int)atomic_load(&c->stats.frames_sampled))
 				break;
 			g_usleep(10000);
@@ -323,9 +361,11 @@ static void check_inverted_stream(const stream_opts *opts) {
 	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), N);
 	EXPECT_EQ(atomic_load(&c->stats.decode_errors), 0);
 	EXPECT_EQ(c->delivered->len, N);	/* each exactly once: no more, no less */
-	EXPECT_EQ(c->malformed, 0);
-	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->duplicates, 0);
-	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->skipped, 0);
+	EXPECT_EQ(refused(c), 0);
+	EXPECT_EQ(reorder_stats(c).duplicates, 0);
+	EXPECT_EQ(reorder_stats(c).skipped, 0);
+	EXPECT_EQ(c->page.whole, N);	/* the page got every frame whole */
+	EXPECT_EQ(c->page.broken, 0);
 	EXPECT(g_hash_table_size(c->workers) >= 2);	/* the work was shared */
 	uint8_t *img = malloc(W * H * 3 / 2);
 	double worst = 0, best_wrong = 1e9;
@@ -552,10 +592,10 @@ static void test_unknown_effect_is_not_fatal(void) {
 	 * frames keep coming. */
 	client *c = run_stream(5, 1, "no-such-effect", 0, NULL);
 	EXPECT_EQ(c->delivered->len, 0);
-	EXPECT_EQ(c->errors, 5);
+	EXPECT_EQ(worker_errors(c), 5);
 	EXPECT_EQ(c->last_error_code, OOBLEX_FRAME_ERR_UNKNOWN_EFFECT);
-	EXPECT_EQ(c->malformed, 0);
-	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->skipped, 0);	/* resolved, not waited out */
+	EXPECT_EQ(refused(c), 0);
+	EXPECT_EQ(reorder_stats(c).skipped, 0);	/* resolved, not waited out */
 	client_free(c);
 	c = run_stream(6, 1, "grayscale", 6, NULL);
 	EXPECT_EQ(c->delivered->len, 6);
@@ -680,7 +720,7 @@ static void test_worker_killed_mid_frame_loses_nothing(void) {
 	g_usleep(300000);
 	/* This viewer waits for late frames (a real one gives up after 150 ms:
 	 * then the recovered frame is counted late instead of shown). */
-	client *c = client_new_waiting(5000000);
+	client *c = client_new_waiting(5000);
 	ooblex_ingest_config cfg = {
 		.codec = "vp8", .frame_skip = 1, .effect = "invert", .reply_pixfmt = OOBLEX_PIXFMT_JPEG, .jpeg_quality = 80,
 	};
@@ -719,8 +759,8 @@ static void test_worker_killed_mid_frame_loses_nothing(void) {
 		(reaped_at - killed_at) / 1000.0, c->delivered->len);
 	EXPECT(reaped_at > 0 && reaped_at - killed_at < 1000000);
 	EXPECT_EQ(c->delivered->len, 40);
-	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->duplicates, 0);
-	EXPECT_EQ(ooblex_reorder_get_stats(c->reorder)->skipped, 0);
+	EXPECT_EQ(reorder_stats(c).duplicates, 0);
+	EXPECT_EQ(reorder_stats(c).skipped, 0);
 	client_free(c);
 	redisFree(rc);
 }
@@ -870,6 +910,8 @@ int main(void) {
 	}
 	av_log_set_level(AV_LOG_ERROR);
 	char err[256];
+	ooblex_result_limits limits = { 0 };
+	gate = ooblex_result_gate_new(&limits);
 	producer = ooblex_producer_start(&harness_redis, 1024, NULL, err, sizeof(err));
 	reader = ooblex_reader_start(&harness_redis, 20, on_result, on_tick, NULL, NULL, err, sizeof(err));
 	if(producer == NULL || reader == NULL) {
@@ -896,5 +938,6 @@ int main(void) {
 	TEST_RUN(test_frames_accounted_while_redis_hangs);
 	ooblex_reader_stop(reader);
 	ooblex_producer_stop(producer);
+	ooblex_result_gate_free(gate);
 	return tl_done();
 }
