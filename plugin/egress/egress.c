@@ -145,8 +145,8 @@ static void send_pending(ooblex_egress *e) {
 	int sent = (e->output & OOBLEX_OUTPUT_DATACHANNEL) && dc_send(e, r, &sent_us) == 0;
 	if(sent && !r->counted)
 		count_sent(e, r, sent_us);
-	else if(!sent && !r->counted)
-		atomic_fetch_add(&e->stats.dropped_backpressure, 1);
+	else if(!r->counted && !(e->output & OOBLEX_OUTPUT_DATACHANNEL))
+		atomic_fetch_add(&e->stats.dropped_backpressure, 1);	/* a failed send counted itself as dropped_channel */
 	held_result_free(r);
 }
 
@@ -182,6 +182,9 @@ static int deliver(ooblex_egress *e, held_result *r) {
 				/* The fallback: no drain or ack for a second; assume it moved. */
 				ooblex_dc_window_assume_delivered(&e->window);
 			}
+			/* A frame still waiting is older than r: sent later, it would
+			 * reach the page out of order. The newest wins, as above. */
+			drop_pending(e);
 			uint64_t t;
 			if(dc_send(e, r, &t) == 0 && !sent) {
 				sent = 1;

@@ -25,6 +25,7 @@ typedef struct host {
 	unsigned told_code;
 	uint32_t told_seq;
 	atomic_uint rtp_packets;
+	int refuse_sends;	/* the handle is closing: relay_data refuses */
 } host;
 
 static uint64_t host_now(void *user) {
@@ -32,6 +33,8 @@ static uint64_t host_now(void *user) {
 }
 
 static int host_send(const uint8_t *msg, size_t len, void *user) {
+	if(((host *)user)->refuse_sends)
+		return -1;
 	return fake_page_receive(&((host *)user)->page, msg, len);
 }
 
@@ -186,6 +189,7 @@ static ooblex_egress *start(unsigned max_unacked, unsigned queued) {
 	hs.now = T0;
 	hs.sent = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	hs.told = 0;
+	hs.refuse_sends = 0;
 	atomic_store(&hs.rtp_packets, 0);
 	ooblex_egress_config cfg = { .gate = gate, .reorder_wait_ms = 150, .reorder_adaptive = 1,
 		.reorder_min_wait_ms = 15, .dc_max_unacked_frames = max_unacked, .video_bitrate_bps = 500000 };
@@ -295,6 +299,37 @@ static void test_silent_channel_assumed_moved_after_a_second(void) {
 	give_result(e, 3, 0);
 	EXPECT_EQ(page_frames(), 2);	/* a second of silence: assumed drained, sent */
 	EXPECT_EQ(page_seq(1), 3);
+	finish(e);
+}
+
+static void test_fallback_never_sends_an_older_frame_after_a_newer_one(void) {
+	ooblex_egress *e = start(1, 100);
+	ooblex_egress_data_ready(e);	/* the last sign of life, at T0 */
+	give_result(e, 1, 0);	/* on its way: the window (1) is full */
+	give_result(e, 2, 0);	/* waits */
+	hs.now = T0 + OOBLEX_EGRESS_DRY_FALLBACK_US;
+	give_result(e, 3, 0);	/* a second of silence: 3 goes */
+	ooblex_egress_data_ready(e);	/* the channel moves again */
+	give_result(e, 4, 0);
+	REQUIRE(page_frames() >= 2);
+	for(unsigned k = 1; k < page_frames(); k++)
+		EXPECT(page_seq(k) > page_seq(k - 1));	/* 2 never after 3 */
+	EXPECT_EQ(page_seq(1), 3);
+	EXPECT_EQ(atomic_load(&stats(e)->dropped_backpressure), 1);	/* 2, whole */
+	finish(e);
+}
+
+static void test_waiting_frame_whose_send_fails_counts_once(void) {
+	ooblex_egress *e = start(1, 100);
+	ooblex_egress_data_ready(e);
+	give_result(e, 1, 0);	/* on its way: the window (1) is full */
+	give_result(e, 2, 0);	/* waits */
+	hs.refuse_sends = 1;	/* the handle closes */
+	ooblex_egress_data_ready(e);	/* 2 is tried, and refused */
+	EXPECT_EQ(page_frames(), 1);
+	EXPECT_EQ(atomic_load(&stats(e)->dropped_channel), 1);
+	EXPECT_EQ(atomic_load(&stats(e)->dropped_backpressure), 0);	/* not twice */
+	EXPECT_EQ(atomic_load(&stats(e)->frames_sent), 1);
 	finish(e);
 }
 
@@ -542,6 +577,8 @@ int main(void) {
 	TEST_RUN(test_backed_up_channel_drops_whole_frames_newest_wins);
 	TEST_RUN(test_sctp_drain_releases_the_waiting_frame);
 	TEST_RUN(test_silent_channel_assumed_moved_after_a_second);
+	TEST_RUN(test_fallback_never_sends_an_older_frame_after_a_newer_one);
+	TEST_RUN(test_waiting_frame_whose_send_fails_counts_once);
 	TEST_RUN(test_adaptive_wait_follows_latency_spread);
 	TEST_RUN(test_missing_frame_given_up_after_the_wait_in_force);
 	TEST_RUN(test_error_result_resolves_its_seq_as_a_skip);
