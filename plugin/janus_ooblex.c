@@ -1754,6 +1754,8 @@ fail_ingest:
 	/* It never ran: no stopped() will give these back. */
 	atomic_fetch_sub(&live_ingests, 1);
 	janus_refcount_decrease(&session->ref);
+	/* set_output may have started the video track's thread. */
+	ooblex_egress_stop(session->egress);
 fail:
 	g_free(answer);
 	janus_mutex_unlock(&session->mutex);
