@@ -21,8 +21,10 @@ PROBES=$(mktemp -d /tmp/ooblex-layout.XXXXXX)
 trap 'rm -rf "$PROBES"' EXIT
 rc=0
 
-# The sources as make names them from BUILD (through VPATH when out of tree).
-SRC=$(realpath --relative-to="$BUILD" "$TOP")
+# The sources as make names them from BUILD: through VPATH, i.e. under the
+# srcdir configure was run with ("..", or an absolute path as CI's is).
+SRC=$(sed -n 's/^srcdir = //p' "$BUILD/Makefile")
+[ -n "$SRC" ] || SRC=$(realpath --relative-to="$BUILD" "$TOP")
 # compile_flags OBJECT SOURCE: the compiler and flags make builds OBJECT
 # (a target in BUILD) with, SOURCE its source from the top. -W: as if SOURCE
 # had changed, so that -n prints the command even when OBJECT is up to date.
