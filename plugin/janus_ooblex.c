@@ -258,6 +258,7 @@ typedef struct janus_ooblex_session {
 	ooblex_codec codec;
 	int video_pt;
 	gboolean can_send_video;	/* the browser's offer receives video; set by the SDP answer, under mutex */
+	gboolean has_data_channel;	/* the browser's offer has a data channel; set by the SDP answer, under mutex */
 	/* The return path (egress.h): results in, frames to the page out, from
 	 * the Redis reader thread and Janus' data channel and RTCP callbacks.
 	 * Lives as long as the session; its lock is innermost (see below). */
@@ -1572,6 +1573,7 @@ static char *janus_ooblex_answer_offer(janus_ooblex_session *session, const char
 				JANUS_SDP_OA_ACCEPT_EXTMAP, JANUS_RTP_EXTMAP_ABS_SEND_TIME,
 				JANUS_SDP_OA_DONE);
 		} else if(m->type == JANUS_SDP_APPLICATION) {
+			session->has_data_channel = TRUE;	/* Janus offers one SCTP association per PeerConnection */
 			janus_sdp_generate_answer_mline(offer, answer, m,
 				JANUS_SDP_OA_MLINE, JANUS_SDP_APPLICATION,
 				JANUS_SDP_OA_DONE);
@@ -1647,14 +1649,21 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	}
 	session->codec = OOBLEX_CODEC_NONE;
 	session->can_send_video = FALSE;
+	session->has_data_channel = FALSE;
 	answer = janus_ooblex_answer_offer(session, offer_sdp, wanted, &error);
 	if(answer == NULL)
 		goto fail;
 	if(output == 0)
 		output = settings.output;
+	/* A session that could never deliver is refused now, not left silent. */
 	if((output & OOBLEX_OUTPUT_VIDEO) && !session->can_send_video) {
 		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP,
 			"Output '%s' needs an offer that also receives video (sendrecv)", janus_ooblex_output_name(output));
+		goto fail;
+	}
+	if((output & OOBLEX_OUTPUT_DATACHANNEL) && !session->has_data_channel) {
+		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_SDP,
+			"Output '%s' needs an offer with a data channel (m=application)", janus_ooblex_output_name(output));
 		goto fail;
 	}
 	if(effect != NULL)
@@ -1816,6 +1825,11 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 		if((output & OOBLEX_OUTPUT_VIDEO) && !session->can_send_video) {
 			error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE,
 				"Output '%s' needs a started session whose offer also receives video", janus_ooblex_output_name(output));
+			goto fail;
+		}
+		if((output & OOBLEX_OUTPUT_DATACHANNEL) && session->started && !session->has_data_channel) {
+			error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE,
+				"Output '%s' needs a session whose offer has a data channel", janus_ooblex_output_name(output));
 			goto fail;
 		}
 		if(session->started && ooblex_egress_set_output(session->egress, output, session->codec,

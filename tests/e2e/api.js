@@ -74,6 +74,8 @@ async function main() {
     [{ request: 'start', frame_skip: '3' }, offer(['data']), 415, 'frame_skip as a string', /frame_skip should be an integer/],
     [{ request: 'start', codec: 'av1' }, offer(['data']), 415, 'a codec the server does not take'],
     [{ request: 'start' }, offer(['data']), 417, 'an offer without video'],
+    // It could never deliver: refused at once, not left silent.
+    [{ request: 'start' }, offer(['vp8+h264']), 416, 'an offer without a data channel (output datachannel)', /data channel/],
     [{ request: 'start' }, offer(['audio', 'data']), 417, 'an offer with audio only'],
     [{ request: 'start' }, offer(['vp9', 'data']), 417, 'an offer with only VP9 video'],
     [{ request: 'start', codec: 'h264' }, offer(['vp9', 'data']), 417, 'h264 asked for but not offered'],
