@@ -129,6 +129,23 @@ async function main() {
     await api.post(h, { janus: 'detach' });
   }
 
+  // configure before start presets the effect and frame skip (docs/api.md).
+  {
+    const h = '/' + sid + '/' + (await api.post('/' + sid, { janus: 'attach', plugin: 'janus.plugin.ooblex' })).data.id;
+    const events = async (tx) => {
+      let ev = null;
+      for (let i = 0; i < 10 && !ev; i++) ev = [].concat(await api.get('/' + sid + '?maxev=20')).find((e) => e.transaction === tx);
+      return ev && ev.plugindata && ev.plugindata.data;
+    };
+    await api.post(h, { janus: 'message', transaction: 'pre-cfg', body: { request: 'configure', effect: 'grayscale', frame_skip: 2 } });
+    const c = await events('pre-cfg');
+    await api.post(h, { janus: 'message', transaction: 'pre-start', body: { request: 'start' }, jsep: offer(['vp8+h264', 'data']) });
+    const d = await events('pre-start');
+    T.ok(c && c.result === 'ok' && d && d.result === 'started' && d.effect === 'grayscale' && d.frame_skip === 2,
+      'configure before start presets the effect and frame skip of the next start', JSON.stringify(c), JSON.stringify(d));
+    await api.post(h, { janus: 'detach' });
+  }
+
   // The fleet: run.sh starts three workers.
   // The registry is read once a second: give a just-started Janus that second.
   let led = null;
