@@ -56,6 +56,9 @@ node "$TOP/tests/e2e/e2e.js" --out "$OUT" --video "$VIDEO" --page http://127.0.0
   --janus-ws ws://127.0.0.1:8188/ --janus-http http://127.0.0.1:8088/janus \
   --admin http://127.0.0.1:7088/admin --admin-secret "$SECRET" --redis-port 6379 | sed 's/^\(not \)\{0,1\}ok - /&demo: /'
 
+# The README's embed example, exactly as written, against the demo.
+node "$TOP/tests/e2e/embed.js" --video "$VIDEO" --page http://127.0.0.1:8080/ --www "$TOP/.run/www" | sed 's/^\(not \)\{0,1\}ok - /&demo: /'
+
 # The demo's own Redis dies mid-session: the demo restarts it and keeps running.
 node "$TOP/tests/e2e/redis-restart.js" --video "$VIDEO" --page http://127.0.0.1:8080/ --redis-port 6379 |
   sed 's/^\(not \)\{0,1\}ok - /&demo: /'
