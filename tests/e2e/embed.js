@@ -29,7 +29,6 @@ function snippet(readme) {
   fs.writeFileSync(file, html);
   const url = new URL('/embed-example.html', arg('--page')).href;
   const browser = await launchBrowser(arg('--video'));
-  let rc = 0;
   try {
     const page = await browser.newPage();
     const console_ = [];
@@ -61,6 +60,5 @@ function snippet(readme) {
     await browser.close();
     fs.unlinkSync(file);
   }
-  rc = T.failures ? 1 : 0;
-  process.exit(rc);
+  process.exit(T.failures ? 1 : 0);
 })().catch((e) => { console.log('not ok - embed example: ran to the end\n#   ' + e.stack); process.exit(1); });
