@@ -78,15 +78,28 @@ static void test_flood_processed_exactly_once(void) {
 	uint8_t id[OOBLEX_CLIENT_ID_LEN];
 	char key[OOBLEX_KEY_MAX];
 	harness_new_client(id, key);
-	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "none", n, NULL, 0);
 	const int batches[4] = { 1, 1, 4, 8 };
 	GPid w[4];
-	gint64 t0 = g_get_monotonic_time();
 	for(int i = 0; i < 4; i++) {
 		char wid[32];
 		g_snprintf(wid, sizeof(wid), "flood-%d", i + 1);
 		w[i] = harness_spawn_worker(2, wid, 0, batches[i], NULL, NULL);
 	}
+	/* All four waiting in BLMOVE before the flood: a worker that starts
+	 * late would find the queue already drained by the others. */
+	int waiting = 0;
+	for(int i = 0; i < 2000 && waiting < 4; i++) {
+		redisReply *r = redisCommand(rc, "CLIENT LIST");
+		waiting = 0;
+		for(const char *p = r && r->type == REDIS_REPLY_STRING ? r->str : ""; (p = strstr(p, "cmd=blmove")) != NULL; p++)
+			waiting++;
+		freeReplyObject(r);
+		if(waiting < 4)
+			g_usleep(5000);
+	}
+	REQUIRE(waiting >= 4);
+	gint64 t0 = g_get_monotonic_time();
+	harness_flood(rc, OOBLEX_KEY_FRAMES, id, "none", n, NULL, 0);
 	long long got = harness_wait_len(rc, key, n, 60000);
 	double secs = (g_get_monotonic_time() - t0) / 1e6;
 	g_usleep(300000);	/* anything processed twice would show up by now */
