@@ -27,9 +27,13 @@ static void heartbeat(worker *w, redisContext *c) {
 			json_array_append_new(routes, json_string(w->loops[i].route));
 		}
 	}
-	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:I, s:I}",
+	char prefetch[32] = "auto";
+	if(w->opt.prefetch >= 0)
+		snprintf(prefetch, sizeof(prefetch), "%ld", w->opt.prefetch);
+	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:s, s:f, s:I, s:I}",
 		"id", w->opt.id, "host", w->host, "pid", (int)getpid(), "effects", effects, "routes", routes,
-		"queues", queues, "batch_size", (int)w->opt.batch_size, "started", (json_int_t)w->started,
+		"queues", queues, "batch_size", (int)w->opt.batch_size, "prefetch", prefetch,
+		"redis_rtt_ms", atomic_load(&w->redis_rtt_us) / 1000.0, "started", (json_int_t)w->started,
 		"frames_done", (json_int_t)atomic_load(&w->processed));
 	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_decref(info);
@@ -104,8 +108,13 @@ static void *liveness_thread(void *arg) {
 		if(c != NULL) {
 			uint64_t before = ooblex_now_us();
 			redisReply *r = redisCommand(c, "SET %s 1 PX %d", w->alive_key, OOBLEX_ALIVE_TTL_MS);
-			if(r != NULL && r->type == REDIS_REPLY_STATUS)
+			if(r != NULL && r->type == REDIS_REPLY_STATUS) {
 				atomic_store(&w->alive_until_us, before + OOBLEX_ALIVE_TTL_MS * 1000ULL);
+				/* The round trip, smoothed (1/4 new): the queues size their
+				 * prefetch from it (worker_loop.h). */
+				unsigned long long rtt = ooblex_now_us() - before, old = atomic_load(&w->redis_rtt_us);
+				atomic_store(&w->redis_rtt_us, old == 0 ? rtt : (3 * old + rtt) / 4);
+			}
 			if(r == NULL) {
 				redisFree(c);
 				c = NULL;
