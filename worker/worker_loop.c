@@ -425,25 +425,30 @@ static int read_takes(queue_loop *q, int block, int until_ready) {
 	return 0;
 }
 
-/* How many frames to keep taken, beyond those being processed, so that the
- * next is there when the current one is done: enough to cover a round trip
- * to Redis at the measured time per frame (at least one, at most
- * OOBLEX_MAX_PREFETCH), or --prefetch when set. */
+/* How many frames to keep taken ahead of the batch being processed, so
+ * that the next batch is there when the current one is done: a batch plus
+ * what the measured time per frame gets through in one round trip to Redis
+ * (at most OOBLEX_MAX_PREFETCH), or --prefetch when set. */
 static int prefetch_depth(const queue_loop *q) {
 	const worker *w = q->w;
 	if(w->opt.prefetch >= 0)
 		return (int)w->opt.prefetch;
 	double rtt = (double)atomic_load(&w->redis_rtt_us);
-	long extra = q->frame_us > 0 ? (long)(rtt / q->frame_us) + 1 : 1;
-	return (int)(extra < OOBLEX_MAX_PREFETCH ? extra : OOBLEX_MAX_PREFETCH);
+	long per_round_trip = 1;	/* before the first frame is timed */
+	if(q->frame_us > 0) {
+		per_round_trip = (long)(rtt / q->frame_us);
+		per_round_trip += per_round_trip * q->frame_us < rtt;
+	}
+	long ahead = w->opt.batch_size + per_round_trip;
+	return (int)(ahead < OOBLEX_MAX_PREFETCH ? ahead : OOBLEX_MAX_PREFETCH);
 }
 
-/* Tops the ready frames (and takes under way) up to the batch being
- * processed plus the prefetch depth, with LMOVEs that do not wait: they
- * travel while the current batch is processed. One at a time while the
- * queue is empty. Nothing behind a BLMOVE (it would only wait with it). */
-static int top_up(queue_loop *q, int processing) {
-	int want = processing + prefetch_depth(q) - q->ready_n - q->takes_owed;
+/* Tops the ready frames (and takes under way) up to the prefetch depth,
+ * with LMOVEs that do not wait: they travel while the current batch is
+ * processed. One at a time while the queue is empty. Nothing behind a
+ * BLMOVE (it would only wait with it). */
+static int top_up(queue_loop *q) {
+	int want = prefetch_depth(q) - q->ready_n - q->takes_owed;
 	if(want <= 0 || q->blmove_at > 0 || !alive_margin(q->w))
 		return 0;
 	return send_takes(q, q->queue_was_empty ? 1 : want, 0);
@@ -533,7 +538,7 @@ void *worker_loop_run(void *arg) {
 				batch[nb++] = pop_ready(q);
 			uint64_t t0 = ooblex_now_us();
 			if(!serial)
-				broken = top_up(q, (int)w->opt.batch_size) < 0;
+				broken = top_up(q) < 0;
 			if(!broken)
 				broken = send_completion(q, batch, nb) < 0;
 			for(int i = 0; i < nb; i++)
