@@ -45,12 +45,20 @@ static void heartbeat(worker *w, redisContext *c) {
 	free(text);
 }
 
-void worker_reap(const worker *w, redisContext *c, const char *processing_key, const char *alive_key,
-		const char *queue) {
+/* Queues the reap of one processing list on c (its reply read by
+ * reap_reply). */
+static int reap_append(redisContext *c, const char *processing_key, const char *alive_key, const char *queue) {
 	char now[32];
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)ooblex_now_us());
-	redisReply *r = redisCommand(c, "EVAL %s 4 %s %s %s %s %s", ooblex_script_reap, processing_key, alive_key,
-		queue, OOBLEX_KEY_DROPPED_STALE, now);
+	return redisAppendCommand(c, "EVAL %s 4 %s %s %s %s %s", ooblex_script_reap, processing_key, alive_key, queue,
+		OOBLEX_KEY_DROPPED_STALE, now);
+}
+
+/* Reads one reap's reply and logs what it did; -1 when the connection broke. */
+static int reap_reply(const worker *w, redisContext *c, const char *processing_key, const char *queue) {
+	redisReply *r = NULL;
+	if(redisGetReply(c, (void **)&r) != REDIS_OK)
+		return -1;
 	if(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 			(r->element[0]->integer > 0 || r->element[1]->integer > 0))
 		worker_log("[%s] reaped %s: %lld frame(s) back to %s, %lld past their deadline", w->opt.id,
@@ -59,26 +67,49 @@ void worker_reap(const worker *w, redisContext *c, const char *processing_key, c
 		worker_log("[%s] reaper failed: %s", w->opt.id, r->str);
 	if(r != NULL)
 		freeReplyObject(r);
+	return 0;
 }
 
-/* One SCAN page of processing lists (see reap_dead). */
+void worker_reap(const worker *w, redisContext *c, const char *processing_key, const char *alive_key,
+		const char *queue) {
+	if(reap_append(c, processing_key, alive_key, queue) == REDIS_OK)
+		reap_reply(w, c, processing_key, queue);
+}
+
+/* The queue a processing list's frames came from, and its owner's
+ * liveness key (see reap_dead). 0, or -1 for our own lists. */
+static int list_owner(const worker *w, const char *key, char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX],
+		char queue[OOBLEX_KEY_MAX + 64]) {
+	size_t own_len = strlen(w->opt.id);
+	const char *owner = key + strlen(OOBLEX_KEY_PROCESSING_PREFIX);
+	const char *hash = strrchr(owner, '#');
+	size_t owner_len = hash ? (size_t)(hash - owner) : strlen(owner);
+	if(owner_len == own_len && !strncmp(owner, w->opt.id, own_len))
+		return -1;
+	snprintf(alive, OOBLEX_KEY_MAX + OOBLEX_NAME_MAX, OOBLEX_KEY_ALIVE_PREFIX "%.*s", (int)owner_len, owner);
+	if(hash)
+		snprintf(queue, OOBLEX_KEY_MAX + 64, OOBLEX_KEY_FRAMES ":%s", hash + 1);
+	else
+		snprintf(queue, OOBLEX_KEY_MAX + 64, OOBLEX_KEY_FRAMES);
+	return 0;
+}
+
+/* One SCAN page of processing lists (see reap_dead): the reaps of a page go
+ * out together, so a worker far from Redis spends one round trip on them,
+ * not one per worker of the fleet. */
 static int reap_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
 	worker *w = user;
-	size_t own_len = strlen(w->opt.id);
-	for(size_t i = 0; i < n; i++) {
-		const char *key = keys[i]->str;
-		const char *owner = key + strlen(OOBLEX_KEY_PROCESSING_PREFIX);
-		const char *hash = strrchr(owner, '#');
-		size_t owner_len = hash ? (size_t)(hash - owner) : strlen(owner);
-		if(owner_len == own_len && !strncmp(owner, w->opt.id, own_len))
+	char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX], queue[OOBLEX_KEY_MAX + 64];
+	size_t sent = 0;
+	for(size_t i = 0; i < n; i++)
+		if(list_owner(w, keys[i]->str, alive, queue) == 0 && reap_append(c, keys[i]->str, alive, queue) == REDIS_OK)
+			sent++;
+	for(size_t i = 0; i < n && sent > 0; i++) {
+		if(list_owner(w, keys[i]->str, alive, queue) < 0)
 			continue;
-		char alive[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX], queue[OOBLEX_KEY_MAX + 64];
-		snprintf(alive, sizeof(alive), OOBLEX_KEY_ALIVE_PREFIX "%.*s", (int)owner_len, owner);
-		if(hash)
-			snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES ":%s", hash + 1);
-		else
-			snprintf(queue, sizeof(queue), OOBLEX_KEY_FRAMES);
-		worker_reap(w, c, key, alive, queue);
+		if(reap_reply(w, c, keys[i]->str, queue) < 0)
+			return -1;
+		sent--;
 	}
 	return 0;
 }
@@ -101,6 +132,7 @@ static void *liveness_thread(void *arg) {
 	const unsigned per_second = 1000 / OOBLEX_ALIVE_REFRESH_MS;
 	int metrics_failed = 0;
 	while(!atomic_load(&w->liveness_stop)) {
+		uint64_t pass_start = ooblex_now_us();
 		if(c == NULL) {
 			char err[256];
 			c = ooblex_redis_connect(&w->opt.redis, 1000, err, sizeof(err));
@@ -131,7 +163,13 @@ static void *liveness_thread(void *arg) {
 				ooblex_metrics_path(w->metrics), strerror(errno));
 		}
 		tick++;
-		struct timespec ts = { 0, OOBLEX_ALIVE_REFRESH_MS * 1000000L };
+		/* Refreshes every OOBLEX_ALIVE_REFRESH_MS however long the pass took
+		 * (far from Redis its round trips are much of it). */
+		uint64_t took_us = ooblex_now_us() - pass_start;
+		long sleep_us = OOBLEX_ALIVE_REFRESH_MS * 1000L - (long)took_us;
+		if(sleep_us < 10000)
+			sleep_us = 10000;
+		struct timespec ts = { 0, sleep_us * 1000L };
 		nanosleep(&ts, NULL);
 	}
 	if(c != NULL) {
