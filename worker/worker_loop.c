@@ -426,20 +426,25 @@ static int read_takes(queue_loop *q, int block, int until_ready) {
 }
 
 /* How many frames to keep taken ahead of the batch being processed, so
- * that the next batch is there when the current one is done: a batch plus
- * what the measured time per frame gets through in one round trip to Redis
- * (at most OOBLEX_MAX_PREFETCH), or --prefetch when set. */
+ * that the next one is there when the current one is done: what the
+ * measured time per frame gets through in one round trip to Redis, plus one
+ * for jitter, at least a batch, at most OOBLEX_MAX_PREFETCH; or --prefetch
+ * when set. None while the round trip is under a quarter of a frame's work
+ * (beside Redis, or a slow effect): there a frame taken ahead would wait a
+ * whole frame in this worker, maybe while another sits idle, to save a
+ * wait of a fraction of one. Also none before the first frame is timed. */
 static int prefetch_depth(const queue_loop *q) {
 	const worker *w = q->w;
 	if(w->opt.prefetch >= 0)
 		return (int)w->opt.prefetch;
 	double rtt = (double)atomic_load(&w->redis_rtt_us);
-	long per_round_trip = 1;	/* before the first frame is timed */
-	if(q->frame_us > 0) {
-		per_round_trip = (long)(rtt / q->frame_us);
-		per_round_trip += per_round_trip * q->frame_us < rtt;
-	}
-	long ahead = w->opt.batch_size + per_round_trip;
+	if(q->frame_us <= 0 || rtt < q->frame_us / 4)
+		return 0;
+	long per_round_trip = (long)(rtt / q->frame_us);
+	per_round_trip += per_round_trip * q->frame_us < rtt;
+	long ahead = per_round_trip + 1;
+	if(ahead < w->opt.batch_size)
+		ahead = w->opt.batch_size;
 	return (int)(ahead < OOBLEX_MAX_PREFETCH ? ahead : OOBLEX_MAX_PREFETCH);
 }
 
