@@ -33,7 +33,8 @@ void ooblex_ml_set_paths(const char *cascade_dir, const char *models_dir);
 /* The module with the three effects above. */
 const ooblex_effect_module *ooblex_ml_module(void);
 
-/* Detects faces in a luma plane (for tests and tools): writes up to max
+/* Detects faces in a luma plane with the Haar cascade (the fallback
+ * detector; for tests and tools): writes up to max
  * rectangles as x, y, w, h into rects and returns how many were found, or
  * -1 with a reason in err. */
 int ooblex_ml_detect_faces(const uint8_t *luma, int stride, int width, int height, int min_size,
