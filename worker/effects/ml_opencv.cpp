@@ -463,7 +463,7 @@ struct SegState {
 	cv::Mat mask;	/* smoothed, kSegInput square, float 0..1 */
 	cv::Mat mask8, mask_y, mask_c;	/* 8-bit at model, luma and chroma sizes */
 	cv::Mat small, bg[3];	/* the background planes at the frame's size */
-	cv::Mat image_rgb;	/* the decoded background image */
+	cv::Mat picture[3];	/* the background image's I420 planes */
 	cv::Size image_for;	/* the frame size bg[] holds the image at */
 	double person = 0;	/* the part of the frame that is person, 0..1 */
 };
@@ -497,16 +497,36 @@ bool load_background(SegState &s, std::string &why) {
 	ooblex_jpeg_info info;
 	char jerr[256] = "";
 	bool ok = j != nullptr && ooblex_jpeg_read_header(j, (const uint8_t *)data, len, &info) == 0 &&
-		info.width > 0 && info.height > 0 && info.width <= 7680 && info.height <= 4320;
+		info.width >= 2 && info.height >= 2 && info.width <= 7680 && info.height <= 4320;
 	if(ok) {
-		s.image_rgb.create(info.height, info.width, CV_8UC3);
-		ok = ooblex_jpeg_decode_rgb(j, (const uint8_t *)data, len, info.width, info.height, s.image_rgb.data, jerr,
-			sizeof(jerr)) >= 0;
+		/* As the worker reads any JPEG: a 4:2:0 one straight into I420, any
+		 * other through RGB (BT.601 limited range, like libavfilter's). */
+		int w = info.width & ~1, h = info.height & ~1;
+		if(info.sampling == OOBLEX_JPEG_SAMP_420) {
+			int cw = (info.width + 1) / 2, ch = (info.height + 1) / 2;
+			s.picture[0].create(info.height, info.width, CV_8UC1);
+			s.picture[1].create(ch, cw, CV_8UC1);
+			s.picture[2].create(ch, cw, CV_8UC1);
+			uint8_t *const planes[3] = { s.picture[0].data, s.picture[1].data, s.picture[2].data };
+			const int strides[3] = { info.width, cw, cw };
+			ok = ooblex_jpeg_decode_planes(j, (const uint8_t *)data, len, info.width, info.height, planes, strides, jerr,
+				sizeof(jerr)) >= 0;
+		} else {
+			cv::Mat rgb(info.height, info.width, CV_8UC3), i420;
+			ok = ooblex_jpeg_decode_rgb(j, (const uint8_t *)data, len, info.width, info.height, rgb.data, jerr,
+				sizeof(jerr)) >= 0;
+			if(ok) {
+				cv::cvtColor(rgb(cv::Rect(0, 0, w, h)), i420, cv::COLOR_RGB2YUV_I420);
+				s.picture[0] = i420(cv::Rect(0, 0, w, h)).clone();
+				s.picture[1] = cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + (size_t)w * h).clone();
+				s.picture[2] = cv::Mat(h / 2, w / 2, CV_8UC1, i420.data + (size_t)w * h * 5 / 4).clone();
+			}
+		}
 	}
 	ooblex_jpeg_free(j);
 	g_free(data);
 	if(!ok)
-		why = "background_replace: " + path + " is not a JPEG of at most 7680x4320" + (jerr[0] ? std::string(": ") + jerr : "");
+		why = "background_replace: " + path + " is not a JPEG of 2x2 to 7680x4320" + (jerr[0] ? std::string(": ") + jerr : "");
 	return ok;
 }
 
@@ -632,21 +652,19 @@ void make_background(SegState &s, Planes &p) {
 	} else if(s.mode == Background::image) {
 		cv::Size frame(p.y.cols, p.y.rows);
 		if(s.image_for != frame) {
-			/* The image covers the frame (scaled and cropped to its aspect). */
-			double scale = std::max((double)frame.width / s.image_rgb.cols, (double)frame.height / s.image_rgb.rows);
-			cv::Mat scaled;
-			cv::resize(s.image_rgb, scaled, cv::Size(std::max(frame.width, (int)std::ceil(s.image_rgb.cols * scale)),
-				std::max(frame.height, (int)std::ceil(s.image_rgb.rows * scale))), 0, 0, cv::INTER_AREA);
-			cv::Mat crop = scaled(cv::Rect((scaled.cols - frame.width) / 2, (scaled.rows - frame.height) / 2,
-				frame.width & ~1, frame.height & ~1)).clone();
-			cv::Mat i420;
-			cv::cvtColor(crop, i420, cv::COLOR_RGB2YUV_I420);
-			int w = crop.cols, h = crop.rows;
-			cv::Mat y = i420(cv::Rect(0, 0, w, h)), u(h / 2, w / 2, CV_8UC1, i420.data + (size_t)w * h),
-				v(h / 2, w / 2, CV_8UC1, i420.data + (size_t)w * h * 5 / 4);
-			cv::Mat src[3] = { y, u, v };
-			for(int i = 0; i < 3; i++)
-				cv::resize(src[i], s.bg[i], planes[i]->size(), 0, 0, cv::INTER_NEAREST);
+			/* The image covers the frame: the middle of it in the frame's
+			 * aspect, scaled plane by plane. */
+			const cv::Mat &iy = s.picture[0];
+			double scale = std::max((double)frame.width / iy.cols, (double)frame.height / iy.rows);
+			int cw = std::max(2, std::min(iy.cols, (int)std::lround(frame.width / scale))) & ~1;
+			int ch = std::max(2, std::min(iy.rows, (int)std::lround(frame.height / scale))) & ~1;
+			cv::Rect crop(((iy.cols - cw) / 2) & ~1, ((iy.rows - ch) / 2) & ~1, cw, ch);
+			for(int i = 0; i < 3; i++) {
+				int div = i ? 2 : 1;
+				cv::Rect r(crop.x / div, crop.y / div, crop.width / div, crop.height / div);
+				r &= cv::Rect(0, 0, s.picture[i].cols, s.picture[i].rows);
+				cv::resize(s.picture[i](r), s.bg[i], planes[i]->size(), 0, 0, cv::INTER_AREA);
+			}
 			s.image_for = frame;
 		}
 	} else {
@@ -870,6 +888,28 @@ extern "C" int ooblex_ml_detect_faces(const uint8_t *luma, int stride, int width
 		return (int)found.size();
 	} catch(const std::exception &e) {
 		set_err(err, errlen, std::string("face detector: ") + e.what());
+		return -1;
+	}
+}
+
+extern "C" int ooblex_ml_person_mask(ooblex_image *img, uint8_t *mask, char *err, size_t errlen) {
+	try {
+		if(!file_exists(models_dir + "/" + kSegModel)) {
+			set_err(err, errlen, "no segmentation model " + models_dir + "/" + kSegModel);
+			return -1;
+		}
+		SegState s;
+		s.net = load_tf(kSegModel);
+		segment(s, img);
+		s.mask.convertTo(s.mask8, CV_8U, 255.0);
+		cv::Mat out(img->height, img->width, CV_8UC1, mask);
+		cv::resize(s.mask8, out, out.size(), 0, 0, cv::INTER_LINEAR);
+		return 0;
+	} catch(const cv::Exception &e) {
+		set_err(err, errlen, "segmentation: " + e.err);
+		return -1;
+	} catch(const std::exception &e) {
+		set_err(err, errlen, std::string("segmentation: ") + e.what());
 		return -1;
 	}
 }
