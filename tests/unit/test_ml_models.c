@@ -185,10 +185,16 @@ static void test_background_replace_uses_the_folder_image(void) {
 	const uint8_t *u = out + (size_t)mw * mh;
 	double bg_u = mean_of(u, mw / 2, kBackground[0][0] / 2, kBackground[0][1] / 2, kBackground[0][2] / 2,
 		kBackground[0][3] / 2);
-	printf("# grass: luma %.1f u %.1f (the image: 200, 90); shirt %.1f, was %.1f\n", bg, bg_u, fg, was);
+	/* The chroma planes follow the same mask, scaled to their size. */
+	const int *pr = kPerson[0];
+	double fg_u = mean_of(u, mw / 2, pr[0] / 2, pr[1] / 2, pr[2] / 2, pr[3] / 2);
+	double was_u = mean_of(messi + (size_t)mw * mh, mw / 2, pr[0] / 2, pr[1] / 2, pr[2] / 2, pr[3] / 2);
+	printf("# grass: luma %.1f u %.1f (the image: 200, 90); shirt luma %.1f u %.1f, was %.1f %.1f\n", bg, bg_u, fg, fg_u,
+		was, was_u);
 	EXPECT(bg > 190 && bg < 210);
 	EXPECT(bg_u > 82 && bg_u < 98);
 	EXPECT(fg > was - 8 && fg < was + 8);
+	EXPECT(fg_u > was_u - 6 && fg_u < was_u + 6);
 	free(out);
 }
 
