@@ -829,7 +829,8 @@ void onnx_destroy(void *state) {
 }
 
 const ooblex_effect ml_effects[] = {
-	{ "faces", "green boxes and landmarks around faces, BlazeFace or the Haar cascade without its model (min_size=8..2000 pixels)", faces_create, faces_process, faces_destroy,
+	{ "faces", "green boxes and landmarks around faces, BlazeFace or the Haar cascade without its model "
+		"(min_size=8..2000 pixels)", faces_create, faces_process, faces_destroy,
 		faces_describe },
 	{ "face_pixelate", "faces hidden behind blocks (size=2..128, min_size=8..2000)", face_pixelate_create,
 		faces_process, faces_destroy, faces_describe },
