@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 start_redis "$PORT" "$OUT/redis.log" || { echo "redis did not start" >&2; exit 1; }
 [ -x "$BUILD/tests/bench/loadgen" ] || make -C "$BUILD" tests/bench/loadgen >/dev/null || exit 1
-echo "| effect | workers | processed fps (one client, 30 sent) | p95 glass-to-glass ms | worker p50 ms |"
+echo "| effect | workers | processed fps (one client, 30 sent) | p95 capture→sent ms | worker p50 ms |"
 echo "| --- | --- | --- | --- | --- |"
 for n in 1 2 4; do
   while ((${#WORKERS[@]} < n)); do
