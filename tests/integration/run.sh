@@ -34,6 +34,8 @@ OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/t
 # The fleet on databases of its own: flood, kill under load, routing, metrics.
 OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" OOBLEX_TEST_THRESHOLD="$BUILD/.libs/threshold.so" \
   "$BUILD/tests/integration/test_fleet" || rc=1
+# The pretrained models' effects through a worker (issue 16).
+OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/tests/integration/test_ml_fleet" || rc=1
 
 # A Redis that lets only an ACL user in (the default user is off), on
 # 127.0.0.1 and, where there is one, ::1 ('-': optional); the password has
