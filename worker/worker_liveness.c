@@ -8,9 +8,48 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib.h>
 #include <jansson.h>
 
 #include "ooblex_scripts.h"
+#ifdef OOBLEX_HAVE_OPENCV
+#include "ml_opencv.h"
+#endif
+
+/* The models this worker has for its onnx effect: the file names in the
+ * models folder that onnx:<name> accepts (ml_opencv.cpp), at most
+ * MAX_MODELS, sorted. The plugin refuses onnx:<name> for a model no live
+ * worker lists (plugin/queue/fleet_effects.h), so a page hears at once,
+ * not from every frame. Read at each heartbeat: models come and go. */
+#define MAX_MODELS 64
+#ifdef OOBLEX_HAVE_OPENCV
+static gint by_name(gconstpointer a, gconstpointer b) {
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+#endif
+static json_t *onnx_models(void) {
+	json_t *list = json_array();
+#ifdef OOBLEX_HAVE_OPENCV
+	GDir *dir = g_dir_open(ooblex_ml_models_dir(), 0, NULL);
+	GPtrArray *names = g_ptr_array_new();
+	const char *n;
+	while(dir != NULL && (n = g_dir_read_name(dir)) != NULL && names->len < MAX_MODELS) {
+		size_t len = strlen(n);
+		if(len >= 6 && len <= 128 && n[0] != '.' && g_str_has_suffix(n, ".onnx") &&
+				strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len)
+			g_ptr_array_add(names, (gpointer)g_strdup(n));
+	}
+	g_ptr_array_sort(names, by_name);
+	for(guint i = 0; i < names->len; i++) {
+		json_array_append_new(list, json_string(g_ptr_array_index(names, i)));
+		g_free(g_ptr_array_index(names, i));
+	}
+	g_ptr_array_unref(names);
+	if(dir != NULL)
+		g_dir_close(dir);
+#endif
+	return list;
+}
 
 /* Registers (or refreshes) this worker in the fleet registry; the key
  * expires by itself if the worker dies. */
@@ -31,6 +70,10 @@ static void heartbeat(worker *w, redisContext *c) {
 		"id", w->opt.id, "host", w->host, "pid", (int)getpid(), "effects", effects, "routes", routes,
 		"queues", queues, "batch_size", (int)w->opt.batch_size, "started", (json_int_t)w->started,
 		"frames_done", (json_int_t)atomic_load(&w->processed));
+	/* "models": {effect: [names]} for the effects that need one. */
+	for(int i = 0; info != NULL && i < w->n_loops; i++)
+		if(!strcmp(w->loops[i].route, "onnx"))
+			json_object_set_new(info, "models", json_pack("{s:o}", "onnx", onnx_models()));
 	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_decref(info);
 	if(text == NULL)

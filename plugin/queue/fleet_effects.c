@@ -211,6 +211,11 @@ static char *fleet_list(const ooblex_fleet_caps *c, const chain_item *it) {
 		}
 	}
 	g_ptr_array_unref(seen);
+	for(guint i = 0; it == NULL && i < c->workers->len; i++)
+		if(((const worker_caps *)g_ptr_array_index(c->workers, i))->serves_core) {
+			g_string_append(s, ", ffmpeg:<graph>");
+			break;
+		}
 	if(s->len == 0)
 		g_string_assign(s, "none");
 	return g_string_free(s, FALSE);
