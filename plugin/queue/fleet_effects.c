@@ -130,6 +130,33 @@ unsigned ooblex_fleet_caps_workers(const ooblex_fleet_caps *c) {
 	return c ? c->workers->len : 0;
 }
 
+json_t *ooblex_fleet_caps_models(const ooblex_fleet_caps *c) {
+	json_t *out = json_object();
+	for(guint i = 0; c != NULL && i < c->workers->len; i++) {
+		const worker_caps *w = g_ptr_array_index(c->workers, i);
+		GHashTableIter it;
+		gpointer name, list;
+		g_hash_table_iter_init(&it, w->models);
+		while(g_hash_table_iter_next(&it, &name, &list)) {
+			json_t *names = json_object_get(out, name);
+			if(names == NULL)
+				json_object_set_new(out, name, names = json_array());
+			GPtrArray *models = list;
+			for(guint k = 0; k < models->len; k++) {
+				const char *m = g_ptr_array_index(models, k);
+				size_t j;
+				json_t *v;
+				gboolean dup = FALSE;
+				json_array_foreach(names, j, v)
+					dup |= !strcmp(json_string_value(v), m);
+				if(!dup)
+					json_array_append_new(names, json_string(m));
+			}
+		}
+	}
+	return out;
+}
+
 /* ------------------------------------------------------------- the verdict */
 
 /* One item of a chain: its name and the text after its ':' (params). */
@@ -316,17 +343,24 @@ void ooblex_fleet_watch_clear(ooblex_fleet_watch *w) {
 	g_mutex_clear(&w->lock);
 }
 
-void ooblex_fleet_watch_set_effect(ooblex_fleet_watch *w, const char *effect) {
+void ooblex_fleet_watch_start(ooblex_fleet_watch *w, const char *effect) {
 	g_mutex_lock(&w->lock);
-	if(!w->active) {
-		/* A new run: the page was told nothing yet. */
-		w->active = TRUE;
-		w->lost = FALSE;
-		w->told_us = 0;
-		w->pending = FALSE;
-	}
+	/* A new run: the page was told nothing yet. */
+	w->active = TRUE;
+	w->lost = FALSE;
+	w->told_us = 0;
+	w->pending = FALSE;
 	g_strlcpy(w->effect, effect ? effect : "", sizeof(w->effect));
 	w->dirty = TRUE;
+	g_mutex_unlock(&w->lock);
+}
+
+void ooblex_fleet_watch_set_effect(ooblex_fleet_watch *w, const char *effect) {
+	g_mutex_lock(&w->lock);
+	if(w->active && effect != NULL) {
+		g_strlcpy(w->effect, effect, sizeof(w->effect));
+		w->dirty = TRUE;
+	}
 	g_mutex_unlock(&w->lock);
 }
 

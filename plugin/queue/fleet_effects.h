@@ -24,6 +24,7 @@
 #define OOBLEX_FLEET_EFFECTS_H
 
 #include <glib.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ ooblex_fleet_caps *ooblex_fleet_caps_ref(ooblex_fleet_caps *c);
 void ooblex_fleet_caps_unref(ooblex_fleet_caps *c);
 /* Live workers with a well-formed entry (0 for NULL). */
 unsigned ooblex_fleet_caps_workers(const ooblex_fleet_caps *c);
+/* The models live workers have, by effect ({"onnx": ["a.onnx", ...]}, each
+ * name once; {} for NULL): what list_effects shows, so a page can offer
+ * "onnx:a.onnx" rather than a bare "onnx". A new reference. */
+json_t *ooblex_fleet_caps_models(const ooblex_fleet_caps *c);
 
 typedef enum ooblex_fleet_verdict {
 	OOBLEX_FLEET_RUNNABLE = 0,	/* a live worker on the chain's queue runs all of it */
@@ -73,7 +78,12 @@ typedef struct ooblex_fleet_watch {
 
 void ooblex_fleet_watch_init(ooblex_fleet_watch *w);
 void ooblex_fleet_watch_clear(ooblex_fleet_watch *w);
-/* At start (active, the page assumed told "all well") and configure. */
+/* Once the page has its start's answer: the watch is on, the page assumed
+ * told "all well" (a verdict told before that answer would read as a failed
+ * start). */
+void ooblex_fleet_watch_start(ooblex_fleet_watch *w, const char *effect);
+/* After a configure's answer: the effect to watch from now on (nothing
+ * when the watch is off: a configure before start). */
 void ooblex_fleet_watch_set_effect(ooblex_fleet_watch *w, const char *effect);
 /* At stop: nothing more is told. */
 void ooblex_fleet_watch_stop(ooblex_fleet_watch *w);

@@ -4,6 +4,7 @@
  * (worker_liveness.c: heartbeat), and the per-session watch that tells a
  * page when that changes, at most once a second.
  */
+#include <jansson.h>
 #include <string.h>
 
 #include "fleet_effects.h"
@@ -60,6 +61,22 @@ static void test_refusals_say_what_is_live(void) {
 	EXPECT_EQ(check(fleet, 1, "core", why, sizeof(why)), OOBLEX_FLEET_NOT_RUNNABLE);
 }
 
+static void test_models_for_list_effects(void) {
+	const char *fleet[] = { everything, "{\"id\":\"w5\",\"effects\":[\"onnx\"],\"routes\":[\"onnx\"],"
+		"\"models\":{\"onnx\":[\"candy.onnx\",\"mosaic.onnx\"]}}" };
+	ooblex_fleet_caps *c = ooblex_fleet_caps_new(fleet, 2);
+	json_t *m = ooblex_fleet_caps_models(c);
+	char *text = json_dumps(m, JSON_COMPACT);
+	EXPECT(!strcmp(text, "{\"onnx\":[\"candy.onnx\",\"rotate_channels.onnx\",\"mosaic.onnx\"]}"));
+	printf("# models: %s\n", text);
+	free(text);
+	json_decref(m);
+	ooblex_fleet_caps_unref(c);
+	m = ooblex_fleet_caps_models(NULL);
+	EXPECT(json_object_size(m) == 0);
+	json_decref(m);
+}
+
 static void test_no_workers(void) {
 	char why[512];
 	EXPECT_EQ(ooblex_fleet_caps_check(NULL, "invert", why, sizeof(why)), OOBLEX_FLEET_NO_WORKERS);
@@ -113,10 +130,11 @@ static void test_watch_tells_changes_once_a_second(void) {
 	ooblex_fleet_verdict v = OOBLEX_FLEET_RUNNABLE;
 	char why[512], effect[256];
 	const int64_t s = 1000 * 1000;
-	/* Not started: nothing. */
+	/* Not started (a configure before start sets nothing): nothing. */
+	ooblex_fleet_watch_set_effect(&w, "teleport");
 	EXPECT_EQ(ooblex_fleet_watch_step(&w, down, 1, 1 * s, &v, why, sizeof(why), effect, sizeof(effect)), OOBLEX_FLEET_TELL_NOTHING);
 	/* Started with workers: all well is not told. */
-	ooblex_fleet_watch_set_effect(&w, "invert");
+	ooblex_fleet_watch_start(&w, "invert");
 	EXPECT_EQ(ooblex_fleet_watch_step(&w, up, 2, 2 * s, &v, why, sizeof(why), effect, sizeof(effect)), OOBLEX_FLEET_TELL_NOTHING);
 	/* The same look again: nothing, even without workers (it is not re-checked). */
 	EXPECT_EQ(ooblex_fleet_watch_step(&w, up, 2, 2 * s + 10, &v, why, sizeof(why), effect, sizeof(effect)), OOBLEX_FLEET_TELL_NOTHING);
@@ -149,7 +167,9 @@ static void test_watch_tells_changes_once_a_second(void) {
 	/* Stopped: nothing more; a new start with no workers is told at once. */
 	ooblex_fleet_watch_stop(&w);
 	EXPECT_EQ(ooblex_fleet_watch_step(&w, up, 10, 20 * s, &v, why, sizeof(why), effect, sizeof(effect)), OOBLEX_FLEET_TELL_NOTHING);
-	ooblex_fleet_watch_set_effect(&w, "invert");
+	ooblex_fleet_watch_set_effect(&w, "onnx:candy.onnx");
+	EXPECT_EQ(ooblex_fleet_watch_step(&w, down, 11, 20 * s, &v, why, sizeof(why), effect, sizeof(effect)), OOBLEX_FLEET_TELL_NOTHING);
+	ooblex_fleet_watch_start(&w, "invert");
 	EXPECT_EQ(ooblex_fleet_watch_step(&w, down, 11, 20 * s + 1, &v, why, sizeof(why), effect, sizeof(effect)), OOBLEX_FLEET_TELL_LOST);
 	ooblex_fleet_caps_unref(up);
 	ooblex_fleet_caps_unref(down);
@@ -159,6 +179,7 @@ static void test_watch_tells_changes_once_a_second(void) {
 int main(void) {
 	TEST_RUN(test_what_a_default_worker_runs);
 	TEST_RUN(test_refusals_say_what_is_live);
+	TEST_RUN(test_models_for_list_effects);
 	TEST_RUN(test_no_workers);
 	TEST_RUN(test_routes_decide_who_must_run_it);
 	TEST_RUN(test_registry_text_is_filtered);
