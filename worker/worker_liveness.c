@@ -55,25 +55,31 @@ static json_t *onnx_models(void) {
  * expires by itself if the worker dies. */
 static void heartbeat(worker *w, redisContext *c) {
 	json_t *effects = json_array(), *queues = json_array(), *routes = json_array();
+	/* A frame on frames_to_process may carry any effect no live worker
+	 * routes, and this worker runs every effect it has on it (modules
+	 * included): so all of them are announced, and the plugin's check of an
+	 * effect against the fleet (plugin/queue/fleet_effects.h) is right. */
 	if(w->serves_core)
 		for(const char *const *e = ooblex_effects_list(); *e; e++)
-			if(ooblex_effect_is_core(*e))
-				json_array_append_new(effects, json_string(*e));
+			json_array_append_new(effects, json_string(*e));
+	gboolean runs_onnx = FALSE;
 	for(int i = 0; i < w->n_loops; i++) {
 		json_array_append_new(queues, json_string(w->loops[i].queue));
 		if(w->loops[i].route[0]) {
-			json_array_append_new(effects, json_string(w->loops[i].route));
+			if(!w->serves_core)
+				json_array_append_new(effects, json_string(w->loops[i].route));
 			json_array_append_new(routes, json_string(w->loops[i].route));
 		}
 	}
+	for(size_t i = 0; i < json_array_size(effects); i++)
+		runs_onnx |= !strcmp(json_string_value(json_array_get(effects, i)), "onnx");
 	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:I, s:I}",
 		"id", w->opt.id, "host", w->host, "pid", (int)getpid(), "effects", effects, "routes", routes,
 		"queues", queues, "batch_size", (int)w->opt.batch_size, "started", (json_int_t)w->started,
 		"frames_done", (json_int_t)atomic_load(&w->processed));
 	/* "models": {effect: [names]} for the effects that need one. */
-	for(int i = 0; info != NULL && i < w->n_loops; i++)
-		if(!strcmp(w->loops[i].route, "onnx"))
-			json_object_set_new(info, "models", json_pack("{s:o}", "onnx", onnx_models()));
+	if(info != NULL && runs_onnx)
+		json_object_set_new(info, "models", json_pack("{s:o}", "onnx", onnx_models()));
 	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_decref(info);
 	if(text == NULL)
