@@ -8,25 +8,71 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib.h>
 #include <jansson.h>
 
 #include "ooblex_scripts.h"
+#ifdef OOBLEX_HAVE_OPENCV
+#include "ml_opencv.h"
+#endif
+
+/* The models this worker has for its onnx effect: the file names in the
+ * models folder that onnx:<name> accepts (ml_opencv.cpp), at most
+ * MAX_MODELS, sorted. The plugin refuses onnx:<name> for a model no live
+ * worker lists (plugin/queue/fleet_effects.h), so a page hears at once,
+ * not from every frame. Read at each heartbeat: models come and go. */
+#define MAX_MODELS 64
+#ifdef OOBLEX_HAVE_OPENCV
+static gint by_name(gconstpointer a, gconstpointer b) {
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+#endif
+static json_t *onnx_models(void) {
+	json_t *list = json_array();
+#ifdef OOBLEX_HAVE_OPENCV
+	GDir *dir = g_dir_open(ooblex_ml_models_dir(), 0, NULL);
+	GPtrArray *names = g_ptr_array_new();
+	const char *n;
+	while(dir != NULL && (n = g_dir_read_name(dir)) != NULL && names->len < MAX_MODELS) {
+		size_t len = strlen(n);
+		if(len >= 6 && len <= 128 && n[0] != '.' && g_str_has_suffix(n, ".onnx") &&
+				strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len)
+			g_ptr_array_add(names, (gpointer)g_strdup(n));
+	}
+	g_ptr_array_sort(names, by_name);
+	for(guint i = 0; i < names->len; i++) {
+		json_array_append_new(list, json_string(g_ptr_array_index(names, i)));
+		g_free(g_ptr_array_index(names, i));
+	}
+	g_ptr_array_unref(names);
+	if(dir != NULL)
+		g_dir_close(dir);
+#endif
+	return list;
+}
 
 /* Registers (or refreshes) this worker in the fleet registry; the key
  * expires by itself if the worker dies. */
 static void heartbeat(worker *w, redisContext *c) {
 	json_t *effects = json_array(), *queues = json_array(), *routes = json_array();
+	/* A frame on frames_to_process may carry any effect no live worker
+	 * routes, and this worker runs every effect it has on it (modules
+	 * included): so all of them are announced, and the plugin's check of an
+	 * effect against the fleet (plugin/queue/fleet_effects.h) is right. */
 	if(w->serves_core)
 		for(const char *const *e = ooblex_effects_list(); *e; e++)
-			if(ooblex_effect_is_core(*e))
-				json_array_append_new(effects, json_string(*e));
+			json_array_append_new(effects, json_string(*e));
+	gboolean runs_onnx = FALSE;
 	for(int i = 0; i < w->n_loops; i++) {
 		json_array_append_new(queues, json_string(w->loops[i].queue));
 		if(w->loops[i].route[0]) {
-			json_array_append_new(effects, json_string(w->loops[i].route));
+			if(!w->serves_core)
+				json_array_append_new(effects, json_string(w->loops[i].route));
 			json_array_append_new(routes, json_string(w->loops[i].route));
 		}
 	}
+	for(size_t i = 0; i < json_array_size(effects); i++)
+		runs_onnx |= !strcmp(json_string_value(json_array_get(effects, i)), "onnx");
 	char prefetch[32] = "auto";
 	if(w->opt.prefetch >= 0)
 		snprintf(prefetch, sizeof(prefetch), "%ld", w->opt.prefetch);
@@ -35,6 +81,9 @@ static void heartbeat(worker *w, redisContext *c) {
 		"queues", queues, "batch_size", (int)w->opt.batch_size, "prefetch", prefetch,
 		"redis_rtt_ms", atomic_load(&w->redis_rtt_us) / 1000.0, "started", (json_int_t)w->started,
 		"frames_done", (json_int_t)atomic_load(&w->processed));
+	/* "models": {effect: [names]} for the effects that need one. */
+	if(info != NULL && runs_onnx)
+		json_object_set_new(info, "models", json_pack("{s:o}", "onnx", onnx_models()));
 	char *text = info ? json_dumps(info, JSON_COMPACT) : NULL;
 	json_decref(info);
 	if(text == NULL)

@@ -859,6 +859,10 @@ extern "C" void ooblex_ml_set_paths(const char *cascades, const char *models) {
 	cv::setNumThreads(1);
 }
 
+extern "C" const char *ooblex_ml_models_dir(void) {
+	return models_dir.c_str();
+}
+
 extern "C" const ooblex_effect_module *ooblex_ml_module(void) {
 	return &ml_module;
 }

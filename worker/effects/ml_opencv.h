@@ -37,6 +37,8 @@ extern "C" {
  * default (OpenCV's haarcascades folder; $(datadir)/ooblex/models). Call
  * before the first create(). */
 void ooblex_ml_set_paths(const char *cascade_dir, const char *models_dir);
+/* The models folder in use (the worker lists it in its registry entry). */
+const char *ooblex_ml_models_dir(void);
 
 /* The module with the three effects above. */
 const ooblex_effect_module *ooblex_ml_module(void);
