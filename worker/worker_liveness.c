@@ -51,6 +51,16 @@ static json_t *onnx_models(void) {
 	return list;
 }
 
+/* An effect whose model is missing is not announced (ml_opencv.h). */
+static int effect_ready(const char *name) {
+#ifdef OOBLEX_HAVE_OPENCV
+	return ooblex_ml_effect_ready(name);
+#else
+	(void)name;
+	return 1;
+#endif
+}
+
 /* Registers (or refreshes) this worker in the fleet registry; the key
  * expires by itself if the worker dies. */
 static void heartbeat(worker *w, redisContext *c) {
@@ -61,12 +71,13 @@ static void heartbeat(worker *w, redisContext *c) {
 	 * effect against the fleet (plugin/queue/fleet_effects.h) is right. */
 	if(w->serves_core)
 		for(const char *const *e = ooblex_effects_list(); *e; e++)
-			json_array_append_new(effects, json_string(*e));
+			if(effect_ready(*e))
+				json_array_append_new(effects, json_string(*e));
 	gboolean runs_onnx = FALSE;
 	for(int i = 0; i < w->n_loops; i++) {
 		json_array_append_new(queues, json_string(w->loops[i].queue));
 		if(w->loops[i].route[0]) {
-			if(!w->serves_core)
+			if(!w->serves_core && effect_ready(w->loops[i].route))
 				json_array_append_new(effects, json_string(w->loops[i].route));
 			json_array_append_new(routes, json_string(w->loops[i].route));
 		}

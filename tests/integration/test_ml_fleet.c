@@ -13,7 +13,9 @@
 #include "harness.h"
 
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -150,6 +152,52 @@ static void test_worker_serves_the_model_effects(void) {
 	redisFree(rc);
 }
 
+/* A worker whose models folder lacks the segmentation model runs the
+ * background effects for nobody: it must not announce them (the plugin then
+ * refuses them at start with 420 instead of every frame failing), while it
+ * still announces faces (the cascade) and the core effects. Needs no model. */
+static void test_worker_without_the_model_does_not_announce_it(void) {
+	redisContext *rc = harness_connect(13, 1);
+	REQUIRE(rc != NULL);
+	char tmpl[] = "/tmp/ooblex-nomodels.XXXXXX";
+	REQUIRE(g_mkdtemp(tmpl) != NULL);
+	const char *args[] = { "--models-dir", tmpl, NULL };
+	GPid w = harness_spawn_worker(13, "ml-bare", 0, 1, args, NULL);
+	REQUIRE(w != 0);
+	char *entry = NULL;
+	for(int i = 0; i < 100 && entry == NULL; i++) {
+		g_usleep(50000);
+		redisReply *reg = redisCommand(rc, "GET %s", OOBLEX_KEY_WORKER_PREFIX "ml-bare");
+		if(reg && reg->type == REDIS_REPLY_STRING)
+			entry = g_strdup(reg->str);
+		if(reg)
+			freeReplyObject(reg);
+	}
+	EXPECT(entry != NULL);
+	printf("# entry: %.300s\n", entry ? entry : "(none)");
+	/* "effects" is what it runs; its routed queues stay listed under
+	 * "routes" and "queues" (the threads exist), but with the effect not
+	 * in "effects" the plugin's check (fleet_effects.h) refuses it. */
+	json_t *j = entry ? json_loads(entry, 0, NULL) : NULL;
+	json_t *effects = json_object_get(j, "effects");
+	int invert = 0, faces = 0, background = 0;
+	for(size_t i = 0; i < json_array_size(effects); i++) {
+		const char *e = json_string_value(json_array_get(effects, i));
+		invert |= e && !strcmp(e, "invert");
+		faces |= e && !strcmp(e, "faces");
+		background |= e && !strncmp(e, "background_", 11);
+	}
+	EXPECT(json_is_array(effects) && invert && faces);
+	EXPECT(!background);
+	json_decref(j);
+	g_free(entry);
+	int status = 0;
+	harness_stop(w, SIGTERM, &status);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	g_rmdir(tmpl);
+	redisFree(rc);
+}
+
 int main(void) {
 	if(harness_init() < 0) {
 		printf("Bail out! set OOBLEX_TEST_REDIS_PORT and OOBLEX_TEST_WORKER\n");
@@ -162,6 +210,7 @@ int main(void) {
 		printf("Bail out! cannot read %s/messi5.jpg (Debian: opencv-doc)\n", OPENCV_DATA);
 		return 1;
 	}
+	TEST_RUN(test_worker_without_the_model_does_not_announce_it);
 	gchar *seg = g_build_filename(models, "selfie_segmentation.pb", NULL), *face = g_build_filename(models,
 		"blazeface_full_range.pb", NULL);
 	if(g_file_test(seg, G_FILE_TEST_IS_REGULAR) && g_file_test(face, G_FILE_TEST_IS_REGULAR))

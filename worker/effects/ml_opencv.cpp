@@ -859,6 +859,12 @@ extern "C" void ooblex_ml_set_paths(const char *cascades, const char *models) {
 	cv::setNumThreads(1);
 }
 
+extern "C" int ooblex_ml_effect_ready(const char *name) {
+	if(name == nullptr || strncmp(name, "background_", 11) != 0)
+		return 1;
+	return file_exists(models_dir + "/" + kSegModel) ? 1 : 0;
+}
+
 extern "C" const char *ooblex_ml_models_dir(void) {
 	return models_dir.c_str();
 }

@@ -40,7 +40,15 @@ void ooblex_ml_set_paths(const char *cascade_dir, const char *models_dir);
 /* The models folder in use (the worker lists it in its registry entry). */
 const char *ooblex_ml_models_dir(void);
 
-/* The module with the three effects above. */
+/* Whether this worker can run the named effect now: the background effects
+ * need the segmentation model in the models folder (faces fall back to the
+ * cascade, onnx lists its models apart). Asked at every heartbeat, so a
+ * worker without the model does not announce them and the plugin refuses
+ * them at start (error 420) instead of every frame failing. 1 for names
+ * that are not this module's. */
+int ooblex_ml_effect_ready(const char *name);
+
+/* The module with the effects above. */
 const ooblex_effect_module *ooblex_ml_module(void);
 
 /* Detects faces in a luma plane with the Haar cascade (the fallback
