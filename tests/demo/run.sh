@@ -23,8 +23,14 @@ VIDEO=${E2E_VIDEO:-/tmp/ooblex-e2e-640x480.y4m}
 # Job control: the demo gets its own process group, as in a terminal, so that
 # Ctrl-C can be sent the way a terminal sends it. (Without it, bash starts a
 # background job with SIGINT ignored, and the demo could not trap Ctrl-C.)
+# And SIGINT back to its default, as a terminal's shell has it: when this
+# script itself was started in the background by a non-interactive shell,
+# it inherited SIGINT ignored, job control does not undo that, and a signal
+# ignored on entry cannot be trapped: the demo then missed Ctrl-C while its
+# Redis (which sets its own handler) exited, and restarted it.
+as_in_a_terminal() { perl -e '$SIG{INT} = "DEFAULT"; $SIG{QUIT} = "DEFAULT"; exec { $ARGV[0] } @ARGV or die "exec $ARGV[0]: $!\n"' -- "$@"; }
 set -m
-"$TOP/run-webrtc-demo.sh" >"$OUT/demo.log" 2>&1 &
+as_in_a_terminal "$TOP/run-webrtc-demo.sh" >"$OUT/demo.log" 2>&1 &
 DEMO=$!
 set +m
 trap 'kill -KILL -- -$DEMO 2>/dev/null' EXIT
@@ -85,7 +91,7 @@ tap_check "Ctrl-C stops its Redis for good (no restart on the way out)" bash -c 
 # certificate, one slow worker, then scaled up and down while a session runs.
 export OOBLEX_WORKER_ARGS="--delay-ms 100"
 set -m
-"$TOP/run-webrtc-demo.sh" --workers 1 --host 127.0.0.2 >"$OUT/demo-https.log" 2>&1 &
+as_in_a_terminal "$TOP/run-webrtc-demo.sh" --workers 1 --host 127.0.0.2 >"$OUT/demo-https.log" 2>&1 &
 DEMO=$!
 set +m
 if ! wait_for 120 grep -q "Ooblex is running" "$OUT/demo-https.log"; then
