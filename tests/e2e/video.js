@@ -27,6 +27,8 @@ const api = janusApi({ admin: arg('admin', 'http://127.0.0.1:17088/admin'), admi
 const T = tapper('video ' + CODEC + ': ');
 const tap = T.ok, log = T.log;
 
+const G2G_POINT = 'decoded: the frame\'s pixels are readable by the page (video tracks: VideoFrame from a ' +
+  'MediaStreamTrackProcessor; data channel: JPEG decoded by createImageBitmap), painting excluded on every path';
 const pct = (xs, p) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
 // In the page: the mean colour of each test-pattern patch in the latest
@@ -109,7 +111,8 @@ function inOrder(stamps) {
 }
 
 // Janus' echotest relays the same pattern back without any processing: the
-// glass-to-glass floor of this browser, this Janus and this machine.
+// glass-to-glass floor of this browser, this Janus and this machine. Every
+// path is timed at the same point, G2G_POINT.
 async function echotestFloor(browser) {
   const page = await (await browser.newContext()).newPage();
   const lines = [];
@@ -147,22 +150,16 @@ async function echotestFloor(browser) {
             v.srcObject = new MediaStream([track]);
             document.body.appendChild(v);
             window.__echoVideo = v;
-            const c = document.createElement('canvas');
-            const g = c.getContext('2d', { willReadFrequently: true });
             v.play().catch((e) => console.log('echotest: play failed ' + e));
-            const tick = () => {
+            // Timed where the processed outputs are (html/js/testpattern.js):
+            // when the decoded frame's pixels reach the page.
+            const watch = OoblexTestPattern.watchTrack(track, (s, at) => {
               calls++;
-              if (v.videoWidth) {
-                c.width = v.videoWidth; c.height = v.videoHeight;
-                g.drawImage(v, 0, 0);
-                const s = OoblexTestPattern.read(g.getImageData(0, 0, c.width, Math.ceil(40 * c.width / 640)));
-                if (s !== null) g2g.push(OoblexTestPattern.now() - s);
-                else unreadable++;
-              }
-              if (g2g.length < 150) v.requestVideoFrameCallback(tick);
-              else done({});
-            };
-            v.requestVideoFrameCallback(tick);
+              if (s !== null) g2g.push(at - s);
+              else unreadable++;
+              if (g2g.length >= 150) { watch.stop(); done({}); }
+            });
+            if (!watch) done({ error: 'no MediaStreamTrackProcessor in this browser' });
           },
         }),
       });
@@ -179,7 +176,7 @@ async function main() {
   fs.mkdirSync(OUT, { recursive: true });
   const server = await servePage(PAGE_PORT);
   const browser = await launchBrowser(path.resolve(arg('video', '/tmp/ooblex-e2e-640x480.y4m')));
-  const summary = { codec: CODEC };
+  const summary = { codec: CODEC, g2gPoint: G2G_POINT, measuredAt: new Date().toISOString() };
   try {
     // 1. The floor: echotest relays the pattern untouched.
     const floor = await echotestFloor(browser);
