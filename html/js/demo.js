@@ -6,7 +6,8 @@
  * http://host:8088/janus), effect=, frame_skip=, codec= (vp8 or h264),
  * output= (datachannel, video or both), source= (camera or pattern: the
  * time-stamped test pattern that measures glass-to-glass latency), width= and
- * height= (the camera size to ask for), autostart=1.
+ * height= (the camera size to ask for), full_rate=1 (send every camera frame,
+ * see ooblex.js' fullRate), autostart=1.
  * For tests: window.ooblexDemo holds the client, frame counts per output and
  * the glass-to-glass latencies measured per frame (timed when the processed
  * frame's pixels become readable by the page, on both outputs alike).
@@ -120,6 +121,8 @@
       codec: q.get('codec') || undefined,
       output,
       stream,
+      // ?full_rate=1: the camera's every frame goes to the server (no source-side sampling).
+      fullRate: q.get('full_rate') === '1',
       // ?width=&height= ask the camera for another size.
       video: q.get('width') ? { width: { ideal: Number(q.get('width')) }, height: { ideal: Number(q.get('height')) || undefined },
         frameRate: { ideal: 30 } } : undefined,
