@@ -23,7 +23,7 @@
  *   const { effects, liveWorkers } = await client.listEffects();
  *   client.stop();
  *
- * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec, output}),
+ * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec, output, sourceSampled}),
  * 'frame' ({bitmap, meta, jpeg, receivedAt, latencyMs}: data channel output),
  * 'videotrack' ({track, stream}: video output), 'stats' (once a second),
  * 'workers' ({liveWorkers, effects}), 'configured', 'icerestart', 'error' (Error
