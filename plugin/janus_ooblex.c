@@ -114,12 +114,16 @@ static struct janus_json_parameter start_parameters[] = {
 	{"effect", JSON_STRING, 0},
 	{"frame_skip", JSON_INTEGER, 0},
 	{"output", JSON_STRING, 0},
-	{"codec", JSON_STRING, 0}
+	{"codec", JSON_STRING, 0},
+	{"source_sampled", JANUS_JSON_BOOL, 0},
+	{"max_width", JSON_INTEGER, 0},
+	{"max_height", JSON_INTEGER, 0}
 };
 static struct janus_json_parameter configure_parameters[] = {
 	{"effect", JSON_STRING, 0},
 	{"frame_skip", JSON_INTEGER, 0},
-	{"output", JSON_STRING, 0}
+	{"output", JSON_STRING, 0},
+	{"source_sampled", JANUS_JSON_BOOL, 0}
 };
 
 /* Plugin methods */
@@ -258,6 +262,10 @@ typedef struct janus_ooblex_session {
 	gboolean started;
 	char effect[OOBLEX_NAME_MAX + 1];
 	unsigned frame_skip;
+	/* Source-side sampling (janus_ooblex_sampling_*): the browser sends only
+	 * the frames to process, at most max_width x max_height; under mutex. */
+	gboolean source_sampled;
+	unsigned max_width, max_height;
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
 	char client_hex[OOBLEX_CLIENT_ID_HEX_LEN + 1];
 	char result_key[OOBLEX_KEY_MAX];
@@ -1104,6 +1112,7 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 		json_object_set_new(info, "client_id", json_string(session->client_hex));
 	json_object_set_new(info, "effect", json_string(session->effect));
 	json_object_set_new(info, "frame_skip", json_integer(session->frame_skip));
+	json_object_set_new(info, "source_sampled", json_boolean(session->source_sampled));
 	if(session->started)
 		json_object_set_new(info, "codec", json_string(ooblex_codec_name(session->codec)));
 	janus_mutex_unlock(&session->mutex);
@@ -1406,6 +1415,54 @@ static json_t *janus_ooblex_check_options(json_t *root, const char **effect, uns
 	return NULL;
 }
 
+/* Source-side sampling (docs/api.md, "Source-side sampling"). With
+ * source_sampled the browser sends only the frames that will be processed
+ * (at most its camera rate / frame_skip: ooblex.js sets maxFramerate) and
+ * no larger than the session's max size (scaleResolutionDownBy): the
+ * sampler then takes every frame it receives (a skip of 1), since counting
+ * every frame_skip-th of an already reduced stream would process 1 in
+ * frame_skip^2. frame_skip stays the session's processed-rate request. The
+ * plugin trusts the client here: one that sends more than it said costs
+ * decode time as in full-rate mode, and gets more frames processed. */
+static unsigned janus_ooblex_sampling_skip(const janus_ooblex_session *session) {
+	return session->source_sampled ? 1 : session->frame_skip;
+}
+
+/* start's (and, for source_sampled, configure's) sampling options: *mode is
+ * -1 when absent, else 0/1; max_width/max_height (16..8192; the config's
+ * limits still apply) are start's alone (max_w NULL for configure). */
+static json_t *janus_ooblex_sampling_options(json_t *root, int *mode, unsigned *max_w, unsigned *max_h) {
+	json_t *ss = json_object_get(root, "source_sampled");
+	*mode = ss == NULL ? -1 : json_is_true(ss);
+	const char *names[2] = {"max_width", "max_height"};
+	unsigned *out[2] = {max_w, max_h};
+	for(int i = 0; i < 2 && max_w != NULL; i++) {
+		json_t *v = json_object_get(root, names[i]);
+		if(v == NULL)
+			continue;
+		json_int_t n = json_integer_value(v);
+		if(n < 16 || n > OOBLEX_MAX_DIMENSION)
+			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid %s %" JSON_INTEGER_FORMAT " (16..%d)",
+				names[i], n, OOBLEX_MAX_DIMENSION);
+		*out[i] = (unsigned)n;
+	}
+	return NULL;
+}
+
+/* What the browser should send, in the started and configure answers. */
+static void janus_ooblex_sampling_describe(const janus_ooblex_session *session, json_t *event) {
+	json_object_set_new(event, "source_sampled", json_boolean(session->source_sampled));
+	json_object_set_new(event, "max_width", json_integer(session->max_width));
+	json_object_set_new(event, "max_height", json_integer(session->max_height));
+}
+
+/* The session's limit: the request's, never above the config's (0 = none). */
+static unsigned janus_ooblex_sampling_limit(unsigned asked, unsigned config) {
+	if(asked == 0)
+		return config;
+	return config != 0 && config < asked ? config : asked;
+}
+
 struct janus_plugin_result *janus_ooblex_handle_message(janus_plugin_session *handle, char *transaction, json_t *message, json_t *jsep) {
 	if(g_atomic_int_get(&stopping) || !g_atomic_int_get(&initialized))
 		return janus_plugin_result_new(JANUS_PLUGIN_ERROR, g_atomic_int_get(&stopping) ? "Shutting down" : "Plugin not initialized", NULL);
@@ -1687,6 +1744,10 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip, &output);
 	if(error != NULL)
 		return error;
+	int source_sampled = -1;
+	unsigned ask_w = 0, ask_h = 0;
+	if((error = janus_ooblex_sampling_options(msg->message, &source_sampled, &ask_w, &ask_h)) != NULL)
+		return error;
 	ooblex_codec wanted = OOBLEX_CODEC_NONE;
 	json_t *jcodec = json_object_get(msg->message, "codec");
 	if(jcodec != NULL) {
@@ -1741,6 +1802,9 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		g_strlcpy(session->effect, effect, sizeof(session->effect));
 	if(frame_skip > 0)
 		session->frame_skip = frame_skip;
+	session->source_sampled = source_sampled == 1;
+	session->max_width = janus_ooblex_sampling_limit(ask_w, settings.max_width);
+	session->max_height = janus_ooblex_sampling_limit(ask_h, settings.max_height);
 	if(ooblex_client_id_generate(session->client_id) < 0) {
 		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_UNKNOWN_ERROR, "No randomness for a client id");
 		goto fail;
@@ -1764,11 +1828,11 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 
 	ooblex_ingest_config icfg = {
 		.codec = ooblex_codec_name(session->codec),
-		.frame_skip = session->frame_skip,
+		.frame_skip = janus_ooblex_sampling_skip(session),
 		.effect = session->effect,
 		.frame_pixfmt = (uint8_t)settings.frame_format,
-		.max_width = settings.max_width,
-		.max_height = settings.max_height,
+		.max_width = session->max_width,
+		.max_height = session->max_height,
 		.reply_pixfmt = OOBLEX_PIXFMT_JPEG,
 		.jpeg_quality = (uint8_t)settings.jpeg_quality,
 		.max_queued_packets = 2000,
@@ -1821,6 +1885,7 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	json_object_set_new(event, "codec", json_string(ooblex_codec_name(session->codec)));
 	json_object_set_new(event, "output", json_string(janus_ooblex_output_name(output)));
 	json_object_set_new(event, "video_output_possible", json_boolean(session->can_send_video));
+	janus_ooblex_sampling_describe(session, event);
 	JANUS_LOG(LOG_INFO, "[ooblex-%s] Started: %s, effect %s, frame_skip %u, output %s\n", session->client_hex,
 		ooblex_codec_name(session->codec), session->effect, session->frame_skip, janus_ooblex_output_name(output));
 	if(settings.events && gateway->events_is_enabled()) {
@@ -1886,8 +1951,11 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 	json_t *error = janus_ooblex_check_options(msg->message, &effect, &frame_skip, &output);
 	if(error != NULL)
 		return error;
-	if(effect == NULL && frame_skip == 0 && output == 0 && msg->jsep == NULL)
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Nothing to configure (effect, frame_skip, output)");
+	int source_sampled = -1;
+	if((error = janus_ooblex_sampling_options(msg->message, &source_sampled, NULL, NULL)) != NULL)
+		return error;
+	if(effect == NULL && frame_skip == 0 && output == 0 && msg->jsep == NULL && source_sampled < 0)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Nothing to configure (effect, frame_skip, output, source_sampled)");
 	janus_mutex_lock(&session->mutex);
 	if(msg->jsep != NULL && (error = janus_ooblex_renegotiate(session, msg, jsep_out)) != NULL)
 		goto fail;
@@ -1913,11 +1981,14 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 		g_strlcpy(session->effect, effect, sizeof(session->effect));
 	if(frame_skip > 0)
 		session->frame_skip = frame_skip;
+	if(source_sampled >= 0)
+		session->source_sampled = source_sampled;
 	if(session->ingest != NULL)
-		ooblex_ingest_configure(session->ingest, effect, frame_skip);
+		ooblex_ingest_configure(session->ingest, effect, janus_ooblex_sampling_skip(session));
 	const char *out_name = janus_ooblex_output_name(ooblex_egress_output(session->egress));
 	json_t *event = json_pack("{sssssssiss}", "ooblex", "event", "result", "ok",
 		"effect", session->effect, "frame_skip", (int)session->frame_skip, "output", out_name);
+	janus_ooblex_sampling_describe(session, event);
 	janus_mutex_unlock(&session->mutex);
 	if(settings.events && gateway->events_is_enabled()) {
 		json_t *info = json_pack("{sssssi}", "event", "configured", "effect", json_string_value(json_object_get(event, "effect")),

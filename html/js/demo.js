@@ -6,13 +6,15 @@
  * http://host:8088/janus), effect=, frame_skip=, codec= (vp8 or h264),
  * output= (datachannel, video or both), source= (camera or pattern: the
  * time-stamped test pattern that measures glass-to-glass latency), width= and
- * height= (the camera size to ask for), autostart=1.
+ * height= (the camera size to ask for), full_rate=1 (send every camera frame,
+ * see ooblex.js' fullRate), autostart=1.
  * The effect picker offers, once started, what the live workers run (listEffects:
  * an effect that needs a model as one entry per model, onnx:<model>). Errors
  * (a refused effect, a worker's frame errors) and fleet health (no live worker
  * runs the effect, and back) are shown above the panes as they come.
  * For tests: window.ooblexDemo holds the client, frame counts per output,
- * the glass-to-glass latencies measured per frame, and the events shown
+ * the glass-to-glass latencies measured per frame (timed when the processed
+ * frame's pixels become readable by the page, on both outputs alike), and the events shown
  * (events: {at, kind: 'error' | 'workers', code, state, message}).
  */
 (function () {
@@ -73,8 +75,6 @@
 
   const canvas = $('processed');
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  const vcanvas = document.createElement('canvas');
-  const vctx = vcanvas.getContext('2d', { willReadFrequently: true });
   const setStatus = (text, isError) => {
     $('status').textContent = text;
     $('status').className = isError ? 'error' : '';
@@ -86,23 +86,22 @@
   showPanes($('output').value);
 
   // The last two seconds of events, for rates and medians.
-  const recent = { input: [], dc: [], video: [], stages: [] };
+  const recent = { input: [], dc: [], video: [], stages: [], g2g: { datachannel: [], video: [] } };
   const keep = (list, item) => { list.push(item); const t = performance.now() - 2000; while (list.length && list[0].t < t) list.shift(); };
   const median = (xs) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
   const rate = (list) => { const t = performance.now() - 2000; return list.filter((e) => e.t >= t).length / 2; };
 
-  // Glass-to-glass: the time stamped in the picture when it was drawn, read
-  // back from the processed picture.
-  function measure(output, g, w, h) {
-    if (!demo.pattern) return;
-    const rows = Math.min(h, Math.ceil(40 * w / 640));
-    const stamp = OoblexTestPattern.read(g.getImageData(0, 0, w, rows));
-    if (stamp === null) return;
-    const ms = OoblexTestPattern.now() - stamp;
+  // Glass-to-glass: the time stamped in the picture when it was drawn, to
+  // `at`, the moment the processed frame's pixels became readable by the page
+  // (the same point on every output and in tests/e2e/video.js' echotest
+  // floor: see html/js/testpattern.js).
+  function measure(output, stamp, at) {
+    if (!demo.pattern || stamp === null) return;
+    const ms = at - stamp;
     if (ms < 0 || ms > 60000) return;
     demo.g2g[output].push(ms);
     demo.stamps[output].push(stamp);
-    keep(recent[output === 'video' ? 'video' : 'dc'], { t: performance.now(), g2g: ms });
+    keep(recent.g2g[output], { t: performance.now(), g2g: ms });
   }
 
   function watchVideo(el, onFrame) {
@@ -112,17 +111,12 @@
   }
   watchVideo($('local'), () => { demo.inputFrames++; keep(recent.input, { t: performance.now() }); });
   const pv = $('processed-video');
-  watchVideo(pv, () => {
-    demo.videoFrames++;
-    if (!demo.pattern) { keep(recent.video, { t: performance.now() }); return; }
-    const w = pv.videoWidth, h = pv.videoHeight;
-    if (!w || !h) return;
-    if (vcanvas.width !== w || vcanvas.height !== h) { vcanvas.width = w; vcanvas.height = h; }
-    vctx.drawImage(pv, 0, 0, w, h);
-    const before = demo.g2g.video.length;
-    measure('video', vctx, w, h);
-    if (demo.g2g.video.length === before) keep(recent.video, { t: performance.now() });
-  });
+  watchVideo(pv, () => { demo.videoFrames++; keep(recent.video, { t: performance.now() }); });
+  let videoWatch = null;
+  function watchProcessedTrack(track) {
+    if (videoWatch) videoWatch.stop();
+    videoWatch = OoblexTestPattern.watchTrack(track, (stamp, at) => measure('video', stamp, at));
+  }
 
   function renderStats() {
     const fmt = (x, unit) => (x === null ? '–' : Math.round(x) + (unit || ''));
@@ -133,8 +127,8 @@
     if (out !== 'datachannel') parts.push(rate(recent.video).toFixed(0) + ' fps video');
     $('s-processed').textContent = parts.join(' · ');
     if (demo.pattern) {
-      const dc = median(recent.dc.map((e) => e.g2g).filter((x) => x !== undefined));
-      const v = median(recent.video.map((e) => e.g2g).filter((x) => x !== undefined));
+      const dc = median(recent.g2g.datachannel.map((e) => e.g2g));
+      const v = median(recent.g2g.video.map((e) => e.g2g));
       $('s-g2g').textContent = [dc !== null ? fmt(dc, ' ms (data channel)') : null, v !== null ? fmt(v, ' ms (video)') : null]
         .filter(Boolean).join(' · ') || 'waiting…';
     } else {
@@ -168,13 +162,15 @@
       codec: q.get('codec') || undefined,
       output,
       stream,
+      // ?full_rate=1: the camera's every frame goes to the server (no source-side sampling).
+      fullRate: q.get('full_rate') === '1',
       // ?width=&height= ask the camera for another size.
       video: q.get('width') ? { width: { ideal: Number(q.get('width')) }, height: { ideal: Number(q.get('height')) || undefined },
         frameRate: { ideal: 30 } } : undefined,
     });
     demo.client = client;
     client.on('localstream', (s) => { $('local').srcObject = s; });
-    client.on('videotrack', ({ stream: s }) => { pv.srcObject = s; });
+    client.on('videotrack', ({ track, stream: s }) => { pv.srcObject = s; watchProcessedTrack(track); });
     let workersTimer = null;
     const pollWorkers = () => client.listEffects().then((w) => {
       demo.liveWorkers = w.liveWorkers;
@@ -204,6 +200,7 @@
       }
     });
     client.on('frame', ({ bitmap, meta, receivedAt }) => {
+      const at = OoblexTestPattern.now();   // the JPEG is decoded: its pixels are the page's
       if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
         canvas.width = bitmap.width;
         canvas.height = bitmap.height;
@@ -219,9 +216,8 @@
         worker: (t.worker_end - t.worker_start) / 1000, ret: (t.returned - t.worker_end) / 1000,
         reorder: (t.sent - t.returned) / 1000, net: receivedAt - t.sent / 1000,
       });
-      const before = demo.g2g.datachannel.length;
-      measure('datachannel', ctx, canvas.width, canvas.height);
-      if (demo.g2g.datachannel.length === before) keep(recent.dc, { t: performance.now() });
+      keep(recent.dc, { t: performance.now() });
+      if (demo.pattern) measure('datachannel', OoblexTestPattern.readContext(ctx, canvas.width, canvas.height), at);
     });
     client.on('stats', (s) => {
       $('stats').textContent = '· ' + s.fps.toFixed(1) + ' fps · ' +
@@ -242,6 +238,7 @@
     });
     client.on('stopped', () => {
       clearInterval(workersTimer);
+      if (videoWatch) { videoWatch.stop(); videoWatch = null; }
       if (demo.pattern) { demo.pattern.stop(); demo.pattern = null; }
       setStatus('Stopped');
       $('start').disabled = false;

@@ -12,6 +12,8 @@
  *     codec: 'h264',           // optional: send only this codec ('vp8' or 'h264')
  *     stream: myMediaStream,   // optional: otherwise the camera is opened
  *     output: 'datachannel',   // or 'video' (a real video track) or 'both'
+ *     fullRate: false,         // optional: true sends every camera frame (see below)
+ *     maxWidth: 320,           // optional: the effect needs no more (the server's limit applies too)
  *   });
  *   client.on('frame', ({ bitmap, meta, latencyMs }) => ctx.drawImage(bitmap, 0, 0));
  *   client.on('videotrack', ({ stream }) => { videoElement.srcObject = stream; });
@@ -21,7 +23,7 @@
  *   const { effects, liveWorkers, models } = await client.listEffects();
  *   client.stop();
  *
- * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec, output}),
+ * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec, output, sourceSampled}),
  * 'frame' ({bitmap, meta, jpeg, receivedAt, latencyMs}: data channel output),
  * 'videotrack' ({track, stream}: video output), 'stats' (once a second),
  * 'workers' (fleet health, {state, effect, liveWorkers, code, message}: state
@@ -32,8 +34,18 @@
  * message for people, and .code / .reason when the plugin sent them: camera
  * denied, Janus unreachable, an effect no live worker runs (420), workers
  * lost (420, 421), a worker's frame error (431-435, at most one a second per
- * reason), ...), 'stopped'. Methods: start(), stop(), configure({effect, frameSkip, output}),
- * listEffects(), restartIce() (done by itself when ICE fails).
+ * reason), ...), 'stopped'. Methods: start(), stop(), configure({effect, frameSkip, output, fullRate}),
+ * listEffects(), restartIce() (done by itself when ICE fails),
+ * sendingParameters() (what the video sender is asked for).
+ *
+ * Source-side sampling (the default): the browser sends only what will be
+ * processed, at most the camera's rate / frame_skip (RTCRtpSender
+ * maxFramerate) and no larger than the server's max_width x max_height
+ * (scaleResolutionDownBy), and the server processes every frame it gets.
+ * Re-applied after every configure and ICE restart. fullRate: true (or
+ * configure({fullRate: true})) sends every camera frame at full size and lets
+ * the server take every frame_skip-th: for users who want the full-rate
+ * original at the server. docs/api.md, "Source-side sampling".
  *
  * Wire format of the data channel messages: docs/protocol.md.
  */
@@ -115,6 +127,9 @@
         // events), 'video' (a real video track, 'videotrack' event) or 'both'.
         output: o.output || 'datachannel',
         stream: o.stream || null,
+        fullRate: !!o.fullRate,
+        maxWidth: o.maxWidth || null,
+        maxHeight: o.maxHeight || null,
         video: o.video || { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
         debug: o.debug || false,
       };
@@ -217,8 +232,10 @@
               { type: 'data' }],
             success: (jsep) => {
               const message = { request: 'start', effect: this.options.effect, frame_skip: this.options.frameSkip,
-                output: this.options.output };
+                output: this.options.output, source_sampled: !this.options.fullRate };
               if (this.options.codec) message.codec = this.options.codec;
+              if (this.options.maxWidth) message.max_width = this.options.maxWidth;
+              if (this.options.maxHeight) message.max_height = this.options.maxHeight;
               handle.send({
                 message,
                 jsep,
@@ -308,8 +325,9 @@
         this.codec = data.codec;
         this.output = data.output || 'datachannel';
         this._startStats();
+        this._applySampling(data);
         const info = { clientId: data.client_id, effect: data.effect, frameSkip: data.frame_skip, codec: data.codec,
-          output: this.output };
+          output: this.output, sourceSampled: !!data.source_sampled };
         this._emit('started', info);
         if (this._startResolve) { this._startResolve(info); this._startResolve = null; }
         // What the fleet offers now. Without live workers the plugin says
@@ -318,16 +336,53 @@
           this._emit('workers', Object.assign({ state: 'live', effect: data.effect }, w));
         }).catch(() => {});
       } else if (data.result === 'ok' && jsep && this._restartResolve) {
+        this._applySampling(data);
         this._restartResolve();
         this._restartResolve = null;
         this._emit('configured', { effect: data.effect, frameSkip: data.frame_skip, output: data.output, iceRestart: true });
       } else if (data.result === 'ok') {
         if (data.output) this.output = data.output;
-        this._emit('configured', { effect: data.effect, frameSkip: data.frame_skip, output: data.output });
+        this._applySampling(data);
+        this._emit('configured', { effect: data.effect, frameSkip: data.frame_skip, output: data.output,
+          sourceSampled: !!data.source_sampled });
       } else if (data.result === 'done' || data.result === 'stopped') {
         this._stopped();
       }
     }
+
+    /* Source-side sampling: asks the video sender for what the server said it
+     * will process (a started or configure answer: frame_skip, source_sampled,
+     * max_width, max_height). Full rate: no limits. */
+    _applySampling(answer) {
+      if (answer.frame_skip !== undefined) this._sampling = {
+        frameSkip: answer.frame_skip, sourceSampled: !!answer.source_sampled,
+        maxWidth: answer.max_width || 0, maxHeight: answer.max_height || 0 };
+      const sp = this._sampling;
+      const pc = this.handle && this.handle.webrtcStuff && this.handle.webrtcStuff.pc;
+      const sender = pc && pc.getSenders().find((x) => x.track && x.track.kind === 'video');
+      if (!sp || !sender) return Promise.resolve(null);
+      const set = sender.track.getSettings ? sender.track.getSettings() : {};
+      const cameraFps = set.frameRate || 30;
+      const w = set.width || 0, h = set.height || 0;
+      const params = sender.getParameters();
+      if (!params.encodings || !params.encodings.length) return Promise.resolve(null);
+      for (const e of params.encodings) {
+        if (sp.sourceSampled) {
+          e.maxFramerate = cameraFps / sp.frameSkip;
+          e.scaleResolutionDownBy = Math.max(1, sp.maxWidth && w ? w / sp.maxWidth : 1, sp.maxHeight && h ? h / sp.maxHeight : 1);
+        } else {
+          delete e.maxFramerate;
+          e.scaleResolutionDownBy = 1;
+        }
+      }
+      this._sendingParameters = { sourceSampled: sp.sourceSampled, maxFramerate: params.encodings[0].maxFramerate || null,
+        scaleResolutionDownBy: params.encodings[0].scaleResolutionDownBy, cameraFps, width: w, height: h };
+      return sender.setParameters(params).then(() => this._sendingParameters,
+        (e) => { this._fail('Cannot limit what the camera sends: ' + (e && e.message || e)); return null; });
+    }
+
+    /* What the video sender was last asked for (source-side sampling), or null. */
+    sendingParameters() { return this._sendingParameters || null; }
 
     _onData(data) {
       if (typeof data === 'string') return;  // control messages, none yet
@@ -385,13 +440,15 @@
       });
     }
 
-    /* Changes the effect and/or frame skip while streaming. */
+    /* Changes the effect, frame skip, output and/or fullRate while streaming;
+     * the sender follows the answer (source-side sampling). */
     configure(changes) {
       if (!this.handle) throw new Error('not started');
       const message = { request: 'configure' };
       if (changes.effect !== undefined) message.effect = changes.effect;
       if (changes.frameSkip !== undefined) message.frame_skip = Number(changes.frameSkip);
       if (changes.output !== undefined) message.output = changes.output;
+      if (changes.fullRate !== undefined) message.source_sampled = !changes.fullRate;
       this.handle.send({ message, error: (e) => this._fail('configure failed: ' + e) });
     }
 

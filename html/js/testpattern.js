@@ -17,6 +17,24 @@
  * grayscale, sepia...) and lossy coding (JPEG, VP8, H.264). Below it, fixed
  * colour patches let tests check processed pixels, and a moving square keeps
  * encoders honest.
+ *
+ * Where glass-to-glass is timed, on every path alike: the moment the frame's
+ * pixels become readable by the page. For a JPEG from the data channel that
+ * is when its decode (createImageBitmap) has finished and the 'frame' event
+ * hands the bitmap over; for a video track (the processed track, Janus'
+ * echotest) it is when the browser's decoder hands the frame to the page, as
+ * a VideoFrame from a MediaStreamTrackProcessor (watchTrack below). Painting
+ * is left out on purpose: a <video> is painted by the compositor on its own
+ * vsync and a canvas on the page's next rendering step, so "shown" adds a
+ * different 0-17 ms wait to each path that belongs to the display, not to
+ * the pipeline. (Timing a video at requestVideoFrameCallback and a JPEG at
+ * decode, as this project once did, made the data channel look faster than
+ * echotest; it was not.)
+ *
+ *   const watch = OoblexTestPattern.watchTrack(track, (stamp, at) => {
+ *     if (stamp !== null) latencyMs = at - stamp;
+ *   });
+ *   watch.stop();
  */
 (function (root, factory) {
   if (typeof module === 'object' && module.exports) module.exports = factory();
@@ -105,6 +123,40 @@
         ms += bit * 2 ** i;
       }
       return ms;
+    }
+
+    /* Calls onFrame(stamp or null, at, {width, height}) for every frame of a
+     * video track, at = now() when the decoded frame reached the page (see
+     * the header). Returns {stop()}, or null where the browser has no
+     * MediaStreamTrackProcessor (then the track's latency is not measured:
+     * requestVideoFrameCallback would time another point). */
+    static watchTrack(track, onFrame) {
+      if (typeof MediaStreamTrackProcessor === 'undefined') return null;
+      // A clone: stopping the watch ends the clone, never the caller's track.
+      const own = track.clone();
+      const reader = new MediaStreamTrackProcessor({ track: own }).readable.getReader();
+      const c = document.createElement('canvas');
+      const g = c.getContext('2d', { willReadFrequently: true });
+      let stopped = false;
+      const next = () => reader.read().then(({ value: frame, done }) => {
+        if (done) return;
+        const at = now();
+        if (stopped) { frame.close(); return; }
+        const w = frame.displayWidth, h = frame.displayHeight;
+        const rows = Math.min(h, Math.ceil(40 * w / 640));
+        if (c.width !== w || c.height !== rows) { c.width = w; c.height = rows; }
+        g.drawImage(frame, 0, 0, w, h);
+        frame.close();
+        try { onFrame(TestPattern.read(g.getImageData(0, 0, w, rows)), at, { width: w, height: h }); } catch (e) { /* the caller's */ }
+        next();
+      }, () => {});
+      next();
+      return { stop() { stopped = true; reader.cancel().catch(() => {}); own.stop(); } };
+    }
+
+    /* The stamp of a picture drawn on a 2D context (the top rows suffice). */
+    static readContext(g, w, h) {
+      return TestPattern.read(g.getImageData(0, 0, w, Math.min(h, Math.ceil(40 * w / 640))));
     }
 
     static get patches() { return PATCHES; }

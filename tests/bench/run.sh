@@ -13,6 +13,9 @@
 #     a real Redis and real workers; Janus' own ICE/DTLS/SRTP/SCTP excluded;
 #   - glass-to-glass: Chromium, Janus and the plugin, against Janus'
 #     echotest on the same pattern (tests/e2e/video.js): includes Janus;
+#     every path (echotest, processed video track, data channel) is timed at
+#     one point, when the frame's pixels are readable by the page (see
+#     html/js/testpattern.js), named in glass-to-glass.json's g2gPoint;
 #   - throughput: frames straight into the queue, 1/2/4 workers, CPU-heavy effects;
 #   - format_cost: raw (I420, RGB24) against JPEG through Redis;
 #   - remote_workers: 4 sessions with 4 workers behind a relay delaying 0/10/20/40

@@ -73,6 +73,9 @@ async function main() {
     [{ request: 'start', frame_skip: 0 }, offer(['data']), 415, 'frame_skip 0'],
     [{ request: 'start', frame_skip: '3' }, offer(['data']), 415, 'frame_skip as a string', /frame_skip should be an integer/],
     [{ request: 'start', codec: 'av1' }, offer(['data']), 415, 'a codec the server does not take'],
+    [{ request: 'start', source_sampled: 'yes' }, offer(['data']), 415, 'source_sampled not a boolean', /source_sampled/],
+    [{ request: 'start', max_width: 8 }, offer(['data']), 415, 'max_width below 16', /16\.\.8192/],
+    [{ request: 'start', max_height: 100000 }, offer(['data']), 415, 'max_height above 8192', /16\.\.8192/],
     [{ request: 'start' }, offer(['data']), 417, 'an offer without video'],
     // It could never deliver: refused at once, not left silent.
     [{ request: 'start' }, offer(['vp8+h264']), 416, 'an offer without a data channel (output datachannel)', /data channel/],
@@ -92,6 +95,7 @@ async function main() {
     [{ request: 'configure', effect: 7 }, null, 415, 'configure effect not a string', /effect should be a string/],
     [{ request: 'configure', frame_skip: '3' }, null, 415, 'configure frame_skip as a string', /frame_skip should be an integer/],
     [{ request: 'configure', output: 5 }, null, 415, 'configure output not a string', /output should be a string/],
+    [{ request: 'configure', source_sampled: 1 }, null, 415, 'configure source_sampled not a boolean', /source_sampled/],
   ];
   // Each offer goes to a handle of its own: a handle takes one PeerConnection.
   const pending = new Map();

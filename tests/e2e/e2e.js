@@ -168,6 +168,9 @@ async function main() {
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(m.type() + ': ' + m.text()); });
     page.on('pageerror', (e) => consoleLines.push('pageerror: ' + e.message));
     const url = (PAGE || `http://127.0.0.1:${PAGE_PORT}/index.html`) + '?autostart=1&effect=invert&frame_skip=3' +
+      // Full rate: this test checks the server's own FRAME_SKIP sampler (frames 1, 4, 7...);
+      // source-side sampling has its own, sampling.js.
+      '&full_rate=1' +
       (CODEC ? '&codec=' + CODEC : '') +
       `&server=${encodeURIComponent(JANUS_WS)}&server=${encodeURIComponent(JANUS_HTTP)}`;
     await page.goto(url, { waitUntil: 'load' });

@@ -90,6 +90,8 @@ only e2e && { node "$HERE/e2e.js" --out "$OUT" --video "$VIDEO" --redis-port "$R
 only sessions && { node "$HERE/sessions.js" --out "$OUT" --video "$VIDEO" || rc=1; }
 # Processed video as a real video track, glass-to-glass against echotest.
 only video && { node "$HERE/video.js" --out "$OUT/video" --video "$VIDEO" || rc=1; }
+# Source-side sampling: the browser sends what will be processed, and what it saves (Janus' CPU).
+only sampling && { node "$HERE/sampling.js" --out "$OUT/sampling" --video "$VIDEO" --janus-pid "$JANUS_PID" || rc=1; }
 # A flood of large frames: the data channel backs up.
 if only flood && [ $SANITIZED = 0 ]; then
   node "$HERE/flood.js" --out "$OUT/flood" --video "$VIDEO" || rc=1

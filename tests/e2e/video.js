@@ -9,7 +9,9 @@
 // pattern, frames come in order, glass-to-glass latency per output, RTP
 // packets within 1200 bytes, keyframes; then output=video alone, and a
 // switch of output mid-session. Echotest, Janus' own plugin, relays the same
-// pattern untouched: the floor the processed video is compared with.
+// pattern untouched: the floor the processed video is compared with, run at
+// the same time as each processed session (same load), every path timed at
+// the same point (G2G_POINT).
 //   node video.js --out DIR [--codec vp8|h264] [--page-port N]
 'use strict';
 const fs = require('fs');
@@ -27,6 +29,19 @@ const api = janusApi({ admin: arg('admin', 'http://127.0.0.1:17088/admin'), admi
 const T = tapper('video ' + CODEC + ': ');
 const tap = T.ok, log = T.log;
 
+const G2G_POINT = 'decoded: the frame\'s pixels are readable by the page (video tracks: VideoFrame from a ' +
+  'MediaStreamTrackProcessor; data channel: JPEG decoded by createImageBitmap), painting excluded on every path';
+// In the page: the mean time a received video frame spent in Chromium's
+// jitter buffer (inbound-rtp), ms: part of every video track's figure, none
+// of the data channel's (its JPEGs have no jitter buffer in the page).
+async function jitterBufferMs(pcPath) {
+  const pc = pcPath === 'echo' ? window.__echoPc : window.ooblexDemo.client.handle.webrtcStuff.pc;
+  let ms = null;
+  if (pc) (await pc.getStats()).forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video' && r.jitterBufferEmittedCount) ms = +(1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount).toFixed(1);
+  });
+  return ms;
+}
 const pct = (xs, p) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
 // In the page: the mean colour of each test-pattern patch in the latest
@@ -66,11 +81,12 @@ async function run(browser, output, label) {
   if (output !== 'video') await want('datachannel');
   await page.waitForTimeout(4000);
   const ps = await api.pageStats(page);
+  const jb = output === 'datachannel' ? null : await page.evaluate(jitterBufferMs, 'video').catch(() => null);
   const state = await page.evaluate(() => ({
     g2g: window.ooblexDemo.g2g, stamps: window.ooblexDemo.stamps, frames: window.ooblexDemo.frames,
     videoFrames: window.ooblexDemo.videoFrames, errors: window.ooblexDemo.errors, output: window.ooblexDemo.client.output,
   }));
-  return { page, ps, state };
+  return { page, ps, state, jitterBufferMs: jb };
 }
 
 const lum = (c) => 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
@@ -109,7 +125,8 @@ function inOrder(stamps) {
 }
 
 // Janus' echotest relays the same pattern back without any processing: the
-// glass-to-glass floor of this browser, this Janus and this machine.
+// glass-to-glass floor of this browser, this Janus and this machine. Every
+// path is timed at the same point, G2G_POINT.
 async function echotestFloor(browser) {
   const page = await (await browser.newContext()).newPage();
   const lines = [];
@@ -147,22 +164,17 @@ async function echotestFloor(browser) {
             v.srcObject = new MediaStream([track]);
             document.body.appendChild(v);
             window.__echoVideo = v;
-            const c = document.createElement('canvas');
-            const g = c.getContext('2d', { willReadFrequently: true });
+            window.__echoPc = handle.webrtcStuff.pc;
             v.play().catch((e) => console.log('echotest: play failed ' + e));
-            const tick = () => {
+            // Timed where the processed outputs are (html/js/testpattern.js):
+            // when the decoded frame's pixels reach the page.
+            const watch = OoblexTestPattern.watchTrack(track, (s, at) => {
               calls++;
-              if (v.videoWidth) {
-                c.width = v.videoWidth; c.height = v.videoHeight;
-                g.drawImage(v, 0, 0);
-                const s = OoblexTestPattern.read(g.getImageData(0, 0, c.width, Math.ceil(40 * c.width / 640)));
-                if (s !== null) g2g.push(OoblexTestPattern.now() - s);
-                else unreadable++;
-              }
-              if (g2g.length < 150) v.requestVideoFrameCallback(tick);
-              else done({});
-            };
-            v.requestVideoFrameCallback(tick);
+              if (s !== null) g2g.push(at - s);
+              else unreadable++;
+              if (g2g.length >= 240) { watch.stop(); done({}); }
+            });
+            if (!watch) done({ error: 'no MediaStreamTrackProcessor in this browser' });
           },
         }),
       });
@@ -170,6 +182,7 @@ async function echotestFloor(browser) {
     });
   }, [JANUS_WS, CODEC]);
   result.patches = await page.evaluate(patchColours, 'echo');
+  result.jitterBufferMs = await page.evaluate(jitterBufferMs, 'echo').catch(() => null);
   await page.close();
   if (!result.g2g || result.g2g.length < 60) result.console = lines.slice(-10);
   return result;
@@ -179,18 +192,22 @@ async function main() {
   fs.mkdirSync(OUT, { recursive: true });
   const server = await servePage(PAGE_PORT);
   const browser = await launchBrowser(path.resolve(arg('video', '/tmp/ooblex-e2e-640x480.y4m')));
-  const summary = { codec: CODEC };
+  const summary = { codec: CODEC, g2gPoint: G2G_POINT, measuredAt: new Date().toISOString() };
   try {
-    // 1. The floor: echotest relays the pattern untouched.
-    const floor = await echotestFloor(browser);
+    // 1. The floor: echotest relays the pattern untouched, measured at the
+    // same time as the processed session it is compared with (8 s of it), so
+    // that both see the same load on this shared machine.
+    const floorP = echotestFloor(browser);
+    // 2. output=both
+    const both = await run(browser, 'both', 'both');
+    const floor = await floorP;
     summary.echoPatches = floor.patches;
     tap(floor.g2g && floor.g2g.length >= 60, 'echotest relays the same pattern (the floor)', JSON.stringify(Object.assign({}, floor, { g2g: (floor.g2g || []).length })));
     if (floor.g2g && floor.g2g.length) {
       summary.echotestG2gMs = { p50: pct(floor.g2g, 0.5), p95: pct(floor.g2g, 0.95), p99: pct(floor.g2g, 0.99) };
-      log('echotest floor: glass-to-glass ms ' + JSON.stringify(summary.echotestG2gMs));
+      summary.echotestJitterBufferMs = floor.jitterBufferMs;
+      log('echotest floor (beside output=both): glass-to-glass ms ' + JSON.stringify(summary.echotestG2gMs));
     }
-    // 2. output=both
-    const both = await run(browser, 'both', 'both');
     if (both.state) {
       const { g2g, stamps } = both.state;
       tap(both.state.videoFrames >= 60 && g2g.video.length >= 60, 'both: the processed video track plays, stamps readable',
@@ -207,7 +224,7 @@ async function main() {
       summary.both = {
         g2gMs: { video: { p50: pct(g2g.video, 0.5), p95: pct(g2g.video, 0.95), p99: pct(g2g.video, 0.99) },
           datachannel: { p50: pct(g2g.datachannel, 0.5), p95: pct(g2g.datachannel, 0.95), p99: pct(g2g.datachannel, 0.99) } },
-        videoOutput: vo,
+        videoOutput: vo, jitterBufferMs: both.jitterBufferMs,
       };
       log('both: glass-to-glass ms ' + JSON.stringify(summary.both.g2gMs));
       await both.page.screenshot({ path: path.join(OUT, 'screenshot-both.png') });
@@ -227,13 +244,23 @@ async function main() {
       await both.page.close();
     }
     // 3. output=video alone: nothing on the data channel.
+    const floorV = echotestFloor(browser);
     const video = await run(browser, 'video', 'video');
+    const floor2 = await floorV;
+    tap(floor2.g2g && floor2.g2g.length >= 60, 'echotest beside output=video relays the pattern too',
+      JSON.stringify(Object.assign({}, floor2, { g2g: (floor2.g2g || []).length })));
+    if (floor2.g2g && floor2.g2g.length) {
+      summary.echotestBesideVideoG2gMs = { p50: pct(floor2.g2g, 0.5), p95: pct(floor2.g2g, 0.95), p99: pct(floor2.g2g, 0.99) };
+      summary.echotestBesideVideoJitterBufferMs = floor2.jitterBufferMs;
+      log('echotest floor (beside output=video): glass-to-glass ms ' + JSON.stringify(summary.echotestBesideVideoG2gMs));
+    }
     if (video.state) {
       tap(video.state.videoFrames >= 60 && video.state.frames === 0, 'video: only the video track carries frames',
         `${video.state.videoFrames} video frames, ${video.state.frames} on the data channel`);
       checkVideoPatches(await video.page.evaluate(patchColours, 'video'), summary.echoPatches, 'video');
       const vo = video.ps && video.ps.video_output;
-      summary.video = { g2gMs: { p50: pct(video.state.g2g.video, 0.5), p95: pct(video.state.g2g.video, 0.95), p99: pct(video.state.g2g.video, 0.99) }, videoOutput: vo };
+      summary.video = { g2gMs: { p50: pct(video.state.g2g.video, 0.5), p95: pct(video.state.g2g.video, 0.95), p99: pct(video.state.g2g.video, 0.99) },
+        videoOutput: vo, jitterBufferMs: video.jitterBufferMs };
       log('video: glass-to-glass ms ' + JSON.stringify(summary.video.g2gMs));
       // An ICE restart mid-stream (what the client does by itself when the
       // network changes): same session, the video goes on.
@@ -252,7 +279,13 @@ async function main() {
     if (summary.both && summary.echotestG2gMs) {
       summary.overFloorMs = { video: summary.both.g2gMs.video.p50 - summary.echotestG2gMs.p50,
         datachannel: summary.both.g2gMs.datachannel.p50 - summary.echotestG2gMs.p50 };
+      if (summary.video && summary.echotestBesideVideoG2gMs) {
+        summary.overFloorMs.videoOnly = summary.video.g2gMs.p50 - summary.echotestBesideVideoG2gMs.p50;
+      }
       log('processed minus the echotest floor (p50, ms): ' + JSON.stringify(summary.overFloorMs));
+      log('mean time in Chromium\'s jitter buffer (ms): ' + JSON.stringify({ echotest: summary.echotestJitterBufferMs,
+        processedVideoBoth: summary.both.jitterBufferMs, echotestBesideVideo: summary.echotestBesideVideoJitterBufferMs,
+        processedVideoOnly: summary.video && summary.video.jitterBufferMs }));
     }
   } finally {
     fs.writeFileSync(path.join(OUT, 'summary.json'), JSON.stringify(summary, null, 2));
