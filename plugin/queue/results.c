@@ -50,6 +50,10 @@ GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len, long long
 	return ooblex_fleet_workers(r->fleet, queue_len, dropped_stale);
 }
 
+ooblex_fleet *ooblex_reader_get_fleet(ooblex_reader *r) {
+	return r->fleet;
+}
+
 size_t ooblex_reader_routed(ooblex_reader *r, ooblex_routed_queue *out, size_t max) {
 	return ooblex_fleet_routed(r->fleet, out, max);
 }
