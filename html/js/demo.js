@@ -141,7 +141,10 @@
       return effects;
     });
     client.on('started', (info) => {
-      setStatus('Streaming · ' + info.codec + ' · client ' + info.clientId.slice(0, 8) + '…');
+      demo.admission = info.admission || null;
+      setStatus('Streaming · ' + info.codec + ' · client ' + info.clientId.slice(0, 8) + '…' + (info.admission ?
+        ' · degraded start: the workers are busy, every ' + info.admission.frameSkip + 'th frame (asked ' +
+        info.admission.frameSkipAsked + ')' : ''), !!info.admission);
       $('stop').disabled = false;
       // The picker offers what the live workers can do.
       pollWorkers().then((effects) => {
@@ -178,6 +181,14 @@
         (s.avgLatencyMs === null ? '–' : Math.round(s.avgLatencyMs) + ' ms') + ' · ' + s.framesReceived + ' frames';
     });
     client.on('configured', (info) => { if (info.output) showPanes(info.output); });
+    // The plugin holds this client to its share of the workers (or lets it go).
+    client.on('fair', (f) => {
+      demo.fair = f;
+      $('fair').hidden = !f.throttled;
+      $('fair').textContent = !f.throttled ? '' : f.reason === 'over_budget' ?
+        'Throttled: frames take ' + Math.round(f.frameCostMs) + ' ms, over the ' + f.budgetMs + ' ms budget · 1 in flight' :
+        'Throttled to a fair share: ' + f.share.toFixed(2) + ' workers · ' + f.maxInFlight + ' in flight';
+    });
     client.on('error', (e) => { demo.errors.push(e.message); setStatus(e.message, true); });
     client.on('stopped', () => {
       clearInterval(workersTimer);

@@ -24,6 +24,8 @@
  * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec, output}),
  * 'frame' ({bitmap, meta, jpeg, receivedAt, latencyMs}: data channel output),
  * 'videotrack' ({track, stream}: video output), 'stats' (once a second),
+ * 'fair' ({throttled, reason, maxInFlight, frameCostMs, budgetMs, share}: the plugin
+ * holds this client to its fair share of the workers, or lets it go; docs/api.md),
  * 'workers' ({liveWorkers, effects}), 'configured', 'icerestart', 'error' (Error
  * with a message for people: camera denied, Janus unreachable, no workers...),
  * 'stopped'. Methods: start(), stop(), configure({effect, frameSkip, output}),
@@ -295,6 +297,9 @@
         this._startStats();
         const info = { clientId: data.client_id, effect: data.effect, frameSkip: data.frame_skip, codec: data.codec,
           output: this.output };
+        // A degraded start (the fleet is full): frame_skip raised, and why.
+        if (data.admission) info.admission = { result: data.admission.result, reason: data.admission.reason,
+          frameSkipAsked: data.admission.frame_skip_asked, frameSkip: data.admission.frame_skip };
         this._emit('started', info);
         if (this._startResolve) { this._startResolve(info); this._startResolve = null; }
         // Without live workers nothing comes back: say so plainly.
@@ -311,6 +316,11 @@
         this._emit('configured', { effect: data.effect, frameSkip: data.frame_skip, output: data.output });
       } else if (data.result === 'done' || data.result === 'stopped') {
         this._stopped();
+      } else if (data.fair) {
+        const f = data.fair;
+        this.fair = { throttled: !!f.throttled, reason: f.reason, maxInFlight: f.max_in_flight,
+          frameCostMs: f.frame_cost_ms, budgetMs: f.budget_ms, share: f.share };
+        this._emit('fair', Object.assign({}, this.fair));
       }
     }
 

@@ -94,6 +94,19 @@ only video && { node "$HERE/video.js" --out "$OUT/video" --video "$VIDEO" || rc=
 if only flood && [ $SANITIZED = 0 ]; then
   node "$HERE/flood.js" --out "$OUT/flood" --video "$VIDEO" || rc=1
 fi
+# Noisy neighbour: three workers serving the stall test module only; a 500 ms
+# client beside a 2 ms one (fair shares, the per-frame budget, admission).
+if only noisy && [ $SANITIZED = 0 ]; then
+  NOISY_PIDS=()
+  for w in 1 2 3; do
+    "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id "stall-$w" --module "$BUILD/.libs/stall.so" --effects stall \
+      >"$OUT/worker-stall-$w.log" 2>&1 &
+    NOISY_PIDS+=($!); PIDS+=($!)
+  done
+  sleep 1.5
+  node "$HERE/noisy.js" --out "$OUT/noisy" --video "$VIDEO" --metrics "$METRICS" || rc=1
+  for p in "${NOISY_PIDS[@]}"; do stop_pid "$p" 5; done
+fi
 # Three workers, one of them slow: the third fast one makes way for it.
 if only order; then
   stop_pid "${PIDS[2]}" 5
