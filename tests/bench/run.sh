@@ -13,6 +13,8 @@
 #     a real Redis and real workers; Janus' own ICE/DTLS/SRTP/SCTP excluded;
 #   - glass-to-glass: Chromium, Janus and the plugin, against Janus'
 #     echotest on the same pattern (tests/e2e/video.js): includes Janus;
+#   - noisy neighbour: tests/bench/noisy.sh, a 2 ms client alone and beside a
+#     500 ms one, fair_share off and on (Chromium, Janus): includes Janus;
 #   - throughput: frames straight into the queue, 1/2/4 workers, CPU-heavy effects;
 #   - format_cost: raw (I420, RGB24) against JPEG through Redis;
 #   - fuzz: every tests/fuzz target for FUZZ_SECONDS each (default 60; 600
@@ -148,6 +150,9 @@ echo "== glass-to-glass in Chromium, against Janus' echotest (tests/e2e/video.js
 if E2E_ONLY=video "$TOP/tests/e2e/run.sh" "$BUILD" >"$OUT/glass-to-glass.log" 2>&1; then :; else
   echo "(the browser run reported failures; see $OUT/glass-to-glass.log)"; fi
 cp "$TOP/tests/out/e2e/video/summary.json" "$OUT/glass-to-glass.json" 2>/dev/null || echo '{}' >"$OUT/glass-to-glass.json"
+
+echo "== noisy neighbour, before and after fair shares (tests/bench/noisy.sh)"
+"$TOP/tests/bench/noisy.sh" "$BUILD" "$OUT" >/dev/null
 
 echo "== report"
 python3 "$TOP/tests/bench/report.py" "$OUT"
