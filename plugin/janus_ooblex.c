@@ -313,7 +313,8 @@ static GHashTable *clients;	/* client id hex -> session (no reference of its own
  *   metrics thread, the Admin API's stats, stop_processing.
  * - session->mutex: the handler thread (start, configure, stop), Janus' media
  *   thread (incoming_rtp; hangup_media through stop_processing), stats and
- *   query_session, destroy_session (through stop_processing).
+ *   query_session, destroy_session (through stop_processing), the reader
+ *   thread's fair pass (alone, to copy effect, frame_skip and started).
  * - session->metrics_mutex: the metrics thread, destroy_session, start.
  * - the egress lock, inside egress.c: the reader thread (results, ticks),
  *   Janus' media thread (incoming_data's acks, data_ready, incoming_rtcp),
@@ -327,8 +328,9 @@ static GHashTable *clients;	/* client id hex -> session (no reference of its own
  * set_output joining a video output thread under session->mutex (a frame's
  * encode at most), cannot deadlock. push_event (a worker's error, told by
  * the egress with its lock released), notify_event and close_pc are called
- * with none held. metrics_wake_lock is the metrics thread's sleep only,
- * never held with these. */
+ * with none held (the fair pass's "fair" events too). metrics_wake_lock is
+ * the metrics thread's sleep only, and fair_lock (what admission reads of the
+ * last fair pass) a leaf, never held with these. */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
 
 static void janus_ooblex_session_destroy(janus_ooblex_session *session) {
@@ -1172,6 +1174,11 @@ void janus_ooblex_destroy(void) {
 	messages = NULL;
 	ooblex_plugin_metrics_free(metrics);
 	metrics = NULL;
+	g_mutex_lock(&fair_lock);
+	if(fair_queues != NULL)
+		g_hash_table_destroy(fair_queues);
+	fair_queues = NULL;
+	g_mutex_unlock(&fair_lock);
 	g_atomic_int_set(&initialized, 0);
 	g_atomic_int_set(&stopping, 0);
 	JANUS_LOG(LOG_INFO, "%s destroyed!\n", JANUS_OOBLEX_NAME);
