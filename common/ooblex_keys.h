@@ -29,6 +29,15 @@
 #define OOBLEX_KEY_WORKER_PREFIX	"ooblex:worker:"
 #define OOBLEX_WORKER_TTL_S	5
 
+/* One key per running plugin (Janus instance) sharing the fleet: the
+ * clients it has on each queue and their demand in workers, JSON
+ * ({"queues":{"frames_to_process":{"clients":2,"demand":1.52}}}), rewritten
+ * once a second and expiring OOBLEX_PLUGIN_TTL_MS after; each plugin reads
+ * the others' to share the workers fairly (docs/protocol.md, "Fair shares"). */
+#define OOBLEX_KEY_PLUGIN_PREFIX	"ooblex:plugin:"
+#define OOBLEX_PLUGIN_TTL_MS	3000
+#define OOBLEX_FLEET_MAX_PLUGINS	256
+
 /* Reliable hand-off. A worker takes a frame with BLMOVE from
  * frames_to_process into its own processing list, and completes it in one
  * Lua script (results pushed, processing list cleared, only if the list still

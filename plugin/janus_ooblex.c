@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -63,6 +64,7 @@
 #include "utils.h"
 
 #include "egress.h"
+#include "fair_share.h"
 #include "ingest.h"
 #include "effect_grammar.h"
 #include "fleet_effects.h"
@@ -99,6 +101,7 @@
  * worker is alive at all (told by the watch only: start is accepted). */
 #define JANUS_OOBLEX_ERROR_NOT_RUNNABLE		420
 #define JANUS_OOBLEX_ERROR_NO_WORKERS		421
+#define JANUS_OOBLEX_ERROR_MACHINE_FULL		427
 /* A worker's error result for a frame: 430 + its ooblex_frame_error code
  * (431 unknown effect ... 435 bad frame), pushed as an event. */
 #define JANUS_OOBLEX_ERROR_FRAME_BASE		430
@@ -231,6 +234,12 @@ typedef struct janus_ooblex_settings {
 	uint8_t fleet_secret[OOBLEX_SECRET_MAX];	/* results must carry its MAC; none when fleet_secret_len is 0 */
 	int fleet_secret_len;
 	char metrics_instance[128];
+	/* Fair shares and admission (fair_share.h, docs/protocol.md "Fair shares"). */
+	gboolean fair_share;
+	unsigned frame_budget_ms;	/* a frame whose worker time exceeds it holds its client to one in flight */
+	unsigned admission_cpu_percent;	/* a start is refused while Janus uses this much of the CPUs */
+	unsigned admission_fleet_percent;	/* a start is degraded while the fleet is asked this much of its workers */
+	unsigned admission_max_frame_skip;
 } janus_ooblex_settings;
 
 static volatile gint initialized = 0, stopping = 0;
@@ -283,6 +292,21 @@ typedef struct janus_ooblex_session {
 	ooblex_fleet_watch fleet_watch;
 	volatile gint refused_logged;	/* each refusal verdict is logged once per run */
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue;
+	/* Fair shares (fair_share.h): what the ingest enforces, written by the
+	 * reader thread's fair pass; fair_reset (set by start and configure)
+	 * makes the pass measure the client afresh. */
+	atomic_uint fair_cap;
+	atomic_uint_fast64_t fair_interval_us;
+	atomic_int fair_reset;
+	struct {	/* the fair pass's own (reader thread), and what stats show (atomics) */
+		gint64 last_us;
+		uint64_t decoded, worker_us, timed, over;
+		double cost_us, due_fps;
+		gint64 over_until_us;
+		ooblex_fair_reason told;
+		atomic_uint reason, share_milli, demand_milli, due_fps_milli;
+		atomic_uint_fast64_t cost_us_now;
+	} fair;
 	janus_mutex metrics_mutex;	/* serialises metrics_take (metrics_seen) with a restart */
 	ooblex_counter_tracker metrics_seen;	/* under metrics_mutex */
 	volatile gint hangingup;
@@ -307,7 +331,8 @@ static GHashTable *clients;	/* client id hex -> session (no reference of its own
  *   metrics thread, the Admin API's stats, stop_processing.
  * - session->mutex: the handler thread (start, configure, stop), Janus' media
  *   thread (incoming_rtp; hangup_media through stop_processing), stats and
- *   query_session, destroy_session (through stop_processing).
+ *   query_session, destroy_session (through stop_processing), the reader
+ *   thread's fair pass (alone, to copy effect, frame_skip and started).
  * - session->metrics_mutex: the metrics thread, destroy_session, start.
  * - the egress lock, inside egress.c: the reader thread (results, ticks),
  *   Janus' media thread (incoming_data's acks, data_ready, incoming_rtcp),
@@ -321,8 +346,9 @@ static GHashTable *clients;	/* client id hex -> session (no reference of its own
  * set_output joining a video output thread under session->mutex (a frame's
  * encode at most), cannot deadlock. push_event (a worker's error, told by
  * the egress with its lock released), notify_event and close_pc are called
- * with none held. metrics_wake_lock is the metrics thread's sleep only,
- * never held with these. */
+ * with none held (the fair pass's "fair" events too). metrics_wake_lock is
+ * the metrics thread's sleep only, and fair_lock (what admission reads of the
+ * last fair pass) a leaf, never held with these. */
 static janus_mutex sessions_mutex = JANUS_MUTEX_INITIALIZER;
 
 static void janus_ooblex_session_destroy(janus_ooblex_session *session) {
@@ -463,6 +489,11 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.video_bitrate_kbps = 1500;
 	settings.dc_max_unacked_frames = 8;
 	settings.max_result_bytes = OOBLEX_RESULT_MAX_DEFAULT;
+	settings.fair_share = TRUE;
+	settings.frame_budget_ms = 250;	/* the workers' own default budget (--frame-budget-ms) */
+	settings.admission_cpu_percent = 90;
+	settings.admission_fleet_percent = 100;
+	settings.admission_max_frame_skip = 30;
 	gethostname(settings.metrics_instance, sizeof(settings.metrics_instance) - 1);
 	settings.video_codecs[0] = OOBLEX_CODEC_VP8;
 	settings.video_codecs[1] = OOBLEX_CODEC_H264;
@@ -537,6 +568,12 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	config_uint(config, general, "video_bitrate_kbps", 100, 50000, &settings.video_bitrate_kbps);
 	config_uint(config, general, "dc_max_unacked_frames", 1, 64, &settings.dc_max_unacked_frames);
 	config_uint(config, general, "max_result_bytes", 1024, OOBLEX_MAX_PAYLOAD, &settings.max_result_bytes);
+	if((s = config_string(config, general, "fair_share")) != NULL)
+		settings.fair_share = janus_is_true(s);
+	config_uint(config, general, "frame_budget_ms", 0, 600000, &settings.frame_budget_ms);
+	config_uint(config, general, "admission_cpu_percent", 0, 100, &settings.admission_cpu_percent);
+	config_uint(config, general, "admission_fleet_percent", 0, 10000, &settings.admission_fleet_percent);
+	config_uint(config, general, "admission_max_frame_skip", 1, 1000, &settings.admission_max_frame_skip);
 	/* The fleet secret, from a file (fleet_secret_file, preferred: the
 	 * config is often world-readable) or inline (fleet_secret). */
 	const char *secret_file = config_string(config, general, "fleet_secret_file");
@@ -665,6 +702,187 @@ static void janus_ooblex_tell_fleet(janus_ooblex_session *session, ooblex_fleet_
 	json_decref(event);
 }
 
+/* ------------------------------------------------------------ fair shares */
+
+/* What the last fair pass measured, for admission (handle_start): the CPU
+ * Janus' process used, and per queue the demand on it (this plugin's clients
+ * and the others' announced) and its workers. fair_lock is a leaf: nothing
+ * else is taken under it. */
+static GMutex fair_lock;
+static double fair_cpu_busy;	/* CPU seconds per second, all of Janus' threads */
+static GHashTable *fair_queues;	/* queue name -> ooblex_fair_queue_seen */
+typedef struct ooblex_fair_queue_seen {
+	double demand;
+	unsigned workers;
+} ooblex_fair_queue_seen;
+
+static double janus_ooblex_process_cpu_s(void) {
+	struct rusage ru;
+	if(getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Tells the page that its client is throttled, or no longer (reader thread, no lock held). */
+static void janus_ooblex_tell_fair(janus_ooblex_session *session, const ooblex_fair_client *c) {
+	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->hangingup))
+		return;
+	json_t *fair = json_pack("{sbsssisfsfsfsfsi}", "throttled", c->reason != OOBLEX_FAIR_FREE,
+		"reason", ooblex_fair_reason_name(c->reason),
+		"max_in_flight", (int)c->max_in_flight,
+		"min_interval_ms", c->min_interval_us / 1000.0,
+		"frame_cost_ms", c->cost_us / 1000.0,
+		"share", c->share,
+		"demand", c->demand,
+		"budget_ms", (int)settings.frame_budget_ms);
+	JANUS_LOG(LOG_INFO, "[ooblex-%s] Fair share: %s (frames cost %.1f ms, share %.2f of %.2f workers asked, "
+		"%u in flight)\n", session->client_hex, c->reason == OOBLEX_FAIR_FREE ? "not throttled" :
+		ooblex_fair_reason_name(c->reason), c->cost_us / 1000.0, c->share, c->demand, c->max_in_flight);
+	json_t *event = json_pack("{ssso}", "ooblex", "event", "fair", fair);
+	gateway->push_event(session->handle, &janus_ooblex_plugin, NULL, event, NULL);
+	json_decref(event);
+}
+
+/* Reader thread, every OOBLEX_FAIR_PERIOD_MS: measures each processing
+ * client (frames due per second, worker time per frame, frames over the
+ * budget), shares each queue's live workers among them (fair_share.h) and
+ * hands each ingest its cap; announces this plugin's demand to the others
+ * (fleet.h). Costs no Redis round trip: the fleet's look brings what it needs. */
+static void janus_ooblex_fair_pass(GList *list) {
+	static gint64 last_pass_us;
+	static double last_cpu_s;
+	gint64 now = g_get_monotonic_time();
+	if(now - last_pass_us < OOBLEX_FAIR_PERIOD_MS * 1000)
+		return;
+	double cpu_s = janus_ooblex_process_cpu_s();
+	double busy = last_pass_us ? (cpu_s - last_cpu_s) * 1e6 / (double)(now - last_pass_us) : 0;
+	last_pass_us = now;
+	last_cpu_s = cpu_s;
+	ooblex_fleet *fleet = ooblex_reader_get_fleet(reader);
+	guint n = g_list_length(list);
+	ooblex_fair_client *cl = g_new0(ooblex_fair_client, n + 1);
+	janus_ooblex_session **who = g_new0(janus_ooblex_session *, n + 1);
+	ooblex_fair_queue *queues = g_new0(ooblex_fair_queue, n + 1);
+	ooblex_queue_demand *names = g_new0(ooblex_queue_demand, n + 1);
+	size_t nc = 0, nq = 0;
+	for(GList *l = list; l != NULL; l = l->next) {
+		janus_ooblex_session *session = l->data;
+		char effect[OOBLEX_NAME_MAX + 1];
+		janus_mutex_lock(&session->mutex);
+		gboolean started = session->started;
+		/* The sampler's own skip: a source-sampled session's browser already
+		 * sends only the frames due, and every decoded one is due. */
+		unsigned frame_skip = session->source_sampled ? 1 : session->frame_skip ? session->frame_skip : 1;
+		g_strlcpy(effect, session->effect, sizeof(effect));
+		janus_mutex_unlock(&session->mutex);
+		if(!started)
+			continue;
+		char queue[OOBLEX_KEY_MAX];
+		ooblex_fleet_queue_for(fleet, effect, queue, sizeof(queue));
+		size_t q = 0;
+		while(q < nq && strcmp(names[q].queue, queue) != 0)
+			q++;
+		if(q == nq)
+			g_strlcpy(names[nq++].queue, queue, sizeof(names[0].queue));
+		const ooblex_egress_stats *es = ooblex_egress_get_stats(session->egress);
+		uint64_t decoded = atomic_load(&session->ingest_stats.frames_decoded);
+		uint64_t worker_us = atomic_load(&es->worker_us_total), timed = atomic_load(&es->worker_timed);
+		uint64_t over = atomic_load(&es->frames_over_budget);
+		if(atomic_exchange(&session->fair_reset, 0) || session->fair.last_us == 0 || decoded < session->fair.decoded) {
+			session->fair.cost_us = 0;
+			session->fair.due_fps = 0;
+			session->fair.over_until_us = 0;
+			session->fair.told = OOBLEX_FAIR_FREE;
+		} else {
+			double fps = (double)(decoded - session->fair.decoded) * 1e6 / (double)(now - session->fair.last_us) / frame_skip;
+			session->fair.due_fps = session->fair.due_fps > 0 ? 0.5 * session->fair.due_fps + 0.5 * fps : fps;
+			if(timed > session->fair.timed) {
+				double took = (double)(worker_us - session->fair.worker_us) / (double)(timed - session->fair.timed);
+				session->fair.cost_us = session->fair.cost_us > 0 ? 0.5 * session->fair.cost_us + 0.5 * took : took;
+			}
+			if(over > session->fair.over)
+				session->fair.over_until_us = now + OOBLEX_FAIR_OVER_BUDGET_HOLD_US;
+		}
+		session->fair.last_us = now;
+		session->fair.decoded = decoded;
+		session->fair.worker_us = worker_us;
+		session->fair.timed = timed;
+		session->fair.over = over;
+		cl[nc].queue = q;
+		cl[nc].due_fps = session->fair.due_fps;
+		cl[nc].cost_us = session->fair.cost_us;
+		cl[nc].over_budget = now < session->fair.over_until_us;
+		who[nc++] = session;
+	}
+	for(size_t q = 0; q < nq; q++)
+		queues[q].workers = ooblex_fleet_queue_share(fleet, names[q].queue, &queues[q].remote_clients,
+			&queues[q].remote_demand);
+	ooblex_fair_share_compute(queues, nq, cl, nc, settings.max_in_flight);
+	for(size_t i = 0; i < nc; i++) {
+		janus_ooblex_session *session = who[i];
+		/* Off: measured and shown, never enforced. */
+		gboolean enforce = settings.fair_share;
+		atomic_store(&session->fair_cap, enforce ? cl[i].max_in_flight : 0);
+		atomic_store(&session->fair_interval_us, enforce ? cl[i].min_interval_us : 0);
+		atomic_store(&session->fair.reason, (unsigned)cl[i].reason);
+		atomic_store(&session->fair.share_milli, (unsigned)MIN(cl[i].share * 1000, 1e9));
+		atomic_store(&session->fair.demand_milli, (unsigned)MIN(cl[i].demand * 1000, 1e9));
+		atomic_store(&session->fair.due_fps_milli, (unsigned)MIN(cl[i].due_fps * 1000, 1e9));
+		atomic_store(&session->fair.cost_us_now, (uint64_t)cl[i].cost_us);
+		names[cl[i].queue].clients++;
+		names[cl[i].queue].demand += cl[i].demand;
+		if(cl[i].reason != session->fair.told) {
+			session->fair.told = cl[i].reason;
+			janus_ooblex_tell_fair(session, &cl[i]);
+		}
+	}
+	ooblex_fleet_announce(fleet, names, nq);
+	g_mutex_lock(&fair_lock);
+	fair_cpu_busy = busy;
+	if(fair_queues == NULL)
+		fair_queues = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_hash_table_remove_all(fair_queues);
+	for(size_t q = 0; q < nq; q++) {
+		ooblex_fair_queue_seen *seen = g_new0(ooblex_fair_queue_seen, 1);
+		seen->demand = names[q].demand + queues[q].remote_demand;
+		seen->workers = queues[q].workers;
+		g_hash_table_insert(fair_queues, g_strdup(names[q].queue), seen);
+	}
+	g_mutex_unlock(&fair_lock);
+	g_free(cl);
+	g_free(who);
+	g_free(queues);
+	g_free(names);
+}
+
+/* Admission of a start with this effect (docs/api.md "Admission"): refused
+ * while Janus uses admission_cpu_percent of the CPUs, degraded (frame_skip
+ * raised, said in the response) while the fleet serving its queue is asked
+ * for admission_fleet_percent of its workers or more. Measured by the last
+ * fair pass; the queue's workers, when it had none, come from the fleet's
+ * last look. */
+static ooblex_admission_verdict janus_ooblex_admit(const char *effect, unsigned *frame_skip, ooblex_admission_input *in) {
+	char queue[OOBLEX_KEY_MAX];
+	ooblex_fleet *fleet = ooblex_reader_get_fleet(reader);
+	ooblex_fleet_queue_for(fleet, effect, queue, sizeof(queue));
+	unsigned remote_clients = 0;
+	double remote_demand = 0;
+	unsigned workers = ooblex_fleet_queue_share(fleet, queue, &remote_clients, &remote_demand);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	g_mutex_lock(&fair_lock);
+	const ooblex_fair_queue_seen *seen = fair_queues ? g_hash_table_lookup(fair_queues, queue) : NULL;
+	in->cpu_busy = fair_cpu_busy;
+	in->fleet_demand = seen ? seen->demand : remote_demand;
+	g_mutex_unlock(&fair_lock);
+	in->cpus = cpus > 0 ? (unsigned)cpus : 1;
+	in->cpu_limit_percent = settings.admission_cpu_percent;
+	in->fleet_workers = workers;
+	in->fleet_limit_percent = settings.admission_fleet_percent;
+	in->frame_skip = *frame_skip;
+	in->max_frame_skip = settings.admission_max_frame_skip;
+	return ooblex_admission_decide(in, frame_skip);
+}
+
 /* Reader thread, between results: gaps whose wait ran out are skipped, and
  * each session's fleet watch looks at the fleet's last look.
  * References are taken under sessions_mutex, the work is done outside it. */
@@ -693,8 +911,10 @@ static void janus_ooblex_on_tick(void *user) {
 			why, sizeof(why), effect, sizeof(effect));
 		if(tell != OOBLEX_FLEET_TELL_NOTHING)
 			janus_ooblex_tell_fleet(session, tell, verdict, why, effect, ooblex_fleet_caps_workers(caps));
-		janus_refcount_decrease(&session->ref);
 	}
+	janus_ooblex_fair_pass(list);
+	for(GList *l = list; l != NULL; l = l->next)
+		janus_refcount_decrease(&((janus_ooblex_session *)l->data)->ref);
 	ooblex_fleet_caps_unref(caps);
 	g_list_free(list);
 }
@@ -769,6 +989,7 @@ static void janus_ooblex_counters_read(janus_ooblex_session *session, const oobl
 	out[OOBLEX_C_DECODE_ERRORS] = atomic_load(&is->decode_errors);
 	out[OOBLEX_C_FRAMES_SAMPLED] = atomic_load(&is->frames_sampled);
 	out[OOBLEX_C_FRAMES_DEFERRED] = atomic_load(&is->frames_deferred);
+	out[OOBLEX_C_FRAMES_DEFERRED_FAIR] = atomic_load(&is->frames_deferred_fair);
 	out[OOBLEX_C_FRAMES_UNSUPPORTED] = atomic_load(&is->frames_unsupported);
 	out[OOBLEX_C_KEYFRAMES_REQUESTED] = atomic_load(&is->keyframes_requested);
 	out[OOBLEX_C_FRAMES_QUEUED] = atomic_load(&session->frames_queued);
@@ -782,6 +1003,8 @@ static void janus_ooblex_counters_read(janus_ooblex_session *session, const oobl
 	out[OOBLEX_C_REFUSED_UNEXPECTED] = atomic_load(&es->results_refused[OOBLEX_RESULT_UNEXPECTED]);
 	out[OOBLEX_C_RESULTS_ERROR] = atomic_load(&es->results_error);
 	out[OOBLEX_C_ERRORS_RESOLVED] = atomic_load(&es->errors_resolved);
+	out[OOBLEX_C_WORKER_US] = atomic_load(&es->worker_us_total);
+	out[OOBLEX_C_FRAMES_OVER_BUDGET] = atomic_load(&es->frames_over_budget);
 	out[OOBLEX_C_FRAMES_SENT] = atomic_load(&es->frames_sent);
 	out[OOBLEX_C_CHUNKS_SENT] = atomic_load(&es->chunks_sent);
 	out[OOBLEX_C_FRAMES_DROPPED_CHANNEL] = atomic_load(&es->dropped_channel);
@@ -1009,6 +1232,11 @@ void janus_ooblex_destroy(void) {
 	messages = NULL;
 	ooblex_plugin_metrics_free(metrics);
 	metrics = NULL;
+	g_mutex_lock(&fair_lock);
+	if(fair_queues != NULL)
+		g_hash_table_destroy(fair_queues);
+	fair_queues = NULL;
+	g_mutex_unlock(&fair_lock);
 	g_atomic_int_set(&initialized, 0);
 	g_atomic_int_set(&stopping, 0);
 	JANUS_LOG(LOG_INFO, "%s destroyed!\n", JANUS_OOBLEX_NAME);
@@ -1066,6 +1294,7 @@ void janus_ooblex_create_session(janus_plugin_session *handle, int *error) {
 		.video_max_width = settings.max_decode_width,
 		.video_max_height = settings.max_decode_height,
 		.full_range = &session->ingest_stats.full_range,
+		.frame_budget_ms = settings.frame_budget_ms,
 	};
 	session->egress = ooblex_egress_new(&ecfg, &janus_ooblex_egress_host, session);
 	janus_refcount_init(&session->ref, janus_ooblex_session_free);
@@ -1146,6 +1375,17 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 		json_object_set_new(reorder, "wait_ms", json_real(snap.reorder_wait_us / 1000.0));
 	}
 	json_object_set_new(info, "effective_fps", json_integer(snap.effective_fps));
+	/* Its fair share of the fleet (fair_share.h), as the last fair pass saw it. */
+	ooblex_fair_reason fr = (ooblex_fair_reason)atomic_load(&session->fair.reason);
+	json_object_set_new(info, "fair", json_pack("{sbsssisfsfsfsfsfsi}", "throttled", fr != OOBLEX_FAIR_FREE,
+		"reason", ooblex_fair_reason_name(fr),
+		"max_in_flight", (int)atomic_load(&session->fair_cap),
+		"min_interval_ms", atomic_load(&session->fair_interval_us) / 1000.0,
+		"frame_cost_ms", atomic_load(&session->fair.cost_us_now) / 1000.0,
+		"due_fps", atomic_load(&session->fair.due_fps_milli) / 1000.0,
+		"share", atomic_load(&session->fair.share_milli) / 1000.0,
+		"demand", atomic_load(&session->fair.demand_milli) / 1000.0,
+		"budget_ms", (int)settings.frame_budget_ms));
 	json_t *latency = json_object();
 	for(int st = 0; st < OOBLEX_STAGE_COUNT; st++) {
 		const ooblex_stage_summary *sum = &snap.latency[st];
@@ -1769,6 +2009,22 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	janus_mutex_unlock(&sessions_mutex);
 	if(processing >= settings.max_sessions)
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_TOO_MANY_SESSIONS, "Too many sessions (max_sessions = %u)", settings.max_sessions);
+	/* Admission, measured: refused when Janus is out of CPU, degraded when
+	 * the fleet is spoken for. */
+	janus_mutex_lock(&session->mutex);
+	char admit_effect[OOBLEX_NAME_MAX + 1];
+	g_strlcpy(admit_effect, effect != NULL ? effect : session->effect, sizeof(admit_effect));
+	unsigned skip_asked = frame_skip > 0 ? frame_skip : session->frame_skip;
+	janus_mutex_unlock(&session->mutex);
+	unsigned skip_admitted = skip_asked;
+	ooblex_admission_input admission;
+	ooblex_admission_verdict verdict = janus_ooblex_admit(admit_effect, &skip_admitted, &admission);
+	if(verdict == OOBLEX_ADMIT_REFUSED)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MACHINE_FULL, "Machine full: Janus uses %.2f of %u CPUs "
+			"(admission_cpu_percent = %u); try again later", admission.cpu_busy, admission.cpus,
+			settings.admission_cpu_percent);
+	if(verdict == OOBLEX_ADMIT_DEGRADED)
+		frame_skip = skip_admitted;
 
 	char *answer = NULL;
 	janus_mutex_lock(&session->mutex);
@@ -1848,8 +2104,14 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		.max_in_flight = settings.max_in_flight,
 		.resolved_seq = ooblex_egress_resolved_seq(session->egress),
 		.queued_seq = ooblex_egress_queued_seq(session->egress),
+		.fair_in_flight_cap = &session->fair_cap,
+		.fair_min_interval_us = &session->fair_interval_us,
 		.stats = &session->ingest_stats,
 	};
+	/* One frame in flight until the fair pass has measured what its frames cost. */
+	atomic_store(&session->fair_cap, settings.fair_share ? 1 : 0);
+	atomic_store(&session->fair_interval_us, 0);
+	atomic_store(&session->fair_reset, 1);
 	memcpy(icfg.client_id, session->client_id, OOBLEX_CLIENT_ID_LEN);
 	static const ooblex_ingest_callbacks icb = {
 		.request_keyframe = janus_ooblex_ingest_keyframe,
@@ -1886,6 +2148,15 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	json_object_set_new(event, "output", json_string(janus_ooblex_output_name(output)));
 	json_object_set_new(event, "video_output_possible", json_boolean(session->can_send_video));
 	janus_ooblex_sampling_describe(session, event);
+	if(verdict == OOBLEX_ADMIT_DEGRADED) {
+		/* Said in the response: the page knows why it gets fewer frames. */
+		json_object_set_new(event, "admission", json_pack("{sssssisisfsf}", "result", "degraded",
+			"reason", "fleet_full", "frame_skip_asked", (int)skip_asked, "frame_skip", (int)session->frame_skip,
+			"fleet_demand", admission.fleet_demand, "fleet_workers", admission.fleet_workers));
+		JANUS_LOG(LOG_WARN, "[ooblex-%s] Degraded start: the fleet is asked for %.2f of its %.0f workers; "
+			"frame_skip %u instead of %u\n", session->client_hex, admission.fleet_demand, admission.fleet_workers,
+			session->frame_skip, skip_asked);
+	}
 	JANUS_LOG(LOG_INFO, "[ooblex-%s] Started: %s, effect %s, frame_skip %u, output %s\n", session->client_hex,
 		ooblex_codec_name(session->codec), session->effect, session->frame_skip, janus_ooblex_output_name(output));
 	if(settings.events && gateway->events_is_enabled()) {
@@ -1985,6 +2256,8 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 		session->source_sampled = source_sampled;
 	if(session->ingest != NULL)
 		ooblex_ingest_configure(session->ingest, effect, janus_ooblex_sampling_skip(session));
+	if(effect != NULL)	/* a new effect costs what it costs: measured afresh (fair shares) */
+		atomic_store(&session->fair_reset, 1);
 	const char *out_name = janus_ooblex_output_name(ooblex_egress_output(session->egress));
 	json_t *event = json_pack("{sssssssiss}", "ooblex", "event", "result", "ok",
 		"effect", session->effect, "frame_skip", (int)session->frame_skip, "output", out_name);

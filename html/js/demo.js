@@ -177,7 +177,10 @@
       return w;
     });
     client.on('started', (info) => {
-      setStatus('Streaming · ' + info.codec + ' · client ' + info.clientId.slice(0, 8) + '…');
+      demo.admission = info.admission || null;
+      setStatus('Streaming · ' + info.codec + ' · client ' + info.clientId.slice(0, 8) + '…' + (info.admission ?
+        ' · degraded start: the workers are busy, every ' + info.admission.frameSkip + 'th frame (asked ' +
+        info.admission.frameSkipAsked + ')' : ''), !!info.admission);
       demo.effect = info.effect;
       $('stop').disabled = false;
       // The picker offers what the live workers can do.
@@ -235,6 +238,14 @@
       if ((e.code === 415 || e.code === 420) && demo.effect && [...$('effect').options].some((o) => o.value === demo.effect)) {
         $('effect').value = demo.effect;
       }
+    });
+    // The plugin holds this client to its share of the workers (or lets it go).
+    client.on('fair', (f) => {
+      demo.fair = f;
+      $('fair').hidden = !f.throttled;
+      $('fair').textContent = !f.throttled ? '' : f.reason === 'over_budget' ?
+        'Throttled: frames take ' + Math.round(f.frameCostMs) + ' ms, over the ' + f.budgetMs + ' ms budget · 1 in flight' :
+        'Throttled to a fair share: ' + f.share.toFixed(2) + ' workers · ' + f.maxInFlight + ' in flight';
     });
     client.on('stopped', () => {
       clearInterval(workersTimer);

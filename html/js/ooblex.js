@@ -26,6 +26,8 @@
  * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec, output, sourceSampled}),
  * 'frame' ({bitmap, meta, jpeg, receivedAt, latencyMs}: data channel output),
  * 'videotrack' ({track, stream}: video output), 'stats' (once a second),
+ * 'fair' ({throttled, reason, maxInFlight, frameCostMs, budgetMs, share}: the plugin
+ * holds this client to its fair share of the workers, or lets it go; docs/api.md),
  * 'workers' (fleet health, {state, effect, liveWorkers, code, message}: state
  * 'live' once after start (with effects and models, as listEffects gives them),
  * 'lost' when the plugin says no live worker runs the session's effect any
@@ -328,6 +330,9 @@
         this._applySampling(data);
         const info = { clientId: data.client_id, effect: data.effect, frameSkip: data.frame_skip, codec: data.codec,
           output: this.output, sourceSampled: !!data.source_sampled };
+        // A degraded start (the fleet is full): frame_skip raised, and why.
+        if (data.admission) info.admission = { result: data.admission.result, reason: data.admission.reason,
+          frameSkipAsked: data.admission.frame_skip_asked, frameSkip: data.admission.frame_skip };
         this._emit('started', info);
         if (this._startResolve) { this._startResolve(info); this._startResolve = null; }
         // What the fleet offers now. Without live workers the plugin says
@@ -347,6 +352,11 @@
           sourceSampled: !!data.source_sampled });
       } else if (data.result === 'done' || data.result === 'stopped') {
         this._stopped();
+      } else if (data.fair) {
+        const f = data.fair;
+        this.fair = { throttled: !!f.throttled, reason: f.reason, maxInFlight: f.max_in_flight,
+          frameCostMs: f.frame_cost_ms, budgetMs: f.budget_ms, share: f.share };
+        this._emit('fair', Object.assign({}, this.fair));
       }
     }
 

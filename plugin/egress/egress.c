@@ -232,6 +232,20 @@ static int on_error_result(ooblex_egress *e, held_result *r, uint64_t now) {
 	return tell;
 }
 
+/* What the frame cost its worker, and whether that was over the budget. */
+static void count_worker_time(ooblex_egress *e, const ooblex_frame_header *h) {
+	int over = h->kind == OOBLEX_KIND_ERROR && h->error_code == OOBLEX_FRAME_ERR_OVER_BUDGET;
+	if(h->worker_start_us != 0 && h->worker_end_us >= h->worker_start_us) {
+		uint64_t took = h->worker_end_us - h->worker_start_us;
+		atomic_fetch_add(&e->stats.worker_us_total, took);
+		atomic_fetch_add(&e->stats.worker_timed, 1);
+		if(e->cfg.frame_budget_ms > 0 && took > (uint64_t)e->cfg.frame_budget_ms * 1000u)
+			over = 1;
+	}
+	if(over)
+		atomic_fetch_add(&e->stats.frames_over_budget, 1);
+}
+
 ooblex_result_verdict ooblex_egress_on_result(ooblex_egress *e, const uint8_t *msg, size_t len) {
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
 	g_mutex_lock(&e->lock);
@@ -257,6 +271,7 @@ ooblex_result_verdict ooblex_egress_on_result(ooblex_egress *e, const uint8_t *m
 		count_refused(e, OOBLEX_RESULT_UNEXPECTED);
 		return OOBLEX_RESULT_UNEXPECTED;
 	}
+	count_worker_time(e, &h);
 	held_result *r = g_malloc0(sizeof(*r));
 	r->msg = g_memdup2(msg, len);
 	r->h = h;

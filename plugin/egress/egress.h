@@ -87,6 +87,13 @@ typedef struct ooblex_egress_stats {
 	atomic_uint_fast64_t bad_acks;	/* malformed, never sent, or already acked */
 	atomic_uint_fast64_t data_ready_events;	/* the SCTP stack's queue drained */
 	atomic_uint_fast64_t video_frames_pushed;	/* handed to the video track */
+	/* What this client's frames cost the workers (worker_end - worker_start
+	 * of every result and error result taken), for the fair scheduler
+	 * (fair_share.h), and those over the per-frame budget: longer than
+	 * frame_budget_ms, or refused by the worker's own budget (over_budget). */
+	atomic_uint_fast64_t worker_us_total;
+	atomic_uint_fast64_t worker_timed;
+	atomic_uint_fast64_t frames_over_budget;
 } ooblex_egress_stats;
 
 typedef struct ooblex_egress_host {
@@ -123,6 +130,8 @@ typedef struct ooblex_egress_config {
 	int video_bitrate_bps;
 	int video_fps;	/* a hint for the rate control (0: 30) */
 	unsigned video_max_width, video_max_height;	/* 0: 1920 x 1080 */
+	/* A result whose worker time exceeds this counts in frames_over_budget (0: none). */
+	unsigned frame_budget_ms;
 	/* The ingest's (ingest.h: the browser's video is full-range); NULL: never. */
 	const atomic_int *full_range;
 } ooblex_egress_config;

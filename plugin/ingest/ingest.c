@@ -85,6 +85,9 @@ struct ooblex_ingest {
 	unsigned max_in_flight;
 	const atomic_uint_fast32_t *resolved_seq;
 	atomic_uint_fast32_t *queued_seq;
+	const atomic_uint *fair_cap;
+	const atomic_uint_fast64_t *fair_interval_us;
+	uint64_t last_queued_us;
 	struct {
 		uint32_t seq;
 		uint64_t queued_us;
@@ -131,10 +134,21 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	if(!take)
 		return;
 	uint64_t now = ooblex_now_us();
-	if(ing->max_in_flight > 0 && frames_in_flight(ing, now) >= ing->max_in_flight) {
+	unsigned in_flight = ing->max_in_flight > 0 || ing->fair_cap != NULL ? frames_in_flight(ing, now) : 0;
+	if(ing->max_in_flight > 0 && in_flight >= ing->max_in_flight) {
 		/* Workers are behind: sending more would only queue up latency. */
 		ooblex_sampler_defer(&ing->sampler);
 		atomic_fetch_add(&ing->stats->frames_deferred, 1);
+		return;
+	}
+	/* This client's share of the fleet is in use (fair_share.h): its next
+	 * frame waits, so that other clients' frames find a worker free. */
+	unsigned cap = ing->fair_cap != NULL ? atomic_load(ing->fair_cap) : 0;
+	uint64_t interval = ing->fair_interval_us != NULL ? atomic_load(ing->fair_interval_us) : 0;
+	if((cap > 0 && in_flight >= cap) ||
+			(interval > 0 && ing->last_queued_us != 0 && now - ing->last_queued_us < interval)) {
+		ooblex_sampler_defer(&ing->sampler);
+		atomic_fetch_add(&ing->stats->frames_deferred_fair, 1);
 		return;
 	}
 	h.kind = OOBLEX_KIND_FRAME;
@@ -156,6 +170,7 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	ing->sent[ing->sent_next].seq = ing->seq;
 	ing->sent[ing->sent_next].queued_us = now;
 	ing->sent_next = (ing->sent_next + 1) % OOBLEX_MAX_IN_FLIGHT;
+	ing->last_queued_us = now;
 	atomic_fetch_add(&ing->stats->frames_sampled, 1);
 	/* Before the frame can reach a worker: its result may come back at once. */
 	if(ing->queued_seq != NULL)
@@ -378,6 +393,8 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->max_in_flight = cfg->max_in_flight < OOBLEX_MAX_IN_FLIGHT ? cfg->max_in_flight : OOBLEX_MAX_IN_FLIGHT;
 	ing->resolved_seq = cfg->resolved_seq;
 	ing->queued_seq = cfg->queued_seq;
+	ing->fair_cap = cfg->fair_in_flight_cap;
+	ing->fair_interval_us = cfg->fair_min_interval_us;
 	GError *gerr = NULL;
 	ing->thread = g_thread_try_new("ooblex ingest", ingest_thread, ing, &gerr);
 	if(ing->thread == NULL) {

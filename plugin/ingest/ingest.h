@@ -70,6 +70,7 @@ typedef struct ooblex_ingest_stats {
 	atomic_uint_fast64_t decode_errors;
 	atomic_uint_fast64_t frames_sampled;
 	atomic_uint_fast64_t frames_deferred;	/* due, but too many in flight: the next one went instead */
+	atomic_uint_fast64_t frames_deferred_fair;	/* due, but the client's fair share was used (fair_share.h) */
 	atomic_uint_fast64_t frames_unsupported;	/* pixel format we cannot pack */
 	atomic_uint_fast64_t keyframes_requested;
 	atomic_uint_fast64_t decode_us_total;	/* time spent in the decoder */
@@ -113,6 +114,13 @@ typedef struct ooblex_ingest_config {
 	 * passes. */
 	unsigned max_in_flight;
 	const atomic_uint_fast32_t *resolved_seq;
+	/* Caller-owned, may be NULL, changed at any time by the fair scheduler
+	 * (fair_share.h): a lower in-flight limit for this client (0: none
+	 * beyond max_in_flight), and the least time between two of its frames
+	 * queued (0: none). A frame due while either holds is deferred, as for
+	 * max_in_flight, and counted in frames_deferred_fair. */
+	const atomic_uint *fair_in_flight_cap;
+	const atomic_uint_fast64_t *fair_min_interval_us;
 	/* Caller-owned, may be NULL: the seq of the last frame queued, stored
 	 * before the frame leaves, so the return path knows exactly which seqs
 	 * are in flight (result_gate.h). */

@@ -17,6 +17,9 @@ const ooblex_counter_family_def ooblex_counter_families[OOBLEX_FAMILY_COUNT] = {
 		"Frames due for sampling but not taken, by reason; a later frame is taken instead (not a drop)." },
 	[OOBLEX_FAMILY_DROPPED] = { "ooblex_frames_dropped_total", "reason",
 		"Frames dropped by the plugin, by reason." },
+	[OOBLEX_FAMILY_OVER_BUDGET] = { "ooblex_frames_over_budget_total", "budget",
+		"Results whose worker time passed the per-frame budget (frame_budget_ms, or the worker's own); "
+		"their clients are held to one frame in flight." },
 };
 
 /* In the order of the frame's path; a session's stats list them so. */
@@ -72,6 +75,11 @@ const ooblex_counter_def ooblex_counters[OOBLEX_C_COUNT] = {
 		OOBLEX_FAMILY_DEFERRED, "in_flight_limit", true, 0,
 		"Frames due for sampling but not taken because `max_in_flight` frames were already waiting for "
 		"workers: the next decoded frame is taken instead, so the newest frame wins. Not a drop." },
+	[OOBLEX_C_FRAMES_DEFERRED_FAIR] = { "frames.deferred_fair_share", "frames_deferred_fair_share",
+		OOBLEX_FAMILY_DEFERRED, "fair_share", true, 0,
+		"Frames due for sampling but not taken because the client had used its fair share of the workers "
+		"(`fair.max_in_flight` frames waiting, or its last frame less than `fair.min_interval_ms` ago; "
+		"docs/protocol.md, \"Fair shares\"). Not a drop." },
 	[OOBLEX_C_FRAMES_UNSUPPORTED] = { "frames.unsupported", "frames_unsupported",
 		OOBLEX_FAMILY_DROPPED, "unsupported_format", true, 0,
 		"Frames due for sampling in a pixel format the packer cannot send, dropped." },
@@ -119,6 +127,14 @@ const ooblex_counter_def ooblex_counters[OOBLEX_C_COUNT] = {
 	[OOBLEX_C_ERRORS_RESOLVED] = { "frames.errors_resolved", "errors_resolved",
 		OOBLEX_FAMILY_NONE, NULL, false, 0,
 		"Error results released by the reorder buffer." },
+	[OOBLEX_C_WORKER_US] = { "frames.worker_us", "worker_us",
+		OOBLEX_FAMILY_NONE, NULL, false, 0,
+		"Worker time this client's frames took (µs, `worker_end - worker_start` of every result and error "
+		"result): what its fair share is measured in." },
+	[OOBLEX_C_FRAMES_OVER_BUDGET] = { "frames.over_budget", "frames_over_budget",
+		OOBLEX_FAMILY_OVER_BUDGET, "frame_budget", false, 0,
+		"Results and error results whose worker time passed `frame_budget_ms`, or that the worker refused "
+		"as `over_budget`; the client is held to one frame in flight for 5 s after the last (`fair.reason`)." },
 	[OOBLEX_C_FRAMES_SENT] = { "frames.sent", "frames_sent",
 		OOBLEX_FAMILY_FRAMES, "returned", false, 0,
 		"Processed frames sent to the page (on the data channel, the video track or both: counted once)." },

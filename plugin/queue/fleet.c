@@ -30,7 +30,14 @@ struct ooblex_fleet {
 	ooblex_fleet_caps *caps;	/* of workers; NULL before the first look */
 	uint64_t looks;	/* looks taken: the caps' generation */
 	gint64 fleet_polled_us;	/* reader thread */
+	/* Fair shares: this plugin's id and announcement, and the other
+	 * plugins' demand by queue (of ooblex_queue_demand), under lock. */
+	char plugin_id[33];
+	char *announcement;
+	GHashTable *remote;
 };
+
+static void exchange_demand(ooblex_fleet *r, redisContext *c);
 
 #define FLEET_POLL_US (1000 * 1000)
 
@@ -172,6 +179,7 @@ static void poll_fleet(ooblex_fleet *r, redisContext *c) {
 	r->n_routes = n_routes;
 	g_mutex_unlock(&r->lock);
 	ooblex_fleet_caps_unref(old_caps);
+	exchange_demand(r, c);
 }
 
 /* A look at most once a second: the reader calls this every round. */
@@ -226,6 +234,9 @@ ooblex_fleet *ooblex_fleet_new(ooblex_log_fn log, atomic_uint_fast64_t *registry
 	f->workers = g_ptr_array_new_with_free_func(g_free);
 	f->refused_logged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	f->queue_len = -1;
+	f->remote = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	for(int i = 0; i < 4; i++)
+		g_snprintf(f->plugin_id + 8 * i, 9, "%08x", g_random_int());
 	return f;
 }
 
@@ -234,7 +245,125 @@ void ooblex_fleet_free(ooblex_fleet *f) {
 		return;
 	g_hash_table_destroy(f->refused_logged);
 	ooblex_fleet_caps_unref(f->caps);
+	g_hash_table_destroy(f->remote);
+	g_free(f->announcement);
 	g_ptr_array_unref(f->workers);
 	g_mutex_clear(&f->lock);
 	g_free(f);
+}
+
+/* ----------------------------------------------------------- fair shares */
+
+void ooblex_fleet_announce(ooblex_fleet *f, const ooblex_queue_demand *d, size_t n) {
+	json_t *queues = json_object();
+	for(size_t i = 0; i < n; i++)
+		json_object_set_new(queues, d[i].queue, json_pack("{sisf}", "clients", (int)d[i].clients, "demand", d[i].demand));
+	json_t *root = json_pack("{so}", "queues", queues);
+	char *text = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	g_mutex_lock(&f->lock);
+	g_free(f->announcement);
+	f->announcement = text ? g_strdup(text) : NULL;
+	g_mutex_unlock(&f->lock);
+	free(text);
+}
+
+/* Adds one plugin's announcement (text not trusted: bounded numbers,
+ * queue names that fit) to by_queue. */
+static void add_announcement(GHashTable *by_queue, const char *text, size_t len) {
+	json_t *root = json_loadb(text, len, 0, NULL);
+	json_t *queues = json_object_get(root, "queues");
+	const char *name;
+	json_t *v;
+	json_object_foreach(queues, name, v) {
+		json_int_t clients = json_integer_value(json_object_get(v, "clients"));
+		double demand = json_number_value(json_object_get(v, "demand"));
+		if(strlen(name) >= OOBLEX_KEY_MAX || clients <= 0 || clients > 100000 || !(demand >= 0 && demand < 1e6))
+			continue;
+		ooblex_queue_demand *d = g_hash_table_lookup(by_queue, name);
+		if(d == NULL) {
+			d = g_malloc0(sizeof(*d));
+			g_strlcpy(d->queue, name, sizeof(d->queue));
+			g_hash_table_insert(by_queue, d->queue, d);
+		}
+		d->clients += (unsigned)clients;
+		d->demand += demand;
+	}
+	json_decref(root);
+}
+
+typedef struct plugin_page {
+	ooblex_fleet *r;
+	GHashTable *by_queue;
+} plugin_page;
+
+static int read_plugin_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
+	plugin_page *p = user;
+	char own[sizeof(OOBLEX_KEY_PLUGIN_PREFIX) + 33];
+	g_snprintf(own, sizeof(own), OOBLEX_KEY_PLUGIN_PREFIX "%s", p->r->plugin_id);
+	for(size_t i = 0; i < n; i++)
+		redisAppendCommand(c, "EVAL %s 1 %b %d", capped_get_script, keys[i]->str, keys[i]->len,
+			OOBLEX_REGISTRY_ENTRY_MAX);
+	for(size_t i = 0; i < n; i++) {
+		redisReply *v = NULL;
+		if(redisGetReply(c, (void **)&v) != REDIS_OK)
+			return -1;
+		if(v->type == REDIS_REPLY_STRING && v->len <= OOBLEX_REGISTRY_ENTRY_MAX &&
+				!(keys[i]->len == strlen(own) && memcmp(keys[i]->str, own, keys[i]->len) == 0))
+			add_announcement(p->by_queue, v->str, v->len);
+		freeReplyObject(v);
+	}
+	return 0;
+}
+
+/* Once a look: this plugin's announcement out, the others' in. */
+static void exchange_demand(ooblex_fleet *r, redisContext *c) {
+	g_mutex_lock(&r->lock);
+	char *text = g_strdup(r->announcement);
+	g_mutex_unlock(&r->lock);
+	if(text != NULL) {
+		redisReply *rep = redisCommand(c, "SET " OOBLEX_KEY_PLUGIN_PREFIX "%s %s PX %d", r->plugin_id, text,
+			OOBLEX_PLUGIN_TTL_MS);
+		g_free(text);
+		if(rep == NULL)
+			return;
+		freeReplyObject(rep);
+	}
+	plugin_page page = { r, g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free) };
+	if(ooblex_redis_scan(c, OOBLEX_KEY_PLUGIN_PREFIX "*", OOBLEX_FLEET_MAX_PLUGINS, read_plugin_page, &page) != 0) {
+		g_hash_table_destroy(page.by_queue);
+		return;
+	}
+	g_mutex_lock(&r->lock);
+	g_hash_table_destroy(r->remote);
+	r->remote = page.by_queue;
+	g_mutex_unlock(&r->lock);
+}
+
+/* Whether a registry entry lists queue among those its worker serves. */
+static int serves_queue(const char *entry, const char *queue) {
+	json_t *w = json_loads(entry, 0, NULL);
+	json_t *list = json_object_get(w, "queues");
+	size_t i;
+	json_t *v;
+	int found = 0;
+	json_array_foreach(list, i, v) {
+		const char *name = json_string_value(v);
+		if(name != NULL && strcmp(name, queue) == 0)
+			found = 1;
+	}
+	json_decref(w);
+	return found;
+}
+
+unsigned ooblex_fleet_queue_share(ooblex_fleet *f, const char *queue, unsigned *remote_clients, double *remote_demand) {
+	unsigned workers = 0;
+	g_mutex_lock(&f->lock);
+	for(guint i = 0; i < f->workers->len; i++)
+		workers += (unsigned)serves_queue(g_ptr_array_index(f->workers, i), queue);
+	const ooblex_queue_demand *d = g_hash_table_lookup(f->remote, queue);
+	*remote_clients = d ? d->clients : 0;
+	*remote_demand = d ? d->demand : 0;
+	g_mutex_unlock(&f->lock);
+	return workers;
 }

@@ -8,6 +8,9 @@
  * frames_to_process:{name}, what the live workers can run (fleet_effects.h,
  * rebuilt at each look), and the frames workers and reapers dropped as
  * stale (ooblex:dropped:stale, a total that never decreases).
+ * For fair shares (fair_share.h) it also counts the live workers serving
+ * each queue, and at each look announces this plugin's clients per queue
+ * under ooblex:plugin:{id} and reads what the other plugins announced.
  * Threads: the look is taken on the result reader's thread and connection
  * (results.h calls ooblex_fleet_poll every round; it looks once a second);
  * the queries copy it out under the fleet's lock, from any thread.
@@ -19,6 +22,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include "fleet_effects.h"
+#include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "redis_conn.h"
 
@@ -61,5 +65,17 @@ void ooblex_fleet_queue_for(ooblex_fleet *f, const char *effect, char *out, size
  * NULL before the first look), and that look's number in *gen (1, 2, ...;
  * 0 before the first). Any thread. */
 ooblex_fleet_caps *ooblex_fleet_caps_now(ooblex_fleet *f, uint64_t *gen);
+/* This plugin's clients on one queue, as announced to the other plugins. */
+typedef struct ooblex_queue_demand {
+	char queue[OOBLEX_KEY_MAX];
+	unsigned clients;
+	double demand;	/* in workers: sum of due fps x worker time per frame */
+} ooblex_queue_demand;
+/* What the next looks announce (copied). Any thread. */
+void ooblex_fleet_announce(ooblex_fleet *f, const ooblex_queue_demand *d, size_t n);
+/* The live workers serving queue at the last look (their registry entries'
+ * "queues"), and the clients and demand other plugins announced on it.
+ * Any thread. */
+unsigned ooblex_fleet_queue_share(ooblex_fleet *f, const char *queue, unsigned *remote_clients, double *remote_demand);
 
 #endif

@@ -54,6 +54,10 @@ ooblex_fleet_caps *ooblex_reader_fleet_caps(ooblex_reader *r, uint64_t *gen) {
 	return ooblex_fleet_caps_now(r->fleet, gen);
 }
 
+ooblex_fleet *ooblex_reader_get_fleet(ooblex_reader *r) {
+	return r->fleet;
+}
+
 size_t ooblex_reader_routed(ooblex_reader *r, ooblex_routed_queue *out, size_t max) {
 	return ooblex_fleet_routed(r->fleet, out, max);
 }

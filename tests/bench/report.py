@@ -56,6 +56,7 @@ g2g = load("glass-to-glass.json", {})
 profile_run = load("profile-run.json", {})
 soak = load("soak.json", {})
 fuzz = load("fuzz.json", {})
+noisy = load("noisy.json", {})
 
 
 def step(sweep, n):
@@ -92,7 +93,7 @@ def first_failing(sweep):
 
 
 results = {"machine": machine, "sessions": {}, "video_output": {}, "throughput": throughput,
-           "formats": formats, "glass_to_glass": g2g, "soak": soak, "fuzz": fuzz, "aims": {}}
+           "formats": formats, "glass_to_glass": g2g, "soak": soak, "fuzz": fuzz, "noisy": noisy, "aims": {}}
 for (codec, skip), d in sweeps.items():
     results["sessions"][f"{codec}_skip{skip}"] = d
 for skip, d in video_out.items():
@@ -231,6 +232,15 @@ if g2g:
     for label, v in rows:
         if v:
             md.append(f"| {label} | {fmt(v.get('p50'), 0)} | {fmt(v.get('p95'), 0)} | {fmt(v.get('p99'), 0)} |")
+    md.append("")
+
+if noisy and os.path.exists(os.path.join(OUT, "noisy.md")):
+    md.append("**Noisy neighbour** (includes Janus: tests/bench/noisy.sh, two Chromium sessions, three workers; "
+              "the fast client measured alone, then beside a client whose frames take 500 ms; fair_share off = "
+              "the plugin as it was):")
+    md.append("")
+    with open(os.path.join(OUT, "noisy.md")) as f:
+        md.extend(line.rstrip("\n") for line in f)
     md.append("")
 
 if throughput:

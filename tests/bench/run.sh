@@ -16,6 +16,8 @@
 #     every path (echotest, processed video track, data channel) is timed at
 #     one point, when the frame's pixels are readable by the page (see
 #     html/js/testpattern.js), named in glass-to-glass.json's g2gPoint;
+#   - noisy neighbour: tests/bench/noisy.sh, a 2 ms client alone and beside a
+#     500 ms one, fair_share off and on (Chromium, Janus): includes Janus;
 #   - throughput: frames straight into the queue, 1/2/4 workers, CPU-heavy effects;
 #   - format_cost: raw (I420, RGB24) against JPEG through Redis;
 #   - remote_workers: 4 sessions with 4 workers behind a relay delaying 0/10/20/40
@@ -156,6 +158,9 @@ echo "== glass-to-glass in Chromium, against Janus' echotest (tests/e2e/video.js
 if E2E_ONLY=video "$TOP/tests/e2e/run.sh" "$BUILD" >"$OUT/glass-to-glass.log" 2>&1; then :; else
   echo "(the browser run reported failures; see $OUT/glass-to-glass.log)"; fi
 cp "$TOP/tests/out/e2e/video/summary.json" "$OUT/glass-to-glass.json" 2>/dev/null || echo '{}' >"$OUT/glass-to-glass.json"
+
+echo "== noisy neighbour, before and after fair shares (tests/bench/noisy.sh)"
+"$TOP/tests/bench/noisy.sh" "$BUILD" "$OUT" >/dev/null
 
 echo "== report"
 python3 "$TOP/tests/bench/report.py" "$OUT"

@@ -281,7 +281,8 @@ async function main() {
     const ps = hi.info && hi.info.plugin_specific, fr = ps && ps.frames, ro = ps && ps.reorder;
     // Every counter accounts for the ones before it (the session is stopped, so they are final).
     const identities = fr && ro ? [
-      ['sampled + deferred <= decoded', fr.sampled + fr.deferred_in_flight <= fr.decoded],
+      ['sampled + deferred (in flight, fair share) <= decoded',
+        fr.sampled + fr.deferred_in_flight + fr.deferred_fair_share <= fr.decoded],
       ['decoded + decode_errors <= assembled', fr.decoded + fr.decode_errors <= fr.assembled],
       ['sampled = queued + dropped_queue_full', fr.sampled === fr.queued + fr.dropped_queue_full],
       // A worker's error result holds its frame's place in the reorder buffer

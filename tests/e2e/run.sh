@@ -61,6 +61,10 @@ PIDS+=($!)
   --http-port 18088 --ws-port 18188 --admin-port 17088 --ice-enforce 127.0.0.2 \
   --admin-secret e2e --redis-url "redis://127.0.0.1:$REDIS_PORT" \
   --events-backend http://127.0.0.1:18099/events --metrics-dir "$METRICS" --echotest >/dev/null
+# A per-frame budget above the noisy neighbour's 500 ms frames (noisy.js takes it past 1000 to see it hold).
+sed -i 's/^\tframe_budget_ms = .*/\tframe_budget_ms = 1000/' "$OUT/janus/conf/janus.plugin.ooblex.jcfg"
+# E2E_FAIR_SHARE=false: shares measured, not enforced (tests/bench/noisy.sh's "before").
+[ "${E2E_FAIR_SHARE:-true}" = false ] && sed -i 's/^\tfair_share = .*/\tfair_share = false/' "$OUT/janus/conf/janus.plugin.ooblex.jcfg"
 if [ $SANITIZED = 1 ]; then
   # Leaks are not checked here: Janus' own allocations would drown ours (the
   # unit and integration suites check leaks in our code under LeakSanitizer).
@@ -95,6 +99,19 @@ only sampling && { node "$HERE/sampling.js" --out "$OUT/sampling" --video "$VIDE
 # A flood of large frames: the data channel backs up.
 if only flood && [ $SANITIZED = 0 ]; then
   node "$HERE/flood.js" --out "$OUT/flood" --video "$VIDEO" || rc=1
+fi
+# Noisy neighbour: three workers serving the stall test module only; a 500 ms
+# client beside a 2 ms one (fair shares, the per-frame budget, admission).
+if only noisy && [ $SANITIZED = 0 ]; then
+  NOISY_PIDS=()
+  for w in 1 2 3; do
+    "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id "stall-$w" --module "$BUILD/.libs/stall.so" --effects stall --frame-budget-ms 0 \
+      >"$OUT/worker-stall-$w.log" 2>&1 &
+    NOISY_PIDS+=($!); PIDS+=($!)
+  done
+  sleep 1.5
+  node "$HERE/noisy.js" --out "$OUT/noisy" --video "$VIDEO" --metrics "$METRICS" || rc=1
+  for p in "${NOISY_PIDS[@]}"; do stop_pid "$p" 5; done
 fi
 # Three workers, one of them slow: the third fast one makes way for it.
 if only order; then

@@ -17,6 +17,7 @@
 #include "testlib.h"
 
 #include <glib.h>
+#include <math.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -191,6 +192,75 @@ static int result_luma(const uint8_t *msg, size_t len, int x, int y) {
 	int rc = j ? ooblex_jpeg_decode_gray(j, payload, h.payload_len, HARNESS_W, HARNESS_H, gray, err, sizeof(err)) : -1;
 	ooblex_jpeg_free(j);
 	return rc == 0 ? gray[y * HARNESS_W + x] : -1;
+}
+
+static void test_fleet_shares_queues_and_plugins(void) {
+	/* What the fair scheduler learns from the fleet's look (fleet.h): the
+	 * live workers per queue, and what other plugins announce (their own
+	 * ooblex:plugin:{id}); its own announcement goes out and is not counted
+	 * as another's. */
+	redisContext *rc = harness_connect(7, 1);
+	REQUIRE(rc != NULL);
+	const char *module = getenv("OOBLEX_TEST_THRESHOLD");
+	REQUIRE(module != NULL);
+	const char *core_args[] = { "--effects", "core", NULL };
+	const char *thr_args[] = { "--module", module, "--effects", "threshold", NULL };
+	GPid w[3] = {
+		harness_spawn_worker(7, "share-core-1", 0, 1, core_args, NULL),
+		harness_spawn_worker(7, "share-core-2", 0, 1, core_args, NULL),
+		harness_spawn_worker(7, "share-thr-1", 0, 1, thr_args, NULL),
+	};
+	REQUIRE(w[0] && w[1] && w[2]);
+	redisReply *r = redisCommand(rc, "SET " OOBLEX_KEY_PLUGIN_PREFIX "other-janus %s PX 60000",
+		"{\"queues\":{\"frames_to_process\":{\"clients\":3,\"demand\":1.5},\"frames_to_process:x\":{\"clients\":-4,\"demand\":1}}}");
+	if(r)
+		freeReplyObject(r);
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 7;
+	char err[256];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, on_nothing, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	ooblex_fleet *fleet = ooblex_reader_get_fleet(reader);
+	ooblex_queue_demand mine = { .queue = "frames_to_process", .clients = 2, .demand = 0.25 };
+	ooblex_fleet_announce(fleet, &mine, 1);
+	unsigned core = 0, thr = 0, rc_clients = 0, thr_clients = 0;
+	double rc_demand = 0, thr_demand = 0;
+	for(int i = 0; i < 100 && (core < 2 || thr < 1 || rc_clients == 0); i++) {
+		g_usleep(50000);
+		core = ooblex_fleet_queue_share(fleet, "frames_to_process", &rc_clients, &rc_demand);
+		thr = ooblex_fleet_queue_share(fleet, "frames_to_process:threshold", &thr_clients, &thr_demand);
+	}
+	EXPECT_EQ(core, 2);
+	EXPECT_EQ(thr, 1);
+	EXPECT_EQ(rc_clients, 3);	/* the other plugin's, not ours */
+	EXPECT(fabs(rc_demand - 1.5) < 1e-9);
+	EXPECT_EQ(thr_clients, 0);
+	unsigned x_clients = 9;
+	double x_demand = 9;
+	EXPECT_EQ(ooblex_fleet_queue_share(fleet, "frames_to_process:x", &x_clients, &x_demand), 0);
+	EXPECT_EQ(x_clients, 0);	/* a negative count is refused */
+	/* Ours is in Redis for the other plugins, with an expiry. */
+	int found = 0;
+	redisReply *keys = redisCommand(rc, "KEYS " OOBLEX_KEY_PLUGIN_PREFIX "*");
+	for(size_t i = 0; keys && keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
+		if(strstr(keys->element[i]->str, "other-janus"))
+			continue;
+		redisReply *v = redisCommand(rc, "GET %s", keys->element[i]->str);
+		redisReply *ttl = redisCommand(rc, "PTTL %s", keys->element[i]->str);
+		found = v && v->type == REDIS_REPLY_STRING && strstr(v->str, "\"frames_to_process\":{\"clients\":2") &&
+			ttl && ttl->type == REDIS_REPLY_INTEGER && ttl->integer > 0 && ttl->integer <= OOBLEX_PLUGIN_TTL_MS;
+		if(v)
+			freeReplyObject(v);
+		if(ttl)
+			freeReplyObject(ttl);
+	}
+	if(keys)
+		freeReplyObject(keys);
+	EXPECT(found);
+	ooblex_reader_stop(reader);
+	for(int i = 0; i < 3; i++)
+		harness_stop(w[i], SIGTERM, NULL);
+	redisFree(rc);
 }
 
 static void test_routing_by_effect(void) {
@@ -1374,6 +1444,7 @@ int main(void) {
 	TEST_RUN(test_kill_one_of_three_under_load);
 	TEST_RUN(test_routing_by_effect);
 	TEST_RUN(test_live_fleet_decides_which_effects_run);
+	TEST_RUN(test_fleet_shares_queues_and_plugins);
 	TEST_RUN(test_routed_worker_crash_returns_frame_to_its_queue);
 	TEST_RUN(test_result_of_a_reaped_frame_is_dropped);
 	TEST_RUN(test_metrics_file);

@@ -544,6 +544,52 @@ static void test_in_flight_limit_defers_sampling(void) {
 	client_free(c);
 }
 
+static void test_fair_share_cap_and_spacing_defer_sampling(void) {
+	/* The fair scheduler's cap and spacing (fair_share.h), as the plugin
+	 * hands them to the ingest: below max_in_flight, counted apart. */
+	client *c = client_new();
+	atomic_uint_fast32_t resolved = 0;
+	atomic_uint cap = 1;
+	atomic_uint_fast64_t interval = 0;
+	ooblex_ingest_config cfg = {
+		.codec = "vp8", .frame_skip = 1, .effect = "none", .reply_pixfmt = OOBLEX_PIXFMT_JPEG,
+		.max_in_flight = 6, .resolved_seq = &resolved, .deadline_ms = 60000, .stats = &c->stats,
+		.fair_in_flight_cap = &cap, .fair_min_interval_us = &interval,
+	};
+	ooblex_ingest_callbacks cb = { cb_keyframe, count_frame, cb_stopped };
+	char err[256];
+	g_atomic_int_set(&frames_out, 0);
+	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	REQUIRE(ing != NULL);
+	video_test_source *src = video_test_source_new("vp8", W, H, 30, 1000);
+	feed_frames(src, ing, 10);
+	wait_decoded(c, 10);
+	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), 1);
+	EXPECT_EQ(atomic_load(&c->stats.frames_deferred_fair), 9);
+	EXPECT_EQ(atomic_load(&c->stats.frames_deferred), 0);
+	/* Its result came back, no cap any more, but a minute between frames. */
+	atomic_store(&resolved, 1);
+	atomic_store(&cap, 0);
+	atomic_store(&interval, 60 * 1000 * 1000);
+	feed_frames(src, ing, 5);
+	wait_decoded(c, 15);
+	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), 1);
+	EXPECT_EQ(atomic_load(&c->stats.frames_deferred_fair), 14);
+	/* Let go: every frame is sampled again, up to max_in_flight. */
+	atomic_store(&interval, 0);
+	feed_frames(src, ing, 3);
+	wait_decoded(c, 18);
+	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), 4);
+	EXPECT_EQ(atomic_load(&c->stats.frames_deferred_fair), 14);
+	EXPECT_EQ(atomic_load(&c->stats.frames_deferred), 0);
+	EXPECT_EQ(g_atomic_int_get(&frames_out), 4);
+	video_test_source_free(src);
+	ooblex_ingest_stop(ing);
+	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
+		g_usleep(10000);
+	client_free(c);
+}
+
 static void test_frame_skip_samples_every_third(void) {
 	client *c = run_stream(30, 3, "grayscale", 10, NULL);
 	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), 30);
@@ -928,6 +974,7 @@ int main(void) {
 	TEST_RUN(test_loss_recovers_at_next_keyframe);
 	TEST_RUN(test_frame_skip_samples_every_third);
 	TEST_RUN(test_in_flight_limit_defers_sampling);
+	TEST_RUN(test_fair_share_cap_and_spacing_defer_sampling);
 	TEST_RUN(test_workers_survive_garbage);
 	TEST_RUN(test_unknown_effect_is_not_fatal);
 	TEST_RUN(test_worker_killed_mid_frame_loses_nothing);
