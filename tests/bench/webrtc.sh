@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Capacity with Janus included: tests/bench/webrtc_loadgen's real WebRTC
+# sessions (ICE, DTLS, SRTP, SCTP by GStreamer's webrtcbin) through a real
+# Janus with the built plugin, a real Redis and real workers, and through
+# Janus' echotest in the same run as the ceiling. Everything runs in a private
+# network namespace (Janus never offers loopback candidates: a veth carries
+# 127.0.0.2, as in tests/e2e/run.sh). Needs root.
+#
+#   tests/bench/webrtc.sh BUILD_DIR --smoke   2 sessions for a few seconds, each
+#        path once; prints TAP (tests/run.sh's "webrtc-smoke" suite): it ran,
+#        both sessions started, results came back whole and acked, latency
+#        was measured, the processed video track arrived, echotest echoed.
+#        Checks that it works, never how fast.
+#   tests/bench/webrtc.sh BUILD_DIR [--sweep]  the capacity sweeps (figures, not
+#        pass/fail): FRAME_SKIP=3 and 1 with the data channel, VP8, effect
+#        invert, WEBRTC_WORKERS (2) workers, then echotest at the most
+#        sessions FRAME_SKIP=3 held and beyond. Writes
+#        tests/out/bench/webrtc-*.json and webrtc.md (the README's rows).
+# Environment: WEBRTC_SKIP3 / WEBRTC_SKIP1 / WEBRTC_ECHO (session lists),
+# WEBRTC_SECONDS (window, default 10), WEBRTC_MAX_P95_MS (100), WEBRTC_CODEC (vp8).
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+. "$TOP/tests/lib/common.sh"
+BUILD=$(cd "${1:?usage: webrtc.sh BUILD_DIR [--smoke|--sweep]}" && pwd)
+MODE=${2:---sweep}
+enter_netns "$0" "$@"
+
+OUT=${WEBRTC_OUT:-$TOP/tests/out/$([ "$MODE" = --smoke ] && echo webrtc-smoke || echo bench)}
+[ "$MODE" = --smoke ] && rm -rf "$OUT"
+mkdir -p "$OUT"
+LG=$BUILD/tests/bench/webrtc_loadgen
+FOOTAGE=/usr/share/doc/opencv-doc/examples/data/vtest.avi
+CODEC=${WEBRTC_CODEC:-vp8}
+REDIS_PORT=16379
+PIDS=()
+cleanup() {
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do stop_pid "${PIDS[$i]}" 5; done
+  stop_pid "${REDIS_PID:-}" 3
+}
+trap cleanup EXIT
+
+if [ ! -x "$LG" ]; then
+  tap_fail "webrtc_loadgen is built" "make -C $BUILD tests/bench/webrtc_loadgen (needs gstreamer1.0-plugins-bad, libsoup-3.0-dev)"
+  exit 1
+fi
+start_redis "$REDIS_PORT" "$OUT/webrtc-redis.log" || { tap_fail "redis starts"; exit 1; }
+WORKERS=${WEBRTC_WORKERS:-2}
+WATCH=(--watch "redis=$REDIS_PID")
+for w in $(seq 1 "$WORKERS"); do
+  "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id "bench-$w" >"$OUT/webrtc-worker-$w.log" 2>&1 &
+  PIDS+=($!)
+  WATCH+=(--watch "worker_$w=$!")
+done
+wait_for 10 bash -c "[ \$(redis-cli -p $REDIS_PORT --raw keys 'ooblex:alive:bench-*' | wc -l) -ge $WORKERS ]"
+"$TOP/deploy/janus-conf.sh" "$OUT/webrtc-janus" "$BUILD/.libs/libjanus_ooblex.so" \
+  --http-port 18088 --ws-port 18188 --admin-port 17088 --ice-enforce 127.0.0.2 --admin-secret bench \
+  --redis-url "redis://127.0.0.1:$REDIS_PORT" --echotest >/dev/null
+janus -C "$OUT/webrtc-janus/conf/janus.jcfg" -F "$OUT/webrtc-janus/conf" -P "$OUT/webrtc-janus/plugins" -o \
+  >"$OUT/webrtc-janus.log" 2>&1 &
+JANUS_PID=$!
+PIDS+=($JANUS_PID)
+if ! wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/18188"; then
+  tap_fail "janus starts with the plugin" "$(tail -20 "$OUT/webrtc-janus.log")"; exit 1
+fi
+WATCH+=(--watch "janus=$JANUS_PID")
+# webrtcbin's libnice probes UPnP and logs about it: harmless here.
+export GST_DEBUG=${GST_DEBUG:-1}
+lg() { "$LG" --janus ws://127.0.0.1:18188 --source "$FOOTAGE" --codec "$CODEC" "${WATCH[@]}" "$@"; }
+
+if [ "$MODE" = --smoke ]; then
+  # Each path once, 2 sessions, a few seconds: that it works, not how fast.
+  q() { python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; eval(sys.argv[2], {}, r)" "$@"; }
+  for run in dc:"--output datachannel --skip 1" video:"--output both --skip 1" echo:"--plugin echotest"; do
+    name=${run%%:*}
+    # shellcheck disable=SC2086
+    lg ${run#*:} --sessions 2 --warmup 1 --seconds 3 --start-timeout 20 --max-p95-ms 1e9 --max-missing-pct 100 \
+      >"$OUT/smoke-$name.json" 2>"$OUT/smoke-$name.log"
+    tap_check "webrtc_loadgen ($name) runs and reports" q "$OUT/smoke-$name.json" "'runs' and True"
+    tap_check "$name: both sessions start (ICE, DTLS, SRTP, SCTP)" q "$OUT/smoke-$name.json" "started == 2 or exit(1)" ||
+      sed 's/^/#   /' "$OUT/smoke-$name.log" | tail -5
+    tap_check "$name: frames come back to every client, latency measured on one clock" \
+      q "$OUT/smoke-$name.json" "(fps_per_client_min > 0 and latency_ms['p50'] > 0) or exit(1)"
+    case $name in
+      dc) tap_check "dc: results reassembled whole and acked (more results than the unacked window)" \
+            q "$OUT/smoke-$name.json" "(broken_frames == 0 and fps_per_client * window_s > 8) or exit(1)"
+          tap_check "dc: the generator's and the plugin's CPU are measured" \
+            q "$OUT/smoke-$name.json" "(cpu_cores['generator'] > 0 and cpu_cores['janus'] > 0 and 'janus_plugin_threads' in cpu_cores) or exit(1)" ;;
+      video) tap_check "video: the processed video track arrives and is counted" \
+            q "$OUT/smoke-$name.json" "video_fps_per_client > 0 or exit(1)" ;;
+    esac
+  done
+  tap_check "janus is still running" kill -0 "$JANUS_PID"
+  exit 0
+fi
+
+# --- the sweeps (figures)
+SECONDS_W=${WEBRTC_SECONDS:-10}
+P95=${WEBRTC_MAX_P95_MS:-100}
+sweep() {
+  local name=$1; shift
+  echo "== $name" >&2
+  lg "$@" --warmup 3 --seconds "$SECONDS_W" --max-p95-ms "$P95" --max-missing-pct 1 \
+    >"$OUT/webrtc-$name.json" 2>"$OUT/webrtc-$name.log"
+  grep '^webrtc_loadgen: {' "$OUT/webrtc-$name.log" | sed 's/^webrtc_loadgen: /  /' >&2
+}
+sweep skip3 --skip 3 --sessions "${WEBRTC_SKIP3:-4,6,8,10,12,14,16}"
+sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-2,3,4,5,6,8}"
+HELD=$(python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])")
+sweep echotest --plugin echotest --no-stop --sessions "${WEBRTC_ECHO:-$HELD,$((HELD * 2)),$((HELD * 3))}"
+python3 - "$OUT" "$SECONDS_W" "$P95" <<'EOF' | tee "$OUT/webrtc.md"
+import json, sys
+out, secs, p95 = sys.argv[1], sys.argv[2], sys.argv[3]
+def load(n): return json.load(open(f"{out}/webrtc-{n}.json"))
+print(f"| path | FRAME_SKIP | sessions that hold (p95 <= {p95} ms, < 1% missing, all started) | at that count: fps/client, p50/p95/p99 ms, missing | server cores (per session) | Janus: hloop / plugin threads / other | workers, Redis | generator |")
+print("|---|---|---|---|---|---|---|---|")
+for name, label in (("skip3", "Ooblex (data channel, invert)"), ("skip1", "Ooblex (data channel, invert)"), ("echotest", "Janus echotest (ceiling)")):
+    r = load(name)
+    runs = r["runs"]
+    held = r["most_sessions_holding"]
+    at = [x for x in runs if x["sessions"] == held and x["holds"]] or runs[:1]
+    x = at[-1] if name != "echotest" else max((y for y in runs if y["holds"]), key=lambda y: y["sessions"], default=runs[0])
+    c = x["cpu_cores"]
+    w = sum(v for k, v in c.items() if k.startswith("worker_"))
+    nxt = [y for y in runs if y["sessions"] > x["sessions"]]
+    beyond = f"; {nxt[0]['sessions']}: p95 {nxt[0]['latency_ms']['p95']} ms, {nxt[0]['missing_pct']}% missing, {nxt[0]['failed_to_start']} failed to start" if nxt else ""
+    skip = r["config"]["frame_skip"] if name != "echotest" else "-"
+    print(f"| {label} | {skip} | {held if name != 'echotest' else ('>= ' if not nxt or nxt[-1]['holds'] else '') + str(x['sessions'])}{beyond} | "
+          f"{x['fps_per_client']}, {x['latency_ms']['p50']}/{x['latency_ms']['p95']}/{x['latency_ms']['p99']}, {x['missing_pct']}% | "
+          f"{x['server_cores']} ({x['server_cores_per_session']}) | {c.get('janus')}: {c.get('janus_hloop')} / {c.get('janus_plugin_threads')} / {c.get('janus_other')} | "
+          f"{round(w, 2)}, {c.get('redis')} | {c.get('generator')} |")
+EOF
