@@ -71,7 +71,8 @@ lg() { "$LG" --janus ws://127.0.0.1:18188 --source "$FOOTAGE" --codec "$CODEC" "
 if [ "$MODE" = --smoke ]; then
   # Each path once, 2 sessions, a few seconds: that it works, not how fast.
   q() { python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; eval(sys.argv[2], {}, r)" "$@"; }
-  for run in dc:"--output datachannel --skip 1" video:"--output both --skip 1" echo:"--plugin echotest"; do
+  for run in dc:"--output datachannel --skip 1" h264:"--codec h264 --output datachannel --skip 1" \
+      video:"--output both --skip 1" echo:"--plugin echotest"; do
     name=${run%%:*}
     # shellcheck disable=SC2086
     lg ${run#*:} --sessions 2 --warmup 1 --seconds 3 --start-timeout 20 --max-p95-ms 1e9 --max-missing-pct 100 \
@@ -107,6 +108,7 @@ sweep() {
 sweep skip3 --skip 3 --sessions "${WEBRTC_SKIP3:-4,6,8,10,12,14,16}"
 sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-2,3,4,5,6,8}"
 HELD=$(python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])")
+[ "$HELD" -ge 2 ] || HELD=4
 sweep echotest --plugin echotest --no-stop --sessions "${WEBRTC_ECHO:-$HELD,$((HELD * 2)),$((HELD * 3))}"
 python3 - "$OUT" "$SECONDS_W" "$P95" <<'EOF' | tee "$OUT/webrtc.md"
 import json, sys

@@ -24,7 +24,9 @@
  * same machine, same clock). The frame sent last at or before t.capture is
  * the frame the result is of, as long as the way in takes less than one
  * frame interval (33 ms; its p95 is reported as in_leg_ms so that can be
- * checked). Latency = result reassembled - frame sent. With --plugin
+ * checked). Latency = result reassembled - frame sent; way_back_ms is
+ * its part from t.sent (the plugin handing the first chunk to Janus) to
+ * reassembled here: Janus' SCTP/DTLS and this process' receiving. With --plugin
  * echotest the echoed frames are matched by RTP timestamp (echotest shifts
  * it by a constant per session, learnt from the first frame echoed a second
  * into the stream: the frame sent last before it arrived).
@@ -126,7 +128,9 @@ typedef struct session {
 	fake_page page;	/* data-channel thread only */
 	gboolean echo_offset_known;
 	uint32_t echo_offset;
-	GArray *latency_ms, *in_leg_ms;	/* doubles, in the window, under lock */
+	/* doubles, in the window, under lock: send to result, send to the
+	 * plugin's capture (the way in), handed to Janus to result (the way back) */
+	GArray *latency_ms, *in_leg_ms, *out_leg_ms;
 	uint64_t results, results_window, video_frames, video_frames_window;
 	uint64_t broken_frames;
 } session;
@@ -229,7 +233,7 @@ static void on_ws_message(SoupWebsocketConnection *ws, gint type, GBytes *bytes,
 			echotest ? "janus.plugin.echotest" : "janus.plugin.ooblex"));
 	} else if(!strcmp(kind, "success") && tx != NULL && !strcmp(tx, "attach")) {
 		s->janus_handle = json_integer_value(json_object_get(json_object_get(m, "data"), "id"));
-		start_pipeline(s);	/* negotiation-needed makes the offer */
+		start_pipeline(s);	/* and the offer */
 	} else if(!strcmp(kind, "event")) {
 		json_t *pd = json_object_get(json_object_get(m, "plugindata"), "data");
 		json_t *err = json_object_get(pd, "error");
@@ -287,6 +291,8 @@ static void on_offer_created(GstPromise *promise, gpointer user) {
 	}
 	g_signal_emit_by_name(s->webrtc, "set-local-description", offer, NULL);
 	char *sdp = gst_sdp_message_as_text(offer->sdp);
+	if(strstr(sdp, "m=application") == NULL || strstr(sdp, "m=video") == NULL)
+		fail(s, "webrtcbin's offer lacks the video or the data channel m-line");
 	json_t *body = echotest ? json_pack("{sbsbsb}", "audio", 0, "video", 1, "data", 1)
 		: json_pack("{sssssiss}", "request", "start", "effect", opt.effect, "frame_skip", (int)opt.skip,
 			"output", opt.output);
@@ -297,10 +303,13 @@ static void on_offer_created(GstPromise *promise, gpointer user) {
 	gst_webrtc_session_description_free(offer);
 }
 
-static void on_negotiation_needed(GstElement *webrtc, gpointer user) {
-	session *s = user;
+/* Made once the transceiver and the data channel are both there, not on
+ * on-negotiation-needed: that fires on webrtcbin's own thread as soon as the
+ * transceiver exists, and an offer made then may lack the m=application
+ * line (seen as the plugin's 416 for some sessions out of 12). */
+static void make_offer(session *s) {
 	atomic_store(&s->state, S_NEGOTIATING);
-	g_signal_emit_by_name(webrtc, "create-offer", NULL, gst_promise_new_with_change_func(on_offer_created, s, NULL));
+	g_signal_emit_by_name(s->webrtc, "create-offer", NULL, gst_promise_new_with_change_func(on_offer_created, s, NULL));
 }
 
 /* Trickled as janus.js does; Janus' own candidates come in its answer. */
@@ -334,6 +343,7 @@ static double now_wall_us(void) {
 static void take_result(session *s, const fake_page_frame *f, int64_t recv_us) {
 	json_t *meta = json_loads(f->meta, 0, NULL);
 	int64_t capture = json_integer_value(json_object_get(json_object_get(meta, "t"), "capture"));
+	int64_t handed = json_integer_value(json_object_get(json_object_get(meta, "t"), "sent"));
 	json_decref(meta);
 	s->results++;
 	atomic_store(&s->first_result, 1);
@@ -345,9 +355,10 @@ static void take_result(session *s, const fake_page_frame *f, int64_t recv_us) {
 			break;
 		}
 	if(atomic_load(&window_open) && sent > 0) {
-		double lat = (recv_us - sent) / 1000.0, in = (capture - sent) / 1000.0;
+		double lat = (recv_us - sent) / 1000.0, in = (capture - sent) / 1000.0, out = (recv_us - handed) / 1000.0;
 		g_array_append_val(s->latency_ms, lat);
 		g_array_append_val(s->in_leg_ms, in);
+		g_array_append_val(s->out_leg_ms, out);
 		s->results_window++;
 	}
 	g_mutex_unlock(&s->lock);
@@ -483,7 +494,6 @@ static void start_pipeline(session *s) {
 	gst_object_unref(srcpad);
 	gst_object_unref(sinkpad);
 	gst_caps_unref(caps);
-	g_signal_connect(s->webrtc, "on-negotiation-needed", G_CALLBACK(on_negotiation_needed), s);
 	g_signal_connect(s->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate), s);
 	g_signal_connect(s->webrtc, "notify::ice-gathering-state", G_CALLBACK(on_gathering_state), s);
 	g_signal_connect(s->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state), s);
@@ -497,6 +507,8 @@ static void start_pipeline(session *s) {
 		watch_channel(s, s->dc);
 	if(gst_element_set_state(s->pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
 		fail(s, "the pipeline does not start");
+	else
+		make_offer(s);
 }
 
 static gboolean session_begin(gpointer user) {
@@ -694,6 +706,7 @@ static json_t *run_count(unsigned n) {
 		fake_page_init(&s->page, 1);
 		s->latency_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		s->in_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		s->out_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		sessions[i] = s;
 	}
 	n_sessions = n;
@@ -735,7 +748,8 @@ static json_t *run_count(unsigned n) {
 	cpu_read(&c1);
 	double window_s = (c1.t_ms - c0.t_ms) / 1000.0;
 
-	GArray *lat = g_array_new(FALSE, FALSE, sizeof(double)), *in = g_array_new(FALSE, FALSE, sizeof(double));
+	GArray *lat = g_array_new(FALSE, FALSE, sizeof(double)), *in = g_array_new(FALSE, FALSE, sizeof(double)),
+		*out = g_array_new(FALSE, FALSE, sizeof(double));
 	double fps_sum = 0, fps_min = -1, video_sum = 0, due = 0, got = 0;
 	uint64_t broken = 0;
 	json_t *failures = json_array();
@@ -744,6 +758,7 @@ static json_t *run_count(unsigned n) {
 		g_mutex_lock(&s->lock);
 		g_array_append_vals(lat, s->latency_ms->data, s->latency_ms->len);
 		g_array_append_vals(in, s->in_leg_ms->data, s->in_leg_ms->len);
+		g_array_append_vals(out, s->out_leg_ms->data, s->out_leg_ms->len);
 		uint64_t r = s->results_window;
 		g_mutex_unlock(&s->lock);
 		broken += s->broken_frames;
@@ -760,6 +775,7 @@ static json_t *run_count(unsigned n) {
 	}
 	qsort(lat->data, lat->len, sizeof(double), cmp_double);
 	qsort(in->data, in->len, sizeof(double), cmp_double);
+	qsort(out->data, out->len, sizeof(double), cmp_double);
 	double missing = due > 0 ? MAX(0, 100.0 * (due - got) / due) : 100;
 	json_t *cpu = json_object();
 	double server = 0;
@@ -785,10 +801,13 @@ static json_t *run_count(unsigned n) {
 		"video_fps_per_client", round2(started ? video_sum / started : 0), "cpu_cores", cpu,
 		"server_cores", round2(server), "server_cores_per_session", round2(started ? server / started : 0),
 		"holds", holds);
+	if(!echotest)
+		json_object_set_new(run, "way_back_ms", json_pack("{sfsf}", "p50", round2(pct(out, 0.5)), "p95", round2(pct(out, 0.95))));
 	json_object_set_new(run, "broken_frames", json_integer((json_int_t)broken));
 	json_object_set_new(run, "window_s", json_real(round2(window_s)));
 	g_array_unref(lat);
 	g_array_unref(in);
+	g_array_unref(out);
 	char *line = json_dumps(run, JSON_COMPACT);
 	fprintf(stderr, "webrtc_loadgen: %s\n", line);
 	free(line);
