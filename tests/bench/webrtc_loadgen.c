@@ -28,8 +28,7 @@
  * its part from t.sent (the plugin handing the first chunk to Janus) to
  * reassembled here: Janus' SCTP/DTLS and this process' receiving. With --plugin
  * echotest the echoed frames are matched by RTP timestamp (echotest shifts
- * it by a constant per session, learnt from the first frame echoed a second
- * into the stream: the frame sent last before it arrived).
+ * it by a constant per session, learnt from the echoes: see count_video).
  *
  * For each session count of a sweep, over a window after a warm-up: results
  * per second per client, latency p50/p95/p99, % of due frames missing (due:
@@ -420,11 +419,20 @@ static GstPadProbeReturn count_video(GstPad *pad, GstPadProbeInfo *info, gpointe
 	/* Echoed: the frame sent with timestamp ts - offset. */
 	atomic_store(&s->first_result, 1);
 	g_mutex_lock(&s->lock);
-	/* Learnt once the stream is steady (a second in: the first frames wait
-	 * for SRTP to start, and Janus re-bases on the first one it relays). */
-	if(!s->echo_offset_known && s->frames_sent > FPS) {
-		s->echo_offset = ts - s->sent_ts[(s->frames_sent - 1) % SENT_RING];
+	/* ts - (the timestamp of the frame sent last) is the true offset for a
+	 * frame echoed within one frame interval and less (by whole frames)
+	 * for one that took longer: the largest seen is the offset. Counted
+	 * from a second in (the first frames wait for SRTP to start, and Janus
+	 * re-bases on the first one it relays); the window comes later. */
+	if(s->frames_sent > FPS) {
+		uint32_t candidate = ts - s->sent_ts[(s->frames_sent - 1) % SENT_RING];
+		if(!s->echo_offset_known || (int32_t)(candidate - s->echo_offset) > 0)
+			s->echo_offset = candidate;
 		s->echo_offset_known = TRUE;
+	}
+	if(!s->echo_offset_known) {
+		g_mutex_unlock(&s->lock);
+		return GST_PAD_PROBE_OK;
 	}
 	uint32_t want = ts - s->echo_offset;
 	for(uint64_t n = s->frames_sent, k = 0; n > 0 && k < SENT_RING; n--, k++)
@@ -635,10 +643,16 @@ typedef struct cpu_snap {
 	double proc[MAX_WATCH + 1];
 	double hloop, plugin, other;
 	double t_ms;
+	GHashTable *threads;	/* janus' tid -> ms (gdouble*), names in thread_names */
 } cpu_snap;
+
+static GHashTable *thread_names;	/* tid -> comm */
 
 static void cpu_read(cpu_snap *c) {
 	memset(c, 0, sizeof(*c));
+	c->threads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	if(thread_names == NULL)
+		thread_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c->t_ms = g_get_monotonic_time() / 1000.0;
 	char path[160];
 	for(unsigned i = 0; i < opt.n_watch; i++) {
@@ -657,6 +671,8 @@ static void cpu_read(cpu_snap *c) {
 			double ms = ticks_ms(tpath, comm, sizeof(comm));
 			if(ms < 0)
 				continue;
+			g_hash_table_replace(c->threads, g_strdup(e->d_name), g_memdup2(&ms, sizeof(ms)));
+			g_hash_table_replace(thread_names, g_strdup(e->d_name), g_strdup(comm));
 			if(!strncmp(comm, "hloop", 5))
 				c->hloop += ms;
 			else if(!strncmp(comm, "ooblex", 6))
@@ -790,6 +806,37 @@ static json_t *run_count(unsigned n) {
 			json_object_set_new(cpu, "janus_other", json_real(round2((c1.other - c0.other) / (c1.t_ms - c0.t_ms))));
 		}
 	}
+	/* The busiest threads of Janus: a single one near 1 core is a limit
+	 * that adding cores would not lift. */
+	json_t *busiest = json_array();
+	{
+		GArray *ts = g_array_new(FALSE, FALSE, sizeof(double));
+		GPtrArray *names = g_ptr_array_new();
+		GHashTableIter it;
+		gpointer k, v;
+		g_hash_table_iter_init(&it, c1.threads);
+		while(g_hash_table_iter_next(&it, &k, &v)) {
+			const double *before = g_hash_table_lookup(c0.threads, k);
+			double cores = (*(double *)v - (before ? *before : 0)) / (c1.t_ms - c0.t_ms);
+			g_array_append_val(ts, cores);
+			g_ptr_array_add(names, g_hash_table_lookup(thread_names, k));
+		}
+		for(int top = 0; top < 3; top++) {
+			int best = -1;
+			for(guint i = 0; i < ts->len; i++)
+				if(best < 0 || g_array_index(ts, double, i) > g_array_index(ts, double, best))
+					best = (int)i;
+			if(best < 0 || g_array_index(ts, double, best) <= 0)
+				break;
+			json_array_append_new(busiest, json_pack("{sssf}", "thread", (const char *)g_ptr_array_index(names, best),
+				"cores", round2(g_array_index(ts, double, best))));
+			g_array_index(ts, double, best) = -1;
+		}
+		g_array_unref(ts);
+		g_ptr_array_unref(names);
+	}
+	g_hash_table_unref(c0.threads);
+	g_hash_table_unref(c1.threads);
 	json_object_set_new(cpu, "generator", json_real(round2((c1.proc[MAX_WATCH] - c0.proc[MAX_WATCH]) / (c1.t_ms - c0.t_ms))));
 	double p95 = pct(lat, 0.95);
 	gboolean holds = started == n && lat->len > 0 && p95 <= opt.max_p95_ms && missing <= opt.max_missing_pct;
@@ -803,6 +850,7 @@ static json_t *run_count(unsigned n) {
 		"holds", holds);
 	if(!echotest)
 		json_object_set_new(run, "way_back_ms", json_pack("{sfsf}", "p50", round2(pct(out, 0.5)), "p95", round2(pct(out, 0.95))));
+	json_object_set_new(run, "janus_busiest_threads", busiest);
 	json_object_set_new(run, "broken_frames", json_integer((json_int_t)broken));
 	json_object_set_new(run, "window_s", json_real(round2(window_s)));
 	g_array_unref(lat);
