@@ -111,25 +111,35 @@ sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-2,3,4,5,6,8,10,12}"
 HELD=$(python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])")
 [ "$HELD" -ge 2 ] || HELD=4
 sweep echotest --plugin echotest --no-stop --sessions "${WEBRTC_ECHO:-$HELD,$((HELD * 2)),$((HELD * 3))}"
-python3 - "$OUT" "$SECONDS_W" "$P95" <<'EOF' | tee "$OUT/webrtc.md"
-import json, sys
-out, secs, p95 = sys.argv[1], sys.argv[2], sys.argv[3]
+python3 - "$OUT" "$SECONDS_W" "$P95" "$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF' | tee "$OUT/webrtc.md"
+import json, sys, time
+out, secs, p95, commit = sys.argv[1:5]
 def load(n): return json.load(open(f"{out}/webrtc-{n}.json"))
-print(f"| path | FRAME_SKIP | sessions that hold (p95 <= {p95} ms, < 1% missing, all started) | at that count: fps/client, p50/p95/p99 ms, missing | server cores (per session) | Janus: hloop / plugin threads / other | workers, Redis | generator |")
-print("|---|---|---|---|---|---|---|---|")
-for name, label in (("skip3", "Ooblex (data channel, invert)"), ("skip1", "Ooblex (data channel, invert)"), ("echotest", "Janus echotest (ceiling)")):
+cfg = load("skip3")["config"]
+print(f"Measured {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())} at commit {commit} with `tests/bench/webrtc.sh build` "
+      f"(also part of `tests/bench/run.sh`): {cfg['codec'].upper()} from {cfg['source'].split('/')[-1]} at ~{cfg['source_kbps']} kbit/s per session, "
+      f"effect `{cfg['effect']}`, data channel output, 2 workers, {secs} s windows; holds = all started, p95 ≤ {p95} ms, < 1% missing. "
+      "Cores = the window's CPU time ÷ its length; server = Janus + workers + Redis; machine = all cores' busy time (kernel included); "
+      "the generator runs on the same 2 cores.")
+print()
+print("| Path | FRAME_SKIP | Sessions that hold | there: results fps/client, latency p50 / p95 / p99 ms, missing | server cores (per session) | Janus: hloop / plugin threads / rest | workers, Redis | generator | machine busy | first count past it |")
+print("|---|---:|---:|---|---|---|---|---:|---:|---|")
+for name, label in (("skip3", "Ooblex"), ("skip1", "Ooblex"), ("echotest", "Janus echotest (ceiling)")):
     r = load(name)
     runs = r["runs"]
-    held = r["most_sessions_holding"]
-    at = [x for x in runs if x["sessions"] == held and x["holds"]] or runs[:1]
-    x = at[-1] if name != "echotest" else max((y for y in runs if y["holds"]), key=lambda y: y["sessions"], default=runs[0])
+    held = [x for x in runs if x["holds"]]
+    x = max(held, key=lambda y: y["sessions"]) if held else runs[0]
+    nxt = [y for y in runs if y["sessions"] > x["sessions"] and not y["holds"]]
     c = x["cpu_cores"]
-    w = sum(v for k, v in c.items() if k.startswith("worker_"))
-    nxt = [y for y in runs if y["sessions"] > x["sessions"]]
-    beyond = f"; {nxt[0]['sessions']}: p95 {nxt[0]['latency_ms']['p95']} ms, {nxt[0]['missing_pct']}% missing, {nxt[0]['failed_to_start']} failed to start" if nxt else ""
-    skip = r["config"]["frame_skip"] if name != "echotest" else "-"
-    print(f"| {label} | {skip} | {held if name != 'echotest' else ('>= ' if not nxt or nxt[-1]['holds'] else '') + str(x['sessions'])}{beyond} | "
-          f"{x['fps_per_client']}, {x['latency_ms']['p50']}/{x['latency_ms']['p95']}/{x['latency_ms']['p99']}, {x['missing_pct']}% | "
+    w = round(sum(v for k, v in c.items() if k.startswith("worker_")), 2)
+    count = str(x["sessions"]) if held else "none"
+    if held and not nxt:
+        count = "≥ " + count
+    past = (f"{nxt[0]['sessions']}: p95 {nxt[0]['latency_ms']['p95']:.0f} ms, {nxt[0]['missing_pct']}% missing, "
+            f"{nxt[0]['failed_to_start']} failed to start") if nxt else "not reached"
+    skip = r["config"]["frame_skip"] if name != "echotest" else "–"
+    lat = x["latency_ms"]
+    print(f"| {label} | {skip} | {count} | {x['fps_per_client']:.1f}, {lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}, {x['missing_pct']}% | "
           f"{x['server_cores']} ({x['server_cores_per_session']}) | {c.get('janus')}: {c.get('janus_hloop')} / {c.get('janus_plugin_threads')} / {c.get('janus_other')} | "
-          f"{round(w, 2)}, {c.get('redis')} | {c.get('generator')} |")
+          f"{w}, {c.get('redis')} | {c.get('generator')} | {c.get('machine_busy', '–')} | {past} |")
 EOF
