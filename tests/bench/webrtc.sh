@@ -106,8 +106,8 @@ sweep() {
     >"$OUT/webrtc-$name.json" 2>"$OUT/webrtc-$name.log"
   grep '^webrtc_loadgen: {' "$OUT/webrtc-$name.log" | sed 's/^webrtc_loadgen: /  /' >&2
 }
-sweep skip3 --skip 3 --sessions "${WEBRTC_SKIP3:-4,6,8,10,12,14,16}"
-sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-2,3,4,5,6,8,10,12}"
+sweep skip3 --skip 3 --sessions "${WEBRTC_SKIP3:-4,8,12,16,18,20,24,28}"
+sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-4,6,8,10,12,14}"
 HELD=$(python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])")
 [ "$HELD" -ge 2 ] || HELD=4
 sweep echotest --plugin echotest --no-stop --sessions "${WEBRTC_ECHO:-$HELD,$((HELD * 2)),$((HELD * 3))}"
