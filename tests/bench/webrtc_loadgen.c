@@ -120,6 +120,7 @@ typedef struct session {
 	uint32_t ssrc, ts_base;
 	uint16_t seq;
 	uint64_t frames_sent;
+	int64_t next_send_us;	/* monotonic */
 	GMutex lock;
 	int64_t sent_us[SENT_RING];	/* wall clock, by frame number % SENT_RING */
 	uint32_t sent_ts[SENT_RING];
@@ -554,13 +555,14 @@ static gboolean session_end(gpointer user) {
 
 static atomic_int pacer_stop;
 
-/* 30 fps for every session that is up, each from its own first keyframe;
- * per packet a copy with the session's SSRC, sequence and timestamp. */
+/* 30 fps for every session that is up, each from its own first keyframe
+ * at its own phase; per packet a copy with the session's SSRC, sequence
+ * and timestamp. */
 static gpointer pacer(gpointer unused) {
 	(void)unused;
-	int64_t next = g_get_monotonic_time();
 	const int64_t interval = 1000000 / FPS;
 	while(!atomic_load(&pacer_stop)) {
+		int64_t now = g_get_monotonic_time(), wake = now + interval;
 		for(unsigned i = 0; i < n_sessions; i++) {
 			session *s = sessions[i];
 			if(s == NULL || atomic_load(&s->state) == S_FAILED || atomic_load(&s->ended))
@@ -570,7 +572,18 @@ static gpointer pacer(gpointer unused) {
 				if(!atomic_load(&s->webrtc_up))
 					continue;
 				atomic_store(&s->streaming, 1);
+				/* Each camera at its own phase, as browsers are: frames of all
+				 * sessions sent in one burst per tick would queue up behind
+				 * each other at the workers, a worst case no real load has. */
+				s->next_send_us = now + g_random_int_range(0, (gint32)interval);
 			}
+			if(s->next_send_us > now) {
+				wake = MIN(wake, s->next_send_us);
+				continue;
+			}
+			/* Behind (the generator starved of CPU): no burst to catch up. */
+			s->next_send_us = MAX(s->next_send_us + interval, now + interval / 2);
+			wake = MIN(wake, s->next_send_us);
 			const source_frame *f = &source[s->frames_sent % (uint64_t)source_n];
 			uint32_t ts = s->ts_base + (uint32_t)(s->frames_sent * (90000 / FPS));
 			const uint8_t *p = f->packets->data;
@@ -604,12 +617,9 @@ static gpointer pacer(gpointer unused) {
 			s->frames_sent++;
 			g_mutex_unlock(&s->lock);
 		}
-		next += interval;
-		int64_t now = g_get_monotonic_time();
-		if(next > now)
-			g_usleep((gulong)(next - now));
-		else
-			next = now;	/* behind: do not burst to catch up */
+		now = g_get_monotonic_time();
+		if(wake > now)
+			g_usleep((gulong)(wake - now));
 	}
 	return NULL;
 }
