@@ -35,11 +35,37 @@ const char ooblex_script_reap[] =
 	"return {back, stale}\n";
 
 const char ooblex_script_complete[] =
-	"if redis.call('LLEN', KEYS[1]) ~= tonumber(ARGV[1]) then return 0 end\n"
+	"local n = tonumber(ARGV[1])\n"
+	"local len = redis.call('LLEN', KEYS[1])\n"
+	"if len < n then return 0 end\n"
+	/* Where each frame of the batch is, counted from the right (1 = the
+	 * oldest take). Normally at 1..n in order; searched for when a reap and
+	 * later takes reordered the list. */
+	"local at, used, from = {}, {}, 1\n"
+	"for k = 1, n do\n"
+	"  local want = ARGV[3 + k]\n"
+	"  for j = 0, len - 1 do\n"
+	"    local p = (from + j - 1) % len + 1\n"
+	"    if not used[p] then\n"
+	"      local m = redis.call('LINDEX', KEYS[1], -p)\n"
+	"      if m and string.sub(m, 1, " WIRE(OOBLEX_COMPLETE_ID_LEN) ") == want then at[k] = p; break end\n"
+	"    end\n"
+	"  end\n"
+	"  if not at[k] then return 0 end\n"
+	"  used[at[k]] = true\n"
+	"  from = at[k] + 1\n"
+	"end\n"
 	"for i = 3, #KEYS do\n"
-	"  redis.call('LPUSH', KEYS[i], ARGV[i + 1])\n"
+	"  redis.call('LPUSH', KEYS[i], ARGV[n + i + 1])\n"
 	"  redis.call('EXPIRE', KEYS[i], ARGV[2])\n"
 	"end\n"
 	"if tonumber(ARGV[3]) > 0 then redis.call('INCRBY', KEYS[2], ARGV[3]) end\n"
-	"redis.call('DEL', KEYS[1])\n"
+	"local in_order = true\n"
+	"for k = 1, n do if at[k] ~= k then in_order = false end end\n"
+	"if in_order then\n"
+	"  redis.call('LTRIM', KEYS[1], 0, -(n + 1))\n"
+	"else\n"
+	"  for k = 1, n do redis.call('LSET', KEYS[1], -at[k], '" OOBLEX_COMPLETE_TOMBSTONE "') end\n"
+	"  redis.call('LREM', KEYS[1], n, '" OOBLEX_COMPLETE_TOMBSTONE "')\n"
+	"end\n"
 	"return 1\n";

@@ -13,6 +13,8 @@
 #ifndef OOBLEX_SCRIPTS_H
 #define OOBLEX_SCRIPTS_H
 
+#include "ooblex_wire.h"
+
 /* Moves what a dead worker left in its processing list back to the front
  * of its queue, or counts it as stale when its deadline (wire header,
  * OOBLEX_WIRE_OFF_DEADLINE_US, u64 µs) has passed. Atomic, so several
@@ -23,14 +25,24 @@
  * Returns {moved back, counted stale}. */
 extern const char ooblex_script_reap[];
 
-/* Completion: the results go out and the processing list is cleared only
- * if the list still holds exactly this batch. If a reaper took the frames
- * back (the liveness key lapsed: a stalled process, a Redis outage), they
- * are someone else's now and these results are dropped, so a frame's
- * result is never delivered twice.
+/* Completion: the results go out and the batch's frames leave the
+ * processing list only if the list still holds every frame of the batch.
+ * If a reaper took the frames back (the liveness key lapsed: a stalled
+ * process, a Redis outage), they are someone else's now and these results
+ * are dropped, so a frame's result is never delivered twice. A frame is
+ * known by the first OOBLEX_COMPLETE_ID_LEN bytes of its message (magic to
+ * deadline: client id, frame id and seq among them), so the list may also
+ * hold frames taken after the batch (prefetched: worker_loop.h): normally
+ * the batch is the list's oldest n, at its right end, and is trimmed off;
+ * after a reap it is searched for.
  * KEYS: processing list, stale counter, result key per result.
- * ARGV: batch size, result TTL (s), stale count, result per result.
+ * ARGV: batch size n, result TTL (s), stale count, the n frames' ids
+ * (oldest first), result per result.
  * Returns 1, or 0 when the batch had been reaped. */
+#define OOBLEX_COMPLETE_ID_LEN	(OOBLEX_WIRE_OFF_DEADLINE_US + 8)
+/* What a completed frame is overwritten with before LREM when it is not at
+ * the end of the list (no frame message is this short). */
+#define OOBLEX_COMPLETE_TOMBSTONE	"ooblex:completed"
 extern const char ooblex_script_complete[];
 
 #endif

@@ -65,6 +65,7 @@
 #include "egress.h"
 #include "ingest.h"
 #include "effect_grammar.h"
+#include "fleet_effects.h"
 #include "ooblex_codec.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
@@ -93,6 +94,11 @@
 #define JANUS_OOBLEX_ERROR_NO_CODEC			417
 #define JANUS_OOBLEX_ERROR_INVALID_STATE		418
 #define JANUS_OOBLEX_ERROR_TOO_MANY_SESSIONS	419
+/* The live fleet (fleet_effects.h): no live worker runs the effect (start and
+ * configure refuse it; the fleet watch tells a running session), or no
+ * worker is alive at all (told by the watch only: start is accepted). */
+#define JANUS_OOBLEX_ERROR_NOT_RUNNABLE		420
+#define JANUS_OOBLEX_ERROR_NO_WORKERS		421
 /* A worker's error result for a frame: 430 + its ooblex_frame_error code
  * (431 unknown effect ... 435 bad frame), pushed as an event. */
 #define JANUS_OOBLEX_ERROR_FRAME_BASE		430
@@ -263,6 +269,10 @@ typedef struct janus_ooblex_session {
 	 * the Redis reader thread and Janus' data channel and RTCP callbacks.
 	 * Lives as long as the session; its lock is innermost (see below). */
 	ooblex_egress *egress;
+	/* Whether the live fleet still runs the session's effect: armed once
+	 * the page has the start's answer, stepped by the reader's tick, which
+	 * tells the page "lost" / "back" (its own lock, innermost). */
+	ooblex_fleet_watch fleet_watch;
 	volatile gint refused_logged;	/* each refusal verdict is logged once per run */
 	atomic_uint_fast64_t frames_queued, frames_dropped_queue;
 	janus_mutex metrics_mutex;	/* serialises metrics_take (metrics_seen) with a restart */
@@ -317,6 +327,7 @@ static void janus_ooblex_session_free(const janus_refcount *session_ref) {
 	/* This session can be destroyed, free all the resources */
 	janus_refcount_decrease(&session->handle->ref);
 	ooblex_egress_free(session->egress);
+	ooblex_fleet_watch_clear(&session->fleet_watch);
 	janus_mutex_destroy(&session->mutex);
 	janus_mutex_destroy(&session->metrics_mutex);
 	g_free(session);
@@ -623,7 +634,31 @@ static void janus_ooblex_on_result(const char *key, const uint8_t *msg, size_t l
 	janus_refcount_decrease(&session->ref);
 }
 
-/* Reader thread, between results: gaps whose wait ran out are skipped.
+/* Tells the page what its fleet watch found (fleet_effects.h): no live
+ * worker runs its effect any more (or none lives), or one does again. At
+ * most once a second per session (the watch's interval). Not under any lock. */
+static void janus_ooblex_tell_fleet(janus_ooblex_session *session, ooblex_fleet_tell tell, ooblex_fleet_verdict verdict,
+		const char *why, const char *effect, unsigned live_workers) {
+	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->hangingup))
+		return;
+	gboolean lost = tell == OOBLEX_FLEET_TELL_LOST;
+	if(lost)
+		JANUS_LOG(LOG_WARN, "[ooblex-%s] %s\n", session->client_hex, why);
+	else
+		JANUS_LOG(LOG_INFO, "[ooblex-%s] A live worker runs '%s' again\n", session->client_hex, effect);
+	json_t *event = json_pack("{sssssssi}", "ooblex", "event", "workers", lost ? "lost" : "back", "effect", effect,
+		"live_workers", (int)live_workers);
+	if(lost) {
+		json_object_set_new(event, "error_code", json_integer(verdict == OOBLEX_FLEET_NO_WORKERS ?
+			JANUS_OOBLEX_ERROR_NO_WORKERS : JANUS_OOBLEX_ERROR_NOT_RUNNABLE));
+		json_object_set_new(event, "error", json_string(why));
+	}
+	gateway->push_event(session->handle, &janus_ooblex_plugin, NULL, event, NULL);
+	json_decref(event);
+}
+
+/* Reader thread, between results: gaps whose wait ran out are skipped, and
+ * each session's fleet watch looks at the fleet's last look.
  * References are taken under sessions_mutex, the work is done outside it. */
 static void janus_ooblex_on_tick(void *user) {
 	(void)user;
@@ -638,11 +673,21 @@ static void janus_ooblex_on_tick(void *user) {
 		list = g_list_prepend(list, session);
 	}
 	janus_mutex_unlock(&sessions_mutex);
+	uint64_t fleet_gen = 0;
+	ooblex_fleet_caps *caps = list != NULL ? ooblex_reader_fleet_caps(reader, &fleet_gen) : NULL;
+	gint64 now = g_get_monotonic_time();
 	for(GList *l = list; l != NULL; l = l->next) {
 		janus_ooblex_session *session = l->data;
 		ooblex_egress_tick(session->egress);
+		ooblex_fleet_verdict verdict = OOBLEX_FLEET_RUNNABLE;
+		char why[512], effect[OOBLEX_FLEET_WATCH_EFFECT_MAX + 1];
+		ooblex_fleet_tell tell = ooblex_fleet_watch_step(&session->fleet_watch, caps, fleet_gen, now, &verdict,
+			why, sizeof(why), effect, sizeof(effect));
+		if(tell != OOBLEX_FLEET_TELL_NOTHING)
+			janus_ooblex_tell_fleet(session, tell, verdict, why, effect, ooblex_fleet_caps_workers(caps));
 		janus_refcount_decrease(&session->ref);
 	}
+	ooblex_fleet_caps_unref(caps);
 	g_list_free(list);
 }
 
@@ -679,6 +724,7 @@ static void janus_ooblex_stop_processing(janus_ooblex_session *session) {
 		session->ingest = NULL;
 	}
 	janus_mutex_unlock(&session->mutex);
+	ooblex_fleet_watch_stop(&session->fleet_watch);
 	if(!was_started)
 		return;
 	janus_mutex_lock(&sessions_mutex);
@@ -998,6 +1044,7 @@ void janus_ooblex_create_session(janus_plugin_session *handle, int *error) {
 	session->handle = handle;
 	janus_mutex_init(&session->mutex);
 	janus_mutex_init(&session->metrics_mutex);
+	ooblex_fleet_watch_init(&session->fleet_watch);
 	session->frame_skip = settings.frame_skip;
 	g_strlcpy(session->effect, settings.effect, sizeof(session->effect));
 	ooblex_egress_config ecfg = {
@@ -1210,6 +1257,10 @@ static json_t *janus_ooblex_list_effects(void) {
 	json_object_set_new(res, "effects", effects);
 	json_object_set_new(res, "live_workers", json_integer((json_int_t)json_array_size(workers)));
 	json_decref(workers);
+	uint64_t gen = 0;
+	ooblex_fleet_caps *caps = ooblex_reader_fleet_caps(reader, &gen);
+	json_object_set_new(res, "models", ooblex_fleet_caps_models(caps));
+	ooblex_fleet_caps_unref(caps);
 	return res;
 }
 
@@ -1314,9 +1365,23 @@ static gboolean janus_ooblex_effect_name_ok(const char *s, char *why, size_t why
 	return ooblex_effect_check(s, why, whylen) == 0;
 }
 
+/* Whether a live worker runs effect (fleet_effects.h): an error event (420,
+ * with what the live workers do offer) when workers live but none runs it;
+ * NULL when one does, or when none lives at all: then the session is
+ * accepted and its fleet watch tells the page (421) until one comes. */
+static json_t *janus_ooblex_check_fleet(const char *effect) {
+	uint64_t gen = 0;
+	ooblex_fleet_caps *caps = ooblex_reader_fleet_caps(reader, &gen);
+	char why[512];
+	ooblex_fleet_verdict v = ooblex_fleet_caps_check(caps, effect, why, sizeof(why));
+	ooblex_fleet_caps_unref(caps);
+	return v == OOBLEX_FLEET_NOT_RUNNABLE ? janus_ooblex_error(JANUS_OOBLEX_ERROR_NOT_RUNNABLE, "%s", why) : NULL;
+}
+
 /* start's and configure's options, once their types passed the request's
- * parameter table: output's name, the effect's grammar, frame_skip's range.
- * Returns an error event (415) or NULL; what is absent is left as it was. */
+ * parameter table: output's name, the effect's grammar and the live fleet,
+ * frame_skip's range. Returns an error event (415, 420) or NULL; what is
+ * absent is left as it was. */
 static json_t *janus_ooblex_check_options(json_t *root, const char **effect, unsigned *frame_skip, unsigned *output) {
 	json_t *e = json_object_get(root, "effect");
 	json_t *fs = json_object_get(root, "frame_skip");
@@ -1327,6 +1392,9 @@ static json_t *janus_ooblex_check_options(json_t *root, const char **effect, uns
 		char why[256];
 		if(!janus_ooblex_effect_name_ok(json_string_value(e), why, sizeof(why)))
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid effect name (%s)", why);
+		json_t *error = janus_ooblex_check_fleet(json_string_value(e));
+		if(error != NULL)
+			return error;
 		*effect = json_string_value(e);
 	}
 	if(fs != NULL) {
@@ -1647,6 +1715,9 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		error = janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_STATE, "Already started: send stop first");
 		goto fail;
 	}
+	/* Without an effect of its own, start runs the preset or the config's. */
+	if(effect == NULL && (error = janus_ooblex_check_fleet(session->effect)) != NULL)
+		goto fail;
 	session->codec = OOBLEX_CODEC_NONE;
 	session->can_send_video = FALSE;
 	session->has_data_channel = FALSE;
@@ -1895,6 +1966,13 @@ static void *janus_ooblex_handler(void *data) {
 		}
 		int ret = gateway->push_event(msg->handle, &janus_ooblex_plugin, msg->transaction, event, jsep);
 		JANUS_LOG(LOG_VERB, "  >> Pushing event: %d (%s)\n", ret, janus_get_api_error(ret));
+		/* The fleet watch, once the page has the answer (fleet_effects.h). */
+		const char *result = json_string_value(json_object_get(event, "result"));
+		const char *watched = json_string_value(json_object_get(event, "effect"));
+		if(result != NULL && !strcmp(result, "started"))
+			ooblex_fleet_watch_start(&session->fleet_watch, watched);
+		else if(result != NULL && !strcmp(result, "ok"))
+			ooblex_fleet_watch_set_effect(&session->fleet_watch, watched);
 		json_decref(event);
 		if(jsep != NULL)
 			json_decref(jsep);

@@ -29,6 +29,8 @@ die() { echo "tests/run.sh: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 
 step "dependencies"
 deploy/install-deps.sh --test || die "installing Debian packages failed"
+# The ML effects' pretrained models (npm), where the worker looks by default.
+deploy/install-models.sh || die "installing the models failed"
 if [ "$E2E" = 1 ]; then
   (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in tests/e2e"
 fi

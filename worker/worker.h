@@ -33,6 +33,11 @@
 #define OOBLEX_MAX_BATCH 64
 /* The default queue plus one per routed effect. */
 #define OOBLEX_MAX_QUEUES 17
+/* Most frames a queue keeps taken ahead of the one it processes
+ * (--prefetch, worker_loop.h). */
+#define OOBLEX_MAX_PREFETCH 32
+/* Completions sent and not yet answered, per queue. */
+#define OOBLEX_MAX_PENDING_COMPLETIONS 16
 
 /* Set by SIGTERM/SIGINT (and when --max-frames is reached): finish the
  * frames in hand, take nothing new. */
@@ -45,6 +50,10 @@ typedef struct worker_options {
 	long delay_ms;	/* extra time per frame, to emulate a slow model in tests */
 	long frame_budget_ms;	/* a frame whose processing took longer is not delivered; 0 = no budget */
 	long batch_size;	/* frames taken at once (BATCH_SIZE), for effects that gain from batches */
+	/* Frames kept taken ahead (--prefetch, OOBLEX_PREFETCH): -1 = sized from
+	 * the Redis round trip and the time per frame, 0 = none (take, process,
+	 * complete one after the other, each waiting for Redis), N = N. */
+	long prefetch;
 	const char *effects;	/* --effects: "core" and/or routed effect names; NULL: everything */
 	GPtrArray *modules;	/* --module paths */
 	const char *module_dir;
@@ -65,7 +74,20 @@ typedef struct queue_loop {
 	char route[32];	/* "" for frames_to_process, else the effect */
 	char queue[OOBLEX_KEY_MAX];
 	char processing_key[OOBLEX_KEY_MAX + OOBLEX_NAME_MAX + 40];
-	redisContext *c;
+	redisContext *c;	/* completions and reaps */
+	/* Takes only (a BLMOVE may hold it up to half a second), so that a
+	 * completion never waits behind one. */
+	redisContext *take;
+	int takes_owed;	/* take replies not read yet, oldest first */
+	int blmove_at;	/* 1-based place of a BLMOVE among them; 0 = none */
+	int queue_was_empty;	/* the last take found nothing */
+	/* Frames taken but not processed yet, oldest first (a ring). */
+	redisReply *ready[OOBLEX_MAX_PREFETCH + OOBLEX_MAX_BATCH];
+	int ready_head, ready_n;
+	int completions_owed;	/* completion replies not read yet */
+	int owed_sizes[OOBLEX_MAX_PENDING_COMPLETIONS];	/* their batch sizes, oldest first (a ring) */
+	int owed_head;
+	double frame_us;	/* smoothed time per frame (process and complete), 0 before the first */
 	ooblex_effects *fx;
 	ooblex_jpeg *jpeg;
 	uint8_t *decoded;	/* a JPEG frame, decoded */
@@ -91,6 +113,9 @@ struct worker {
 	 * the liveness thread after each refresh. A queue never takes a frame
 	 * unless it has a good margin left, or reapers could take it back. */
 	atomic_ullong alive_until_us;
+	/* Smoothed round trip to Redis (µs), measured by the liveness thread on
+	 * its refreshes; 0 until the first. Sizes the prefetch. */
+	atomic_ullong redis_rtt_us;
 	atomic_ulong processed;	/* all queues; read by the liveness thread */
 	atomic_ulong garbage, failed, stale;
 	ooblex_metrics *metrics;

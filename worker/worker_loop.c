@@ -4,6 +4,7 @@
  */
 #include "worker_loop.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,11 @@ static void report_connect(void *user, const char *err, int after_outage) {
 			ooblex_redis_config_describe(&q->w->opt.redis, where, sizeof(where)),
 			after_outage ? " (back after an outage)" : "");
 	}
+}
+
+/* The take connection goes where the first one just went: said once. */
+static void report_nothing(void *user, const char *err, int after_outage) {
+	(void)user; (void)err; (void)after_outage;
 }
 
 static int ensure(uint8_t **buf, size_t *cap, size_t need) {
@@ -211,34 +217,69 @@ static int keep_going(worker *w) {
 	return !worker_stop_requested && (w->opt.max_frames == 0 || (long)atomic_load(&w->processed) < w->opt.max_frames);
 }
 
-/* Processes a batch taken into the processing list and completes it with
- * ooblex_script_complete: the results go out only if no reaper took the
- * frames back meanwhile (then they are dropped: never delivered twice). */
-static void complete_batch(queue_loop *q, redisReply **batch, int nb) {
+/* Sends everything buffered on c (a blocking socket: returns when the
+ * kernel has it all). 0, or -1 when the connection broke. */
+static int flush(redisContext *c) {
+	int done = 0;
+	do {
+		if(redisBufferWrite(c, &done) == REDIS_ERR)
+			return -1;
+	} while(!done);
+	return 0;
+}
+
+/* The next reply on c: waiting for it when block is set, else only one
+ * that has already arrived (*reply NULL when none has). 0, or -1 when the
+ * connection broke. */
+static int next_reply(redisContext *c, int block, redisReply **reply) {
+	*reply = NULL;
+	if(block)
+		return redisGetReply(c, (void **)reply) == REDIS_OK ? 0 : -1;
+	if(redisGetReplyFromReader(c, (void **)reply) != REDIS_OK)
+		return -1;
+	while(*reply == NULL) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		if(poll(&pfd, 1, 0) <= 0)
+			return 0;
+		if(redisBufferRead(c) != REDIS_OK || redisGetReplyFromReader(c, (void **)reply) != REDIS_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Processes a batch taken into the processing list and sends its
+ * completion (ooblex_script_complete: the results go out only if the list
+ * still holds the batch, so if a reaper took the frames back meanwhile they
+ * are dropped: never delivered twice). The reply is read later
+ * (read_completions), so the next frame need not wait a round trip for it.
+ * 0, or -1 when the connection broke or memory ran out (the caller starts
+ * over: what the list holds goes back to the queue). */
+static int send_completion(queue_loop *q, redisReply **batch, int nb) {
 	worker *w = q->w;
-	/* EVAL script numkeys processing stale results... nb ttl stale payloads...
+	/* EVAL script numkeys processing stale results... nb ttl stale ids... payloads...
 	 * Argument vectors point into the batch's results, copied because the
 	 * result buffer is reused frame to frame. */
-	int max_args = 4 + 2 + 3 + 2 * nb;
+	int max_args = 5 + 3 + 3 * nb;
 	const char **argv = calloc((size_t)max_args, sizeof(*argv));
 	size_t *argvlen = calloc((size_t)max_args, sizeof(*argvlen));
 	char (*keys)[OOBLEX_KEY_MAX] = calloc((size_t)nb, sizeof(*keys));
 	uint8_t **payloads = calloc((size_t)nb, sizeof(*payloads));
 	size_t *payload_lens = calloc((size_t)nb, sizeof(*payload_lens));
-	int n_results = 0, stale = 0;
+	int n_results = 0, stale = 0, rc = 0;
 	for(int i = 0; argv && argvlen && keys && payloads && payload_lens && i < nb; i++) {
 		const uint8_t *res = NULL;
 		size_t res_len = 0;
-		int rc = process(q, (const uint8_t *)batch[i]->str, batch[i]->len, keys[n_results], &res, &res_len);
-		if(rc == 0 && (payloads[n_results] = malloc(res_len)) != NULL) {
+		int pr = process(q, (const uint8_t *)batch[i]->str, batch[i]->len, keys[n_results], &res, &res_len);
+		if(pr == 0 && (payloads[n_results] = malloc(res_len)) != NULL) {
 			memcpy(payloads[n_results], res, res_len);
 			payload_lens[n_results++] = res_len;
-		} else if(rc == 1) {
+		} else if(pr == 1) {
 			stale++;
 		}
 	}
 	if(argv == NULL || argvlen == NULL || keys == NULL || payloads == NULL || payload_lens == NULL) {
-		worker_log("[%s] out of memory completing a batch; the frames stay for the reaper", w->opt.id);
+		worker_log("[%s] out of memory completing a batch; its frames go back to the queue", w->opt.id);
+		rc = -1;
 	} else {
 		char numkeys[16], count[16], ttl[16], stale_s[16];
 		snprintf(numkeys, sizeof(numkeys), "%d", 2 + n_results);
@@ -256,25 +297,25 @@ static void complete_batch(queue_loop *q, redisReply **batch, int nb) {
 		argv[argc++] = count;
 		argv[argc++] = ttl;
 		argv[argc++] = stale_s;
+		/* Each frame's id: the head of its message, as the script compares it. */
+		for(int i = 0; i < nb; i++) {
+			argvlen[argc] = batch[i]->len < OOBLEX_COMPLETE_ID_LEN ? batch[i]->len : OOBLEX_COMPLETE_ID_LEN;
+			argv[argc++] = batch[i]->str;
+		}
 		for(int i = 0; i < n_results; i++) {
 			argvlen[argc] = payload_lens[i];
 			argv[argc++] = (const char *)payloads[i];
 		}
-		for(int i = 0; i < argc; i++)
-			if(argvlen[i] == 0)
-				argvlen[i] = strlen(argv[i]);
-		redisReply *r = redisCommandArgv(q->c, argc, argv, argvlen);
-		if(r == NULL) {
+		for(int i = 0; i < 8 + n_results; i++)
+			argvlen[i] = strlen(argv[i]);
+		if(redisAppendCommandArgv(q->c, argc, argv, argvlen) != REDIS_OK || flush(q->c) < 0) {
 			if(q->index == 0)
 				worker_log("[%s] lost the Redis connection while completing frames (%s)", w->opt.id, q->c->errstr);
-		} else if(r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
-			worker_log("[%s] %d frame(s) were taken back by a reaper while being processed; their results are dropped",
-				w->opt.id, nb);
-		} else if(r->type == REDIS_REPLY_ERROR) {
-			worker_log("[%s] completing frames failed: %s", w->opt.id, r->str);
+			rc = -1;
+		} else {
+			q->owed_sizes[(q->owed_head + q->completions_owed) % OOBLEX_MAX_PENDING_COMPLETIONS] = nb;
+			q->completions_owed++;
 		}
-		if(r != NULL)
-			freeReplyObject(r);
 	}
 	for(int i = 0; payloads && i < n_results; i++)
 		free(payloads[i]);
@@ -283,6 +324,33 @@ static void complete_batch(queue_loop *q, redisReply **batch, int nb) {
 	free(keys);
 	free(argvlen);
 	free(argv);
+	return rc;
+}
+
+/* Reads the completions' replies: those that have arrived, or all of them
+ * when block is set. 0, or -1 when the connection broke. */
+static int read_completions(queue_loop *q, int block) {
+	worker *w = q->w;
+	while(q->completions_owed > 0) {
+		redisReply *r = NULL;
+		if(next_reply(q->c, block, &r) < 0) {
+			if(q->index == 0)
+				worker_log("[%s] lost the Redis connection while completing frames (%s)", w->opt.id, q->c->errstr);
+			return -1;
+		}
+		if(r == NULL)
+			return 0;
+		int nb = q->owed_sizes[q->owed_head];
+		q->owed_head = (q->owed_head + 1) % OOBLEX_MAX_PENDING_COMPLETIONS;
+		q->completions_owed--;
+		if(r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+			worker_log("[%s] %d frame(s) were taken back by a reaper while being processed; their results are dropped",
+				w->opt.id, nb);
+		else if(r->type == REDIS_REPLY_ERROR)
+			worker_log("[%s] completing frames failed: %s", w->opt.id, r->str);
+		freeReplyObject(r);
+	}
+	return 0;
 }
 
 /* Waits until the liveness key has a safe margin left (at start, and after
@@ -298,67 +366,205 @@ static int wait_alive(worker *w) {
 	return 0;
 }
 
-/* One queue's loop: take a batch (BLMOVE, then up to batch_size-1 more
- * without waiting), process it, complete it; reconnect when Redis goes. */
-void *worker_loop_run(void *arg) {
-	queue_loop *q = arg;
+/* Whether a take may go out now: never unless the liveness key has at
+ * least half its time left, or a reaper could take the frame back while we
+ * work on it (docs/protocol.md). */
+static int alive_margin(const worker *w) {
+	return atomic_load(&w->alive_until_us) > ooblex_now_us() + OOBLEX_ALIVE_TTL_MS * 1000ULL / 2;
+}
+
+/* Sends n takes into the processing list (atomically: if we die, a reaper
+ * finds the frames there). blocking: the first is a BLMOVE that waits up to
+ * half a second for a frame (which keeps SIGTERM responsive), the rest
+ * LMOVEs that take what is there without waiting; else all LMOVEs. The
+ * replies are read by read_takes. 0, or -1 when the connection broke. */
+static int send_takes(queue_loop *q, int n, int blocking) {
+	for(int i = 0; i < n; i++) {
+		int rc = i == 0 && blocking ?
+			redisAppendCommand(q->take, "BLMOVE %s %s RIGHT LEFT 0.5", q->queue, q->processing_key) :
+			redisAppendCommand(q->take, "LMOVE %s %s RIGHT LEFT", q->queue, q->processing_key);
+		if(rc != REDIS_OK)
+			return -1;
+	}
+	if(blocking)
+		q->blmove_at = q->takes_owed + 1;
+	q->takes_owed += n;
+	return flush(q->take);
+}
+
+/* Reads take replies into the ready frames: those that have arrived, or
+ * (block) until `until_ready` frames are ready or nothing is owed. 0, or -1
+ * when the connection broke. */
+static int read_takes(queue_loop *q, int block, int until_ready) {
 	worker *w = q->w;
-	int outage_logged = 0;
-	while(keep_going(w)) {
-		if(q->c == NULL) {
-			q->c = ooblex_redis_connect_retry(&w->opt.redis, 0, &outage_logged, stop_was_requested, report_connect, q);
-			if(q->c == NULL)
-				break;
-			/* Frames this id held before a restart go back to the queue. */
-			worker_reap(w, q->c, q->processing_key, "ooblex:no-such-key", q->queue);
-		}
-		if(!wait_alive(w))
-			break;
-		/* Atomically into our processing list: if we die now, a reaper finds
-		 * the frame there. A half-second timeout keeps SIGTERM responsive
-		 * (every queue thread notices within it). */
-		redisReply *r = redisCommand(q->c, "BLMOVE %s %s RIGHT LEFT 0.5", q->queue, q->processing_key);
-		if(r == NULL) {
+	while(q->takes_owed > 0 && !(block && q->ready_n >= until_ready)) {
+		redisReply *r = NULL;
+		if(next_reply(q->take, block, &r) < 0) {
 			if(q->index == 0)
-				worker_log("[%s] lost the Redis connection (%s); reconnecting", w->opt.id, q->c->errstr);
-			outage_logged = 1;
-			redisFree(q->c);
-			q->c = NULL;
+				worker_log("[%s] lost the Redis connection (%s); reconnecting", w->opt.id, q->take->errstr);
+			return -1;
+		}
+		if(r == NULL)
+			return 0;
+		q->takes_owed--;
+		if(q->blmove_at > 0)
+			q->blmove_at--;
+		if(r->type == REDIS_REPLY_STRING) {
+			q->ready[(q->ready_head + q->ready_n) % (OOBLEX_MAX_PREFETCH + OOBLEX_MAX_BATCH)] = r;
+			q->ready_n++;
+			q->queue_was_empty = 0;
 			continue;
 		}
-		if(r->type == REDIS_REPLY_STRING) {
-			redisReply *batch[OOBLEX_MAX_BATCH] = { r };
-			int nb = 1;
-			for(long i = 1; i < w->opt.batch_size; i++)
-				redisAppendCommand(q->c, "LMOVE %s %s RIGHT LEFT", q->queue, q->processing_key);
-			for(long i = 1; i < w->opt.batch_size; i++) {
-				redisReply *more = NULL;
-				if(redisGetReply(q->c, (void **)&more) != REDIS_OK)
-					break;
-				if(more->type == REDIS_REPLY_STRING)
-					batch[nb++] = more;
-				else
-					freeReplyObject(more);
-			}
-			if(q->c->err == 0)
-				complete_batch(q, batch, nb);
-			for(int i = 1; i < nb; i++)
-				freeReplyObject(batch[i]);
-			if(q->c->err) {
-				redisFree(q->c);
-				q->c = NULL;
-				outage_logged = 1;
-			}
-		} else if(r->type == REDIS_REPLY_ERROR) {
+		if(r->type == REDIS_REPLY_ERROR) {
 			worker_log("[%s] Redis error on %s: %s", w->opt.id, q->queue, r->str);
 			sleep(1);
 		}
+		q->queue_was_empty = 1;
 		freeReplyObject(r);
 	}
-	if(q->c != NULL) {
+	return 0;
+}
+
+/* How many frames to keep taken ahead of the batch being processed, so
+ * that the next one is there when the current one is done: what the
+ * measured time per frame gets through in one round trip to Redis, plus one
+ * for jitter, at least a batch, at most OOBLEX_MAX_PREFETCH; or --prefetch
+ * when set. None while the round trip is under a quarter of a frame's work
+ * (beside Redis, or a slow effect): there a frame taken ahead would wait a
+ * whole frame in this worker, maybe while another sits idle, to save a
+ * wait of a fraction of one. Also none before the first frame is timed. */
+static int prefetch_depth(const queue_loop *q) {
+	const worker *w = q->w;
+	if(w->opt.prefetch >= 0)
+		return (int)w->opt.prefetch;
+	double rtt = (double)atomic_load(&w->redis_rtt_us);
+	if(q->frame_us <= 0 || rtt < q->frame_us / 4)
+		return 0;
+	long per_round_trip = (long)(rtt / q->frame_us);
+	per_round_trip += per_round_trip * q->frame_us < rtt;
+	long ahead = per_round_trip + 1;
+	if(ahead < w->opt.batch_size)
+		ahead = w->opt.batch_size;
+	return (int)(ahead < OOBLEX_MAX_PREFETCH ? ahead : OOBLEX_MAX_PREFETCH);
+}
+
+/* Tops the ready frames (and takes under way) up to the prefetch depth,
+ * with LMOVEs that do not wait: they travel while the current batch is
+ * processed. One at a time while the queue is empty. Nothing behind a
+ * BLMOVE (it would only wait with it). */
+static int top_up(queue_loop *q) {
+	int want = prefetch_depth(q) - q->ready_n - q->takes_owed;
+	if(want <= 0 || q->blmove_at > 0 || !alive_margin(q->w))
+		return 0;
+	return send_takes(q, q->queue_was_empty ? 1 : want, 0);
+}
+
+static redisReply *pop_ready(queue_loop *q) {
+	redisReply *r = q->ready[q->ready_head];
+	q->ready_head = (q->ready_head + 1) % (OOBLEX_MAX_PREFETCH + OOBLEX_MAX_BATCH);
+	q->ready_n--;
+	return r;
+}
+
+/* Everything owed is read (completions done, takes landed), then whatever
+ * the processing list holds, the ready frames among it, goes back to the
+ * queue (or into ooblex:dropped:stale past its deadline): on a stop, and
+ * after a broken connection, when what the list holds is not known. */
+static void give_back(queue_loop *q) {
+	worker *w = q->w;
+	if(q->c != NULL && !q->c->err)
+		read_completions(q, 1);
+	if(q->take != NULL && !q->take->err)
+		read_takes(q, 1, OOBLEX_MAX_PREFETCH + OOBLEX_MAX_BATCH + 1);
+	int held = q->ready_n;
+	while(q->ready_n > 0)
+		freeReplyObject(pop_ready(q));
+	q->ready_head = 0;
+	if(held > 0)
+		worker_log("[%s] giving back %d frame(s) taken ahead from %s", w->opt.id, held, q->queue);
+	if(q->c != NULL && !q->c->err)
+		worker_reap(w, q->c, q->processing_key, "ooblex:no-such-key", q->queue);
+}
+
+static void disconnect(queue_loop *q) {
+	if(q->c != NULL)
 		redisFree(q->c);
-		q->c = NULL;
+	if(q->take != NULL)
+		redisFree(q->take);
+	q->c = q->take = NULL;
+	q->takes_owed = q->blmove_at = q->completions_owed = q->owed_head = 0;
+	q->queue_was_empty = 0;
+}
+
+/* One queue's loop. Without prefetch (--prefetch 0) as it always was: take
+ * a batch (BLMOVE, then up to batch_size-1 more without waiting), process
+ * it, complete it, each step waiting for Redis. With prefetch, the takes of
+ * the next frames go out before the current batch is processed and the
+ * completion is not waited for, so a worker far from Redis spends no round
+ * trip per frame: it waits only when it has nothing in hand. Reconnects
+ * when Redis goes. */
+void *worker_loop_run(void *arg) {
+	queue_loop *q = arg;
+	worker *w = q->w;
+	const int serial = w->opt.prefetch == 0;
+	int outage_logged = 0;
+	while(keep_going(w)) {
+		if(q->c == NULL || q->take == NULL) {
+			disconnect(q);
+			q->c = ooblex_redis_connect_retry(&w->opt.redis, 0, &outage_logged, stop_was_requested, report_connect, q);
+			if(q->c != NULL)
+				q->take = ooblex_redis_connect_retry(&w->opt.redis, 0, &outage_logged, stop_was_requested, report_nothing,
+					q);
+			if(q->c == NULL || q->take == NULL)
+				break;
+			/* Frames this id held before a restart or an outage go back to
+			 * the queue. */
+			worker_reap(w, q->c, q->processing_key, "ooblex:no-such-key", q->queue);
+		}
+		int broken = 0;
+		if(q->ready_n == 0) {
+			/* Nothing in hand: wait for a frame. */
+			if(q->blmove_at == 0) {
+				if(!wait_alive(w))
+					break;
+				broken = send_takes(q, (int)w->opt.batch_size, 1) < 0;
+			}
+			/* Without prefetch the whole batch, as taken; with it, the
+			 * first frame is enough to start. */
+			if(!broken)
+				broken = read_takes(q, 1, serial ? OOBLEX_MAX_PREFETCH + OOBLEX_MAX_BATCH + 1 : 1) < 0;
+		}
+		if(!broken && !serial)
+			broken = read_takes(q, 0, 0) < 0 || read_completions(q, 0) < 0;
+		if(!broken && q->ready_n > 0) {
+			redisReply *batch[OOBLEX_MAX_BATCH];
+			int nb = 0;
+			while(nb < w->opt.batch_size && q->ready_n > 0)
+				batch[nb++] = pop_ready(q);
+			uint64_t t0 = ooblex_now_us();
+			if(!serial)
+				broken = top_up(q) < 0;
+			if(!broken)
+				broken = send_completion(q, batch, nb) < 0;
+			for(int i = 0; i < nb; i++)
+				freeReplyObject(batch[i]);
+			/* Without prefetch, wait for the answer; with it, only when too
+			 * many are owed. */
+			if(!broken && (serial || q->completions_owed >= OOBLEX_MAX_PENDING_COMPLETIONS))
+				broken = read_completions(q, 1) < 0;
+			double per_frame = (double)(ooblex_now_us() - t0) / nb;
+			q->frame_us = q->frame_us > 0 ? 0.75 * q->frame_us + 0.25 * per_frame : per_frame;
+		}
+		if(broken) {
+			/* What the list holds is not known now: it goes back, and we
+			 * start over on fresh connections. */
+			give_back(q);
+			disconnect(q);
+			outage_logged = 1;
+		}
 	}
+	give_back(q);
+	disconnect(q);
 	return NULL;
 }
 

@@ -71,6 +71,10 @@ static void usage(FILE *f) {
 		"                    textfile collector (env OOBLEX_METRICS_DIR)\n"
 		"  --max-frames N    exit after N frames (0 = never)\n"
 		"  --batch-size N    take up to N frames at once (env BATCH_SIZE, default 1)\n"
+		"  --prefetch N|auto frames to keep taken ahead of the one being processed, so that a worker\n"
+		"                    far from Redis never waits a round trip per frame; auto sizes it from\n"
+		"                    the measured round trip and time per frame (1..%d); 0 takes, processes\n"
+		"                    and completes one frame after the other (env OOBLEX_PREFETCH, default auto)\n"
 		"  --delay-ms N      add N ms per frame (testing a slow worker; not counted in the budget)\n"
 		"  --fleet-secret-file PATH  sign results with the secret in PATH (at least 16 bytes; env\n"
 		"                    OOBLEX_FLEET_SECRET_FILE, or the secret itself in OOBLEX_FLEET_SECRET); the\n"
@@ -78,7 +82,7 @@ static void usage(FILE *f) {
 		"  --frame-budget-ms N  a frame whose processing (decode, effect, encode) takes longer\n"
 		"                    is not delivered: the client gets an error result instead\n"
 		"                    (env OOBLEX_FRAME_BUDGET_MS, default 250, 0 = no budget)\n"
-		"  --list-effects    print the effects this worker offers and exit\n");
+		"  --list-effects    print the effects this worker offers and exit\n", OOBLEX_MAX_PREFETCH);
 }
 
 static int parse_int(const char *s, long lo, long hi, long *out) {
@@ -89,6 +93,15 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* --prefetch / OOBLEX_PREFETCH: "auto" (-1) or 0..OOBLEX_MAX_PREFETCH. */
+static int parse_prefetch(const char *s, long *out) {
+	if(!strcmp(s, "auto")) {
+		*out = -1;
+		return 0;
+	}
+	return parse_int(s, 0, OOBLEX_MAX_PREFETCH, out);
 }
 
 static const char *env_or(const char *name, const char *fallback) {
@@ -126,6 +139,11 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 	o->batch_size = 1;
 	if((env = getenv("BATCH_SIZE")) != NULL && *env && parse_int(env, 1, OOBLEX_MAX_BATCH, &o->batch_size) < 0) {
 		fprintf(stderr, "ooblex-worker: BATCH_SIZE must be 1..%d (got %s)\n", OOBLEX_MAX_BATCH, env);
+		return -1;
+	}
+	o->prefetch = -1;
+	if((env = getenv("OOBLEX_PREFETCH")) != NULL && *env && parse_prefetch(env, &o->prefetch) < 0) {
+		fprintf(stderr, "ooblex-worker: OOBLEX_PREFETCH must be auto or 0..%d (got %s)\n", OOBLEX_MAX_PREFETCH, env);
 		return -1;
 	}
 	o->frame_budget_ms = 250;
@@ -166,6 +184,7 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		{ "max-frames", required_argument, NULL, 'm' },
 		{ "delay-ms", required_argument, NULL, 'd' },
 		{ "batch-size", required_argument, NULL, 'b' },
+		{ "prefetch", required_argument, NULL, 'F' },
 		{ "frame-budget-ms", required_argument, NULL, 'B' },
 		{ "list-effects", no_argument, NULL, 'l' },
 		{ "fleet-secret-file", required_argument, NULL, 'S' },
@@ -173,7 +192,7 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while((c = getopt_long(argc, argv, "u:H:p:a:U:n:i:e:M:D:O:P:m:d:b:B:S:lh", longopts, NULL)) != -1) {
+	while((c = getopt_long(argc, argv, "u:H:p:a:U:n:i:e:M:D:O:P:m:d:b:F:B:S:lh", longopts, NULL)) != -1) {
 		switch(c) {
 			case 'u':
 				if(ooblex_redis_parse_url(&o->redis, optarg, err, sizeof(err)) < 0) {
@@ -193,6 +212,12 @@ static int parse_options(int argc, char **argv, worker_options *o) {
 			case 'b':
 				if(parse_int(optarg, 1, OOBLEX_MAX_BATCH, &o->batch_size) < 0) {
 					fprintf(stderr, "ooblex-worker: --batch-size must be 1..%d\n", OOBLEX_MAX_BATCH);
+					return -1;
+				}
+				break;
+			case 'F':
+				if(parse_prefetch(optarg, &o->prefetch) < 0) {
+					fprintf(stderr, "ooblex-worker: --prefetch must be auto or 0..%d\n", OOBLEX_MAX_PREFETCH);
 					return -1;
 				}
 				break;
@@ -382,8 +407,12 @@ int main(int argc, char **argv) {
 	for(const char *const *e = ooblex_effects_list(); *e; e++)
 		g_string_append_printf(effects, "%s%s", effects->len ? " " : "", *e);
 	char where[400];
-	worker_log("[%s] ooblex-worker starting: Redis %s, queue %s, batch size %ld, effects: %s%s%s", w.opt.id,
-		ooblex_redis_config_describe(&w.opt.redis, where, sizeof(where)), queues->str, w.opt.batch_size, effects->str,
+	char prefetch[32] = "auto";
+	if(w.opt.prefetch >= 0)
+		snprintf(prefetch, sizeof(prefetch), "%ld", w.opt.prefetch);
+	worker_log("[%s] ooblex-worker starting: Redis %s, queue %s, batch size %ld, prefetch %s, effects: %s%s%s",
+		w.opt.id, ooblex_redis_config_describe(&w.opt.redis, where, sizeof(where)), queues->str, w.opt.batch_size,
+		prefetch, effects->str,
 		ooblex_metrics_path(w.metrics) ? ", metrics: " : "",
 		ooblex_metrics_path(w.metrics) ? ooblex_metrics_path(w.metrics) : "");
 	g_string_free(queues, TRUE);

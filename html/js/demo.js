@@ -7,8 +7,13 @@
  * output= (datachannel, video or both), source= (camera or pattern: the
  * time-stamped test pattern that measures glass-to-glass latency), width= and
  * height= (the camera size to ask for), autostart=1.
- * For tests: window.ooblexDemo holds the client, frame counts per output and
- * the glass-to-glass latencies measured per frame.
+ * The effect picker offers, once started, what the live workers run (listEffects:
+ * an effect that needs a model as one entry per model, onnx:<model>). Errors
+ * (a refused effect, a worker's frame errors) and fleet health (no live worker
+ * runs the effect, and back) are shown above the panes as they come.
+ * For tests: window.ooblexDemo holds the client, frame counts per output,
+ * the glass-to-glass latencies measured per frame, and the events shown
+ * (events: {at, kind: 'error' | 'workers', code, state, message}).
  */
 (function () {
   'use strict';
@@ -18,7 +23,43 @@
   const demo = (window.ooblexDemo = {
     client: null, frames: 0, videoFrames: 0, inputFrames: 0, errors: [], lastMeta: null, pattern: null,
     g2g: { datachannel: [], video: [] }, stamps: { datachannel: [], video: [] }, liveWorkers: null,
+    events: [], picker: [],
   });
+
+  // Errors and fleet events, newest first, the last 20; the fleet's state in
+  // a banner of its own (it stays until the fleet is back).
+  function showEvent(ev) {
+    ev.at = Date.now();
+    demo.events.push(ev);
+    const li = document.createElement('li');
+    li.className = ev.kind === 'error' ? 'error' : '';
+    li.textContent = new Date(ev.at).toLocaleTimeString() + ' · ' + ev.message;
+    const list = $('events');
+    list.insertBefore(li, list.firstChild);
+    while (list.children.length > 20) list.removeChild(list.lastChild);
+  }
+  function showFleet(state, message) {
+    const el = $('fleet');
+    el.hidden = false;
+    el.className = state;
+    el.textContent = message;
+  }
+
+  // The picker: what the live workers run. An effect that needs a model is
+  // offered once per model a live worker has ("onnx:candy.onnx"), never bare.
+  function fillPicker(effects, models) {
+    const choices = [];
+    for (const e of effects) {
+      if (Array.isArray(models[e])) models[e].forEach((m) => choices.push(e + ':' + m));
+      else choices.push(e);
+    }
+    if (!choices.length) return;
+    const select = $('effect'), current = select.value;
+    select.textContent = '';
+    for (const c of choices) select.add(new Option(c, c, false, c === current));
+    if (!choices.includes(current)) select.add(new Option(current + ' (no worker)', current, false, true));
+    demo.picker = choices;
+  }
 
   if (q.get('effect')) {
     // Any effect string, not only the ones in the list (chains, parameters, ffmpeg: graphs).
@@ -135,23 +176,32 @@
     client.on('localstream', (s) => { $('local').srcObject = s; });
     client.on('videotrack', ({ stream: s }) => { pv.srcObject = s; });
     let workersTimer = null;
-    const pollWorkers = () => client.listEffects().then(({ effects, liveWorkers }) => {
-      demo.liveWorkers = liveWorkers;
-      if (liveWorkers === 0) setStatus('No workers are running: start ooblex-worker (deploy/scale-workers.sh 3)', true);
-      return effects;
+    const pollWorkers = () => client.listEffects().then((w) => {
+      demo.liveWorkers = w.liveWorkers;
+      return w;
     });
     client.on('started', (info) => {
       setStatus('Streaming · ' + info.codec + ' · client ' + info.clientId.slice(0, 8) + '…');
+      demo.effect = info.effect;
       $('stop').disabled = false;
       // The picker offers what the live workers can do.
-      pollWorkers().then((effects) => {
-        if (!effects.length) return;
-        const select = $('effect'), current = select.value;
-        select.textContent = '';
-        for (const e of effects) select.add(new Option(e, e, false, e === current));
-        if (!effects.includes(current)) select.add(new Option(current + ' (no worker)', current, false, true));
-      }).catch(() => {});
+      pollWorkers().then((w) => fillPicker(w.effects, w.models)).catch(() => {});
       workersTimer = setInterval(() => pollWorkers().catch(() => {}), 5000);
+    });
+    // Fleet health from the plugin: lost (no live worker runs the effect,
+    // or none is alive; start ooblex-worker) and back.
+    client.on('workers', (w) => {
+      if (w.state === 'lost') {
+        const hint = w.code === 421 ? ' — start ooblex-worker (deploy/scale-workers.sh 3)' : '';
+        showFleet('lost', w.message + hint);
+        demo.liveWorkers = w.liveWorkers;
+        showEvent({ kind: 'workers', state: 'lost', code: w.code, message: w.message });
+      } else if (w.state === 'back') {
+        showFleet('back', 'Workers are back: ' + w.effect + ' runs again');
+        demo.liveWorkers = w.liveWorkers;
+        showEvent({ kind: 'workers', state: 'back', message: 'Workers are back: ' + w.effect + ' runs again' });
+        pollWorkers().then((l) => fillPicker(l.effects, l.models)).catch(() => {});
+      }
     });
     client.on('frame', ({ bitmap, meta, receivedAt }) => {
       if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
@@ -177,8 +227,19 @@
       $('stats').textContent = '· ' + s.fps.toFixed(1) + ' fps · ' +
         (s.avgLatencyMs === null ? '–' : Math.round(s.avgLatencyMs) + ' ms') + ' · ' + s.framesReceived + ' frames';
     });
-    client.on('configured', (info) => { if (info.output) showPanes(info.output); });
-    client.on('error', (e) => { demo.errors.push(e.message); setStatus(e.message, true); });
+    client.on('configured', (info) => {
+      if (info.output) showPanes(info.output);
+      if (info.effect) demo.effect = info.effect;
+    });
+    client.on('error', (e) => {
+      demo.errors.push(e.message);
+      setStatus(e.message, true);
+      if (e.reason !== 'workers') showEvent({ kind: 'error', code: e.code, message: e.message });
+      // A refused configure leaves the session on its effect: so does the picker.
+      if ((e.code === 415 || e.code === 420) && demo.effect && [...$('effect').options].some((o) => o.value === demo.effect)) {
+        $('effect').value = demo.effect;
+      }
+    });
     client.on('stopped', () => {
       clearInterval(workersTimer);
       if (demo.pattern) { demo.pattern.stop(); demo.pattern = null; }

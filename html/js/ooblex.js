@@ -18,15 +18,21 @@
  *   client.on('error', (err) => console.error(err.message));
  *   await client.start();      // resolves once Janus has accepted the session
  *   client.configure({ effect: 'grayscale' });
- *   const { effects, liveWorkers } = await client.listEffects();
+ *   const { effects, liveWorkers, models } = await client.listEffects();
  *   client.stop();
  *
  * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec, output}),
  * 'frame' ({bitmap, meta, jpeg, receivedAt, latencyMs}: data channel output),
  * 'videotrack' ({track, stream}: video output), 'stats' (once a second),
- * 'workers' ({liveWorkers, effects}), 'configured', 'icerestart', 'error' (Error
- * with a message for people: camera denied, Janus unreachable, no workers...),
- * 'stopped'. Methods: start(), stop(), configure({effect, frameSkip, output}),
+ * 'workers' (fleet health, {state, effect, liveWorkers, code, message}: state
+ * 'live' once after start (with effects and models, as listEffects gives them),
+ * 'lost' when the plugin says no live worker runs the session's effect any
+ * more, or none is alive (code 420 or 421, also raised as 'error'), 'back'
+ * when one does again), 'configured', 'icerestart', 'error' (Error with a
+ * message for people, and .code / .reason when the plugin sent them: camera
+ * denied, Janus unreachable, an effect no live worker runs (420), workers
+ * lost (420, 421), a worker's frame error (431-435, at most one a second per
+ * reason), ...), 'stopped'. Methods: start(), stop(), configure({effect, frameSkip, output}),
  * listEffects(), restartIce() (done by itself when ICE fails).
  *
  * Wire format of the data channel messages: docs/protocol.md.
@@ -137,9 +143,11 @@
         try { fn(arg); } catch (e) { console.error('ooblex: ' + event + ' listener threw', e); }
       }
     }
-    _fail(message, cause) {
+    _fail(message, cause, code, reason) {
       const err = new Error(message);
       if (cause) err.cause = cause;
+      if (code !== undefined) err.code = code;
+      if (reason !== undefined) err.reason = reason;
       this._emit('error', err);
       return err;
     }
@@ -282,8 +290,15 @@
 
     _onMessage(msg, jsep) {
       const data = msg || {};
+      // Fleet health, told by the plugin (docs/api.md, "Fleet health"): never a failed start.
+      if (data.workers === 'lost' || data.workers === 'back') {
+        this._emit('workers', { state: data.workers, effect: data.effect, liveWorkers: data.live_workers,
+          code: data.error_code, message: data.error || null });
+        if (data.workers === 'lost') this._fail('Ooblex error ' + data.error_code + ': ' + data.error, null, data.error_code, 'workers');
+        return null;
+      }
       if (data.error) {
-        const err = this._fail('Ooblex error ' + data.error_code + ': ' + data.error);
+        const err = this._fail('Ooblex error ' + data.error_code + ': ' + data.error, null, data.error_code, data.reason);
         if (this._startReject && !this.clientId) { this.running = false; this._startReject = null; }
         return err;
       }
@@ -297,10 +312,10 @@
           output: this.output };
         this._emit('started', info);
         if (this._startResolve) { this._startResolve(info); this._startResolve = null; }
-        // Without live workers nothing comes back: say so plainly.
+        // What the fleet offers now. Without live workers the plugin says
+        // so itself ('workers' lost, code 421), and again when one comes.
         this.listEffects().then((w) => {
-          this._emit('workers', w);
-          if (w.liveWorkers === 0) this._fail('No workers are alive: frames will come back once an ooblex-worker runs');
+          this._emit('workers', Object.assign({ state: 'live', effect: data.effect }, w));
         }).catch(() => {});
       } else if (data.result === 'ok' && jsep && this._restartResolve) {
         this._restartResolve();
@@ -355,13 +370,16 @@
       }, 1000);
     }
 
-    /* The effects the live workers offer: resolves to {effects, liveWorkers}. */
+    /* The effects the live workers offer: resolves to {effects, liveWorkers,
+     * models}; models maps an effect that needs one to the model names live
+     * workers have ({onnx: ['a.onnx']}: ask for 'onnx:a.onnx', never a bare 'onnx'). */
     listEffects() {
       return new Promise((resolve, reject) => {
         if (!this.handle) return reject(new Error('not started'));
         this.handle.send({
           message: { request: 'list_effects' },
-          success: (r) => resolve({ effects: (r && r.effects) || [], liveWorkers: (r && r.live_workers) || 0 }),
+          success: (r) => resolve({ effects: (r && r.effects) || [], liveWorkers: (r && r.live_workers) || 0,
+            models: (r && r.models) || {} }),
           error: (e) => reject(new Error('list_effects failed: ' + e)),
         });
       });

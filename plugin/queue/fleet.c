@@ -27,6 +27,8 @@ struct ooblex_fleet {
 	GPtrArray *workers;	/* of g_strdup'ed JSON */
 	ooblex_routed_queue routes[OOBLEX_MAX_ROUTES];
 	size_t n_routes;
+	ooblex_fleet_caps *caps;	/* of workers; NULL before the first look */
+	uint64_t looks;	/* looks taken: the caps' generation */
 	gint64 fleet_polled_us;	/* reader thread */
 };
 
@@ -152,7 +154,11 @@ static void poll_fleet(ooblex_fleet *r, redisContext *c) {
 		routes[i].length = v->type == REDIS_REPLY_INTEGER ? v->integer : -1;
 		freeReplyObject(v);
 	}
+	ooblex_fleet_caps *caps = ooblex_fleet_caps_new((const char *const *)workers->pdata, workers->len);
 	g_mutex_lock(&r->lock);
+	ooblex_fleet_caps *old_caps = r->caps;
+	r->caps = caps;
+	r->looks++;
 	r->queue_len = qlen;
 	if(stale_ok) {
 		/* Never backwards: a smaller value means the key started again
@@ -165,6 +171,7 @@ static void poll_fleet(ooblex_fleet *r, redisContext *c) {
 	memcpy(r->routes, routes, n_routes * sizeof(routes[0]));
 	r->n_routes = n_routes;
 	g_mutex_unlock(&r->lock);
+	ooblex_fleet_caps_unref(old_caps);
 }
 
 /* A look at most once a second: the reader calls this every round. */
@@ -188,6 +195,14 @@ void ooblex_fleet_queue_for(ooblex_fleet *f, const char *effect, char *out, size
 		names[i] = f->routes[i].name;
 	ooblex_route_queue(effect, names, f->n_routes, out, outlen);
 	g_mutex_unlock(&f->lock);
+}
+
+ooblex_fleet_caps *ooblex_fleet_caps_now(ooblex_fleet *f, uint64_t *gen) {
+	g_mutex_lock(&f->lock);
+	ooblex_fleet_caps *c = ooblex_fleet_caps_ref(f->caps);
+	*gen = f->looks;
+	g_mutex_unlock(&f->lock);
+	return c;
 }
 
 GPtrArray *ooblex_fleet_workers(ooblex_fleet *f, long long *queue_len, long long *dropped_stale) {
@@ -218,6 +233,7 @@ void ooblex_fleet_free(ooblex_fleet *f) {
 	if(f == NULL)
 		return;
 	g_hash_table_destroy(f->refused_logged);
+	ooblex_fleet_caps_unref(f->caps);
 	g_ptr_array_unref(f->workers);
 	g_mutex_clear(&f->lock);
 	g_free(f);

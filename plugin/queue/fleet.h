@@ -5,7 +5,8 @@
  * live workers' registry entries (ooblex:worker:*, found with SCAN, never
  * KEYS, and read with a GET capped inside Redis), the routed effects they
  * announce (core effects refused) with the length of each
- * frames_to_process:{name}, and the frames workers and reapers dropped as
+ * frames_to_process:{name}, what the live workers can run (fleet_effects.h,
+ * rebuilt at each look), and the frames workers and reapers dropped as
  * stale (ooblex:dropped:stale, a total that never decreases).
  * Threads: the look is taken on the result reader's thread and connection
  * (results.h calls ooblex_fleet_poll every round; it looks once a second);
@@ -17,6 +18,7 @@
 #include <glib.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include "fleet_effects.h"
 #include "ooblex_redis.h"
 #include "redis_conn.h"
 
@@ -54,5 +56,10 @@ size_t ooblex_fleet_routed(ooblex_fleet *f, ooblex_routed_queue *out, size_t max
 /* The queue a frame with this effect goes to now (ooblex_route.h). Any
  * thread; cheap enough for every frame. */
 void ooblex_fleet_queue_for(ooblex_fleet *f, const char *effect, char *out, size_t outlen);
+
+/* What the live workers could run at the last look (a reference: unref it;
+ * NULL before the first look), and that look's number in *gen (1, 2, ...;
+ * 0 before the first). Any thread. */
+ooblex_fleet_caps *ooblex_fleet_caps_now(ooblex_fleet *f, uint64_t *gen);
 
 #endif

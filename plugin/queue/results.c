@@ -50,6 +50,10 @@ GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len, long long
 	return ooblex_fleet_workers(r->fleet, queue_len, dropped_stale);
 }
 
+ooblex_fleet_caps *ooblex_reader_fleet_caps(ooblex_reader *r, uint64_t *gen) {
+	return ooblex_fleet_caps_now(r->fleet, gen);
+}
+
 size_t ooblex_reader_routed(ooblex_reader *r, ooblex_routed_queue *out, size_t max) {
 	return ooblex_fleet_routed(r->fleet, out, max);
 }

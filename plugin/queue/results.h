@@ -54,6 +54,8 @@ const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r);
 /* What the reader last saw of the fleet (fleet.h: ooblex_fleet_workers,
  * ooblex_fleet_routed, ooblex_fleet_queue_for). Any thread. */
 GPtrArray *ooblex_reader_fleet(ooblex_reader *r, long long *queue_len, long long *dropped_stale);
+/* What the live workers can run (fleet.h: ooblex_fleet_caps_now). Any thread. */
+ooblex_fleet_caps *ooblex_reader_fleet_caps(ooblex_reader *r, uint64_t *gen);
 size_t ooblex_reader_routed(ooblex_reader *r, ooblex_routed_queue *out, size_t max);
 void ooblex_reader_queue_for(ooblex_reader *r, const char *effect, char *out, size_t outlen);
 /* Stops the thread (within one poll interval) and frees the reader. */

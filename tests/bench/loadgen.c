@@ -26,6 +26,7 @@
  *   loadgen --port REDIS_PORT [--codec vp8|h264] [--skip N] [--sessions 1,2,4,...]
  *           [--output datachannel|video] [--effect NAME] [--source FILE.avi]
  *           [--noise LEVELS] [--warmup S] [--seconds S] [--watch name=pid]... [--no-stop]
+ *           [--format i420|jpeg]   (how frames travel to the workers, as general.frame_format)
  *   loadgen --port REDIS_PORT --throughput FRAMES --effect NAME [--queue KEY] [--source FILE]
  *           (frames straight into frames_to_process: the fleet's rate alone)
  */
@@ -152,6 +153,7 @@ typedef struct run_config {
 	const char *effect;
 	gboolean video_output;
 	double warmup_s, seconds_s;
+	uint8_t frame_pixfmt;	/* OOBLEX_PIXFMT_I420 or _JPEG (--format) */
 } run_config;
 
 static ooblex_producer *producer;
@@ -268,7 +270,7 @@ static session *session_start(const run_config *rc) {
 		.codec = rc->codec,
 		.frame_skip = rc->skip,
 		.effect = rc->effect,
-		.frame_pixfmt = OOBLEX_PIXFMT_I420,
+		.frame_pixfmt = rc->frame_pixfmt,
 		.max_width = 1280,
 		.max_height = 720,
 		.reply_pixfmt = OOBLEX_PIXFMT_JPEG,
@@ -629,7 +631,8 @@ static void quiet_log(int level, const char *msg) {
 }
 
 int main(int argc, char **argv) {
-	run_config rc = { .codec = "vp8", .skip = 3, .effect = "invert", .warmup_s = 2, .seconds_s = 6 };
+	run_config rc = { .codec = "vp8", .skip = 3, .effect = "invert", .warmup_s = 2, .seconds_s = 6,
+		.frame_pixfmt = OOBLEX_PIXFMT_I420 };
 	const char *sweep = "1", *footage = NULL, *queue = OOBLEX_KEY_FRAMES;
 	int port = 0, throughput_frames = 0, noise = 2;
 	double max_p95 = 100, max_drops = 1;
@@ -643,6 +646,7 @@ int main(int argc, char **argv) {
 		{ "max-p95-ms", required_argument, NULL, 'P' }, { "max-drops-pct", required_argument, NULL, 'D' },
 		{ "throughput", required_argument, NULL, 'T' }, { "noise", required_argument, NULL, 'N' },
 		{ "queue", required_argument, NULL, 'Q' }, { "no-stop", no_argument, NULL, 'S' },
+		{ "format", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 } };
 	for(int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch(ch) {
@@ -661,6 +665,7 @@ int main(int argc, char **argv) {
 		case 'N': noise = atoi(optarg); break;
 		case 'Q': queue = optarg; break;
 		case 'S': no_stop = TRUE; break;
+		case 'F': rc.frame_pixfmt = !strcmp(optarg, "jpeg") ? OOBLEX_PIXFMT_JPEG : OOBLEX_PIXFMT_I420; break;
 		case 'W': {
 			const char *eq = strchr(optarg, '=');
 			if(eq != NULL && n_watch < (int)G_N_ELEMENTS(watch)) {

@@ -19,6 +19,8 @@
 #     echotest on the same pattern (tests/e2e/video.js): includes Janus;
 #   - throughput: frames straight into the queue, 1/2/4 workers, CPU-heavy effects;
 #   - format_cost: raw (I420, RGB24) against JPEG through Redis;
+#   - remote_workers: 4 sessions with 4 workers behind a relay delaying 0/10/20/40
+#     ms each way, --prefetch 0 against auto (tests/bench/remote_workers.sh);
 #   - fuzz: every tests/fuzz target for FUZZ_SECONDS each (default 60; 600
 #     for a longer hunt; 0 skips), execs and coverage per target;
 #   - soak: tests/bench/soak.sh, 16 sessions for SOAK_SECONDS (default 600;
@@ -130,6 +132,9 @@ for workers in 1 2 4; do
   done
 done
 stop_workers
+
+echo "== workers far from Redis (tests/bench/remote_workers.sh): prefetch against one after the other"
+"$TOP/tests/bench/remote_workers.sh" "$BUILD" "$OUT"
 
 echo "== transport formats (tests/bench/format_cost)"
 "$BUILD/tests/bench/format_cost" "$PORT" 150 >"$OUT/format_cost.md"

@@ -81,6 +81,14 @@ async function main() {
     [{ request: 'start', codec: 'h264' }, offer(['vp9', 'data']), 417, 'h264 asked for but not offered'],
     [{ request: 'configure' }, null, 414, 'configure with nothing to change'],
     [{ request: 'configure', frame_skip: 5000 }, null, 415, 'configure frame_skip out of range', /1\.\.1000/],
+    // Checked against the live fleet (run.sh's three workers; docs/api.md, "Fleet health").
+    [{ request: 'start', effect: 'teleport' }, offer(['vp8+h264', 'data']), 420, 'an effect no live worker offers',
+      /No live worker offers the effect 'teleport' \(live workers offer: .*invert/],
+    [{ request: 'start', effect: 'onnx' }, offer(['vp8+h264', 'data']), 420, 'a bare onnx (no model named)', /needs a model|'onnx'/],
+    [{ request: 'start', effect: 'onnx:missing.onnx' }, offer(['vp8+h264', 'data']), 420, 'a model no live worker has', /'missing\.onnx'|'onnx'/],
+    [{ request: 'start', effect: 'onnx:../../etc/passwd' }, offer(['vp8+h264', 'data']), 420, 'a path as a model', /etc\/passwd|'onnx'/],
+    [{ request: 'start', effect: 'blur|teleport:x=1' }, offer(['vp8+h264', 'data']), 420, 'a chain with an effect no live worker offers', /'teleport'/],
+    [{ request: 'configure', effect: 'teleport' }, null, 420, 'configure to an effect no live worker offers', /'teleport'/],
     [{ request: 'configure', effect: 7 }, null, 415, 'configure effect not a string', /effect should be a string/],
     [{ request: 'configure', frame_skip: '3' }, null, 415, 'configure frame_skip as a string', /frame_skip should be an integer/],
     [{ request: 'configure', output: 5 }, null, 415, 'configure output not a string', /output should be a string/],
@@ -92,18 +100,23 @@ async function main() {
     const h = jsep ? '/' + sid + '/' + (await api.post('/' + sid, { janus: 'attach', plugin: 'janus.plugin.ooblex' })).data.id : H;
     const msg = { janus: 'message', transaction: tx, body };
     if (jsep) msg.jsep = jsep;
+    const sent = Date.now();
     const ack = await api.post(h, msg);
-    pending.set(tx, { code, what, reason, ack, event: null });
+    pending.set(tx, { code, what, reason, ack, event: null, sent, at: null });
   }
   const deadline = Date.now() + 20000;
   while (Date.now() < deadline && [...pending.values()].some((p) => !p.event && p.ack.janus === 'ack')) {
     const evs = await api.get('/' + sid + '?maxev=20');
-    for (const ev of [].concat(evs)) if (ev.transaction && pending.has(ev.transaction)) pending.get(ev.transaction).event = ev;
+    for (const ev of [].concat(evs)) {
+      if (ev.transaction && pending.has(ev.transaction)) Object.assign(pending.get(ev.transaction), { event: ev, at: Date.now() });
+    }
   }
   for (const p of pending.values()) {
     const d = p.event && p.event.plugindata && p.event.plugindata.data;
     T.ok(d && d.ooblex === 'event' && d.error_code === p.code && typeof d.error === 'string' &&
       (!p.reason || p.reason.test(d.error)), `${p.what} -> ${p.code}`, 'got ' + JSON.stringify(d || p.ack));
+    // The refusals that used to be silence come at once, not frame by frame.
+    if (p.code === 420) T.ok(p.at !== null && p.at - p.sent <= 2000, `${p.what}: the error within 2 s`, `${p.at - p.sent} ms`);
   }
 
   // Offers that must negotiate: audio beside video is declined, never a

@@ -77,7 +77,7 @@ if ! wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/18088"; then
 fi
 tap_check "janus loads janus.plugin.ooblex" grep -q "JANUS Ooblex plugin initialized" "$OUT/janus.log"
 
-# E2E_ONLY=name runs just that script (api, e2e, sessions, video), for work on one.
+# E2E_ONLY=name runs just that script (api, e2e, sessions, video, health...), for work on one.
 only() { [ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = "$1" ]; }
 rc=0
 if only api; then
@@ -104,6 +104,20 @@ if only order; then
   stop_pid "$SLOW" 5
   "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id ml-worker_3 --metrics-dir "$METRICS" >>"$OUT/worker-3.log" 2>&1 &
   PIDS[2]=$!
+fi
+# Nothing fails silently (issue 17): health.js starts and kills workers of its
+# own, so run.sh's three stop for it and come back after.
+if only health; then
+  for i in 0 1 2; do stop_pid "${PIDS[$i]}" 5; done
+  mkdir -p "$OUT/models"
+  /usr/bin/python3 "$TOP/tests/unit/make_onnx_models.py" "$OUT/models" >/dev/null
+  node "$HERE/health.js" --out "$OUT/health" --video "$VIDEO" --worker "$BUILD/ooblex-worker" \
+    --redis-port "$REDIS_PORT" --models "$OUT/models" || rc=1
+  for w in 1 2 3; do
+    "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id "ml-worker_$w" --metrics-dir "$METRICS" >>"$OUT/worker-$w.log" 2>&1 &
+    PIDS[$((w - 1))]=$!
+  done
+  sleep 2
 fi
 if [ $SANITIZED = 0 ] && [ -z "${E2E_ONLY:-}" ]; then
   # The same path with a browser that offers nothing but H.264.

@@ -8,9 +8,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 OUT=$(mktemp -d /tmp/ooblex-integration.XXXXXX)
 PORT=$(free_port)
-W1= W2= NE= ACL_REDIS=
+W1= W2= NE= ACL_REDIS= FAR_REDIS=
 cleanup() {
   stop_pid "$W1" 3; stop_pid "$W2" 3; stop_pid "$NE" 3; stop_pid "${REDIS_PID:-}" 3; stop_pid "$ACL_REDIS" 3
+  stop_pid "$FAR_REDIS" 3
   [ -n "${KEEP_TEST_OUTPUT:-}" ] || rm -rf "$OUT"
 }
 trap cleanup EXIT
@@ -33,6 +34,8 @@ OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/t
 # The fleet on databases of its own: flood, kill under load, routing, metrics.
 OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" OOBLEX_TEST_THRESHOLD="$BUILD/.libs/threshold.so" \
   "$BUILD/tests/integration/test_fleet" || rc=1
+# The pretrained models' effects through a worker (issue 16).
+OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/tests/integration/test_ml_fleet" || rc=1
 
 # A Redis that lets only an ACL user in (the default user is off), on
 # 127.0.0.1 and, where there is one, ::1 ('-': optional); the password has
@@ -49,6 +52,20 @@ else
   tap_fail "a Redis with an ACL user starts" "$(tail -5 "$OUT/redis-acl.log")"; rc=1
 fi
 stop_pid "$ACL_REDIS" 3; ACL_REDIS=
+
+# Workers far from Redis (a relay holding every chunk 20 ms each way), on a
+# Redis of their own so that their databases are theirs.
+FAR_PORT=$(free_port)
+REDIS_PID_MAIN=$REDIS_PID
+if start_redis "$FAR_PORT" "$OUT/redis-far.log"; then
+  FAR_REDIS=$REDIS_PID
+  OOBLEX_TEST_REDIS_PORT=$FAR_PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" \
+    OOBLEX_TEST_RELAY="$BUILD/tests/tools/delay_relay" "$BUILD/tests/integration/test_remote" || rc=1
+else
+  tap_fail "a Redis for the far workers starts" "$(tail -5 "$OUT/redis-far.log")"; rc=1
+fi
+REDIS_PID=$REDIS_PID_MAIN
+stop_pid "$FAR_REDIS" 3; FAR_REDIS=
 
 # What the worker processes themselves show.
 tap_check "both workers log 'Processing frame N...'" \

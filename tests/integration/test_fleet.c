@@ -295,6 +295,90 @@ static void test_routing_by_effect(void) {
 	redisFree(rc);
 }
 
+/* The verdict start and configure give (fleet_effects.h), from what real
+ * workers announce in the registry and the reader reads: a core worker, an
+ * onnx worker with one model, a module worker. A model added to the folder
+ * is seen at the next heartbeat; a killed worker's effects go when its entry
+ * expires; with every worker stopped there are none. */
+static ooblex_fleet_verdict verdict_now(ooblex_reader *reader, const char *effect, char *why, size_t whylen) {
+	uint64_t gen = 0;
+	ooblex_fleet_caps *caps = ooblex_reader_fleet_caps(reader, &gen);
+	ooblex_fleet_verdict v = ooblex_fleet_caps_check(caps, effect, why, whylen);
+	ooblex_fleet_caps_unref(caps);
+	return v;
+}
+
+/* Polls every 50 ms for up to ms until effect gets verdict want. */
+static int wait_verdict(ooblex_reader *reader, const char *effect, ooblex_fleet_verdict want, int ms, char *why,
+		size_t whylen) {
+	for(int waited = 0;; waited += 50) {
+		if(verdict_now(reader, effect, why, whylen) == want)
+			return 1;
+		if(waited >= ms)
+			return 0;
+		g_usleep(50000);
+	}
+}
+
+static void test_live_fleet_decides_which_effects_run(void) {
+	redisContext *rc = harness_connect(7, 1);
+	REQUIRE(rc != NULL);
+	const char *module = getenv("OOBLEX_TEST_THRESHOLD");
+	REQUIRE(module != NULL);
+	gchar *models = g_dir_make_tmp("ooblex-models-XXXXXX", NULL);
+	REQUIRE(models != NULL);
+	gchar *present = g_build_filename(models, "present.onnx", NULL), *late = g_build_filename(models, "late.onnx", NULL);
+	REQUIRE(g_file_set_contents(present, "not a real model: only its name is announced", -1, NULL));
+	const char *core_args[] = { "--effects", "core", NULL };
+	const char *onnx_args[] = { "--effects", "onnx", "--models-dir", models, NULL };
+	const char *thr_args[] = { "--module", module, "--effects", "threshold", NULL };
+	ooblex_redis_config cfg = harness_redis;
+	cfg.db = 7;
+	char err[256], why[512];
+	ooblex_reader *reader = ooblex_reader_start(&cfg, 20, on_nothing, no_tick, NULL, NULL, err, sizeof(err));
+	REQUIRE(reader != NULL);
+	/* Nobody yet. */
+	EXPECT(wait_verdict(reader, "invert", OOBLEX_FLEET_NO_WORKERS, 2000, why, sizeof(why)));
+	GPid core = harness_spawn_worker(7, "fx-core", 0, 1, core_args, NULL);
+	GPid onnx = harness_spawn_worker(7, "fx-onnx", 0, 1, onnx_args, NULL);
+	GPid thr = harness_spawn_worker(7, "fx-thr", 0, 1, thr_args, NULL);
+	REQUIRE(core && onnx && thr);
+	EXPECT(wait_verdict(reader, "onnx:present.onnx", OOBLEX_FLEET_RUNNABLE, 5000, why, sizeof(why)));
+	EXPECT(wait_verdict(reader, "blur|threshold:level=100", OOBLEX_FLEET_RUNNABLE, 5000, why, sizeof(why)));
+	EXPECT_EQ(verdict_now(reader, "invert|ffmpeg:hflip", why, sizeof(why)), OOBLEX_FLEET_RUNNABLE);
+	EXPECT_EQ(verdict_now(reader, "teleport", why, sizeof(why)), OOBLEX_FLEET_NOT_RUNNABLE);
+	printf("# teleport: %s\n", why);
+	EXPECT(strstr(why, "invert") && strstr(why, "threshold") && strstr(why, "onnx"));
+	EXPECT_EQ(verdict_now(reader, "onnx", why, sizeof(why)), OOBLEX_FLEET_NOT_RUNNABLE);
+	printf("# onnx: %s\n", why);
+	EXPECT(strstr(why, "present.onnx") != NULL);
+	EXPECT_EQ(verdict_now(reader, "onnx:late.onnx", why, sizeof(why)), OOBLEX_FLEET_NOT_RUNNABLE);
+	printf("# onnx:late.onnx: %s\n", why);
+	/* threshold's worker serves only its route: a chain starting there
+	 * with an onnx item has no one worker for all of it. */
+	EXPECT_EQ(verdict_now(reader, "threshold|onnx:present.onnx", why, sizeof(why)), OOBLEX_FLEET_NOT_RUNNABLE);
+	/* A model copied in is announced at the next heartbeat. */
+	REQUIRE(g_file_set_contents(late, "x", -1, NULL));
+	EXPECT(wait_verdict(reader, "onnx:late.onnx", OOBLEX_FLEET_RUNNABLE, 3000, why, sizeof(why)));
+	/* Killed: its entry expires (OOBLEX_WORKER_TTL_S), its effect goes. */
+	harness_stop(onnx, SIGKILL, NULL);
+	EXPECT(wait_verdict(reader, "onnx:present.onnx", OOBLEX_FLEET_NOT_RUNNABLE, (OOBLEX_WORKER_TTL_S + 2) * 1000,
+		why, sizeof(why)));
+	EXPECT_EQ(verdict_now(reader, "invert", why, sizeof(why)), OOBLEX_FLEET_RUNNABLE);
+	/* Stopped: a worker leaves the registry at once. */
+	harness_stop(core, SIGTERM, NULL);
+	harness_stop(thr, SIGTERM, NULL);
+	EXPECT(wait_verdict(reader, "invert", OOBLEX_FLEET_NO_WORKERS, 2500, why, sizeof(why)));
+	ooblex_reader_stop(reader);
+	g_unlink(present);
+	g_unlink(late);
+	g_rmdir(models);
+	g_free(present);
+	g_free(late);
+	g_free(models);
+	redisFree(rc);
+}
+
 static void test_routed_worker_crash_returns_frame_to_its_queue(void) {
 	/* A module worker holding a slow frame is killed: the frame goes back to
 	 * frames_to_process:threshold (where only threshold workers look), not to
@@ -1289,6 +1373,7 @@ int main(void) {
 	TEST_RUN(test_flood_processed_exactly_once);
 	TEST_RUN(test_kill_one_of_three_under_load);
 	TEST_RUN(test_routing_by_effect);
+	TEST_RUN(test_live_fleet_decides_which_effects_run);
 	TEST_RUN(test_routed_worker_crash_returns_frame_to_its_queue);
 	TEST_RUN(test_result_of_a_reaped_frame_is_dropped);
 	TEST_RUN(test_metrics_file);

@@ -86,7 +86,9 @@ function fakeHandle(opts = {}) {
   const h = { sent: [], dataSent: [], offers: [] };
   h.send = (req) => {
     h.sent.push(req);
-    if (req.message.request === 'list_effects' && req.success) req.success({ effects: opts.effects || [], live_workers: opts.workers || 0 });
+    if (req.message.request === 'list_effects' && req.success) {
+      req.success({ effects: opts.effects || [], live_workers: opts.workers || 0, models: opts.models || {} });
+    }
   };
   h.data = (d) => h.dataSent.push(d);
   h.createOffer = (o) => { h.offers.push(o); if (o.success) o.success({ type: 'offer', sdp: 'v=0' }); };
@@ -103,18 +105,35 @@ test('every reassembled frame is acked to the plugin', () => {
   delete global.createImageBitmap;
 });
 
-test('a session without live workers is reported plainly', async () => {
+test("the plugin's fleet events become 'workers' and 'error' events", async () => {
   const c = new Client({ server: 'http://x/janus' });
   c.handle = fakeHandle({ workers: 0 });
   c.running = true;
   const errors = [], workers = [];
-  c.on('error', (e) => errors.push(e.message));
+  c.on('error', (e) => errors.push(e));
   c.on('workers', (w) => workers.push(w));
+  let started = null;
+  c._startResolve = (info) => { started = info; };
+  c._startReject = () => { throw new Error('a fleet event must not fail the start'); };
   c._onMessage({ ooblex: 'event', result: 'started', client_id: 'ab'.repeat(16), effect: 'invert', frame_skip: 3, codec: 'vp8' });
+  // As the plugin sends them (docs/api.md, "Fleet health").
+  c._onMessage({ ooblex: 'event', workers: 'lost', effect: 'invert', live_workers: 0, error_code: 421,
+    error: 'No worker is alive: frames are processed once an ooblex-worker runs' });
+  c._onMessage({ ooblex: 'event', workers: 'back', effect: 'invert', live_workers: 1 });
   await new Promise((r) => setTimeout(r, 10));
   clearInterval(c._statsTimer);
-  assert.strictEqual(workers[0].liveWorkers, 0);
-  assert.match(errors[0], /No workers are alive/);
+  assert.ok(started && c.running);
+  assert.deepStrictEqual(workers.map((w) => w.state), ['lost', 'back', 'live']);
+  assert.strictEqual(workers[0].code, 421);
+  assert.strictEqual(workers[1].liveWorkers, 1);
+  assert.strictEqual(workers[2].liveWorkers, 0);
+  assert.strictEqual(errors.length, 1);
+  assert.strictEqual(errors[0].code, 421);
+  assert.match(errors[0].message, /No worker is alive/);
+  // A worker's frame error keeps its code and reason.
+  c._onMessage({ ooblex: 'event', error: 'unknown effect', error_code: 431, reason: 'unknown_effect', seq: 3 });
+  assert.strictEqual(errors[1].code, 431);
+  assert.strictEqual(errors[1].reason, 'unknown_effect');
 });
 
 test('ICE failure restarts ICE on the same session, and gives up after three tries', async () => {

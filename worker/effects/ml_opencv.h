@@ -4,11 +4,19 @@
  *
  *   faces[:min_size=N]                 green boxes around detected faces
  *   face_pixelate[:size=N:min_size=N]  faces hidden behind N-pixel blocks
+ *   background_blur[:sigma=N:smooth=N]      the background blurred behind the person
+ *   background_replace[:image=NAME:smooth=N] ... replaced by a JPEG of the backgrounds folder
+ *   background_remove[:color=WORD:smooth=N]  ... replaced by a flat colour
  *   onnx:<model.onnx>[:size=WxH][:range=1|255]
  *                                      a user's image-to-image model (OpenCV DNN)
  *
- * Faces come from OpenCV's Haar cascade (frontal face, Debian's opencv-data),
- * run on the luma plane scaled to at most 320 pixels wide. ONNX models are
+ * Faces come from BlazeFace (MediaPipe's full-range model, blazeface_full_range.pb
+ * in the models folder) with six landmarks each, or, when that model is not
+ * installed, from OpenCV's Haar cascade (frontal face, Debian's opencv-data)
+ * on the luma plane scaled to at most 320 pixels wide. The background effects
+ * use MediaPipe's selfie segmentation (selfie_segmentation.pb); both models
+ * come from deploy/install-models.sh. Background images only from
+ * <models folder>/backgrounds, by plain file name. ONNX models are
  * looked up by file name in the models folder only (a browser chooses the
  * name, so no paths): input 1x3xHxW float RGB in 0..1 (or 0..255 with
  * range=255), output the same layout; size=WxH resizes for models with a
@@ -29,15 +37,24 @@ extern "C" {
  * default (OpenCV's haarcascades folder; $(datadir)/ooblex/models). Call
  * before the first create(). */
 void ooblex_ml_set_paths(const char *cascade_dir, const char *models_dir);
+/* The models folder in use (the worker lists it in its registry entry). */
+const char *ooblex_ml_models_dir(void);
 
 /* The module with the three effects above. */
 const ooblex_effect_module *ooblex_ml_module(void);
 
-/* Detects faces in a luma plane (for tests and tools): writes up to max
+/* Detects faces in a luma plane with the Haar cascade (the fallback
+ * detector; for tests and tools): writes up to max
  * rectangles as x, y, w, h into rects and returns how many were found, or
  * -1 with a reason in err. */
 int ooblex_ml_detect_faces(const uint8_t *luma, int stride, int width, int height, int min_size,
 	int *rects, int max, char *err, size_t errlen);
+
+/* The person mask of one picture as the background effects compute it
+ * (model resolution, scaled up; no smoothing over time): width x height
+ * bytes, 255 = person, into mask. 0, or -1 with a reason in err (also when
+ * the model is not installed). For tests and tools. */
+int ooblex_ml_person_mask(ooblex_image *img, uint8_t *mask, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

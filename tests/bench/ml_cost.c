@@ -1,0 +1,130 @@
+/*
+ * ml_cost.c - what the ML effects cost per frame on real footage at 640x480.
+ *
+ * Frames of opencv-doc's vtest.avi (people walking) and Megamind.avi (faces),
+ * scaled to 640x480 I420 beforehand (libswscale), go through the worker's
+ * own effects code one at a time on this thread, as a worker's processing
+ * thread runs them (OpenCV single-threaded): per effect the p50 and p95 of
+ * the per-frame time in ms and frames per second for one core. The models
+ * folder is $OOBLEX_MODELS_DIR, else /usr/local/share/ooblex/models.
+ * Prints a Markdown table (the README's).
+ *   ml_cost [FRAMES]     default 200 (after 10 warm-up frames)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libavutil/log.h>
+#include <libswscale/swscale.h>
+
+#include "effects.h"
+#include "footage.h"
+#include "ml_opencv.h"
+#include "ooblex_wire.h"
+
+#define W 640
+#define H 480
+#define OPENCV_DATA "/usr/share/doc/opencv-doc/examples/data"
+#define MAX_FRAMES 400
+
+typedef struct clip {
+	uint8_t *frames[MAX_FRAMES];
+	int n, max;
+	struct SwsContext *sws;
+} clip;
+
+static int grab(const AVFrame *p, int index, void *user) {
+	(void)index;
+	clip *c = user;
+	c->sws = sws_getCachedContext(c->sws, p->width, p->height, p->format, W, H, AV_PIX_FMT_YUV420P, SWS_BILINEAR,
+		NULL, NULL, NULL);
+	uint8_t *f = malloc((size_t)W * H * 3 / 2);
+	uint8_t *dst[4] = { f, f + W * H, f + W * H * 5 / 4, NULL };
+	int dst_stride[4] = { W, W / 2, W / 2, 0 };
+	sws_scale(c->sws, (const uint8_t *const *)p->data, p->linesize, 0, p->height, dst, dst_stride);
+	c->frames[c->n++] = f;
+	return c->n >= c->max;
+}
+
+static double now_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b) {
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+	int frames = argc > 1 ? atoi(argv[1]) : 200;
+	if(frames < 10 || frames > MAX_FRAMES - 10) {
+		fprintf(stderr, "usage: ml_cost [FRAMES 10..%d]\n", MAX_FRAMES - 10);
+		return 2;
+	}
+	av_log_set_level(AV_LOG_QUIET);
+	const char *models = getenv("OOBLEX_MODELS_DIR");
+	ooblex_ml_set_paths(NULL, models && *models ? models : "/usr/local/share/ooblex/models");
+	char err[512];
+	if(ooblex_effects_add_module(ooblex_ml_module(), "OpenCV", err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	static const struct { const char *effect, *clip; int cascade; } runs[] = {
+		{ "none", "vtest.avi", 0 },
+		{ "blur", "vtest.avi", 0 },
+		{ "background_blur", "Megamind.avi", 0 },
+		{ "background_remove", "Megamind.avi", 0 },
+		{ "faces", "Megamind.avi", 0 },
+		{ "face_pixelate", "Megamind.avi", 0 },
+		{ "faces", "Megamind.avi", 1 },	/* the fallback: no face model installed */
+	};
+	ooblex_effects *fx = ooblex_effects_new();
+	uint8_t *out = malloc((size_t)W * H * 3 / 2);
+	double *ms = malloc(sizeof(double) * (size_t)frames);
+	printf("| effect | footage | ms/frame p50 | p95 | frames/s per core |\n| --- | --- | --- | --- | --- |\n");
+	for(size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+		if(runs[r].cascade) {
+			/* A folder without the face model: the cascade, in a fresh context. */
+			ooblex_ml_set_paths(NULL, "/nonexistent");
+			ooblex_effects_free(fx);
+			fx = ooblex_effects_new();
+		}
+		clip c = { .max = frames + 10 };
+		char path[256];
+		snprintf(path, sizeof(path), OPENCV_DATA "/%s", runs[r].clip);
+		if(footage_decode(path, c.max, grab, &c) < 0 || c.n < c.max) {
+			fprintf(stderr, "%s: fewer than %d frames\n", path, c.max);
+			return 1;
+		}
+		double total = 0;
+		int failed = 0;
+		for(int i = 0; i < c.n; i++) {
+			double t0 = now_ms();
+			failed |= ooblex_effects_apply(fx, runs[r].effect, OOBLEX_PIXFMT_I420, c.frames[i], W, H, out, err,
+				sizeof(err)) < 0;
+			double t = now_ms() - t0;
+			if(i >= 10) {
+				ms[i - 10] = t;
+				total += t;
+			}
+		}
+		if(failed) {
+			printf("| `%s` | %s | failed: %s | | |\n", runs[r].effect, runs[r].clip, err);
+		} else {
+			qsort(ms, (size_t)frames, sizeof(double), cmp);
+			printf("| `%s`%s | %s | %.2f | %.2f | %.0f |\n", runs[r].effect, runs[r].cascade ? " (Haar cascade)" : "",
+				runs[r].clip, ms[frames / 2],
+				ms[frames * 95 / 100], 1000.0 * frames / total);
+		}
+		fflush(stdout);
+		for(int i = 0; i < c.n; i++)
+			free(c.frames[i]);
+		sws_freeContext(c.sws);
+	}
+	free(ms);
+	free(out);
+	ooblex_effects_free(fx);
+	return 0;
+}
