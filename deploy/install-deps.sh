@@ -19,9 +19,14 @@ BUILD_PKGS=(build-essential autoconf automake libtool pkg-config
 # docker-compose (no engine): validates the compose file; systemd: systemd-analyze;
 # clang + libfuzzer-14-dev: the fuzz targets (tests/fuzz/run.sh).
 # stunnel4 (in the build set): the TLS sidecar of remote workers, tested for real.
+# GStreamer's webrtcbin (plugins-bad, nice for ICE, good for RTP/SRTP's
+# neighbours) and libsoup: tests/bench/webrtc_loadgen, the browser-like
+# WebRTC load generator (its smoke run is a suite of tests/run.sh).
 TEST_PKGS=(chromium nodejs npm fonts-dejavu-core util-linux procps
   opencv-doc python3-onnx python3-numpy prometheus-node-exporter prometheus
-  docker-compose python3-yaml systemd clang libfuzzer-14-dev)
+  docker-compose python3-yaml systemd clang libfuzzer-14-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev libsoup-3.0-dev)
 
 # The benchmarks' plots and profiles.
 BENCH_PKGS=(gnuplot-nox linux-perf valgrind)

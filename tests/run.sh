@@ -4,7 +4,8 @@
 #   tests/run.sh --no-e2e   skip the browser test (no root / no namespaces)
 # Suites: unit (C), layout (each folder's include path refuses what it must not use), js (the client module, in Node), integration (Redis + 2 workers), install (make install into
 # a scratch root, loaded by Janus), fuzz (tests/fuzz: corpus replay, ~30 s of libFuzzer per target), e2e (Chromium + Janus +
-# Redis + 3 workers, needs root for its network namespace), demo (the README's
+# Redis + 3 workers, needs root for its network namespace), webrtc-smoke (tests/bench/webrtc.sh
+# --smoke: the WebRTC load generator, 2 sessions through Janus), demo (the README's
 # ./run-webrtc-demo.sh, used by Chromium, then Ctrl-C), and the unit,
 # integration and browser suites again built with AddressSanitizer +
 # UndefinedBehaviorSanitizer (the plugin inside Janus with the runtime preloaded).
@@ -40,7 +41,7 @@ build() {
   mkdir -p "$dir"
   (cd "$dir" && { [ -f Makefile ] || "$TOP/configure" "$@" >configure.log 2>&1 || { tail -20 configure.log; exit 1; }; } &&
     make -j"$JOBS" >make.log 2>&1 && make -j"$JOBS" check TESTS= >>make.log 2>&1 &&
-    make -j"$JOBS" tests/bench/format_cost tests/bench/loadgen >>make.log 2>&1) ||
+    make -j"$JOBS" tests/bench/format_cost tests/bench/loadgen tests/bench/webrtc_loadgen >>make.log 2>&1) ||
     { tail -30 "$dir/make.log" 2>/dev/null; return 1; }
   if grep -E "warning:" "$dir/make.log"; then echo "tests/run.sh: the build has warnings (see above)"; return 1; fi
 }
@@ -95,6 +96,9 @@ if [ "$E2E" = 1 ]; then
   suite e2e tests/e2e/run.sh build
   suite demo tests/demo/run.sh
   suite ops tests/ops/run.sh
+  # The WebRTC load generator (tests/bench/webrtc_loadgen) through Janus:
+  # 2 sessions for a few seconds on each path, so that it cannot rot.
+  suite webrtc-smoke tests/bench/webrtc.sh build --smoke
 fi
 
 step "sanitizer build"

@@ -11,6 +11,10 @@
 #   - loadgen: N sessions of pre-encoded 640x480 30 fps VP8/H.264 through the
 #     plugin's data path (ingest, Redis producer/reader, reorder, return) with
 #     a real Redis and real workers; Janus' own ICE/DTLS/SRTP/SCTP excluded;
+#   - capacity with Janus included: tests/bench/webrtc.sh, N real WebRTC
+#     sessions (webrtc_loadgen: webrtcbin's ICE/DTLS/SRTP/SCTP) through Janus
+#     and the plugin, FRAME_SKIP 3 and 1, and Janus' echotest as the ceiling
+#     (webrtc-*.json, webrtc.md: the README's headline rows);
 #   - glass-to-glass: Chromium, Janus and the plugin, against Janus'
 #     echotest on the same pattern (tests/e2e/video.js): includes Janus;
 #     every path (echotest, processed video track, data channel) is timed at
@@ -153,6 +157,13 @@ if [ "$SOAK_SECONDS" -gt 0 ]; then
   SOAK_SECONDS=$SOAK_SECONDS SOAK_OUT=$OUT "$TOP/tests/bench/soak.sh" "${SOAK_BUILD:-$TOP/build-asan}" ||
     echo "(the soak run failed: see $OUT/soak-run.log)"
 fi
+
+echo "== capacity with Janus included: real WebRTC sessions (tests/bench/webrtc.sh), echotest as the ceiling"
+make -C "$BUILD" -s tests/bench/webrtc_loadgen >/dev/null
+if [ -n "${BENCH_QUICK:-}" ]; then
+  export WEBRTC_SECONDS=${WEBRTC_SECONDS:-4} WEBRTC_SKIP3=${WEBRTC_SKIP3:-2,8} WEBRTC_SKIP1=${WEBRTC_SKIP1:-2,4}
+fi
+WEBRTC_OUT=$OUT "$TOP/tests/bench/webrtc.sh" "$BUILD" --sweep || echo "(the WebRTC sweep failed: see $OUT/webrtc-*.log)"
 
 echo "== glass-to-glass in Chromium, against Janus' echotest (tests/e2e/video.js)"
 if E2E_ONLY=video "$TOP/tests/e2e/run.sh" "$BUILD" >"$OUT/glass-to-glass.log" 2>&1; then :; else

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Capacity with Janus included: tests/bench/webrtc_loadgen's real WebRTC
+# sessions (ICE, DTLS, SRTP, SCTP by GStreamer's webrtcbin) through a real
+# Janus with the built plugin, a real Redis and real workers, and through
+# Janus' echotest in the same run as the ceiling. Everything runs in a private
+# network namespace (Janus never offers loopback candidates: a veth carries
+# 127.0.0.2, as in tests/e2e/run.sh). Needs root.
+#
+#   tests/bench/webrtc.sh BUILD_DIR --smoke   2 sessions for a few seconds, each
+#        path once; prints TAP (tests/run.sh's "webrtc-smoke" suite): it ran,
+#        both sessions started, results came back whole and acked, latency
+#        was measured, the processed video track arrived, echotest echoed.
+#        Checks that it works, never how fast.
+#   tests/bench/webrtc.sh BUILD_DIR [--sweep]  the capacity sweeps (figures, not
+#        pass/fail): FRAME_SKIP=3 and 1 with the data channel, VP8, effect
+#        invert, WEBRTC_WORKERS (2) workers, then echotest at the most
+#        sessions FRAME_SKIP=3 held and beyond. Writes
+#        tests/out/bench/webrtc-*.json and webrtc.md (the README's rows).
+# Environment: WEBRTC_SKIP3 / WEBRTC_SKIP1 / WEBRTC_ECHO (session lists),
+# WEBRTC_SECONDS (window, default 10), WEBRTC_MAX_P95_MS (100), WEBRTC_CODEC (vp8).
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+. "$TOP/tests/lib/common.sh"
+BUILD=$(cd "${1:?usage: webrtc.sh BUILD_DIR [--smoke|--sweep]}" && pwd)
+MODE=${2:---sweep}
+enter_netns "$0" "$@"
+
+OUT=${WEBRTC_OUT:-$TOP/tests/out/$([ "$MODE" = --smoke ] && echo webrtc-smoke || echo bench)}
+[ "$MODE" = --smoke ] && rm -rf "$OUT"
+mkdir -p "$OUT"
+LG=$BUILD/tests/bench/webrtc_loadgen
+FOOTAGE=/usr/share/doc/opencv-doc/examples/data/vtest.avi
+CODEC=${WEBRTC_CODEC:-vp8}
+REDIS_PORT=16379
+PIDS=()
+cleanup() {
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do stop_pid "${PIDS[$i]}" 5; done
+  stop_pid "${REDIS_PID:-}" 3
+}
+trap cleanup EXIT
+
+if [ ! -x "$LG" ]; then
+  tap_fail "webrtc_loadgen is built" "make -C $BUILD tests/bench/webrtc_loadgen (needs gstreamer1.0-plugins-bad, libsoup-3.0-dev)"
+  exit 1
+fi
+start_redis "$REDIS_PORT" "$OUT/webrtc-redis.log" || { tap_fail "redis starts"; exit 1; }
+WORKERS=${WEBRTC_WORKERS:-2}
+WATCH=(--watch "redis=$REDIS_PID")
+for w in $(seq 1 "$WORKERS"); do
+  "$BUILD/ooblex-worker" --port "$REDIS_PORT" --id "bench-$w" >"$OUT/webrtc-worker-$w.log" 2>&1 &
+  PIDS+=($!)
+  WATCH+=(--watch "worker_$w=$!")
+done
+wait_for 10 bash -c "[ \$(redis-cli -p $REDIS_PORT --raw keys 'ooblex:alive:bench-*' | wc -l) -ge $WORKERS ]"
+"$TOP/deploy/janus-conf.sh" "$OUT/webrtc-janus" "$BUILD/.libs/libjanus_ooblex.so" \
+  --http-port 18088 --ws-port 18188 --admin-port 17088 --ice-enforce 127.0.0.2 --admin-secret bench \
+  --redis-url "redis://127.0.0.1:$REDIS_PORT" --echotest >/dev/null
+janus -C "$OUT/webrtc-janus/conf/janus.jcfg" -F "$OUT/webrtc-janus/conf" -P "$OUT/webrtc-janus/plugins" -o \
+  >"$OUT/webrtc-janus.log" 2>&1 &
+JANUS_PID=$!
+PIDS+=($JANUS_PID)
+if ! wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/18188"; then
+  tap_fail "janus starts with the plugin" "$(tail -20 "$OUT/webrtc-janus.log")"; exit 1
+fi
+WATCH+=(--watch "janus=$JANUS_PID")
+# webrtcbin's libnice probes UPnP and logs about it: harmless here.
+export GST_DEBUG=${GST_DEBUG:-1}
+lg() { "$LG" --janus ws://127.0.0.1:18188 --source "$FOOTAGE" --codec "$CODEC" "${WATCH[@]}" "$@"; }
+
+if [ "$MODE" = --smoke ]; then
+  # Each path once, 2 sessions, a few seconds: that it works, not how fast.
+  q() { python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; eval(sys.argv[2], {}, r)" "$@"; }
+  for run in dc:"--output datachannel --skip 1" h264:"--codec h264 --output datachannel --skip 1" \
+      video:"--output both --skip 1" echo:"--plugin echotest"; do
+    name=${run%%:*}
+    # shellcheck disable=SC2086
+    lg ${run#*:} --sessions 2 --warmup 1 --seconds 3 --start-timeout 20 --max-p95-ms 1e9 --max-missing-pct 100 \
+      >"$OUT/smoke-$name.json" 2>"$OUT/smoke-$name.log"
+    tap_check "webrtc_loadgen ($name) runs and reports" q "$OUT/smoke-$name.json" "'runs' and True"
+    tap_check "$name: both sessions start (ICE, DTLS, SRTP, SCTP)" q "$OUT/smoke-$name.json" "started == 2 or exit(1)"
+    # Why, when it did not (the generator's own lines, not webrtcbin's noise).
+    q "$OUT/smoke-$name.json" "started == 2 or exit(1)" || grep '^webrtc_loadgen' "$OUT/smoke-$name.log" | sed 's/^/#   /'
+    tap_check "$name: frames come back to every client, latency measured on one clock" \
+      q "$OUT/smoke-$name.json" "(fps_per_client_min > 0 and latency_ms['p50'] > 0) or exit(1)"
+    case $name in
+      dc|h264) tap_check "$name: results reassembled whole and acked (more results than the unacked window)" \
+            q "$OUT/smoke-$name.json" "(broken_frames == 0 and fps_per_client * window_s > 8) or exit(1)"
+          tap_check "$name: the generator's and the plugin's CPU are measured" \
+            q "$OUT/smoke-$name.json" "(cpu_cores['generator'] > 0 and cpu_cores['janus'] > 0 and 'janus_plugin_threads' in cpu_cores) or exit(1)" ;;
+      video) tap_check "video: the processed video track arrives and is counted" \
+            q "$OUT/smoke-$name.json" "video_fps_per_client > 0 or exit(1)" ;;
+    esac
+  done
+  tap_check "janus is still running" kill -0 "$JANUS_PID"
+  exit 0
+fi
+
+# --- the sweeps (figures)
+SECONDS_W=${WEBRTC_SECONDS:-10}
+P95=${WEBRTC_MAX_P95_MS:-100}
+sweep() {
+  local name=$1; shift
+  echo "== $name" >&2
+  lg "$@" --warmup 3 --seconds "$SECONDS_W" --max-p95-ms "$P95" --max-missing-pct 1 \
+    >"$OUT/webrtc-$name.json" 2>"$OUT/webrtc-$name.log"
+  grep '^webrtc_loadgen: {' "$OUT/webrtc-$name.log" | sed 's/^webrtc_loadgen: /  /' >&2
+}
+sweep skip3 --skip 3 --sessions "${WEBRTC_SKIP3:-4,8,12,16,18,20,24,28}"
+sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-4,6,8,10,12,14}"
+HELD=$(python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])")
+[ "$HELD" -ge 2 ] || HELD=4
+sweep echotest --plugin echotest --no-stop --sessions "${WEBRTC_ECHO:-$HELD,$((HELD * 2)),$((HELD * 3))}"
+python3 - "$OUT" "$SECONDS_W" "$P95" "$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF' | tee "$OUT/webrtc.md"
+import json, sys, time
+out, secs, p95, commit = sys.argv[1:5]
+def load(n): return json.load(open(f"{out}/webrtc-{n}.json"))
+cfg = load("skip3")["config"]
+print(f"Measured {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())} at commit {commit} with `tests/bench/webrtc.sh build` "
+      f"(also part of `tests/bench/run.sh`): {cfg['codec'].upper()} from {cfg['source'].split('/')[-1]} at ~{cfg['source_kbps']} kbit/s per session, "
+      f"effect `{cfg['effect']}`, data channel output, 2 workers, {secs} s windows; holds = all started, p95 ≤ {p95} ms, < 1% missing. "
+      "Cores = the window's CPU time ÷ its length; server = Janus + workers + Redis; machine = all cores' busy time (kernel included), "
+      "not ours = machine - server - generator (the kernel's share of UDP/SCTP, and anything else running on the machine); "
+      "the generator runs on the same 2 cores.")
+print()
+print("| Path | FRAME_SKIP | Sessions that hold | there: results fps/client, latency p50 / p95 / p99 ms, missing | server cores (per session) | Janus: hloop / plugin threads / rest | workers, Redis | generator | machine busy (of which not ours) | first count past it |")
+print("|---|---:|---:|---|---|---|---|---:|---|---|")
+for name, label in (("skip3", "Ooblex"), ("skip1", "Ooblex"), ("echotest", "Janus echotest (ceiling)")):
+    r = load(name)
+    runs = r["runs"]
+    held = [x for x in runs if x["holds"]]
+    x = max(held, key=lambda y: y["sessions"]) if held else runs[0]
+    nxt = [y for y in runs if y["sessions"] > x["sessions"] and not y["holds"]]
+    c = x["cpu_cores"]
+    w = round(sum(v for k, v in c.items() if k.startswith("worker_")), 2)
+    count = str(x["sessions"]) if held else "none"
+    if held and not nxt:
+        count = "≥ " + count
+    past = (f"{nxt[0]['sessions']}: p95 {nxt[0]['latency_ms']['p95']:.0f} ms, {nxt[0]['missing_pct']}% missing, "
+            f"{nxt[0]['failed_to_start']} failed to start") if nxt else "not reached"
+    skip = r["config"]["frame_skip"] if name != "echotest" else "–"
+    lat = x["latency_ms"]
+    print(f"| {label} | {skip} | {count} | {x['fps_per_client']:.1f}, {lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}, {x['missing_pct']}% | "
+          f"{x['server_cores']} ({x['server_cores_per_session']}) | {c.get('janus')}: {c.get('janus_hloop')} / {c.get('janus_plugin_threads')} / {c.get('janus_other')} | "
+          f"{w}, {c.get('redis')} | {c.get('generator')} | {c.get('machine_busy', 0)} ({max(0, round(c.get('machine_busy', 0) - x['server_cores'] - c['generator'], 2))}) | {past} |")
+EOF
