@@ -100,15 +100,14 @@ static int parse_counter(const redisReply *rep, uint64_t *out) {
 	return 0;
 }
 
-typedef struct registry_page {
-	ooblex_fleet *r;
-	GPtrArray *workers;	/* of g_strdup'ed JSON */
-} registry_page;
-
-/* The registry entries of one SCAN page, each read with a size cap, in one
- * round trip. -1 when the connection failed. */
-static int read_registry_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
-	registry_page *p = user;
+/* Reads the values of one SCAN page's keys, each with a size cap inside
+ * Redis, in one round trip, and hands each to take: value NULL when it was
+ * not a string of at most OOBLEX_REGISTRY_ENTRY_MAX bytes (oversized 1 when
+ * it was one over the cap), or gone (expired between SCAN and GET). -1
+ * when the connection failed. Registry entries and plugins' announcements
+ * both come this way. */
+typedef void (*capped_take)(void *user, const redisReply *key, const char *value, size_t len, int oversized);
+static int read_capped_page(redisContext *c, redisReply *const *keys, size_t n, capped_take take, void *user) {
 	for(size_t i = 0; i < n; i++)
 		redisAppendCommand(c, "EVAL %s 1 %b %d", capped_get_script, keys[i]->str, keys[i]->len,
 			OOBLEX_REGISTRY_ENTRY_MAX);
@@ -118,13 +117,30 @@ static int read_registry_page(redisContext *c, redisReply *const *keys, size_t n
 			return -1;
 		/* nil: expired between SCAN and GET; an integer: over the cap;
 		 * an error: not a string. Only a string of the right size is read. */
-		if(v->type == REDIS_REPLY_STRING && v->len <= OOBLEX_REGISTRY_ENTRY_MAX)
-			g_ptr_array_add(p->workers, g_strndup(v->str, v->len));
-		else if(v->type == REDIS_REPLY_INTEGER || v->type == REDIS_REPLY_STRING)
-			atomic_fetch_add(p->r->registry_oversized, 1);
+		gboolean fits = v->type == REDIS_REPLY_STRING && v->len <= OOBLEX_REGISTRY_ENTRY_MAX;
+		take(user, keys[i], fits ? v->str : NULL, fits ? v->len : 0,
+			!fits && (v->type == REDIS_REPLY_INTEGER || v->type == REDIS_REPLY_STRING));
 		freeReplyObject(v);
 	}
 	return 0;
+}
+
+typedef struct registry_page {
+	ooblex_fleet *r;
+	GPtrArray *workers;	/* of g_strdup'ed JSON */
+} registry_page;
+
+static void take_registry_entry(void *user, const redisReply *key, const char *value, size_t len, int oversized) {
+	registry_page *p = user;
+	(void)key;
+	if(value != NULL)
+		g_ptr_array_add(p->workers, g_strndup(value, len));
+	else if(oversized)
+		atomic_fetch_add(p->r->registry_oversized, 1);
+}
+
+static int read_registry_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
+	return read_capped_page(c, keys, n, take_registry_entry, user);
 }
 
 /* LLEN of the queues and every registry entry (at most
@@ -234,7 +250,7 @@ ooblex_fleet *ooblex_fleet_new(ooblex_log_fn log, atomic_uint_fast64_t *registry
 	f->workers = g_ptr_array_new_with_free_func(g_free);
 	f->refused_logged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	f->queue_len = -1;
-	f->remote = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	f->remote = ooblex_demand_table_new();
 	for(int i = 0; i < 4; i++)
 		g_snprintf(f->plugin_id + 8 * i, 9, "%08x", g_random_int());
 	return f;
@@ -255,12 +271,7 @@ void ooblex_fleet_free(ooblex_fleet *f) {
 /* ----------------------------------------------------------- fair shares */
 
 void ooblex_fleet_announce(ooblex_fleet *f, const ooblex_queue_demand *d, size_t n) {
-	json_t *queues = json_object();
-	for(size_t i = 0; i < n; i++)
-		json_object_set_new(queues, d[i].queue, json_pack("{sisf}", "clients", (int)d[i].clients, "demand", d[i].demand));
-	json_t *root = json_pack("{so}", "queues", queues);
-	char *text = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
+	char *text = ooblex_demand_encode(d, n);
 	g_mutex_lock(&f->lock);
 	g_free(f->announcement);
 	f->announcement = text ? g_strdup(text) : NULL;
@@ -268,52 +279,22 @@ void ooblex_fleet_announce(ooblex_fleet *f, const ooblex_queue_demand *d, size_t
 	free(text);
 }
 
-/* Adds one plugin's announcement (text not trusted: bounded numbers,
- * queue names that fit) to by_queue. */
-static void add_announcement(GHashTable *by_queue, const char *text, size_t len) {
-	json_t *root = json_loadb(text, len, 0, NULL);
-	json_t *queues = json_object_get(root, "queues");
-	const char *name;
-	json_t *v;
-	json_object_foreach(queues, name, v) {
-		json_int_t clients = json_integer_value(json_object_get(v, "clients"));
-		double demand = json_number_value(json_object_get(v, "demand"));
-		if(strlen(name) >= OOBLEX_KEY_MAX || clients <= 0 || clients > 100000 || !(demand >= 0 && demand < 1e6))
-			continue;
-		ooblex_queue_demand *d = g_hash_table_lookup(by_queue, name);
-		if(d == NULL) {
-			d = g_malloc0(sizeof(*d));
-			g_strlcpy(d->queue, name, sizeof(d->queue));
-			g_hash_table_insert(by_queue, d->queue, d);
-		}
-		d->clients += (unsigned)clients;
-		d->demand += demand;
-	}
-	json_decref(root);
-}
-
 typedef struct plugin_page {
 	ooblex_fleet *r;
 	GHashTable *by_queue;
 } plugin_page;
 
-static int read_plugin_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
+static void take_announcement(void *user, const redisReply *key, const char *value, size_t len, int oversized) {
 	plugin_page *p = user;
+	(void)oversized;
 	char own[sizeof(OOBLEX_KEY_PLUGIN_PREFIX) + 33];
 	g_snprintf(own, sizeof(own), OOBLEX_KEY_PLUGIN_PREFIX "%s", p->r->plugin_id);
-	for(size_t i = 0; i < n; i++)
-		redisAppendCommand(c, "EVAL %s 1 %b %d", capped_get_script, keys[i]->str, keys[i]->len,
-			OOBLEX_REGISTRY_ENTRY_MAX);
-	for(size_t i = 0; i < n; i++) {
-		redisReply *v = NULL;
-		if(redisGetReply(c, (void **)&v) != REDIS_OK)
-			return -1;
-		if(v->type == REDIS_REPLY_STRING && v->len <= OOBLEX_REGISTRY_ENTRY_MAX &&
-				!(keys[i]->len == strlen(own) && memcmp(keys[i]->str, own, keys[i]->len) == 0))
-			add_announcement(p->by_queue, v->str, v->len);
-		freeReplyObject(v);
-	}
-	return 0;
+	if(value != NULL && !(key->len == strlen(own) && memcmp(key->str, own, key->len) == 0))
+		ooblex_demand_add(p->by_queue, value, len);
+}
+
+static int read_plugin_page(redisContext *c, redisReply *const *keys, size_t n, void *user) {
+	return read_capped_page(c, keys, n, take_announcement, user);
 }
 
 /* Once a look: this plugin's announcement out, the others' in. */
@@ -329,7 +310,7 @@ static void exchange_demand(ooblex_fleet *r, redisContext *c) {
 			return;
 		freeReplyObject(rep);
 	}
-	plugin_page page = { r, g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free) };
+	plugin_page page = { r, ooblex_demand_table_new() };
 	if(ooblex_redis_scan(c, OOBLEX_KEY_PLUGIN_PREFIX "*", OOBLEX_FLEET_MAX_PLUGINS, read_plugin_page, &page) != 0) {
 		g_hash_table_destroy(page.by_queue);
 		return;

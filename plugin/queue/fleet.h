@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include "fleet_effects.h"
+#include "demand.h"
 #include "ooblex_keys.h"
 #include "ooblex_redis.h"
 #include "redis_conn.h"
@@ -65,12 +66,6 @@ void ooblex_fleet_queue_for(ooblex_fleet *f, const char *effect, char *out, size
  * NULL before the first look), and that look's number in *gen (1, 2, ...;
  * 0 before the first). Any thread. */
 ooblex_fleet_caps *ooblex_fleet_caps_now(ooblex_fleet *f, uint64_t *gen);
-/* This plugin's clients on one queue, as announced to the other plugins. */
-typedef struct ooblex_queue_demand {
-	char queue[OOBLEX_KEY_MAX];
-	unsigned clients;
-	double demand;	/* in workers: sum of due fps x worker time per frame */
-} ooblex_queue_demand;
 /* What the next looks announce (copied). Any thread. */
 void ooblex_fleet_announce(ooblex_fleet *f, const ooblex_queue_demand *d, size_t n);
 /* The live workers serving queue at the last look (their registry entries'
