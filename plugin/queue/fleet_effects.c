@@ -346,7 +346,10 @@ void ooblex_fleet_watch_clear(ooblex_fleet_watch *w) {
 void ooblex_fleet_watch_start(ooblex_fleet_watch *w, const char *effect) {
 	g_mutex_lock(&w->lock);
 	/* A new run: the page was told nothing yet. */
-	w->active = TRUE;
+	/* An effect that does not fit (longer than any the wire carries,
+	 * OOBLEX_NAME_MAX) is not watched: a verdict on its first 255 bytes
+	 * would be about another effect. */
+	w->active = effect == NULL || strlen(effect) <= OOBLEX_FLEET_WATCH_EFFECT_MAX;
 	w->lost = FALSE;
 	w->told_us = 0;
 	w->pending = FALSE;
@@ -358,6 +361,8 @@ void ooblex_fleet_watch_start(ooblex_fleet_watch *w, const char *effect) {
 void ooblex_fleet_watch_set_effect(ooblex_fleet_watch *w, const char *effect) {
 	g_mutex_lock(&w->lock);
 	if(w->active && effect != NULL) {
+		if(strlen(effect) > OOBLEX_FLEET_WATCH_EFFECT_MAX)
+			w->active = FALSE;	/* as in start */
 		g_strlcpy(w->effect, effect, sizeof(w->effect));
 		w->dirty = TRUE;
 	}

@@ -56,7 +56,9 @@ ooblex_fleet_verdict ooblex_fleet_caps_check(const ooblex_fleet_caps *caps, cons
 	size_t whylen);
 
 /* One session's watch on its effect. Thread-safe: the effect is set by the
- * session's request handler, stepped by the reader's tick. */
+ * session's request handler, stepped by the reader's tick. An effect longer
+ * than OOBLEX_FLEET_WATCH_EFFECT_MAX (none the plugin accepts: the wire's
+ * OOBLEX_NAME_MAX is the same) is not watched. */
 #define OOBLEX_FLEET_WATCH_EFFECT_MAX 255
 #define OOBLEX_FLEET_TELL_INTERVAL_US (1000 * 1000)
 typedef enum ooblex_fleet_tell {
