@@ -13,6 +13,7 @@
 
 #include "effects.h"
 #include "footage.h"
+#include "still.h"
 #include "ooblex_jpeg.h"
 #include "ml_opencv.h"
 #include "ooblex_wire.h"
@@ -29,26 +30,11 @@ static size_t i420_len(int w, int h) {
 	return (size_t)w * h + 2 * (size_t)((w + 1) / 2) * ((h + 1) / 2);
 }
 
-/* messi5.jpg as I420, through the worker's own JPEG decoder (and
- * libavfilter when the JPEG is not 4:2:0 inside). */
+/* messi5.jpg as I420, as the worker reads it (still.h). */
 static int load_messi(void) {
-	gchar *data = NULL;
-	gsize len = 0;
-	if(!g_file_get_contents(OPENCV_DATA "/messi5.jpg", &data, &len, NULL))
-		return -1;
 	mw = 548;
 	mh = 342;
-	uint8_t *decoded = malloc((size_t)mw * mh * 3);
-	messi = malloc(i420_len(mw, mh));
-	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_DECODER | OOBLEX_JPEG_FAST);
-	int fmt = 0;
-	int rc = ooblex_jpeg_decode(j, (const uint8_t *)data, len, mw, mh, decoded, &fmt, err, sizeof(err));
-	if(rc == 0)
-		rc = ooblex_effects_apply(fx, "none", fmt, decoded, mw, mh, messi, err, sizeof(err));
-	ooblex_jpeg_free(j);
-	free(decoded);
-	g_free(data);
-	return rc;
+	return still_i420(fx, OPENCV_DATA "/messi5.jpg", mw, mh, &messi, err, sizeof(err));
 }
 
 static int apply(const char *effect, const uint8_t *in, int w, int h, uint8_t *out) {

@@ -18,6 +18,7 @@
 
 #include "effects.h"
 #include "footage.h"
+#include "still.h"
 #include "ml_opencv.h"
 #include "ooblex_jpeg.h"
 #include "ooblex_wire.h"
@@ -43,24 +44,11 @@ static size_t i420_len(int w, int h) {
 		printf("ok %d - %s # SKIP %s\n", ++tl_cases, #fn, why); \
 } while(0)
 
+/* messi5.jpg as I420, as the worker reads it (still.h). */
 static int load_messi(void) {
-	gchar *data = NULL;
-	gsize len = 0;
-	if(!g_file_get_contents(OPENCV_DATA "/messi5.jpg", &data, &len, NULL))
-		return -1;
 	mw = 548;
 	mh = 342;
-	uint8_t *decoded = malloc((size_t)mw * mh * 3);
-	messi = malloc(i420_len(mw, mh));
-	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_DECODER | OOBLEX_JPEG_FAST);
-	int fmt = 0;
-	int rc = ooblex_jpeg_decode(j, (const uint8_t *)data, len, mw, mh, decoded, &fmt, err, sizeof(err));
-	if(rc == 0)
-		rc = ooblex_effects_apply(fx, "none", fmt, decoded, mw, mh, messi, err, sizeof(err));
-	ooblex_jpeg_free(j);
-	free(decoded);
-	g_free(data);
-	return rc;
+	return still_i420(fx, OPENCV_DATA "/messi5.jpg", mw, mh, &messi, err, sizeof(err));
 }
 
 static ooblex_image image_of(uint8_t *i420, int w, int h) {
