@@ -84,7 +84,14 @@ static void test_flood_processed_exactly_once(void) {
 	for(int i = 0; i < 4; i++) {
 		char wid[32];
 		g_snprintf(wid, sizeof(wid), "flood-%d", i + 1);
-		w[i] = harness_spawn_worker(2, wid, 0, batches[i], NULL, NULL);
+		/* 1 ms a frame: a flood of free frames was drained in 0.1 s by
+		 * two workers taking up to 32 ahead each (auto prefetch sizes the
+		 * depth from the round trip against a frame's work, which was
+		 * microseconds), and a worker between two BLMOVEs just then took
+		 * none. With a frame's work well above a round trip to a Redis
+		 * beside it, nobody takes ahead and the flood lasts long enough
+		 * for all four to take part (taking ahead: test_remote.c). */
+		w[i] = harness_spawn_worker(2, wid, 1, batches[i], NULL, NULL);
 	}
 	/* All four waiting in BLMOVE before the flood: a worker that starts
 	 * late would find the queue already drained by the others. */
