@@ -148,8 +148,10 @@ static gpointer reader_thread(gpointer data) {
 			freeReplyObject(rep);
 			/* More may be waiting in the same list: take them in one round trip
 			 * instead of one BRPOP each, those over the cap left in Redis. */
-			rep = redisCommand(c, "EVAL %s 1 %s %d %zu", drain_script, key, READER_DRAIN_COUNT,
-				(size_t)atomic_load(&r->max_result));
+			/* hiredis formats no %zu ("Invalid format string": the reader
+			 * dropped its connection after every result): %lld. */
+			rep = redisCommand(c, "EVAL %s 1 %s %d %lld", drain_script, key, READER_DRAIN_COUNT,
+				(long long)atomic_load(&r->max_result));
 			if(rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
 					rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[1]->type == REDIS_REPLY_ARRAY) {
 				if(rep->element[0]->integer > 0) {
