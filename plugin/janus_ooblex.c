@@ -787,7 +787,7 @@ static void janus_ooblex_fair_pass(GList *list) {
 		const ooblex_egress_stats *es = ooblex_egress_get_stats(session->egress);
 		uint64_t decoded = atomic_load(&session->ingest_stats.frames_decoded);
 		uint64_t worker_us = atomic_load(&es->worker_us_total), timed = atomic_load(&es->worker_timed);
-		uint64_t over = atomic_load(&es->frames_over_budget);
+		uint64_t over = atomic_load(&es->frames_over_budget_again);
 		if(atomic_exchange(&session->fair_reset, 0) || session->fair.last_us == 0 || decoded < session->fair.decoded) {
 			session->fair.cost_us = 0;
 			session->fair.due_fps = 0;

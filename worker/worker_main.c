@@ -79,8 +79,9 @@ static void usage(FILE *f) {
 		"  --fleet-secret-file PATH  sign results with the secret in PATH (at least 16 bytes; env\n"
 		"                    OOBLEX_FLEET_SECRET_FILE, or the secret itself in OOBLEX_FLEET_SECRET); the\n"
 		"                    plugin's fleet_secret must be the same\n"
-		"  --frame-budget-ms N  a frame whose processing (decode, effect, encode) takes longer\n"
-		"                    is not delivered: the client gets an error result instead\n"
+		"  --frame-budget-ms N  a frame whose processing (decode, effect, encode) uses more\n"
+		"                    than N ms of CPU is not delivered: the client gets an error result\n"
+		"                    instead (CPU, not wall time: a loaded machine does not trip it)\n"
 		"                    (env OOBLEX_FRAME_BUDGET_MS, default 250, 0 = no budget)\n"
 		"  --list-effects    print the effects this worker offers and exit\n", OOBLEX_MAX_PREFETCH);
 }

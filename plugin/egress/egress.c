@@ -43,6 +43,7 @@ struct ooblex_egress {
 	uint64_t last_dry_us;	/* the last drain or ack: proof the channel moves */
 	held_result *pending;	/* the newest frame waiting for the channel to move */
 	uint64_t error_told_us[OOBLEX_FRAME_ERR_MAX + 1];	/* when the page last heard of each error code */
+	unsigned over_budget_streak;	/* timed results over the budget in a row */
 };
 
 static uint64_t now_us(const ooblex_egress *e) {
@@ -232,7 +233,8 @@ static int on_error_result(ooblex_egress *e, held_result *r, uint64_t now) {
 	return tell;
 }
 
-/* What the frame cost its worker, and whether that was over the budget. */
+/* What the frame cost its worker, and whether that was over the budget,
+ * and the second or later in a row to be (what holds the client). Lock held. */
 static void count_worker_time(ooblex_egress *e, const ooblex_frame_header *h) {
 	int over = h->kind == OOBLEX_KIND_ERROR && h->error_code == OOBLEX_FRAME_ERR_OVER_BUDGET;
 	if(h->worker_start_us != 0 && h->worker_end_us >= h->worker_start_us) {
@@ -242,8 +244,13 @@ static void count_worker_time(ooblex_egress *e, const ooblex_frame_header *h) {
 		if(e->cfg.frame_budget_ms > 0 && took > (uint64_t)e->cfg.frame_budget_ms * 1000u)
 			over = 1;
 	}
-	if(over)
+	if(over) {
 		atomic_fetch_add(&e->stats.frames_over_budget, 1);
+		if(++e->over_budget_streak >= 2)
+			atomic_fetch_add(&e->stats.frames_over_budget_again, 1);
+	} else if(h->worker_start_us != 0) {
+		e->over_budget_streak = 0;
+	}
 }
 
 ooblex_result_verdict ooblex_egress_on_result(ooblex_egress *e, const uint8_t *msg, size_t len) {

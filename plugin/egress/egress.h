@@ -94,6 +94,9 @@ typedef struct ooblex_egress_stats {
 	atomic_uint_fast64_t worker_us_total;
 	atomic_uint_fast64_t worker_timed;
 	atomic_uint_fast64_t frames_over_budget;
+	/* Results over the budget that followed another one over it: what holds
+	 * the client (one alone may be a loaded machine's hiccup, not its effect). */
+	atomic_uint_fast64_t frames_over_budget_again;
 } ooblex_egress_stats;
 
 typedef struct ooblex_egress_host {

@@ -134,7 +134,7 @@ const ooblex_counter_def ooblex_counters[OOBLEX_C_COUNT] = {
 	[OOBLEX_C_FRAMES_OVER_BUDGET] = { "frames.over_budget", "frames_over_budget",
 		OOBLEX_FAMILY_OVER_BUDGET, "frame_budget", false, 0,
 		"Results and error results whose worker time passed `frame_budget_ms`, or that the worker refused "
-		"as `over_budget`; the client is held to one frame in flight for 5 s after the last (`fair.reason`)." },
+		"as `over_budget`; after two in a row the client is held to one frame in flight for 5 s (`fair.reason`)." },
 	[OOBLEX_C_FRAMES_SENT] = { "frames.sent", "frames_sent",
 		OOBLEX_FAMILY_FRAMES, "returned", false, 0,
 		"Processed frames sent to the page (on the data channel, the video track or both: counted once)." },

@@ -121,6 +121,7 @@ static gpointer reader_thread(gpointer data) {
 			if(c == NULL)
 				break;
 			atomic_store(&r->stats.connected, 1);
+			atomic_fetch_add(&r->stats.connects, 1);
 		}
 		ooblex_fleet_poll(r->fleet, c);
 		char **argv = NULL;

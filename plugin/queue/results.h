@@ -35,6 +35,7 @@ typedef struct ooblex_reader_stats {
 	atomic_uint_fast64_t registry_oversized;	/* registry entries over OOBLEX_REGISTRY_ENTRY_MAX, skipped */
 	atomic_uint_fast64_t routes_refused;	/* core effects announced as routes (at every look) */
 	atomic_int connected;
+	atomic_uint_fast64_t connects;	/* connections made: 1 unless Redis went away (or a reply broke one) */
 } ooblex_reader_stats;
 
 typedef struct ooblex_reader ooblex_reader;

@@ -33,7 +33,7 @@ rc=$?
 OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/tests/integration/test_hostile_ingest" || rc=1
 # The fleet on databases of its own: flood, kill under load, routing, metrics.
 OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" OOBLEX_TEST_THRESHOLD="$BUILD/.libs/threshold.so" \
-  "$BUILD/tests/integration/test_fleet" || rc=1
+  OOBLEX_TEST_STALL="$BUILD/.libs/stall.so" "$BUILD/tests/integration/test_fleet" || rc=1
 # The pretrained models' effects through a worker (issue 16).
 OOBLEX_TEST_REDIS_PORT=$PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" "$BUILD/tests/integration/test_ml_fleet" || rc=1
 

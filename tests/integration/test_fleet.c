@@ -11,8 +11,8 @@
  *
  * Each test uses a Redis database of its own with workers it starts itself;
  * tests/integration/run.sh provides the Redis (OOBLEX_TEST_REDIS_PORT), the
- * worker binary (OOBLEX_TEST_WORKER) and the example module
- * (OOBLEX_TEST_THRESHOLD).
+ * worker binary (OOBLEX_TEST_WORKER), the example module
+ * (OOBLEX_TEST_THRESHOLD) and the test module that sleeps (OOBLEX_TEST_STALL).
  */
 #include "testlib.h"
 
@@ -1267,6 +1267,22 @@ static void test_error_results_reach_the_client(void) {
 	EXPECT_EQ(harness_wait_len(rc, key2, 1, 20000), 1);
 	memset(codes, 0, sizeof(codes));
 	EXPECT_EQ(collect_errors(rc, key2, codes, reasons), 1);
+	EXPECT_EQ(codes[1], 0);
+	harness_stop(w, SIGTERM, NULL);
+	/* The budget is CPU, not wall time: a frame that holds its worker 300 ms
+	 * without working (the stall module sleeps) is within a 50 ms budget,
+	 * as a cheap frame on a machine loaded by others is. */
+	const char *stall_module = getenv("OOBLEX_TEST_STALL");
+	REQUIRE(stall_module != NULL);
+	const char *sleeper[] = { "--module", stall_module, "--frame-budget-ms", "50", NULL };
+	w = harness_spawn_worker(12, "budget-3", 0, 1, sleeper, NULL);
+	REQUIRE(w != 0);
+	char key3[OOBLEX_KEY_MAX];
+	harness_new_client(id, key3);
+	push_vga_frame(rc, id, "stall:ms=300", 1);
+	EXPECT_EQ(harness_wait_len(rc, key3, 1, 20000), 1);
+	memset(codes, 0, sizeof(codes));
+	EXPECT_EQ(collect_errors(rc, key3, codes, reasons), 1);
 	EXPECT_EQ(codes[1], 0);
 	harness_stop(w, SIGTERM, NULL);
 	g_unlink(log);

@@ -98,6 +98,9 @@ static size_t small_len, big_len;
 #define BIG_W 320
 #define BIG_H 240
 
+/* The worker time results are made with (worker_end - worker_start). */
+static uint64_t result_worker_us = 100;
+
 /* A result message as a worker writes it; latency_us: queued -> now. */
 static uint8_t *result_msg(uint32_t seq, int big, uint64_t latency_us, size_t *len) {
 	ooblex_frame_header h;
@@ -109,7 +112,7 @@ static uint8_t *result_msg(uint32_t seq, int big, uint64_t latency_us, size_t *l
 	h.capture_us = hs.now - latency_us - 1000;
 	h.queued_us = hs.now - latency_us;
 	h.worker_start_us = h.queued_us + 100;
-	h.worker_end_us = h.worker_start_us + 100;
+	h.worker_end_us = h.worker_start_us + result_worker_us;
 	h.width = big ? BIG_W : SMALL_W;
 	h.height = big ? BIG_H : SMALL_H;
 	h.pixfmt = OOBLEX_PIXFMT_JPEG;
@@ -425,6 +428,48 @@ static void test_worker_errors_told_once_a_second_per_reason(void) {
 	finish(e);
 }
 
+static void test_over_budget_holds_only_when_repeated(void) {
+	/* frame_budget_ms 100: a result over it is counted; only the second in a
+	 * row (an error result refused as over_budget counting as one) is what
+	 * holds the client: one alone may be a loaded machine's hiccup. */
+	fake_page_init(&hs.page, 1);
+	hs.now = T0;
+	hs.sent = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	hs.told = 0;
+	ooblex_egress_config cfg = { .gate = gate, .reorder_wait_ms = 150, .dc_max_unacked_frames = 8,
+		.video_bitrate_bps = 500000, .frame_budget_ms = 100 };
+	ooblex_egress *e = ooblex_egress_new(&cfg, &fake_host, &hs);
+	ooblex_egress_restart(e, client_id);
+	char err[256];
+	ooblex_egress_set_output(e, OOBLEX_OUTPUT_DATACHANNEL, OOBLEX_CODEC_NONE, 0, err, sizeof(err));
+	atomic_store(ooblex_egress_queued_seq(e), 100);
+	fake_page_hello(&hs.page, e);
+	result_worker_us = 150000;
+	give_result(e, 1, 0);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_over_budget), 1);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_over_budget_again), 0);
+	result_worker_us = 5000;
+	give_result(e, 2, 0);	/* within: the streak ends */
+	result_worker_us = 150000;
+	give_result(e, 3, 0);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_over_budget), 2);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_over_budget_again), 0);
+	give_result(e, 4, 0);	/* the second in a row */
+	EXPECT_EQ(atomic_load(&stats(e)->frames_over_budget_again), 1);
+	give_error(e, 5, OOBLEX_FRAME_ERR_OVER_BUDGET);	/* and a third */
+	EXPECT_EQ(atomic_load(&stats(e)->frames_over_budget), 4);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_over_budget_again), 2);
+	/* Exactly at the budget is within it. */
+	result_worker_us = 100000;
+	give_result(e, 6, 0);
+	result_worker_us = 150000;
+	give_result(e, 7, 0);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_over_budget), 5);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_over_budget_again), 2);
+	result_worker_us = 100;
+	finish(e);
+}
+
 static void test_result_for_a_never_queued_seq_refused(void) {
 	ooblex_egress *e = start(8, 3);	/* the ingest queued 1..3 */
 	fake_page_hello(&hs.page, e);
@@ -583,6 +628,7 @@ int main(void) {
 	TEST_RUN(test_missing_frame_given_up_after_the_wait_in_force);
 	TEST_RUN(test_error_result_resolves_its_seq_as_a_skip);
 	TEST_RUN(test_worker_errors_told_once_a_second_per_reason);
+	TEST_RUN(test_over_budget_holds_only_when_repeated);
 	TEST_RUN(test_result_for_a_never_queued_seq_refused);
 	TEST_RUN(test_refused_results_counted_by_verdict);
 	TEST_RUN(test_bad_acks_counted_and_change_nothing);
