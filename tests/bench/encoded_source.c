@@ -23,6 +23,7 @@
 
 source_frame source[SOURCE_FRAMES];
 int source_n;
+int source_every = 1;
 AVFrame *source_pictures[SOURCE_FRAMES];	/* decoded, for the throughput mode and encode reference */
 
 typedef struct encode_ctx {
@@ -81,7 +82,7 @@ static void add_sensor_noise(uint8_t *i420, int amplitude, GRand *rng) {
  * B-frames, no lookahead, one keyframe per loop of the clip. (The plugin's
  * own video_encoder favours speed over quality and sends far fewer bits than
  * Chrome does; the source should cost what a real camera stream costs.) */
-static AVCodecContext *browser_like_encoder(const char *codec) {
+static AVCodecContext *browser_like_encoder(const char *codec, int every) {
 	const AVCodec *c = avcodec_find_encoder_by_name(!strcmp(codec, "h264") ? "libx264" : "libvpx");
 	AVCodecContext *ctx = c ? avcodec_alloc_context3(c) : NULL;
 	if(ctx == NULL)
@@ -89,10 +90,10 @@ static AVCodecContext *browser_like_encoder(const char *codec) {
 	ctx->width = W;
 	ctx->height = H;
 	ctx->pix_fmt = AV_PIX_FMT_YUV420P;
-	ctx->time_base = (AVRational){ 1, FPS };
+	ctx->time_base = (AVRational){ every, FPS };
 	ctx->bit_rate = ctx->rc_min_rate = ctx->rc_max_rate = SOURCE_KBPS * 1000;
 	ctx->rc_buffer_size = SOURCE_KBPS * 1000 / 2;
-	ctx->gop_size = SOURCE_FRAMES;
+	ctx->gop_size = SOURCE_FRAMES / every;
 	ctx->max_b_frames = 0;
 	if(!strcmp(codec, "h264")) {
 		av_opt_set(ctx->priv_data, "preset", "veryfast", 0);
@@ -110,6 +111,14 @@ static AVCodecContext *browser_like_encoder(const char *codec) {
 }
 
 int prepare_source(const char *codec, const char *footage, int noise, const char **what) {
+	return prepare_source_every(codec, footage, noise, 1, what);
+}
+
+int prepare_source_every(const char *codec, const char *footage, int noise, int every, const char **what) {
+	if(every < 1 || every > SOURCE_FRAMES)
+		return -1;
+	source_every = every;
+	const int frames = SOURCE_FRAMES / every;
 	uint8_t *pics[SOURCE_FRAMES] = { 0 };
 	footage_pictures fp = { pics, NULL };
 	/* Not inside MAX(): the macro would decode the clip twice and leak the first copy. */
@@ -117,7 +126,7 @@ int prepare_source(const char *codec, const char *footage, int noise, const char
 	int have = MAX(0, decoded);
 	sws_freeContext(fp.sws);
 	*what = have > 0 ? footage : "test pattern";
-	AVCodecContext *enc = browser_like_encoder(codec);
+	AVCodecContext *enc = browser_like_encoder(codec, every);
 	if(enc == NULL)
 		return -1;
 	ooblex_codec oc = ooblex_codec_from_name(codec);
@@ -132,13 +141,15 @@ int prepare_source(const char *codec, const char *footage, int noise, const char
 	av_frame_get_buffer(frame, 0);
 	uint8_t *pic = malloc(I420_SIZE);
 	GRand *rng = g_rand_new_with_seed(7);
-	for(int i = 0; i < SOURCE_FRAMES; i++) {
+	for(int i = 0; i < frames; i++) {
 		source[i].packets = g_byte_array_new();
 		source[i].bitstream = g_byte_array_new();
+		/* The camera's picture at this frame's time: every every-th. */
+		int at = i * every;
 		if(have > 0)
-			memcpy(pic, pics[i % have], I420_SIZE);
+			memcpy(pic, pics[at % have], I420_SIZE);
 		else
-			test_pattern_i420(pic, W, H, i);
+			test_pattern_i420(pic, W, H, at);
 		add_sensor_noise(pic, noise, rng);
 		av_frame_make_writable(frame);
 		uint8_t *planes[4];
@@ -152,7 +163,8 @@ int prepare_source(const char *codec, const char *footage, int noise, const char
 		/* Real-time settings: every frame comes out at once. */
 		while(avcodec_receive_packet(enc, pkt) == 0) {
 			e.f = &source[source_n++];
-			ooblex_rtp_packetize(&pk, pkt->data, (size_t)pkt->size, (uint32_t)(pkt->pts * (90000 / FPS)), keep_packet, &e);
+			ooblex_rtp_packetize(&pk, pkt->data, (size_t)pkt->size, (uint32_t)(pkt->pts * every * (90000 / FPS)),
+				keep_packet, &e);
 			av_packet_unref(pkt);
 		}
 	}
@@ -180,6 +192,6 @@ int prepare_source(const char *codec, const char *footage, int noise, const char
 	av_packet_free(&pkt);
 	avcodec_free_context(&enc);
 	ooblex_depay_free(e.depay);
-	return source_n == SOURCE_FRAMES ? 0 : -1;
+	return source_n == frames ? 0 : -1;
 }
 

@@ -34,11 +34,19 @@ typedef struct source_frame {
 
 extern source_frame source[SOURCE_FRAMES];
 extern int source_n;
+/* Camera frames per source frame: 1, or k when the clip was encoded from
+ * every k-th picture at FPS / k, as a browser with maxFramerate = FPS / k
+ * sends it (source-side sampling); each frame then lasts k / FPS. */
+extern int source_every;
 extern AVFrame *source_pictures[SOURCE_FRAMES];
 
 /* Encodes the clip for codec ("vp8" or "h264") from footage (a video file,
  * or NULL/unreadable: the test pattern) with sensor noise of +-noise levels;
  * *what says which was used. Returns 0, or -1 (no encoder). */
 int prepare_source(const char *codec, const char *footage, int noise, const char **what);
+/* The same from every every-th picture only (SOURCE_FRAMES / every frames at
+ * FPS / every), at the same SOURCE_KBPS: Chromium keeps its bitrate when
+ * maxFramerate lowers its rate, so each frame is larger. */
+int prepare_source_every(const char *codec, const char *footage, int noise, int every, const char **what);
 
 #endif

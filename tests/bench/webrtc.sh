@@ -12,11 +12,12 @@
 #        was measured, the processed video track arrived, echotest echoed.
 #        Checks that it works, never how fast.
 #   tests/bench/webrtc.sh BUILD_DIR [--sweep]  the capacity sweeps (figures, not
-#        pass/fail): FRAME_SKIP=3 and 1 with the data channel, VP8, effect
+#        pass/fail): FRAME_SKIP=3 (full rate, and source-sampled: 10 fps sent)
+#        and 1 with the data channel, VP8, effect
 #        invert, WEBRTC_WORKERS (2) workers, then echotest at the most
 #        sessions FRAME_SKIP=3 held and beyond. Writes
 #        tests/out/bench/webrtc-*.json and webrtc.md (the README's rows).
-# Environment: WEBRTC_SKIP3 / WEBRTC_SKIP1 / WEBRTC_ECHO (session lists),
+# Environment: WEBRTC_SKIP3 / WEBRTC_SAMPLED3 / WEBRTC_SKIP1 / WEBRTC_ECHO (session lists),
 # WEBRTC_SECONDS (window, default 10), WEBRTC_MAX_P95_MS (100), WEBRTC_CODEC (vp8).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -72,7 +73,7 @@ if [ "$MODE" = --smoke ]; then
   # Each path once, 2 sessions, a few seconds: that it works, not how fast.
   q() { python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; eval(sys.argv[2], {}, r)" "$@"; }
   for run in dc:"--output datachannel --skip 1" h264:"--codec h264 --output datachannel --skip 1" \
-      video:"--output both --skip 1" echo:"--plugin echotest"; do
+      sampled:"--output datachannel --skip 3 --source-sampled" video:"--output both --skip 1" echo:"--plugin echotest"; do
     name=${run%%:*}
     # shellcheck disable=SC2086
     lg ${run#*:} --sessions 2 --warmup 1 --seconds 3 --start-timeout 20 --max-p95-ms 1e9 --max-missing-pct 100 \
@@ -84,7 +85,7 @@ if [ "$MODE" = --smoke ]; then
     tap_check "$name: frames come back to every client, latency measured on one clock" \
       q "$OUT/smoke-$name.json" "(fps_per_client_min > 0 and latency_ms['p50'] > 0) or exit(1)"
     case $name in
-      dc|h264) tap_check "$name: results reassembled whole and acked (more results than the unacked window)" \
+      dc|h264|sampled) tap_check "$name: results reassembled whole and acked (more results than the unacked window)" \
             q "$OUT/smoke-$name.json" "(broken_frames == 0 and fps_per_client * window_s > 8) or exit(1)"
           tap_check "$name: the generator's and the plugin's CPU are measured" \
             q "$OUT/smoke-$name.json" "(cpu_cores['generator'] > 0 and cpu_cores['janus'] > 0 and 'janus_plugin_threads' in cpu_cores) or exit(1)" ;;
@@ -107,6 +108,10 @@ sweep() {
   grep '^webrtc_loadgen: {' "$OUT/webrtc-$name.log" | sed 's/^webrtc_loadgen: /  /' >&2
 }
 sweep skip3 --skip 3 --sessions "${WEBRTC_SKIP3:-4,8,12,16,18,20,24,28}"
+# Source-side sampling, as html/js/ooblex.js does by default: each session
+# sends every third camera frame (10 fps, same bitrate) and starts
+# source_sampled, so the plugin decodes a third of the frames.
+sweep skip3-sampled --skip 3 --source-sampled --sessions "${WEBRTC_SAMPLED3:-12,16,20,24,28,32,36}"
 sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-4,6,8,10,12,14}"
 HELD=$(python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])")
 [ "$HELD" -ge 2 ] || HELD=4
@@ -125,7 +130,8 @@ print(f"Measured {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())} at commit {co
 print()
 print("| Path | FRAME_SKIP | Sessions that hold | there: results fps/client, latency p50 / p95 / p99 ms, missing | server cores (per session) | Janus: hloop / plugin threads / rest | workers, Redis | generator | machine busy (of which not ours) | first count past it |")
 print("|---|---:|---:|---|---|---|---|---:|---|---|")
-for name, label in (("skip3", "Ooblex"), ("skip1", "Ooblex"), ("echotest", "Janus echotest (ceiling)")):
+for name, label in (("skip3", "Ooblex, full rate"), ("skip3-sampled", "Ooblex, source-sampled (10 fps sent)"),
+                    ("skip1", "Ooblex"), ("echotest", "Janus echotest (ceiling)")):
     r = load(name)
     runs = r["runs"]
     held = [x for x in runs if x["holds"]]

@@ -87,6 +87,7 @@ typedef struct options {
 	unsigned skip, noise;
 	double warmup_s, seconds_s, start_timeout_s, max_p95_ms, max_missing_pct;
 	gboolean no_stop;
+	gboolean source_sampled;	/* send FPS / skip, and say so at start (source-side sampling) */
 	unsigned counts[64], n_counts;
 	struct { char name[32]; int pid; } watch[MAX_WATCH];
 	unsigned n_watch;
@@ -298,6 +299,8 @@ static void on_offer_created(GstPromise *promise, gpointer user) {
 			"output", opt.output);
 	if(!echotest)
 		json_object_set_new(body, "codec", json_string(opt.codec));
+	if(!echotest && opt.source_sampled)
+		json_object_set_new(body, "source_sampled", json_true());
 	janus_post(s, json_pack("{sssos{ssss}}", "janus", "message", "body", body, "jsep", "type", "offer", "sdp", sdp));
 	g_free(sdp);
 	gst_webrtc_session_description_free(offer);
@@ -425,7 +428,7 @@ static GstPadProbeReturn count_video(GstPad *pad, GstPadProbeInfo *info, gpointe
 	 * for one that took longer: the largest seen is the offset. Counted
 	 * from a second in (the first frames wait for SRTP to start, and Janus
 	 * re-bases on the first one it relays); the window comes later. */
-	if(s->frames_sent > FPS) {
+	if(s->frames_sent > (uint64_t)(FPS / source_every)) {
 		uint32_t candidate = ts - s->sent_ts[(s->frames_sent - 1) % SENT_RING];
 		if(!s->echo_offset_known || (int32_t)(candidate - s->echo_offset) > 0)
 			s->echo_offset = candidate;
@@ -560,7 +563,7 @@ static atomic_int pacer_stop;
  * and timestamp. */
 static gpointer pacer(gpointer unused) {
 	(void)unused;
-	const int64_t interval = 1000000 / FPS;
+	const int64_t interval = 1000000 * source_every / FPS;
 	while(!atomic_load(&pacer_stop)) {
 		int64_t now = g_get_monotonic_time(), wake = now + interval;
 		for(unsigned i = 0; i < n_sessions; i++) {
@@ -585,7 +588,7 @@ static gpointer pacer(gpointer unused) {
 			s->next_send_us = MAX(s->next_send_us + interval, now + interval / 2);
 			wake = MIN(wake, s->next_send_us);
 			const source_frame *f = &source[s->frames_sent % (uint64_t)source_n];
-			uint32_t ts = s->ts_base + (uint32_t)(s->frames_sent * (90000 / FPS));
+			uint32_t ts = s->ts_base + (uint32_t)(s->frames_sent * source_every * (90000 / FPS));
 			const uint8_t *p = f->packets->data;
 			for(unsigned k = 0; k < f->n_packets; k++) {
 				uint16_t len;
@@ -917,7 +920,9 @@ static void usage(void) {
 	fprintf(stderr, "usage: webrtc_loadgen --janus ws://HOST:PORT [--plugin ooblex|echotest] [--codec vp8|h264] [--skip N]\n"
 		"  [--effect NAME] [--output datachannel|video|both] [--sessions 1,2,4] [--warmup S] [--seconds S]\n"
 		"  [--start-timeout S] [--max-p95-ms MS] [--max-missing-pct P] [--source FILE] [--noise N]\n"
-		"  [--watch name=pid]... [--no-stop]\n");
+		"  [--watch name=pid]... [--no-stop] [--source-sampled]\n"
+		"  --source-sampled: send every skip-th camera frame at 30/skip fps, at the same bitrate, and start\n"
+		"  the session source_sampled, as html/js/ooblex.js does by default\n");
 	exit(2);
 }
 
@@ -927,7 +932,7 @@ int main(int argc, char **argv) {
 		{ "effect", 1, 0, 'e' }, { "output", 1, 0, 'o' }, { "sessions", 1, 0, 'n' }, { "warmup", 1, 0, 'w' },
 		{ "seconds", 1, 0, 's' }, { "start-timeout", 1, 0, 't' }, { "max-p95-ms", 1, 0, 'P' },
 		{ "max-missing-pct", 1, 0, 'M' }, { "source", 1, 0, 'f' }, { "noise", 1, 0, 'N' }, { "watch", 1, 0, 'W' },
-		{ "no-stop", 0, 0, 'S' }, { 0, 0, 0, 0 } };
+		{ "no-stop", 0, 0, 'S' }, { "source-sampled", 0, 0, 'Z' }, { 0, 0, 0, 0 } };
 	int ch;
 	while((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch(ch) {
@@ -960,6 +965,7 @@ int main(int argc, char **argv) {
 			break;
 		}
 		case 'S': opt.no_stop = TRUE; break;
+		case 'Z': opt.source_sampled = TRUE; break;
 		default: usage();
 		}
 	}
@@ -977,20 +983,22 @@ int main(int argc, char **argv) {
 	gst_init(&argc, &argv);
 	av_log_set_level(AV_LOG_ERROR);
 	const char *what;
-	if(prepare_source(opt.codec, opt.source, (int)opt.noise, &what) != 0) {
+	if(prepare_source_every(opt.codec, opt.source, (int)opt.noise, opt.source_sampled && !echotest ? (int)opt.skip : 1,
+			&what) != 0) {
 		fprintf(stderr, "webrtc_loadgen: cannot encode the source\n");
 		return 1;
 	}
 	size_t bytes = 0;
 	for(int i = 0; i < source_n; i++)
 		bytes += source[i].packets->len - 2 * source[i].n_packets;
-	double kbps = bytes * 8.0 / (source_n / (double)FPS) / 1000;
-	fprintf(stderr, "webrtc_loadgen: source %s, %s, %d frames, %.0f kbit/s, %.1f KB per frame\n", what, opt.codec,
-		source_n, kbps, bytes / 1024.0 / source_n);
+	double kbps = bytes * 8.0 / (source_n * source_every / (double)FPS) / 1000;
+	fprintf(stderr, "webrtc_loadgen: source %s, %s, %d frames at %d fps, %.0f kbit/s, %.1f KB per frame\n", what,
+		opt.codec, source_n, FPS / source_every, kbps, bytes / 1024.0 / source_n);
 	report = json_pack("{s{sssssssisssssfsfsisfsf}s[]}", "config", "plugin", opt.plugin, "codec", opt.codec,
 		"effect", opt.effect, "frame_skip", (int)opt.skip, "output", opt.output, "source", what,
 		"warmup_s", opt.warmup_s, "seconds_s", opt.seconds_s, "source_kbps", (int)kbps,
 		"max_p95_ms", opt.max_p95_ms, "max_missing_pct", opt.max_missing_pct, "runs");
+	json_object_set_new(json_object_get(report, "config"), "source_sampled", json_boolean(opt.source_sampled && !echotest));
 	main_ctx = g_main_context_default();
 	loop = g_main_loop_new(main_ctx, FALSE);
 	soup = soup_session_new();
