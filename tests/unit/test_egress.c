@@ -185,9 +185,9 @@ static void ack_frame_of(ooblex_egress *e, uint32_t seq) {
 	ack(e, text);
 }
 
-/* An egress for one run, with the data channel as its output; seqs
+/* An egress for one run (frame_budget_ms: 0 = none), with the data channel as its output; seqs
  * 1..queued have been queued by the ingest. The channel is not open yet. */
-static ooblex_egress *start(unsigned max_unacked, unsigned queued) {
+static ooblex_egress *start_with_budget(unsigned max_unacked, unsigned queued, unsigned frame_budget_ms) {
 	fake_page_init(&hs.page, 1);
 	hs.now = T0;
 	hs.sent = g_array_new(FALSE, FALSE, sizeof(uint32_t));
@@ -195,13 +195,18 @@ static ooblex_egress *start(unsigned max_unacked, unsigned queued) {
 	hs.refuse_sends = 0;
 	atomic_store(&hs.rtp_packets, 0);
 	ooblex_egress_config cfg = { .gate = gate, .reorder_wait_ms = 150, .reorder_adaptive = 1,
-		.reorder_min_wait_ms = 15, .dc_max_unacked_frames = max_unacked, .video_bitrate_bps = 500000 };
+		.reorder_min_wait_ms = 15, .dc_max_unacked_frames = max_unacked, .video_bitrate_bps = 500000,
+		.frame_budget_ms = frame_budget_ms };
 	ooblex_egress *e = ooblex_egress_new(&cfg, &fake_host, &hs);
 	ooblex_egress_restart(e, client_id);
 	char err[256];
 	ooblex_egress_set_output(e, OOBLEX_OUTPUT_DATACHANNEL, OOBLEX_CODEC_NONE, 0, err, sizeof(err));
 	atomic_store(ooblex_egress_queued_seq(e), queued);
 	return e;
+}
+
+static ooblex_egress *start(unsigned max_unacked, unsigned queued) {
+	return start_with_budget(max_unacked, queued, 0);
 }
 
 static void finish(ooblex_egress *e) {
@@ -432,17 +437,7 @@ static void test_over_budget_holds_only_when_repeated(void) {
 	/* frame_budget_ms 100: a result over it is counted; only the second in a
 	 * row (an error result refused as over_budget counting as one) is what
 	 * holds the client: one alone may be a loaded machine's hiccup. */
-	fake_page_init(&hs.page, 1);
-	hs.now = T0;
-	hs.sent = g_array_new(FALSE, FALSE, sizeof(uint32_t));
-	hs.told = 0;
-	ooblex_egress_config cfg = { .gate = gate, .reorder_wait_ms = 150, .dc_max_unacked_frames = 8,
-		.video_bitrate_bps = 500000, .frame_budget_ms = 100 };
-	ooblex_egress *e = ooblex_egress_new(&cfg, &fake_host, &hs);
-	ooblex_egress_restart(e, client_id);
-	char err[256];
-	ooblex_egress_set_output(e, OOBLEX_OUTPUT_DATACHANNEL, OOBLEX_CODEC_NONE, 0, err, sizeof(err));
-	atomic_store(ooblex_egress_queued_seq(e), 100);
+	ooblex_egress *e = start_with_budget(8, 100, 100);
 	fake_page_hello(&hs.page, e);
 	result_worker_us = 150000;
 	give_result(e, 1, 0);
