@@ -18,7 +18,11 @@
 #        sessions FRAME_SKIP=3 held and beyond. Writes
 #        tests/out/bench/webrtc-*.json and webrtc.md (the README's rows).
 # Environment: WEBRTC_SKIP3 / WEBRTC_SAMPLED3 / WEBRTC_SKIP1 / WEBRTC_ECHO (session lists),
-# WEBRTC_SECONDS (window, default 10), WEBRTC_MAX_P95_MS (100), WEBRTC_CODEC (vp8).
+# WEBRTC_SECONDS (window, default 10), WEBRTC_MAX_P95_MS (100), WEBRTC_CODEC (vp8),
+# WEBRTC_RUNS (which sweeps, default "skip3 skip3-sampled skip1 echotest": e.g. "skip3" with
+# WEBRTC_SKIP3=12 to compare one change at one count), WEBRTC_PERF=1 (perf record -g of Janus
+# during the skip3 sweep at WEBRTC_PERF_HZ (99): webrtc-perf.data and webrtc-profile.txt, by thread,
+# library and symbol; the profile costs CPU of its own: take figures from a run without it).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -107,15 +111,33 @@ sweep() {
     >"$OUT/webrtc-$name.json" 2>"$OUT/webrtc-$name.log"
   grep '^webrtc_loadgen: {' "$OUT/webrtc-$name.log" | sed 's/^webrtc_loadgen: /  /' >&2
 }
-sweep skip3 --skip 3 --sessions "${WEBRTC_SKIP3:-4,8,12,16,18,20,24,28}"
+RUNS=" ${WEBRTC_RUNS:-skip3 skip3-sampled skip1 echotest} "
+if [[ $RUNS == *" skip3 "* ]]; then
+  if [ -n "${WEBRTC_PERF:-}" ]; then
+    # Janus as a whole (its threads and the plugin's), call graphs, for the profile by step.
+    perf record -q -g -F "${WEBRTC_PERF_HZ:-99}" -p "$JANUS_PID" -o "$OUT/webrtc-perf.data" >/dev/null 2>&1 &
+    PERF_PID=$!
+  fi
+  sweep skip3 --skip 3 --sessions "${WEBRTC_SKIP3:-4,8,12,16,18,20,24,28}"
+  if [ -n "${PERF_PID:-}" ]; then
+    kill -INT "$PERF_PID"; wait "$PERF_PID"
+    perf report -i "$OUT/webrtc-perf.data" --no-children --sort comm,dso,sym --percent-limit 0.7 --stdio 2>/dev/null \
+      | grep -v '^$' | grep -E '^ +[0-9]' >"$OUT/webrtc-profile.txt"
+    head -30 "$OUT/webrtc-profile.txt" >&2
+  fi
+fi
 # Source-side sampling, as html/js/ooblex.js does by default: each session
 # sends every third camera frame (10 fps, same bitrate) and starts
 # source_sampled, so the plugin decodes a third of the frames.
-sweep skip3-sampled --skip 3 --source-sampled --sessions "${WEBRTC_SAMPLED3:-12,16,20,24,28,32,36}"
-sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-4,6,8,10,12,14}"
-HELD=$(python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])")
-[ "$HELD" -ge 2 ] || HELD=4
-sweep echotest --plugin echotest --no-stop --sessions "${WEBRTC_ECHO:-$HELD,$((HELD * 2)),$((HELD * 3))}"
+[[ $RUNS == *" skip3-sampled "* ]] && sweep skip3-sampled --skip 3 --source-sampled --sessions "${WEBRTC_SAMPLED3:-12,16,20,24,28,32,36}"
+[[ $RUNS == *" skip1 "* ]] && sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-4,6,8,10,12,14}"
+if [[ $RUNS == *" echotest "* ]]; then
+  HELD=$([ -f "$OUT/webrtc-skip3.json" ] && python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])" || echo 4)
+  [ "$HELD" -ge 2 ] || HELD=4
+  sweep echotest --plugin echotest --no-stop --sessions "${WEBRTC_ECHO:-$HELD,$((HELD * 2)),$((HELD * 3))}"
+fi
+# Only the full set makes the README's table.
+[[ $RUNS == *" skip3 "*" skip3-sampled "*" skip1 "*" echotest "* ]] || exit 0
 python3 - "$OUT" "$SECONDS_W" "$P95" "$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF' | tee "$OUT/webrtc.md"
 import json, sys, time
 out, secs, p95, commit = sys.argv[1:5]
