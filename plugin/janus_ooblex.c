@@ -992,6 +992,7 @@ static void janus_ooblex_counters_read(janus_ooblex_session *session, const oobl
 	out[OOBLEX_C_FRAMES_DEFERRED_FAIR] = atomic_load(&is->frames_deferred_fair);
 	out[OOBLEX_C_FRAMES_UNSUPPORTED] = atomic_load(&is->frames_unsupported);
 	out[OOBLEX_C_KEYFRAMES_REQUESTED] = atomic_load(&is->keyframes_requested);
+	out[OOBLEX_C_INGEST_WAKEUPS] = atomic_load(&is->wakeups);
 	out[OOBLEX_C_FRAMES_QUEUED] = atomic_load(&session->frames_queued);
 	out[OOBLEX_C_FRAMES_DROPPED_QUEUE_FULL] = atomic_load(&session->frames_dropped_queue);
 	out[OOBLEX_C_RESULTS] = atomic_load(&es->results);

@@ -17,14 +17,28 @@
 #include "video_decoder.h"
 
 typedef struct queued_packet {
+	struct queued_packet *next;	/* the packet queue is a list of them */
 	uint64_t arrival_us;
 	ooblex_rtp_packet rtp;	/* parsed on the ingest thread; points into data */
 	size_t len;
 	uint8_t data[];
 } queued_packet;
 
-/* Pushed to wake the thread for shutdown; never freed. */
-static queued_packet stop_marker;
+/* The thread is woken once per frame, not per packet: a wake-up (a futex
+ * call here, a context switch there) costs about as much as handling the
+ * packet, and nothing can be decoded before the frame's last packet anyway.
+ * The media thread wakes it for a packet that ends a frame (marker bit), one
+ * that starts the next (a new timestamp: the marker was lost), when
+ * WAKE_BATCH packets are waiting, and for every packet while the jitter
+ * buffer waits behind a gap (that packet may be the one missing). Packets
+ * waiting for none of these are taken after one to two FLUSH_US (the
+ * thread's timer is set when it goes to sleep: a packet listed later does
+ * not wake it to set it), so a stream that stops without its marker never
+ * leaves them behind. Long enough never to fire while frames flow (at
+ * 10 fps they are 100 ms apart); an idle session's thread wakes 4 times a
+ * second. */
+#define WAKE_BATCH 64
+#define FLUSH_US 250000
 
 /* What a queued packet counts against max_queued_bytes: its copy and our
  * bookkeeping (malloc's own few bytes aside). */
@@ -51,13 +65,29 @@ static void bucket_refill(budget_bucket *b, uint64_t elapsed_us) {
 
 struct ooblex_ingest {
 	GThread *thread;
-	GAsyncQueue *packets;
 	ooblex_ingest_callbacks cb;
 	void *user;
 	ooblex_ingest_stats *stats;
 	unsigned max_queued;
+	unsigned wake_batch;	/* WAKE_BATCH, or half a smaller queue bound */
 	size_t max_queued_bytes;
-	atomic_size_t queued_bytes;	/* pushed, not yet taken by the thread */
+	/* Reserved by push() before it copies, given back when the thread takes
+	 * the packets: what the bounds count. */
+	atomic_uint queued_count;
+	atomic_size_t queued_bytes;
+	/* The packet queue, under queue_lock. */
+	GMutex queue_lock;
+	GCond queue_cond;
+	queued_packet *head, *tail;
+	unsigned listed;	/* packets in the list */
+	gint64 first_listed_mono;	/* when the oldest of them was listed */
+	int wake_due;	/* a frame ended (or WAKE_BATCH): take them now */
+	int thread_waiting;	/* the thread sleeps on queue_cond: signal it */
+	int wake_every_packet;	/* the jitter buffer waits behind a gap */
+	int have_last_ts;
+	uint32_t last_ts;	/* RTP timestamp of the packet listed last */
+	int last_marker;	/* and whether it ended its frame */
+	atomic_int stopping;
 	/* Settings that configure() may change while streaming. */
 	GMutex settings_lock;
 	char effect[OOBLEX_NAME_MAX + 1];
@@ -298,7 +328,12 @@ static void release_packets(ooblex_ingest *ing) {
 }
 
 static void ingest_free(ooblex_ingest *ing) {
-	g_async_queue_unref(ing->packets);
+	for(queued_packet *qp = ing->head, *next; qp != NULL; qp = next) {
+		next = qp->next;
+		free(qp);
+	}
+	g_mutex_clear(&ing->queue_lock);
+	g_cond_clear(&ing->queue_cond);
 	ooblex_reorder_free(ing->jitter);
 	ooblex_depay_free(ing->depay);
 	/* Not drained: pictures it still holds back would go to a session that is over. */
@@ -312,24 +347,68 @@ static void ingest_free(ooblex_ingest *ing) {
  * give the gap up in time even when no packet arrives. */
 #define JITTER_POLL_US 5000
 
+/* Waits (queue_lock held) until packets are due or the jitter buffer's poll
+ * comes, and takes the list. Returns NULL when there is nothing to take
+ * (the poll, or stopping). */
+static queued_packet *take_packets(ooblex_ingest *ing, int jitter_waits) {
+	for(;;) {
+		if(atomic_load(&ing->stopping))
+			return NULL;
+		gint64 now = g_get_monotonic_time();
+		if(ing->head != NULL && (ing->wake_due || now >= ing->first_listed_mono + FLUSH_US))
+			break;
+		/* The earliest of: the oldest packet's flush (or, with none listed,
+		 * FLUSH_US from now: a packet listed meanwhile does not wake the
+		 * thread to set its timer), the jitter buffer's poll. */
+		gint64 until = (ing->head != NULL ? ing->first_listed_mono : now) + FLUSH_US;
+		if(jitter_waits && now + JITTER_POLL_US < until)
+			until = now + JITTER_POLL_US;
+		ing->thread_waiting = 1;
+		gboolean signalled = g_cond_wait_until(&ing->queue_cond, &ing->queue_lock, until);
+		ing->thread_waiting = 0;
+		atomic_fetch_add(&ing->stats->wakeups, 1);
+		if(!signalled && ing->head == NULL)
+			return NULL;	/* the jitter buffer's poll */
+		if(!signalled && jitter_waits && g_get_monotonic_time() < ing->first_listed_mono + FLUSH_US)
+			return NULL;	/* the poll came first: give gaps up, then wait on */
+	}
+	queued_packet *list = ing->head;
+	ing->head = ing->tail = NULL;
+	ing->listed = 0;
+	ing->wake_due = 0;
+	return list;
+}
+
 static gpointer ingest_thread(gpointer data) {
 	ooblex_ingest *ing = data;
-	for(;;) {
-		queued_packet *qp = ooblex_reorder_held(ing->jitter) > 0 ?
-			g_async_queue_timeout_pop(ing->packets, JITTER_POLL_US) : g_async_queue_pop(ing->packets);
-		if(qp == &stop_marker)
-			break;
-		if(qp != NULL) {
-			atomic_fetch_sub(&ing->queued_bytes, queued_cost(qp->len));
+	g_mutex_lock(&ing->queue_lock);
+	while(!atomic_load(&ing->stopping)) {
+		queued_packet *list = take_packets(ing, ooblex_reorder_held(ing->jitter) > 0);
+		g_mutex_unlock(&ing->queue_lock);
+		unsigned n = 0;
+		size_t bytes = 0;
+		for(queued_packet *qp = list, *next; qp != NULL; qp = next) {
+			next = qp->next;
+			n++;
+			bytes += queued_cost(qp->len);
+			/* A stop finishes the packet in hand, not the whole batch. */
+			if(atomic_load(&ing->stopping)) {
+				free(qp);
+				continue;
+			}
 			receive_packet(ing, qp);
+			release_packets(ing);
 		}
-		release_packets(ing);
+		if(list == NULL)
+			release_packets(ing);
+		/* Only now: the bounds count the packets until they are handled. */
+		atomic_fetch_sub(&ing->queued_count, n);
+		atomic_fetch_sub(&ing->queued_bytes, bytes);
+		g_mutex_lock(&ing->queue_lock);
+		ing->wake_every_packet = ooblex_reorder_held(ing->jitter) > 0;
 	}
-	/* Drain what is left; stop_marker is never freed. */
-	queued_packet *qp;
-	while((qp = g_async_queue_try_pop(ing->packets)) != NULL)
-		if(qp != &stop_marker)
-			free(qp);
+	g_mutex_unlock(&ing->queue_lock);
+	/* What is left is freed with the rest. */
 	ing->cb.stopped(ing->user);
 	ingest_free(ing);
 	return NULL;
@@ -343,7 +422,8 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 		return NULL;
 	}
 	ooblex_ingest *ing = g_malloc0(sizeof(*ing));
-	ing->packets = g_async_queue_new();
+	g_mutex_init(&ing->queue_lock);
+	g_cond_init(&ing->queue_cond);
 	g_mutex_init(&ing->settings_lock);
 	ing->codec = codec;
 	ing->max_decode_w = cfg->max_decode_width ? cfg->max_decode_width : OOBLEX_INGEST_DEFAULT_DECODE_WIDTH;
@@ -381,6 +461,7 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->user = user;
 	ing->stats = cfg->stats;
 	ing->max_queued = cfg->max_queued_packets ? cfg->max_queued_packets : 2000;
+	ing->wake_batch = MIN(WAKE_BATCH, MAX(1, ing->max_queued / 2));
 	ing->max_queued_bytes = cfg->max_queued_bytes ? cfg->max_queued_bytes : 4 * 1024 * 1024;
 	g_strlcpy(ing->effect, cfg->effect ? cfg->effect : "none", sizeof(ing->effect));
 	ing->frame_skip = cfg->frame_skip ? cfg->frame_skip : 1;
@@ -414,29 +495,63 @@ int ooblex_ingest_push_rtp(ooblex_ingest *ing, const uint8_t *buf, size_t len) {
 		atomic_fetch_add(&ing->stats->packets_malformed, 1);
 		return -1;
 	}
-	/* The length goes negative while the thread waits for packets: compare signed. */
+	/* Reserve room under both bounds before copying; the thread gives it
+	 * back once it has handled the packets. */
 	size_t cost = queued_cost(len);
-	if(g_async_queue_length(ing->packets) >= (gint)ing->max_queued) {
+	if(atomic_fetch_add(&ing->queued_count, 1) + 1 > ing->max_queued) {
 		/* The decoder is behind: drop rather than grow. The sequence gap this
 		 * leaves makes the depacketizer resync on a keyframe. */
+		atomic_fetch_sub(&ing->queued_count, 1);
 		atomic_fetch_add(&ing->stats->packets_dropped, 1);
 		return -1;
 	}
 	if(atomic_fetch_add(&ing->queued_bytes, cost) + cost > ing->max_queued_bytes) {
 		atomic_fetch_sub(&ing->queued_bytes, cost);
+		atomic_fetch_sub(&ing->queued_count, 1);
 		atomic_fetch_add(&ing->stats->packets_dropped, 1);
 		return -1;
 	}
 	queued_packet *qp = malloc(sizeof(*qp) + len);
 	if(qp == NULL) {
 		atomic_fetch_sub(&ing->queued_bytes, cost);
+		atomic_fetch_sub(&ing->queued_count, 1);
 		atomic_fetch_add(&ing->stats->packets_dropped, 1);
 		return -1;
 	}
+	qp->next = NULL;
 	qp->arrival_us = ooblex_now_us();
 	qp->len = len;
 	memcpy(qp->data, buf, len);
-	g_async_queue_push(ing->packets, qp);
+	/* Just enough of the header to tell where a frame ends; the thread
+	 * parses (and refuses) packets properly. Not RTP: handled at once. */
+	int rtp = len >= 12 && (buf[0] >> 6) == 2;
+	uint32_t ts = rtp ? (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7] : 0;
+	g_mutex_lock(&ing->queue_lock);
+	if(ing->tail != NULL)
+		ing->tail->next = qp;
+	else {
+		ing->head = qp;
+		ing->first_listed_mono = g_get_monotonic_time();
+	}
+	ing->tail = qp;
+	ing->listed++;
+	/* This packet ends a frame, or begins one after a lost marker (the
+	 * frame before can complete now; after a marker a new timestamp is
+	 * nothing new), or enough are waiting. */
+	int marker = rtp && (buf[1] & 0x80);
+	if(!rtp || marker || (ing->have_last_ts && !ing->last_marker && ts != ing->last_ts) ||
+			ing->listed >= ing->wake_batch || ing->wake_every_packet)
+		ing->wake_due = 1;
+	if(rtp) {
+		ing->last_ts = ts;
+		ing->last_marker = marker;
+		ing->have_last_ts = 1;
+	}
+	if(ing->wake_due && ing->thread_waiting) {
+		ing->thread_waiting = 0;	/* one signal per wait */
+		g_cond_signal(&ing->queue_cond);
+	}
+	g_mutex_unlock(&ing->queue_lock);
 	return 0;
 }
 
@@ -450,6 +565,10 @@ void ooblex_ingest_configure(ooblex_ingest *ing, const char *effect, unsigned fr
 }
 
 void ooblex_ingest_stop(ooblex_ingest *ing) {
-	/* Front of the queue: packets still waiting are not worth decoding. */
-	g_async_queue_push_front(ing->packets, &stop_marker);
+	/* Packets still waiting are not worth decoding: the thread drops them. The
+	 * signal goes under the lock, which the thread needs before it frees ing. */
+	g_mutex_lock(&ing->queue_lock);
+	atomic_store(&ing->stopping, 1);
+	g_cond_signal(&ing->queue_cond);
+	g_mutex_unlock(&ing->queue_lock);
 }

@@ -8,7 +8,11 @@
  * Janus' media thread only copies the
  * packet into the queue (ooblex_ingest_push_rtp never blocks and never
  * decodes); when the queue is full the packet is dropped and counted, and the
- * depacketizer's loss handling then waits for a keyframe. Packed frames leave
+ * depacketizer's loss handling then waits for a keyframe. The thread is woken
+ * once per frame, not per packet: by the packet that ends a frame (marker
+ * bit) or starts the next (a new timestamp), by 64 packets waiting, by every
+ * packet while the jitter buffer waits behind a gap, and at the latest 10 ms
+ * after a packet was queued (stats: wakeups). Packed frames leave
  * through the frame_ready callback (normally the Redis producer).
  *
  * Hostile senders: whatever a browser sends, a session holds a bounded
@@ -74,6 +78,7 @@ typedef struct ooblex_ingest_stats {
 	atomic_uint_fast64_t frames_unsupported;	/* pixel format we cannot pack */
 	atomic_uint_fast64_t keyframes_requested;
 	atomic_uint_fast64_t decode_us_total;	/* time spent in the decoder */
+	atomic_uint_fast64_t wakeups;	/* times the thread slept and woke: about one per frame */
 	atomic_int full_range;	/* the browser's video is full-range YUV (canvas captures are) */
 } ooblex_ingest_stats;
 

@@ -68,6 +68,10 @@ const ooblex_counter_def ooblex_counters[OOBLEX_C_COUNT] = {
 	[OOBLEX_C_KEYFRAMES_REQUESTED] = { "frames.keyframes_requested", "keyframes_requested",
 		OOBLEX_FAMILY_NONE, NULL, true, 0,
 		"PLIs sent to the browser, after a hole or a refused or undecodable frame (at most one per 500 ms)." },
+	[OOBLEX_C_INGEST_WAKEUPS] = { "frames.ingest_wakeups", "ingest_wakeups",
+		OOBLEX_FAMILY_NONE, NULL, true, 0,
+		"Times the session's decode thread was woken by Janus' media thread (or its own timers): about one per "
+		"frame, not per packet (ingest.h)." },
 	[OOBLEX_C_FRAMES_SAMPLED] = { "frames.sampled", "frames_sampled",
 		OOBLEX_FAMILY_FRAMES, "sampled", true, 0,
 		"Frames taken for the workers (every `frame_skip`-th decoded one) and packed." },

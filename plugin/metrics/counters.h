@@ -38,6 +38,7 @@ typedef enum ooblex_counter {
 	OOBLEX_C_FRAMES_DECODED,
 	OOBLEX_C_DECODE_ERRORS,
 	OOBLEX_C_KEYFRAMES_REQUESTED,
+	OOBLEX_C_INGEST_WAKEUPS,
 	OOBLEX_C_FRAMES_SAMPLED,
 	OOBLEX_C_FRAMES_DEFERRED,	/* not a drop: the next frame is taken instead */
 	OOBLEX_C_FRAMES_DEFERRED_FAIR,	/* the same, by the client's fair share (fair_share.h) */
