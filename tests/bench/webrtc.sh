@@ -22,7 +22,8 @@
 # WEBRTC_RUNS (which sweeps, default "skip3 skip3-sampled skip1 echotest": e.g. "skip3" with
 # WEBRTC_SKIP3=12 to compare one change at one count), WEBRTC_PERF=1 (perf record -g of Janus
 # during the skip3 sweep at WEBRTC_PERF_HZ (99): webrtc-perf.data and webrtc-profile.txt, by thread,
-# library and symbol; the profile costs CPU of its own: take figures from a run without it).
+# library and symbol, and perf stat's context switches in webrtc-perf-stat.txt; the profile costs
+# CPU of its own: take figures from a run without it).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -117,10 +118,14 @@ if [[ $RUNS == *" skip3 "* ]]; then
     # Janus as a whole (its threads and the plugin's), call graphs, for the profile by step.
     perf record -q -g -F "${WEBRTC_PERF_HZ:-99}" -p "$JANUS_PID" -o "$OUT/webrtc-perf.data" >/dev/null 2>&1 &
     PERF_PID=$!
+    # Context switches: what handing packets from thread to thread costs.
+    perf stat -e context-switches,task-clock -p "$JANUS_PID" -o "$OUT/webrtc-perf-stat.txt" >/dev/null 2>&1 &
+    PERF_STAT_PID=$!
   fi
   sweep skip3 --skip 3 --sessions "${WEBRTC_SKIP3:-4,8,12,16,18,20,24,28}"
   if [ -n "${PERF_PID:-}" ]; then
-    kill -INT "$PERF_PID"; wait "$PERF_PID"
+    kill -INT "$PERF_PID" "$PERF_STAT_PID"; wait "$PERF_PID" "$PERF_STAT_PID"
+    grep -E 'context-switches|task-clock|seconds time' "$OUT/webrtc-perf-stat.txt" >&2
     perf report -i "$OUT/webrtc-perf.data" --no-children --sort comm,dso,sym --percent-limit 0.7 --stdio 2>/dev/null \
       | grep -v '^$' | grep -E '^ +[0-9]' >"$OUT/webrtc-profile.txt"
     head -30 "$OUT/webrtc-profile.txt" >&2
