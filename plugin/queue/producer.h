@@ -4,7 +4,10 @@
  * Owns: a bounded in-memory queue of (key, message) and one thread ("ooblex
  * redis out") with its own connection that LPUSHes them, pipelined, to
  * frames_to_process or a routed frames_to_process:{effect} (which it also
- * EXPIREs: a routed queue whose workers are gone empties itself). Pushing
+ * EXPIREs: a routed queue whose workers are gone empties itself). The
+ * payloads are written with writev straight from the messages (only the
+ * RESP around them is formatted; hiredis reads the replies), so a frame is
+ * not copied again on its way into Redis. Pushing
  * never blocks: when Redis is slow or gone the queue fills and new messages
  * are dropped and counted (a stale frame is worth nothing to a live viewer).
  * The thread reconnects with backoff and logs once per outage
