@@ -246,7 +246,8 @@ ooblex_producer *ooblex_producer_start(const ooblex_redis_config *cfg, unsigned 
 	g_cond_init(&p->cond);
 	g_queue_init(&p->queue);
 	GError *gerr = NULL;
-	p->thread = g_thread_try_new("ooblex redis out", producer_thread, p, &gerr);
+	/* At most 15 bytes (see producer.h). */
+	p->thread = g_thread_try_new("ooblex to redis", producer_thread, p, &gerr);
 	if(p->thread == NULL) {
 		snprintf(err, errlen, "cannot start the Redis producer thread: %s", gerr ? gerr->message : "?");
 		g_clear_error(&gerr);

@@ -2,10 +2,11 @@
  * producer.h - packed frames into Redis, for the workers.
  *
  * Owns: a bounded in-memory queue of (key, message) and one thread ("ooblex
- * redis out") with its own connection that LPUSHes them, pipelined, to
+ * to redis": thread names over 15 bytes are refused, and the thread would
+ * then show as "janus") with its own connection that LPUSHes them, pipelined, to
  * frames_to_process or a routed frames_to_process:{effect} (which it also
  * EXPIREs: a routed queue whose workers are gone empties itself). The
- * payloads are written with writev straight from the messages (only the
+ * payloads are written (sendmsg of iovecs) straight from the messages (only the
  * RESP around them is formatted; hiredis reads the replies), so a frame is
  * not copied again on its way into Redis. Pushing
  * never blocks: when Redis is slow or gone the queue fills and new messages
