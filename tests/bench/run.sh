@@ -24,6 +24,8 @@
 #     500 ms one, fair_share off and on (Chromium, Janus): includes Janus;
 #   - throughput: frames straight into the queue, 1/2/4 workers, CPU-heavy effects;
 #   - format_cost: raw (I420, RGB24) against JPEG through Redis;
+#   - jpeg_quality: bytes per result against PSNR/SSIM per JPEG quality and
+#     subsampling, on vtest.avi and Megamind.avi (README, "JPEG quality");
 #   - remote_workers: 4 sessions with 4 workers behind a relay delaying 0/10/20/40
 #     ms each way, --prefetch 0 against auto (tests/bench/remote_workers.sh);
 #   - fuzz: every tests/fuzz target for FUZZ_SECONDS each (default 60; 600
@@ -38,7 +40,7 @@ OUT=$TOP/tests/out/bench
 rm -rf "$OUT"
 mkdir -p "$OUT"
 "$TOP/deploy/install-deps.sh" --bench >/dev/null
-make -C "$BUILD" -s all tests/bench/format_cost tests/bench/loadgen >/dev/null
+make -C "$BUILD" -s all tests/bench/format_cost tests/bench/loadgen tests/bench/jpeg_quality >/dev/null
 
 FOOTAGE=/usr/share/doc/opencv-doc/examples/data/vtest.avi
 if [ -n "${BENCH_QUICK:-}" ]; then
@@ -144,6 +146,12 @@ echo "== workers far from Redis (tests/bench/remote_workers.sh): prefetch agains
 echo "== transport formats (tests/bench/format_cost)"
 "$BUILD/tests/bench/format_cost" "$PORT" 150 >"$OUT/format_cost.md"
 sed -n 's/^JSON: //p' "$OUT/format_cost.md" >"$OUT/format_cost.json"
+
+echo "== JPEG quality and subsampling against picture quality (tests/bench/jpeg_quality)"
+for clip in vtest Megamind; do
+  "$BUILD/tests/bench/jpeg_quality" --footage "/usr/share/doc/opencv-doc/examples/data/$clip.avi" --frames 150 \
+    --qualities 40,50,60,65,70,75,80,85,90 >"$OUT/jpeg_quality-$clip.md"
+done
 
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
   echo "== fuzz: every target for $FUZZ_SECONDS s (tests/fuzz/run.sh)"
