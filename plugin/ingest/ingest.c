@@ -355,7 +355,9 @@ static queued_packet *take_packets(ooblex_ingest *ing, int jitter_waits) {
 		if(atomic_load(&ing->stopping))
 			return NULL;
 		gint64 now = g_get_monotonic_time();
-		if(ing->head != NULL && (ing->wake_due || now >= ing->first_listed_mono + FLUSH_US))
+		/* While the jitter buffer waits behind a gap, every packet is due:
+		 * also those listed before wake_every_packet was set. */
+		if(ing->head != NULL && (ing->wake_due || jitter_waits || now >= ing->first_listed_mono + FLUSH_US))
 			break;
 		/* The earliest of: the oldest packet's flush (or, with none listed,
 		 * FLUSH_US from now: a packet listed meanwhile does not wake the
@@ -368,9 +370,7 @@ static queued_packet *take_packets(ooblex_ingest *ing, int jitter_waits) {
 		ing->thread_waiting = 0;
 		atomic_fetch_add(&ing->stats->wakeups, 1);
 		if(!signalled && ing->head == NULL)
-			return NULL;	/* the jitter buffer's poll */
-		if(!signalled && jitter_waits && g_get_monotonic_time() < ing->first_listed_mono + FLUSH_US)
-			return NULL;	/* the poll came first: give gaps up, then wait on */
+			return NULL;	/* the jitter buffer's poll (gaps to give up), or idle */
 	}
 	queued_packet *list = ing->head;
 	ing->head = ing->tail = NULL;
