@@ -24,7 +24,6 @@
 #include <string.h>
 #include <time.h>
 #include <libavutil/log.h>
-#include <libswscale/swscale.h>
 
 #include "effects.h"
 #include "footage.h"
@@ -39,20 +38,12 @@
 typedef struct clip {
 	uint8_t *frames[MAX_FRAMES];
 	int n, max;
-	struct SwsContext *sws;
 } clip;
 
-static int grab(const AVFrame *p, int index, void *user) {
-	(void)index;
-	clip *c = user;
-	c->sws = sws_getCachedContext(c->sws, p->width, p->height, p->format, W, H, AV_PIX_FMT_YUV420P, SWS_BILINEAR,
-		NULL, NULL, NULL);
-	uint8_t *f = malloc((size_t)W * H * 3 / 2);
-	uint8_t *dst[4] = { f, f + W * H, f + W * H * 5 / 4, NULL };
-	int dst_stride[4] = { W, W / 2, W / 2, 0 };
-	sws_scale(c->sws, (const uint8_t *const *)p->data, p->linesize, 0, p->height, dst, dst_stride);
-	c->frames[c->n++] = f;
-	return c->n >= c->max;
+/* The first c->max pictures of a clip at 640x480 (footage.h). */
+static int load_clip(const char *path, clip *c) {
+	c->n = footage_i420(path, c->max, W, H, c->frames);
+	return c->n;
 }
 
 static double now_ms(void) {
@@ -78,7 +69,7 @@ static int batches(int frames) {
 	enum { NS = sizeof(sizes) / sizeof(sizes[0]), MAXB = 8 };
 	const char *effect = "background_blur";
 	clip c = { .max = MAX_FRAMES };
-	if(footage_decode(OPENCV_DATA "/Megamind.avi", c.max, grab, &c) < 0 || c.n < 16) {
+	if(load_clip(OPENCV_DATA "/Megamind.avi", &c) < 16) {
 		fprintf(stderr, "Megamind.avi: too few frames\n");
 		return 1;
 	}
@@ -148,7 +139,6 @@ static int batches(int frames) {
 	}
 	for(int i = 0; i < c.n; i++)
 		free(c.frames[i]);
-	sws_freeContext(c.sws);
 	free(out);
 	return 0;
 }
@@ -197,7 +187,7 @@ int main(int argc, char **argv) {
 		clip c = { .max = frames + 10 };
 		char path[256];
 		snprintf(path, sizeof(path), OPENCV_DATA "/%s", runs[r].clip);
-		if(footage_decode(path, c.max, grab, &c) < 0 || c.n < c.max) {
+		if(load_clip(path, &c) < c.max) {
 			fprintf(stderr, "%s: fewer than %d frames\n", path, c.max);
 			return 1;
 		}
@@ -224,7 +214,6 @@ int main(int argc, char **argv) {
 		fflush(stdout);
 		for(int i = 0; i < c.n; i++)
 			free(c.frames[i]);
-		sws_freeContext(c.sws);
 	}
 	free(ms);
 	free(out);

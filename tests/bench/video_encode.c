@@ -20,7 +20,6 @@
 #include <time.h>
 #include <libavcodec/avcodec.h>
 #include <libavutil/log.h>
-#include <libswscale/swscale.h>
 
 #include "footage.h"
 #include "picture_quality.h"
@@ -33,22 +32,8 @@
 
 typedef struct clip {
 	uint8_t *pictures[MAX_PICTURES];
-	int n, max;
-	struct SwsContext *sws;
+	int n;
 } clip;
-
-static int grab(const AVFrame *p, int index, void *user) {
-	(void)index;
-	clip *c = user;
-	c->sws = sws_getCachedContext(c->sws, p->width, p->height, p->format, W, H, AV_PIX_FMT_YUV420P, SWS_BICUBIC,
-		NULL, NULL, NULL);
-	uint8_t *f = malloc(I420_SIZE);
-	uint8_t *dst[4] = { f, f + W * H, f + W * H * 5 / 4, NULL };
-	int dst_stride[4] = { W, W / 2, W / 2, 0 };
-	sws_scale(c->sws, (const uint8_t *const *)p->data, p->linesize, 0, p->height, dst, dst_stride);
-	c->pictures[c->n++] = f;
-	return c->n >= c->max;
-}
 
 static double cpu_ms(void) {
 	struct timespec ts;
@@ -158,9 +143,9 @@ int main(int argc, char **argv) {
 		return 2;
 	}
 	av_log_set_level(AV_LOG_QUIET);
-	clip c = { .max = seconds * 30 };
-	if(footage_decode(path, c.max, grab, &c) < 0 || c.n < c.max) {
-		fprintf(stderr, "%s: fewer than %d pictures\n", path, c.max);
+	clip c;
+	if((c.n = footage_i420(path, seconds * 30, W, H, c.pictures)) < seconds * 30) {
+		fprintf(stderr, "%s: fewer than %d pictures\n", path, seconds * 30);
 		return 1;
 	}
 	printf("# %s, %d s at 640x480, target %d kbit/s%s\n", path, seconds, kbps,
@@ -183,6 +168,5 @@ int main(int argc, char **argv) {
 		}
 	for(int i = 0; i < c.n; i++)
 		free(c.pictures[i]);
-	sws_freeContext(c.sws);
 	return 0;
 }
