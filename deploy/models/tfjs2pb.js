@@ -13,6 +13,8 @@
  * - tfjs' fused ops (_FusedConv2D, FusedDepthwiseConv2dNative with
  *   fused_ops BiasAdd[,Relu|Relu6|Elu|Sigmoid]) become the plain ops
  *   they stand for (Conv2D, BiasAdd, activation), which OpenCV knows;
+ * - an Add of a per-channel constant right after a convolution becomes
+ *   BiasAdd (OpenCV then runs the model on batches; see foldBiasAdds);
  * - --outputs keeps only the nodes those outputs need (drops a model's
  *   post-processing that OpenCV cannot run, done by our C++ instead).
  * Only what these models use is written; anything unexpected is an error,
@@ -179,6 +181,57 @@ function unfuse(nodes) {
 	return out;
 }
 
+/* An Add of a per-channel constant after a convolution is the convolution's
+ * bias: written as BiasAdd, which OpenCV folds into the convolution layer.
+ * Left as Add, OpenCV 4.6 makes it a Scale layer, which refuses any batch of
+ * more than one picture (the worker runs BATCH_SIZE frames through the model
+ * at once). Two shapes occur: Add(conv, c), and, where tfjs' optimizer moved
+ * a residual block's bias past the sum, Add(c, AddN(conv, skip)), which
+ * becomes AddN(BiasAdd(conv, c), skip). Same arithmetic either way. */
+const CONVOLUTIONS = new Set(['Conv2D', 'DepthwiseConv2dNative', 'Conv2DBackpropInput']);
+function foldBiasAdds(nodes, weights) {
+	const byName = new Map(nodes.map((n) => [n.name, n]));
+	const consumers = new Map();
+	for(const n of nodes)
+		for(const i of n.input || []) consumers.set(i, (consumers.get(i) || 0) + 1);
+	const isConv = (name) => byName.has(name) && CONVOLUTIONS.has(byName.get(name).op) &&
+		(byName.get(name).attr.data_format === undefined ||
+			Buffer.from(byName.get(name).attr.data_format.s, 'base64').toString() === 'NHWC');
+	const channelConst = (name) => byName.has(name) && byName.get(name).op === 'Const' && weights.has(name) &&
+		weights.get(name).dims.length === 1;
+	const out = [];
+	const replaced = new Set();	/* sums rewritten into the Add that used them */
+	const before = new Map();	/* sum's name -> BiasAdd node to emit ahead of it */
+	const rewritten = new Map();
+	for(const n of nodes) {
+		if((n.op !== 'Add' && n.op !== 'AddV2') || !n.input || n.input.length !== 2) continue;
+		const ci = n.input.findIndex(channelConst);
+		if(ci < 0) continue;
+		const c = n.input[ci], x = n.input[1 - ci];
+		const t = (n.attr && n.attr.T) || { type: 'DT_FLOAT' };
+		if(isConv(x)) {
+			rewritten.set(n.name, { name: n.name, op: 'BiasAdd', input: [x, c], attr: { T: t } });
+			continue;
+		}
+		const sum = byName.get(x);
+		if(!sum || !['AddN', 'Add', 'AddV2'].includes(sum.op) || consumers.get(x) !== 1 || sum.input.length !== 2) continue;
+		const ai = sum.input.findIndex((i) => isConv(i) && consumers.get(i) === 1);
+		if(ai < 0) continue;
+		const biased = { name: `${n.name}/folded_bias`, op: 'BiasAdd', input: [sum.input[ai], c], attr: { T: t } };
+		const inputs = sum.input.slice();
+		inputs[ai] = biased.name;
+		before.set(sum.name, biased);
+		replaced.add(sum.name);
+		rewritten.set(n.name, { name: n.name, op: sum.op, input: inputs, attr: sum.attr });
+	}
+	for(const n of nodes) {
+		if(before.has(n.name)) out.push(before.get(n.name));
+		if(replaced.has(n.name)) continue;
+		out.push(rewritten.get(n.name) || n);
+	}
+	return out;
+}
+
 /* Only the nodes the outputs depend on, in the original order. */
 function prune(nodes, outputs) {
 	const byName = new Map(nodes.map((n) => [n.name, n]));
@@ -199,7 +252,7 @@ function convert(modelPath, outPath, outputs) {
 	const model = JSON.parse(fs.readFileSync(modelPath, 'utf8'));
 	if(model.format !== 'graph-model') throw new Error(`${modelPath}: not a tfjs graph model (format ${model.format})`);
 	const weights = readWeights(model, path.dirname(modelPath));
-	let nodes = unfuse(model.modelTopology.node);
+	let nodes = foldBiasAdds(unfuse(model.modelTopology.node), weights);
 	if(outputs.length) nodes = prune(nodes, outputs);
 	const parts = [];
 	for(const n of nodes) {

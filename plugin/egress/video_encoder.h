@@ -39,14 +39,17 @@ int ooblex_video_encoder_set_option(ooblex_video_encoder *e, const char *key, co
  * but whatever comes out is kept until taken, with its own picture's tag.
  *
  * Encodes a tightly packed I420 picture. force_keyframe: a browser asked
- * (PLI/FIR). tag: the caller's, handed back with this picture's encoded
- * frame (the output thread passes the capture time). A new size, or a
+ * (PLI/FIR). time_us: the picture's time (the output thread passes its
+ * capture time), which rate control spends the bitrate over: the pictures
+ * may come at any rate, 30 a second or 3, and the track keeps its bitrate
+ * (later times only; one not after the last counts a tick later). tag: the
+ * caller's, handed back with this picture's encoded frame. A new size, or a
  * target bitrate far from the one the encoder was opened with, reopens it
  * (with a keyframe) after draining the old one. Returns 0, or -1 with a
  * reason in err (an encoder in an unknown state is not reused: the next
  * picture opens a new one). */
 int ooblex_video_encoder_encode(ooblex_video_encoder *e, const uint8_t *i420, int width, int height,
-	int force_keyframe, uint64_t tag, char *err, size_t errlen);
+	int force_keyframe, uint64_t time_us, uint64_t tag, char *err, size_t errlen);
 /* The next encoded frame, in the order to send: 1 with *out (valid until
  * the next ooblex_video_encoder_next), *out_len, *keyframe and *tag set, 0
  * when none is waiting. Call until 0 after every encode and drain. */

@@ -137,7 +137,8 @@ static gpointer output_thread(gpointer data) {
 		}
 		if(work.full_range)
 			to_limited_range(i420, w, h);
-		if(ooblex_video_encoder_encode(enc, i420, w, h, keyframe, work.capture_us, err, sizeof(err)) < 0) {
+		if(ooblex_video_encoder_encode(enc, i420, w, h, keyframe, work.capture_us, work.capture_us, err,
+				sizeof(err)) < 0) {
 			atomic_fetch_add(&o->stats.frames_failed, 1);
 			continue;
 		}

@@ -11,7 +11,7 @@
  * (ooblex_jpeg_encode_i420: TurboJPEG, 4:2:0, fast DCT) and decoded with
  * the accurate IDCT, as a browser does, and compared with the reference:
  * PSNR of luma and of all three planes (I420, by sample), and SSIM of luma
- * (8x8 windows every 4 pixels, the usual constants). For 4:4:4 the chroma
+ * (picture_quality.h: 8x8 windows every 4 pixels, the usual constants). For 4:4:4 the chroma
  * planes are upsampled (pixel replication) and coded at full size, and the
  * decoded chroma averaged back to 4:2:0 before comparing. Mbit/s is the
  * data channel's load per client at 10 results/s (FRAME_SKIP=3).
@@ -31,6 +31,7 @@
 #include "encoded_source.h"
 #include "ooblex_jpeg.h"
 #include "ooblex_wire.h"
+#include "picture_quality.h"
 
 static double now_ms(void) {
 	struct timespec ts;
@@ -41,43 +42,14 @@ static double now_ms(void) {
 #define CW (W / 2)
 #define CH (H / 2)
 
-static double sse(const uint8_t *a, const uint8_t *b, size_t n) {
-	double s = 0;
-	for(size_t i = 0; i < n; i++) {
-		double d = (double)a[i] - (double)b[i];
-		s += d * d;
-	}
-	return s;
+/* Sum of squared differences of two packed planes (picture_quality.h's
+ * MSE times the samples), so that PSNR can be taken over all frames. */
+static double sse(const uint8_t *a, const uint8_t *b, int w, int h) {
+	return quality_mse(a, w, b, w, w, h) * (double)w * (double)h;
 }
 
 static double psnr(double sum_sq, size_t n) {
-	double mse = sum_sq / (double)n;
-	return mse <= 0 ? 99.0 : 10.0 * log10(255.0 * 255.0 / mse);
-}
-
-/* Mean SSIM of one plane over 8x8 windows every 4 pixels. */
-static double ssim_plane(const uint8_t *a, const uint8_t *b, int w, int h) {
-	const double c1 = (0.01 * 255) * (0.01 * 255), c2 = (0.03 * 255) * (0.03 * 255);
-	double total = 0;
-	int windows = 0;
-	for(int y = 0; y + 8 <= h; y += 4)
-		for(int x = 0; x + 8 <= w; x += 4) {
-			double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-			for(int j = 0; j < 8; j++)
-				for(int i = 0; i < 8; i++) {
-					double va = a[(y + j) * w + x + i], vb = b[(y + j) * w + x + i];
-					sa += va;
-					sb += vb;
-					saa += va * va;
-					sbb += vb * vb;
-					sab += va * vb;
-				}
-			double ma = sa / 64, mb = sb / 64;
-			double va = saa / 64 - ma * ma, vb = sbb / 64 - mb * mb, cov = sab / 64 - ma * mb;
-			total += ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
-			windows++;
-		}
-	return total / windows;
+	return quality_psnr(sum_sq / (double)n);
 }
 
 typedef struct row {
@@ -207,10 +179,10 @@ int main(int argc, char **argv) {
 					}
 				}
 				bytes += (double)len;
-				double ey = sse(ref[f], out, (size_t)W * H);
+				double ey = sse(ref[f], out, W, H);
 				sy += ey;
-				sall += ey + sse(ref[f] + W * H, out + W * H, (size_t)CW * CH * 2);
-				ssim += ssim_plane(ref[f], out, W, H);
+				sall += ey + sse(ref[f] + W * H, out + W * H, CW, CH * 2);
+				ssim += quality_ssim(ref[f], W, out, W, W, H);
 			}
 			r->bytes = bytes / frames;
 			r->encode_ms = ms / frames;

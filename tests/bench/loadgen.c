@@ -425,7 +425,7 @@ static void reference_costs(const char *codec, gboolean with_encode, double *dec
 		int key;
 		uint64_t tag;
 		double t = thread_cpu_ms();
-		if(ooblex_video_encoder_encode(e, i420, W, H, 0, (uint64_t)i, err, sizeof(err)) == 0)
+		if(ooblex_video_encoder_encode(e, i420, W, H, 0, (uint64_t)i * 1000000 / FPS, (uint64_t)i, err, sizeof(err)) == 0)
 			while(ooblex_video_encoder_next(e, &out, &len, &key, &tag) == 1)
 				encoded++;
 		total += thread_cpu_ms() - t;

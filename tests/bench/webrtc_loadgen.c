@@ -133,6 +133,7 @@ typedef struct session {
 	 * plugin's capture (the way in), handed to Janus to result (the way back) */
 	GArray *latency_ms, *in_leg_ms, *out_leg_ms;
 	uint64_t results, results_window, video_frames, video_frames_window;
+	uint64_t video_bytes;	/* RTP payload of the track that comes back: its bitrate */
 	uint64_t broken_frames;
 } session;
 
@@ -411,6 +412,7 @@ static GstPadProbeReturn count_video(GstPad *pad, GstPadProbeInfo *info, gpointe
 		return GST_PAD_PROBE_OK;
 	gboolean marker = gst_rtp_buffer_get_marker(&rtp);
 	uint32_t ts = gst_rtp_buffer_get_timestamp(&rtp);
+	s->video_bytes += gst_rtp_buffer_get_payload_len(&rtp);
 	gst_rtp_buffer_unmap(&rtp);
 	if(!marker)
 		return GST_PAD_PROBE_OK;
@@ -778,9 +780,11 @@ static json_t *run_count(unsigned n) {
 		opt.warmup_s, opt.seconds_s);
 	g_usleep((gulong)(opt.warmup_s * 1e6));
 	cpu_snap c0, c1;
-	uint64_t video0[MAX_SESSIONS];
-	for(unsigned i = 0; i < n; i++)
+	uint64_t video0[MAX_SESSIONS], video_bytes0[MAX_SESSIONS];
+	for(unsigned i = 0; i < n; i++) {
 		video0[i] = sessions[i]->video_frames;
+		video_bytes0[i] = sessions[i]->video_bytes;
+	}
 	cpu_read(&c0);
 	atomic_store(&window_open, 1);
 	g_usleep((gulong)(opt.seconds_s * 1e6));
@@ -790,7 +794,7 @@ static json_t *run_count(unsigned n) {
 
 	GArray *lat = g_array_new(FALSE, FALSE, sizeof(double)), *in = g_array_new(FALSE, FALSE, sizeof(double)),
 		*out = g_array_new(FALSE, FALSE, sizeof(double));
-	double fps_sum = 0, fps_min = -1, video_sum = 0, due = 0, got = 0;
+	double fps_sum = 0, fps_min = -1, video_sum = 0, video_kbps_sum = 0, due = 0, got = 0;
 	uint64_t broken = 0;
 	json_t *failures = json_array();
 	for(unsigned i = 0; i < n; i++) {
@@ -810,6 +814,7 @@ static json_t *run_count(unsigned n) {
 		fps_sum += fps;
 		fps_min = fps_min < 0 ? fps : MIN(fps_min, fps);
 		video_sum += (s->video_frames - video0[i]) / window_s;
+		video_kbps_sum += (s->video_bytes - video_bytes0[i]) * 8 / window_s / 1000;
 		due += window_s * FPS / (echotest ? 1 : opt.skip);
 		got += (double)r;
 	}
@@ -876,6 +881,8 @@ static json_t *run_count(unsigned n) {
 		"holds", holds);
 	if(!echotest)
 		json_object_set_new(run, "way_back_ms", json_pack("{sfsf}", "p50", round2(pct(out, 0.5)), "p95", round2(pct(out, 0.95))));
+	/* What the processed track (or the echo) carries, at the receiver. */
+	json_object_set_new(run, "video_kbps_per_client", json_real(round2(started ? video_kbps_sum / started : 0)));
 	json_object_set_new(run, "janus_busiest_threads", busiest);
 	json_object_set_new(run, "broken_frames", json_integer((json_int_t)broken));
 	json_object_set_new(run, "window_s", json_real(round2(window_s)));

@@ -152,6 +152,98 @@ static void test_worker_serves_the_model_effects(void) {
 	redisFree(rc);
 }
 
+/* BATCH_SIZE=4 as real batching: eight frames of two clients wait in the
+ * background_remove queue before the worker starts, so it takes them up to
+ * four at a time and runs the model once per batch (its metrics count the
+ * batched runs); every frame still comes back right (grass black, the
+ * person's share) and in order. */
+static void test_worker_batches_the_model(void) {
+	redisContext *rc = harness_connect(14, 1);
+	REQUIRE(rc != NULL);
+	uint8_t ids[2][OOBLEX_CLIENT_ID_LEN];
+	char keys[2][OOBLEX_KEY_MAX];
+	harness_new_client(ids[0], keys[0]);
+	harness_new_client(ids[1], keys[1]);
+	size_t plen = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, MW, MH);
+	for(int i = 0; i < 8; i++) {
+		ooblex_frame_header h;
+		harness_frame_header(&h, ids[i % 2], i % 2 ? "background_remove:color=black:smooth=0" :
+			"background_remove:color=black:smooth=20");
+		h.width = MW;
+		h.height = MH;
+		h.jpeg_quality = 95;
+		h.payload_len = (uint32_t)plen;
+		h.frame_id = h.seq = (uint64_t)(i / 2 + 1);
+		size_t hlen = ooblex_wire_header_len(&h);
+		uint8_t *msg = malloc(hlen + plen);
+		ooblex_wire_write_header(&h, msg);
+		memcpy(msg + hlen, messi, plen);
+		redisReply *r = redisCommand(rc, "LPUSH frames_to_process:background_remove %b", msg, hlen + plen);
+		free(msg);
+		if(r)
+			freeReplyObject(r);
+	}
+	char metrics[] = "/tmp/ooblex-batch-metrics.XXXXXX";
+	REQUIRE(g_mkdtemp(metrics) != NULL);
+	const char *args[] = { "--models-dir", models, "--effects", "background_remove", "--metrics-dir", metrics, NULL };
+	GPid w = harness_spawn_worker(14, "ml-batch", 0, 4, args, NULL);
+	REQUIRE(w != 0);
+	for(int c = 0; c < 2; c++)
+		EXPECT_EQ(harness_wait_len(rc, keys[c], 4, 30000), 4);
+	ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_DECODER);
+	static uint8_t luma[MW * MH];
+	for(int c = 0; c < 2; c++)
+		for(int i = 0; i < 4; i++) {
+			redisReply *r = redisCommand(rc, "LINDEX %s %d", keys[c], -1 - i);
+			ooblex_frame_header out;
+			const uint8_t *payload;
+			char err[256];
+			int ok = r && r->type == REDIS_REPLY_STRING &&
+				ooblex_wire_parse((const uint8_t *)r->str, r->len, &out, &payload) == OOBLEX_WIRE_OK &&
+				out.kind == OOBLEX_KIND_RESULT && out.seq == (uint64_t)(i + 1) &&
+				ooblex_jpeg_decode_gray(j, payload, out.payload_len, MW, MH, luma, err, sizeof(err)) == 0;
+			EXPECT(ok);
+			if(ok) {
+				const char *p = strstr(out.meta, "\"person\":");
+				double grass = mean_of(luma, 0, 280, 180, 342);
+				printf("# client %d frame %d: %s, grass luma %.1f\n", c, i + 1, out.meta, grass);
+				EXPECT(p != NULL && atof(p + 9) > 0.1 && atof(p + 9) < 0.45);
+				EXPECT(grass < 24);
+			}
+			if(r)
+				freeReplyObject(r);
+		}
+	ooblex_jpeg_free(j);
+	/* The metrics file, rewritten every second: batched runs of the model. */
+	gchar *path = g_strdup_printf("%s/ooblex_worker_ml-batch.prom", metrics);
+	long long batches = -1, frames = -1;
+	for(int i = 0; i < 40 && frames < 8; i++) {
+		g_usleep(100000);
+		gchar *text = NULL;
+		if(g_file_get_contents(path, &text, NULL, NULL)) {
+			const char *b = strstr(text, "ooblex_worker_model_batches_total{worker=\"ml-batch\"} ");
+			const char *f = strstr(text, "ooblex_worker_model_batch_frames_total{worker=\"ml-batch\"} ");
+			if(b && f) {
+				batches = atoll(strchr(b, '}') + 2);
+				frames = atoll(strchr(f, '}') + 2);
+			}
+		}
+		g_free(text);
+	}
+	printf("# model runs on batches: %lld, covering %lld frames\n", batches, frames);
+	/* The first take finds all eight waiting and holds four: one run for
+	 * them at least. How the rest split depends on the takes in flight. */
+	EXPECT(frames >= 4 && frames <= 8);
+	EXPECT(batches >= 1 && batches * 2 <= frames);
+	int status = 0;
+	harness_stop(w, SIGTERM, &status);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	g_unlink(path);
+	g_free(path);
+	g_rmdir(metrics);
+	redisFree(rc);
+}
+
 /* A worker whose models folder lacks the segmentation model runs the
  * background effects for nobody: it must not announce them (the plugin then
  * refuses them at start with 420 instead of every frame failing), while it
@@ -213,11 +305,15 @@ int main(void) {
 	TEST_RUN(test_worker_without_the_model_does_not_announce_it);
 	gchar *seg = g_build_filename(models, "selfie_segmentation.pb", NULL), *face = g_build_filename(models,
 		"blazeface_full_range.pb", NULL);
-	if(g_file_test(seg, G_FILE_TEST_IS_REGULAR) && g_file_test(face, G_FILE_TEST_IS_REGULAR))
+	if(g_file_test(seg, G_FILE_TEST_IS_REGULAR) && g_file_test(face, G_FILE_TEST_IS_REGULAR)) {
 		TEST_RUN(test_worker_serves_the_model_effects);
-	else
+		TEST_RUN(test_worker_batches_the_model);
+	} else {
 		printf("ok %d - test_worker_serves_the_model_effects # SKIP the models are not installed in %s "
 			"(deploy/install-models.sh)\n", ++tl_cases, models);
+		printf("ok %d - test_worker_batches_the_model # SKIP the models are not installed in %s "
+			"(deploy/install-models.sh)\n", ++tl_cases, models);
+	}
 	g_free(seg);
 	g_free(face);
 	return tl_done();

@@ -199,7 +199,7 @@ static void test_encoder_drain_gives_the_frames_held_back(void) {
 	int keys[2 * N], n = 0;
 	for(int i = 0; i < 20; i++) {
 		fill_i420(i420, W, H, i);
-		EXPECT_EQ(ooblex_video_encoder_encode(e, i420, W, H, 0, (uint64_t)i, err, sizeof(err)), 0);
+		EXPECT_EQ(ooblex_video_encoder_encode(e, i420, W, H, 0, (uint64_t)i * 33333, (uint64_t)i, err, sizeof(err)), 0);
 		take_frames(e, d, tags, keys, &n);
 	}
 	int before = n;
@@ -228,7 +228,7 @@ static void test_encoder_reopen_keeps_the_frames_held_back(void) {
 	for(int i = 0; i < 20; i++) {
 		int w = i < 10 ? W : 2 * W, h = i < 10 ? H : 2 * H;
 		fill_i420(i420, w, h, i);
-		EXPECT_EQ(ooblex_video_encoder_encode(e, i420, w, h, 0, (uint64_t)i, err, sizeof(err)), 0);
+		EXPECT_EQ(ooblex_video_encoder_encode(e, i420, w, h, 0, (uint64_t)i * 33333, (uint64_t)i, err, sizeof(err)), 0);
 		take_frames(e, d, tags, keys, &n);
 	}
 	EXPECT_EQ(ooblex_video_encoder_drain(e, err, sizeof(err)), 0);

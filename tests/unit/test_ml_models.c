@@ -225,6 +225,121 @@ static void test_mask_smoothing_resets_on_another_picture(void) {
 	free(gray);
 }
 
+/* BATCH_SIZE: frames of several clients (real footage: Megamind.avi's
+ * pictures and messi5.jpg, each background effect with other parameters)
+ * through one run of the model come out exactly as they do one by one, in
+ * a context of their own (fresh states, so the time smoothing starts alike),
+ * with one model run for the batch. A picture changed after the batch was
+ * computed (as if its frame had been another) runs alone, correctly. */
+typedef struct clip_frames {
+	uint8_t *i420[6];
+	int n, w, h;
+} clip_frames;
+
+static int keep_clip_frame(const AVFrame *picture, int index, void *user) {
+	clip_frames *c = user;
+	if(index % 20 != 10)
+		return 0;
+	int w = picture->width, h = picture->height;
+	c->w = w;
+	c->h = h;
+	uint8_t *p = c->i420[c->n++] = malloc(i420_len(w, h));
+	for(int y = 0; y < h; y++)
+		memcpy(p + (size_t)y * w, picture->data[0] + (size_t)y * picture->linesize[0], (size_t)w);
+	for(int y = 0; y < (h + 1) / 2; y++) {
+		memcpy(p + (size_t)w * h + (size_t)y * ((w + 1) / 2), picture->data[1] + (size_t)y * picture->linesize[1],
+			(size_t)(w + 1) / 2);
+		memcpy(p + (size_t)w * h + (size_t)((w + 1) / 2) * ((h + 1) / 2) + (size_t)y * ((w + 1) / 2),
+			picture->data[2] + (size_t)y * picture->linesize[2], (size_t)(w + 1) / 2);
+	}
+	return c->n == 6;
+}
+
+static void test_batch_matches_frames_one_by_one(void) {
+	clip_frames clip = { 0 };
+	REQUIRE(footage_decode(OPENCV_DATA "/Megamind.avi", 200, keep_clip_frame, &clip) >= 0);
+	REQUIRE(clip.n == 6);
+	enum { N = 8 };
+	const char *effects[N] = { "background_blur", "background_remove:color=black", "background_blur:sigma=30",
+		"background_remove", "background_replace:image=plain.jpg", "background_blur|sepia", "background_remove:smooth=0",
+		"grayscale|background_blur" };
+	const uint8_t *ins[N];
+	int fmts[N], ws[N], hs[N], took[N];
+	for(int i = 0; i < N; i++) {
+		fmts[i] = OOBLEX_PIXFMT_I420;
+		if(i == 3) {	/* another size, another client */
+			ins[i] = messi;
+			ws[i] = mw;
+			hs[i] = mh;
+		} else {
+			ins[i] = clip.i420[i % 6];
+			ws[i] = clip.w;
+			hs[i] = clip.h;
+		}
+	}
+	uint8_t *one[N], *batched[N];
+	ooblex_effects *alone = ooblex_effects_new(), *together = ooblex_effects_new();
+	char meta_one[N][256], meta_batched[N][256];
+	for(int i = 0; i < N; i++) {
+		one[i] = malloc(i420_len(ws[i], hs[i]));
+		batched[i] = malloc(i420_len(ws[i], hs[i]));
+		REQUIRE(ooblex_effects_apply(alone, effects[i], fmts[i], ins[i], ws[i], hs[i], one[i], err, sizeof(err)) == 0);
+		snprintf(meta_one[i], sizeof(meta_one[i]), "%s", ooblex_effects_metadata(alone));
+	}
+	uint64_t runs0, frames0, runs1, frames1;
+	ooblex_ml_segment_stats(&runs0, &frames0);
+	int k = ooblex_effects_run_ahead(together, N, effects, fmts, ins, ws, hs, took);
+	/* The last chain starts with a core effect: the model sees its output, not the frame. */
+	EXPECT_EQ(k, N - 1);
+	for(int i = 0; i < N; i++)
+		EXPECT_EQ(took[i], i < N - 1);
+	for(int i = 0; i < N; i++) {
+		REQUIRE(ooblex_effects_apply(together, effects[i], fmts[i], ins[i], ws[i], hs[i], batched[i], err,
+			sizeof(err)) == 0);
+		snprintf(meta_batched[i], sizeof(meta_batched[i]), "%s", ooblex_effects_metadata(together));
+	}
+	ooblex_ml_segment_stats(&runs1, &frames1);
+	printf("# %d frames: %llu model runs for %llu frames\n", N, (unsigned long long)(runs1 - runs0),
+		(unsigned long long)(frames1 - frames0));
+	EXPECT_EQ(runs1 - runs0, 2);	/* the batch, and the chain that starts with grayscale */
+	EXPECT_EQ(frames1 - frames0, N);
+	for(int i = 0; i < N; i++) {
+		int worst = 0;
+		for(size_t j = 0; j < i420_len(ws[i], hs[i]); j++)
+			worst = MAX(worst, abs(one[i][j] - batched[i][j]));
+		printf("# frame %d (%s): batched differs by at most %d levels; %s\n", i, effects[i], worst, meta_batched[i]);
+		EXPECT(worst <= 1);
+		EXPECT(strcmp(meta_one[i], meta_batched[i]) == 0);
+	}
+	/* A picture that is not the one the batch was computed for: alone. */
+	uint8_t *changed = malloc(i420_len(clip.w, clip.h));
+	memcpy(changed, clip.i420[0], i420_len(clip.w, clip.h));
+	memset(changed, 200, (size_t)clip.w * 40);
+	const char *e1[1] = { "background_remove:color=black:smooth=0" };
+	const uint8_t *in1[1] = { clip.i420[0] };
+	int t1[1], f1[1] = { OOBLEX_PIXFMT_I420 };
+	EXPECT_EQ(ooblex_effects_run_ahead(together, 1, e1, f1, in1, &clip.w, &clip.h, t1), 0);	/* one frame: no batch */
+	const uint8_t *in2[2] = { clip.i420[0], clip.i420[1] };
+	const char *e2[2] = { e1[0], e1[0] };
+	int t2[2], f2[2] = { OOBLEX_PIXFMT_I420, OOBLEX_PIXFMT_I420 }, w2[2] = { clip.w, clip.w }, h2[2] = { clip.h, clip.h };
+	EXPECT_EQ(ooblex_effects_run_ahead(together, 2, e2, f2, in2, w2, h2, t2), 2);
+	uint8_t *a = malloc(i420_len(clip.w, clip.h)), *b = malloc(i420_len(clip.w, clip.h));
+	REQUIRE(ooblex_effects_apply(together, e1[0], OOBLEX_PIXFMT_I420, changed, clip.w, clip.h, a, err, sizeof(err)) == 0);
+	REQUIRE(ooblex_effects_apply(alone, e1[0], OOBLEX_PIXFMT_I420, changed, clip.w, clip.h, b, err, sizeof(err)) == 0);
+	EXPECT(memcmp(a, b, i420_len(clip.w, clip.h)) == 0);
+	free(a);
+	free(b);
+	free(changed);
+	for(int i = 0; i < N; i++) {
+		free(one[i]);
+		free(batched[i]);
+	}
+	for(int i = 0; i < clip.n; i++)
+		free(clip.i420[i]);
+	ooblex_effects_free(alone);
+	ooblex_effects_free(together);
+}
+
 /* The faces of the last apply, from its detections: up to max of
  * [x,y,w,h,score,x1,y1..x6,y6]; returns how many. */
 static int parse_faces(float faces[][17], int max, int *values_per_face) {
@@ -410,6 +525,7 @@ int main(void) {
 	RUN_IF(have_seg, test_background_replace_uses_the_folder_image, no_seg);
 	RUN_IF(have_seg, test_background_parameters_refused, no_seg);
 	RUN_IF(have_seg, test_mask_smoothing_resets_on_another_picture, no_seg);
+	RUN_IF(have_seg, test_batch_matches_frames_one_by_one, no_seg);
 	RUN_IF(have_face, test_dnn_face_in_messi5, no_face);
 	RUN_IF(have_face, test_dnn_faces_in_megamind_clip, no_face);
 	RUN_IF(have_face, test_no_face_in_a_flat_picture, no_face);

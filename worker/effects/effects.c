@@ -9,6 +9,9 @@
 #include "ooblex_route.h"
 #include "ooblex_wire.h"
 #include "effect_grammar.h"
+#ifdef OOBLEX_HAVE_OPENCV
+#include "ml_opencv.h"
+#endif
 
 #include <dlfcn.h>
 #include <glib.h>
@@ -778,6 +781,46 @@ int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, con
 	if(fx->meta->len)
 		g_string_append_c(fx->meta, '}');
 	return rc;
+}
+
+int ooblex_effects_run_ahead(ooblex_effects *fx, int n, const char *const *effects, const int *in_fmts,
+		const uint8_t *const *ins, const int *widths, const int *heights, int *took) {
+	(void)fx;
+	for(int i = 0; i < n; i++)
+		took[i] = 0;
+#ifdef OOBLEX_HAVE_OPENCV
+	int index[OOBLEX_EFFECTS_MAX_AHEAD];
+	ooblex_image images[OOBLEX_EFFECTS_MAX_AHEAD];
+	ooblex_image *picked[OOBLEX_EFFECTS_MAX_AHEAD];
+	int k = 0;
+	for(int i = 0; i < n && k < OOBLEX_EFFECTS_MAX_AHEAD; i++) {
+		const char *e = effects[i];
+		size_t len = ooblex_effect_item_len(e);
+		const char *colon = memchr(e, ':', len);
+		char name[OOBLEX_NAME_MAX + 1];
+		snprintf(name, sizeof(name), "%.*s", (int)(colon ? (size_t)(colon - e) : len), e);
+		/* Only where the model sees the frame as it came: its chain's first
+		 * item, on I420 (what the effect itself then gets, unchanged). */
+		if(in_fmts[i] != OOBLEX_PIXFMT_I420 || widths[i] < 4 || heights[i] < 4 || item_module(e, len) == NULL ||
+				!ooblex_ml_batch_effect(name))
+			continue;
+		int w = widths[i], h = heights[i], cw = (w + 1) / 2, ch = (h + 1) / 2;
+		uint8_t *y = (uint8_t *)ins[i];	/* read only: the model's input is made from it */
+		images[k] = (ooblex_image){ w, h, y, y + (size_t)w * h, y + (size_t)w * h + (size_t)cw * ch, w, cw, cw };
+		picked[k] = &images[k];
+		index[k++] = i;
+	}
+	char err[256];
+	int rc = ooblex_ml_segment_ahead(picked, k, err, sizeof(err));
+	if(rc <= 0)
+		return 0;
+	for(int j = 0; j < k; j++)
+		took[index[j]] = 1;
+	return rc;
+#else
+	(void)effects; (void)in_fmts; (void)ins; (void)widths; (void)heights;
+	return 0;
+#endif
 }
 
 int ooblex_effects_error_kind(const ooblex_effects *fx) {

@@ -62,6 +62,21 @@ int ooblex_effects_load_module(const char *path, char *err, size_t errlen);
 int ooblex_effects_apply(ooblex_effects *fx, const char *effect, int in_fmt, const uint8_t *in,
 	int width, int height, uint8_t *out, char *err, size_t errlen);
 
+/* Batching (BATCH_SIZE): given the frames a worker holds, runs the models
+ * that can take several frames at once (the background effects'
+ * segmentation, ml_opencv.h) once for all of them, ahead of the frames'
+ * own ooblex_effects_apply() calls on this thread, which then use what was
+ * computed for their picture and run the rest of their chain as usual.
+ * Only frames whose chain starts with such an effect and that come as I420
+ * take part; the others, and any frame whose picture changed meanwhile,
+ * simply run alone. Forgets what an earlier call kept. Returns how many
+ * frames were computed ahead (0 when none could be, or on an error: the
+ * frames then run alone and fail or succeed as they would have), and in
+ * took[i] (n entries) 1 for each frame that was. */
+#define OOBLEX_EFFECTS_MAX_AHEAD 64
+int ooblex_effects_run_ahead(ooblex_effects *fx, int n, const char *const *effects, const int *in_fmts,
+	const uint8_t *const *ins, const int *widths, const int *heights, int *took);
+
 /* What kind of failure the last failed ooblex_effects_apply() was. */
 enum {
 	OOBLEX_FX_ERR_NONE = 0,

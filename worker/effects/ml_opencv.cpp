@@ -7,6 +7,7 @@
 #include "ml_opencv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -602,18 +603,54 @@ void *background_remove_create(const char *params, char *err, size_t errlen) {
 	return seg_create(params, Background::colour, "background_remove", err, errlen);
 }
 
+/* Masks the model computed ahead for a batch of frames (ooblex_ml_segment_ahead),
+ * each with the model input it came from. segment() takes the one whose
+ * input is byte for byte its own, so a frame gets exactly the mask the
+ * model gives its picture, whatever order the effects then run in and
+ * whichever frames of the batch failed or went stale meanwhile; a frame
+ * with no match runs the model alone. Per thread, like effect states. */
+struct SegAhead {
+	cv::dnn::Net net;
+	bool loaded = false;
+	std::vector<cv::Mat> inputs, masks;	/* kSegInput square: RGB 8-bit, float 0..1 */
+	std::vector<bool> taken;
+};
+thread_local SegAhead seg_ahead;
+/* Runs of the segmentation model and the frames they covered, process-wide
+ * (ooblex_ml_segment_stats). */
+std::atomic<uint64_t> seg_runs{0}, seg_frames{0};
+
+bool take_ahead(const cv::Mat &rgb, cv::Mat &mask) {
+	for(size_t i = 0; i < seg_ahead.inputs.size(); i++) {
+		const cv::Mat &in = seg_ahead.inputs[i];
+		if(seg_ahead.taken[i] || in.size() != rgb.size() || in.type() != rgb.type())
+			continue;
+		if(std::memcmp(in.data, rgb.data, in.total() * in.elemSize()) == 0) {
+			seg_ahead.taken[i] = true;
+			mask = seg_ahead.masks[i];
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The model's person probability for this frame, smoothed over time into
  * s.mask. A new mask that overlaps the previous one little (another scene,
  * or another client's frame on the same state) replaces it instead of
  * blending with it, so that nothing of one picture ghosts into another. */
 void segment(SegState &s, ooblex_image *img) {
 	s.input.make(img, kSegInput, kSegInput, cv::Rect(0, 0, kSegInput, kSegInput));
-	cv::Mat blob = cv::dnn::blobFromImage(s.input.rgb, 1.0 / 255, cv::Size(), cv::Scalar(), false, false, CV_32F);
-	s.net.setInput(blob);
-	cv::Mat out = s.net.forward();
-	if(out.total() != (size_t)kSegInput * kSegInput)
-		throw std::runtime_error("segmentation model: unexpected output shape");
-	cv::Mat fresh(kSegInput, kSegInput, CV_32F, out.ptr<float>());
+	cv::Mat fresh;
+	if(!take_ahead(s.input.rgb, fresh)) {
+		cv::Mat blob = cv::dnn::blobFromImage(s.input.rgb, 1.0 / 255, cv::Size(), cv::Scalar(), false, false, CV_32F);
+		s.net.setInput(blob);
+		cv::Mat out = s.net.forward();
+		seg_runs++;
+		seg_frames++;
+		if(out.total() != (size_t)kSegInput * kSegInput)
+			throw std::runtime_error("segmentation model: unexpected output shape");
+		fresh = cv::Mat(kSegInput, kSegInput, CV_32F, out.ptr<float>());
+	}
 	bool blend = !s.mask.empty() && s.keep > 0;
 	if(blend) {
 		cv::Mat a = fresh > 0.5f, b = s.mask > 0.5f;
@@ -901,6 +938,61 @@ extern "C" int ooblex_ml_detect_faces(const uint8_t *luma, int stride, int width
 		set_err(err, errlen, std::string("face detector: ") + e.what());
 		return -1;
 	}
+}
+
+extern "C" int ooblex_ml_batch_effect(const char *name) {
+	return name != nullptr && strncmp(name, "background_", 11) == 0;
+}
+
+extern "C" int ooblex_ml_segment_ahead(ooblex_image *const *images, int n, char *err, size_t errlen) {
+	SegAhead &a = seg_ahead;
+	a.inputs.clear();
+	a.masks.clear();
+	a.taken.clear();
+	if(n < 2)
+		return 0;
+	try {
+		if(!a.loaded) {
+			if(!file_exists(models_dir + "/" + kSegModel)) {
+				set_err(err, errlen, "no segmentation model " + models_dir + "/" + kSegModel);
+				return -1;
+			}
+			a.net = load_tf(kSegModel);
+			a.loaded = true;
+		}
+		SmallInput in;
+		for(int i = 0; i < n; i++) {
+			in.make(images[i], kSegInput, kSegInput, cv::Rect(0, 0, kSegInput, kSegInput));
+			a.inputs.push_back(in.rgb.clone());
+		}
+		cv::Mat blob = cv::dnn::blobFromImages(a.inputs, 1.0 / 255, cv::Size(), cv::Scalar(), false, false, CV_32F);
+		a.net.setInput(blob);
+		cv::Mat out = a.net.forward();
+		seg_runs++;
+		seg_frames += (uint64_t)n;
+		const size_t per = (size_t)kSegInput * kSegInput;
+		if(out.total() != per * (size_t)n)
+			throw std::runtime_error("segmentation model: unexpected output shape for a batch");
+		for(int i = 0; i < n; i++)
+			a.masks.push_back(cv::Mat(kSegInput, kSegInput, CV_32F, out.ptr<float>() + per * (size_t)i).clone());
+		a.taken.assign((size_t)n, false);
+		return n;
+	} catch(const cv::Exception &e) {
+		a.inputs.clear();
+		a.masks.clear();
+		set_err(err, errlen, "segmentation batch: " + e.err);
+		return -1;
+	} catch(const std::exception &e) {
+		a.inputs.clear();
+		a.masks.clear();
+		set_err(err, errlen, std::string("segmentation batch: ") + e.what());
+		return -1;
+	}
+}
+
+extern "C" void ooblex_ml_segment_stats(uint64_t *runs, uint64_t *frames) {
+	*runs = seg_runs.load();
+	*frames = seg_frames.load();
 }
 
 extern "C" int ooblex_ml_person_mask(ooblex_image *img, uint8_t *mask, char *err, size_t errlen) {

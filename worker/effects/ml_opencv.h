@@ -58,6 +58,22 @@ const ooblex_effect_module *ooblex_ml_module(void);
 int ooblex_ml_detect_faces(const uint8_t *luma, int stride, int width, int height, int min_size,
 	int *rects, int max, char *err, size_t errlen);
 
+/* Batches (BATCH_SIZE): 1 when the named effect's model can run on several
+ * frames at once, which the background effects' can (BlazeFace's graph fixes
+ * its batch at 1; onnx models are the user's). */
+int ooblex_ml_batch_effect(const char *name);
+/* Runs the segmentation model once on n I420 pictures (read only) and keeps
+ * their masks on this thread until the next call: the background effects'
+ * process() then takes the mask computed for its own picture instead of
+ * running the model (a picture with none runs it alone, so this only ever
+ * saves work). n below 2 just forgets what was kept. Returns how many
+ * masks it kept, or -1 with a reason in err (the frames then run alone). */
+int ooblex_ml_segment_ahead(ooblex_image *const *images, int n, char *err, size_t errlen);
+
+/* How often the segmentation model ran since the process started, and on
+ * how many frames in all (runs < frames when batches ran). */
+void ooblex_ml_segment_stats(uint64_t *runs, uint64_t *frames);
+
 /* The person mask of one picture as the background effects compute it
  * (model resolution, scaled up; no smoothing over time): width x height
  * bytes, 255 = person, into mask. 0, or -1 with a reason in err (also when
