@@ -975,6 +975,7 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 	ooblex_latency_window *wins = g_new(ooblex_latency_window, nc + 1);
 	janus_ooblex_session **ps = g_new0(janus_ooblex_session *, nc + 1);
 	unsigned *sampled = g_new0(unsigned, nc + 1), *has_dc = g_new0(unsigned, nc + 1);
+	double *costs = g_new0(double, nc + 1);
 	size_t n = 0;
 	double demand = 0, workers = 0;
 	for(size_t q = 0; q < nq; q++) {
@@ -1027,14 +1028,24 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 		g_mutex_unlock(&session->latency_lock);
 		p[n].budget_ms = budget;
 		p[n].frame_skip = frame_skip;
-		/* Its latency is its own effect's (throttled by the fair share, or
-		 * frames that cost half the budget at the worker): it does not vote. */
-		p[n].own_cause = cl[i].reason != OOBLEX_FAIR_FREE || cl[i].cost_us >= budget * 500.0;
 		p[n].window = &wins[n];
+		costs[n] = cl[i].reason == OOBLEX_FAIR_OVER_BUDGET ? -1 : cl[i].cost_us;
 		sampled[n] = source_sampled;
 		has_dc[n] = dc;
 		ps[n++] = session;
 	}
+	/* A session whose latency is its own effect's does not vote (shedding
+	 * the others would not help it, and a noisy neighbour must not slow the
+	 * machine): held for frames over the per-frame budget, or frames that
+	 * cost half its budget at the worker and four times the cheapest
+	 * session's. Not the fair share's throttling alone: under overload every
+	 * session is throttled to its share, and that is the machine's load. */
+	double cheapest = 0;
+	for(size_t j = 0; j < n; j++)
+		if(costs[j] > 0 && (cheapest == 0 || costs[j] < cheapest))
+			cheapest = costs[j];
+	for(size_t j = 0; j < n; j++)
+		p[j].own_cause = costs[j] < 0 || (costs[j] >= p[j].budget_ms * 500.0 && cheapest > 0 && costs[j] >= 4 * cheapest);
 	latency_fleet.demand_workers = demand;
 	latency_fleet.workers = workers;
 	unsigned old_level = latency_fleet.level;
@@ -1124,6 +1135,7 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 	g_free(ps);
 	g_free(sampled);
 	g_free(has_dc);
+	g_free(costs);
 }
 
 /* Admission of a start with this effect (docs/api.md "Admission"): refused

@@ -89,6 +89,8 @@ typedef struct options {
 	gboolean no_stop;
 	gboolean source_sampled;	/* send FPS / skip, and say so at start (source-side sampling) */
 	unsigned counts[64], n_counts;
+	unsigned overload;	/* --overload N: N sessions, then half leave (see run_overload) */
+	double budget_ms;	/* --budget-ms: the latency budget the sessions ask for (0: the server's) */
 	struct { char name[32]; int pid; } watch[MAX_WATCH];
 	unsigned n_watch;
 } options;
@@ -132,6 +134,7 @@ typedef struct session {
 	/* doubles, in the window, under lock: send to result, send to the
 	 * plugin's capture (the way in), handed to Janus to result (the way back) */
 	GArray *latency_ms, *in_leg_ms, *out_leg_ms;
+	GArray *plugin_ms;	/* the plugin's own measure: first packet in -> handed to the channel (t.sent - t.capture) */
 	uint64_t results, results_window, video_frames, video_frames_window;
 	uint64_t broken_frames;
 } session;
@@ -301,6 +304,8 @@ static void on_offer_created(GstPromise *promise, gpointer user) {
 		json_object_set_new(body, "codec", json_string(opt.codec));
 	if(!echotest && opt.source_sampled)
 		json_object_set_new(body, "source_sampled", json_true());
+	if(!echotest && opt.budget_ms > 0)
+		json_object_set_new(body, "latency_budget_ms", json_integer((json_int_t)opt.budget_ms));
 	janus_post(s, json_pack("{sssos{ssss}}", "janus", "message", "body", body, "jsep", "type", "offer", "sdp", sdp));
 	g_free(sdp);
 	gst_webrtc_session_description_free(offer);
@@ -362,6 +367,10 @@ static void take_result(session *s, const fake_page_frame *f, int64_t recv_us) {
 		g_array_append_val(s->latency_ms, lat);
 		g_array_append_val(s->in_leg_ms, in);
 		g_array_append_val(s->out_leg_ms, out);
+		if(handed > capture && capture > 0) {
+			double plug = (handed - capture) / 1000.0;
+			g_array_append_val(s->plugin_ms, plug);
+		}
 		s->results_window++;
 	}
 	g_mutex_unlock(&s->lock);
@@ -747,6 +756,7 @@ static json_t *run_count(unsigned n) {
 		s->latency_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		s->in_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		s->out_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		s->plugin_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		sessions[i] = s;
 	}
 	n_sessions = n;
@@ -893,6 +903,139 @@ static json_t *run_count(unsigned n) {
 	return run;
 }
 
+/* ------------------------------------------------------------- overload */
+
+/* Results of each session so far (results counts every reassembled result). */
+static void results_now(uint64_t *out, unsigned n) {
+	for(unsigned i = 0; i < n; i++)
+		out[i] = sessions[i]->results;
+}
+
+/* --overload N: N sessions (twice what holds), as issue 14's test asks:
+ * after --warmup (the latency budget converging), a window of --seconds in
+ * which each session's p95 (the plugin's own measure, first packet in ->
+ * handed to the data channel, from the result's t.capture and t.sent; and
+ * the generator's, send -> reassembled) and its processed fps are taken;
+ * then the second half hangs up and the rest are watched second by second
+ * until each is back at 90% of its full rate (30 / skip) for two seconds in
+ * a row, or --recovery-timeout passes. The verdicts are the caller's
+ * (webrtc.sh --overload); this reports. */
+static double recovery_timeout_s = 20;
+static json_t *run_overload(unsigned n) {
+	json_t *run = NULL;
+	for(unsigned i = 0; i < n; i++) {
+		session *s = g_new0(session, 1);
+		s->index = i;
+		s->ssrc = g_random_int();
+		s->ts_base = g_random_int();
+		s->seq = (uint16_t)g_random_int();
+		g_mutex_init(&s->lock);
+		fake_page_init(&s->page, 1);
+		s->latency_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		s->in_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		s->out_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		s->plugin_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		sessions[i] = s;
+	}
+	n_sessions = n;
+	for(unsigned i = 0; i < n; i++) {
+		g_main_context_invoke(main_ctx, session_begin, sessions[i]);
+		g_usleep(100000);
+	}
+	int64_t deadline = g_get_monotonic_time() + (int64_t)(opt.start_timeout_s * 1e6);
+	for(;;) {
+		unsigned ready = 0, failed = 0;
+		for(unsigned i = 0; i < n; i++) {
+			ready += session_started(sessions[i]);
+			failed += atomic_load(&sessions[i]->state) == S_FAILED;
+		}
+		if(ready + failed == n || g_get_monotonic_time() > deadline)
+			break;
+		g_usleep(100000);
+	}
+	unsigned started = 0;
+	for(unsigned i = 0; i < n; i++)
+		started += session_started(sessions[i]);
+	fprintf(stderr, "webrtc_loadgen: overload: %u sessions, %u started; warm-up %.0f s, measuring %.0f s\n", n, started,
+		opt.warmup_s, opt.seconds_s);
+	g_usleep((gulong)(opt.warmup_s * 1e6));
+	uint64_t r0[MAX_SESSIONS], r1[MAX_SESSIONS];
+	results_now(r0, n);
+	int64_t t0 = g_get_monotonic_time();
+	atomic_store(&window_open, 1);
+	g_usleep((gulong)(opt.seconds_s * 1e6));
+	atomic_store(&window_open, 0);
+	results_now(r1, n);
+	double window_s = (g_get_monotonic_time() - t0) / 1e6;
+	json_t *per = json_array();
+	double fps_sum = 0, fps_min = -1, fps_max = 0, p95_max = 0, e2e_p95_max = 0;
+	unsigned zero = 0;
+	for(unsigned i = 0; i < n; i++) {
+		session *s = sessions[i];
+		g_mutex_lock(&s->lock);
+		qsort(s->plugin_ms->data, s->plugin_ms->len, sizeof(double), cmp_double);
+		qsort(s->latency_ms->data, s->latency_ms->len, sizeof(double), cmp_double);
+		double p95 = pct(s->plugin_ms, 0.95), e2e = pct(s->latency_ms, 0.95);
+		g_mutex_unlock(&s->lock);
+		double fps = (double)(r1[i] - r0[i]) / window_s;
+		fps_sum += fps;
+		fps_min = fps_min < 0 ? fps : MIN(fps_min, fps);
+		fps_max = MAX(fps_max, fps);
+		zero += fps == 0;
+		p95_max = MAX(p95_max, p95);
+		e2e_p95_max = MAX(e2e_p95_max, e2e);
+		json_array_append_new(per, json_pack("{sfsfsf}", "fps", round2(fps), "p95_ms", round2(p95),
+			"end_to_end_p95_ms", round2(e2e)));
+	}
+	double mean = n ? fps_sum / n : 0;
+	fprintf(stderr, "webrtc_loadgen: overload: fps per session %.1f..%.1f (mean %.1f), worst p95 %.1f ms "
+		"(end to end %.1f ms)\n", MAX(0, fps_min), fps_max, mean, p95_max, e2e_p95_max);
+
+	/* Half leave; the rest should return to full rate. */
+	unsigned keep = n - n / 2;
+	for(unsigned i = keep; i < n; i++)
+		g_main_context_invoke(main_ctx, session_end, sessions[i]);
+	double full = (double)FPS / opt.skip;
+	int64_t left_at = g_get_monotonic_time();
+	uint64_t prev[MAX_SESSIONS];
+	results_now(prev, keep);
+	json_t *timeline = json_array();
+	double recovered_s = -1;
+	unsigned good_run = 0;
+	while(g_get_monotonic_time() - left_at < (int64_t)(recovery_timeout_s * 1e6)) {
+		g_usleep(1000000);
+		uint64_t cur[MAX_SESSIONS];
+		results_now(cur, keep);
+		double lo = -1;
+		for(unsigned i = 0; i < keep; i++) {
+			double f = (double)(cur[i] - prev[i]);
+			lo = lo < 0 ? f : MIN(lo, f);
+			prev[i] = cur[i];
+		}
+		json_array_append_new(timeline, json_real(round2(MAX(0, lo))));
+		good_run = lo >= 0.9 * full ? good_run + 1 : 0;
+		if(good_run >= 2) {
+			/* Back at full rate since the first of the two good seconds. */
+			recovered_s = round2((g_get_monotonic_time() - left_at) / 1e6 - 2);
+			break;
+		}
+	}
+	fprintf(stderr, "webrtc_loadgen: overload: after %u of %u left, the rest's slowest fps each second: ", n - keep, n);
+	for(size_t i = 0; i < json_array_size(timeline); i++)
+		fprintf(stderr, "%s%.0f", i ? " " : "", json_real_value(json_array_get(timeline, i)));
+	fprintf(stderr, "; back to full rate after %.1f s\n", recovered_s);
+	run = json_pack("{sisisfsfsfsfsfsisosfsfsosisf}", "sessions", (int)n, "started", (int)started,
+		"fps_per_client", round2(mean), "fps_min", round2(MAX(0, fps_min)), "fps_max", round2(fps_max),
+		"p95_max_ms", round2(p95_max), "end_to_end_p95_max_ms", round2(e2e_p95_max), "sessions_at_0", (int)zero,
+		"per_session", per, "window_s", round2(window_s), "full_rate_fps", round2(full),
+		"recovery_min_fps_per_second", timeline, "remaining", (int)keep, "recovered_after_s", recovered_s);
+	json_object_set_new(run, "budget_ms", json_real(opt.budget_ms));
+	for(unsigned i = 0; i < keep; i++)
+		g_main_context_invoke(main_ctx, session_end, sessions[i]);
+	g_usleep(1500000);
+	return run;
+}
+
 /* ------------------------------------------------------------- main */
 
 static GMainLoop *loop;
@@ -902,6 +1045,11 @@ static gpointer driver(gpointer unused) {
 	(void)unused;
 	json_t *runs = json_object_get(report, "runs");
 	int best = 0;
+	if(opt.overload > 0) {
+		json_object_set_new(report, "overload", run_overload(opt.overload));
+		g_main_loop_quit(loop);
+		return NULL;
+	}
 	for(unsigned i = 0; i < opt.n_counts; i++) {
 		json_t *run = run_count(opt.counts[i]);
 		gboolean holds = json_is_true(json_object_get(run, "holds"));
@@ -920,9 +1068,11 @@ static void usage(void) {
 	fprintf(stderr, "usage: webrtc_loadgen --janus ws://HOST:PORT [--plugin ooblex|echotest] [--codec vp8|h264] [--skip N]\n"
 		"  [--effect NAME] [--output datachannel|video|both] [--sessions 1,2,4] [--warmup S] [--seconds S]\n"
 		"  [--start-timeout S] [--max-p95-ms MS] [--max-missing-pct P] [--source FILE] [--noise N]\n"
-		"  [--watch name=pid]... [--no-stop] [--source-sampled]\n"
+		"  [--watch name=pid]... [--no-stop] [--source-sampled] [--overload N [--budget-ms MS] [--recovery-timeout S]]\n"
 		"  --source-sampled: send every skip-th camera frame at 30/skip fps, at the same bitrate, and start\n"
-		"  the session source_sampled, as html/js/ooblex.js does by default\n");
+		"  the session source_sampled, as html/js/ooblex.js does by default\n"
+		"  --overload N: N sessions, each one's p95 and fps measured, then half hang up and the rest are\n"
+		"  timed back to full rate (issue 14's overload test); --budget-ms asks that latency budget\n");
 	exit(2);
 }
 
@@ -932,7 +1082,8 @@ int main(int argc, char **argv) {
 		{ "effect", 1, 0, 'e' }, { "output", 1, 0, 'o' }, { "sessions", 1, 0, 'n' }, { "warmup", 1, 0, 'w' },
 		{ "seconds", 1, 0, 's' }, { "start-timeout", 1, 0, 't' }, { "max-p95-ms", 1, 0, 'P' },
 		{ "max-missing-pct", 1, 0, 'M' }, { "source", 1, 0, 'f' }, { "noise", 1, 0, 'N' }, { "watch", 1, 0, 'W' },
-		{ "no-stop", 0, 0, 'S' }, { "source-sampled", 0, 0, 'Z' }, { 0, 0, 0, 0 } };
+		{ "no-stop", 0, 0, 'S' }, { "source-sampled", 0, 0, 'Z' }, { "overload", 1, 0, 'O' }, { "budget-ms", 1, 0, 'B' },
+		{ "recovery-timeout", 1, 0, 'R' }, { 0, 0, 0, 0 } };
 	int ch;
 	while((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch(ch) {
@@ -966,6 +1117,9 @@ int main(int argc, char **argv) {
 		}
 		case 'S': opt.no_stop = TRUE; break;
 		case 'Z': opt.source_sampled = TRUE; break;
+		case 'O': opt.overload = (unsigned)atoi(optarg); if(opt.overload < 2 || opt.overload > MAX_SESSIONS) usage(); break;
+		case 'B': opt.budget_ms = atof(optarg); break;
+		case 'R': recovery_timeout_s = atof(optarg); break;
 		default: usage();
 		}
 	}
