@@ -192,9 +192,16 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 	if(change == OOBLEX_LATENCY_KEPT && hot > 0) {
 		f->calm_since_us = 0;
 		if(f->level < max && (f->last_change_us == 0 || now_us - f->last_change_us >= f->cfg.shed_hold_us)) {
-			unsigned to = f->level + 1;
-			while(to <= f->n_skip_levels && to < max && !changes_someone(f, p, n, f->level, to))
-				to++;
+			/* Far over the budget (twice, four times): two or three steps at
+			 * once, so that the backlog a step takes a second to show does not
+			 * grow for seconds more. */
+			unsigned jumps = 1 + (worst >= 2 * f->cfg.shed_ratio) + (worst >= 4 * f->cfg.shed_ratio);
+			unsigned to = f->level;
+			while(jumps-- > 0 && to < max) {
+				unsigned from = to++;
+				while(to <= f->n_skip_levels && to < max && !changes_someone(f, p, n, from, to))
+					to++;
+			}
 			/* The last restore was one too many: wait longer before the next. */
 			if(f->last_restore_us != 0 && now_us - f->last_restore_us < OOBLEX_LATENCY_RELAPSE_US) {
 				f->restore_hold_us *= 2;
@@ -209,8 +216,9 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 	} else if(change == OOBLEX_LATENCY_KEPT && voters > 0 && calm == voters) {
 		if(f->calm_since_us == 0)
 			f->calm_since_us = now_us;
-		if(f->level > 0 && now_us - f->calm_since_us >= f->restore_hold_us &&
-				now_us - f->last_change_us >= f->restore_hold_us) {
+		/* Far under (a quarter of the budget): half the hold. */
+		uint64_t hold = worst < f->cfg.restore_ratio / 2 ? f->restore_hold_us / 2 : f->restore_hold_us;
+		if(f->level > 0 && now_us - f->calm_since_us >= hold && now_us - f->last_change_us >= hold) {
 			unsigned from = f->level, to = f->level - 1;
 			while(from <= f->n_skip_levels && to > 0 && !changes_someone(f, p, n, to, from))
 				to--;

@@ -26,9 +26,11 @@
  *    (the glue says so: own_cause), does not vote: shedding others cannot
  *    help it, and a noisy neighbour must not slow the machine down;
  *  - shed one step when some voter's p95 >= shed_ratio x its budget and the
- *    last step is at least shed_hold old;
+ *    last step is at least shed_hold old (two steps at twice that, three at
+ *    four times);
  *  - restore one step when every voter has been under restore_ratio x its
- *    budget for restore_hold (hysteresis: 80% / 50%, and time). A restore
+ *    budget for restore_hold (half of it when all are under a quarter)
+ *    (hysteresis: 80% / 50%, and time). A restore
  *    that had to be undone within OOBLEX_LATENCY_RELAPSE_US doubles
  *    restore_hold for next time (up to restore_hold_max), so that at the
  *    edge of capacity the level does not oscillate; and a restore whose

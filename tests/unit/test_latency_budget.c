@@ -313,6 +313,30 @@ static void test_order_of_steps_and_reverse(void) {
 	EXPECT_EQ(p.effective_skip, 1);
 }
 
+/* Far over the budget: several steps at once (2x the shed line: two, 4x: three). */
+static void test_far_over_sheds_faster(void) {
+	ooblex_latency_config cfg;
+	ooblex_latency_config_default(&cfg);
+	ooblex_latency_fleet f;
+	ooblex_latency_fleet_init(&f, &cfg);
+	ooblex_latency_window w;
+	ooblex_latency_window_init(&w);
+	ooblex_latency_participant p = { .budget_ms = 100, .frame_skip = 1, .window = &w };
+	uint64_t now = 10 * S;
+	for(int k = 0; k < 4; k++)
+		ooblex_latency_window_add(&w, now - k * MS, 170 * MS);	/* 1.7 x: 2 x 0.8 is 1.6 */
+	EXPECT_EQ(ooblex_latency_fleet_step(&f, &p, 1, now), OOBLEX_LATENCY_SHED);
+	EXPECT_EQ(f.level, 2);
+	now += cfg.shed_hold_us;
+	for(int k = 0; k < 4; k++)
+		ooblex_latency_window_add(&w, now - k * MS, 900 * MS);
+	EXPECT_EQ(ooblex_latency_fleet_step(&f, &p, 1, now), OOBLEX_LATENCY_SHED);
+	EXPECT_EQ(f.level, 5);
+	EXPECT_EQ(p.effective_skip, 10);
+	/* Counted once per look. */
+	EXPECT_EQ(f.steps[OOBLEX_LATENCY_STEP_FRAME_SKIP][0], 2);
+}
+
 /* Between 50% and 80%: neither shed nor restored (the hysteresis band). */
 static void test_hysteresis_band_holds(void) {
 	ooblex_latency_config cfg;
@@ -385,6 +409,7 @@ int main(void) {
 	TEST_RUN(test_frame_skip_levels_that_change_nobody_are_passed);
 	TEST_RUN(test_own_cause_does_not_shed_the_machine);
 	TEST_RUN(test_order_of_steps_and_reverse);
+	TEST_RUN(test_far_over_sheds_faster);
 	TEST_RUN(test_hysteresis_band_holds);
 	TEST_RUN(test_relapse_backs_off);
 	return tl_done();
