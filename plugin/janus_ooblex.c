@@ -1006,7 +1006,9 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 		unsigned milli = atomic_load(&session->latency_skip_milli);
 		demand += cl[i].demand * 1000.0 / (milli > 1000 ? milli : 1000);
 		if(budget == 0) {
-			/* Off: nothing shed, and whatever was asked of the browser is lifted. */
+			/* Off: nothing shed, and whatever was asked of the browser is
+			 * lifted; the page is told if it was shedding. */
+			gboolean was = (atomic_load(&session->lat_flags) & JANUS_OOBLEX_LATENCY_FLAG_SHEDDING) != 0;
 			atomic_store(&session->latency_skip_milli, 0);
 			atomic_store(&session->lat_flags, 0);
 			atomic_store(&session->lat_effective_skip, frame_skip);
@@ -1021,6 +1023,15 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 			session->lat.sender_scale = 1;
 			atomic_store(&session->lat_sender_skip, frame_skip);
 			atomic_store(&session->lat_sender_scale, 1);
+			session->lat.told_level = 0;
+			session->lat.told_skip = frame_skip;
+			if(was && !g_atomic_int_get(&session->destroyed) && !g_atomic_int_get(&session->hangingup)) {
+				json_t *lat = janus_ooblex_latency_json(session, 0, frame_skip);
+				json_object_set_new(lat, "action", json_string("restore"));
+				json_t *event = json_pack("{ssso}", "ooblex", "event", "latency", lat);
+				gateway->push_event(session->handle, &janus_ooblex_plugin, NULL, event, NULL);
+				json_decref(event);
+			}
 			continue;
 		}
 		g_mutex_lock(&session->latency_lock);

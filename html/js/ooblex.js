@@ -371,7 +371,7 @@
           action: l.action, rembKbps: l.remb_kbps || 0, sender: l.sender ? { frameSkip: l.sender.frame_skip,
             scaleResolutionDownBy: l.sender.scale_resolution_down_by } : null };
         this._emit('latency', Object.assign({}, this.latency));
-        if (l.sender) this._applySender(l.sender);
+        if (l.sender) this._applySender(Object.assign({ step: l.step }, l.sender));
       } else if (data.fair) {
         const f = data.fair;
         this.fair = { throttled: !!f.throttled, reason: f.reason, maxInFlight: f.max_in_flight,
@@ -440,7 +440,10 @@
         // Control messages: the latency budget's sender request.
         let m = null;
         try { m = JSON.parse(data); } catch (e) { return; }
-        if (m && m.ooblex === 'sender') this._applySender(m);
+        if (m && m.ooblex === 'sender') {
+          this.stats.senderRequests = (this.stats.senderRequests || 0) + 1;
+          this._applySender(m);
+        }
         return;
       }
       if (typeof Blob !== 'undefined' && data instanceof Blob) {

@@ -118,6 +118,17 @@ static int changes_someone(const ooblex_latency_fleet *f, const ooblex_latency_p
 	return 0;
 }
 
+/* Counts a move from level a to b: each kind of step it crosses, once. */
+static void count_steps(ooblex_latency_fleet *f, unsigned a, unsigned b) {
+	int crossed[OOBLEX_LATENCY_STEP_COUNT] = { 0 };
+	int dir = b < a;
+	for(unsigned l = (a < b ? a : b) + 1; l <= (a < b ? b : a); l++)
+		crossed[ooblex_latency_level_step(f, l)] = 1;
+	for(int k = 0; k < OOBLEX_LATENCY_STEP_COUNT; k++)
+		if(crossed[k])
+			f->steps[k][dir]++;
+}
+
 static void set_level(ooblex_latency_fleet *f, unsigned level, size_t n, uint64_t now) {
 	f->level = level;
 	f->last_change_us = now;
@@ -130,7 +141,7 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 	ooblex_latency_change change = OOBLEX_LATENCY_KEPT;
 	if(n == 0) {
 		if(f->level > 0) {
-			f->steps[ooblex_latency_level_step(f, f->level)][1]++;
+			count_steps(f, f->level, 0);
 			change = OOBLEX_LATENCY_RESTORED_LOAD_FELL;
 		}
 		set_level(f, 0, 0, now_us);
@@ -149,7 +160,7 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 			if(f->skips[l] <= target)
 				to = l;
 		if(to < f->level) {
-			f->steps[ooblex_latency_level_step(f, f->level)][1]++;
+			count_steps(f, f->level, to);
 			set_level(f, to, n, now_us);
 			f->restore_hold_us = f->cfg.restore_hold_us;
 			f->last_restore_us = 0;
@@ -209,8 +220,8 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 					f->restore_hold_us = f->cfg.restore_hold_max_us;
 			}
 			f->last_restore_us = 0;	/* judged: it did not hold */
+			count_steps(f, f->level, to);
 			set_level(f, to, n, now_us);
-			f->steps[ooblex_latency_level_step(f, to)][0]++;
 			change = OOBLEX_LATENCY_SHED;
 		}
 	} else if(change == OOBLEX_LATENCY_KEPT && voters > 0 && calm == voters) {
@@ -228,7 +239,7 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 				f->calm_since_us = now_us;	/* looked at again after another hold */
 				goto out;
 			}
-			f->steps[ooblex_latency_level_step(f, from)][1]++;
+			count_steps(f, from, to);
 			set_level(f, to, n, now_us);
 			f->last_restore_us = now_us;
 			change = OOBLEX_LATENCY_RESTORED;

@@ -122,7 +122,7 @@ typedef struct ooblex_latency_fleet {
 	uint64_t last_change_us, calm_since_us, last_restore_us;
 	uint64_t restore_hold_us;	/* now in force (backed off) */
 	unsigned participants_at_level;	/* the most participants seen since the level was reached */
-	uint64_t steps[OOBLEX_LATENCY_STEP_COUNT][2];	/* [step][0 shed, 1 restore] */
+	uint64_t steps[OOBLEX_LATENCY_STEP_COUNT][2];	/* [step][0 shed, 1 restore]: each look that crossed one */
 	double worst_ratio;	/* the last step's highest voter p95 / budget */
 	/* Set by the caller before each step when it knows them: what the
 	 * participants ask of the workers now (in workers: due fps x cost) and
