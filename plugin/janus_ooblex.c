@@ -324,6 +324,7 @@ typedef struct janus_ooblex_session {
 	atomic_uint latency_skip_milli;
 	atomic_int latency_reset;
 	atomic_uint_fast64_t rx_bytes;	/* video RTP bytes received (Janus' media thread) */
+	atomic_uint_fast64_t latency_start_us;	/* wall clock at start: the warm-up is left out */
 	atomic_uint lat_p95_milli, lat_effective_skip, lat_level, lat_flags, lat_remb_kbps, lat_sender_skip,
 		lat_sender_scale, lat_samples;
 	struct {
@@ -664,7 +665,8 @@ static void janus_ooblex_delivered(const ooblex_frame_header *h, const uint8_t *
 		returned_us, sent_us);
 	/* The latency budget's measure: first packet in -> handed to the data
 	 * channel or the encoder (latency_budget.h). */
-	if(h->capture_us != 0 && sent_us > h->capture_us) {
+	if(h->capture_us != 0 && sent_us > h->capture_us &&
+			sent_us >= atomic_load(&session->latency_start_us) + OOBLEX_LATENCY_WARMUP_US) {
 		g_mutex_lock(&session->latency_lock);
 		ooblex_latency_window_add(&session->latency_window, sent_us, sent_us - h->capture_us);
 		g_mutex_unlock(&session->latency_lock);
@@ -2412,6 +2414,7 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	ooblex_latency_window_init(&session->latency_window);
 	g_mutex_unlock(&session->latency_lock);
 	atomic_store(&session->latency_skip_milli, 0);
+	atomic_store(&session->latency_start_us, ooblex_now_us());
 	atomic_store(&session->latency_reset, 1);
 	atomic_store(&session->lat_flags, 0);
 	atomic_store(&session->lat_effective_skip, 0);

@@ -200,9 +200,14 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 	}
 	f->worst_ratio = worst;
 	unsigned max = ooblex_latency_max_level(f);
+	if(hot == 0)
+		f->hot_since_us = 0;
+	else if(f->hot_since_us == 0)
+		f->hot_since_us = now_us;
 	if(change == OOBLEX_LATENCY_KEPT && hot > 0) {
 		f->calm_since_us = 0;
-		if(f->level < max && (f->last_change_us == 0 || now_us - f->last_change_us >= f->cfg.shed_hold_us)) {
+		if(f->level < max && now_us - f->hot_since_us >= OOBLEX_LATENCY_HOT_HOLD_US &&
+				(f->last_change_us == 0 || now_us - f->last_change_us >= f->cfg.shed_hold_us)) {
 			/* Far over the budget (twice, four times): two or three steps at
 			 * once, so that the backlog a step takes a second to show does not
 			 * grow for seconds more. */
@@ -222,6 +227,7 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 			f->last_restore_us = 0;	/* judged: it did not hold */
 			count_steps(f, f->level, to);
 			set_level(f, to, n, now_us);
+			f->hot_since_us = 0;	/* the next shed waits for this one to show */
 			change = OOBLEX_LATENCY_SHED;
 		}
 	} else if(change == OOBLEX_LATENCY_KEPT && voters > 0 && calm == voters) {

@@ -20,13 +20,15 @@
  *
  * The rule (docs/protocol.md, "Latency budget"):
  *  - a session votes when its window (the last OOBLEX_LATENCY_WINDOW_US,
+ *    after its first OOBLEX_LATENCY_WARMUP_US,
  *    and only results delivered after the last step had time to show)
  *    holds at least OOBLEX_LATENCY_MIN_SAMPLES results. A session whose own
  *    effect costs half its budget or more, or that the fair share throttles
  *    (the glue says so: own_cause), does not vote: shedding others cannot
  *    help it, and a noisy neighbour must not slow the machine down;
- *  - shed one step when some voter's p95 >= shed_ratio x its budget and the
- *    last step is at least shed_hold old (two steps at twice that, three at
+ *  - shed one step when some voter's p95 >= shed_ratio x its budget (at
+ *    every look for OOBLEX_LATENCY_HOT_HOLD_US) and the last step is at
+ *    least shed_hold old (two steps at twice that, three at
  *    four times);
  *  - restore one step when every voter has been under restore_ratio x its
  *    budget for restore_hold (half of it when all are under a quarter)
@@ -59,8 +61,16 @@
 #include <stdint.h>
 
 #define OOBLEX_LATENCY_SAMPLES 64	/* per session window, a ring */
-#define OOBLEX_LATENCY_WINDOW_US (1500 * 1000)
-#define OOBLEX_LATENCY_MIN_SAMPLES 3
+#define OOBLEX_LATENCY_WINDOW_US (1000 * 1000)
+#define OOBLEX_LATENCY_MIN_SAMPLES 2
+/* Shed only after some voter was over the line at every look for this long,
+ * longer than the window: one stall of the machine (its late results come
+ * in a burst, then it is over) leaves the window before it sheds anything;
+ * an overload stays. */
+#define OOBLEX_LATENCY_HOT_HOLD_US (1250 * 1000)
+/* A session's first results (the first keyframe, decoder and worker warm-up)
+ * are not its latency: the glue leaves them out of its window. */
+#define OOBLEX_LATENCY_WARMUP_US (2000 * 1000)
 /* After a step, results of frames queued before it still arrive: they are
  * left out of the vote for this long. */
 #define OOBLEX_LATENCY_SETTLE_US (300 * 1000)
@@ -119,7 +129,7 @@ typedef struct ooblex_latency_fleet {
 	unsigned skips[OOBLEX_LATENCY_MAX_SKIP_LEVELS + 1];	/* the common skip of level 0..n_skip_levels */
 	unsigned n_skip_levels;	/* K */
 	unsigned level;	/* 0 .. K + 3 */
-	uint64_t last_change_us, calm_since_us, last_restore_us;
+	uint64_t last_change_us, calm_since_us, last_restore_us, hot_since_us;
 	uint64_t restore_hold_us;	/* now in force (backed off) */
 	unsigned participants_at_level;	/* the most participants seen since the level was reached */
 	uint64_t steps[OOBLEX_LATENCY_STEP_COUNT][2];	/* [step][0 shed, 1 restore]: each look that crossed one */

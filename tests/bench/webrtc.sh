@@ -24,8 +24,10 @@
 #        (10): every session's p95 (the plugin's measure, first packet in ->
 #        handed to the data channel) within the budget, processed fps even
 #        within +-20% of the mean, none at 0; then half hang up and the rest
-#        are back at full rate within OVERLOAD_RECOVERY_S (5). Writes
-#        OUT/overload.json.
+#        are back at full rate within OVERLOAD_RECOVERY_S (5). The sessions
+#        are source-sampled and follow the plugin's sender request as
+#        ooblex.js does (OVERLOAD_SAMPLED=0: full rate, following nothing).
+#        Writes OUT/overload.json.
 # Environment: WEBRTC_SKIP3 / WEBRTC_SAMPLED3 / WEBRTC_SKIP1 / WEBRTC_ECHO (session lists),
 # WEBRTC_SECONDS (window, default 10), WEBRTC_MAX_P95_MS (100), WEBRTC_CODEC (vp8).
 set -uo pipefail
@@ -83,7 +85,11 @@ if [ "$MODE" = --overload ]; then
   SKIP=${OVERLOAD_SKIP:-1}
   BUDGET=${OVERLOAD_BUDGET_MS:-150}
   RECOVERY=${OVERLOAD_RECOVERY_S:-5}
-  lg --overload "$N" --skip "$SKIP" --budget-ms "$BUDGET" --warmup "${OVERLOAD_WARMUP:-12}" \
+  # As ooblex.js does by default: source-sampled, and following the plugin's
+  # sender request (OVERLOAD_SAMPLED=0: full-rate senders that follow nothing).
+  SAMPLED=()
+  [ "${OVERLOAD_SAMPLED:-1}" = 1 ] && SAMPLED=(--source-sampled --follow-sender)
+  lg --overload "$N" --skip "$SKIP" --budget-ms "$BUDGET" --warmup "${OVERLOAD_WARMUP:-12}" "${SAMPLED[@]}" \
     --seconds "${OVERLOAD_SECONDS:-10}" --start-timeout 40 --recovery-timeout $((RECOVERY * 3)) \
     >"$OUT/overload.json" 2>"$OUT/overload.log"
   grep '^webrtc_loadgen: overload' "$OUT/overload.log" | sed 's/^webrtc_loadgen: /# /'

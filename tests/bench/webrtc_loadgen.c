@@ -88,6 +88,7 @@ typedef struct options {
 	double warmup_s, seconds_s, start_timeout_s, max_p95_ms, max_missing_pct;
 	gboolean no_stop;
 	gboolean source_sampled;	/* send FPS / skip, and say so at start (source-side sampling) */
+	gboolean follow_sender;	/* switch to a clip of every LOW_EVERY-th frame when the plugin asks */
 	unsigned counts[64], n_counts;
 	unsigned overload;	/* --overload N: N sessions, then half leave (see run_overload) */
 	double budget_ms;	/* --budget-ms: the latency budget the sessions ask for (0: the server's) */
@@ -102,6 +103,14 @@ static options opt = {
 };
 
 static gboolean echotest;
+/* The clips the pacer sends: the session's own (source[] as prepared, at
+ * FPS / clip_every) and, with --follow-sender, one of every LOW_EVERY-th
+ * camera frame (FPS / LOW_EVERY), sent while the plugin asks for at least
+ * that frame skip. A switch starts the other clip at its keyframe, as an
+ * encoder whose rate changed sends one. */
+#define LOW_EVERY 10
+static source_frame clip_full[SOURCE_FRAMES], clip_low[SOURCE_FRAMES];
+static int clip_full_n, clip_full_every, clip_low_n;
 static uint8_t payload_type;
 
 /* ------------------------------------------------------------- a session */
@@ -137,6 +146,15 @@ typedef struct session {
 	GArray *plugin_ms;	/* the plugin's own measure: first packet in -> handed to the channel (t.sent - t.capture) */
 	uint64_t results, results_window, video_frames, video_frames_window;
 	uint64_t broken_frames;
+	/* --follow-sender: the plugin's latency-budget sender request (the
+	 * data channel's {"ooblex":"sender","frame_skip":N}), as ooblex.js
+	 * follows it; the pacer's own clip, position and timestamp. */
+	atomic_uint want_skip;
+	int use_low;
+	uint64_t clip_pos;
+	uint32_t ts_now;
+	gboolean ts_started;
+	uint64_t sender_requests;
 } session;
 
 static session *sessions[MAX_SESSIONS];
@@ -398,6 +416,19 @@ static void on_dc_data(GstWebRTCDataChannel *dc, GBytes *bytes, gpointer user) {
 	g_array_set_size(s->page.due, 0);
 }
 
+/* The plugin's one text message: the latency budget's sender request. */
+static void on_dc_string(GstWebRTCDataChannel *dc, gchar *str, gpointer user) {
+	(void)dc;
+	session *s = user;
+	json_t *m = json_loads(str, 0, NULL);
+	if(m != NULL && !g_strcmp0(json_string_value(json_object_get(m, "ooblex")), "sender")) {
+		json_int_t k = json_integer_value(json_object_get(m, "frame_skip"));
+		s->sender_requests++;
+		atomic_store(&s->want_skip, k > 0 && k < 1000 ? (unsigned)k : 1);
+	}
+	json_decref(m);
+}
+
 static void on_dc_open(GstWebRTCDataChannel *dc, gpointer user) {
 	session *s = user;
 	atomic_store(&s->dc_open, 1);
@@ -407,6 +438,7 @@ static void on_dc_open(GstWebRTCDataChannel *dc, gpointer user) {
 static void watch_channel(session *s, GstWebRTCDataChannel *dc) {
 	g_signal_connect(dc, "on-open", G_CALLBACK(on_dc_open), s);
 	g_signal_connect(dc, "on-message-data", G_CALLBACK(on_dc_data), s);
+	g_signal_connect(dc, "on-message-string", G_CALLBACK(on_dc_string), s);
 }
 
 /* Frames of the video that comes back (the processed track, or the echo):
@@ -572,7 +604,7 @@ static atomic_int pacer_stop;
  * and timestamp. */
 static gpointer pacer(gpointer unused) {
 	(void)unused;
-	const int64_t interval = 1000000 * source_every / FPS;
+	const int64_t interval = 1000000 * clip_full_every / FPS;
 	while(!atomic_load(&pacer_stop)) {
 		int64_t now = g_get_monotonic_time(), wake = now + interval;
 		for(unsigned i = 0; i < n_sessions; i++) {
@@ -593,11 +625,26 @@ static gpointer pacer(gpointer unused) {
 				wake = MIN(wake, s->next_send_us);
 				continue;
 			}
+			int low = opt.follow_sender && clip_low_n > 0 && atomic_load(&s->want_skip) >= LOW_EVERY;
+			if(low != s->use_low) {
+				s->use_low = low;
+				s->clip_pos = 0;	/* the other clip, from its keyframe */
+			}
+			int every = low ? LOW_EVERY : clip_full_every;
+			int64_t my_interval = low ? 1000000 * LOW_EVERY / FPS : interval;
 			/* Behind (the generator starved of CPU): no burst to catch up. */
-			s->next_send_us = MAX(s->next_send_us + interval, now + interval / 2);
+			s->next_send_us = MAX(s->next_send_us + my_interval, now + my_interval / 2);
 			wake = MIN(wake, s->next_send_us);
-			const source_frame *f = &source[s->frames_sent % (uint64_t)source_n];
-			uint32_t ts = s->ts_base + (uint32_t)(s->frames_sent * source_every * (90000 / FPS));
+			const source_frame *f = low ? &clip_low[s->clip_pos % (uint64_t)clip_low_n] :
+				&clip_full[s->clip_pos % (uint64_t)clip_full_n];
+			s->clip_pos++;
+			if(!s->ts_started) {
+				s->ts_now = s->ts_base;
+				s->ts_started = TRUE;
+			} else {
+				s->ts_now += (uint32_t)(every * (90000 / FPS));
+			}
+			uint32_t ts = s->ts_now;
 			const uint8_t *p = f->packets->data;
 			for(unsigned k = 0; k < f->n_packets; k++) {
 				uint16_t len;
@@ -1030,6 +1077,10 @@ static json_t *run_overload(unsigned n) {
 		"per_session", per, "window_s", round2(window_s), "full_rate_fps", round2(full),
 		"recovery_min_fps_per_second", timeline, "remaining", (int)keep, "recovered_after_s", recovered_s);
 	json_object_set_new(run, "budget_ms", json_real(opt.budget_ms));
+	uint64_t requests = 0;
+	for(unsigned i = 0; i < n; i++)
+		requests += sessions[i]->sender_requests;
+	json_object_set_new(run, "sender_requests", json_integer((json_int_t)requests));
 	for(unsigned i = 0; i < keep; i++)
 		g_main_context_invoke(main_ctx, session_end, sessions[i]);
 	g_usleep(1500000);
@@ -1072,7 +1123,9 @@ static void usage(void) {
 		"  --source-sampled: send every skip-th camera frame at 30/skip fps, at the same bitrate, and start\n"
 		"  the session source_sampled, as html/js/ooblex.js does by default\n"
 		"  --overload N: N sessions, each one's p95 and fps measured, then half hang up and the rest are\n"
-		"  timed back to full rate (issue 14's overload test); --budget-ms asks that latency budget\n");
+		"  timed back to full rate (issue 14's overload test); --budget-ms asks that latency budget\n"
+		"  --follow-sender: follow the plugin's sender request (data channel) as ooblex.js does, by\n"
+		"  sending a clip of every 10th camera frame while it asks for frame_skip >= 10\n");
 	exit(2);
 }
 
@@ -1083,7 +1136,7 @@ int main(int argc, char **argv) {
 		{ "seconds", 1, 0, 's' }, { "start-timeout", 1, 0, 't' }, { "max-p95-ms", 1, 0, 'P' },
 		{ "max-missing-pct", 1, 0, 'M' }, { "source", 1, 0, 'f' }, { "noise", 1, 0, 'N' }, { "watch", 1, 0, 'W' },
 		{ "no-stop", 0, 0, 'S' }, { "source-sampled", 0, 0, 'Z' }, { "overload", 1, 0, 'O' }, { "budget-ms", 1, 0, 'B' },
-		{ "recovery-timeout", 1, 0, 'R' }, { 0, 0, 0, 0 } };
+		{ "recovery-timeout", 1, 0, 'R' }, { "follow-sender", 0, 0, 'F' }, { 0, 0, 0, 0 } };
 	int ch;
 	while((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch(ch) {
@@ -1120,6 +1173,7 @@ int main(int argc, char **argv) {
 		case 'O': opt.overload = (unsigned)atoi(optarg); if(opt.overload < 2 || opt.overload > MAX_SESSIONS) usage(); break;
 		case 'B': opt.budget_ms = atof(optarg); break;
 		case 'R': recovery_timeout_s = atof(optarg); break;
+		case 'F': opt.follow_sender = TRUE; break;
 		default: usage();
 		}
 	}
@@ -1141,6 +1195,22 @@ int main(int argc, char **argv) {
 			&what) != 0) {
 		fprintf(stderr, "webrtc_loadgen: cannot encode the source\n");
 		return 1;
+	}
+	memcpy(clip_full, source, sizeof(clip_full));
+	clip_full_n = source_n;
+	clip_full_every = source_every;
+	if(opt.follow_sender && !echotest) {
+		const char *w2;
+		source_n = 0;	/* prepare_source_every appends from source_n */
+		if(prepare_source_every(opt.codec, opt.source, (int)opt.noise, LOW_EVERY, &w2) != 0) {
+			fprintf(stderr, "webrtc_loadgen: cannot encode the low-rate source\n");
+			return 1;
+		}
+		memcpy(clip_low, source, sizeof(clip_low));
+		clip_low_n = source_n;
+		memcpy(source, clip_full, sizeof(clip_full));	/* the figures below are the session's own clip's */
+		source_n = clip_full_n;
+		source_every = clip_full_every;
 	}
 	size_t bytes = 0;
 	for(int i = 0; i < source_n; i++)
