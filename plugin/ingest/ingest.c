@@ -12,6 +12,8 @@
 #include "depay.h"
 #include "frame_packer.h"
 #include "frame_sampler.h"
+
+#include <limits.h>
 #include "reorder.h"
 #include "rtp_packet.h"
 #include "video_decoder.h"
@@ -145,8 +147,10 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 			atomic_fetch_add(&ing->stats->frames_shed_latency, 1);
 			return;
 		}
-		if(ing->latency_credit > 2 * extra)
-			ing->latency_credit = 2 * extra;
+		/* Below extra + 1000 the fraction carries over; a deferral (below)
+		 * adds at most one frame's worth more. */
+		if(ing->latency_credit > extra + 999)
+			ing->latency_credit = extra + 999;
 	}
 	uint64_t now = ooblex_now_us();
 	unsigned in_flight = ing->max_in_flight > 0 || ing->fair_cap != NULL ? frames_in_flight(ing, now) : 0;
@@ -189,7 +193,7 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	if(extra > 1000)
 		ing->latency_credit -= extra;
 	else
-		ing->latency_credit = 0;
+		ing->latency_credit = UINT_MAX / 2;
 	atomic_fetch_add(&ing->stats->frames_sampled, 1);
 	/* Before the frame can reach a worker: its result may come back at once. */
 	if(ing->queued_seq != NULL)
@@ -415,6 +419,7 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->fair_cap = cfg->fair_in_flight_cap;
 	ing->fair_interval_us = cfg->fair_min_interval_us;
 	ing->latency_skip_milli = cfg->latency_skip_milli;
+	ing->latency_credit = UINT_MAX / 2;	/* the first frame goes, as the sampler's does */
 	GError *gerr = NULL;
 	ing->thread = g_thread_try_new("ooblex ingest", ingest_thread, ing, &gerr);
 	if(ing->thread == NULL) {
