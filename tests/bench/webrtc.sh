@@ -78,7 +78,7 @@ fi
 WATCH+=(--watch "janus=$JANUS_PID")
 # webrtcbin's libnice probes UPnP and logs about it: harmless here.
 export GST_DEBUG=${GST_DEBUG:-1}
-lg() { "$LG" --janus ws://127.0.0.1:18188 --source "$FOOTAGE" --codec "$CODEC" "${WATCH[@]}" "$@"; }
+lg() { ${WEBRTC_LG_WRAP:-} "$LG" --janus ws://127.0.0.1:18188 --source "$FOOTAGE" --codec "$CODEC" "${WATCH[@]}" "$@"; }
 
 if [ "$MODE" = --overload ]; then
   N=${OVERLOAD_SESSIONS:-20}

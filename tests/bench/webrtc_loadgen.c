@@ -1201,7 +1201,10 @@ int main(int argc, char **argv) {
 	clip_full_every = source_every;
 	if(opt.follow_sender && !echotest) {
 		const char *w2;
-		source_n = 0;	/* prepare_source_every appends from source_n */
+		/* prepare_source_every appends from source_n, and counts packets on
+		 * top of what an entry had: a clean table (clip_full keeps the first). */
+		source_n = 0;
+		memset(source, 0, sizeof(source));
 		if(prepare_source_every(opt.codec, opt.source, (int)opt.noise, LOW_EVERY, &w2) != 0) {
 			fprintf(stderr, "webrtc_loadgen: cannot encode the low-rate source\n");
 			return 1;
