@@ -91,7 +91,7 @@ typedef struct options {
 	gboolean follow_sender;	/* switch to a clip of every LOW_EVERY-th frame when the plugin asks */
 	unsigned counts[64], n_counts;
 	unsigned overload;	/* --overload N: N sessions, then half leave (see run_overload) */
-	double budget_ms;	/* --budget-ms: the latency budget the sessions ask for (0: the server's) */
+	double budget_ms;	/* --budget-ms: the latency budget the sessions ask for (0: off; not given: the server's) */
 	struct { char name[32]; int pid; } watch[MAX_WATCH];
 	unsigned n_watch;
 } options;
@@ -99,7 +99,7 @@ typedef struct options {
 static options opt = {
 	.janus_url = "ws://127.0.0.1:8188", .plugin = "ooblex", .codec = "vp8", .effect = "invert",
 	.output = "datachannel", .skip = 3, .noise = 3, .warmup_s = 2, .seconds_s = 8, .start_timeout_s = 20,
-	.max_p95_ms = 100, .max_missing_pct = 1,
+	.max_p95_ms = 100, .max_missing_pct = 1, .budget_ms = -1,
 };
 
 static gboolean echotest;
@@ -322,7 +322,7 @@ static void on_offer_created(GstPromise *promise, gpointer user) {
 		json_object_set_new(body, "codec", json_string(opt.codec));
 	if(!echotest && opt.source_sampled)
 		json_object_set_new(body, "source_sampled", json_true());
-	if(!echotest && opt.budget_ms > 0)
+	if(!echotest && opt.budget_ms >= 0)
 		json_object_set_new(body, "latency_budget_ms", json_integer((json_int_t)opt.budget_ms));
 	janus_post(s, json_pack("{sssos{ssss}}", "janus", "message", "body", body, "jsep", "type", "offer", "sdp", sdp));
 	g_free(sdp);
