@@ -13,8 +13,7 @@
  * latency comes from what every session shares (the plugin's CPU, Janus',
  * the workers), so a session that sheds alone frees time that the others
  * take, and sessions that shed independently end up with uneven rates
- * (measured before this design: 3 to 30 fps at 20 sessions) and never
- * restore. With one level every session with a budget converges on the
+ * and never restore (what an earlier attempt on this issue found). With one level every session with a budget converges on the
  * same effective FRAME_SKIP (processed fps shared evenly) and restores
  * together.
  *
