@@ -65,6 +65,7 @@
 
 #include "egress.h"
 #include "fair_share.h"
+#include "latency_budget.h"
 #include "ingest.h"
 #include "effect_grammar.h"
 #include "fleet_effects.h"
@@ -120,13 +121,15 @@ static struct janus_json_parameter start_parameters[] = {
 	{"codec", JSON_STRING, 0},
 	{"source_sampled", JANUS_JSON_BOOL, 0},
 	{"max_width", JSON_INTEGER, 0},
-	{"max_height", JSON_INTEGER, 0}
+	{"max_height", JSON_INTEGER, 0},
+	{"latency_budget_ms", JSON_INTEGER, 0}
 };
 static struct janus_json_parameter configure_parameters[] = {
 	{"effect", JSON_STRING, 0},
 	{"frame_skip", JSON_INTEGER, 0},
 	{"output", JSON_STRING, 0},
-	{"source_sampled", JANUS_JSON_BOOL, 0}
+	{"source_sampled", JANUS_JSON_BOOL, 0},
+	{"latency_budget_ms", JSON_INTEGER, 0}
 };
 
 /* Plugin methods */
@@ -240,6 +243,9 @@ typedef struct janus_ooblex_settings {
 	unsigned admission_cpu_percent;	/* a start is refused while Janus uses this much of the CPUs */
 	unsigned admission_fleet_percent;	/* a start is degraded while the fleet is asked this much of its workers */
 	unsigned admission_max_frame_skip;
+	/* Latency budget (latency_budget.h, docs/api.md "Latency budget"). */
+	unsigned latency_budget_ms;	/* a session's default; 0: off */
+	unsigned max_auto_frame_skip;	/* the frame-skip steps' limit */
 } janus_ooblex_settings;
 
 static volatile gint initialized = 0, stopping = 0;
@@ -307,6 +313,27 @@ typedef struct janus_ooblex_session {
 		atomic_uint reason, share_milli, demand_milli, due_fps_milli;
 		atomic_uint_fast64_t cost_us_now;
 	} fair;
+	/* Latency budget (latency_budget.h): the session's budget (under mutex;
+	 * 0: off), the window of its delivered latencies (latency_lock, a leaf:
+	 * the egress's delivered callback, under the egress lock, and the fair
+	 * pass), the ingest's extra skip, what stats show (atomics), and what the
+	 * fair pass last applied and told (lat: the reader thread's own). */
+	unsigned latency_budget_ms;
+	GMutex latency_lock;
+	ooblex_latency_window latency_window;
+	atomic_uint latency_skip_milli;
+	atomic_int latency_reset;
+	atomic_uint_fast64_t rx_bytes;	/* video RTP bytes received (Janus' media thread) */
+	atomic_uint_fast64_t latency_start_us;	/* wall clock at start: the warm-up is left out */
+	atomic_uint lat_p95_milli, lat_effective_skip, lat_level, lat_flags, lat_remb_kbps, lat_sender_skip,
+		lat_sender_scale, lat_samples;
+	struct {
+		unsigned told_level, told_skip, sender_skip, sender_scale;
+		uint64_t rx_seen;
+		gint64 rx_at, remb_at;
+		double rx_bps;
+		uint32_t remb_bps;
+	} lat;
 	janus_mutex metrics_mutex;	/* serialises metrics_take (metrics_seen) with a restart */
 	ooblex_counter_tracker metrics_seen;	/* under metrics_mutex */
 	volatile gint hangingup;
@@ -362,6 +389,7 @@ static void janus_ooblex_session_free(const janus_refcount *session_ref) {
 	janus_refcount_decrease(&session->handle->ref);
 	ooblex_egress_free(session->egress);
 	ooblex_fleet_watch_clear(&session->fleet_watch);
+	g_mutex_clear(&session->latency_lock);
 	janus_mutex_destroy(&session->mutex);
 	janus_mutex_destroy(&session->metrics_mutex);
 	g_free(session);
@@ -498,6 +526,8 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.admission_cpu_percent = 90;
 	settings.admission_fleet_percent = 100;
 	settings.admission_max_frame_skip = 30;
+	settings.latency_budget_ms = 150;
+	settings.max_auto_frame_skip = 10;
 	gethostname(settings.metrics_instance, sizeof(settings.metrics_instance) - 1);
 	settings.video_codecs[0] = OOBLEX_CODEC_VP8;
 	settings.video_codecs[1] = OOBLEX_CODEC_H264;
@@ -578,6 +608,8 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	config_uint(config, general, "admission_cpu_percent", 0, 100, &settings.admission_cpu_percent);
 	config_uint(config, general, "admission_fleet_percent", 0, 10000, &settings.admission_fleet_percent);
 	config_uint(config, general, "admission_max_frame_skip", 1, 1000, &settings.admission_max_frame_skip);
+	config_uint(config, general, "latency_budget_ms", 0, 60000, &settings.latency_budget_ms);
+	config_uint(config, general, "max_auto_frame_skip", 1, 1000, &settings.max_auto_frame_skip);
 	/* The fleet secret, from a file (fleet_secret_file, preferred: the
 	 * config is often world-readable) or inline (fleet_secret). */
 	const char *secret_file = config_string(config, general, "fleet_secret_file");
@@ -632,9 +664,17 @@ static void janus_ooblex_send_rtp(const uint8_t *packet, size_t len, void *user)
 static void janus_ooblex_delivered(const ooblex_frame_header *h, const uint8_t *payload, uint64_t returned_us,
 		uint64_t sent_us, void *user) {
 	(void)payload;
-	(void)user;
+	janus_ooblex_session *session = user;
 	ooblex_plugin_metrics_observe(metrics, h->capture_us, h->queued_us, h->worker_start_us, h->worker_end_us,
 		returned_us, sent_us);
+	/* The latency budget's measure: first packet in -> handed to the data
+	 * channel or the encoder (latency_budget.h). */
+	if(h->capture_us != 0 && sent_us > h->capture_us &&
+			sent_us >= atomic_load(&session->latency_start_us) + OOBLEX_LATENCY_WARMUP_US) {
+		g_mutex_lock(&session->latency_lock);
+		ooblex_latency_window_add(&session->latency_window, sent_us, sent_us - h->capture_us);
+		g_mutex_unlock(&session->latency_lock);
+	}
 }
 
 /* Tells the page that a worker could not process frame seq. Not under any lock. */
@@ -752,6 +792,8 @@ static void janus_ooblex_tell_fair(janus_ooblex_session *session, const ooblex_f
  * budget), shares each queue's live workers among them (fair_share.h) and
  * hands each ingest its cap; announces this plugin's demand to the others
  * (fleet.h). Costs no Redis round trip: the fleet's look brings what it needs. */
+static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_fair_client *cl, size_t nc,
+	const ooblex_fair_queue *queues, size_t nq);
 static void janus_ooblex_fair_pass(GList *list) {
 	static gint64 last_pass_us;
 	static double last_cpu_s;
@@ -840,6 +882,7 @@ static void janus_ooblex_fair_pass(GList *list) {
 			janus_ooblex_tell_fair(session, &cl[i]);
 		}
 	}
+	janus_ooblex_latency_pass(who, cl, nc, queues, nq);
 	ooblex_fleet_announce(fleet, names, nq);
 	g_mutex_lock(&fair_lock);
 	fair_cpu_busy = busy;
@@ -857,6 +900,259 @@ static void janus_ooblex_fair_pass(GList *list) {
 	g_free(who);
 	g_free(queues);
 	g_free(names);
+}
+
+/* ---------------------------------------------------------- latency budget */
+
+/* The machine's shedding level (latency_budget.h): the reader thread's
+ * alone (the fair pass); what the Admin API and Prometheus show of it, in
+ * atomics. */
+static ooblex_latency_fleet latency_fleet;
+static atomic_uint latency_level_now, latency_shedding_now, latency_common_skip_now;
+static atomic_uint_fast64_t latency_steps_now[OOBLEX_LATENCY_STEP_COUNT][2];
+static atomic_uint_fast64_t latency_vetoed_now, latency_restore_hold_us_now;
+
+#define JANUS_OOBLEX_LATENCY_FLAG_ON 1	/* the session has a budget */
+#define JANUS_OOBLEX_LATENCY_FLAG_VOTED 2
+#define JANUS_OOBLEX_LATENCY_FLAG_OWN 4	/* its own effect's latency: does not vote */
+#define JANUS_OOBLEX_LATENCY_FLAG_SHEDDING 8
+/* REMB while the step holds: half of what the browser sent, at least this. */
+#define JANUS_OOBLEX_LATENCY_REMB_MIN_BPS 100000
+/* Sent once when the REMB step is restored: above anything a camera sends,
+ * so the browser's own estimate rules again. */
+#define JANUS_OOBLEX_LATENCY_REMB_LIFT_BPS 20000000
+
+/* The session's latency object, for stats and events. */
+static json_t *janus_ooblex_latency_json(janus_ooblex_session *session, unsigned budget_ms, unsigned frame_skip) {
+	unsigned flags = atomic_load(&session->lat_flags);
+	unsigned level = atomic_load(&session->lat_level);
+	unsigned eff = atomic_load(&session->lat_effective_skip);
+	json_t *o = json_object();
+	json_object_set_new(o, "budget_ms", json_integer(budget_ms));
+	json_object_set_new(o, "p95_ms", json_real(atomic_load(&session->lat_p95_milli) / 1000.0));
+	json_object_set_new(o, "samples", json_integer(atomic_load(&session->lat_samples)));
+	json_object_set_new(o, "level", json_integer((flags & JANUS_OOBLEX_LATENCY_FLAG_ON) ? level : 0));
+	json_object_set_new(o, "step", json_string(ooblex_latency_step_name((flags & JANUS_OOBLEX_LATENCY_FLAG_ON) ?
+		ooblex_latency_level_step(&latency_fleet, level) : OOBLEX_LATENCY_STEP_NONE)));
+	json_object_set_new(o, "frame_skip", json_integer(frame_skip));
+	json_object_set_new(o, "frame_skip_effective", json_integer(eff > frame_skip ? eff : frame_skip));
+	json_object_set_new(o, "shedding", json_boolean(flags & JANUS_OOBLEX_LATENCY_FLAG_SHEDDING));
+	json_object_set_new(o, "voted", json_boolean(flags & JANUS_OOBLEX_LATENCY_FLAG_VOTED));
+	json_object_set_new(o, "own_cause", json_boolean(flags & JANUS_OOBLEX_LATENCY_FLAG_OWN));
+	json_object_set_new(o, "remb_kbps", json_integer(atomic_load(&session->lat_remb_kbps)));
+	unsigned ss = atomic_load(&session->lat_sender_skip), sc = atomic_load(&session->lat_sender_scale);
+	json_object_set_new(o, "sender", json_pack("{sisi}", "frame_skip", (int)(ss ? ss : frame_skip),
+		"scale_resolution_down_by", (int)(sc ? sc : 1)));
+	return o;
+}
+
+/* Asks a source-sampled browser to send less, or as before, over the data
+ * channel (ooblex.js applies it with RTCRtpSender.setParameters; docs/api.md
+ * "Latency budget"). Reader thread, no lock held: relay_data only queues. */
+static void janus_ooblex_tell_sender(janus_ooblex_session *session, unsigned level, unsigned frame_skip,
+		unsigned scale) {
+	if(g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->hangingup) ||
+			g_atomic_int_get(&session->handle->stopped))
+		return;
+	char msg[192];
+	int len = snprintf(msg, sizeof(msg), "{\"ooblex\":\"sender\",\"frame_skip\":%u,\"scale_resolution_down_by\":%u,"
+		"\"step\":\"%s\",\"level\":%u}", frame_skip, scale,
+		ooblex_latency_step_name(ooblex_latency_level_step(&latency_fleet, level)), level);
+	janus_plugin_data data = {
+		.label = NULL,
+		.protocol = NULL,
+		.binary = FALSE,
+		.buffer = msg,
+		.length = (uint16_t)len,
+	};
+	gateway->relay_data(session->handle, &data);
+}
+
+/* Reader thread, from the fair pass (no lock held): each session with a
+ * budget votes with its window's p95, the machine's level moves one step at
+ * most (latency_budget.h), and each session gets what its level means: its
+ * ingest's extra skip, REMB, the sender's limits; told to the page when
+ * they change. who[i] and cl[i] are the fair pass's processing sessions. */
+static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_fair_client *cl, size_t nc,
+		const ooblex_fair_queue *queues, size_t nq) {
+	uint64_t now = ooblex_now_us();
+	gint64 mono = g_get_monotonic_time();
+	ooblex_latency_participant *p = g_new0(ooblex_latency_participant, nc + 1);
+	ooblex_latency_window *wins = g_new(ooblex_latency_window, nc + 1);
+	janus_ooblex_session **ps = g_new0(janus_ooblex_session *, nc + 1);
+	unsigned *sampled = g_new0(unsigned, nc + 1), *has_dc = g_new0(unsigned, nc + 1);
+	double *costs = g_new0(double, nc + 1);
+	size_t n = 0;
+	double demand = 0, workers = 0;
+	for(size_t q = 0; q < nq; q++) {
+		workers += queues[q].workers;
+		demand += queues[q].remote_demand;
+	}
+	for(size_t i = 0; i < nc; i++) {
+		janus_ooblex_session *session = who[i];
+		janus_mutex_lock(&session->mutex);
+		unsigned budget = session->latency_budget_ms, frame_skip = session->frame_skip ? session->frame_skip : 1;
+		gboolean source_sampled = session->source_sampled, dc = session->has_data_channel;
+		janus_mutex_unlock(&session->mutex);
+		/* The browser's bitrate, for the REMB step. */
+		uint64_t rx = atomic_load(&session->rx_bytes);
+		if(atomic_exchange(&session->latency_reset, 0)) {
+			memset(&session->lat, 0, sizeof(session->lat));
+			session->lat.told_skip = frame_skip;
+			session->lat.sender_skip = frame_skip;
+			session->lat.sender_scale = 1;
+			session->lat.rx_seen = rx;
+			session->lat.rx_at = mono;
+		} else if(mono > session->lat.rx_at) {
+			double bps = (double)(rx - session->lat.rx_seen) * 8e6 / (double)(mono - session->lat.rx_at);
+			session->lat.rx_bps = session->lat.rx_bps > 0 ? 0.7 * session->lat.rx_bps + 0.3 * bps : bps;
+			session->lat.rx_seen = rx;
+			session->lat.rx_at = mono;
+		}
+		unsigned milli = atomic_load(&session->latency_skip_milli);
+		demand += cl[i].demand * 1000.0 / (milli > 1000 ? milli : 1000);
+		if(budget == 0) {
+			/* Off: nothing shed, and whatever was asked of the browser is
+			 * lifted; the page is told if it was shedding. */
+			gboolean was = (atomic_load(&session->lat_flags) & JANUS_OOBLEX_LATENCY_FLAG_SHEDDING) != 0;
+			atomic_store(&session->latency_skip_milli, 0);
+			atomic_store(&session->lat_flags, 0);
+			atomic_store(&session->lat_effective_skip, frame_skip);
+			if(session->lat.remb_bps != 0) {
+				gateway->send_remb(session->handle, JANUS_OOBLEX_LATENCY_REMB_LIFT_BPS);
+				session->lat.remb_bps = 0;
+				atomic_store(&session->lat_remb_kbps, 0);
+			}
+			if(source_sampled && dc && (session->lat.sender_skip != frame_skip || session->lat.sender_scale != 1))
+				janus_ooblex_tell_sender(session, 0, frame_skip, 1);
+			session->lat.sender_skip = frame_skip;
+			session->lat.sender_scale = 1;
+			atomic_store(&session->lat_sender_skip, frame_skip);
+			atomic_store(&session->lat_sender_scale, 1);
+			session->lat.told_level = 0;
+			session->lat.told_skip = frame_skip;
+			if(was && !g_atomic_int_get(&session->destroyed) && !g_atomic_int_get(&session->hangingup)) {
+				json_t *lat = janus_ooblex_latency_json(session, 0, frame_skip);
+				json_object_set_new(lat, "action", json_string("restore"));
+				json_t *event = json_pack("{ssso}", "ooblex", "event", "latency", lat);
+				gateway->push_event(session->handle, &janus_ooblex_plugin, NULL, event, NULL);
+				json_decref(event);
+			}
+			continue;
+		}
+		g_mutex_lock(&session->latency_lock);
+		wins[n] = session->latency_window;
+		g_mutex_unlock(&session->latency_lock);
+		p[n].budget_ms = budget;
+		p[n].frame_skip = frame_skip;
+		p[n].window = &wins[n];
+		costs[n] = cl[i].reason == OOBLEX_FAIR_OVER_BUDGET ? -1 : cl[i].cost_us;
+		sampled[n] = source_sampled;
+		has_dc[n] = dc;
+		ps[n++] = session;
+	}
+	/* A session whose latency is its own effect's does not vote (shedding
+	 * the others would not help it, and a noisy neighbour must not slow the
+	 * machine): held for frames over the per-frame budget, or frames that
+	 * cost half its budget at the worker and four times the cheapest
+	 * session's. Not the fair share's throttling alone: under overload every
+	 * session is throttled to its share, and that is the machine's load. */
+	double cheapest = 0;
+	for(size_t j = 0; j < n; j++)
+		if(costs[j] > 0 && (cheapest == 0 || costs[j] < cheapest))
+			cheapest = costs[j];
+	for(size_t j = 0; j < n; j++)
+		p[j].own_cause = costs[j] < 0 || (costs[j] >= p[j].budget_ms * 500.0 && cheapest > 0 && costs[j] >= 4 * cheapest);
+	latency_fleet.demand_workers = demand;
+	latency_fleet.workers = workers;
+	unsigned old_level = latency_fleet.level;
+	ooblex_latency_change change = ooblex_latency_fleet_step(&latency_fleet, p, n, now);
+	unsigned level = latency_fleet.level, k = latency_fleet.n_skip_levels;
+	if(change != OOBLEX_LATENCY_KEPT)
+		JANUS_LOG(LOG_INFO, "Ooblex: latency budget: %s, level %u -> %u "
+			"(%s, frame skip %u; worst p95 %.0f%% of its budget, %zu sessions)\n", change == OOBLEX_LATENCY_SHED ?
+			"shedding" : change == OOBLEX_LATENCY_RESTORED ? "restoring" : "restoring (sessions left)", old_level,
+			level, ooblex_latency_step_name(ooblex_latency_level_step(&latency_fleet, level)),
+			ooblex_latency_level_skip(&latency_fleet, level), latency_fleet.worst_ratio * 100, n);
+	unsigned shedding = 0;
+	for(size_t j = 0; j < n; j++) {
+		janus_ooblex_session *session = ps[j];
+		unsigned fs = p[j].frame_skip, eff = p[j].effective_skip;
+		/* The sender's steps, for browsers that promised source sampling. */
+		unsigned s_skip = fs, s_scale = 1;
+		if(sampled[j] && level >= k + 2)
+			s_skip = eff;
+		if(sampled[j] && level >= k + 3)
+			s_scale = 2;
+		if(s_skip != session->lat.sender_skip || s_scale != session->lat.sender_scale) {
+			if(has_dc[j])
+				janus_ooblex_tell_sender(session, level, s_skip, s_scale);
+			session->lat.sender_skip = s_skip;
+			session->lat.sender_scale = s_scale;
+		}
+		/* What reaches the sampler is already sampled by the browser (source
+		 * sampling: every s_skip-th camera frame) or by the sampler itself
+		 * (full rate: every frame_skip-th); the rest of the effective skip
+		 * is the ingest's. */
+		unsigned in_skip = sampled[j] ? s_skip : fs;
+		unsigned milli = (unsigned)((uint64_t)eff * 1000 / (in_skip ? in_skip : 1));
+		atomic_store(&session->latency_skip_milli, milli > 1000 ? milli : 0);
+		/* REMB: half of what the browser sent when the step came, repeated
+		 * every second while it holds (browsers forget an old one). */
+		if(level >= k + 1) {
+			if(session->lat.remb_bps == 0) {
+				double half = session->lat.rx_bps / 2;
+				session->lat.remb_bps = half > JANUS_OOBLEX_LATENCY_REMB_MIN_BPS ? (uint32_t)MIN(half, 1e9) :
+					JANUS_OOBLEX_LATENCY_REMB_MIN_BPS;
+				session->lat.remb_at = 0;
+			}
+			if(session->lat.remb_at == 0 || mono - session->lat.remb_at >= G_TIME_SPAN_SECOND) {
+				gateway->send_remb(session->handle, session->lat.remb_bps);
+				session->lat.remb_at = mono;
+			}
+		} else if(session->lat.remb_bps != 0) {
+			gateway->send_remb(session->handle, JANUS_OOBLEX_LATENCY_REMB_LIFT_BPS);
+			session->lat.remb_bps = 0;
+		}
+		gboolean is_shedding = eff > fs || level > k;
+		shedding += is_shedding;
+		atomic_store(&session->lat_p95_milli, (unsigned)MIN(p[j].p95_ms * 1000, 4e9));
+		atomic_store(&session->lat_samples, p[j].samples);
+		atomic_store(&session->lat_level, level);
+		atomic_store(&session->lat_effective_skip, eff);
+		atomic_store(&session->lat_remb_kbps, session->lat.remb_bps / 1000);
+		atomic_store(&session->lat_sender_skip, s_skip);
+		atomic_store(&session->lat_sender_scale, s_scale);
+		atomic_store(&session->lat_flags, JANUS_OOBLEX_LATENCY_FLAG_ON | (p[j].voted ? JANUS_OOBLEX_LATENCY_FLAG_VOTED : 0) |
+			(p[j].own_cause ? JANUS_OOBLEX_LATENCY_FLAG_OWN : 0) | (is_shedding ? JANUS_OOBLEX_LATENCY_FLAG_SHEDDING : 0));
+		/* Told to the page when what it gets changes. */
+		if(level != session->lat.told_level || eff != session->lat.told_skip) {
+			const char *action = level > session->lat.told_level || eff > session->lat.told_skip ? "shed" : "restore";
+			session->lat.told_level = level;
+			session->lat.told_skip = eff;
+			if(!g_atomic_int_get(&session->destroyed) && !g_atomic_int_get(&session->hangingup)) {
+				json_t *lat = janus_ooblex_latency_json(session, p[j].budget_ms, fs);
+				json_object_set_new(lat, "action", json_string(action));
+				json_t *event = json_pack("{ssso}", "ooblex", "event", "latency", lat);
+				gateway->push_event(session->handle, &janus_ooblex_plugin, NULL, event, NULL);
+				json_decref(event);
+			}
+		}
+	}
+	atomic_store(&latency_level_now, level);
+	atomic_store(&latency_shedding_now, shedding);
+	atomic_store(&latency_common_skip_now, ooblex_latency_level_skip(&latency_fleet, level));
+	for(int st = 0; st < OOBLEX_LATENCY_STEP_COUNT; st++)
+		for(int d = 0; d < 2; d++)
+			atomic_store(&latency_steps_now[st][d], latency_fleet.steps[st][d]);
+	atomic_store(&latency_vetoed_now, latency_fleet.vetoed);
+	atomic_store(&latency_restore_hold_us_now, latency_fleet.restore_hold_us);
+	g_free(p);
+	g_free(wins);
+	g_free(ps);
+	g_free(sampled);
+	g_free(has_dc);
+	g_free(costs);
 }
 
 /* Admission of a start with this effect (docs/api.md "Admission"): refused
@@ -994,6 +1290,7 @@ static void janus_ooblex_counters_read(janus_ooblex_session *session, const oobl
 	out[OOBLEX_C_FRAMES_SAMPLED] = atomic_load(&is->frames_sampled);
 	out[OOBLEX_C_FRAMES_DEFERRED] = atomic_load(&is->frames_deferred);
 	out[OOBLEX_C_FRAMES_DEFERRED_FAIR] = atomic_load(&is->frames_deferred_fair);
+	out[OOBLEX_C_FRAMES_SHED_LATENCY] = atomic_load(&is->frames_shed_latency);
 	out[OOBLEX_C_FRAMES_UNSUPPORTED] = atomic_load(&is->frames_unsupported);
 	out[OOBLEX_C_KEYFRAMES_REQUESTED] = atomic_load(&is->keyframes_requested);
 	out[OOBLEX_C_INGEST_WAKEUPS] = atomic_load(&is->wakeups);
@@ -1074,6 +1371,11 @@ static gpointer janus_ooblex_metrics_thread(gpointer data) {
 		g.reader_connected = atomic_load(&ooblex_reader_get_stats(reader)->connected);
 		g.redis_pending = ooblex_producer_pending(producer);
 		g.redis_dropped_error = atomic_load(&ps->dropped_error);
+		g.latency_shedding = atomic_load(&latency_shedding_now);
+		g.latency_level = atomic_load(&latency_level_now);
+		for(int st = 0; st < OOBLEX_LATENCY_STEP_COUNT; st++)
+			for(int d = 0; d < 2; d++)
+				g.latency_steps[st][d] = atomic_load(&latency_steps_now[st][d]);
 		if(ooblex_plugin_metrics_write(metrics, &g) < 0 && !failed) {
 			failed = 1;
 			JANUS_LOG(LOG_ERR, "Ooblex: cannot write %s: %s (metrics are not exported)\n",
@@ -1096,6 +1398,10 @@ int janus_ooblex_init(janus_callbacks *callback, const char *config_path) {
 	if(callback == NULL || config_path == NULL)
 		return -1;
 	janus_ooblex_load_settings(config_path);
+	ooblex_latency_config lcfg;
+	ooblex_latency_config_default(&lcfg);
+	lcfg.max_auto_frame_skip = settings.max_auto_frame_skip;
+	ooblex_latency_fleet_init(&latency_fleet, &lcfg);
 	char redis_where[400];
 	JANUS_LOG(LOG_INFO, "Ooblex: Redis %s, frame_skip %u, effect %s, frames as %s up to %ux%u, "
 		"max %u in flight, jpeg quality %u, reorder wait %u ms\n",
@@ -1288,6 +1594,8 @@ void janus_ooblex_create_session(janus_plugin_session *handle, int *error) {
 	ooblex_fleet_watch_init(&session->fleet_watch);
 	session->frame_skip = settings.frame_skip;
 	g_strlcpy(session->effect, settings.effect, sizeof(session->effect));
+	g_mutex_init(&session->latency_lock);
+	session->latency_budget_ms = settings.latency_budget_ms;
 	ooblex_egress_config ecfg = {
 		.gate = result_gate,
 		.reorder_wait_ms = settings.reorder_wait_ms,
@@ -1349,7 +1657,10 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 	json_object_set_new(info, "source_sampled", json_boolean(session->source_sampled));
 	if(session->started)
 		json_object_set_new(info, "codec", json_string(ooblex_codec_name(session->codec)));
+	unsigned lat_budget = session->latency_budget_ms, lat_skip = session->frame_skip;
 	janus_mutex_unlock(&session->mutex);
+	/* The latency budget, as the last fair pass applied it. */
+	json_object_set_new(info, "latency", janus_ooblex_latency_json(session, lat_budget, lat_skip));
 	json_object_set_new(info, "data_channel_ready", json_boolean(ooblex_egress_channel_open(session->egress)));
 	ooblex_egress_snapshot snap;
 	ooblex_egress_snapshot_take(session->egress, &snap);
@@ -1559,6 +1870,24 @@ static json_t *janus_ooblex_global_stats(void) {
 	json_object_set_new(res, "dropped_stale", json_integer(stale));
 	json_object_set_new(res, "live_workers", json_integer((json_int_t)json_array_size(workers)));
 	json_object_set_new(res, "workers", workers);
+	/* The machine's latency-budget level (latency_budget.h): one for every session with a budget. */
+	unsigned level = atomic_load(&latency_level_now);
+	json_t *lat = json_object();
+	json_object_set_new(lat, "budget_ms", json_integer(settings.latency_budget_ms));
+	json_object_set_new(lat, "max_auto_frame_skip", json_integer(settings.max_auto_frame_skip));
+	json_object_set_new(lat, "level", json_integer(level));
+	json_object_set_new(lat, "step", json_string(ooblex_latency_step_name(ooblex_latency_level_step(&latency_fleet, level))));
+	json_object_set_new(lat, "frame_skip_common", json_integer(atomic_load(&latency_common_skip_now)));
+	json_object_set_new(lat, "sessions_shedding", json_integer(atomic_load(&latency_shedding_now)));
+	json_object_set_new(lat, "restore_hold_ms", json_integer((json_int_t)(atomic_load(&latency_restore_hold_us_now) / 1000)));
+	json_object_set_new(lat, "restores_vetoed", json_integer((json_int_t)atomic_load(&latency_vetoed_now)));
+	json_t *steps = json_object();
+	for(int st = OOBLEX_LATENCY_STEP_FRAME_SKIP; st < OOBLEX_LATENCY_STEP_COUNT; st++)
+		json_object_set_new(steps, ooblex_latency_step_name((ooblex_latency_step)st), json_pack("{sIsI}",
+			"shed", (json_int_t)atomic_load(&latency_steps_now[st][0]),
+			"restore", (json_int_t)atomic_load(&latency_steps_now[st][1])));
+	json_object_set_new(lat, "steps", steps);
+	json_object_set_new(res, "latency", lat);
 	return res;
 }
 
@@ -1657,6 +1986,21 @@ static json_t *janus_ooblex_check_options(json_t *root, const char **effect, uns
 			return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid frame_skip %" JSON_INTEGER_FORMAT " (1..1000)", v);
 		*frame_skip = (unsigned)v;
 	}
+	return NULL;
+}
+
+/* latency_budget_ms (docs/api.md, "Latency budget"): 0..60000, 0 is off;
+ * *budget stays -1 when absent. */
+static json_t *janus_ooblex_latency_option(json_t *root, int *budget) {
+	json_t *b = json_object_get(root, "latency_budget_ms");
+	*budget = -1;
+	if(b == NULL)
+		return NULL;
+	json_int_t v = json_integer_value(b);
+	if(v < 0 || v > 60000)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid latency_budget_ms %" JSON_INTEGER_FORMAT
+			" (0..60000; 0 = off)", v);
+	*budget = (int)v;
 	return NULL;
 }
 
@@ -1784,6 +2128,7 @@ void janus_ooblex_incoming_rtp(janus_plugin_session *handle, janus_plugin_rtp *p
 	if(!session || g_atomic_int_get(&session->destroyed) || g_atomic_int_get(&session->hangingup))
 		return;
 	janus_rtp_header *rtp = (janus_rtp_header *)packet->buffer;
+	atomic_fetch_add(&session->rx_bytes, packet->length);	/* the latency budget's REMB step */
 	/* Only the one negotiated codec is decoded; this is a copy into a queue,
 	 * the decode thread does the rest. */
 	janus_mutex_lock(&session->mutex);
@@ -1993,6 +2338,9 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	unsigned ask_w = 0, ask_h = 0;
 	if((error = janus_ooblex_sampling_options(msg->message, &source_sampled, &ask_w, &ask_h)) != NULL)
 		return error;
+	int latency_budget = -1;
+	if((error = janus_ooblex_latency_option(msg->message, &latency_budget)) != NULL)
+		return error;
 	ooblex_codec wanted = OOBLEX_CODEC_NONE;
 	json_t *jcodec = json_object_get(msg->message, "codec");
 	if(jcodec != NULL) {
@@ -2064,6 +2412,22 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	if(frame_skip > 0)
 		session->frame_skip = frame_skip;
 	session->source_sampled = source_sampled == 1;
+	if(latency_budget >= 0)
+		session->latency_budget_ms = (unsigned)latency_budget;
+	/* The latency budget measures this run afresh: nothing shed yet. */
+	g_mutex_lock(&session->latency_lock);
+	ooblex_latency_window_init(&session->latency_window);
+	g_mutex_unlock(&session->latency_lock);
+	atomic_store(&session->latency_skip_milli, 0);
+	atomic_store(&session->latency_start_us, ooblex_now_us());
+	atomic_store(&session->latency_reset, 1);
+	atomic_store(&session->lat_flags, 0);
+	atomic_store(&session->lat_effective_skip, 0);
+	atomic_store(&session->lat_p95_milli, 0);
+	atomic_store(&session->lat_samples, 0);
+	atomic_store(&session->lat_remb_kbps, 0);
+	atomic_store(&session->lat_sender_skip, 0);
+	atomic_store(&session->lat_sender_scale, 0);
 	session->max_width = janus_ooblex_sampling_limit(ask_w, settings.max_width);
 	session->max_height = janus_ooblex_sampling_limit(ask_h, settings.max_height);
 	if(ooblex_client_id_generate(session->client_id) < 0) {
@@ -2111,6 +2475,7 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		.queued_seq = ooblex_egress_queued_seq(session->egress),
 		.fair_in_flight_cap = &session->fair_cap,
 		.fair_min_interval_us = &session->fair_interval_us,
+		.latency_skip_milli = &session->latency_skip_milli,
 		.stats = &session->ingest_stats,
 	};
 	/* One frame in flight until the fair pass has measured what its frames cost. */
@@ -2153,6 +2518,7 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	json_object_set_new(event, "output", json_string(janus_ooblex_output_name(output)));
 	json_object_set_new(event, "video_output_possible", json_boolean(session->can_send_video));
 	janus_ooblex_sampling_describe(session, event);
+	json_object_set_new(event, "latency_budget_ms", json_integer(session->latency_budget_ms));
 	if(verdict == OOBLEX_ADMIT_DEGRADED) {
 		/* Said in the response: the page knows why it gets fewer frames. */
 		json_object_set_new(event, "admission", json_pack("{sssssisisfsf}", "result", "degraded",
@@ -2230,8 +2596,12 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 	int source_sampled = -1;
 	if((error = janus_ooblex_sampling_options(msg->message, &source_sampled, NULL, NULL)) != NULL)
 		return error;
-	if(effect == NULL && frame_skip == 0 && output == 0 && msg->jsep == NULL && source_sampled < 0)
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT, "Nothing to configure (effect, frame_skip, output, source_sampled)");
+	int latency_budget = -1;
+	if((error = janus_ooblex_latency_option(msg->message, &latency_budget)) != NULL)
+		return error;
+	if(effect == NULL && frame_skip == 0 && output == 0 && msg->jsep == NULL && source_sampled < 0 && latency_budget < 0)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_MISSING_ELEMENT,
+			"Nothing to configure (effect, frame_skip, output, source_sampled, latency_budget_ms)");
 	janus_mutex_lock(&session->mutex);
 	if(msg->jsep != NULL && (error = janus_ooblex_renegotiate(session, msg, jsep_out)) != NULL)
 		goto fail;
@@ -2259,6 +2629,8 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 		session->frame_skip = frame_skip;
 	if(source_sampled >= 0)
 		session->source_sampled = source_sampled;
+	if(latency_budget >= 0)
+		session->latency_budget_ms = (unsigned)latency_budget;
 	if(session->ingest != NULL)
 		ooblex_ingest_configure(session->ingest, effect, janus_ooblex_sampling_skip(session));
 	if(effect != NULL)	/* a new effect costs what it costs: measured afresh (fair shares) */
@@ -2267,6 +2639,7 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 	json_t *event = json_pack("{sssssssiss}", "ooblex", "event", "result", "ok",
 		"effect", session->effect, "frame_skip", (int)session->frame_skip, "output", out_name);
 	janus_ooblex_sampling_describe(session, event);
+	json_object_set_new(event, "latency_budget_ms", json_integer(session->latency_budget_ms));
 	janus_mutex_unlock(&session->mutex);
 	if(settings.events && gateway->events_is_enabled()) {
 		json_t *info = json_pack("{sssssi}", "event", "configured", "effect", json_string_value(json_object_get(event, "effect")),

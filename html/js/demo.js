@@ -247,6 +247,18 @@
         'Throttled: frames take ' + Math.round(f.frameCostMs) + ' ms, over the ' + f.budgetMs + ' ms budget · 1 in flight' :
         'Throttled to a fair share: ' + f.share.toFixed(2) + ' workers · ' + f.maxInFlight + ' in flight';
     });
+    // The latency budget sheds load (or restores it): said in the overlay.
+    client.on('latency', (l) => {
+      demo.latency = l;
+      $('latency').hidden = !l.shedding;
+      const what = { frame_skip: 'processing every ' + l.frameSkipEffective + ' frames (asked ' + l.frameSkip + ')',
+        remb: 'every ' + l.frameSkipEffective + ' frames, browser asked for ' + l.rembKbps + ' kbit/s',
+        framerate: 'every ' + l.frameSkipEffective + ' frames, browser asked to send only those',
+        resolution: 'every ' + l.frameSkipEffective + ' frames, browser asked for half the resolution' }[l.step] || '';
+      $('latency').textContent = !l.shedding ? '' : 'Over the ' + l.budgetMs + ' ms latency budget (p95 ' +
+        Math.round(l.p95Ms) + ' ms): ' + what;
+    });
+    client.on('sender', (s) => { demo.sender = s; });
     client.on('stopped', () => {
       clearInterval(workersTimer);
       if (videoWatch) { videoWatch.stop(); videoWatch = null; }

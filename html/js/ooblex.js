@@ -28,6 +28,10 @@
  * 'videotrack' ({track, stream}: video output), 'stats' (once a second),
  * 'fair' ({throttled, reason, maxInFlight, frameCostMs, budgetMs, share}: the plugin
  * holds this client to its fair share of the workers, or lets it go; docs/api.md),
+ * 'latency' ({budgetMs, p95Ms, level, step, frameSkip, frameSkipEffective, shedding,
+ * action, rembKbps, sender}: the plugin's latency budget sheds load or restores it),
+ * 'sender' ({frameSkip, scaleResolutionDownBy, step, maxFramerate}: the plugin asked
+ * the browser to send less, or as before, and the video sender was set so),
  * 'workers' (fleet health, {state, effect, liveWorkers, code, message}: state
  * 'live' once after start (with effects and models, as listEffects gives them),
  * 'lost' when the plugin says no live worker runs the session's effect any
@@ -36,7 +40,7 @@
  * message for people, and .code / .reason when the plugin sent them: camera
  * denied, Janus unreachable, an effect no live worker runs (420), workers
  * lost (420, 421), a worker's frame error (431-435, at most one a second per
- * reason), ...), 'stopped'. Methods: start(), stop(), configure({effect, frameSkip, output, fullRate}),
+ * reason), ...), 'stopped'. Methods: start(), stop(), configure({effect, frameSkip, output, fullRate, latencyBudgetMs}),
  * listEffects(), restartIce() (done by itself when ICE fails),
  * sendingParameters() (what the video sender is asked for).
  *
@@ -132,6 +136,9 @@
         fullRate: !!o.fullRate,
         maxWidth: o.maxWidth || null,
         maxHeight: o.maxHeight || null,
+        // ms from a frame's first packet at the server to its result handed to
+        // the page; 0 turns it off; null: the server's (latency_budget_ms).
+        latencyBudgetMs: o.latencyBudgetMs === undefined ? null : o.latencyBudgetMs,
         video: o.video || { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
         debug: o.debug || false,
       };
@@ -238,6 +245,7 @@
               if (this.options.codec) message.codec = this.options.codec;
               if (this.options.maxWidth) message.max_width = this.options.maxWidth;
               if (this.options.maxHeight) message.max_height = this.options.maxHeight;
+              if (this.options.latencyBudgetMs !== null) message.latency_budget_ms = this.options.latencyBudgetMs;
               handle.send({
                 message,
                 jsep,
@@ -352,6 +360,18 @@
           sourceSampled: !!data.source_sampled });
       } else if (data.result === 'done' || data.result === 'stopped') {
         this._stopped();
+      } else if (data.latency) {
+        // The latency budget (docs/api.md, "Latency budget"): the machine
+        // sheds load, or restores it; the sender's part comes over the data
+        // channel too, and is applied from either (the same values twice
+        // change nothing).
+        const l = data.latency;
+        this.latency = { budgetMs: l.budget_ms, p95Ms: l.p95_ms, level: l.level, step: l.step,
+          frameSkip: l.frame_skip, frameSkipEffective: l.frame_skip_effective, shedding: !!l.shedding,
+          action: l.action, rembKbps: l.remb_kbps || 0, sender: l.sender ? { frameSkip: l.sender.frame_skip,
+            scaleResolutionDownBy: l.sender.scale_resolution_down_by } : null };
+        this._emit('latency', Object.assign({}, this.latency));
+        if (l.sender) this._applySender(Object.assign({ step: l.step }, l.sender));
       } else if (data.fair) {
         const f = data.fair;
         this.fair = { throttled: !!f.throttled, reason: f.reason, maxInFlight: f.max_in_flight,
@@ -368,6 +388,9 @@
         frameSkip: answer.frame_skip, sourceSampled: !!answer.source_sampled,
         maxWidth: answer.max_width || 0, maxHeight: answer.max_height || 0 };
       const sp = this._sampling;
+      // What the plugin's latency budget asks on top (its framerate and
+      // resolution steps): never more than source sampling asks.
+      const ls = this._sender || { frameSkip: 1, scale: 1 };
       const pc = this.handle && this.handle.webrtcStuff && this.handle.webrtcStuff.pc;
       const sender = pc && pc.getSenders().find((x) => x.track && x.track.kind === 'video');
       if (!sp || !sender) return Promise.resolve(null);
@@ -378,24 +401,51 @@
       if (!params.encodings || !params.encodings.length) return Promise.resolve(null);
       for (const e of params.encodings) {
         if (sp.sourceSampled) {
-          e.maxFramerate = cameraFps / sp.frameSkip;
-          e.scaleResolutionDownBy = Math.max(1, sp.maxWidth && w ? w / sp.maxWidth : 1, sp.maxHeight && h ? h / sp.maxHeight : 1);
+          e.maxFramerate = cameraFps / Math.max(sp.frameSkip, ls.frameSkip);
+          e.scaleResolutionDownBy = Math.max(1, sp.maxWidth && w ? w / sp.maxWidth : 1, sp.maxHeight && h ? h / sp.maxHeight : 1) *
+            ls.scale;
         } else {
           delete e.maxFramerate;
           e.scaleResolutionDownBy = 1;
         }
       }
       this._sendingParameters = { sourceSampled: sp.sourceSampled, maxFramerate: params.encodings[0].maxFramerate || null,
-        scaleResolutionDownBy: params.encodings[0].scaleResolutionDownBy, cameraFps, width: w, height: h };
+        scaleResolutionDownBy: params.encodings[0].scaleResolutionDownBy, cameraFps, width: w, height: h,
+        latencyFrameSkip: ls.frameSkip, latencyScale: ls.scale };
       return sender.setParameters(params).then(() => this._sendingParameters,
         (e) => { this._fail('Cannot limit what the camera sends: ' + (e && e.message || e)); return null; });
+    }
+
+    /* The plugin's latency budget asks the browser to send less, or as
+     * before ({frame_skip, scale_resolution_down_by}: send at most the
+     * camera rate / frame_skip, scaled down by that much more). Applied to
+     * source-sampled sessions only, as the plugin asks only those. */
+    _applySender(m) {
+      const frameSkip = Math.max(1, Number(m.frame_skip) || 1), scale = Math.max(1, Number(m.scale_resolution_down_by) || 1);
+      const same = this._sender && this._sender.frameSkip === frameSkip && this._sender.scale === scale;
+      this._sender = { frameSkip, scale };
+      if (same) return Promise.resolve(this._sendingParameters || null);
+      return this._applySampling({}).then((p) => {
+        this._emit('sender', { frameSkip, scaleResolutionDownBy: scale, step: m.step || null,
+          maxFramerate: p ? p.maxFramerate : null });
+        return p;
+      });
     }
 
     /* What the video sender was last asked for (source-side sampling), or null. */
     sendingParameters() { return this._sendingParameters || null; }
 
     _onData(data) {
-      if (typeof data === 'string') return;  // control messages, none yet
+      if (typeof data === 'string') {
+        // Control messages: the latency budget's sender request.
+        let m = null;
+        try { m = JSON.parse(data); } catch (e) { return; }
+        if (m && m.ooblex === 'sender') {
+          this.stats.senderRequests = (this.stats.senderRequests || 0) + 1;
+          this._applySender(m);
+        }
+        return;
+      }
       if (typeof Blob !== 'undefined' && data instanceof Blob) {
         data.arrayBuffer().then((b) => this._onData(b));
         return;
@@ -459,6 +509,7 @@
       if (changes.frameSkip !== undefined) message.frame_skip = Number(changes.frameSkip);
       if (changes.output !== undefined) message.output = changes.output;
       if (changes.fullRate !== undefined) message.source_sampled = !changes.fullRate;
+      if (changes.latencyBudgetMs !== undefined) message.latency_budget_ms = Number(changes.latencyBudgetMs);
       this.handle.send({ message, error: (e) => this._fail('configure failed: ' + e) });
     }
 

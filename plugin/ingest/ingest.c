@@ -12,6 +12,8 @@
 #include "depay.h"
 #include "frame_packer.h"
 #include "frame_sampler.h"
+
+#include <limits.h>
 #include "reorder.h"
 #include "rtp_packet.h"
 #include "video_decoder.h"
@@ -117,6 +119,8 @@ struct ooblex_ingest {
 	atomic_uint_fast32_t *queued_seq;
 	const atomic_uint *fair_cap;
 	const atomic_uint_fast64_t *fair_interval_us;
+	const atomic_uint *latency_skip_milli;
+	unsigned latency_credit;	/* thousandths of a frame earned towards the next one */
 	uint64_t last_queued_us;
 	struct {
 		uint32_t seq;
@@ -163,6 +167,21 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	g_mutex_unlock(&ing->settings_lock);
 	if(!take)
 		return;
+	/* The latency budget's extra skip: every sampled frame earns 1000, one
+	 * goes on per latency_skip_milli earned. A frame deferred below keeps
+	 * its credit, so the next one goes instead (the newest wins). */
+	unsigned extra = ing->latency_skip_milli != NULL ? atomic_load(ing->latency_skip_milli) : 0;
+	if(extra > 1000) {
+		ing->latency_credit += 1000;
+		if(ing->latency_credit < extra) {
+			atomic_fetch_add(&ing->stats->frames_shed_latency, 1);
+			return;
+		}
+		/* Below extra + 1000 the fraction carries over; a deferral (below)
+		 * adds at most one frame's worth more. */
+		if(ing->latency_credit > extra + 999)
+			ing->latency_credit = extra + 999;
+	}
 	uint64_t now = ooblex_now_us();
 	unsigned in_flight = ing->max_in_flight > 0 || ing->fair_cap != NULL ? frames_in_flight(ing, now) : 0;
 	if(ing->max_in_flight > 0 && in_flight >= ing->max_in_flight) {
@@ -201,6 +220,10 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	ing->sent[ing->sent_next].queued_us = now;
 	ing->sent_next = (ing->sent_next + 1) % OOBLEX_MAX_IN_FLIGHT;
 	ing->last_queued_us = now;
+	if(extra > 1000)
+		ing->latency_credit -= extra;
+	else
+		ing->latency_credit = UINT_MAX / 2;
 	atomic_fetch_add(&ing->stats->frames_sampled, 1);
 	/* Before the frame can reach a worker: its result may come back at once. */
 	if(ing->queued_seq != NULL)
@@ -476,6 +499,8 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->queued_seq = cfg->queued_seq;
 	ing->fair_cap = cfg->fair_in_flight_cap;
 	ing->fair_interval_us = cfg->fair_min_interval_us;
+	ing->latency_skip_milli = cfg->latency_skip_milli;
+	ing->latency_credit = UINT_MAX / 2;	/* the first frame goes, as the sampler's does */
 	GError *gerr = NULL;
 	ing->thread = g_thread_try_new("ooblex ingest", ingest_thread, ing, &gerr);
 	if(ing->thread == NULL) {

@@ -75,6 +75,7 @@ typedef struct ooblex_ingest_stats {
 	atomic_uint_fast64_t frames_sampled;
 	atomic_uint_fast64_t frames_deferred;	/* due, but too many in flight: the next one went instead */
 	atomic_uint_fast64_t frames_deferred_fair;	/* due, but the client's fair share was used (fair_share.h) */
+	atomic_uint_fast64_t frames_shed_latency;	/* taken by the sampler, shed by the latency budget */
 	atomic_uint_fast64_t frames_unsupported;	/* pixel format we cannot pack */
 	atomic_uint_fast64_t keyframes_requested;
 	atomic_uint_fast64_t decode_us_total;	/* time spent in the decoder */
@@ -126,6 +127,13 @@ typedef struct ooblex_ingest_config {
 	 * max_in_flight, and counted in frames_deferred_fair. */
 	const atomic_uint *fair_in_flight_cap;
 	const atomic_uint_fast64_t *fair_min_interval_us;
+	/* Caller-owned, may be NULL, changed at any time by the latency budget
+	 * (latency_budget.h): of the frames the sampler takes, only one in
+	 * latency_skip_milli / 1000 goes on (1000 or 0: all; 1500: two in
+	 * three), counted in frames_shed_latency. A fraction, so that the
+	 * session's effective FRAME_SKIP can be any multiple of what it asked
+	 * for, over a full-rate or a source-sampled stream alike. */
+	const atomic_uint *latency_skip_milli;
 	/* Caller-owned, may be NULL: the seq of the last frame queued, stored
 	 * before the frame leaves, so the return path knows exactly which seqs
 	 * are in flight (result_gate.h). */

@@ -84,6 +84,11 @@ const ooblex_counter_def ooblex_counters[OOBLEX_C_COUNT] = {
 		"Frames due for sampling but not taken because the client had used its fair share of the workers "
 		"(`fair.max_in_flight` frames waiting, or its last frame less than `fair.min_interval_ms` ago; "
 		"docs/protocol.md, \"Fair shares\"). Not a drop." },
+	[OOBLEX_C_FRAMES_SHED_LATENCY] = { "frames.shed_latency", "frames_shed_latency",
+		OOBLEX_FAMILY_DEFERRED, "latency_budget", true, 0,
+		"Frames the sampler took but the latency budget shed: the session's effective frame skip "
+		"(`latency.frame_skip_effective`) was above its `frame_skip` while the machine was near its sessions' "
+		"budgets (docs/api.md, \"Latency budget\"). Not a drop." },
 	[OOBLEX_C_FRAMES_UNSUPPORTED] = { "frames.unsupported", "frames_unsupported",
 		OOBLEX_FAMILY_DROPPED, "unsupported_format", true, 0,
 		"Frames due for sampling in a pixel format the packer cannot send, dropped." },

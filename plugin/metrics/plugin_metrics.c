@@ -123,6 +123,19 @@ static void print_all(FILE *f, void *user) {
 	fprintf(f, "# HELP ooblex_redis_connected 1 while the connection is up.\n# TYPE ooblex_redis_connected gauge\n");
 	fprintf(f, "ooblex_redis_connected{instance_name=\"%s\",connection=\"producer\"} %d\n", in, g->producer_connected);
 	fprintf(f, "ooblex_redis_connected{instance_name=\"%s\",connection=\"reader\"} %d\n", in, g->reader_connected);
+	fprintf(f, "# HELP ooblex_latency_shedding_sessions Sessions whose latency budget sheds load now "
+		"(effective frame skip above what they asked, or the browser asked to send less).\n"
+		"# TYPE ooblex_latency_shedding_sessions gauge\nooblex_latency_shedding_sessions{instance_name=\"%s\"} %u\n",
+		in, g->latency_shedding);
+	fprintf(f, "# HELP ooblex_latency_level The machine's latency-budget shedding level (0: none).\n"
+		"# TYPE ooblex_latency_level gauge\nooblex_latency_level{instance_name=\"%s\"} %u\n", in, g->latency_level);
+	fprintf(f, "# HELP ooblex_latency_steps_total Latency-budget steps taken, by step and direction "
+		"(docs/api.md, \"Latency budget\").\n# TYPE ooblex_latency_steps_total counter\n");
+	for(int st = OOBLEX_LATENCY_STEP_FRAME_SKIP; st < OOBLEX_LATENCY_STEP_COUNT; st++)
+		for(int d = 0; d < 2; d++)
+			fprintf(f, "ooblex_latency_steps_total{instance_name=\"%s\",step=\"%s\",direction=\"%s\"} %llu\n", in,
+				ooblex_latency_step_name((ooblex_latency_step)st), d ? "restore" : "shed",
+				(unsigned long long)g->latency_steps[st][d]);
 	fprintf(f, "# HELP ooblex_stage_latency_seconds Time each delivered frame spent in each stage: decode "
 		"(first packet to queued), queue, worker, return, reorder, and total (first packet to sent).\n"
 		"# TYPE ooblex_stage_latency_seconds histogram\n");

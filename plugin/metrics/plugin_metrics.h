@@ -19,6 +19,7 @@
 
 #include "counters.h"
 #include "fleet.h"
+#include "latency_budget.h"
 #include "stage_stats.h"
 
 /* What was last added from one session. */
@@ -41,6 +42,10 @@ typedef struct ooblex_plugin_gauges {
 	unsigned live_workers;
 	int producer_connected, reader_connected;
 	uint64_t redis_pending, redis_dropped_error;
+	/* The latency budget (latency_budget.h): sessions shedding now, the
+	 * machine's level, and its steps so far ([step][0 shed, 1 restore]). */
+	unsigned latency_shedding, latency_level;
+	uint64_t latency_steps[OOBLEX_LATENCY_STEP_COUNT][2];
 } ooblex_plugin_gauges;
 
 typedef struct ooblex_plugin_metrics ooblex_plugin_metrics;

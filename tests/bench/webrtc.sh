@@ -17,6 +17,17 @@
 #        invert, WEBRTC_WORKERS (2) workers, then echotest at the most
 #        sessions FRAME_SKIP=3 held and beyond. Writes
 #        tests/out/bench/webrtc-*.json and webrtc.md (the README's rows).
+#   tests/bench/webrtc.sh BUILD_DIR --overload   issue 14's overload test, TAP:
+#        OVERLOAD_SESSIONS (20: twice the 10 that hold at FRAME_SKIP=1) at
+#        OVERLOAD_SKIP (1), latency budget OVERLOAD_BUDGET_MS (150, the
+#        default); after OVERLOAD_WARMUP s (12) a window of OVERLOAD_SECONDS
+#        (10): every session's p95 (the plugin's measure, first packet in ->
+#        handed to the data channel) within the budget, processed fps even
+#        within +-20% of the mean, none at 0; then half hang up and the rest
+#        are back at full rate within OVERLOAD_RECOVERY_S (5). The sessions
+#        are source-sampled and follow the plugin's sender request as
+#        ooblex.js does (OVERLOAD_SAMPLED=0: full rate, following nothing).
+#        Writes OUT/overload.json.
 # Environment: WEBRTC_SKIP3 / WEBRTC_SAMPLED3 / WEBRTC_SKIP1 / WEBRTC_ECHO (session lists),
 # WEBRTC_SECONDS (window, default 10), WEBRTC_MAX_P95_MS (100), WEBRTC_CODEC (vp8),
 # WEBRTC_RUNS (which sweeps, default "skip3 skip3-sampled skip1 echotest": e.g. "skip3" with
@@ -72,7 +83,54 @@ fi
 WATCH+=(--watch "janus=$JANUS_PID")
 # webrtcbin's libnice probes UPnP and logs about it: harmless here.
 export GST_DEBUG=${GST_DEBUG:-1}
-lg() { "$LG" --janus ws://127.0.0.1:18188 --source "$FOOTAGE" --codec "$CODEC" "${WATCH[@]}" "$@"; }
+lg() { ${WEBRTC_LG_WRAP:-} "$LG" --janus ws://127.0.0.1:18188 --source "$FOOTAGE" --codec "$CODEC" "${WATCH[@]}" "$@"; }
+
+if [ "$MODE" = --overload ]; then
+  N=${OVERLOAD_SESSIONS:-20}
+  SKIP=${OVERLOAD_SKIP:-1}
+  BUDGET=${OVERLOAD_BUDGET_MS:-150}
+  RECOVERY=${OVERLOAD_RECOVERY_S:-5}
+  # As ooblex.js does by default: source-sampled, and following the plugin's
+  # sender request (OVERLOAD_SAMPLED=0: full-rate senders that follow nothing).
+  SAMPLED=()
+  [ "${OVERLOAD_SAMPLED:-1}" = 1 ] && SAMPLED=(--source-sampled --follow-sender)
+  # Mid-window, where one session's time goes (the plugin's per-stage p95, Admin API).
+  ( sleep $(( ${OVERLOAD_WARMUP:-12} + N / 10 + 5 )); python3 - >"$OUT/overload-stages.json" 2>/dev/null <<'PY'
+import json, urllib.request
+def admin(body, path=""):
+    body.update({"transaction": "s", "admin_secret": "bench"})
+    return json.load(urllib.request.urlopen("http://127.0.0.1:17088/admin" + path, json.dumps(body).encode()))
+out = []
+for s in admin({"janus": "list_sessions"})["sessions"][:3]:
+    for h in admin({"janus": "list_handles"}, f"/{s}")["handles"]:
+        ps = admin({"janus": "handle_info"}, f"/{s}/{h}")["info"].get("plugin_specific", {})
+        if ps.get("started"):
+            out.append({"latency_ms": {k: v.get("p95") for k, v in ps["latency_ms"].items() if isinstance(v, dict)},
+                        "latency": ps.get("latency"), "fair": ps.get("fair"), "frames": {k: ps["frames"].get(k) for k in
+                        ("decoded", "sampled", "shed_latency", "deferred_in_flight", "deferred_fair_share", "packets_dropped")}})
+print(json.dumps(out))
+PY
+  ) &
+  STAGES_PID=$!
+  lg --overload "$N" --skip "$SKIP" --budget-ms "$BUDGET" --warmup "${OVERLOAD_WARMUP:-12}" "${SAMPLED[@]}" \
+    --seconds "${OVERLOAD_SECONDS:-10}" --start-timeout 40 --recovery-timeout $((RECOVERY * 3)) \
+    >"$OUT/overload.json" 2>"$OUT/overload.log"
+  grep '^webrtc_loadgen: overload' "$OUT/overload.log" | sed 's/^webrtc_loadgen: /# /'
+  wait "$STAGES_PID"
+  python3 -c "import json,sys; [print('# mid-window, one session: p95 by stage', json.dumps(x['latency_ms']), 'frames', json.dumps(x['frames'])) for x in json.load(open(sys.argv[1]))[:2]]" "$OUT/overload-stages.json" 2>/dev/null || true
+  [ "$BUDGET" = 0 ] && BUDGET=1e9   # off: the checks below judge nothing of the budget
+  o() { python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['overload']; sys.exit(0 if eval(sys.argv[2], {}, r) else 1)" "$OUT/overload.json" "$1"; }
+  tap_check "overload: all $N sessions start" o "started == sessions"
+  tap_check "overload: every session's p95 within its $BUDGET ms budget" o "p95_max_ms <= $BUDGET and all(x['p95_ms'] > 0 for x in per_session)"
+  tap_check "overload: processed fps shared evenly (within 20% of the mean)" o "fps_min >= 0.8 * fps_per_client and fps_max <= 1.2 * fps_per_client"
+  tap_check "overload: no session gets 0 fps" o "sessions_at_0 == 0 and fps_min > 0"
+  tap_check "overload: when half leave, the rest are back at full rate within $RECOVERY s" o "0 <= recovered_after_s <= $RECOVERY"
+  # What the plugin did, from its Admin API (the latency object).
+  curl -s -d '{"janus":"message_plugin","transaction":"t","admin_secret":"bench","plugin":"janus.plugin.ooblex","request":{"request":"stats"}}' \
+    http://127.0.0.1:17088/admin | python3 -c "import json,sys; print('# latency:', json.dumps(json.load(sys.stdin)['response']['latency']))" || true
+  tap_check "janus is still running" kill -0 "$JANUS_PID"
+  exit 0
+fi
 
 if [ "$MODE" = --smoke ]; then
   # Each path once, 2 sessions, a few seconds: that it works, not how fast.

@@ -88,7 +88,10 @@ typedef struct options {
 	double warmup_s, seconds_s, start_timeout_s, max_p95_ms, max_missing_pct;
 	gboolean no_stop;
 	gboolean source_sampled;	/* send FPS / skip, and say so at start (source-side sampling) */
+	gboolean follow_sender;	/* switch to a clip of every LOW_EVERY-th frame when the plugin asks */
 	unsigned counts[64], n_counts;
+	unsigned overload;	/* --overload N: N sessions, then half leave (see run_overload) */
+	double budget_ms;	/* --budget-ms: the latency budget the sessions ask for (0: off; not given: the server's) */
 	struct { char name[32]; int pid; } watch[MAX_WATCH];
 	unsigned n_watch;
 } options;
@@ -96,10 +99,18 @@ typedef struct options {
 static options opt = {
 	.janus_url = "ws://127.0.0.1:8188", .plugin = "ooblex", .codec = "vp8", .effect = "invert",
 	.output = "datachannel", .skip = 3, .noise = 3, .warmup_s = 2, .seconds_s = 8, .start_timeout_s = 20,
-	.max_p95_ms = 100, .max_missing_pct = 1,
+	.max_p95_ms = 100, .max_missing_pct = 1, .budget_ms = -1,
 };
 
 static gboolean echotest;
+/* The clips the pacer sends: the session's own (source[] as prepared, at
+ * FPS / clip_every) and, with --follow-sender, one of every LOW_EVERY-th
+ * camera frame (FPS / LOW_EVERY), sent while the plugin asks for at least
+ * that frame skip. A switch starts the other clip at its keyframe, as an
+ * encoder whose rate changed sends one. */
+#define LOW_EVERY 10
+static source_frame clip_full[SOURCE_FRAMES], clip_low[SOURCE_FRAMES];
+static int clip_full_n, clip_full_every, clip_low_n;
 static uint8_t payload_type;
 
 /* ------------------------------------------------------------- a session */
@@ -132,9 +143,19 @@ typedef struct session {
 	/* doubles, in the window, under lock: send to result, send to the
 	 * plugin's capture (the way in), handed to Janus to result (the way back) */
 	GArray *latency_ms, *in_leg_ms, *out_leg_ms;
+	GArray *plugin_ms;	/* the plugin's own measure: first packet in -> handed to the channel (t.sent - t.capture) */
 	uint64_t results, results_window, video_frames, video_frames_window;
 	uint64_t video_bytes;	/* RTP payload of the track that comes back: its bitrate */
 	uint64_t broken_frames;
+	/* --follow-sender: the plugin's latency-budget sender request (the
+	 * data channel's {"ooblex":"sender","frame_skip":N}), as ooblex.js
+	 * follows it; the pacer's own clip, position and timestamp. */
+	atomic_uint want_skip;
+	int use_low;
+	uint64_t clip_pos;
+	uint32_t ts_now;
+	gboolean ts_started;
+	uint64_t sender_requests;
 } session;
 
 static session *sessions[MAX_SESSIONS];
@@ -302,6 +323,8 @@ static void on_offer_created(GstPromise *promise, gpointer user) {
 		json_object_set_new(body, "codec", json_string(opt.codec));
 	if(!echotest && opt.source_sampled)
 		json_object_set_new(body, "source_sampled", json_true());
+	if(!echotest && opt.budget_ms >= 0)
+		json_object_set_new(body, "latency_budget_ms", json_integer((json_int_t)opt.budget_ms));
 	janus_post(s, json_pack("{sssos{ssss}}", "janus", "message", "body", body, "jsep", "type", "offer", "sdp", sdp));
 	g_free(sdp);
 	gst_webrtc_session_description_free(offer);
@@ -363,6 +386,10 @@ static void take_result(session *s, const fake_page_frame *f, int64_t recv_us) {
 		g_array_append_val(s->latency_ms, lat);
 		g_array_append_val(s->in_leg_ms, in);
 		g_array_append_val(s->out_leg_ms, out);
+		if(handed > capture && capture > 0) {
+			double plug = (handed - capture) / 1000.0;
+			g_array_append_val(s->plugin_ms, plug);
+		}
 		s->results_window++;
 	}
 	g_mutex_unlock(&s->lock);
@@ -390,6 +417,19 @@ static void on_dc_data(GstWebRTCDataChannel *dc, GBytes *bytes, gpointer user) {
 	g_array_set_size(s->page.due, 0);
 }
 
+/* The plugin's one text message: the latency budget's sender request. */
+static void on_dc_string(GstWebRTCDataChannel *dc, gchar *str, gpointer user) {
+	(void)dc;
+	session *s = user;
+	json_t *m = json_loads(str, 0, NULL);
+	if(m != NULL && !g_strcmp0(json_string_value(json_object_get(m, "ooblex")), "sender")) {
+		json_int_t k = json_integer_value(json_object_get(m, "frame_skip"));
+		s->sender_requests++;
+		atomic_store(&s->want_skip, k > 0 && k < 1000 ? (unsigned)k : 1);
+	}
+	json_decref(m);
+}
+
 static void on_dc_open(GstWebRTCDataChannel *dc, gpointer user) {
 	session *s = user;
 	atomic_store(&s->dc_open, 1);
@@ -399,6 +439,7 @@ static void on_dc_open(GstWebRTCDataChannel *dc, gpointer user) {
 static void watch_channel(session *s, GstWebRTCDataChannel *dc) {
 	g_signal_connect(dc, "on-open", G_CALLBACK(on_dc_open), s);
 	g_signal_connect(dc, "on-message-data", G_CALLBACK(on_dc_data), s);
+	g_signal_connect(dc, "on-message-string", G_CALLBACK(on_dc_string), s);
 }
 
 /* Frames of the video that comes back (the processed track, or the echo):
@@ -565,7 +606,7 @@ static atomic_int pacer_stop;
  * and timestamp. */
 static gpointer pacer(gpointer unused) {
 	(void)unused;
-	const int64_t interval = 1000000 * source_every / FPS;
+	const int64_t interval = 1000000 * clip_full_every / FPS;
 	while(!atomic_load(&pacer_stop)) {
 		int64_t now = g_get_monotonic_time(), wake = now + interval;
 		for(unsigned i = 0; i < n_sessions; i++) {
@@ -586,11 +627,26 @@ static gpointer pacer(gpointer unused) {
 				wake = MIN(wake, s->next_send_us);
 				continue;
 			}
+			int low = opt.follow_sender && clip_low_n > 0 && atomic_load(&s->want_skip) >= LOW_EVERY;
+			if(low != s->use_low) {
+				s->use_low = low;
+				s->clip_pos = 0;	/* the other clip, from its keyframe */
+			}
+			int every = low ? LOW_EVERY : clip_full_every;
+			int64_t my_interval = low ? 1000000 * LOW_EVERY / FPS : interval;
 			/* Behind (the generator starved of CPU): no burst to catch up. */
-			s->next_send_us = MAX(s->next_send_us + interval, now + interval / 2);
+			s->next_send_us = MAX(s->next_send_us + my_interval, now + my_interval / 2);
 			wake = MIN(wake, s->next_send_us);
-			const source_frame *f = &source[s->frames_sent % (uint64_t)source_n];
-			uint32_t ts = s->ts_base + (uint32_t)(s->frames_sent * source_every * (90000 / FPS));
+			const source_frame *f = low ? &clip_low[s->clip_pos % (uint64_t)clip_low_n] :
+				&clip_full[s->clip_pos % (uint64_t)clip_full_n];
+			s->clip_pos++;
+			if(!s->ts_started) {
+				s->ts_now = s->ts_base;
+				s->ts_started = TRUE;
+			} else {
+				s->ts_now += (uint32_t)(every * (90000 / FPS));
+			}
+			uint32_t ts = s->ts_now;
 			const uint8_t *p = f->packets->data;
 			for(unsigned k = 0; k < f->n_packets; k++) {
 				uint16_t len;
@@ -749,6 +805,7 @@ static json_t *run_count(unsigned n) {
 		s->latency_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		s->in_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		s->out_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		s->plugin_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		sessions[i] = s;
 	}
 	n_sessions = n;
@@ -900,6 +957,143 @@ static json_t *run_count(unsigned n) {
 	return run;
 }
 
+/* ------------------------------------------------------------- overload */
+
+/* Results of each session so far (results counts every reassembled result). */
+static void results_now(uint64_t *out, unsigned n) {
+	for(unsigned i = 0; i < n; i++)
+		out[i] = sessions[i]->results;
+}
+
+/* --overload N: N sessions (twice what holds), as issue 14's test asks:
+ * after --warmup (the latency budget converging), a window of --seconds in
+ * which each session's p95 (the plugin's own measure, first packet in ->
+ * handed to the data channel, from the result's t.capture and t.sent; and
+ * the generator's, send -> reassembled) and its processed fps are taken;
+ * then the second half hangs up and the rest are watched second by second
+ * until each is back at 90% of its full rate (30 / skip) for two seconds in
+ * a row, or --recovery-timeout passes. The verdicts are the caller's
+ * (webrtc.sh --overload); this reports. */
+static double recovery_timeout_s = 20;
+static json_t *run_overload(unsigned n) {
+	json_t *run = NULL;
+	for(unsigned i = 0; i < n; i++) {
+		session *s = g_new0(session, 1);
+		s->index = i;
+		s->ssrc = g_random_int();
+		s->ts_base = g_random_int();
+		s->seq = (uint16_t)g_random_int();
+		g_mutex_init(&s->lock);
+		fake_page_init(&s->page, 1);
+		s->latency_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		s->in_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		s->out_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		s->plugin_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		sessions[i] = s;
+	}
+	n_sessions = n;
+	for(unsigned i = 0; i < n; i++) {
+		g_main_context_invoke(main_ctx, session_begin, sessions[i]);
+		g_usleep(100000);
+	}
+	int64_t deadline = g_get_monotonic_time() + (int64_t)(opt.start_timeout_s * 1e6);
+	for(;;) {
+		unsigned ready = 0, failed = 0;
+		for(unsigned i = 0; i < n; i++) {
+			ready += session_started(sessions[i]);
+			failed += atomic_load(&sessions[i]->state) == S_FAILED;
+		}
+		if(ready + failed == n || g_get_monotonic_time() > deadline)
+			break;
+		g_usleep(100000);
+	}
+	unsigned started = 0;
+	for(unsigned i = 0; i < n; i++)
+		started += session_started(sessions[i]);
+	fprintf(stderr, "webrtc_loadgen: overload: %u sessions, %u started; warm-up %.0f s, measuring %.0f s\n", n, started,
+		opt.warmup_s, opt.seconds_s);
+	g_usleep((gulong)(opt.warmup_s * 1e6));
+	uint64_t r0[MAX_SESSIONS], r1[MAX_SESSIONS];
+	results_now(r0, n);
+	int64_t t0 = g_get_monotonic_time();
+	atomic_store(&window_open, 1);
+	g_usleep((gulong)(opt.seconds_s * 1e6));
+	atomic_store(&window_open, 0);
+	results_now(r1, n);
+	double window_s = (g_get_monotonic_time() - t0) / 1e6;
+	json_t *per = json_array();
+	double fps_sum = 0, fps_min = -1, fps_max = 0, p95_max = 0, e2e_p95_max = 0;
+	unsigned zero = 0;
+	for(unsigned i = 0; i < n; i++) {
+		session *s = sessions[i];
+		g_mutex_lock(&s->lock);
+		qsort(s->plugin_ms->data, s->plugin_ms->len, sizeof(double), cmp_double);
+		qsort(s->latency_ms->data, s->latency_ms->len, sizeof(double), cmp_double);
+		double p95 = pct(s->plugin_ms, 0.95), e2e = pct(s->latency_ms, 0.95);
+		g_mutex_unlock(&s->lock);
+		double fps = (double)(r1[i] - r0[i]) / window_s;
+		fps_sum += fps;
+		fps_min = fps_min < 0 ? fps : MIN(fps_min, fps);
+		fps_max = MAX(fps_max, fps);
+		zero += fps == 0;
+		p95_max = MAX(p95_max, p95);
+		e2e_p95_max = MAX(e2e_p95_max, e2e);
+		json_array_append_new(per, json_pack("{sfsfsf}", "fps", round2(fps), "p95_ms", round2(p95),
+			"end_to_end_p95_ms", round2(e2e)));
+	}
+	double mean = n ? fps_sum / n : 0;
+	fprintf(stderr, "webrtc_loadgen: overload: fps per session %.1f..%.1f (mean %.1f), worst p95 %.1f ms "
+		"(end to end %.1f ms)\n", MAX(0, fps_min), fps_max, mean, p95_max, e2e_p95_max);
+
+	/* Half leave; the rest should return to full rate. */
+	unsigned keep = n - n / 2;
+	for(unsigned i = keep; i < n; i++)
+		g_main_context_invoke(main_ctx, session_end, sessions[i]);
+	double full = (double)FPS / opt.skip;
+	int64_t left_at = g_get_monotonic_time();
+	uint64_t prev[MAX_SESSIONS];
+	results_now(prev, keep);
+	json_t *timeline = json_array();
+	double recovered_s = -1;
+	unsigned good_run = 0;
+	while(g_get_monotonic_time() - left_at < (int64_t)(recovery_timeout_s * 1e6)) {
+		g_usleep(1000000);
+		uint64_t cur[MAX_SESSIONS];
+		results_now(cur, keep);
+		double lo = -1;
+		for(unsigned i = 0; i < keep; i++) {
+			double f = (double)(cur[i] - prev[i]);
+			lo = lo < 0 ? f : MIN(lo, f);
+			prev[i] = cur[i];
+		}
+		json_array_append_new(timeline, json_real(round2(MAX(0, lo))));
+		good_run = lo >= 0.9 * full ? good_run + 1 : 0;
+		if(good_run >= 2) {
+			/* Back at full rate since the first of the two good seconds. */
+			recovered_s = round2((g_get_monotonic_time() - left_at) / 1e6 - 2);
+			break;
+		}
+	}
+	fprintf(stderr, "webrtc_loadgen: overload: after %u of %u left, the rest's slowest fps each second: ", n - keep, n);
+	for(size_t i = 0; i < json_array_size(timeline); i++)
+		fprintf(stderr, "%s%.0f", i ? " " : "", json_real_value(json_array_get(timeline, i)));
+	fprintf(stderr, "; back to full rate after %.1f s\n", recovered_s);
+	run = json_pack("{sisisfsfsfsfsfsisosfsfsosisf}", "sessions", (int)n, "started", (int)started,
+		"fps_per_client", round2(mean), "fps_min", round2(MAX(0, fps_min)), "fps_max", round2(fps_max),
+		"p95_max_ms", round2(p95_max), "end_to_end_p95_max_ms", round2(e2e_p95_max), "sessions_at_0", (int)zero,
+		"per_session", per, "window_s", round2(window_s), "full_rate_fps", round2(full),
+		"recovery_min_fps_per_second", timeline, "remaining", (int)keep, "recovered_after_s", recovered_s);
+	json_object_set_new(run, "budget_ms", json_real(opt.budget_ms));
+	uint64_t requests = 0;
+	for(unsigned i = 0; i < n; i++)
+		requests += sessions[i]->sender_requests;
+	json_object_set_new(run, "sender_requests", json_integer((json_int_t)requests));
+	for(unsigned i = 0; i < keep; i++)
+		g_main_context_invoke(main_ctx, session_end, sessions[i]);
+	g_usleep(1500000);
+	return run;
+}
+
 /* ------------------------------------------------------------- main */
 
 static GMainLoop *loop;
@@ -909,6 +1103,11 @@ static gpointer driver(gpointer unused) {
 	(void)unused;
 	json_t *runs = json_object_get(report, "runs");
 	int best = 0;
+	if(opt.overload > 0) {
+		json_object_set_new(report, "overload", run_overload(opt.overload));
+		g_main_loop_quit(loop);
+		return NULL;
+	}
 	for(unsigned i = 0; i < opt.n_counts; i++) {
 		json_t *run = run_count(opt.counts[i]);
 		gboolean holds = json_is_true(json_object_get(run, "holds"));
@@ -927,9 +1126,13 @@ static void usage(void) {
 	fprintf(stderr, "usage: webrtc_loadgen --janus ws://HOST:PORT [--plugin ooblex|echotest] [--codec vp8|h264] [--skip N]\n"
 		"  [--effect NAME] [--output datachannel|video|both] [--sessions 1,2,4] [--warmup S] [--seconds S]\n"
 		"  [--start-timeout S] [--max-p95-ms MS] [--max-missing-pct P] [--source FILE] [--noise N]\n"
-		"  [--watch name=pid]... [--no-stop] [--source-sampled]\n"
+		"  [--watch name=pid]... [--no-stop] [--source-sampled] [--overload N [--budget-ms MS] [--recovery-timeout S]]\n"
 		"  --source-sampled: send every skip-th camera frame at 30/skip fps, at the same bitrate, and start\n"
-		"  the session source_sampled, as html/js/ooblex.js does by default\n");
+		"  the session source_sampled, as html/js/ooblex.js does by default\n"
+		"  --overload N: N sessions, each one's p95 and fps measured, then half hang up and the rest are\n"
+		"  timed back to full rate (issue 14's overload test); --budget-ms asks that latency budget\n"
+		"  --follow-sender: follow the plugin's sender request (data channel) as ooblex.js does, by\n"
+		"  sending a clip of every 10th camera frame while it asks for frame_skip >= 10\n");
 	exit(2);
 }
 
@@ -939,7 +1142,8 @@ int main(int argc, char **argv) {
 		{ "effect", 1, 0, 'e' }, { "output", 1, 0, 'o' }, { "sessions", 1, 0, 'n' }, { "warmup", 1, 0, 'w' },
 		{ "seconds", 1, 0, 's' }, { "start-timeout", 1, 0, 't' }, { "max-p95-ms", 1, 0, 'P' },
 		{ "max-missing-pct", 1, 0, 'M' }, { "source", 1, 0, 'f' }, { "noise", 1, 0, 'N' }, { "watch", 1, 0, 'W' },
-		{ "no-stop", 0, 0, 'S' }, { "source-sampled", 0, 0, 'Z' }, { 0, 0, 0, 0 } };
+		{ "no-stop", 0, 0, 'S' }, { "source-sampled", 0, 0, 'Z' }, { "overload", 1, 0, 'O' }, { "budget-ms", 1, 0, 'B' },
+		{ "recovery-timeout", 1, 0, 'R' }, { "follow-sender", 0, 0, 'F' }, { 0, 0, 0, 0 } };
 	int ch;
 	while((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch(ch) {
@@ -973,6 +1177,10 @@ int main(int argc, char **argv) {
 		}
 		case 'S': opt.no_stop = TRUE; break;
 		case 'Z': opt.source_sampled = TRUE; break;
+		case 'O': opt.overload = (unsigned)atoi(optarg); if(opt.overload < 2 || opt.overload > MAX_SESSIONS) usage(); break;
+		case 'B': opt.budget_ms = atof(optarg); break;
+		case 'R': recovery_timeout_s = atof(optarg); break;
+		case 'F': opt.follow_sender = TRUE; break;
 		default: usage();
 		}
 	}
@@ -994,6 +1202,25 @@ int main(int argc, char **argv) {
 			&what) != 0) {
 		fprintf(stderr, "webrtc_loadgen: cannot encode the source\n");
 		return 1;
+	}
+	memcpy(clip_full, source, sizeof(clip_full));
+	clip_full_n = source_n;
+	clip_full_every = source_every;
+	if(opt.follow_sender && !echotest) {
+		const char *w2;
+		/* prepare_source_every appends from source_n, and counts packets on
+		 * top of what an entry had: a clean table (clip_full keeps the first). */
+		source_n = 0;
+		memset(source, 0, sizeof(source));
+		if(prepare_source_every(opt.codec, opt.source, (int)opt.noise, LOW_EVERY, &w2) != 0) {
+			fprintf(stderr, "webrtc_loadgen: cannot encode the low-rate source\n");
+			return 1;
+		}
+		memcpy(clip_low, source, sizeof(clip_low));
+		clip_low_n = source_n;
+		memcpy(source, clip_full, sizeof(clip_full));	/* the figures below are the session's own clip's */
+		source_n = clip_full_n;
+		source_every = clip_full_every;
 	}
 	size_t bytes = 0;
 	for(int i = 0; i < source_n; i++)

@@ -76,6 +76,9 @@ async function main() {
     [{ request: 'start', source_sampled: 'yes' }, offer(['data']), 415, 'source_sampled not a boolean', /source_sampled/],
     [{ request: 'start', max_width: 8 }, offer(['data']), 415, 'max_width below 16', /16\.\.8192/],
     [{ request: 'start', max_height: 100000 }, offer(['data']), 415, 'max_height above 8192', /16\.\.8192/],
+    [{ request: 'start', latency_budget_ms: -1 }, offer(['data']), 415, 'latency_budget_ms below 0', /0\.\.60000/],
+    [{ request: 'start', latency_budget_ms: 60001 }, offer(['data']), 415, 'latency_budget_ms above 60000', /0\.\.60000/],
+    [{ request: 'start', latency_budget_ms: '150' }, offer(['data']), 415, 'latency_budget_ms as a string', /latency_budget_ms should be an integer/],
     [{ request: 'start' }, offer(['data']), 417, 'an offer without video'],
     // It could never deliver: refused at once, not left silent.
     [{ request: 'start' }, offer(['vp8+h264']), 416, 'an offer without a data channel (output datachannel)', /data channel/],
@@ -96,6 +99,7 @@ async function main() {
     [{ request: 'configure', frame_skip: '3' }, null, 415, 'configure frame_skip as a string', /frame_skip should be an integer/],
     [{ request: 'configure', output: 5 }, null, 415, 'configure output not a string', /output should be a string/],
     [{ request: 'configure', source_sampled: 1 }, null, 415, 'configure source_sampled not a boolean', /source_sampled/],
+    [{ request: 'configure', latency_budget_ms: 1e6 }, null, 415, 'configure latency_budget_ms out of range', /0\.\.60000/],
   ];
   // The fleet: run.sh starts three workers. The 420 cases below are about an
   // effect the *live* fleet cannot run, so they wait until the plugin has

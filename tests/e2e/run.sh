@@ -96,6 +96,8 @@ only sessions && { node "$HERE/sessions.js" --out "$OUT" --video "$VIDEO" || rc=
 only video && { node "$HERE/video.js" --out "$OUT/video" --video "$VIDEO" || rc=1; }
 # Source-side sampling: the browser sends what will be processed, and what it saves (Janus' CPU).
 only sampling && { node "$HERE/sampling.js" --out "$OUT/sampling" --video "$VIDEO" --janus-pid "$JANUS_PID" || rc=1; }
+# The latency budget: the page is told of each step, the sender request changes maxFramerate.
+only latency && { node "$HERE/latency.js" --out "$OUT/latency" --video "$VIDEO" --metrics "$METRICS" || rc=1; }
 # A flood of large frames: the data channel backs up.
 if only flood && [ $SANITIZED = 0 ]; then
   node "$HERE/flood.js" --out "$OUT/flood" --video "$VIDEO" || rc=1

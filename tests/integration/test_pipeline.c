@@ -590,6 +590,40 @@ static void test_fair_share_cap_and_spacing_defer_sampling(void) {
 	client_free(c);
 }
 
+static void test_latency_budget_extra_skip(void) {
+	/* The latency budget's extra skip (latency_budget.h), as the plugin
+	 * hands it to the ingest: FRAME_SKIP 3 made an effective 5 (5000 / 3
+	 * thousandths): of the 10 frames the sampler takes from 30, 6 go on, the
+	 * first at once, and 4 are counted shed; off again, every 3rd goes. */
+	client *c = client_new();
+	atomic_uint extra = 1667;
+	ooblex_ingest_config cfg = {
+		.codec = "vp8", .frame_skip = 3, .effect = "none", .reply_pixfmt = OOBLEX_PIXFMT_JPEG,
+		.deadline_ms = 60000, .stats = &c->stats, .latency_skip_milli = &extra,
+	};
+	ooblex_ingest_callbacks cb = { cb_keyframe, count_frame, cb_stopped };
+	char err[256];
+	g_atomic_int_set(&frames_out, 0);
+	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	REQUIRE(ing != NULL);
+	video_test_source *src = video_test_source_new("vp8", W, H, 30, 1000);
+	feed_frames(src, ing, 30);
+	wait_decoded(c, 30);
+	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), 6);
+	EXPECT_EQ(atomic_load(&c->stats.frames_shed_latency), 4);
+	atomic_store(&extra, 0);
+	feed_frames(src, ing, 30);
+	wait_decoded(c, 60);
+	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), 16);
+	EXPECT_EQ(atomic_load(&c->stats.frames_shed_latency), 4);
+	EXPECT_EQ(g_atomic_int_get(&frames_out), 16);
+	video_test_source_free(src);
+	ooblex_ingest_stop(ing);
+	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
+		g_usleep(10000);
+	client_free(c);
+}
+
 static void test_frame_skip_samples_every_third(void) {
 	client *c = run_stream(30, 3, "grayscale", 10, NULL);
 	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), 30);
@@ -1207,6 +1241,7 @@ int main(void) {
 	TEST_RUN(test_frame_skip_samples_every_third);
 	TEST_RUN(test_in_flight_limit_defers_sampling);
 	TEST_RUN(test_fair_share_cap_and_spacing_defer_sampling);
+	TEST_RUN(test_latency_budget_extra_skip);
 	TEST_RUN(test_reader_drains_a_backlog_on_one_connection);
 	TEST_RUN(test_workers_survive_garbage);
 	TEST_RUN(test_unknown_effect_is_not_fatal);

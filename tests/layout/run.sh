@@ -81,7 +81,7 @@ folder common common/ooblex_wire.lo common/ooblex_wire.c \
   "ooblex_wire.h ooblex_redis.h effect_grammar.h" \
   "reorder.h=plugin/lib ingest.h=plugin/ingest producer.h=plugin/queue video_output.h=plugin/egress $WORKER $JANUS"
 folder plugin/lib plugin/lib/libooblex_lib_la-reorder.lo plugin/lib/reorder.c \
-  "reorder.h stage_stats.h ooblex_wire.h" \
+  "reorder.h stage_stats.h latency_budget.h ooblex_wire.h" \
   "ingest.h=plugin/ingest producer.h=plugin/queue video_output.h=plugin/egress $WORKER $JANUS"
 folder plugin/ingest plugin/ingest/libooblex_ingest_la-ingest.lo plugin/ingest/ingest.c \
   "ingest.h video_decoder.h reorder.h ooblex_codec.h" \
@@ -93,7 +93,7 @@ folder plugin/egress plugin/egress/libooblex_egress_la-video_output.lo plugin/eg
   "video_output.h video_encoder.h reorder.h ooblex_codec.h" \
   "depay.h=plugin/ingest video_decoder.h=plugin/ingest producer.h=plugin/queue $WORKER $JANUS"
 folder plugin/metrics plugin/metrics/libooblex_metrics_la-plugin_metrics.lo plugin/metrics/plugin_metrics.c \
-  "plugin_metrics.h fleet.h stage_stats.h" \
+  "plugin_metrics.h fleet.h stage_stats.h latency_budget.h" \
   "ingest.h=plugin/ingest video_output.h=plugin/egress $WORKER $JANUS"
 folder "plugin (the Janus glue)" plugin/libjanus_ooblex_la-janus_ooblex.lo plugin/janus_ooblex.c \
   "<plugins/plugin.h> ingest.h producer.h results.h video_output.h plugin_metrics.h" \
