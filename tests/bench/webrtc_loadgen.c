@@ -791,12 +791,14 @@ static gboolean session_started(session *s) {
 	return echotest ? atomic_load(&s->first_result) : atomic_load(&s->dc_open) && atomic_load(&s->first_result);
 }
 
-static json_t *run_count(unsigned n) {
-	static unsigned next_index;
+/* Opens n sessions (indices from first_index on) at a browser's pace, one
+ * new page every 100 ms, and waits until each has started or failed, or
+ * --start-timeout passes. */
+static void start_sessions(unsigned n, unsigned first_index) {
 	n_sessions = 0;
 	for(unsigned i = 0; i < n; i++) {
 		session *s = g_new0(session, 1);
-		s->index = next_index++;
+		s->index = first_index + i;
 		s->ssrc = g_random_int();
 		s->ts_base = g_random_int();
 		s->seq = (uint16_t)g_random_int();
@@ -809,7 +811,6 @@ static json_t *run_count(unsigned n) {
 		sessions[i] = s;
 	}
 	n_sessions = n;
-	/* A browser's pace: one new page every 100 ms, not all at once. */
 	for(unsigned i = 0; i < n; i++) {
 		g_main_context_invoke(main_ctx, session_begin, sessions[i]);
 		g_usleep(100000);
@@ -825,6 +826,12 @@ static json_t *run_count(unsigned n) {
 			break;
 		g_usleep(100000);
 	}
+}
+
+static json_t *run_count(unsigned n) {
+	static unsigned next_index;
+	start_sessions(n, next_index);
+	next_index += n;
 	unsigned started = 0;
 	for(unsigned i = 0; i < n; i++) {
 		if(session_started(sessions[i]))
@@ -977,36 +984,7 @@ static void results_now(uint64_t *out, unsigned n) {
 static double recovery_timeout_s = 20;
 static json_t *run_overload(unsigned n) {
 	json_t *run = NULL;
-	for(unsigned i = 0; i < n; i++) {
-		session *s = g_new0(session, 1);
-		s->index = i;
-		s->ssrc = g_random_int();
-		s->ts_base = g_random_int();
-		s->seq = (uint16_t)g_random_int();
-		g_mutex_init(&s->lock);
-		fake_page_init(&s->page, 1);
-		s->latency_ms = g_array_new(FALSE, FALSE, sizeof(double));
-		s->in_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
-		s->out_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
-		s->plugin_ms = g_array_new(FALSE, FALSE, sizeof(double));
-		sessions[i] = s;
-	}
-	n_sessions = n;
-	for(unsigned i = 0; i < n; i++) {
-		g_main_context_invoke(main_ctx, session_begin, sessions[i]);
-		g_usleep(100000);
-	}
-	int64_t deadline = g_get_monotonic_time() + (int64_t)(opt.start_timeout_s * 1e6);
-	for(;;) {
-		unsigned ready = 0, failed = 0;
-		for(unsigned i = 0; i < n; i++) {
-			ready += session_started(sessions[i]);
-			failed += atomic_load(&sessions[i]->state) == S_FAILED;
-		}
-		if(ready + failed == n || g_get_monotonic_time() > deadline)
-			break;
-		g_usleep(100000);
-	}
+	start_sessions(n, 0);
 	unsigned started = 0;
 	for(unsigned i = 0; i < n; i++)
 		started += session_started(sessions[i]);
