@@ -245,6 +245,7 @@ typedef struct janus_ooblex_settings {
 	unsigned admission_max_frame_skip;
 	/* Latency budget (latency_budget.h, docs/api.md "Latency budget"). */
 	unsigned latency_budget_ms;	/* a session's default; 0: off */
+	unsigned min_latency_budget_ms;	/* the least a page may ask for (but 0, off) */
 	unsigned max_auto_frame_skip;	/* the frame-skip steps' limit */
 } janus_ooblex_settings;
 
@@ -527,6 +528,7 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	settings.admission_fleet_percent = 100;
 	settings.admission_max_frame_skip = 30;
 	settings.latency_budget_ms = 150;
+	settings.min_latency_budget_ms = 50;
 	settings.max_auto_frame_skip = 10;
 	gethostname(settings.metrics_instance, sizeof(settings.metrics_instance) - 1);
 	settings.video_codecs[0] = OOBLEX_CODEC_VP8;
@@ -609,6 +611,12 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	config_uint(config, general, "admission_fleet_percent", 0, 10000, &settings.admission_fleet_percent);
 	config_uint(config, general, "admission_max_frame_skip", 1, 1000, &settings.admission_max_frame_skip);
 	config_uint(config, general, "latency_budget_ms", 0, 60000, &settings.latency_budget_ms);
+	config_uint(config, general, "min_latency_budget_ms", 0, 60000, &settings.min_latency_budget_ms);
+	if(settings.latency_budget_ms > 0 && settings.latency_budget_ms < settings.min_latency_budget_ms) {
+		JANUS_LOG(LOG_WARN, "%s: latency_budget_ms %u is below min_latency_budget_ms %u; using %u\n", JANUS_OOBLEX_NAME,
+			settings.latency_budget_ms, settings.min_latency_budget_ms, settings.min_latency_budget_ms);
+		settings.latency_budget_ms = settings.min_latency_budget_ms;
+	}
 	config_uint(config, general, "max_auto_frame_skip", 1, 1000, &settings.max_auto_frame_skip);
 	/* The fleet secret, from a file (fleet_secret_file, preferred: the
 	 * config is often world-readable) or inline (fleet_secret). */
@@ -1990,7 +1998,9 @@ static json_t *janus_ooblex_check_options(json_t *root, const char **effect, uns
 }
 
 /* latency_budget_ms (docs/api.md, "Latency budget"): 0..60000, 0 is off;
- * *budget stays -1 when absent. */
+ * *budget stays -1 when absent. Below min_latency_budget_ms is refused: the
+ * shedding level is the machine's, so one page asking for a budget nobody
+ * can meet (1 ms) would shed every session with a budget to the last step. */
 static json_t *janus_ooblex_latency_option(json_t *root, int *budget) {
 	json_t *b = json_object_get(root, "latency_budget_ms");
 	*budget = -1;
@@ -2000,6 +2010,9 @@ static json_t *janus_ooblex_latency_option(json_t *root, int *budget) {
 	if(v < 0 || v > 60000)
 		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid latency_budget_ms %" JSON_INTEGER_FORMAT
 			" (0..60000; 0 = off)", v);
+	if(v > 0 && v < (json_int_t)settings.min_latency_budget_ms)
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid latency_budget_ms %" JSON_INTEGER_FORMAT
+			" (this server's minimum is %u; 0 = off)", v, settings.min_latency_budget_ms);
 	*budget = (int)v;
 	return NULL;
 }
