@@ -200,11 +200,17 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 	}
 	f->worst_ratio = worst;
 	unsigned max = ooblex_latency_max_level(f);
-	if(hot == 0)
+	/* The machine is overloaded when most voters are near their budgets:
+	 * what they share is slow for all of them. One session of several over
+	 * its budget while the rest are not is that session's own trouble (an
+	 * effect that slowed down before its cost was measured, a bad link),
+	 * and shedding everybody would not help it. */
+	int overloaded = hot > 0 && hot * 2 > voters;
+	if(!overloaded)
 		f->hot_since_us = 0;
 	else if(f->hot_since_us == 0)
 		f->hot_since_us = now_us;
-	if(change == OOBLEX_LATENCY_KEPT && hot > 0) {
+	if(change == OOBLEX_LATENCY_KEPT && overloaded) {
 		f->calm_since_us = 0;
 		if(f->level < max && now_us - f->hot_since_us >= OOBLEX_LATENCY_HOT_HOLD_US &&
 				(f->last_change_us == 0 || now_us - f->last_change_us >= f->cfg.shed_hold_us)) {

@@ -25,8 +25,9 @@
  *    effect costs half its budget or more, or that the fair share throttles
  *    (the glue says so: own_cause), does not vote: shedding others cannot
  *    help it, and a noisy neighbour must not slow the machine down;
- *  - shed one step when some voter's p95 >= shed_ratio x its budget (at
- *    every look for OOBLEX_LATENCY_HOT_HOLD_US) and the last step is at
+ *  - shed one step when more than half the voters' p95 >= shed_ratio x
+ *    their budgets (at every look for OOBLEX_LATENCY_HOT_HOLD_US: the
+ *    machine's load, not one session's trouble) and the last step is at
  *    least shed_hold old (two steps at twice that, three at
  *    four times);
  *  - restore one step when every voter has been under restore_ratio x its

@@ -274,6 +274,50 @@ static void test_own_cause_does_not_shed_the_machine(void) {
 	EXPECT(p[0].p95_ms > 899);
 }
 
+/* One voter of two far over its budget while the other is well within:
+ * that session's trouble, not the machine's (CI's e2e: a neighbour whose
+ * effect slowed to 1.5 s a frame, before its cost was measured, shed the
+ * fast client to 6 fps). Both over: the machine's, and it sheds. */
+static void test_one_session_over_is_not_an_overload(void) {
+	ooblex_latency_config cfg;
+	ooblex_latency_config_default(&cfg);
+	ooblex_latency_fleet f;
+	ooblex_latency_fleet_init(&f, &cfg);
+	ooblex_latency_window a, b;
+	ooblex_latency_window_init(&a);
+	ooblex_latency_window_init(&b);
+	ooblex_latency_participant p[2];
+	memset(p, 0, sizeof(p));
+	for(int i = 0; i < 2; i++) {
+		p[i].budget_ms = 150;
+		p[i].frame_skip = 3;
+	}
+	p[0].window = &a;
+	p[1].window = &b;
+	uint64_t now = 10 * S;
+	for(int t = 0; t < 40; t++) {
+		now += 250 * MS;
+		ooblex_latency_window_add(&a, now - 100 * MS, 1500 * MS);
+		ooblex_latency_window_add(&a, now, 1500 * MS);
+		ooblex_latency_window_add(&b, now - 100 * MS, 60 * MS);
+		ooblex_latency_window_add(&b, now, 66 * MS);
+		EXPECT_EQ(ooblex_latency_fleet_step(&f, p, 2, now), OOBLEX_LATENCY_KEPT);
+	}
+	EXPECT_EQ(f.level, 0);
+	EXPECT(p[0].voted && p[1].voted);
+	int shed = 0;
+	for(int t = 0; t < 40; t++) {
+		now += 250 * MS;
+		ooblex_latency_window_add(&a, now - 100 * MS, 400 * MS);
+		ooblex_latency_window_add(&a, now, 400 * MS);
+		ooblex_latency_window_add(&b, now - 100 * MS, 200 * MS);
+		ooblex_latency_window_add(&b, now, 200 * MS);
+		shed += ooblex_latency_fleet_step(&f, p, 2, now) == OOBLEX_LATENCY_SHED;
+	}
+	EXPECT(shed > 0);
+	EXPECT(f.level > 0);
+}
+
 /* Past the frame-skip steps come REMB, then the sender's frame rate, then
  * its resolution; restored in reverse, one step per restore_hold. */
 static void test_order_of_steps_and_reverse(void) {
@@ -429,6 +473,7 @@ int main(void) {
 	TEST_RUN(test_half_leave_restores_promptly);
 	TEST_RUN(test_frame_skip_levels_that_change_nobody_are_passed);
 	TEST_RUN(test_own_cause_does_not_shed_the_machine);
+	TEST_RUN(test_one_session_over_is_not_an_overload);
 	TEST_RUN(test_order_of_steps_and_reverse);
 	TEST_RUN(test_far_over_sheds_faster);
 	TEST_RUN(test_a_stall_is_not_an_overload);
