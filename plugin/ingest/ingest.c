@@ -4,6 +4,7 @@
 #include "ingest.h"
 
 #include <glib.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,6 @@
 #include "depay.h"
 #include "frame_packer.h"
 #include "frame_sampler.h"
-
-#include <limits.h>
 #include "reorder.h"
 #include "rtp_packet.h"
 #include "video_decoder.h"
@@ -547,10 +546,11 @@ int ooblex_ingest_push_rtp(ooblex_ingest *ing, const uint8_t *buf, size_t len) {
 	qp->arrival_us = ooblex_now_us();
 	qp->len = len;
 	memcpy(qp->data, buf, len);
-	/* Just enough of the header to tell where a frame ends; the thread
-	 * parses (and refuses) packets properly. Not RTP: handled at once. */
-	int rtp = len >= 12 && (buf[0] >> 6) == 2;
-	uint32_t ts = rtp ? (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7] : 0;
+	/* Just enough of the header to tell where a frame ends. Not RTP:
+	 * handled (refused) at once. */
+	uint32_t ts = 0;
+	int marker = 0;
+	int rtp = ooblex_rtp_peek(buf, len, &ts, &marker);
 	g_mutex_lock(&ing->queue_lock);
 	if(ing->tail != NULL)
 		ing->tail->next = qp;
@@ -563,7 +563,6 @@ int ooblex_ingest_push_rtp(ooblex_ingest *ing, const uint8_t *buf, size_t len) {
 	/* This packet ends a frame, or begins one after a lost marker (the
 	 * frame before can complete now; after a marker a new timestamp is
 	 * nothing new), or enough are waiting. */
-	int marker = rtp && (buf[1] & 0x80);
 	if(!rtp || marker || (ing->have_last_ts && !ing->last_marker && ts != ing->last_ts) ||
 			ing->listed >= ing->wake_batch || ing->wake_every_packet)
 		ing->wake_due = 1;

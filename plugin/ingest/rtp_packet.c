@@ -4,7 +4,9 @@
 #include "rtp_packet.h"
 
 int ooblex_rtp_parse(const uint8_t *buf, size_t len, ooblex_rtp_packet *pkt) {
-	if(buf == NULL || len < 12 || (buf[0] >> 6) != 2)
+	uint32_t timestamp;
+	int marker;
+	if(!ooblex_rtp_peek(buf, len, &timestamp, &marker))
 		return -1;
 	size_t off = 12 + 4u * (buf[0] & 0x0f);	/* CSRC list */
 	if(off > len)
@@ -24,10 +26,10 @@ int ooblex_rtp_parse(const uint8_t *buf, size_t len, ooblex_rtp_packet *pkt) {
 			return -1;
 		end -= pad;
 	}
-	pkt->marker = buf[1] >> 7;
+	pkt->marker = (uint8_t)marker;
 	pkt->payload_type = buf[1] & 0x7f;
 	pkt->seq = (uint16_t)((buf[2] << 8) | buf[3]);
-	pkt->timestamp = ((uint32_t)buf[4] << 24) | ((uint32_t)buf[5] << 16) | ((uint32_t)buf[6] << 8) | buf[7];
+	pkt->timestamp = timestamp;
 	pkt->ssrc = ((uint32_t)buf[8] << 24) | ((uint32_t)buf[9] << 16) | ((uint32_t)buf[10] << 8) | buf[11];
 	pkt->payload = buf + off;
 	pkt->payload_len = end - off;

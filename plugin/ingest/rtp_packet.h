@@ -25,6 +25,18 @@ typedef struct ooblex_rtp_packet {
  * A padding-only packet (bandwidth probe) parses with payload_len 0. */
 int ooblex_rtp_parse(const uint8_t *buf, size_t len, ooblex_rtp_packet *pkt);
 
+/* The fixed header's frame boundary only (version 2, marker bit, timestamp),
+ * for Janus' media thread, which must tell where a frame ends without the
+ * whole parse (the ingest thread parses, and refuses, packets properly).
+ * 1 and fills both when buf starts like RTP, else 0. */
+static inline int ooblex_rtp_peek(const uint8_t *buf, size_t len, uint32_t *timestamp, int *marker) {
+	if(buf == NULL || len < 12 || (buf[0] >> 6) != 2)
+		return 0;
+	*marker = buf[1] >> 7;
+	*timestamp = ((uint32_t)buf[4] << 24) | ((uint32_t)buf[5] << 16) | ((uint32_t)buf[6] << 8) | buf[7];
+	return 1;
+}
+
 /* Signed distance a - b on the 16-bit sequence circle. */
 static inline int16_t ooblex_seq_diff(uint16_t a, uint16_t b) {
 	return (int16_t)(uint16_t)(a - b);
