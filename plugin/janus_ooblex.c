@@ -1086,11 +1086,13 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 	for(size_t j = 0; j < n; j++) {
 		janus_ooblex_session *session = ps[j];
 		unsigned fs = p[j].frame_skip, eff = p[j].effective_skip;
-		/* The sender's steps, for browsers that promised source sampling. */
+		/* The sender's part, for browsers that promised source sampling:
+		 * they send only the frames processed at every frame-skip step
+		 * (latency_budget.h), and half the resolution at the last step. */
 		unsigned s_skip = fs, s_scale = 1;
-		if(sampled[j] && level >= k + 2)
+		if(sampled[j])
 			s_skip = eff;
-		if(sampled[j] && level >= k + 3)
+		if(sampled[j] && level >= k + 2)
 			s_scale = 2;
 		if(s_skip != session->lat.sender_skip || s_scale != session->lat.sender_scale) {
 			if(has_dc[j])

@@ -251,9 +251,10 @@
     client.on('latency', (l) => {
       demo.latency = l;
       $('latency').hidden = !l.shedding;
-      const what = { frame_skip: 'processing every ' + l.frameSkipEffective + ' frames (asked ' + l.frameSkip + ')',
-        remb: 'every ' + l.frameSkipEffective + ' frames, browser asked for ' + l.rembKbps + ' kbit/s',
-        framerate: 'every ' + l.frameSkipEffective + ' frames, browser asked to send only those',
+      // A source-sampled browser is asked to send only the frames processed.
+      const only = l.sender && l.sender.frameSkip === l.frameSkipEffective ? ', browser sends only those' : '';
+      const what = { frame_skip: 'processing every ' + l.frameSkipEffective + ' frames (asked ' + l.frameSkip + ')' + only,
+        remb: 'every ' + l.frameSkipEffective + ' frames' + only + ', browser asked for ' + l.rembKbps + ' kbit/s',
         resolution: 'every ' + l.frameSkipEffective + ' frames, browser asked for half the resolution' }[l.step] || '';
       $('latency').textContent = !l.shedding ? '' : 'Over the ' + l.budgetMs + ' ms latency budget (p95 ' +
         Math.round(l.p95Ms) + ' ms): ' + what;

@@ -12,8 +12,6 @@ const char *ooblex_latency_step_name(ooblex_latency_step s) {
 		return "frame_skip";
 	case OOBLEX_LATENCY_STEP_REMB:
 		return "remb";
-	case OOBLEX_LATENCY_STEP_FRAMERATE:
-		return "framerate";
 	case OOBLEX_LATENCY_STEP_RESOLUTION:
 		return "resolution";
 	default:
@@ -84,7 +82,7 @@ void ooblex_latency_fleet_init(ooblex_latency_fleet *f, const ooblex_latency_con
 }
 
 unsigned ooblex_latency_max_level(const ooblex_latency_fleet *f) {
-	return f->n_skip_levels + 3;
+	return f->n_skip_levels + 2;
 }
 
 ooblex_latency_step ooblex_latency_level_step(const ooblex_latency_fleet *f, unsigned level) {
@@ -94,8 +92,6 @@ ooblex_latency_step ooblex_latency_level_step(const ooblex_latency_fleet *f, uns
 		return OOBLEX_LATENCY_STEP_FRAME_SKIP;
 	if(level == f->n_skip_levels + 1)
 		return OOBLEX_LATENCY_STEP_REMB;
-	if(level == f->n_skip_levels + 2)
-		return OOBLEX_LATENCY_STEP_FRAMERATE;
 	return OOBLEX_LATENCY_STEP_RESOLUTION;
 }
 

@@ -47,12 +47,15 @@
  *  1..K   effective FRAME_SKIP: the common skip goes 1, 2, 3, 5, 8, ... (x1.5
  *         steps, at least +1) up to max_auto_frame_skip; a session asking
  *         for a larger frame_skip keeps its own (levels that change no
- *         participant are passed over);
+ *         participant are passed over). A source-sampled browser is asked
+ *         (over the data channel) to send only the frames processed at each
+ *         of these steps (maxFramerate = camera rate / effective skip): that
+ *         is what source sampling promises, and frames it sent beyond them
+ *         would only be decoded to be thrown away, the very cost that runs
+ *         the machine out of time under overload;
  *  K+1    REMB: the browser is asked to send half the bitrate it sent;
- *  K+2    framerate: a source-sampled browser is asked (over the data
- *         channel) to send only the frames processed (maxFramerate =
- *         camera rate / effective skip);
- *  K+3    resolution: and to halve its resolution (scaleResolutionDownBy).
+ *  K+2    resolution: a source-sampled browser is asked to halve its
+ *         resolution (scaleResolutionDownBy).
  */
 #ifndef OOBLEX_LATENCY_BUDGET_H
 #define OOBLEX_LATENCY_BUDGET_H
@@ -83,7 +86,6 @@ typedef enum ooblex_latency_step {
 	OOBLEX_LATENCY_STEP_NONE = 0,
 	OOBLEX_LATENCY_STEP_FRAME_SKIP,
 	OOBLEX_LATENCY_STEP_REMB,
-	OOBLEX_LATENCY_STEP_FRAMERATE,
 	OOBLEX_LATENCY_STEP_RESOLUTION,
 	OOBLEX_LATENCY_STEP_COUNT
 } ooblex_latency_step;
@@ -128,7 +130,7 @@ typedef struct ooblex_latency_fleet {
 	ooblex_latency_config cfg;
 	unsigned skips[OOBLEX_LATENCY_MAX_SKIP_LEVELS + 1];	/* the common skip of level 0..n_skip_levels */
 	unsigned n_skip_levels;	/* K */
-	unsigned level;	/* 0 .. K + 3 */
+	unsigned level;	/* 0 .. K + 2 */
 	uint64_t last_change_us, calm_since_us, last_restore_us, hot_since_us;
 	uint64_t restore_hold_us;	/* now in force (backed off) */
 	unsigned participants_at_level;	/* the most participants seen since the level was reached */

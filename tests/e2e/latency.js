@@ -6,8 +6,9 @@
 // checked, from the page's own events and its RTCRtpSender, that the page
 // is told ('latency' events, in the stated order of steps), that the
 // plugin's sender request over the data channel reaches the client module
-// and changes the sender's maxFramerate (camera fps / 10 at the framerate
-// step) and then its scaleResolutionDownBy (x2), that the browser then sends
+// and changes the sender's maxFramerate at every frame-skip step (camera
+// fps / the effective frame skip, down to / 10) and then its
+// scaleResolutionDownBy (x2) at the resolution step, that the browser then sends
 // at that rate (getStats outbound-rtp), and that the plugin's stats and the
 // Admin API show the step; then configure({latencyBudgetMs: 0}) restores
 // the sender to what source sampling asks.
@@ -82,20 +83,27 @@ async function main() {
       first.shedding === true, "the page gets a 'latency' event: shed, step frame_skip, a higher effective frame skip",
       JSON.stringify(first));
 
-    // The framerate step: the sender request arrives and maxFramerate follows.
-    // (Far over its budget the plugin takes two or three steps at once: the
-    // framerate step may come with the resolution step.)
+    // A source-sampled sender follows the effective frame skip from the first
+    // frame-skip step on: the sender request of that step asks for it.
+    const firstSender = await waitFor(page, () => window.__got.sender[0] || null, null, 8000);
+    tap(firstSender && first && firstSender.step === 'frame_skip' && firstSender.frameSkip === first.frameSkipEffective &&
+      Math.abs(firstSender.maxFramerate - before.params.cameraFps / first.frameSkipEffective) < 1e-6,
+      "at the first frame-skip step the sender is asked (data channel) for that frame skip: maxFramerate = camera fps / it",
+      JSON.stringify({ firstSender, first }));
+    // Up to every 10th frame. (Far over its budget the plugin takes two or
+    // three steps at once: the last frame-skip step may come with REMB or
+    // the resolution step.)
     const fr = await waitFor(page, () => window.__got.sender.find((s) => s.frameSkip === 10) || null, null, 20000);
     const atFr = await page.evaluate(senderNow);
-    tap(fr && (fr.step === 'framerate' || fr.step === 'resolution') && atFr.params.latencyFrameSkip >= 10,
+    tap(fr && ['frame_skip', 'remb', 'resolution'].includes(fr.step) && atFr.params.latencyFrameSkip >= 10,
       "the plugin's sender request (data channel) reaches the client module: send every 10th frame", JSON.stringify(fr));
     tap(fr && Math.abs(fr.maxFramerate - atFr.params.cameraFps / 10) < 1e-6,
       'the sender request changes maxFramerate to camera fps / 10 (RTCRtpSender.setParameters)', JSON.stringify(fr));
     const steps = await page.evaluate(() => window.__got.latency.map((l) => l.step));
-    const order = ['frame_skip', 'remb', 'framerate', 'resolution'];
+    const order = ['frame_skip', 'remb', 'resolution'];
     const seen = [...new Set(steps)];
     tap(seen[0] === 'frame_skip' && seen.every((s, i) => i === 0 || order.indexOf(s) > order.indexOf(seen[i - 1])),
-      'the steps come in the stated order: frame_skip, remb, framerate, resolution', JSON.stringify(steps));
+      'the steps come in the stated order: frame_skip, remb, resolution', JSON.stringify(steps));
 
     // The resolution step, then the browser's own counters.
     const res = await waitFor(page, () => window.__got.sender.find((s) => s.scaleResolutionDownBy === 2) || null, null, 8000);
@@ -122,8 +130,8 @@ async function main() {
     const g = await api.admin({ janus: 'message_plugin', plugin: 'janus.plugin.ooblex', request: { request: 'stats' } });
     const gl = g && g.response && g.response.latency;
     summary.adminLatency = gl;
-    tap(gl && gl.level === 8 && gl.step === 'resolution' && gl.frame_skip_common === 10 && gl.sessions_shedding >= 1 &&
-      gl.steps.frame_skip.shed >= 1 && gl.steps.remb.shed >= 1 && gl.steps.framerate.shed >= 1 && gl.steps.resolution.shed >= 1,
+    tap(gl && gl.level === 7 && gl.step === 'resolution' && gl.frame_skip_common === 10 && gl.sessions_shedding >= 1 &&
+      gl.steps.frame_skip.shed >= 1 && gl.steps.remb.shed >= 1 && gl.steps.framerate === undefined && gl.steps.resolution.shed >= 1,
       "the Admin API's stats show the machine's level and its steps", JSON.stringify(gl));
     if (METRICS) {
       await sleep(1500);  // written once a second
@@ -135,7 +143,7 @@ async function main() {
       const shedding = val(/ooblex_latency_shedding_sessions\{[^}]*\} (\d+)/);
       const level = val(/ooblex_latency_level\{[^}]*\} (\d+)/);
       summary.prometheus = { shedFs, shedRes, shedding, level };
-      tap(shedFs >= 1 && shedRes >= 1 && shedding >= 1 && level === 8,
+      tap(shedFs >= 1 && shedRes >= 1 && shedding >= 1 && level === 7,
         'Prometheus: ooblex_latency_steps_total{step,direction}, ooblex_latency_shedding_sessions, ooblex_latency_level',
         JSON.stringify(summary.prometheus));
     }

@@ -183,16 +183,16 @@ test("the latency budget's sender request (data channel text) sets maxFramerate 
   // Source-sampled at FRAME_SKIP=1, max 640x480: the camera's rate, full size.
   await c._applySampling({ frame_skip: 1, source_sampled: true, max_width: 640, max_height: 480 });
   assert.deepStrictEqual(sets.pop(), { maxFramerate: 30, scaleResolutionDownBy: 1 });
-  // The plugin's framerate step, then its resolution step (docs/protocol.md, "Latency budget").
-  c._onData('{"ooblex":"sender","frame_skip":10,"scale_resolution_down_by":1,"step":"framerate","level":7}');
+  // The plugin's last frame-skip step, then its resolution step (docs/protocol.md, "Latency budget").
+  c._onData('{"ooblex":"sender","frame_skip":10,"scale_resolution_down_by":1,"step":"frame_skip","level":5}');
   await new Promise((r) => setTimeout(r, 5));
   assert.deepStrictEqual(sets.pop(), { maxFramerate: 3, scaleResolutionDownBy: 1 });
-  c._onData('{"ooblex":"sender","frame_skip":10,"scale_resolution_down_by":2,"step":"resolution","level":8}');
+  c._onData('{"ooblex":"sender","frame_skip":10,"scale_resolution_down_by":2,"step":"resolution","level":7}');
   await new Promise((r) => setTimeout(r, 5));
   assert.deepStrictEqual(sets.pop(), { maxFramerate: 3, scaleResolutionDownBy: 2 });
   // The same request told again in the page event changes nothing.
   const n = sets.length;
-  c._onMessage({ ooblex: 'event', latency: { budget_ms: 150, p95_ms: 140, level: 8, step: 'resolution', frame_skip: 1,
+  c._onMessage({ ooblex: 'event', latency: { budget_ms: 150, p95_ms: 140, level: 7, step: 'resolution', frame_skip: 1,
     frame_skip_effective: 10, shedding: true, action: 'shed', sender: { frame_skip: 10, scale_resolution_down_by: 2 } } });
   await new Promise((r) => setTimeout(r, 5));
   assert.strictEqual(sets.length, n);
@@ -203,7 +203,7 @@ test("the latency budget's sender request (data channel text) sets maxFramerate 
   assert.deepStrictEqual(sets.pop(), { maxFramerate: 30, scaleResolutionDownBy: 1 });
   assert.strictEqual(c.stats.senderRequests, 3);
   assert.deepStrictEqual(events.filter((e) => e.scaleResolutionDownBy !== undefined).map((e) => [e.frameSkip, e.scaleResolutionDownBy, e.step]),
-    [[10, 1, 'framerate'], [10, 2, 'resolution'], [1, 1, 'none']]);
+    [[10, 1, 'frame_skip'], [10, 2, 'resolution'], [1, 1, 'none']]);
   const lat = events.find((e) => e.budgetMs !== undefined);
   assert.ok(lat && lat.shedding && lat.frameSkipEffective === 10 && lat.step === 'resolution');
 });

@@ -130,10 +130,9 @@ static void test_ladder(void) {
 	EXPECT_EQ(ooblex_latency_level_step(&f, 0), OOBLEX_LATENCY_STEP_NONE);
 	EXPECT_EQ(ooblex_latency_level_step(&f, 5), OOBLEX_LATENCY_STEP_FRAME_SKIP);
 	EXPECT_EQ(ooblex_latency_level_step(&f, 6), OOBLEX_LATENCY_STEP_REMB);
-	EXPECT_EQ(ooblex_latency_level_step(&f, 7), OOBLEX_LATENCY_STEP_FRAMERATE);
-	EXPECT_EQ(ooblex_latency_level_step(&f, 8), OOBLEX_LATENCY_STEP_RESOLUTION);
-	EXPECT_EQ(ooblex_latency_max_level(&f), 8);
-	EXPECT_EQ(ooblex_latency_level_skip(&f, 8), 10);
+	EXPECT_EQ(ooblex_latency_level_step(&f, 7), OOBLEX_LATENCY_STEP_RESOLUTION);
+	EXPECT_EQ(ooblex_latency_max_level(&f), 7);
+	EXPECT_EQ(ooblex_latency_level_skip(&f, 7), 10);
 	cfg.max_auto_frame_skip = 1;	/* no frame-skip steps: REMB first */
 	ooblex_latency_fleet_init(&f, &cfg);
 	EXPECT_EQ(f.n_skip_levels, 0);
@@ -318,8 +317,8 @@ static void test_one_session_over_is_not_an_overload(void) {
 	EXPECT(f.level > 0);
 }
 
-/* Past the frame-skip steps come REMB, then the sender's frame rate, then
- * its resolution; restored in reverse, one step per restore_hold. */
+/* Past the frame-skip steps come REMB, then the sender's resolution;
+ * restored in reverse, one step per restore_hold. */
 static void test_order_of_steps_and_reverse(void) {
 	ooblex_latency_config cfg;
 	ooblex_latency_config_default(&cfg);
@@ -331,8 +330,8 @@ static void test_order_of_steps_and_reverse(void) {
 	uint64_t now = 10 * S;
 	ooblex_latency_step expected[] = { OOBLEX_LATENCY_STEP_FRAME_SKIP, OOBLEX_LATENCY_STEP_FRAME_SKIP,
 		OOBLEX_LATENCY_STEP_FRAME_SKIP, OOBLEX_LATENCY_STEP_FRAME_SKIP, OOBLEX_LATENCY_STEP_FRAME_SKIP,
-		OOBLEX_LATENCY_STEP_REMB, OOBLEX_LATENCY_STEP_FRAMERATE, OOBLEX_LATENCY_STEP_RESOLUTION };
-	for(unsigned i = 0; i < 8; i++) {
+		OOBLEX_LATENCY_STEP_REMB, OOBLEX_LATENCY_STEP_RESOLUTION };
+	for(unsigned i = 0; i < 7; i++) {
 		EXPECT_EQ(hot(&f, &p, 1, &w, &now, 90), OOBLEX_LATENCY_SHED);
 		EXPECT_EQ(f.level, i + 1);
 		EXPECT_EQ(ooblex_latency_level_step(&f, f.level), expected[i]);
@@ -363,7 +362,7 @@ static void test_order_of_steps_and_reverse(void) {
 			EXPECT_EQ(c, OOBLEX_LATENCY_KEPT);
 		}
 	}
-	EXPECT_EQ(restored, 8);
+	EXPECT_EQ(restored, 7);
 	EXPECT_EQ(f.level, 0);
 	EXPECT(first_restore >= top_at + cfg.restore_hold_us / 2);
 	EXPECT_EQ(f.steps[OOBLEX_LATENCY_STEP_RESOLUTION][1], 1);
