@@ -180,8 +180,10 @@ int prepare_source_every(const char *codec, const char *footage, int noise, int 
 			ooblex_decoder_drain(d);
 		/* Each picture in its own frame's slot (its pts). */
 		while(ooblex_decoder_next(d, &out) == 1)
-			if(out->pts >= 0 && out->pts < source_n)
+			if(out->pts >= 0 && out->pts < source_n) {
+				av_frame_free(&source_pictures[out->pts]);	/* a clip prepared before */
 				source_pictures[out->pts] = av_frame_clone(out);
+			}
 	}
 	ooblex_decoder_free(d);
 	for(int i = 0; i < have; i++)

@@ -88,7 +88,7 @@ typedef struct options {
 	double warmup_s, seconds_s, start_timeout_s, max_p95_ms, max_missing_pct;
 	gboolean no_stop;
 	gboolean source_sampled;	/* send FPS / skip, and say so at start (source-side sampling) */
-	gboolean follow_sender;	/* switch to a clip of every LOW_EVERY-th frame when the plugin asks */
+	gboolean follow_sender;	/* switch to a clip of every k-th frame when the plugin asks for frame skip k */
 	unsigned counts[64], n_counts;
 	unsigned overload;	/* --overload N: N sessions, then half leave (see run_overload) */
 	double budget_ms;	/* --budget-ms: the latency budget the sessions ask for (0: off; not given: the server's) */
@@ -104,13 +104,14 @@ static options opt = {
 
 static gboolean echotest;
 /* The clips the pacer sends: the session's own (source[] as prepared, at
- * FPS / clip_every) and, with --follow-sender, one of every LOW_EVERY-th
- * camera frame (FPS / LOW_EVERY), sent while the plugin asks for at least
- * that frame skip. A switch starts the other clip at its keyframe, as an
- * encoder whose rate changed sends one. */
+ * FPS / clip_every) and, with --follow-sender, one of every k-th camera
+ * frame (FPS / k) for each k up to LOW_EVERY, sent while the plugin asks
+ * for that frame skip (the largest k not over it), as a browser with
+ * maxFramerate = FPS / k does. A switch starts the other clip at its
+ * keyframe, as an encoder whose rate changed sends one. */
 #define LOW_EVERY 10
-static source_frame clip_full[SOURCE_FRAMES], clip_low[SOURCE_FRAMES];
-static int clip_full_n, clip_full_every, clip_low_n;
+static source_frame clip_full[SOURCE_FRAMES], clip_at[LOW_EVERY + 1][SOURCE_FRAMES];
+static int clip_full_n, clip_full_every, clip_at_n[LOW_EVERY + 1];
 static uint8_t payload_type;
 
 /* ------------------------------------------------------------- a session */
@@ -151,7 +152,7 @@ typedef struct session {
 	 * data channel's {"ooblex":"sender","frame_skip":N}), as ooblex.js
 	 * follows it; the pacer's own clip, position and timestamp. */
 	atomic_uint want_skip;
-	int use_low;
+	int use_every;	/* the clip being sent: 0 the session's own, else clip_at[use_every] */
 	uint64_t clip_pos;
 	uint32_t ts_now;
 	gboolean ts_started;
@@ -627,17 +628,22 @@ static gpointer pacer(gpointer unused) {
 				wake = MIN(wake, s->next_send_us);
 				continue;
 			}
-			int low = opt.follow_sender && clip_low_n > 0 && atomic_load(&s->want_skip) >= LOW_EVERY;
-			if(low != s->use_low) {
-				s->use_low = low;
+			int use = 0;
+			if(opt.follow_sender) {
+				unsigned want = MIN(atomic_load(&s->want_skip), LOW_EVERY);
+				if(want > (unsigned)clip_full_every && clip_at_n[want] > 0)
+					use = (int)want;
+			}
+			if(use != s->use_every) {
+				s->use_every = use;
 				s->clip_pos = 0;	/* the other clip, from its keyframe */
 			}
-			int every = low ? LOW_EVERY : clip_full_every;
-			int64_t my_interval = low ? 1000000 * LOW_EVERY / FPS : interval;
+			int every = use ? use : clip_full_every;
+			int64_t my_interval = use ? 1000000 * use / FPS : interval;
 			/* Behind (the generator starved of CPU): no burst to catch up. */
 			s->next_send_us = MAX(s->next_send_us + my_interval, now + my_interval / 2);
 			wake = MIN(wake, s->next_send_us);
-			const source_frame *f = low ? &clip_low[s->clip_pos % (uint64_t)clip_low_n] :
+			const source_frame *f = use ? &clip_at[use][s->clip_pos % (uint64_t)clip_at_n[use]] :
 				&clip_full[s->clip_pos % (uint64_t)clip_full_n];
 			s->clip_pos++;
 			if(!s->ts_started) {
@@ -1185,17 +1191,19 @@ int main(int argc, char **argv) {
 	clip_full_n = source_n;
 	clip_full_every = source_every;
 	if(opt.follow_sender && !echotest) {
-		const char *w2;
-		/* prepare_source_every appends from source_n, and counts packets on
-		 * top of what an entry had: a clean table (clip_full keeps the first). */
-		source_n = 0;
-		memset(source, 0, sizeof(source));
-		if(prepare_source_every(opt.codec, opt.source, (int)opt.noise, LOW_EVERY, &w2) != 0) {
-			fprintf(stderr, "webrtc_loadgen: cannot encode the low-rate source\n");
-			return 1;
+		for(int k = clip_full_every + 1; k <= LOW_EVERY; k++) {
+			const char *w2;
+			/* prepare_source_every appends from source_n, and counts packets on
+			 * top of what an entry had: a clean table (clip_full keeps the first). */
+			source_n = 0;
+			memset(source, 0, sizeof(source));
+			if(prepare_source_every(opt.codec, opt.source, (int)opt.noise, k, &w2) != 0) {
+				fprintf(stderr, "webrtc_loadgen: cannot encode the source at every %d-th frame\n", k);
+				return 1;
+			}
+			memcpy(clip_at[k], source, sizeof(clip_at[k]));
+			clip_at_n[k] = source_n;
 		}
-		memcpy(clip_low, source, sizeof(clip_low));
-		clip_low_n = source_n;
 		memcpy(source, clip_full, sizeof(clip_full));	/* the figures below are the session's own clip's */
 		source_n = clip_full_n;
 		source_every = clip_full_every;
