@@ -1,11 +1,15 @@
 /*
  * results.h - processed frames back from Redis, for the return path.
  *
- * Owns: one thread ("ooblex redis in") with its own connection that BRPOPs
- * across the processed_frames:{client_id} lists being watched (one per
- * active client), drains up to 16 more from the same list in one round trip
- * (a script that discards those over the size bound inside Redis), and hands
- * each message to on_result; then on_tick, at least every poll interval.
+ * Owns: one thread ("ooblex redis in") with its own connection that reads
+ * the processed_frames:{client_id} lists being watched (one per active
+ * client) and hands each message to on_result; then on_tick, at least every
+ * poll interval. While results keep coming it takes them in rounds, one
+ * round trip each: a script takes up to 16 from every list (discarding
+ * those over the size bound inside Redis), handed on in turns, the first
+ * list named one further on each round, so that no client's results wait
+ * behind another's backlog. When a round finds nothing it BRPOPs across the
+ * lists until one has a result.
  * The same thread and connection take the fleet's look once a second
  * (fleet.h): the reader owns that fleet, and answers for it below. The
  * thread reconnects with backoff and logs once per outage (redis_conn.h).
@@ -48,7 +52,7 @@ ooblex_reader *ooblex_reader_start(const ooblex_redis_config *cfg, unsigned poll
 void ooblex_reader_watch(ooblex_reader *r, const char *key);
 void ooblex_reader_unwatch(ooblex_reader *r, const char *key);
 /* Results longer than bytes are dropped without being handed on (default
- * 4 MiB; 0 restores it); those drained after a BRPOP are discarded inside
+ * 4 MiB; 0 restores it); those taken in a round are discarded inside
  * Redis, never read. Counted in stats.oversized. Any thread. */
 void ooblex_reader_set_max_result(ooblex_reader *r, size_t bytes);
 const ooblex_reader_stats *ooblex_reader_get_stats(ooblex_reader *r);

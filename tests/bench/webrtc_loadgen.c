@@ -1116,7 +1116,7 @@ static void usage(void) {
 		"  --overload N: N sessions, each one's p95 and fps measured, then half hang up and the rest are\n"
 		"  timed back to full rate (issue 14's overload test); --budget-ms asks that latency budget\n"
 		"  --follow-sender: follow the plugin's sender request (data channel) as ooblex.js does, by\n"
-		"  sending a clip of every 10th camera frame while it asks for frame_skip >= 10\n");
+		"  sending a clip of every k-th camera frame while it asks for frame_skip k (1..10; more: 10)\n");
 	exit(2);
 }
 

@@ -729,6 +729,107 @@ static void test_reader_drains_a_backlog_on_one_connection(void) {
 	redisFree(rc);
 }
 
+/* What a two-list reader saw: for each delivery, which list (0 or 1) and
+ * its place in that list. */
+typedef struct taken_from_two {
+	GMutex lock;
+	char keys[2][OOBLEX_KEY_MAX];
+	GArray *lists;	/* of int: 0 or 1, one per delivery, in order */
+	int last[2];	/* each list's last place seen */
+	int bad_order;	/* a list's result came before one pushed earlier to it */
+} taken_from_two;
+
+static void on_taken_from_two(const char *key, const uint8_t *msg, size_t len, void *user) {
+	taken_from_two *t = user;
+	int which = strcmp(key, t->keys[0]) == 0 ? 0 : 1;
+	int place = len >= 2 ? msg[0] << 8 | msg[1] : -1;
+	g_mutex_lock(&t->lock);
+	if(place <= t->last[which])
+		t->bad_order = 1;
+	t->last[which] = place;
+	g_array_append_val(t->lists, which);
+	g_mutex_unlock(&t->lock);
+}
+
+/* Fills `big` with n_big results and `small` with n_small, both at once
+ * (built under other names and renamed in one MULTI, so the reader finds
+ * them together), and returns where in the deliveries the small list's last
+ * result came. */
+static int small_list_last_place(redisContext *rc, const char *big, int n_big, const char *small, int n_small) {
+	char tmp[2][OOBLEX_KEY_MAX];
+	g_snprintf(tmp[0], sizeof(tmp[0]), "%s:filling", big);
+	g_snprintf(tmp[1], sizeof(tmp[1]), "%s:filling", small);
+	const char *keys[2] = { big, small };
+	int counts[2] = { n_big, n_small };
+	for(int k = 0; k < 2; k++) {
+		freeReplyObject(redisCommand(rc, "DEL %s %s", keys[k], tmp[k]));
+		for(int i = 0; i < counts[k]; i++)
+			push_placed(rc, tmp[k], i, 200);
+	}
+	taken_from_two t = { .lists = g_array_new(FALSE, FALSE, sizeof(int)), .last = { -1, -1 } };
+	g_mutex_init(&t.lock);
+	g_strlcpy(t.keys[0], big, sizeof(t.keys[0]));
+	g_strlcpy(t.keys[1], small, sizeof(t.keys[1]));
+	char err[256];
+	ooblex_reader *r = ooblex_reader_start(&harness_redis, 20, on_taken_from_two, on_drained_tick, &t, NULL, err,
+		sizeof(err));
+	EXPECT(r != NULL);
+	if(r == NULL)
+		return -1;
+	const ooblex_reader_stats *st = ooblex_reader_get_stats(r);
+	ooblex_reader_watch(r, big);
+	ooblex_reader_watch(r, small);
+	g_usleep(50000);	/* the reader is blocked on both, waiting */
+	freeReplyObject(redisCommand(rc, "MULTI"));
+	freeReplyObject(redisCommand(rc, "RENAME %s %s", tmp[0], big));
+	freeReplyObject(redisCommand(rc, "RENAME %s %s", tmp[1], small));
+	freeReplyObject(redisCommand(rc, "EXEC"));
+	for(int i = 0; i < 400 && atomic_load(&st->popped) < (uint64_t)(n_big + n_small); i++)
+		g_usleep(10000);
+	ooblex_reader_unwatch(r, big);
+	ooblex_reader_unwatch(r, small);
+	ooblex_reader_stop(r);
+	int last_small = -1, got[2] = { 0, 0 };
+	for(guint i = 0; i < t.lists->len; i++) {
+		int which = g_array_index(t.lists, int, i);
+		got[which]++;
+		if(which == 1)
+			last_small = (int)i;
+	}
+	EXPECT_EQ(got[0], n_big);
+	EXPECT_EQ(got[1], n_small);
+	EXPECT_EQ(t.bad_order, 0);
+	EXPECT_EQ(harness_int(rc, "LLEN %s", big), 0);
+	g_array_unref(t.lists);
+	g_mutex_clear(&t.lock);
+	return last_small;
+}
+
+static void test_reader_serves_every_client_in_turn(void) {
+	/* One client's results waiting in hundreds (a fast effect, many
+	 * workers), another's a few: the few are handed on within the first
+	 * round, not after the hundreds (BRPOP serves the first non-empty list
+	 * it is given, and a drain of that list alone kept the other waiting
+	 * until it was empty). Both ways round, since which list a BRPOP names
+	 * first depends on the hash table. */
+	redisContext *rc = harness_connect(0, 0);
+	REQUIRE(rc != NULL);
+	enum { BIG = 300, SMALL = 5 };
+	const char *a = "processed_frames:reader-turns-a", *b = "processed_frames:reader-turns-b";
+	int small_b = small_list_last_place(rc, a, BIG, b, SMALL);
+	int small_a = small_list_last_place(rc, b, BIG, a, SMALL);
+	printf("# %d results in one list, %d in another: the small list's last was handed on %d-th and %d-th\n", BIG,
+		SMALL, small_b + 1, small_a + 1);
+	/* The first BRPOP takes one, then each round takes up to 16 from
+	 * every list, in turns: the small list is done by about the 11th. Room
+	 * for two rounds more, should the reader on a loaded machine have begun
+	 * its first round before it saw the second watch. */
+	EXPECT(small_b >= 0 && small_b < 2 * SMALL + 2 + 2 * 16);
+	EXPECT(small_a >= 0 && small_a < 2 * SMALL + 2 + 2 * 16);
+	freeReplyObject(redisCommand(rc, "DEL %s %s", a, b));
+	redisFree(rc);
+}
+
 static void test_workers_survive_garbage(void) {
 	char err[256];
 	redisContext *rc = ooblex_redis_connect(&harness_redis, 2000, err, sizeof(err));
@@ -1243,6 +1344,7 @@ int main(void) {
 	TEST_RUN(test_fair_share_cap_and_spacing_defer_sampling);
 	TEST_RUN(test_latency_budget_extra_skip);
 	TEST_RUN(test_reader_drains_a_backlog_on_one_connection);
+	TEST_RUN(test_reader_serves_every_client_in_turn);
 	TEST_RUN(test_workers_survive_garbage);
 	TEST_RUN(test_unknown_effect_is_not_fatal);
 	TEST_RUN(test_worker_killed_mid_frame_loses_nothing);
