@@ -1700,6 +1700,18 @@ static json_t *janus_ooblex_session_stats(janus_ooblex_session *session) {
 		json_object_set_new(reorder, "held", json_integer((json_int_t)snap.reorder_held));
 		json_object_set_new(reorder, "wait_ms", json_real(snap.reorder_wait_us / 1000.0));
 	}
+	if(snap.video_running) {
+		/* The video track's rate from the browser's feedback (send_rate.h). */
+		const ooblex_send_rate *sr = &snap.send_rate;
+		json_object_set_new(info, "send_rate", json_pack("{sisisisfsIsIsI}",
+			"target_kbps", snap.send_rate_target_bps / 1000,
+			"loss_based_kbps", (int)(sr->loss_bps / 1000),
+			"remb_kbps", (int)(sr->remb_bps / 1000),
+			"fraction_lost", sr->last_fraction_lost / 256.0,
+			"reports", (json_int_t)sr->reports,
+			"decreases", (json_int_t)sr->decreases,
+			"increases", (json_int_t)sr->increases));
+	}
 	json_object_set_new(info, "effective_fps", json_integer(snap.effective_fps));
 	/* Its fair share of the fleet (fair_share.h), as the last fair pass saw it. */
 	ooblex_fair_reason fr = (ooblex_fair_reason)atomic_load(&session->fair.reason);
@@ -2177,7 +2189,10 @@ void janus_ooblex_data_ready(janus_plugin_session *handle) {
 }
 
 /* RTCP from the browser about the video we send: PLI or FIR asks for a
- * keyframe, REMB says how much it can take. */
+ * keyframe, REMB says how much it can take, and its receiver reports'
+ * fraction lost steer the track's rate (send_rate.h: Chromium sends no REMB
+ * once transport-cc is negotiated, and Janus 1.1 has no send-side estimate
+ * for plugins). */
 void janus_ooblex_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp *packet) {
 	if(handle == NULL || packet == NULL || g_atomic_int_get(&handle->stopped) || g_atomic_int_get(&stopping) ||
 			!g_atomic_int_get(&initialized) || !packet->video)
@@ -2190,6 +2205,7 @@ void janus_ooblex_incoming_rtcp(janus_plugin_session *handle, janus_plugin_rtcp 
 	uint32_t remb = janus_rtcp_get_remb(packet->buffer, packet->length);
 	if(remb > 0)
 		ooblex_egress_remb(session->egress, remb);
+	ooblex_egress_rtcp(session->egress, (const uint8_t *)packet->buffer, packet->length);
 }
 
 void janus_ooblex_hangup_media(janus_plugin_session *handle) {

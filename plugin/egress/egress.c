@@ -10,6 +10,7 @@
 #include "dc_chunker.h"
 #include "dc_message.h"
 #include "dc_window.h"
+#include "send_rate.h"
 #include "video_output.h"
 
 /* A result waiting in the reorder buffer, or for the data channel to drain. */
@@ -44,6 +45,10 @@ struct ooblex_egress {
 	held_result *pending;	/* the newest frame waiting for the channel to move */
 	uint64_t error_told_us[OOBLEX_FRAME_ERR_MAX + 1];	/* when the page last heard of each error code */
 	unsigned over_budget_streak;	/* timed results over the budget in a row */
+	/* The video track's rate from the browser's feedback (send_rate.h):
+	 * kept across video output restarts, so a track turned off and on again
+	 * does not forget the link it is on. */
+	ooblex_send_rate send_rate;
 };
 
 static uint64_t now_us(const ooblex_egress *e) {
@@ -360,10 +365,36 @@ void ooblex_egress_request_keyframe(ooblex_egress *e) {
 	g_mutex_unlock(&e->lock);
 }
 
+/* The send rate's target to the video output's mailbox. Lock held. */
+static void apply_send_rate(ooblex_egress *e) {
+	if(e->vout != NULL)
+		ooblex_video_output_remb(e->vout, (uint32_t)ooblex_send_rate_target(&e->send_rate));
+}
+
 void ooblex_egress_remb(ooblex_egress *e, uint32_t bitrate_bps) {
 	g_mutex_lock(&e->lock);
-	if(e->vout != NULL)
-		ooblex_video_output_remb(e->vout, bitrate_bps);
+	ooblex_send_rate_on_remb(&e->send_rate, bitrate_bps);
+	apply_send_rate(e);
+	g_mutex_unlock(&e->lock);
+}
+
+void ooblex_egress_rtcp(ooblex_egress *e, const uint8_t *rtcp, size_t len) {
+	ooblex_rtcp_report_block blocks[8];
+	size_t n = ooblex_rtcp_report_blocks(rtcp, len, blocks, G_N_ELEMENTS(blocks));
+	if(n == 0)
+		return;
+	/* The browser receives one video stream from us: every block in the
+	 * video RTCP is about it; should there be more, the worst decides. */
+	uint8_t worst = 0;
+	for(size_t i = 0; i < n; i++)
+		if(blocks[i].fraction_lost > worst)
+			worst = blocks[i].fraction_lost;
+	uint64_t now = now_us(e);
+	g_mutex_lock(&e->lock);
+	if(e->vout != NULL) {
+		ooblex_send_rate_on_loss(&e->send_rate, worst, now);
+		apply_send_rate(e);
+	}
 	g_mutex_unlock(&e->lock);
 }
 
@@ -396,9 +427,10 @@ int ooblex_egress_set_output(ooblex_egress *e, unsigned output, ooblex_codec cod
 			return -1;
 	}
 	g_mutex_lock(&e->lock);
-	if(start != NULL && e->vout == NULL)
+	if(start != NULL && e->vout == NULL) {
 		e->vout = start;
-	else if(start != NULL)
+		apply_send_rate(e);
+	} else if(start != NULL)
 		stop = start;	/* another call started one meanwhile */
 	else if(!(output & OOBLEX_OUTPUT_VIDEO)) {
 		stop = e->vout;
@@ -441,6 +473,9 @@ void ooblex_egress_restart(ooblex_egress *e, const uint8_t client_id[OOBLEX_CLIE
 	atomic_store(&e->queued_seq, 0);
 	ooblex_dc_window_reset(&e->window);
 	e->last_dry_us = 0;
+	/* A new run may be a new peer on another link. */
+	ooblex_send_rate_init(&e->send_rate, e->cfg.video_bitrate_bps);
+	apply_send_rate(e);
 	g_mutex_unlock(&e->lock);
 }
 
@@ -452,6 +487,9 @@ ooblex_egress *ooblex_egress_new(const ooblex_egress_config *cfg, const ooblex_e
 	e->cfg.dc_max_unacked_frames = MIN(e->cfg.dc_max_unacked_frames, OOBLEX_DC_WINDOW);
 	if(e->cfg.video_fps <= 0)
 		e->cfg.video_fps = 30;
+	if(e->cfg.video_bitrate_bps <= 0)
+		e->cfg.video_bitrate_bps = 1000000;	/* the encoder's own default */
+	ooblex_send_rate_init(&e->send_rate, e->cfg.video_bitrate_bps);
 	e->host = *host;
 	e->user = user;
 	g_mutex_init(&e->lock);
@@ -502,6 +540,8 @@ void ooblex_egress_snapshot_take(ooblex_egress *e, ooblex_egress_snapshot *out) 
 		v->decode_us_total = atomic_load(&vs->decode_us_total);
 		v->bitrate_bps = atomic_load(&vs->bitrate_bps);
 		v->max_packet_seen = atomic_load(&vs->max_packet_seen);
+		out->send_rate = e->send_rate;
+		out->send_rate_target_bps = ooblex_send_rate_target(&e->send_rate);
 	}
 	out->effective_fps = ooblex_stage_stats_fps(&e->stages, now);
 	for(int st = 0; st < OOBLEX_STAGE_COUNT; st++)

@@ -59,6 +59,7 @@
 #include "ooblex_wire.h"
 #include "reorder.h"
 #include "result_gate.h"
+#include "send_rate.h"
 #include "stage_stats.h"
 
 /* Where processed frames go: the data channel (JPEG + metadata), an
@@ -156,6 +157,8 @@ typedef struct ooblex_egress_snapshot {
 	uint64_t reorder_wait_us;	/* the wait in force */
 	int video_running;	/* the video track's thread runs: video is filled */
 	ooblex_egress_video_counts video;
+	ooblex_send_rate send_rate;	/* with video_running: the track's rate control */
+	int send_rate_target_bps;
 	unsigned effective_fps;	/* frames sent in the last whole second */
 	ooblex_stage_summary latency[OOBLEX_STAGE_COUNT];	/* this run's last OOBLEX_STAGE_WINDOW frames */
 } ooblex_egress_snapshot;
@@ -201,9 +204,13 @@ int ooblex_egress_on_data(ooblex_egress *e, const uint8_t *buf, size_t len);
 int ooblex_egress_data_ready(ooblex_egress *e);
 int ooblex_egress_channel_open(const ooblex_egress *e);
 
-/* RTCP from the page about the video track: PLI or FIR, and REMB. */
+/* RTCP from the page about the video track: PLI or FIR, REMB, and the
+ * receiver reports whose fraction lost drives the track's rate
+ * (send_rate.h; rtcp is the whole compound packet, read with every length
+ * checked). Any thread; the video output hears the new target at once. */
 void ooblex_egress_request_keyframe(ooblex_egress *e);
 void ooblex_egress_remb(ooblex_egress *e, uint32_t bitrate_bps);
+void ooblex_egress_rtcp(ooblex_egress *e, const uint8_t *rtcp, size_t len);
 
 const ooblex_egress_stats *ooblex_egress_get_stats(const ooblex_egress *e);
 void ooblex_egress_snapshot_take(ooblex_egress *e, ooblex_egress_snapshot *out);

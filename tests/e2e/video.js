@@ -221,6 +221,12 @@ async function main() {
       const vo = both.ps && both.ps.video_output;
       tap(vo && vo.frames_sent > 60 && vo.keyframes >= 1 && vo.max_packet > 0 && vo.max_packet <= 1200,
         'both: the plugin re-encodes and sends RTP packets of at most 1200 bytes', JSON.stringify(vo));
+      // Chromium negotiates transport-cc and sends no REMB: the track's
+      // rate follows its receiver reports (plugin/egress/send_rate.h).
+      const sr = both.ps && both.ps.send_rate;
+      log('both: the track\'s send rate ' + JSON.stringify(sr));
+      tap(sr && sr.reports >= 2 && sr.target_kbps >= 100 && sr.target_kbps <= 1500,
+        'both: the plugin hears Chromium\'s receiver reports about the track and sets its rate from them', JSON.stringify(sr));
       summary.both = {
         g2gMs: { video: { p50: pct(g2g.video, 0.5), p95: pct(g2g.video, 0.95), p99: pct(g2g.video, 0.99) },
           datachannel: { p50: pct(g2g.datachannel, 0.5), p95: pct(g2g.datachannel, 0.95), p99: pct(g2g.datachannel, 0.99) } },

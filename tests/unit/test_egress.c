@@ -603,6 +603,57 @@ static void test_keyframe_request_and_remb_reach_the_video_track(void) {
 	finish(e);
 }
 
+/* A receiver report, as the browser sends one about our track. */
+static size_t receiver_report(uint8_t *buf, uint8_t fraction_lost) {
+	static const uint8_t rr[32] = { 0x81, 201, 0, 7, 1, 2, 3, 4, 0xca, 0xfe, 0xba, 0xbe };
+	memcpy(buf, rr, sizeof(rr));
+	buf[12] = fraction_lost;
+	return sizeof(rr);
+}
+
+static void test_receiver_reports_of_loss_lower_the_video_bitrate(void) {
+	/* The browser reports 30% of the track's packets lost, a second apart
+	 * (Janus' clock is the host's here): the target falls, the encoder
+	 * follows; without loss it grows back. Reports while no video runs
+	 * change nothing. */
+	ooblex_egress *e = start(8, 100);
+	uint8_t rr[32];
+	size_t len = receiver_report(rr, 77);
+	ooblex_egress_rtcp(e, rr, len);	/* data channel only: not ours to act on */
+	char err[256];
+	REQUIRE(ooblex_egress_set_output(e, OOBLEX_OUTPUT_VIDEO, OOBLEX_CODEC_VP8, 96, err, sizeof(err)) == 0);
+	ooblex_egress_snapshot snap;
+	ooblex_egress_snapshot_take(e, &snap);
+	EXPECT_EQ(snap.send_rate.reports, 0);
+	EXPECT_EQ(snap.send_rate_target_bps, 500000);
+	for(int i = 0; i < 3; i++) {
+		hs.now += 1000000;
+		ooblex_egress_rtcp(e, rr, len);
+	}
+	ooblex_egress_rtcp(e, rr, len - 1);	/* cut short: not read */
+	ooblex_egress_snapshot_take(e, &snap);
+	EXPECT_EQ(snap.send_rate.reports, 3);
+	int low = snap.send_rate_target_bps;
+	printf("# 3 receiver reports of 30%% loss: target %d kbit/s (configured 500)\n", low / 1000);
+	EXPECT(low < 500000 * 0.7 && low > 500000 * 0.5);
+	give_result(e, 1, 0);
+	for(int i = 0; i < 500; i++) {
+		ooblex_egress_snapshot_take(e, &snap);
+		if(snap.video.frames_sent >= 1)
+			break;
+		g_usleep(10000);
+	}
+	EXPECT(snap.video.bitrate_bps > 0 && snap.video.bitrate_bps <= low);	/* the encoder follows */
+	len = receiver_report(rr, 0);
+	for(int i = 0; i < 30; i++) {
+		hs.now += 1000000;
+		ooblex_egress_rtcp(e, rr, len);
+	}
+	ooblex_egress_snapshot_take(e, &snap);
+	EXPECT_EQ(snap.send_rate_target_bps, 500000);
+	finish(e);
+}
+
 int main(void) {
 	av_log_set_level(AV_LOG_ERROR);
 	ooblex_result_limits limits = { 0 };
@@ -632,6 +683,7 @@ int main(void) {
 	TEST_RUN(test_restart_begins_a_fresh_run_counters_go_on);
 	TEST_RUN(test_video_track_runs_while_video_is_wanted);
 	TEST_RUN(test_keyframe_request_and_remb_reach_the_video_track);
+	TEST_RUN(test_receiver_reports_of_loss_lower_the_video_bitrate);
 	g_free(small_jpeg);
 	g_free(big_jpeg);
 	ooblex_result_gate_free(gate);
