@@ -323,6 +323,10 @@ typedef struct janus_ooblex_session {
 	GMutex latency_lock;
 	ooblex_latency_window latency_window;
 	atomic_uint latency_skip_milli;
+	/* What a source-sampled browser was asked to send (every n-th camera
+	 * frame; 0: full rate, nothing asked): the ingest processes no more
+	 * than that, whatever arrives (ingest.h, sender_skip). */
+	atomic_uint sender_skip;
 	atomic_int latency_reset;
 	atomic_uint_fast64_t rx_bytes;	/* video RTP bytes received (Janus' media thread) */
 	atomic_uint_fast64_t latency_start_us;	/* wall clock at start: the warm-up is left out */
@@ -1035,6 +1039,7 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 				janus_ooblex_tell_sender(session, 0, frame_skip, 1);
 			session->lat.sender_skip = frame_skip;
 			session->lat.sender_scale = 1;
+			atomic_store(&session->sender_skip, source_sampled ? frame_skip : 0);
 			atomic_store(&session->lat_sender_skip, frame_skip);
 			atomic_store(&session->lat_sender_scale, 1);
 			session->lat.told_level = 0;
@@ -1100,6 +1105,7 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 			session->lat.sender_skip = s_skip;
 			session->lat.sender_scale = s_scale;
 		}
+		atomic_store(&session->sender_skip, sampled[j] ? s_skip : 0);
 		/* What reaches the sampler is already sampled by the browser (source
 		 * sampling: every s_skip-th camera frame) or by the sampler itself
 		 * (full rate: every frame_skip-th); the rest of the effective skip
@@ -1301,6 +1307,7 @@ static void janus_ooblex_counters_read(janus_ooblex_session *session, const oobl
 	out[OOBLEX_C_FRAMES_DEFERRED] = atomic_load(&is->frames_deferred);
 	out[OOBLEX_C_FRAMES_DEFERRED_FAIR] = atomic_load(&is->frames_deferred_fair);
 	out[OOBLEX_C_FRAMES_SHED_LATENCY] = atomic_load(&is->frames_shed_latency);
+	out[OOBLEX_C_FRAMES_OVER_SENDER_RATE] = atomic_load(&is->frames_over_sender_rate);
 	out[OOBLEX_C_FRAMES_UNSUPPORTED] = atomic_load(&is->frames_unsupported);
 	out[OOBLEX_C_KEYFRAMES_REQUESTED] = atomic_load(&is->keyframes_requested);
 	out[OOBLEX_C_INGEST_WAKEUPS] = atomic_load(&is->wakeups);
@@ -2450,6 +2457,9 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	ooblex_latency_window_init(&session->latency_window);
 	g_mutex_unlock(&session->latency_lock);
 	atomic_store(&session->latency_skip_milli, 0);
+	/* What the page will send: the answer's frame_skip (ooblex.js sets
+	 * maxFramerate from it); the latency pass keeps it up to date. */
+	atomic_store(&session->sender_skip, session->source_sampled ? session->frame_skip : 0);
 	atomic_store(&session->latency_start_us, ooblex_now_us());
 	atomic_store(&session->latency_reset, 1);
 	atomic_store(&session->lat_flags, 0);
@@ -2507,6 +2517,7 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		.fair_in_flight_cap = &session->fair_cap,
 		.fair_min_interval_us = &session->fair_interval_us,
 		.latency_skip_milli = &session->latency_skip_milli,
+		.sender_skip = &session->sender_skip,
 		.stats = &session->ingest_stats,
 	};
 	/* One frame in flight until the fair pass has measured what its frames cost. */
@@ -2664,6 +2675,9 @@ static json_t *janus_ooblex_handle_configure(janus_ooblex_session *session, janu
 		session->latency_budget_ms = (unsigned)latency_budget;
 	if(session->ingest != NULL)
 		ooblex_ingest_configure(session->ingest, effect, janus_ooblex_sampling_skip(session));
+	/* The page sets maxFramerate from the answer's frame_skip at once; the
+	 * latency pass adds its own step, if any, within a fair period. */
+	atomic_store(&session->sender_skip, session->source_sampled ? session->frame_skip : 0);
 	if(effect != NULL)	/* a new effect costs what it costs: measured afresh (fair shares) */
 		atomic_store(&session->fair_reset, 1);
 	const char *out_name = janus_ooblex_output_name(ooblex_egress_output(session->egress));

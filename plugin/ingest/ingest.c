@@ -120,6 +120,18 @@ struct ooblex_ingest {
 	const atomic_uint_fast64_t *fair_interval_us;
 	const atomic_uint *latency_skip_milli;
 	unsigned latency_credit;	/* thousandths of a frame earned towards the next one */
+	/* The sender's rate (sender_skip): the capture times of the frames
+	 * handed to the decoder lately, to find a picture's (its pts is its
+	 * arrival time), and the credit earned by capture time. */
+	const atomic_uint *sender_skip;
+	struct {
+		uint64_t arrival_us;
+		uint32_t timestamp;
+	} recent[8];
+	unsigned recent_next;
+	int have_rate_ts;
+	uint32_t rate_last_ts;
+	uint64_t rate_credit_ticks;	/* capture time earned, not yet spent on a frame */
 	uint64_t last_queued_us;
 	struct {
 		uint32_t seq;
@@ -152,8 +164,54 @@ static void request_keyframe(ooblex_ingest *ing) {
 	ing->cb.request_keyframe(ing->user);
 }
 
+/* One frame of a 30 fps camera at 90 kHz. */
+#define OOBLEX_INGEST_CAMERA_TICKS 3000u
+
+/* Whether a picture is within the rate its source-sampled sender was asked
+ * for (ooblex_ingest_config.sender_skip). Every picture earns credit for
+ * the capture time since the one before; one taken costs a frame's worth. */
+static int within_sender_rate(ooblex_ingest *ing, uint64_t first_arrival_us) {
+	unsigned skip = ing->sender_skip != NULL ? atomic_load(ing->sender_skip) : 0;
+	int found = 0;
+	uint32_t ts = 0;
+	for(unsigned i = 0; i < G_N_ELEMENTS(ing->recent); i++)
+		if(ing->recent[i].arrival_us == first_arrival_us && first_arrival_us != 0) {
+			ts = ing->recent[i].timestamp;
+			found = 1;
+			break;
+		}
+	if(!found)
+		return 1;	/* its capture time is not known: not judged */
+	/* A frame costs skip camera frames of capture time; up to two frames'
+	 * worth may be saved up, for a sender that keeps the rate on average
+	 * but not frame by frame. */
+	uint64_t cost = (uint64_t)(skip > 1 ? skip : 1) * OOBLEX_INGEST_CAMERA_TICKS;
+	if(!ing->have_rate_ts) {
+		ing->have_rate_ts = 1;
+		ing->rate_credit_ticks = cost;
+	} else {
+		/* Serial-number arithmetic: forward earns the time since; back (a
+		 * new stream from the same page, whose clock starts elsewhere:
+		 * frames leave the depacketizer in order) starts again from it. */
+		uint32_t ahead = ts - ing->rate_last_ts;
+		if(ahead < 0x80000000u)
+			ing->rate_credit_ticks = MIN(ing->rate_credit_ticks + ahead, 2 * cost);
+	}
+	ing->rate_last_ts = ts;
+	if(skip <= 1)
+		return 1;
+	if(ing->rate_credit_ticks < cost)
+		return 0;
+	ing->rate_credit_ticks -= cost;
+	return 1;
+}
+
 static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t first_arrival_us) {
 	ing->frame_id++;
+	if(!within_sender_rate(ing, first_arrival_us)) {
+		atomic_fetch_add(&ing->stats->frames_over_sender_rate, 1);
+		return;
+	}
 	g_mutex_lock(&ing->settings_lock);
 	if(ing->sampler.frame_skip != ing->frame_skip)
 		ooblex_sampler_set_skip(&ing->sampler, ing->frame_skip);
@@ -293,6 +351,9 @@ static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
 		gint64 t0 = g_get_monotonic_time();
 		/* The arrival time rides as the picture's pts: a picture the decoder
 		 * held back (video_decoder.h) keeps its own frame's. */
+		ing->recent[ing->recent_next].arrival_us = ef.first_arrival_us;
+		ing->recent[ing->recent_next].timestamp = ef.timestamp;
+		ing->recent_next = (ing->recent_next + 1) % G_N_ELEMENTS(ing->recent);
 		int rc = ooblex_decoder_decode(ing->decoder, ef.data, ef.len, (int64_t)ef.first_arrival_us);
 		atomic_fetch_add(&ing->stats->decode_us_total, (uint64_t)(g_get_monotonic_time() - t0));
 		AVFrame *pic;
@@ -499,6 +560,7 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->fair_cap = cfg->fair_in_flight_cap;
 	ing->fair_interval_us = cfg->fair_min_interval_us;
 	ing->latency_skip_milli = cfg->latency_skip_milli;
+	ing->sender_skip = cfg->sender_skip;
 	ing->latency_credit = UINT_MAX / 2;	/* the first frame goes, as the sampler's does */
 	GError *gerr = NULL;
 	ing->thread = g_thread_try_new("ooblex ingest", ingest_thread, ing, &gerr);

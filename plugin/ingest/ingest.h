@@ -76,6 +76,7 @@ typedef struct ooblex_ingest_stats {
 	atomic_uint_fast64_t frames_deferred;	/* due, but too many in flight: the next one went instead */
 	atomic_uint_fast64_t frames_deferred_fair;	/* due, but the client's fair share was used (fair_share.h) */
 	atomic_uint_fast64_t frames_shed_latency;	/* taken by the sampler, shed by the latency budget */
+	atomic_uint_fast64_t frames_over_sender_rate;	/* a source-sampled sender sent more than it was asked */
 	atomic_uint_fast64_t frames_unsupported;	/* pixel format we cannot pack */
 	atomic_uint_fast64_t keyframes_requested;
 	atomic_uint_fast64_t decode_us_total;	/* time spent in the decoder */
@@ -134,6 +135,17 @@ typedef struct ooblex_ingest_config {
 	 * session's effective FRAME_SKIP can be any multiple of what it asked
 	 * for, over a full-rate or a source-sampled stream alike. */
 	const atomic_uint *latency_skip_milli;
+	/* Caller-owned, may be NULL, changed at any time: a source-sampled
+	 * sender was asked to send every sender_skip-th camera frame (0: it was
+	 * asked nothing). Frames beyond that rate by their capture times (RTP
+	 * timestamps, on a 30 fps camera's clock: a credit of one frame per
+	 * sender_skip x 3000 ticks, up to two frames' worth, so that a sender
+	 * keeping the rate on average is never cut) are decoded, since the next
+	 * refers to them, but not processed; counted in frames_over_sender_rate.
+	 * A browser that cannot or will not lower its frame rate (no
+	 * maxFramerate, an old client, a hostile one) is then processed at the
+	 * rate it was asked for, like everyone else, not at the rate it sends. */
+	const atomic_uint *sender_skip;
 	/* Caller-owned, may be NULL: the seq of the last frame queued, stored
 	 * before the frame leaves, so the return path knows exactly which seqs
 	 * are in flight (result_gate.h). */

@@ -89,6 +89,11 @@ const ooblex_counter_def ooblex_counters[OOBLEX_C_COUNT] = {
 		"Frames the sampler took but the latency budget shed: the session's effective frame skip "
 		"(`latency.frame_skip_effective`) was above its `frame_skip` while the machine was near its sessions' "
 		"budgets (docs/api.md, \"Latency budget\"). Not a drop." },
+	[OOBLEX_C_FRAMES_OVER_SENDER_RATE] = { "frames.over_sender_rate", "frames_over_sender_rate",
+		OOBLEX_FAMILY_DEFERRED, "sender_rate", true, 0,
+		"Frames a source-sampled browser sent beyond the rate it was asked for (camera rate / its "
+		"`latency.sender.frame_skip`, by capture time): decoded, since the next ones refer to them, but not "
+		"processed, so that a browser that cannot lower its frame rate is processed like the others." },
 	[OOBLEX_C_FRAMES_UNSUPPORTED] = { "frames.unsupported", "frames_unsupported",
 		OOBLEX_FAMILY_DROPPED, "unsupported_format", true, 0,
 		"Frames due for sampling in a pixel format the packer cannot send, dropped." },

@@ -43,6 +43,7 @@ typedef enum ooblex_counter {
 	OOBLEX_C_FRAMES_DEFERRED,	/* not a drop: the next frame is taken instead */
 	OOBLEX_C_FRAMES_DEFERRED_FAIR,	/* the same, by the client's fair share (fair_share.h) */
 	OOBLEX_C_FRAMES_SHED_LATENCY,	/* taken by the sampler, shed by the latency budget (latency_budget.h) */
+	OOBLEX_C_FRAMES_OVER_SENDER_RATE,	/* a source-sampled sender sent more than it was asked */
 	OOBLEX_C_FRAMES_UNSUPPORTED,
 	OOBLEX_C_FRAMES_QUEUED,
 	OOBLEX_C_FRAMES_DROPPED_QUEUE_FULL,

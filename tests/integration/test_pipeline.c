@@ -624,6 +624,64 @@ static void test_latency_budget_extra_skip(void) {
 	client_free(c);
 }
 
+/* Feeds n frames of a VP8 source at fps to a fresh ingest of a
+ * source-sampled session asked for every 3rd camera frame, then n more
+ * after it is asked for nothing more (sender_skip 1); returns the frames
+ * processed of the first n, and of the second in *after. */
+static unsigned long held_to_sender_rate(int fps, int n, unsigned long *after, unsigned long *over) {
+	client *c = client_new();
+	atomic_uint sender_skip = 3;
+	ooblex_ingest_config cfg = {
+		.codec = "vp8", .frame_skip = 1, .effect = "none", .reply_pixfmt = OOBLEX_PIXFMT_JPEG,
+		.deadline_ms = 60000, .stats = &c->stats, .sender_skip = &sender_skip,
+	};
+	ooblex_ingest_callbacks cb = { cb_keyframe, count_frame, cb_stopped };
+	char err[256];
+	*after = *over = 0;
+	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, c, err, sizeof(err));
+	EXPECT(ing != NULL);
+	if(ing == NULL) {
+		client_free(c);
+		return 0;
+	}
+	video_test_source *src = video_test_source_new("vp8", W, H, fps, 1000);
+	feed_frames(src, ing, n);
+	wait_decoded(c, (unsigned)n);
+	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), n);	/* all decoded: the next refer to them */
+	unsigned long first = (unsigned long)atomic_load(&c->stats.frames_sampled);
+	*over = (unsigned long)atomic_load(&c->stats.frames_over_sender_rate);
+	atomic_store(&sender_skip, 1);
+	feed_frames(src, ing, n);
+	wait_decoded(c, 2u * (unsigned)n);
+	*after = (unsigned long)atomic_load(&c->stats.frames_sampled) - first;
+	video_test_source_free(src);
+	ooblex_ingest_stop(ing);
+	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
+		g_usleep(10000);
+	client_free(c);
+	return first;
+}
+
+static void test_source_sampled_sender_held_to_the_rate_it_was_asked(void) {
+	/* A source-sampled page asked to send every 3rd camera frame that sends
+	 * all 30 a second anyway (no maxFramerate, or a hostile client): every
+	 * frame is decoded, but only one in three by capture time is processed,
+	 * the rest counted. A page that keeps the rate (10 fps) has all of its
+	 * frames processed. Asked for nothing more, both have all. */
+	unsigned long after_fast, over_fast, after_kept, over_kept;
+	unsigned long fast = held_to_sender_rate(30, 30, &after_fast, &over_fast);
+	unsigned long kept = held_to_sender_rate(10, 10, &after_kept, &over_kept);
+	printf("# asked for every 3rd camera frame: 30 frames at 30 fps -> %lu processed (%lu counted over the rate); "
+		"10 at 10 fps -> %lu; then asked for all: %lu of 30, %lu of 10\n", fast, over_fast, kept, after_fast,
+		after_kept);
+	EXPECT_EQ(fast, 10);
+	EXPECT_EQ(over_fast, 20);
+	EXPECT_EQ(kept, 10);
+	EXPECT_EQ(over_kept, 0);
+	EXPECT_EQ(after_fast, 30);
+	EXPECT_EQ(after_kept, 10);
+}
+
 static void test_frame_skip_samples_every_third(void) {
 	client *c = run_stream(30, 3, "grayscale", 10, NULL);
 	EXPECT_EQ(atomic_load(&c->stats.frames_decoded), 30);
@@ -1343,6 +1401,7 @@ int main(void) {
 	TEST_RUN(test_in_flight_limit_defers_sampling);
 	TEST_RUN(test_fair_share_cap_and_spacing_defer_sampling);
 	TEST_RUN(test_latency_budget_extra_skip);
+	TEST_RUN(test_source_sampled_sender_held_to_the_rate_it_was_asked);
 	TEST_RUN(test_reader_drains_a_backlog_on_one_connection);
 	TEST_RUN(test_reader_serves_every_client_in_turn);
 	TEST_RUN(test_workers_survive_garbage);
