@@ -33,6 +33,8 @@ struct track_quality {
 	ooblex_depay *depay;
 	ooblex_decoder *decoder;
 	uint64_t depay_dropped;	/* the depayloader's frames_dropped + frames_over_cap seen so far */
+	unsigned every;	/* compare one measured picture in every */
+	uint64_t measured_seen;
 	/* lock: the rings and the figures. */
 	GMutex lock;
 	pending_picture pending[TRACK_QUALITY_PENDING];
@@ -79,6 +81,7 @@ track_quality *track_quality_new(ooblex_codec codec) {
 	/* The plugin's video output decodes with the same (accurate) IDCT: the
 	 * reference is the very picture its encoder took. */
 	q->jpeg = ooblex_jpeg_new(OOBLEX_JPEG_DECODER);
+	q->every = 1;
 	g_mutex_init(&q->lock);
 	g_mutex_init(&q->compare_lock);
 	result_init(&q->r);
@@ -87,6 +90,12 @@ track_quality *track_quality_new(ooblex_codec codec) {
 		return NULL;
 	}
 	return q;
+}
+
+void track_quality_set_every(track_quality *q, unsigned every) {
+	g_mutex_lock(&q->lock);
+	q->every = every > 0 ? every : 1;
+	g_mutex_unlock(&q->lock);
 }
 
 void track_quality_free(track_quality *q) {
@@ -167,8 +176,15 @@ static void take_picture(track_quality *q, const AVFrame *pic, int measuring) {
 	uint8_t *jpeg = NULL;
 	size_t len = 0;
 	g_mutex_lock(&q->lock);
-	if(measuring)
+	if(measuring) {
 		q->r.pictures++;
+		measuring = q->measured_seen++ % q->every == 0;
+		q->r.sampled += measuring;
+	}
+	if(!measuring) {
+		g_mutex_unlock(&q->lock);	/* nothing to compare, nothing to keep */
+		return;
+	}
 	for(unsigned i = 0; i < TRACK_QUALITY_REFS; i++)
 		if(q->refs[i].used && q->refs[i].ts == ts) {
 			jpeg = q->refs[i].jpeg;

@@ -42,6 +42,7 @@ typedef struct track_quality track_quality;
 typedef struct track_quality_result {
 	GArray *psnr_y, *psnr_uv, *ssim_y;	/* one per compared picture (psnr_uv: U and V pooled) */
 	uint64_t pictures;	/* decoded from the track */
+	uint64_t sampled;	/* of them, to be compared (one in track_quality_set_every's) */
 	uint64_t compared;
 	uint64_t unmatched;	/* no reference in time */
 	uint64_t size_mismatch;	/* a reference of another size */
@@ -51,6 +52,12 @@ typedef struct track_quality_result {
 
 track_quality *track_quality_new(ooblex_codec codec);
 void track_quality_free(track_quality *q);
+/* Compares one measured picture in every (1, the default: all). Each
+ * comparison (the reference's JPEG decode, PSNR, SSIM) costs the receiver
+ * a few ms a picture: on a small machine, at many sessions, the
+ * measurement would take the CPU it measures. Decoding the track never
+ * skips a picture (inter frames need their references). */
+void track_quality_set_every(track_quality *q, unsigned every);
 /* One RTP packet of the received track, in sequence order (after the
  * jitter buffer). measuring: the picture it completes is counted. Returns
  * 1 when the receiver should ask for a keyframe (PLI), as a browser does:

@@ -33,7 +33,7 @@
 # WEBRTC_SECONDS (window, default 10), WEBRTC_MAX_P95_MS (100), WEBRTC_CODEC (vp8),
 # WEBRTC_RUNS (which sweeps, default "skip3 skip3-sampled skip1 echotest"; "video": the processed
 # track's picture quality at the receiver, both outputs, WEBRTC_VIDEO sessions (1,4) at
-# WEBRTC_VIDEO_SKIP (1), table in webrtc-video.md; e.g. "skip3" with
+# WEBRTC_VIDEO_SKIP (1), more loadgen options in WEBRTC_VIDEO_ARGS, table in webrtc-video.md; e.g. "skip3" with
 # WEBRTC_SKIP3=12 to compare one change at one count), WEBRTC_PERF=1 (perf record -g of Janus
 # during the skip3 sweep at WEBRTC_PERF_HZ (99): webrtc-perf.data and webrtc-profile.txt, by thread,
 # library and symbol, and perf stat's context switches in webrtc-perf-stat.txt; the profile costs
@@ -222,7 +222,8 @@ fi
 # decode and comparison cost the generator CPU): both outputs, so the data
 # channel carries the worker's output each received picture is compared with.
 if [[ $RUNS == *" video "* ]]; then
-  sweep video --output both --skip "${WEBRTC_VIDEO_SKIP:-1}" --no-stop --sessions "${WEBRTC_VIDEO:-1,4}"
+  # shellcheck disable=SC2086
+  sweep video --output both --skip "${WEBRTC_VIDEO_SKIP:-1}" --no-stop --sessions "${WEBRTC_VIDEO:-1,4}" ${WEBRTC_VIDEO_ARGS:-}
   python3 - "$OUT" "$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'EOF' | tee "$OUT/webrtc-video.md"
 import json, sys, time
 r = json.load(open(f"{sys.argv[1]}/webrtc-video.json"))

@@ -50,7 +50,7 @@
  *   webrtc_loadgen --janus ws://127.0.0.1:8188 [--plugin ooblex|echotest] [--codec vp8|h264]
  *       [--skip N] [--effect NAME] [--output datachannel|video|both] [--sessions 1,2,4,...]
  *       [--warmup S] [--seconds S] [--start-timeout S] [--max-p95-ms MS] [--max-missing-pct P]
- *       [--source FILE] [--noise LEVELS] [--watch name=pid]... [--no-stop] [--no-quality]
+ *       [--source FILE] [--noise LEVELS] [--watch name=pid]... [--no-stop] [--no-quality] [--quality-every N]
  *
  * Why GStreamer in C: webrtcbin is a full WebRTC stack in Debian (no browser
  * download, no PyPI), and in C the generator's own cost is the stack's
@@ -93,6 +93,7 @@ typedef struct options {
 	double warmup_s, seconds_s, start_timeout_s, max_p95_ms, max_missing_pct;
 	gboolean no_stop;
 	gboolean quality;	/* decode the processed track and compare it (--no-quality: off) */
+	unsigned quality_every;	/* --quality-every N: compare one picture in N */
 	gboolean source_sampled;	/* send FPS / skip, and say so at start (source-side sampling) */
 	gboolean follow_sender;	/* switch to a clip of every k-th frame when the plugin asks for frame skip k */
 	unsigned counts[64], n_counts;
@@ -105,7 +106,7 @@ typedef struct options {
 static options opt = {
 	.janus_url = "ws://127.0.0.1:8188", .plugin = "ooblex", .codec = "vp8", .effect = "invert",
 	.output = "datachannel", .skip = 3, .noise = 3, .warmup_s = 2, .seconds_s = 8, .start_timeout_s = 20,
-	.max_p95_ms = 100, .max_missing_pct = 1, .budget_ms = -1, .quality = TRUE,
+	.max_p95_ms = 100, .max_missing_pct = 1, .budget_ms = -1, .quality = TRUE, .quality_every = 1,
 };
 
 static gboolean echotest;
@@ -842,6 +843,7 @@ static json_t *quality_json(unsigned n) {
 		g_array_append_vals(puv, r.psnr_uv->data, r.psnr_uv->len);
 		g_array_append_vals(sy, r.ssim_y->data, r.ssim_y->len);
 		all.pictures += r.pictures;
+		all.sampled += r.sampled;
 		all.compared += r.compared;
 		all.unmatched += r.unmatched;
 		all.size_mismatch += r.size_mismatch;
@@ -849,7 +851,8 @@ static json_t *quality_json(unsigned n) {
 		all.bad_references += r.bad_references;
 		track_quality_result_clear(&r);
 	}
-	json_t *q = json_pack("{sssisisisisisi}", "reference", strcmp(opt.output, "both") == 0 ?
+	json_t *q = json_pack("{sisisssisisisisisi}", "compare_every", (int)opt.quality_every, "sampled", (int)all.sampled,
+		"reference", strcmp(opt.output, "both") == 0 ?
 		"the worker's output (the data channel's JPEG), matched by capture time = RTP timestamp" :
 		"none: only --output both carries the worker's output", "pictures", (int)all.pictures,
 		"compared", (int)all.compared, "unmatched", (int)all.unmatched, "size_mismatch", (int)all.size_mismatch,
@@ -897,6 +900,8 @@ static void start_sessions(unsigned n, unsigned first_index) {
 		s->plugin_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		if(!echotest && strcmp(opt.output, "datachannel") != 0 && opt.quality)
 			s->quality = track_quality_new(ooblex_codec_from_name(opt.codec));
+		if(s->quality != NULL)
+			track_quality_set_every(s->quality, opt.quality_every);
 		sessions[i] = s;
 	}
 	n_sessions = n;
@@ -1202,7 +1207,7 @@ static void usage(void) {
 		"  [--effect NAME] [--output datachannel|video|both] [--sessions 1,2,4] [--warmup S] [--seconds S]\n"
 		"  [--start-timeout S] [--max-p95-ms MS] [--max-missing-pct P] [--source FILE] [--noise N]\n"
 		"  [--watch name=pid]... [--no-stop] [--source-sampled] [--overload N [--budget-ms MS] [--recovery-timeout S]]\n"
-		"  [--follow-sender] [--no-quality]\n"
+		"  [--follow-sender] [--no-quality] [--quality-every N]\n"
 		"  --source-sampled: send every skip-th camera frame at 30/skip fps, at the same bitrate, and start\n"
 		"  the session source_sampled, as html/js/ooblex.js does by default\n"
 		"  --overload N: N sessions, each one's p95 and fps measured, then half hang up and the rest are\n"
@@ -1210,7 +1215,8 @@ static void usage(void) {
 		"  --follow-sender: follow the plugin's sender request (data channel) as ooblex.js does, by\n"
 		"  sending a clip of every 10th camera frame while it asks for frame_skip >= 10\n"
 		"  --no-quality: do not decode the processed track (output video/both) nor compare it with the\n"
-		"  worker's output (both: the data channel's JPEG), which costs the generator CPU\n");
+		"  worker's output (both: the data channel's JPEG), which costs the generator CPU;\n"
+		"  --quality-every N: compare one picture in N (all are decoded), for less of that CPU\n");
 	exit(2);
 }
 
@@ -1221,7 +1227,8 @@ int main(int argc, char **argv) {
 		{ "seconds", 1, 0, 's' }, { "start-timeout", 1, 0, 't' }, { "max-p95-ms", 1, 0, 'P' },
 		{ "max-missing-pct", 1, 0, 'M' }, { "source", 1, 0, 'f' }, { "noise", 1, 0, 'N' }, { "watch", 1, 0, 'W' },
 		{ "no-stop", 0, 0, 'S' }, { "source-sampled", 0, 0, 'Z' }, { "overload", 1, 0, 'O' }, { "budget-ms", 1, 0, 'B' },
-		{ "recovery-timeout", 1, 0, 'R' }, { "follow-sender", 0, 0, 'F' }, { "no-quality", 0, 0, 'Q' }, { 0, 0, 0, 0 } };
+		{ "recovery-timeout", 1, 0, 'R' }, { "follow-sender", 0, 0, 'F' }, { "no-quality", 0, 0, 'Q' }, { "quality-every", 1, 0, 'q' },
+		{ 0, 0, 0, 0 } };
 	int ch;
 	while((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch(ch) {
@@ -1260,6 +1267,7 @@ int main(int argc, char **argv) {
 		case 'R': recovery_timeout_s = atof(optarg); break;
 		case 'F': opt.follow_sender = TRUE; break;
 		case 'Q': opt.quality = FALSE; break;
+		case 'q': opt.quality_every = (unsigned)atoi(optarg); if(opt.quality_every == 0) usage(); break;
 		default: usage();
 		}
 	}
