@@ -16,7 +16,11 @@
  * and acked as html/js/ooblex.js does (tests/fake_page.h's reassembly; each
  * whole frame acked with {"ack":id} on the real channel). With output
  * video/both the processed track is received and its frames counted
- * (RTP marker bits on webrtcbin's src pad).
+ * (RTP marker bits on webrtcbin's src pad), and decoded (a PLI when it
+ * needs a keyframe, as a browser sends); with both each picture is
+ * compared with the worker's output for the same frame, the JPEG the data
+ * channel brings, matched exactly by capture time (track_quality.h):
+ * PSNR and SSIM per count (track_quality in the JSON; --no-quality: off).
  *
  * Latency, on one clock: the generator notes the wall-clock time it hands
  * each frame to webrtcbin; a result's metadata carries t.capture, the
@@ -46,7 +50,7 @@
  *   webrtc_loadgen --janus ws://127.0.0.1:8188 [--plugin ooblex|echotest] [--codec vp8|h264]
  *       [--skip N] [--effect NAME] [--output datachannel|video|both] [--sessions 1,2,4,...]
  *       [--warmup S] [--seconds S] [--start-timeout S] [--max-p95-ms MS] [--max-missing-pct P]
- *       [--source FILE] [--noise LEVELS] [--watch name=pid]... [--no-stop]
+ *       [--source FILE] [--noise LEVELS] [--watch name=pid]... [--no-stop] [--no-quality] [--quality-every N]
  *
  * Why GStreamer in C: webrtcbin is a full WebRTC stack in Debian (no browser
  * download, no PyPI), and in C the generator's own cost is the stack's
@@ -77,6 +81,7 @@
 #include "encoded_source.h"
 #include "fake_page.h"
 #include "ooblex_codec.h"
+#include "track_quality.h"
 
 #define MAX_SESSIONS 256
 #define SENT_RING 512	/* frames whose send time is kept: 17 s at 30 fps */
@@ -87,6 +92,8 @@ typedef struct options {
 	unsigned skip, noise;
 	double warmup_s, seconds_s, start_timeout_s, max_p95_ms, max_missing_pct;
 	gboolean no_stop;
+	gboolean quality;	/* decode the processed track and compare it (--no-quality: off) */
+	unsigned quality_every;	/* --quality-every N: compare one picture in N */
 	gboolean source_sampled;	/* send FPS / skip, and say so at start (source-side sampling) */
 	gboolean follow_sender;	/* switch to a clip of every k-th frame when the plugin asks for frame skip k */
 	unsigned counts[64], n_counts;
@@ -99,7 +106,7 @@ typedef struct options {
 static options opt = {
 	.janus_url = "ws://127.0.0.1:8188", .plugin = "ooblex", .codec = "vp8", .effect = "invert",
 	.output = "datachannel", .skip = 3, .noise = 3, .warmup_s = 2, .seconds_s = 8, .start_timeout_s = 20,
-	.max_p95_ms = 100, .max_missing_pct = 1, .budget_ms = -1,
+	.max_p95_ms = 100, .max_missing_pct = 1, .budget_ms = -1, .quality = TRUE, .quality_every = 1,
 };
 
 static gboolean echotest;
@@ -148,6 +155,10 @@ typedef struct session {
 	uint64_t results, results_window, video_frames, video_frames_window;
 	uint64_t video_bytes;	/* RTP payload of the track that comes back: its bitrate */
 	uint64_t broken_frames;
+	/* The processed track decoded and compared with the worker's output
+	 * (output video/both; references only with both): track_quality.h. */
+	track_quality *quality;
+	int64_t last_pli_us;	/* monotonic; the track's thread */
 	/* --follow-sender: the plugin's latency-budget sender request (the
 	 * data channel's {"ooblex":"sender","frame_skip":N}), as ooblex.js
 	 * follows it; the pacer's own clip, position and timestamp. */
@@ -373,6 +384,8 @@ static void take_result(session *s, const fake_page_frame *f, int64_t recv_us) {
 	int64_t capture = json_integer_value(json_object_get(json_object_get(meta, "t"), "capture"));
 	int64_t handed = json_integer_value(json_object_get(json_object_get(meta, "t"), "sent"));
 	json_decref(meta);
+	if(s->quality != NULL && capture > 0 && f->jpeg_len > 0)
+		track_quality_reference(s->quality, (uint64_t)capture, f->jpeg, f->jpeg_len, atomic_load(&window_open));
 	s->results++;
 	atomic_store(&s->first_result, 1);
 	g_mutex_lock(&s->lock);
@@ -446,7 +459,6 @@ static void watch_channel(session *s, GstWebRTCDataChannel *dc) {
 /* Frames of the video that comes back (the processed track, or the echo):
  * one per RTP marker bit. */
 static GstPadProbeReturn count_video(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
-	(void)pad;
 	session *s = user;
 	GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
 	GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
@@ -456,6 +468,19 @@ static GstPadProbeReturn count_video(GstPad *pad, GstPadProbeInfo *info, gpointe
 	uint32_t ts = gst_rtp_buffer_get_timestamp(&rtp);
 	s->video_bytes += gst_rtp_buffer_get_payload_len(&rtp);
 	gst_rtp_buffer_unmap(&rtp);
+	GstMapInfo m;
+	if(s->quality != NULL && gst_buffer_map(buf, &m, GST_MAP_READ)) {
+		int want_keyframe = track_quality_packet(s->quality, m.data, m.size, atomic_load(&window_open));
+		gst_buffer_unmap(buf, &m);
+		int64_t mono = g_get_monotonic_time();
+		if(want_keyframe && mono - s->last_pli_us > 300000) {
+			/* As a browser does: a PLI (rtpsession sends one for this
+			 * event; rtpssrcdemux adds the SSRC on the way up). */
+			s->last_pli_us = mono;
+			gst_pad_send_event(pad, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM,
+				gst_structure_new("GstForceKeyUnit", "all-headers", G_TYPE_BOOLEAN, FALSE, NULL)));
+		}
+	}
 	if(!marker)
 		return GST_PAD_PROBE_OK;
 	int64_t now = (int64_t)now_wall_us();
@@ -791,6 +816,65 @@ static double round2(double x) {
 	return floor(x * 100 + 0.5) / 100;
 }
 
+/* The processed track against the worker's output, pooled over the
+ * sessions of a count (track_quality.h): per picture luma PSNR, chroma
+ * PSNR (U and V pooled) and luma SSIM; their mean, the worst 5 % (p5)
+ * and the worst; and what could not be compared. NULL when not measured.
+ * Called after the window closed: waits half a second first, so the
+ * window's last pictures meet their references (which may come after them
+ * on the data channel) instead of counting as unmatched. */
+static json_t *quality_json(unsigned n) {
+	gboolean any = FALSE;
+	for(unsigned i = 0; i < n; i++)
+		any |= sessions[i]->quality != NULL;
+	if(!any)
+		return NULL;
+	g_usleep(500000);
+	track_quality_result all = { 0 };
+	GArray *py = g_array_new(FALSE, FALSE, sizeof(double)), *puv = g_array_new(FALSE, FALSE, sizeof(double)),
+		*sy = g_array_new(FALSE, FALSE, sizeof(double));
+	for(unsigned i = 0; i < n; i++) {
+		session *s = sessions[i];
+		if(s->quality == NULL || atomic_load(&s->state) == S_FAILED)
+			continue;
+		track_quality_result r;
+		track_quality_take(s->quality, &r);
+		g_array_append_vals(py, r.psnr_y->data, r.psnr_y->len);
+		g_array_append_vals(puv, r.psnr_uv->data, r.psnr_uv->len);
+		g_array_append_vals(sy, r.ssim_y->data, r.ssim_y->len);
+		all.pictures += r.pictures;
+		all.sampled += r.sampled;
+		all.compared += r.compared;
+		all.unmatched += r.unmatched;
+		all.size_mismatch += r.size_mismatch;
+		all.undecodable += r.undecodable;
+		all.bad_references += r.bad_references;
+		track_quality_result_clear(&r);
+	}
+	json_t *q = json_pack("{sisisssisisisisisi}", "compare_every", (int)opt.quality_every, "sampled", (int)all.sampled,
+		"reference", strcmp(opt.output, "both") == 0 ?
+		"the worker's output (the data channel's JPEG), matched by capture time = RTP timestamp" :
+		"none: only --output both carries the worker's output", "pictures", (int)all.pictures,
+		"compared", (int)all.compared, "unmatched", (int)all.unmatched, "size_mismatch", (int)all.size_mismatch,
+		"undecodable", (int)all.undecodable, "bad_references", (int)all.bad_references);
+	const char *names[3] = { "psnr_y_db", "psnr_uv_db", "ssim_y" };
+	GArray *arrays[3] = { py, puv, sy };
+	for(int k = 0; k < 3; k++) {
+		GArray *a = arrays[k];
+		qsort(a->data, a->len, sizeof(double), cmp_double);
+		double sum = 0;
+		for(guint i = 0; i < a->len; i++)
+			sum += g_array_index(a, double, i);
+		/* SSIM in 4 decimals: healthy values differ in the third. */
+		double scale = k == 2 ? 10000 : 100;
+		json_object_set_new(q, names[k], a->len == 0 ? json_null() : json_pack("{sfsfsf}",
+			"mean", floor(sum / a->len * scale + 0.5) / scale, "p5", floor(pct(a, 0.05) * scale + 0.5) / scale,
+			"min", floor(g_array_index(a, double, 0) * scale + 0.5) / scale));
+		g_array_unref(a);
+	}
+	return q;
+}
+
 static gboolean session_started(session *s) {
 	if(atomic_load(&s->state) == S_FAILED || !atomic_load(&s->webrtc_up))
 		return FALSE;
@@ -814,6 +898,10 @@ static void start_sessions(unsigned n, unsigned first_index) {
 		s->in_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		s->out_leg_ms = g_array_new(FALSE, FALSE, sizeof(double));
 		s->plugin_ms = g_array_new(FALSE, FALSE, sizeof(double));
+		if(!echotest && strcmp(opt.output, "datachannel") != 0 && opt.quality)
+			s->quality = track_quality_new(ooblex_codec_from_name(opt.codec));
+		if(s->quality != NULL)
+			track_quality_set_every(s->quality, opt.quality_every);
 		sessions[i] = s;
 	}
 	n_sessions = n;
@@ -861,6 +949,12 @@ static json_t *run_count(unsigned n) {
 	atomic_store(&window_open, 0);
 	cpu_read(&c1);
 	double window_s = (c1.t_ms - c0.t_ms) / 1000.0;
+	uint64_t video1[MAX_SESSIONS], video_bytes1[MAX_SESSIONS];
+	for(unsigned i = 0; i < n; i++) {
+		video1[i] = sessions[i]->video_frames;
+		video_bytes1[i] = sessions[i]->video_bytes;
+	}
+	json_t *quality = quality_json(n);	/* waits: the counts above are the window's */
 
 	GArray *lat = g_array_new(FALSE, FALSE, sizeof(double)), *in = g_array_new(FALSE, FALSE, sizeof(double)),
 		*out = g_array_new(FALSE, FALSE, sizeof(double));
@@ -883,8 +977,8 @@ static json_t *run_count(unsigned n) {
 		double fps = r / window_s;
 		fps_sum += fps;
 		fps_min = fps_min < 0 ? fps : MIN(fps_min, fps);
-		video_sum += (s->video_frames - video0[i]) / window_s;
-		video_kbps_sum += (s->video_bytes - video_bytes0[i]) * 8 / window_s / 1000;
+		video_sum += (video1[i] - video0[i]) / window_s;
+		video_kbps_sum += (video_bytes1[i] - video_bytes0[i]) * 8 / window_s / 1000;
 		due += window_s * FPS / (echotest ? 1 : opt.skip);
 		got += (double)r;
 	}
@@ -953,6 +1047,8 @@ static json_t *run_count(unsigned n) {
 		json_object_set_new(run, "way_back_ms", json_pack("{sfsf}", "p50", round2(pct(out, 0.5)), "p95", round2(pct(out, 0.95))));
 	/* What the processed track (or the echo) carries, at the receiver. */
 	json_object_set_new(run, "video_kbps_per_client", json_real(round2(started ? video_kbps_sum / started : 0)));
+	if(quality != NULL)
+		json_object_set_new(run, "track_quality", quality);
 	json_object_set_new(run, "janus_busiest_threads", busiest);
 	json_object_set_new(run, "broken_frames", json_integer((json_int_t)broken));
 	json_object_set_new(run, "window_s", json_real(round2(window_s)));
@@ -1111,12 +1207,16 @@ static void usage(void) {
 		"  [--effect NAME] [--output datachannel|video|both] [--sessions 1,2,4] [--warmup S] [--seconds S]\n"
 		"  [--start-timeout S] [--max-p95-ms MS] [--max-missing-pct P] [--source FILE] [--noise N]\n"
 		"  [--watch name=pid]... [--no-stop] [--source-sampled] [--overload N [--budget-ms MS] [--recovery-timeout S]]\n"
+		"  [--follow-sender] [--no-quality] [--quality-every N]\n"
 		"  --source-sampled: send every skip-th camera frame at 30/skip fps, at the same bitrate, and start\n"
 		"  the session source_sampled, as html/js/ooblex.js does by default\n"
 		"  --overload N: N sessions, each one's p95 and fps measured, then half hang up and the rest are\n"
 		"  timed back to full rate (issue 14's overload test); --budget-ms asks that latency budget\n"
 		"  --follow-sender: follow the plugin's sender request (data channel) as ooblex.js does, by\n"
-		"  sending a clip of every k-th camera frame while it asks for frame_skip k (1..10; more: 10)\n");
+		"  sending a clip of every k-th camera frame while it asks for frame_skip k (1..10; more: 10)\n"
+		"  --no-quality: do not decode the processed track (output video/both) nor compare it with the\n"
+		"  worker's output (both: the data channel's JPEG), which costs the generator CPU;\n"
+		"  --quality-every N: compare one picture in N (all are decoded), for less of that CPU\n");
 	exit(2);
 }
 
@@ -1127,7 +1227,8 @@ int main(int argc, char **argv) {
 		{ "seconds", 1, 0, 's' }, { "start-timeout", 1, 0, 't' }, { "max-p95-ms", 1, 0, 'P' },
 		{ "max-missing-pct", 1, 0, 'M' }, { "source", 1, 0, 'f' }, { "noise", 1, 0, 'N' }, { "watch", 1, 0, 'W' },
 		{ "no-stop", 0, 0, 'S' }, { "source-sampled", 0, 0, 'Z' }, { "overload", 1, 0, 'O' }, { "budget-ms", 1, 0, 'B' },
-		{ "recovery-timeout", 1, 0, 'R' }, { "follow-sender", 0, 0, 'F' }, { 0, 0, 0, 0 } };
+		{ "recovery-timeout", 1, 0, 'R' }, { "follow-sender", 0, 0, 'F' }, { "no-quality", 0, 0, 'Q' }, { "quality-every", 1, 0, 'q' },
+		{ 0, 0, 0, 0 } };
 	int ch;
 	while((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch(ch) {
@@ -1165,6 +1266,8 @@ int main(int argc, char **argv) {
 		case 'B': opt.budget_ms = atof(optarg); break;
 		case 'R': recovery_timeout_s = atof(optarg); break;
 		case 'F': opt.follow_sender = TRUE; break;
+		case 'Q': opt.quality = FALSE; break;
+		case 'q': opt.quality_every = (unsigned)atoi(optarg); if(opt.quality_every == 0) usage(); break;
 		default: usage();
 		}
 	}
