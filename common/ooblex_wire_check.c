@@ -55,8 +55,15 @@ const char *ooblex_wire_accept_result(const uint8_t *msg, size_t len, const uint
 		return ooblex_wire_error_str(e);
 	/* An error result (a worker could not process the frame) carries no
 	 * picture; ooblex_wire_parse has checked its code and text. */
-	if(!(h->kind == OOBLEX_KIND_RESULT && h->pixfmt == OOBLEX_PIXFMT_JPEG) && h->kind != OOBLEX_KIND_ERROR)
-		return "not a JPEG result";
+	if(!(h->kind == OOBLEX_KIND_RESULT && (h->pixfmt == OOBLEX_PIXFMT_JPEG || h->pixfmt == OOBLEX_PIXFMT_I420)) &&
+			h->kind != OOBLEX_KIND_ERROR)
+		return "not a JPEG or I420 result";
+	/* Raw I420 goes straight into the video track's encoder, which takes
+	 * even sizes only (planes w x h and w/2 x h/2), as the JPEG path's
+	 * 4:2:0 decode does. ooblex_wire_parse has checked that the payload is
+	 * exactly ooblex_pixfmt_size() bytes for width x height. */
+	if(h->kind == OOBLEX_KIND_RESULT && h->pixfmt == OOBLEX_PIXFMT_I420 && ((h->width | h->height) & 1))
+		return "an I420 result of odd width or height";
 	if(memcmp(h->client_id, client_id, OOBLEX_CLIENT_ID_LEN) != 0)
 		return "a result for another client";
 	/* The names go into the page's JSON: jansson refuses a string that is

@@ -162,16 +162,30 @@ static void send_pending(ooblex_egress *e) {
 static int deliver(ooblex_egress *e, held_result *r) {
 	uint64_t now = now_us(e), sent_us = 0;
 	int sent = 0;
-	if((e->output & OOBLEX_OUTPUT_VIDEO) && e->vout != NULL && r->h.pixfmt == OOBLEX_PIXFMT_JPEG) {
-		ooblex_video_output_push(e->vout, r->payload, r->h.payload_len, r->h.width, r->h.height,
-			r->h.capture_us, e->cfg.full_range != NULL && atomic_load(e->cfg.full_range));
+	if((e->output & OOBLEX_OUTPUT_VIDEO) && e->vout != NULL) {
+		int full_range = e->cfg.full_range != NULL && atomic_load(e->cfg.full_range);
+		/* I420 (video_reply_format) goes into the encoder as it is; the
+		 * video output checks its size again and counts a bad one failed. */
+		if(r->h.pixfmt == OOBLEX_PIXFMT_I420)
+			ooblex_video_output_push_i420(e->vout, r->payload, r->h.payload_len, r->h.width, r->h.height,
+				r->h.capture_us, full_range);
+		else
+			ooblex_video_output_push(e->vout, r->payload, r->h.payload_len, r->h.width, r->h.height,
+				r->h.capture_us, full_range);
 		atomic_fetch_add(&e->stats.video_frames_pushed, 1);
 		sent = 1;
 		sent_us = now;
 	}
 	if(e->output & OOBLEX_OUTPUT_DATACHANNEL) {
 		unsigned in_flight = ooblex_dc_window_in_flight(&e->window);
-		if(!atomic_load(&e->channel_open)) {
+		if(r->h.pixfmt != OOBLEX_PIXFMT_JPEG) {
+			/* The page takes JPEGs only. An I420 result here was asked for
+			 * while the output was the video track alone, and sampled
+			 * before `configure` added the data channel (the ingest asks
+			 * for JPEG from the next frame on): a few frames at most, not
+			 * worth a JPEG encode under the lock. */
+			atomic_fetch_add(&e->stats.dropped_channel, 1);
+		} else if(!atomic_load(&e->channel_open)) {
 			/* Messages sent before the SCTP association is up are lost anyway. */
 			atomic_fetch_add(&e->stats.dropped_channel, 1);
 		} else if(in_flight >= max_unacked(e) && now - e->last_dry_us < OOBLEX_EGRESS_DRY_FALLBACK_US) {

@@ -15,7 +15,10 @@
  *  - the fan-out of each frame released, in order, to the outputs chosen
  *    (OOBLEX_OUTPUT_*): the data channel (JSON metadata and the JPEG, in
  *    chunks, dc_chunker.h) and the video track (video_output.h, its thread
- *    started and stopped here);
+ *    started and stopped here), which takes JPEG or I420 results (the host
+ *    asks workers for I420 when the track is the only output: no JPEG
+ *    round trip); an I420 result reaching the data channel (sampled before
+ *    a `configure` added it) is counted in dropped_channel, not sent;
  *  - the data channel's backpressure: at most dc_max_unacked_frames frames
  *    on their way to the page (dc_window.h: by the page's acks, or by the
  *    SCTP stack's "drained" events for pages that do not ack). When the page
@@ -83,7 +86,7 @@ typedef struct ooblex_egress_stats {
 	atomic_uint_fast64_t errors_resolved;	/* of them, released by the reorder buffer as skips */
 	atomic_uint_fast64_t frames_sent;	/* delivered to an output */
 	atomic_uint_fast64_t chunks_sent;
-	atomic_uint_fast64_t dropped_channel;	/* the data channel was not open, or refused it */
+	atomic_uint_fast64_t dropped_channel;	/* the data channel was not open, refused it, or it was I420 */
 	atomic_uint_fast64_t dropped_backpressure;	/* dropped whole: the page was behind, a newer frame won */
 	atomic_uint_fast64_t bad_acks;	/* malformed, never sent, or already acked */
 	atomic_uint_fast64_t data_ready_events;	/* the SCTP stack's queue drained */
@@ -108,7 +111,7 @@ typedef struct ooblex_egress_host {
 	/* One RTP packet on the outgoing video track; on the video output's thread. */
 	void (*send_rtp)(const uint8_t *packet, size_t len, void *user);
 	/* A frame went to an output (counted in frames_sent): its header and
-	 * JPEG (valid during the call), when its result was taken and when it
+	 * picture (h->pixfmt: JPEG or I420; valid during the call), when its result was taken and when it
 	 * was sent (wall clock, µs). Called with the egress lock held. May be NULL. */
 	void (*delivered)(const ooblex_frame_header *h, const uint8_t *payload, uint64_t returned_us,
 		uint64_t sent_us, void *user);

@@ -79,13 +79,21 @@ ooblex_result_verdict ooblex_result_gate_check(ooblex_result_gate *g, const uint
 	if(len > g->limits.max_bytes)
 		return OOBLEX_RESULT_OVERSIZED;
 	/* The same acceptance the fuzzer checks (ooblex_wire_check.h): a JPEG
-	 * result for this client, with names the page's JSON can carry. */
+	 * or I420 result for this client, with names the page's JSON can carry. */
 	if(ooblex_wire_accept_result(msg, len, client_id, h, payload) != NULL)
 		return OOBLEX_RESULT_MALFORMED;
 	if(h->kind == OOBLEX_KIND_ERROR)
 		return ooblex_result_gate_check_mac(g, msg, len, h);
 	if(h->width > g->limits.max_width || h->height > g->limits.max_height)
 		return OOBLEX_RESULT_TOO_BIG_PICTURE;
+	if(h->pixfmt == OOBLEX_PIXFMT_I420) {
+		/* Raw pixels carry no size of their own: the header's is the one,
+		 * and the payload is exactly that picture (checked above, with
+		 * ooblex_pixfmt_size, even sizes only). */
+		if(h->payload_len != ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h->width, h->height))
+			return OOBLEX_RESULT_MALFORMED;
+		return ooblex_result_gate_check_mac(g, msg, len, h);
+	}
 	/* The JPEG says its own size, and that is what a decoder allocates for:
 	 * it must be the header's. Reading the header decodes nothing. */
 	ooblex_jpeg_info info;

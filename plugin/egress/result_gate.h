@@ -3,9 +3,11 @@
  *
  * Owns: the checks between Redis and the reorder buffer, in the order that
  * spends least on a hostile message: its size (before anything is copied),
- * the wire format, that it is a JPEG result (or an error result) for this client, the picture's
- * size (the wire header's and the JPEG's own, read with ooblex_jpeg_read_header,
- * before anything decodes it), the fleet MAC when a secret is set
+ * the wire format, that it is a JPEG or I420 result (or an error result) for
+ * this client, the picture's size (the wire header's, within the limits; for
+ * a JPEG its own too, read with ooblex_jpeg_read_header before anything
+ * decodes it; for I420 even, and the payload exactly ooblex_pixfmt_size()
+ * bytes: what the video track's encoder reads), the fleet MAC when a secret is set
  * (ooblex_auth.h), and last that its sequence number was queued by this
  * session's ingest (and, for the reorder buffer to take it, is not yet
  * delivered or given up on). Whoever can
@@ -26,13 +28,13 @@
 #include "ooblex_wire.h"
 
 /* Default cap on one result message: a 1280x720 JPEG at quality 100 is
- * under 1 MiB. */
+ * under 1 MiB, a 1920x1080 I420 picture 3 MiB. */
 #define OOBLEX_RESULT_MAX_DEFAULT (4u * 1024u * 1024u)
 
 typedef enum ooblex_result_verdict {
 	OOBLEX_RESULT_OK = 0,
 	OOBLEX_RESULT_OVERSIZED,	/* longer than max_bytes: not copied, not parsed */
-	OOBLEX_RESULT_MALFORMED,	/* not a well-formed JPEG or error result for this client */
+	OOBLEX_RESULT_MALFORMED,	/* not a well-formed JPEG, I420 or error result for this client */
 	OOBLEX_RESULT_TOO_BIG_PICTURE,	/* dimensions over the limit, or the JPEG's not the header's */
 	OOBLEX_RESULT_UNSIGNED,	/* a secret is set and the result has no MAC */
 	OOBLEX_RESULT_BAD_MAC,	/* a MAC that does not check (forged, altered, replayed) */

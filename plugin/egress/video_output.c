@@ -15,8 +15,9 @@
 #include "video_encoder.h"
 
 typedef struct pending_frame {
-	uint8_t *jpeg;
+	uint8_t *data;	/* a JPEG, or the I420 picture itself */
 	size_t len, cap;
+	ooblex_pixfmt pixfmt;	/* OOBLEX_PIXFMT_JPEG or OOBLEX_PIXFMT_I420 */
 	int width, height;
 	uint64_t capture_us;
 	int full_range;
@@ -65,6 +66,40 @@ static void emit_packet(const uint8_t *packet, size_t len, void *user) {
 	o->send(packet, len, o->user);
 }
 
+/* A processed JPEG to I420 in *buf (grown as needed), timed in
+ * decode_us_total. Returns the picture, or NULL when it is not the one
+ * announced (or damaged). Output thread. */
+static uint8_t *decode_jpeg(ooblex_video_output *o, ooblex_jpeg *jpeg, const pending_frame *f, uint8_t **buf,
+		size_t *cap) {
+	int w = f->width, h = f->height;
+	/* The JPEG's own header first: nothing is allocated for a picture
+	 * other than the one announced, or larger than the limit. */
+	ooblex_jpeg_info info;
+	if(ooblex_jpeg_read_header(jpeg, f->data, f->len, &info) < 0 || info.width != w || info.height != h ||
+			info.sampling != OOBLEX_JPEG_SAMP_420 || !ooblex_picture_fits((unsigned)w, (unsigned)h,
+			o->cfg.max_width, o->cfg.max_height))
+		return NULL;
+	size_t need = (size_t)w * h * 3 / 2 + (size_t)w + h + 16;
+	if(need > *cap) {
+		uint8_t *n = realloc(*buf, need);
+		if(n == NULL)
+			return NULL;
+		*buf = n;
+		*cap = need;
+	}
+	uint8_t *i420 = *buf;
+	gint64 t0 = g_get_monotonic_time();
+	uint8_t *planes[3] = { i420, i420 + (size_t)w * h, i420 + (size_t)w * h + (size_t)(w / 2) * (h / 2) };
+	const int strides[3] = { w, w / 2, w / 2 };
+	/* Decoding straight into the planes the encoder reads. 4:2:0 at an
+	 * even size only: what workers send for browser video. Damaged data
+	 * (a TurboJPEG warning) is not sent either. */
+	char err[256];
+	int ok = ooblex_jpeg_decode_planes(jpeg, f->data, f->len, w, h, planes, strides, err, sizeof(err)) == 0;
+	atomic_fetch_add(&o->stats.decode_us_total, (uint64_t)(g_get_monotonic_time() - t0));
+	return ok ? i420 : NULL;
+}
+
 static gpointer output_thread(gpointer data) {
 	ooblex_video_output *o = data;
 	ooblex_video_encoder *enc = ooblex_video_encoder_new(o->cfg.codec, o->cfg.bitrate_bps, o->cfg.fps);
@@ -102,42 +137,21 @@ static gpointer output_thread(gpointer data) {
 			target = remb < 100000 ? 100000 : (int)remb;
 		ooblex_video_encoder_set_bitrate(enc, target);
 		int w = work.width, h = work.height;
-		/* The JPEG's own header first: nothing is allocated for a picture
-		 * other than the one announced, or larger than the limit. */
-		ooblex_jpeg_info info;
-		if(ooblex_jpeg_read_header(jpeg, work.jpeg, work.len, &info) < 0 || info.width != w || info.height != h ||
-				info.sampling != OOBLEX_JPEG_SAMP_420 || !ooblex_picture_fits((unsigned)w, (unsigned)h,
-				o->cfg.max_width, o->cfg.max_height)) {
-			atomic_fetch_add(&o->stats.frames_failed, 1);
-			continue;
-		}
-		size_t need = (size_t)work.width * work.height * 3 / 2 + (size_t)work.width + work.height + 16;
-		if(need > i420_cap) {
-			uint8_t *n = realloc(i420, need);
-			if(n == NULL) {
-				atomic_fetch_add(&o->stats.frames_failed, 1);
-				continue;
-			}
-			i420 = n;
-			i420_cap = need;
-		}
-		gint64 t0 = g_get_monotonic_time();
-		uint8_t *planes[3] = { i420, i420 + (size_t)w * h, i420 + (size_t)w * h + (size_t)(w / 2) * (h / 2) };
-		const int strides[3] = { w, w / 2, w / 2 };
-		/* Decoding straight into the planes the encoder reads. 4:2:0 at an
-		 * even size only: what workers send for browser video. Damaged
-		 * data (a TurboJPEG warning) is not sent either. */
 		char err[256];
-		int ok = ooblex_jpeg_decode_planes(jpeg, work.jpeg, work.len, w, h, planes, strides, err, sizeof(err)) == 0;
-		gint64 t1 = g_get_monotonic_time();
-		atomic_fetch_add(&o->stats.decode_us_total, (uint64_t)(t1 - t0));
-		if(!ok) {
+		/* The worker's own I420 (video_reply_format) is the picture: its
+		 * size was checked whole at the push, and the buffer is this
+		 * thread's now, so the range fix below may work in place. A JPEG
+		 * is decoded first. */
+		uint8_t *picture = work.pixfmt == OOBLEX_PIXFMT_I420 ? work.data :
+			decode_jpeg(o, jpeg, &work, &i420, &i420_cap);
+		if(picture == NULL) {
 			atomic_fetch_add(&o->stats.frames_failed, 1);
 			continue;
 		}
+		gint64 t1 = g_get_monotonic_time();
 		if(work.full_range)
-			to_limited_range(i420, w, h);
-		if(ooblex_video_encoder_encode(enc, i420, w, h, keyframe, work.capture_us, work.capture_us, err,
+			to_limited_range(picture, w, h);
+		if(ooblex_video_encoder_encode(enc, picture, w, h, keyframe, work.capture_us, work.capture_us, err,
 				sizeof(err)) < 0) {
 			atomic_fetch_add(&o->stats.frames_failed, 1);
 			continue;
@@ -160,7 +174,7 @@ static gpointer output_thread(gpointer data) {
 		}
 	}
 	/* Not drained at stop: nothing is sent after ooblex_video_output_stop. */
-	free(work.jpeg);
+	free(work.data);
 	free(i420);
 	ooblex_jpeg_free(jpeg);
 	ooblex_video_encoder_free(enc);
@@ -200,6 +214,37 @@ ooblex_video_output *ooblex_video_output_start(const ooblex_video_output_config 
 	return o;
 }
 
+/* Into the one-slot mailbox (copied): the newest frame wins. The caller
+ * has checked the picture's size and the payload's length. */
+static void push_frame(ooblex_video_output *o, ooblex_pixfmt pixfmt, const uint8_t *data, size_t len, int width,
+		int height, uint64_t capture_us, int full_range) {
+	g_mutex_lock(&o->lock);
+	pending_frame *s = &o->slot;
+	if(s->full)
+		atomic_fetch_add(&o->stats.frames_dropped, 1);	/* the newest frame wins */
+	if(len > s->cap) {
+		uint8_t *n = realloc(s->data, len);
+		if(n == NULL) {
+			s->full = 0;
+			g_mutex_unlock(&o->lock);
+			atomic_fetch_add(&o->stats.frames_failed, 1);
+			return;
+		}
+		s->data = n;
+		s->cap = len;
+	}
+	memcpy(s->data, data, len);
+	s->len = len;
+	s->pixfmt = pixfmt;
+	s->width = width;
+	s->height = height;
+	s->capture_us = capture_us;
+	s->full_range = full_range;
+	s->full = 1;
+	g_cond_signal(&o->cond);
+	g_mutex_unlock(&o->lock);
+}
+
 void ooblex_video_output_push(ooblex_video_output *o, const uint8_t *jpeg, size_t len, int width, int height,
 		uint64_t capture_us, int full_range) {
 	atomic_fetch_add(&o->stats.frames_in, 1);
@@ -208,30 +253,21 @@ void ooblex_video_output_push(ooblex_video_output *o, const uint8_t *jpeg, size_
 		atomic_fetch_add(&o->stats.frames_failed, 1);	/* never copied */
 		return;
 	}
-	g_mutex_lock(&o->lock);
-	pending_frame *s = &o->slot;
-	if(s->full)
-		atomic_fetch_add(&o->stats.frames_dropped, 1);	/* the newest frame wins */
-	if(len > s->cap) {
-		uint8_t *n = realloc(s->jpeg, len);
-		if(n == NULL) {
-			s->full = 0;
-			g_mutex_unlock(&o->lock);
-			atomic_fetch_add(&o->stats.frames_failed, 1);
-			return;
-		}
-		s->jpeg = n;
-		s->cap = len;
+	push_frame(o, OOBLEX_PIXFMT_JPEG, jpeg, len, width, height, capture_us, full_range);
+}
+
+void ooblex_video_output_push_i420(ooblex_video_output *o, const uint8_t *i420, size_t len, int width, int height,
+		uint64_t capture_us, int full_range) {
+	atomic_fetch_add(&o->stats.frames_in, 1);
+	/* The encoder reads width x height luma and two (width/2) x (height/2)
+	 * chroma planes from it: exactly that many bytes, or it is not taken. */
+	if(i420 == NULL || width <= 0 || height <= 0 || ((width | height) & 1) ||
+			!ooblex_picture_fits((unsigned)width, (unsigned)height, o->cfg.max_width, o->cfg.max_height) ||
+			len != ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, (unsigned)width, (unsigned)height)) {
+		atomic_fetch_add(&o->stats.frames_failed, 1);	/* never copied */
+		return;
 	}
-	memcpy(s->jpeg, jpeg, len);
-	s->len = len;
-	s->width = width;
-	s->height = height;
-	s->capture_us = capture_us;
-	s->full_range = full_range;
-	s->full = 1;
-	g_cond_signal(&o->cond);
-	g_mutex_unlock(&o->lock);
+	push_frame(o, OOBLEX_PIXFMT_I420, i420, len, width, height, capture_us, full_range);
 }
 
 void ooblex_video_output_request_keyframe(ooblex_video_output *o) {
@@ -259,7 +295,7 @@ void ooblex_video_output_stop(ooblex_video_output *o) {
 	g_cond_signal(&o->cond);
 	g_mutex_unlock(&o->lock);
 	g_thread_join(o->thread);
-	free(o->slot.jpeg);
+	free(o->slot.data);
 	g_mutex_clear(&o->lock);
 	g_cond_clear(&o->cond);
 	g_free(o);

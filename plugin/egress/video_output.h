@@ -1,8 +1,9 @@
 /*
  * video_output.h - a session's processed frames as an outgoing video track.
  *
- * Owns: a thread per session that takes the newest processed JPEG, decodes
- * it (ooblex_jpeg.h, straight to I420), encodes it (video_encoder) and hands
+ * Owns: a thread per session that takes the newest processed frame, a JPEG
+ * decoded first (ooblex_jpeg.h, straight to I420) or the worker's I420 as it
+ * is (video_reply_format: no JPEG round trip), encodes it (video_encoder) and hands
  * the RTP packets (rtp_packetizer, at most max_packet bytes) to the send
  * callback, which the Janus glue points at relay_rtp. Frames wait in a
  * one-slot mailbox: when encoding falls behind, the newest frame wins and
@@ -37,12 +38,12 @@ typedef struct ooblex_video_output_stats {
 	atomic_uint_fast64_t frames_in;
 	atomic_uint_fast64_t frames_sent;	/* encoded and packetized */
 	atomic_uint_fast64_t frames_dropped;	/* replaced by a newer one before encoding */
-	atomic_uint_fast64_t frames_failed;	/* bad JPEG, encoder error */
+	atomic_uint_fast64_t frames_failed;	/* bad JPEG, I420 not exactly its size, encoder error */
 	atomic_uint_fast64_t keyframes;
 	atomic_uint_fast64_t keyframe_requests;
 	atomic_uint_fast64_t packets, bytes;
 	atomic_uint_fast64_t encode_us_total;	/* inside libavcodec */
-	atomic_uint_fast64_t decode_us_total;	/* JPEG to I420 */
+	atomic_uint_fast64_t decode_us_total;	/* JPEG to I420 (none for I420 frames) */
 	atomic_int bitrate_bps;	/* what the encoder aims at now */
 	atomic_uint max_packet_seen;
 } ooblex_video_output_stats;
@@ -59,6 +60,14 @@ ooblex_video_output *ooblex_video_output_start(const ooblex_video_output_config 
  * scaled to the 16..235/240 range video decoders assume. Any thread, never
  * blocks for long. */
 void ooblex_video_output_push(ooblex_video_output *o, const uint8_t *jpeg, size_t len, int width, int height,
+	uint64_t capture_us, int full_range);
+/* The same for a processed I420 picture (copied; planes Y, U, V back to
+ * back, width x height and two (width/2) x (height/2)): taken only when
+ * width and height are even, within the limit, and len is exactly
+ * ooblex_pixfmt_size(I420) for them; else counted as failed, never copied.
+ * It shares the one-slot mailbox with JPEGs: the newest frame wins, whatever
+ * its format. */
+void ooblex_video_output_push_i420(ooblex_video_output *o, const uint8_t *i420, size_t len, int width, int height,
 	uint64_t capture_us, int full_range);
 /* The next frame is a keyframe (the browser sent PLI or FIR). */
 void ooblex_video_output_request_keyframe(ooblex_video_output *o);

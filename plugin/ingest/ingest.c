@@ -93,6 +93,7 @@ struct ooblex_ingest {
 	GMutex settings_lock;
 	char effect[OOBLEX_NAME_MAX + 1];
 	unsigned frame_skip;
+	uint8_t reply_pixfmt;	/* the host's output decides it (ooblex_ingest_set_reply_pixfmt) */
 	/* Owned by the thread. */
 	ooblex_reorder *jitter;	/* RTP packets back in sequence order */
 	ooblex_seq_unwrapper unwrap;
@@ -108,7 +109,7 @@ struct ooblex_ingest {
 	budget_bucket keyframe_count, keyframe_bytes;
 	uint64_t budget_last_us;
 	uint8_t client_id[OOBLEX_CLIENT_ID_LEN];
-	uint8_t reply_pixfmt, jpeg_quality;
+	uint8_t jpeg_quality;
 	uint64_t pli_interval_us, deadline_us, last_pli_us;
 	uint64_t frame_id;
 	uint32_t seq;
@@ -220,6 +221,7 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	if(take) {
 		memset(&h, 0, sizeof(h));
 		memcpy(h.effect, ing->effect, sizeof(h.effect));
+		h.reply_pixfmt = ing->reply_pixfmt;
 	}
 	g_mutex_unlock(&ing->settings_lock);
 	if(!take)
@@ -264,7 +266,6 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 	h.capture_us = first_arrival_us;
 	h.queued_us = now;
 	h.deadline_us = ing->deadline_us ? first_arrival_us + ing->deadline_us : 0;
-	h.reply_pixfmt = ing->reply_pixfmt;
 	h.jpeg_quality = ing->jpeg_quality;
 	size_t len = 0;
 	uint8_t *msg = ooblex_packer_pack(ing->packer, pic, &h, &len);
@@ -647,6 +648,12 @@ void ooblex_ingest_configure(ooblex_ingest *ing, const char *effect, unsigned fr
 		g_strlcpy(ing->effect, effect, sizeof(ing->effect));
 	if(frame_skip > 0)
 		ing->frame_skip = frame_skip;
+	g_mutex_unlock(&ing->settings_lock);
+}
+
+void ooblex_ingest_set_reply_pixfmt(ooblex_ingest *ing, uint8_t reply_pixfmt) {
+	g_mutex_lock(&ing->settings_lock);
+	ing->reply_pixfmt = reply_pixfmt;
 	g_mutex_unlock(&ing->settings_lock);
 }
 

@@ -102,7 +102,7 @@ typedef struct ooblex_ingest_config {
 	const char *effect;
 	uint8_t frame_pixfmt;	/* ooblex_pixfmt frames travel in (default I420) */
 	unsigned max_width, max_height;	/* larger pictures are downscaled first (0: no limit) */
-	uint8_t reply_pixfmt;	/* ooblex_pixfmt the workers should answer with */
+	uint8_t reply_pixfmt;	/* ooblex_pixfmt the workers should answer with (see ooblex_ingest_set_reply_pixfmt) */
 	uint8_t jpeg_quality;
 	unsigned max_queued_packets;	/* bound on the packet queue (default 2000) */
 	size_t max_queued_bytes;	/* and on its bytes (default 4 MiB) */
@@ -170,6 +170,11 @@ int ooblex_ingest_push_rtp(ooblex_ingest *ing, const uint8_t *buf, size_t len);
 
 /* Changes the effect (NULL: keep) and frame_skip (0: keep) from the next frame on. */
 void ooblex_ingest_configure(ooblex_ingest *ing, const char *effect, unsigned frame_skip);
+/* What the workers answer with (ooblex_pixfmt: JPEG or I420), from the next
+ * frame sampled on: the host follows its output with it (a video track
+ * alone takes I420, the data channel needs JPEG). Frames already queued keep
+ * what they asked for. */
+void ooblex_ingest_set_reply_pixfmt(ooblex_ingest *ing, uint8_t reply_pixfmt);
 
 /* Asks the thread to finish; ing must not be used afterwards. */
 void ooblex_ingest_stop(ooblex_ingest *ing);

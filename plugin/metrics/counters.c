@@ -157,7 +157,8 @@ const ooblex_counter_def ooblex_counters[OOBLEX_C_COUNT] = {
 		"Data channel messages sent: each frame's metadata and JPEG chunks (docs/protocol.md)." },
 	[OOBLEX_C_FRAMES_DROPPED_CHANNEL] = { "frames.dropped_channel", "frames_dropped_channel",
 		OOBLEX_FAMILY_DROPPED, "data_channel", false, 0,
-		"Processed frames the data channel did not take (not open yet, or refused)." },
+		"Processed frames the data channel did not take (not open yet, or refused; or an I420 result, asked for "
+		"while the video track was the only output and sampled before `configure` added the data channel)." },
 	[OOBLEX_C_FRAMES_DROPPED_BACKPRESSURE] = { "frames.dropped_backpressure", "frames_dropped_backpressure",
 		OOBLEX_FAMILY_DROPPED, "backpressure", false, 0,
 		"Processed frames dropped whole because the page was more than `dc_max_unacked_frames` frames behind "

@@ -27,6 +27,8 @@
  *           [--output datachannel|video] [--effect NAME] [--source FILE.avi]
  *           [--noise LEVELS] [--warmup S] [--seconds S] [--watch name=pid]... [--no-stop]
  *           [--format i420|jpeg]   (how frames travel to the workers, as general.frame_format)
+ *           [--reply-format auto|i420|jpeg]   (what workers answer video-only sessions with, as
+ *           general.video_reply_format: auto = i420 with --output video unless --format jpeg)
  *   loadgen --port REDIS_PORT --throughput FRAMES --effect NAME [--queue KEY] [--source FILE]
  *           (frames straight into frames_to_process: the fleet's rate alone)
  */
@@ -154,7 +156,17 @@ typedef struct run_config {
 	gboolean video_output;
 	double warmup_s, seconds_s;
 	uint8_t frame_pixfmt;	/* OOBLEX_PIXFMT_I420 or _JPEG (--format) */
+	const char *reply_format;	/* --reply-format: auto, i420 or jpeg */
 } run_config;
+
+/* As the plugin's janus_ooblex_reply_pixfmt: the data channel needs JPEG. */
+static uint8_t reply_pixfmt(const run_config *rc) {
+	if(!rc->video_output || !strcmp(rc->reply_format, "jpeg"))
+		return OOBLEX_PIXFMT_JPEG;
+	if(!strcmp(rc->reply_format, "i420"))
+		return OOBLEX_PIXFMT_I420;
+	return rc->frame_pixfmt == OOBLEX_PIXFMT_JPEG ? OOBLEX_PIXFMT_JPEG : OOBLEX_PIXFMT_I420;
+}
 
 static ooblex_producer *producer;
 static ooblex_reader *reader;
@@ -273,7 +285,7 @@ static session *session_start(const run_config *rc) {
 		.frame_pixfmt = rc->frame_pixfmt,
 		.max_width = 1280,
 		.max_height = 720,
-		.reply_pixfmt = OOBLEX_PIXFMT_JPEG,
+		.reply_pixfmt = reply_pixfmt(rc),
 		.jpeg_quality = 80,
 		.max_queued_packets = 2000,
 		.pli_interval_ms = 500,
@@ -417,7 +429,7 @@ static void reference_costs(const char *codec, gboolean with_encode, double *dec
 		AVFrame *pic = source_pictures[i];
 		if(pic == NULL)
 			continue;
-		/* Packed as the output thread has it after its JPEG decode. */
+		/* Packed as the output thread has it (after its JPEG decode, or as the worker's I420). */
 		av_image_copy_to_buffer(i420, I420_SIZE, (const uint8_t *const *)pic->data, pic->linesize, AV_PIX_FMT_YUV420P,
 			W, H, 1);
 		const uint8_t *out;
@@ -632,7 +644,7 @@ static void quiet_log(int level, const char *msg) {
 
 int main(int argc, char **argv) {
 	run_config rc = { .codec = "vp8", .skip = 3, .effect = "invert", .warmup_s = 2, .seconds_s = 6,
-		.frame_pixfmt = OOBLEX_PIXFMT_I420 };
+		.frame_pixfmt = OOBLEX_PIXFMT_I420, .reply_format = "auto" };
 	const char *sweep = "1", *footage = NULL, *queue = OOBLEX_KEY_FRAMES;
 	int port = 0, throughput_frames = 0, noise = 2;
 	double max_p95 = 100, max_drops = 1;
@@ -646,7 +658,7 @@ int main(int argc, char **argv) {
 		{ "max-p95-ms", required_argument, NULL, 'P' }, { "max-drops-pct", required_argument, NULL, 'D' },
 		{ "throughput", required_argument, NULL, 'T' }, { "noise", required_argument, NULL, 'N' },
 		{ "queue", required_argument, NULL, 'Q' }, { "no-stop", no_argument, NULL, 'S' },
-		{ "format", required_argument, NULL, 'F' },
+		{ "format", required_argument, NULL, 'F' }, { "reply-format", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 } };
 	for(int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch(ch) {
@@ -666,6 +678,13 @@ int main(int argc, char **argv) {
 		case 'Q': queue = optarg; break;
 		case 'S': no_stop = TRUE; break;
 		case 'F': rc.frame_pixfmt = !strcmp(optarg, "jpeg") ? OOBLEX_PIXFMT_JPEG : OOBLEX_PIXFMT_I420; break;
+		case 'R':
+			if(strcmp(optarg, "auto") && strcmp(optarg, "i420") && strcmp(optarg, "jpeg")) {
+				fprintf(stderr, "loadgen: --reply-format is auto, i420 or jpeg\n");
+				return 2;
+			}
+			rc.reply_format = optarg;
+			break;
 		case 'W': {
 			const char *eq = strchr(optarg, '=');
 			if(eq != NULL && n_watch < (int)G_N_ELEMENTS(watch)) {
@@ -715,6 +734,7 @@ int main(int argc, char **argv) {
 	json_object_set_new(doc, "libavcodec_decode_ms", json_real(ref_decode));
 	json_object_set_new(doc, "libavcodec_encode_ms", json_real(ref_encode));
 	json_object_set_new(doc, "output", json_string(rc.video_output ? "video" : "datachannel"));
+	json_object_set_new(doc, "reply_format", json_string(ooblex_pixfmt_name(reply_pixfmt(&rc))));
 	json_object_set_new(doc, "effect", json_string(rc.effect));
 	json_object_set_new(doc, "frame_skip", json_integer(rc.skip));
 	json_object_set_new(doc, "aims", json_pack("{sfsf}", "max_p95_ms", max_p95, "max_drops_pct", max_drops));

@@ -38,6 +38,11 @@
 # during the skip3 sweep at WEBRTC_PERF_HZ (99): webrtc-perf.data and webrtc-profile.txt, by thread,
 # library and symbol, and perf stat's context switches in webrtc-perf-stat.txt; the profile costs
 # CPU of its own: take figures from a run without it).
+# WEBRTC_RUNS=video: the processed video track alone (`--output video`, FRAME_SKIP
+# WEBRTC_VIDEO_SKIP (1), sessions WEBRTC_VIDEO (4), every count run): its JSON and a line of
+# server CPU ms per processed frame (server cores x 1000 / video frames per second received).
+# WEBRTC_PLUGIN_SET='key=value ...': plugin settings written into the generated jcfg (e.g.
+# 'video_reply_format="jpeg"' for the JPEG round trip the video track had before i420).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -76,6 +81,13 @@ wait_for 10 bash -c "[ \$(redis-cli -p $REDIS_PORT --raw keys 'ooblex:alive:benc
 "$TOP/deploy/janus-conf.sh" "$OUT/webrtc-janus" "$BUILD/.libs/libjanus_ooblex.so" \
   --http-port 18088 --ws-port 18188 --admin-port 17088 --ice-enforce 127.0.0.2 --admin-secret bench \
   --redis-url "redis://127.0.0.1:$REDIS_PORT" --echotest >/dev/null
+for kv in ${WEBRTC_PLUGIN_SET:-}; do
+  key=${kv%%=*}
+  grep -Eq "^\s*#?\s*$key = " "$OUT/webrtc-janus/conf/janus.plugin.ooblex.jcfg" || {
+    echo "webrtc.sh: WEBRTC_PLUGIN_SET: no setting $key in the plugin config" >&2; exit 1; }
+  sed -i -E "s|^(\s*)#?\s*$key = .*|\1$key = ${kv#*=}|" "$OUT/webrtc-janus/conf/janus.plugin.ooblex.jcfg"
+  echo "# plugin config: $(grep -E "^\s*$key = " "$OUT/webrtc-janus/conf/janus.plugin.ooblex.jcfg" | tr -d '\t')" >&2
+done
 janus -C "$OUT/webrtc-janus/conf/janus.jcfg" -F "$OUT/webrtc-janus/conf" -P "$OUT/webrtc-janus/plugins" -o \
   >"$OUT/webrtc-janus.log" 2>&1 &
 JANUS_PID=$!
@@ -213,6 +225,21 @@ fi
 # source_sampled, so the plugin decodes a third of the frames.
 [[ $RUNS == *" skip3-sampled "* ]] && sweep skip3-sampled --skip 3 --source-sampled --sessions "${WEBRTC_SAMPLED3:-12,16,20,24,28,32,36}"
 [[ $RUNS == *" skip1 "* ]] && sweep skip1 --skip 1 --sessions "${WEBRTC_SKIP1:-4,6,8,10,12,14}"
+if [[ $RUNS == *" video "* ]]; then
+  # Figures, not a capacity: every count runs (nothing comes back on the data channel to hold by).
+  sweep video --output video --skip "${WEBRTC_VIDEO_SKIP:-1}" --no-stop --sessions "${WEBRTC_VIDEO:-4}"
+  python3 - "$OUT/webrtc-video.json" <<'PY' >&2
+import json, sys
+for x in json.load(open(sys.argv[1]))["runs"]:
+    fps = x["video_fps_per_client"] * x["started"]
+    c = x["cpu_cores"]
+    per = lambda cores: f"{cores * 1000 / fps:.2f}" if fps > 0 else "-"
+    w = sum(v for k, v in c.items() if k.startswith("worker_"))
+    print(f"  video output, {x['sessions']} sessions: {fps:.1f} processed frames/s received; server CPU "
+          f"{per(x['server_cores'])} ms per processed frame (Janus {per(c.get('janus', 0))}, plugin threads "
+          f"{per(c.get('janus_plugin_threads', 0))}, workers {per(w)}, Redis {per(c.get('redis', 0))})")
+PY
+fi
 if [[ $RUNS == *" echotest "* ]]; then
   HELD=$([ -f "$OUT/webrtc-skip3.json" ] && python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])" || echo 4)
   [ "$HELD" -ge 2 ] || HELD=4

@@ -487,6 +487,9 @@ static GstPadProbeReturn count_video(GstPad *pad, GstPadProbeInfo *info, gpointe
 	s->video_frames++;
 	if(atomic_load(&window_open))
 		s->video_frames_window++;
+	/* --output video: nothing comes on the data channel; the track's frames are the results. */
+	if(!echotest && !strcmp(opt.output, "video"))
+		atomic_store(&s->first_result, 1);
 	if(!echotest)
 		return GST_PAD_PROBE_OK;
 	/* Echoed: the frame sent with timestamp ts - offset. */

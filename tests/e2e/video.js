@@ -227,6 +227,10 @@ async function main() {
       log('both: the track\'s send rate ' + JSON.stringify(sr));
       tap(sr && sr.reports >= 2 && sr.target_kbps >= 100 && sr.target_kbps <= 1500,
         'both: the plugin hears Chromium\'s receiver reports about the track and sets its rate from them', JSON.stringify(sr));
+      // The data channel needs JPEG, so the track decodes the workers' JPEGs.
+      tap(both.ps && both.ps.reply_format === 'jpeg' && vo && vo.jpeg_decode_ms_avg > 0,
+        'both: workers answer in JPEG (the data channel needs it), the track decodes it',
+        JSON.stringify({ reply_format: both.ps && both.ps.reply_format, vo }));
       summary.both = {
         g2gMs: { video: { p50: pct(g2g.video, 0.5), p95: pct(g2g.video, 0.95), p99: pct(g2g.video, 0.99) },
           datachannel: { p50: pct(g2g.datachannel, 0.5), p95: pct(g2g.datachannel, 0.95), p99: pct(g2g.datachannel, 0.99) } },
@@ -265,6 +269,12 @@ async function main() {
         `${video.state.videoFrames} video frames, ${video.state.frames} on the data channel`);
       checkVideoPatches(await video.page.evaluate(patchColours, 'video'), summary.echoPatches, 'video');
       const vo = video.ps && video.ps.video_output;
+      // video_reply_format = auto (the default, frame_format i420): the
+      // workers' I420 goes straight into the encoder, no JPEG round trip.
+      tap(video.ps && video.ps.reply_format === 'i420' && vo && vo.frames_sent > 60 && vo.frames_failed === 0 &&
+        vo.jpeg_decode_ms_avg === 0 && video.ps.frames.results_refused.malformed === 0,
+        'video: workers answer in I420, encoded as it is (nothing decoded, nothing refused)',
+        JSON.stringify({ reply_format: video.ps && video.ps.reply_format, vo, refused: video.ps && video.ps.frames.results_refused }));
       summary.video = { g2gMs: { p50: pct(video.state.g2g.video, 0.5), p95: pct(video.state.g2g.video, 0.95), p99: pct(video.state.g2g.video, 0.99) },
         videoOutput: vo, jitterBufferMs: video.jitterBufferMs };
       log('video: glass-to-glass ms ' + JSON.stringify(summary.video.g2gMs));
@@ -279,6 +289,30 @@ async function main() {
       tap(restarted === true && after.v - v0 >= 20 && after.errors.length === 0,
         'video: an ICE restart keeps the session and the video track going', JSON.stringify({ restarted, frames: after.v - v0, errors: after.errors }));
       await video.page.screenshot({ path: path.join(OUT, 'screenshot-video.png') });
+      // Adding the data channel mid-session: frames sampled from then on
+      // come back as JPEG (the data channel delivers them), the I420 ones
+      // still in flight are counted, not sent; and back to video alone.
+      const before = await api.pageStats(video.page);
+      await video.page.evaluate(() => window.ooblexDemo.client.configure({ output: 'both' }));
+      await video.page.waitForTimeout(1500);
+      const dv0 = await video.page.evaluate(() => ({ d: window.ooblexDemo.frames, v: window.ooblexDemo.videoFrames }));
+      await video.page.waitForTimeout(2000);
+      const dv1 = await video.page.evaluate(() => ({ d: window.ooblexDemo.frames, v: window.ooblexDemo.videoFrames }));
+      const mid = await api.pageStats(video.page);
+      const inFlight = mid.frames.dropped_channel - before.frames.dropped_channel;
+      tap(mid.reply_format === 'jpeg' && dv1.d - dv0.d >= 20 && dv1.v - dv0.v >= 20 && inFlight <= 12 &&
+        mid.frames.results_refused.malformed === 0,
+        'video -> both mid-session: workers answer in JPEG from the next frame, both outputs deliver',
+        JSON.stringify({ reply_format: mid.reply_format, dataChannel: dv1.d - dv0.d, video: dv1.v - dv0.v,
+          i420InFlightCounted: inFlight }));
+      await video.page.evaluate(() => window.ooblexDemo.client.configure({ output: 'video' }));
+      await video.page.waitForTimeout(1500);
+      const back = await api.pageStats(video.page);
+      const v2 = await video.page.evaluate(() => window.ooblexDemo.videoFrames);
+      await video.page.waitForTimeout(1500);
+      const v3 = await video.page.evaluate(() => window.ooblexDemo.videoFrames);
+      tap(back.reply_format === 'i420' && v3 - v2 >= 15, 'both -> video: back to I420, the track goes on',
+        JSON.stringify({ reply_format: back.reply_format, video: v3 - v2 }));
       await video.page.evaluate(() => window.ooblexDemo.client.stop());
       await video.page.close();
     }

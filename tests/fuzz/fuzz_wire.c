@@ -22,7 +22,10 @@
  *    would build from the header parses, and is accepted by the plugin when
  *    its names are UTF-8;
  *  - the plugin (ooblex_wire_accept_result, as janus_ooblex_on_result): a
- *    result it accepts is a JPEG for this client with names jansson takes.
+ *    result it accepts is a JPEG, or an I420 picture of even size and
+ *    exactly ooblex_pixfmt_size() bytes (video_reply_format), for this
+ *    client with names jansson takes; the worker's I420 answer to a frame
+ *    that asks for it is accepted when its size is even.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -126,12 +129,24 @@ static void as_worker(const ooblex_frame_header *h, const uint8_t *payload) {
 			CHECK(fmt == OOBLEX_PIXFMT_I420 || fmt == OOBLEX_PIXFMT_RGB24);
 		free(decoded);
 	}
-	/* The result: the frame's header with the worker's fields, a JPEG body. */
-	static const uint8_t body[] = { 0xff, 0xd8, 0xff, 0xd9 };
+	/* The result: the frame's header with the worker's fields, a JPEG body,
+	 * or the whole I420 picture when the frame asks for it (as
+	 * worker_loop.c does; not for huge frames: it would only cost time). */
+	static const uint8_t jpeg_body[] = { 0xff, 0xd8, 0xff, 0xd9 };
 	ooblex_frame_header r = *h;
 	r.kind = OOBLEX_KIND_RESULT;
 	r.pixfmt = OOBLEX_PIXFMT_JPEG;
-	r.payload_len = sizeof(body);
+	r.payload_len = sizeof(jpeg_body);
+	const uint8_t *body = jpeg_body;
+	uint8_t *i420 = NULL;
+	if(h->reply_pixfmt == OOBLEX_PIXFMT_I420 && pixels <= DECODE_MAX_PIXELS) {
+		size_t n = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h->width, h->height);
+		i420 = calloc(1, n);
+		CHECK(i420 != NULL);
+		r.pixfmt = OOBLEX_PIXFMT_I420;
+		r.payload_len = (uint32_t)n;
+		body = i420;
+	}
 	snprintf(r.worker, sizeof(r.worker), "%s", "worker-1");
 	snprintf(r.meta, sizeof(r.meta), "%s", "{\"faces\":[]}");
 	r.worker_start_us = h->queued_us + 1;
@@ -141,11 +156,13 @@ static void as_worker(const ooblex_frame_header *h, const uint8_t *payload) {
 	ooblex_frame_header back;
 	const uint8_t *bp = NULL;
 	const char *refused = ooblex_wire_accept_result(msg, len, h->client_id, &back, &bp);
-	if(ooblex_utf8_valid(h->effect))
-		CHECK(refused == NULL && same_header(&r, &back));
+	int odd_i420 = r.pixfmt == OOBLEX_PIXFMT_I420 && ((r.width | r.height) & 1);
+	if(ooblex_utf8_valid(h->effect) && !odd_i420)
+		CHECK(refused == NULL && same_header(&r, &back) && !memcmp(bp, body, r.payload_len));
 	else
 		CHECK(refused != NULL);
 	free(msg);
+	free(i420);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -174,7 +191,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 		const char *refused = ooblex_wire_accept_result(data, size, other, &fh, &fp);
 		if(refused == NULL) {
 			CHECK(e == OOBLEX_WIRE_OK && ((fh.kind == OOBLEX_KIND_RESULT && fh.pixfmt == OOBLEX_PIXFMT_JPEG &&
-				fh.payload_len >= 4) || (fh.kind == OOBLEX_KIND_ERROR && fh.pixfmt == OOBLEX_PIXFMT_NONE &&
+				fh.payload_len >= 4) || (fh.kind == OOBLEX_KIND_RESULT && fh.pixfmt == OOBLEX_PIXFMT_I420 &&
+				!((fh.width | fh.height) & 1) &&
+				fh.payload_len == ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, fh.width, fh.height)) ||
+				(fh.kind == OOBLEX_KIND_ERROR && fh.pixfmt == OOBLEX_PIXFMT_NONE &&
 				fh.payload_len >= 3 && fh.error[0] != '\0')));
 			CHECK(ooblex_utf8_valid(fh.effect) && ooblex_utf8_valid(fh.worker));
 			CHECK(fp == payload);

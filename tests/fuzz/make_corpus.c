@@ -217,6 +217,16 @@ static int wire_seeds(void) {
 	rc |= write_message("result_jpeg_meta", &h, jpeg, 0);
 	h.meta[0] = '\0';
 	rc |= write_message("result_extended_header", &h, jpeg, 12);
+	/* A video-only session's result (video_reply_format): raw I420, and
+	 * one of odd size, which the plugin refuses. */
+	h.pixfmt = OOBLEX_PIXFMT_I420;
+	h.reply_pixfmt = OOBLEX_PIXFMT_I420;
+	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, W, H);
+	rc |= write_message("result_i420", &h, i420, 0);
+	h.width = W - 1;
+	h.height = H - 1;
+	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, W - 1, H - 1);
+	rc |= write_message("result_i420_odd", &h, i420, 0);
 	ooblex_jpeg_free(j);
 	return rc;
 }

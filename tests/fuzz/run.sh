@@ -300,8 +300,15 @@ if [ "$mode" = seeds ]; then
 	files=("$src")
 	for s in $(header_field "$src" fuzz-sources); do files+=("$TOP/$s"); done
 	pkgs=$(header_field "$src" fuzz-pkgs)
+	# Every project folder's headers, as the targets see them (since the
+	# layout gave plugin/ subfolders, plugin/ alone no longer finds them).
+	seed_incdirs=()
+	while IFS= read -r d; do
+		seed_incdirs+=(-I"$d")
+	done < <(find "$TOP/common" "$TOP/plugin" "$TOP/worker" -type d | sort)
+	mkdir -p "$OUT/bin"
 	# shellcheck disable=SC2046,SC2086
-	$CC -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -Wall -Wextra -I"$TOP/common" -I"$TOP/plugin" -I"$TOP/worker" \
+	$CC -g -O1 -std=gnu11 -D_GNU_SOURCE -pthread -Wall -Wextra "${seed_incdirs[@]}" \
 		-I"$TOP/tests" $(pkg-config --cflags $pkgs) "${files[@]}" -o "$OUT/bin/make_corpus" \
 		$(pkg-config --libs $pkgs) -lm || exit 1
 	exec "$OUT/bin/make_corpus" "$FUZZ_DIR/corpus"

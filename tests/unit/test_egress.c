@@ -150,6 +150,41 @@ static uint8_t *error_msg(uint32_t seq, uint16_t code, size_t *len) {
 	return msg;
 }
 
+static ooblex_result_verdict give(ooblex_egress *e, uint8_t *msg, size_t len);
+/* An I420 result as a worker writes it for a video-only session
+ * (video_reply_format): w x h, its payload payload_len bytes of gray
+ * whatever the size says (a short or long one is a corrupt result). */
+static uint8_t *i420_result_msg(uint32_t seq, unsigned w, unsigned h, size_t payload_len, size_t *len) {
+	ooblex_frame_header hd;
+	memset(&hd, 0, sizeof(hd));
+	hd.kind = OOBLEX_KIND_RESULT;
+	memcpy(hd.client_id, client_id, OOBLEX_CLIENT_ID_LEN);
+	hd.frame_id = 100 + seq;
+	hd.seq = seq;
+	hd.capture_us = hs.now - 21000;
+	hd.queued_us = hs.now - 20000;
+	hd.worker_start_us = hd.queued_us + 100;
+	hd.worker_end_us = hd.worker_start_us + result_worker_us;
+	hd.width = (uint16_t)w;
+	hd.height = (uint16_t)h;
+	hd.pixfmt = OOBLEX_PIXFMT_I420;
+	hd.payload_len = (uint32_t)payload_len;
+	strcpy(hd.effect, "invert");
+	strcpy(hd.worker, "w1");
+	size_t hlen = ooblex_wire_header_len(&hd);
+	uint8_t *msg = malloc(hlen + payload_len);
+	ooblex_wire_write_header(&hd, msg);
+	memset(msg + hlen, 120, payload_len);
+	*len = hlen + payload_len;
+	return msg;
+}
+
+static ooblex_result_verdict give_i420(ooblex_egress *e, uint32_t seq, unsigned w, unsigned h, size_t payload_len) {
+	size_t len;
+	uint8_t *msg = i420_result_msg(seq, w, h, payload_len, &len);
+	return give(e, msg, len);
+}
+
 static ooblex_result_verdict give(ooblex_egress *e, uint8_t *msg, size_t len) {
 	ooblex_result_verdict v = ooblex_egress_on_result(e, msg, len);
 	free(msg);
@@ -654,6 +689,105 @@ static void test_receiver_reports_of_loss_lower_the_video_bitrate(void) {
 	finish(e);
 }
 
+/* A video-only session's workers answer in I420: each result of exactly
+ * its picture's size goes into the encoder as it is (nothing decoded). */
+static void test_video_track_takes_i420_results(void) {
+	ooblex_egress *e = start(8, 100);
+	char err[256];
+	REQUIRE(ooblex_egress_set_output(e, OOBLEX_OUTPUT_VIDEO, OOBLEX_CODEC_VP8, 96, err, sizeof(err)) == 0);
+	const size_t size = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, BIG_W, BIG_H);
+	EXPECT_EQ(size, (size_t)BIG_W * BIG_H * 3 / 2);
+	EXPECT_EQ(give_i420(e, 1, BIG_W, BIG_H, size), OOBLEX_RESULT_OK);
+	EXPECT_EQ(atomic_load(&stats(e)->video_frames_pushed), 1);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_sent), 1);
+	REQUIRE(wait_packets(1));
+	EXPECT_EQ(give_i420(e, 2, BIG_W, BIG_H, size), OOBLEX_RESULT_OK);
+	ooblex_egress_snapshot snap;
+	for(int i = 0; i < 500; i++) {
+		ooblex_egress_snapshot_take(e, &snap);
+		if(snap.video.frames_sent >= 2)
+			break;
+		g_usleep(10000);
+	}
+	EXPECT_EQ(snap.video.frames_in, 2);
+	EXPECT_EQ(snap.video.frames_sent, 2);
+	EXPECT_EQ(snap.video.frames_failed, 0);
+	EXPECT_EQ(snap.video.decode_us_total, 0);	/* no JPEG round trip */
+	/* A JPEG result still works on the same track (sampled before a switch). */
+	EXPECT_EQ(give_result(e, 3, 1), OOBLEX_RESULT_OK);
+	for(int i = 0; i < 500; i++) {
+		ooblex_egress_snapshot_take(e, &snap);
+		if(snap.video.frames_sent >= 3)
+			break;
+		g_usleep(10000);
+	}
+	EXPECT_EQ(snap.video.frames_sent, 3);
+	EXPECT(snap.video.decode_us_total > 0);
+	finish(e);
+}
+
+/* An I420 result not exactly its size, odd, or over the gate's limit is
+ * refused before it is copied, counted by verdict, and never reaches the
+ * encoder; the seq it claimed stays in flight for the genuine one. */
+static void test_i420_result_of_wrong_size_refused(void) {
+	ooblex_egress *e = start(8, 100);
+	char err[256];
+	REQUIRE(ooblex_egress_set_output(e, OOBLEX_OUTPUT_VIDEO, OOBLEX_CODEC_VP8, 96, err, sizeof(err)) == 0);
+	const size_t size = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, BIG_W, BIG_H);
+	EXPECT_EQ(give_i420(e, 1, BIG_W, BIG_H, size - 1), OOBLEX_RESULT_MALFORMED);	/* short */
+	EXPECT_EQ(give_i420(e, 1, BIG_W, BIG_H, size + 1), OOBLEX_RESULT_MALFORMED);	/* long */
+	EXPECT_EQ(give_i420(e, 1, BIG_W, BIG_H, 0), OOBLEX_RESULT_MALFORMED);
+	EXPECT_EQ(give_i420(e, 1, BIG_W + 2, BIG_H, size), OOBLEX_RESULT_MALFORMED);	/* another size's */
+	EXPECT_EQ(give_i420(e, 1, BIG_W - 1, BIG_H - 1, ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, BIG_W - 1, BIG_H - 1)),
+		OOBLEX_RESULT_MALFORMED);	/* odd, though exactly its rounded-up size */
+	EXPECT_EQ(atomic_load(&stats(e)->results_refused[OOBLEX_RESULT_MALFORMED]), 5);
+	EXPECT_EQ(atomic_load(&stats(e)->results), 0);
+	EXPECT_EQ(atomic_load(&stats(e)->video_frames_pushed), 0);
+	EXPECT_EQ(atomic_load(ooblex_egress_resolved_seq(e)), 0);
+	EXPECT_EQ(give_i420(e, 1, BIG_W, BIG_H, size), OOBLEX_RESULT_OK);
+	EXPECT_EQ(atomic_load(&stats(e)->video_frames_pushed), 1);
+	finish(e);
+	/* Over the gate's max_width x max_height. */
+	ooblex_result_limits small = { .max_width = SMALL_W, .max_height = SMALL_H };
+	ooblex_result_gate *wide = gate;
+	gate = ooblex_result_gate_new(&small);
+	REQUIRE(gate != NULL);
+	e = start(8, 100);
+	EXPECT_EQ(give_i420(e, 1, BIG_W, BIG_H, size), OOBLEX_RESULT_TOO_BIG_PICTURE);
+	EXPECT_EQ(give_i420(e, 1, SMALL_W, SMALL_H, ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, SMALL_W, SMALL_H)),
+		OOBLEX_RESULT_OK);
+	finish(e);
+	ooblex_result_gate_free(gate);
+	gate = wide;
+}
+
+/* The page's data channel takes JPEGs only: an I420 result that reaches it
+ * (asked for while the video track was the only output, sampled before a
+ * configure added the data channel) is counted in dropped_channel and
+ * skipped; its seq resolves, and the next JPEG goes out. */
+static void test_i420_result_on_the_data_channel_counted_not_sent(void) {
+	ooblex_egress *e = start(8, 100);
+	fake_page_hello(&hs.page, e);
+	EXPECT_EQ(give_i420(e, 1, BIG_W, BIG_H, ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, BIG_W, BIG_H)), OOBLEX_RESULT_OK);
+	EXPECT_EQ(atomic_load(&stats(e)->dropped_channel), 1);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_sent), 0);
+	EXPECT_EQ(page_frames(), 0);
+	EXPECT_EQ(atomic_load(ooblex_egress_resolved_seq(e)), 1);
+	EXPECT_EQ(give_result(e, 2, 0), OOBLEX_RESULT_OK);
+	EXPECT_EQ(page_frames(), 1);
+	EXPECT_EQ(page_seq(0), 2);
+	/* Both outputs: the video track takes it, the data channel counts it. */
+	char err[256];
+	REQUIRE(ooblex_egress_set_output(e, OOBLEX_OUTPUT_DATACHANNEL | OOBLEX_OUTPUT_VIDEO, OOBLEX_CODEC_VP8, 96, err,
+		sizeof(err)) == 0);
+	EXPECT_EQ(give_i420(e, 3, BIG_W, BIG_H, ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, BIG_W, BIG_H)), OOBLEX_RESULT_OK);
+	EXPECT_EQ(atomic_load(&stats(e)->video_frames_pushed), 1);
+	EXPECT_EQ(atomic_load(&stats(e)->dropped_channel), 2);
+	EXPECT_EQ(page_frames(), 1);
+	EXPECT(wait_packets(1));
+	finish(e);
+}
+
 int main(void) {
 	av_log_set_level(AV_LOG_ERROR);
 	ooblex_result_limits limits = { 0 };
@@ -684,6 +818,9 @@ int main(void) {
 	TEST_RUN(test_video_track_runs_while_video_is_wanted);
 	TEST_RUN(test_keyframe_request_and_remb_reach_the_video_track);
 	TEST_RUN(test_receiver_reports_of_loss_lower_the_video_bitrate);
+	TEST_RUN(test_video_track_takes_i420_results);
+	TEST_RUN(test_i420_result_of_wrong_size_refused);
+	TEST_RUN(test_i420_result_on_the_data_channel_counted_not_sent);
 	g_free(small_jpeg);
 	g_free(big_jpeg);
 	ooblex_result_gate_free(gate);

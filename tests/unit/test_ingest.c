@@ -63,6 +63,12 @@ typedef struct session {
 	GMutex lock;
 	GCond cond;
 	int hold, holding;
+	/* What each queued frame asked the workers to answer with, in order;
+	 * after switch_after frames (0: never) the callback asks for switch_to. */
+	ooblex_ingest *ing;
+	uint8_t reply[FRAMES + 1];
+	unsigned switch_after;
+	uint8_t switch_to;
 } session;
 
 static void cb_keyframe(void *user) {
@@ -70,10 +76,15 @@ static void cb_keyframe(void *user) {
 }
 
 static void cb_frame(uint8_t *msg, size_t len, void *user) {
-	(void)len;
 	session *s = user;
+	int n = atomic_fetch_add(&s->frames, 1);
+	if(n < FRAMES + 1 && len > OOBLEX_WIRE_OFF_REPLY_PIXFMT)
+		s->reply[n] = msg[OOBLEX_WIRE_OFF_REPLY_PIXFMT];
 	free(msg);
-	atomic_fetch_add(&s->frames, 1);
+	/* On the ingest's own thread, between two frames: as a configure from
+	 * Janus' handler thread would land. */
+	if(s->switch_after > 0 && (unsigned)n + 1 == s->switch_after)
+		ooblex_ingest_set_reply_pixfmt(s->ing, s->switch_to);
 	g_mutex_lock(&s->lock);
 	s->holding = s->hold;
 	g_cond_broadcast(&s->cond);
@@ -264,6 +275,26 @@ static void test_bounds_hold_while_busy(void) {
 	}
 }
 
+/* The host's output decides the reply format (video alone: I420; the data
+ * channel: JPEG); a change holds from the next frame sampled on. */
+static void test_reply_format_follows_from_the_next_frame(void) {
+	make_stream();
+	session s;
+	ooblex_ingest *ing = start(&s, 0, 0);
+	REQUIRE(ing != NULL);
+	s.ing = ing;
+	s.switch_to = OOBLEX_PIXFMT_JPEG;
+	s.switch_after = 5;
+	push_paced(ing, NULL);
+	EXPECT(wait_for(&s.stats.frames_decoded, FRAMES));
+	int n = atomic_load(&s.frames);
+	REQUIRE(n > 10);
+	for(int i = 0; i < n && i <= FRAMES; i++)
+		EXPECT_EQ(s.reply[i], i < 5 ? OOBLEX_PIXFMT_I420 : OOBLEX_PIXFMT_JPEG);
+	ooblex_ingest_stop(ing);
+	EXPECT(wait_stopped(&s));
+}
+
 static void test_stop_whatever_is_queued(void) {
 	make_stream();
 	/* Nothing ever pushed. */
@@ -314,6 +345,7 @@ int main(void) {
 	TEST_RUN(test_frames_complete_without_markers);
 	TEST_RUN(test_reordered_frames_complete);
 	TEST_RUN(test_bounds_hold_while_busy);
+	TEST_RUN(test_reply_format_follows_from_the_next_frame);
 	TEST_RUN(test_stop_whatever_is_queued);
 	free(packets);
 	return tl_done();

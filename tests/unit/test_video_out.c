@@ -386,6 +386,72 @@ static void test_output_thread(void) {
 	receiver_free(&r);
 }
 
+/* The worker's own I420 (video_reply_format = i420): straight into the
+ * encoder, nothing decoded, and only a picture of exactly its size. */
+static void test_output_thread_takes_i420(void) {
+	receiver r;
+	receiver_init(&r, OOBLEX_CODEC_VP8);
+	ooblex_video_output_config cfg = { OOBLEX_CODEC_VP8, 96, 1500000, 1200, 30, 0, 0 };
+	char err[256];
+	ooblex_video_output *o = ooblex_video_output_start(&cfg, on_packet, &r, err, sizeof(err));
+	REQUIRE(o != NULL);
+	const ooblex_video_output_stats *s = ooblex_video_output_get_stats(o);
+	const size_t size = (size_t)W * H * 3 / 2;
+	uint8_t *pic = malloc(size + 1);
+	for(int n = 0; n < 10; n++) {
+		test_pattern_i420(pic, W, H, n);
+		ooblex_video_output_push_i420(o, pic, size, W, H, 1000000ULL + (uint64_t)n * 33333, 0);
+		wait_sent(s, (uint64_t)n + 1, 2000);
+	}
+	EXPECT_EQ(atomic_load(&s->frames_sent), 10);
+	EXPECT_EQ(atomic_load(&s->frames_failed), 0);
+	EXPECT_EQ(atomic_load(&s->decode_us_total), 0);	/* no JPEG to decode */
+	g_mutex_lock(&r.lock);
+	EXPECT_EQ(r.frames, 10);
+	test_pattern_i420(pic, W, H, 9);
+	double d = luma_diff(r.last, pic);
+	g_mutex_unlock(&r.lock);
+	printf("# output thread: 10 I420 pictures -> 10 VP8 frames, last one within %.2f of the source\n", d);
+	EXPECT(d < 6);
+	/* Not exactly its size, odd, absent or over the limit: counted as
+	 * failed before anything is copied, and nothing is sent for them. */
+	uint64_t sent_before = atomic_load(&s->frames_sent);
+	ooblex_video_output_push_i420(o, pic, size - 1, W, H, 2000000, 0);	/* short */
+	ooblex_video_output_push_i420(o, pic, size + 1, W, H, 2000001, 0);	/* long */
+	ooblex_video_output_push_i420(o, pic, size, W, H + 2, 2000002, 0);	/* another picture's size */
+	ooblex_video_output_push_i420(o, pic, (size_t)(W - 1) * (H - 1) + 2 * (W / 2) * (H / 2), W - 1, H - 1,
+		2000003, 0);	/* odd: exactly its rounded-up size, still refused */
+	ooblex_video_output_push_i420(o, NULL, size, W, H, 2000004, 0);
+	ooblex_video_output_push_i420(o, pic, size, 0, H, 2000005, 0);
+	ooblex_video_output_push_i420(o, pic, (size_t)4000 * 4000 * 3 / 2, 4000, 4000, 2000006, 0);	/* over 1920x1080 */
+	EXPECT_EQ(atomic_load(&s->frames_failed), 7);
+	g_usleep(50000);
+	EXPECT_EQ(atomic_load(&s->frames_sent), sent_before);
+	/* A burst faster than encoding: the newest wins, JPEG and I420 share
+	 * the mailbox, and every frame in is accounted for. */
+	unsigned long jlen;
+	unsigned char *j = pattern_jpeg(3, &jlen);
+	for(int n = 0; n < 40; n++) {
+		if(n % 2)
+			ooblex_video_output_push(o, j, jlen, W, H, 3000000ULL + (uint64_t)n * 1000, 0);
+		else
+			ooblex_video_output_push_i420(o, pic, size, W, H, 3000000ULL + (uint64_t)n * 1000, 0);
+	}
+	wait_sent(s, sent_before + 40, 5000);
+	uint64_t in = atomic_load(&s->frames_in), sent = atomic_load(&s->frames_sent),
+		dropped = atomic_load(&s->frames_dropped), failed = atomic_load(&s->frames_failed);
+	EXPECT_EQ(in, sent + dropped + failed);
+	EXPECT(dropped > 0);
+	EXPECT_EQ(failed, 7);
+	free(j);
+	free(pic);
+	ooblex_video_output_stop(o);
+	g_mutex_lock(&r.lock);
+	EXPECT_EQ(r.too_big, 0);
+	g_mutex_unlock(&r.lock);
+	receiver_free(&r);
+}
+
 int main(void) {
 	av_log_set_level(AV_LOG_QUIET);
 	TEST_RUN(test_vp8_roundtrip);
@@ -394,5 +460,6 @@ int main(void) {
 	TEST_RUN(test_encoder_refuses_odd_sizes);
 	TEST_RUN(test_encoder_keeps_its_bitrate_at_any_picture_rate);
 	TEST_RUN(test_output_thread);
+	TEST_RUN(test_output_thread_takes_i420);
 	return tl_done();
 }
