@@ -597,6 +597,17 @@ static int wait_packets(unsigned n) {
 	return atomic_load(&hs.rtp_packets) >= n;
 }
 
+/* Waits (up to 5 s) until the video track has sent n frames; *snap is the
+ * last look. */
+static void wait_video_sent(ooblex_egress *e, uint64_t n, ooblex_egress_snapshot *snap) {
+	for(int i = 0; i < 500; i++) {
+		ooblex_egress_snapshot_take(e, snap);
+		if(snap->video.frames_sent >= n)
+			break;
+		g_usleep(10000);
+	}
+}
+
 static void test_video_track_runs_while_video_is_wanted(void) {
 	ooblex_egress *e = start(8, 100);
 	char err[256];
@@ -627,12 +638,7 @@ static void test_keyframe_request_and_remb_reach_the_video_track(void) {
 	ooblex_egress_remb(e, 200000);
 	give_result(e, 2, 0);
 	ooblex_egress_snapshot snap;
-	for(int i = 0; i < 500; i++) {
-		ooblex_egress_snapshot_take(e, &snap);
-		if(snap.video.frames_sent >= 2)
-			break;
-		g_usleep(10000);
-	}
+	wait_video_sent(e, 2, &snap);
 	EXPECT_EQ(snap.video.keyframe_requests, 1);
 	EXPECT(snap.video.bitrate_bps <= 200000);	/* the browser's estimate caps the encoder */
 	finish(e);
@@ -672,12 +678,7 @@ static void test_receiver_reports_of_loss_lower_the_video_bitrate(void) {
 	printf("# 3 receiver reports of 30%% loss: target %d kbit/s (configured 500)\n", low / 1000);
 	EXPECT(low < 500000 * 0.7 && low > 500000 * 0.5);
 	give_result(e, 1, 0);
-	for(int i = 0; i < 500; i++) {
-		ooblex_egress_snapshot_take(e, &snap);
-		if(snap.video.frames_sent >= 1)
-			break;
-		g_usleep(10000);
-	}
+	wait_video_sent(e, 1, &snap);
 	EXPECT(snap.video.bitrate_bps > 0 && snap.video.bitrate_bps <= low);	/* the encoder follows */
 	len = receiver_report(rr, 0);
 	for(int i = 0; i < 30; i++) {
@@ -703,24 +704,14 @@ static void test_video_track_takes_i420_results(void) {
 	REQUIRE(wait_packets(1));
 	EXPECT_EQ(give_i420(e, 2, BIG_W, BIG_H, size), OOBLEX_RESULT_OK);
 	ooblex_egress_snapshot snap;
-	for(int i = 0; i < 500; i++) {
-		ooblex_egress_snapshot_take(e, &snap);
-		if(snap.video.frames_sent >= 2)
-			break;
-		g_usleep(10000);
-	}
+	wait_video_sent(e, 2, &snap);
 	EXPECT_EQ(snap.video.frames_in, 2);
 	EXPECT_EQ(snap.video.frames_sent, 2);
 	EXPECT_EQ(snap.video.frames_failed, 0);
 	EXPECT_EQ(snap.video.decode_us_total, 0);	/* no JPEG round trip */
 	/* A JPEG result still works on the same track (sampled before a switch). */
 	EXPECT_EQ(give_result(e, 3, 1), OOBLEX_RESULT_OK);
-	for(int i = 0; i < 500; i++) {
-		ooblex_egress_snapshot_take(e, &snap);
-		if(snap.video.frames_sent >= 3)
-			break;
-		g_usleep(10000);
-	}
+	wait_video_sent(e, 3, &snap);
 	EXPECT_EQ(snap.video.frames_sent, 3);
 	EXPECT(snap.video.decode_us_total > 0);
 	finish(e);
