@@ -207,7 +207,13 @@ ooblex_wire_error ooblex_wire_parse(const uint8_t *msg, size_t len,
 		return OOBLEX_WIRE_OK;
 	}
 	size_t raw = ooblex_pixfmt_size(h->pixfmt, h->width, h->height);
-	if(h->pixfmt == OOBLEX_PIXFMT_JPEG) {
+	if(h->pixfmt == OOBLEX_PIXFMT_NONE) {
+		/* A result without a picture: what the effect found (the metadata)
+		 * is all of it, for a session that asked for nothing else (reply
+		 * pixfmt NONE). The size stays the frame's: boxes are in its pixels. */
+		if(h->kind != OOBLEX_KIND_RESULT || h->payload_len != 0)
+			return OOBLEX_WIRE_BAD_SIZE;
+	} else if(h->pixfmt == OOBLEX_PIXFMT_JPEG) {
 		if(h->payload_len < 4)
 			return OOBLEX_WIRE_BAD_SIZE;
 	} else if(raw == 0 || raw != h->payload_len) {

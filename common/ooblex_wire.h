@@ -95,6 +95,10 @@ typedef enum ooblex_frame_error {
 #define OOBLEX_ERROR_TEXT_MAX	200
 
 typedef enum ooblex_pixfmt {
+	/* No picture. As a frame's reply_pixfmt: answer with the metadata only
+	 * (what the effect found: face boxes...), for a page that draws it over
+	 * its own video. As a result's pixfmt: such an answer, payload empty;
+	 * an error result's too. Never a frame's own pixfmt. */
 	OOBLEX_PIXFMT_NONE = 0,
 	OOBLEX_PIXFMT_I420 = 1,	/* planar Y, U, V; chroma halved both ways, rounded up */
 	OOBLEX_PIXFMT_RGB24 = 2,	/* packed R, G, B */

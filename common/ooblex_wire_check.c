@@ -55,9 +55,9 @@ const char *ooblex_wire_accept_result(const uint8_t *msg, size_t len, const uint
 		return ooblex_wire_error_str(e);
 	/* An error result (a worker could not process the frame) carries no
 	 * picture; ooblex_wire_parse has checked its code and text. */
-	if(!(h->kind == OOBLEX_KIND_RESULT && (h->pixfmt == OOBLEX_PIXFMT_JPEG || h->pixfmt == OOBLEX_PIXFMT_I420)) &&
-			h->kind != OOBLEX_KIND_ERROR)
-		return "not a JPEG or I420 result";
+	if(!(h->kind == OOBLEX_KIND_RESULT && (h->pixfmt == OOBLEX_PIXFMT_JPEG || h->pixfmt == OOBLEX_PIXFMT_I420 ||
+			h->pixfmt == OOBLEX_PIXFMT_NONE)) && h->kind != OOBLEX_KIND_ERROR)
+		return "not a JPEG, I420 or metadata-only result";
 	/* Raw I420 goes straight into the video track's encoder, which takes
 	 * even sizes only (planes w x h and w/2 x h/2), as the JPEG path's
 	 * 4:2:0 decode does. ooblex_wire_parse has checked that the payload is

@@ -26,7 +26,8 @@ const char *ooblex_wire_accept_frame(const uint8_t *msg, size_t len, ooblex_fram
 /* Parses a message popped from processed_frames:{client} and checks it is a
  * result the plugin can deliver to that client: a JPEG result, an I420
  * result of even width and height (exactly its size in bytes: what the video
- * track's encoder reads, video_reply_format), or an error result
+ * track's encoder reads, video_reply_format), a metadata-only result
+ * (pixfmt NONE, no payload: output "metadata"), or an error result
  * (OOBLEX_KIND_ERROR). Returns NULL, or the reason. */
 const char *ooblex_wire_accept_result(const uint8_t *msg, size_t len, const uint8_t client_id[OOBLEX_CLIENT_ID_LEN],
 	ooblex_frame_header *h, const uint8_t **payload);

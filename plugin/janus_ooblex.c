@@ -198,10 +198,17 @@ static unsigned janus_ooblex_output_from_name(const char *name) {
 		return OOBLEX_OUTPUT_VIDEO;
 	if(!strcmp(name, "both"))
 		return OOBLEX_OUTPUT_DATACHANNEL | OOBLEX_OUTPUT_VIDEO;
+	/* What the effect found (face boxes...), without the picture: for
+	 * effects that detect, a few hundred bytes a frame on the data channel
+	 * instead of a JPEG's tens of kilobytes, and no JPEG encode. */
+	if(!strcmp(name, "metadata"))
+		return OOBLEX_OUTPUT_DATACHANNEL | OOBLEX_OUTPUT_NO_PICTURE;
 	return 0;
 }
 
 static const char *janus_ooblex_output_name(unsigned output) {
+	if(output & OOBLEX_OUTPUT_NO_PICTURE)
+		return "metadata";
 	return output == OOBLEX_OUTPUT_VIDEO ? "video" : output == (OOBLEX_OUTPUT_DATACHANNEL | OOBLEX_OUTPUT_VIDEO) ?
 		"both" : "datachannel";
 }
@@ -285,6 +292,8 @@ static ooblex_result_gate *result_gate = NULL;	/* every session's egress shares 
  * 12 to 26 times a quality-70 JPEG's size (README, "JPEG quality"); and
  * where an I420 result would not fit in max_result_bytes. */
 static ooblex_pixfmt janus_ooblex_reply_pixfmt(unsigned output) {
+	if(output & OOBLEX_OUTPUT_NO_PICTURE)
+		return OOBLEX_PIXFMT_NONE;	/* the metadata alone */
 	if(output != OOBLEX_OUTPUT_VIDEO)
 		return OOBLEX_PIXFMT_JPEG;
 	switch(settings.video_reply_format) {
@@ -638,7 +647,7 @@ static void janus_ooblex_load_settings(const char *config_path) {
 	if((s = config_string(config, general, "output")) != NULL) {
 		unsigned o = janus_ooblex_output_from_name(s);
 		if(o == 0)
-			JANUS_LOG(LOG_ERR, "Ooblex config: general.output = \"%s\" is not datachannel, video or both, using %s\n",
+			JANUS_LOG(LOG_ERR, "Ooblex config: general.output = \"%s\" is not datachannel, video, both or metadata, using %s\n",
 				s, janus_ooblex_output_name(settings.output));
 		else
 			settings.output = o;
@@ -1391,6 +1400,7 @@ static void janus_ooblex_counters_read(janus_ooblex_session *session, const oobl
 	out[OOBLEX_C_FRAMES_OVER_BUDGET] = atomic_load(&es->frames_over_budget);
 	out[OOBLEX_C_FRAMES_SENT] = atomic_load(&es->frames_sent);
 	out[OOBLEX_C_CHUNKS_SENT] = atomic_load(&es->chunks_sent);
+	out[OOBLEX_C_DC_BYTES_SENT] = atomic_load(&es->dc_bytes_sent);
 	out[OOBLEX_C_FRAMES_DROPPED_CHANNEL] = atomic_load(&es->dropped_channel);
 	out[OOBLEX_C_FRAMES_DROPPED_BACKPRESSURE] = atomic_load(&es->dropped_backpressure);
 	out[OOBLEX_C_BAD_ACKS] = atomic_load(&es->bad_acks);
@@ -2066,7 +2076,7 @@ static json_t *janus_ooblex_check_options(json_t *root, const char **effect, uns
 	json_t *fs = json_object_get(root, "frame_skip");
 	json_t *out = json_object_get(root, "output");
 	if(out != NULL && (*output = janus_ooblex_output_from_name(json_string_value(out))) == 0)
-		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid output (datachannel, video or both)");
+		return janus_ooblex_error(JANUS_OOBLEX_ERROR_INVALID_ELEMENT, "Invalid output (datachannel, video, both or metadata)");
 	if(e != NULL) {
 		char why[256];
 		if(!janus_ooblex_effect_name_ok(json_string_value(e), why, sizeof(why)))

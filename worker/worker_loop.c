@@ -182,7 +182,12 @@ static int process(queue_loop *q, const uint8_t *msg, size_t len, uint64_t ahead
 	const uint8_t *body = q->pixels;
 	size_t body_len = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h.width, h.height);
 	uint8_t fmt = OOBLEX_PIXFMT_I420;
-	if(h.reply_pixfmt != OOBLEX_PIXFMT_I420) {
+	if(h.reply_pixfmt == OOBLEX_PIXFMT_NONE) {
+		/* The page wants what the effect found, not the picture (output
+		 * "metadata"): no encode, and a result of a few hundred bytes. */
+		body_len = 0;
+		fmt = OOBLEX_PIXFMT_NONE;
+	} else if(h.reply_pixfmt != OOBLEX_PIXFMT_I420) {
 		uint64_t cpu_encode = thread_cpu_us();
 		if(ooblex_jpeg_encode_i420(q->jpeg, q->pixels, h.width, h.height, h.jpeg_quality,
 				&body, &body_len, err, sizeof(err)) < 0) {

@@ -4,7 +4,8 @@
  *
  * URL parameters: ?server=<Janus URL> (repeatable; default ws://host:8188 then
  * http://host:8088/janus), effect=, frame_skip=, codec= (vp8 or h264),
- * output= (datachannel, video or both), source= (camera or pattern: the
+ * output= (datachannel, video, both or metadata: the effect's findings drawn
+ * over the page's own video), source= (camera or pattern: the
  * time-stamped test pattern that measures glass-to-glass latency), width= and
  * height= (the camera size to ask for), full_rate=1 (send every camera frame,
  * see ooblex.js' fullRate), autostart=1.
@@ -23,7 +24,7 @@
   const q = new URLSearchParams(location.search);
   const servers = q.getAll('server');
   const demo = (window.ooblexDemo = {
-    client: null, frames: 0, videoFrames: 0, inputFrames: 0, errors: [], lastMeta: null, pattern: null,
+    client: null, frames: 0, videoFrames: 0, inputFrames: 0, errors: [], lastMeta: null, pattern: null, boxesDrawn: 0,
     g2g: { datachannel: [], video: [] }, stamps: { datachannel: [], video: [] }, liveWorkers: null,
     events: [], picker: [],
   });
@@ -81,7 +82,7 @@
   };
   const showPanes = (output) => {
     $('pane-dc').hidden = output === 'video';
-    $('pane-video').hidden = output === 'datachannel';
+    $('pane-video').hidden = output !== 'video' && output !== 'both';
   };
   showPanes($('output').value);
 
@@ -104,6 +105,25 @@
     keep(recent.g2g[output], { t: performance.now(), g2g: ms });
   }
 
+  // What an effect found, as boxes: every [x, y, w, h, ...] list of numbers
+  // (frame pixels) under any effect's key of meta.detections.
+  function boxesOf(detections) {
+    const boxes = [];
+    for (const found of Object.values(detections || {})) {
+      if (!Array.isArray(found)) continue;
+      for (const b of found) {
+        if (Array.isArray(b) && b.length >= 4 && b.slice(0, 4).every((x) => typeof x === 'number')) boxes.push(b);
+      }
+    }
+    return boxes;
+  }
+  const countBoxes = (detections) => boxesOf(detections).length;
+  function drawDetections(detections) {
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = '#2ecc40';
+    for (const [x, y, w, h] of boxesOf(detections)) ctx.strokeRect(x, y, w, h);
+  }
+
   function watchVideo(el, onFrame) {
     if (!el.requestVideoFrameCallback) return;
     const tick = () => { onFrame(); el.requestVideoFrameCallback(tick); };
@@ -124,7 +144,7 @@
     const parts = [];
     const out = demo.client && demo.client.output || $('output').value;
     if (out !== 'video') parts.push(rate(recent.dc).toFixed(0) + ' fps data channel');
-    if (out !== 'datachannel') parts.push(rate(recent.video).toFixed(0) + ' fps video');
+    if (out === 'video' || out === 'both') parts.push(rate(recent.video).toFixed(0) + ' fps video');
     $('s-processed').textContent = parts.join(' · ');
     if (demo.pattern) {
       const dc = median(recent.g2g.datachannel.map((e) => e.g2g));
@@ -204,12 +224,20 @@
     });
     client.on('frame', ({ bitmap, meta, receivedAt }) => {
       const at = OoblexTestPattern.now();   // the JPEG is decoded: its pixels are the page's
-      if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-        canvas.width = bitmap.width;
-        canvas.height = bitmap.height;
+      const w = bitmap ? bitmap.width : meta.width, h = bitmap ? bitmap.height : meta.height;
+      if (canvas.width !== w || canvas.height !== h) {
+        canvas.width = w;
+        canvas.height = h;
       }
-      ctx.drawImage(bitmap, 0, 0);
-      bitmap.close();
+      if (bitmap) {
+        ctx.drawImage(bitmap, 0, 0);
+        bitmap.close();
+      } else {
+        // Output 'metadata': the page's own video, and what the effect found over it.
+        ctx.drawImage($('local'), 0, 0, w, h);
+        drawDetections(meta.detections);
+        demo.boxesDrawn += countBoxes(meta.detections);
+      }
       demo.frames++;
       demo.lastMeta = meta;
       const t = meta.t;
@@ -220,7 +248,8 @@
         reorder: (t.sent - t.returned) / 1000, net: receivedAt - t.sent / 1000,
       });
       keep(recent.dc, { t: performance.now() });
-      if (demo.pattern) measure('datachannel', OoblexTestPattern.readContext(ctx, canvas.width, canvas.height), at);
+      // A metadata frame's pixels are the page's own video: nothing processed to time.
+      if (demo.pattern && bitmap) measure('datachannel', OoblexTestPattern.readContext(ctx, canvas.width, canvas.height), at);
     });
     client.on('stats', (s) => {
       $('stats').textContent = '· ' + s.fps.toFixed(1) + ' fps · ' +

@@ -11,7 +11,7 @@
  *     frameSkip: 3,            // process every 3rd frame
  *     codec: 'h264',           // optional: send only this codec ('vp8' or 'h264')
  *     stream: myMediaStream,   // optional: otherwise the camera is opened
- *     output: 'datachannel',   // or 'video' (a real video track) or 'both'
+ *     output: 'datachannel',   // or 'video' (a real video track), 'both', or 'metadata' (no picture)
  *     fullRate: false,         // optional: true sends every camera frame (see below)
  *     maxWidth: 320,           // optional: the effect needs no more (the server's limit applies too)
  *   });
@@ -24,7 +24,8 @@
  *   client.stop();
  *
  * Events: 'localstream' (MediaStream), 'started' ({clientId, effect, frameSkip, codec, output, sourceSampled}),
- * 'frame' ({bitmap, meta, jpeg, receivedAt, latencyMs}: data channel output),
+ * 'frame' ({bitmap, meta, jpeg, receivedAt, latencyMs}: data channel output; with
+ * output 'metadata' bitmap and jpeg are null and meta.detections is what the effect found),
  * 'videotrack' ({track, stream}: video output), 'stats' (once a second),
  * 'fair' ({throttled, reason, maxInFlight, frameCostMs, budgetMs, share}: the plugin
  * holds this client to its fair share of the workers, or lets it go; docs/api.md),
@@ -130,7 +131,9 @@
         frameSkip: o.frameSkip || 3,
         codec: o.codec || null,   // 'vp8' or 'h264': offer only that; default: the server's preference
         // Where processed frames come back: 'datachannel' (JPEG + metadata, 'frame'
-        // events), 'video' (a real video track, 'videotrack' event) or 'both'.
+        // events), 'video' (a real video track, 'videotrack' event), 'both', or
+        // 'metadata' ('frame' events without the picture: for effects that detect,
+        // meta.detections, e.g. {faces: [[x, y, w, h, score], ...]}, in frame pixels).
         output: o.output || 'datachannel',
         stream: o.stream || null,
         fullRate: !!o.fullRate,
@@ -466,8 +469,12 @@
       s.latencyMs = latencyMs;
       this._window.push({ t: receivedAt, latencyMs });
       // Decodes run in parallel but may finish in any order: events are
-      // chained so that they fire in the order the frames arrived.
-      const decoding = createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' }));
+      // chained so that they fire in the order the frames arrived. A frame
+      // without a picture (output 'metadata': what the effect found, drawn
+      // by the page over its own video) has bitmap and jpeg null.
+      const decoding = frame.jpeg.length ? createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' })) :
+        Promise.resolve(null);
+      if (!frame.jpeg.length) frame.jpeg = null;
       this._emitChain = this._emitChain.then(() => decoding).then((bitmap) => {
         this._emit('frame', { bitmap, meta, jpeg: frame.jpeg, receivedAt, latencyMs });
       }, () => { s.decodeErrors++; });

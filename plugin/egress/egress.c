@@ -70,12 +70,14 @@ static int send_chunk(const uint8_t *msg, size_t len, void *user) {
 	if(e->host.send_data == NULL || e->host.send_data(msg, len, e->user) < 0)
 		return -1;
 	atomic_fetch_add(&e->stats.chunks_sent, 1);
+	atomic_fetch_add(&e->stats.dc_bytes_sent, len);
 	return 0;
 }
 
 /* Sends one processed frame on the data channel: JSON metadata, then the
- * JPEG, in chunks, all at once (a frame is never held back in part).
- * Returns 0 with the time it was sent, or -1 if it was not. Lock held. */
+ * JPEG (none for a metadata-only session or result), in chunks, all at
+ * once (a frame is never held back in part). Returns 0 with the time it
+ * was sent, or -1 if it was not. Lock held. */
 static int dc_send(ooblex_egress *e, const held_result *r, uint64_t *sent_us) {
 	*sent_us = now_us(e);
 	json_t *meta = json_pack("{sIsisssssisis{sIsIsIsIsIsI}}",
@@ -100,12 +102,16 @@ static int dc_send(ooblex_egress *e, const held_result *r, uint64_t *sent_us) {
 		else
 			json_decref(found);
 	}
-	char *text = json_dumps(meta, JSON_COMPACT);
+	/* Six significant digits: a detection's 0.9 stays 0.9 (jansson's
+	 * default of 17 writes 0.90000000000000002), and pixels up to 8192
+	 * keep two decimals. */
+	char *text = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(meta);
 	if(text == NULL)
 		return -1;
+	int picture = r->h.pixfmt == OOBLEX_PIXFMT_JPEG && !(e->output & OOBLEX_OUTPUT_NO_PICTURE);
 	int n = ooblex_chunk_frame(r->h.frame_id, (const uint8_t *)text, strlen(text), r->payload,
-		r->h.payload_len, OOBLEX_CHUNK_MAX, send_chunk, e);
+		picture ? r->h.payload_len : 0, OOBLEX_CHUNK_MAX, send_chunk, e);
 	free(text);
 	if(n < 0) {
 		atomic_fetch_add(&e->stats.dropped_channel, 1);
@@ -162,7 +168,9 @@ static void send_pending(ooblex_egress *e) {
 static int deliver(ooblex_egress *e, held_result *r) {
 	uint64_t now = now_us(e), sent_us = 0;
 	int sent = 0;
-	if((e->output & OOBLEX_OUTPUT_VIDEO) && e->vout != NULL) {
+	/* A metadata-only result (sampled before `configure` chose the track)
+	 * has nothing for the encoder. */
+	if((e->output & OOBLEX_OUTPUT_VIDEO) && e->vout != NULL && r->h.pixfmt != OOBLEX_PIXFMT_NONE) {
 		int full_range = e->cfg.full_range != NULL && atomic_load(e->cfg.full_range);
 		/* I420 (video_reply_format) goes into the encoder as it is; the
 		 * video output checks its size again and counts a bad one failed. */
@@ -178,7 +186,7 @@ static int deliver(ooblex_egress *e, held_result *r) {
 	}
 	if(e->output & OOBLEX_OUTPUT_DATACHANNEL) {
 		unsigned in_flight = ooblex_dc_window_in_flight(&e->window);
-		if(r->h.pixfmt != OOBLEX_PIXFMT_JPEG) {
+		if(r->h.pixfmt == OOBLEX_PIXFMT_I420 && !(e->output & OOBLEX_OUTPUT_NO_PICTURE)) {
 			/* The page takes JPEGs only. An I420 result here was asked for
 			 * while the output was the video track alone, and sampled
 			 * before `configure` added the data channel (the ingest asks

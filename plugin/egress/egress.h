@@ -14,7 +14,8 @@
  *    most once a second per reason);
  *  - the fan-out of each frame released, in order, to the outputs chosen
  *    (OOBLEX_OUTPUT_*): the data channel (JSON metadata and the JPEG, in
- *    chunks, dc_chunker.h) and the video track (video_output.h, its thread
+ *    chunks, dc_chunker.h; the metadata alone for OOBLEX_OUTPUT_NO_PICTURE
+ *    or a metadata-only result) and the video track (video_output.h, its thread
  *    started and stopped here), which takes JPEG or I420 results (the host
  *    asks workers for I420 when the track is the only output: no JPEG
  *    round trip); an I420 result reaching the data channel (sampled before
@@ -69,6 +70,12 @@
  * outgoing video track, or both. */
 #define OOBLEX_OUTPUT_DATACHANNEL 1u
 #define OOBLEX_OUTPUT_VIDEO 2u
+/* With the data channel alone (output "metadata"): frames carry what the
+ * effect found and no picture; the page draws it over its own video. The
+ * host asks workers for no picture (reply pixfmt NONE); a picture that
+ * comes anyway (an older worker, a frame sampled before `configure`) is
+ * left out of the message. */
+#define OOBLEX_OUTPUT_NO_PICTURE 4u
 
 /* How long a backed-up data channel may stay silent (no ack, no drain)
  * before its notification is assumed missed and frames go again. */
@@ -86,6 +93,7 @@ typedef struct ooblex_egress_stats {
 	atomic_uint_fast64_t errors_resolved;	/* of them, released by the reorder buffer as skips */
 	atomic_uint_fast64_t frames_sent;	/* delivered to an output */
 	atomic_uint_fast64_t chunks_sent;
+	atomic_uint_fast64_t dc_bytes_sent;	/* of those chunks, headers included */
 	atomic_uint_fast64_t dropped_channel;	/* the data channel was not open, refused it, or it was I420 */
 	atomic_uint_fast64_t dropped_backpressure;	/* dropped whole: the page was behind, a newer frame won */
 	atomic_uint_fast64_t bad_acks;	/* malformed, never sent, or already acked */

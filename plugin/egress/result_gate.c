@@ -86,6 +86,8 @@ ooblex_result_verdict ooblex_result_gate_check(ooblex_result_gate *g, const uint
 		return ooblex_result_gate_check_mac(g, msg, len, h);
 	if(h->width > g->limits.max_width || h->height > g->limits.max_height)
 		return OOBLEX_RESULT_TOO_BIG_PICTURE;
+	if(h->pixfmt == OOBLEX_PIXFMT_NONE)	/* metadata only: no picture to check */
+		return ooblex_result_gate_check_mac(g, msg, len, h);
 	if(h->pixfmt == OOBLEX_PIXFMT_I420) {
 		/* Raw pixels carry no size of their own: the header's is the one,
 		 * and the payload is exactly that picture (checked above, with

@@ -3,7 +3,8 @@
  *
  * Owns: the checks between Redis and the reorder buffer, in the order that
  * spends least on a hostile message: its size (before anything is copied),
- * the wire format, that it is a JPEG or I420 result (or an error result) for
+ * the wire format, that it is a JPEG, I420 or metadata-only result (or an
+ * error result) for
  * this client, the picture's size (the wire header's, within the limits; for
  * a JPEG its own too, read with ooblex_jpeg_read_header before anything
  * decodes it; for I420 even, and the payload exactly ooblex_pixfmt_size()

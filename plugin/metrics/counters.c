@@ -155,6 +155,10 @@ const ooblex_counter_def ooblex_counters[OOBLEX_C_COUNT] = {
 	[OOBLEX_C_CHUNKS_SENT] = { "frames.chunks_sent", "chunks_sent",
 		OOBLEX_FAMILY_NONE, NULL, false, 0,
 		"Data channel messages sent: each frame's metadata and JPEG chunks (docs/protocol.md)." },
+	[OOBLEX_C_DC_BYTES_SENT] = { "frames.dc_bytes_sent", "dc_bytes_sent",
+		OOBLEX_FAMILY_NONE, NULL, false, 0,
+		"Bytes of those messages, chunk headers included: divided by `frames.sent`, what a processed frame "
+		"costs the page's link (a JPEG's tens of kilobytes; a few hundred bytes with `output` \"metadata\")." },
 	[OOBLEX_C_FRAMES_DROPPED_CHANNEL] = { "frames.dropped_channel", "frames_dropped_channel",
 		OOBLEX_FAMILY_DROPPED, "data_channel", false, 0,
 		"Processed frames the data channel did not take (not open yet, or refused; or an I420 result, asked for "

@@ -101,6 +101,15 @@ only video && { node "$HERE/video.js" --out "$OUT/video" --video "$VIDEO" || rc=
 only sampling && { node "$HERE/sampling.js" --out "$OUT/sampling" --video "$VIDEO" --janus-pid "$JANUS_PID" || rc=1; }
 # The latency budget: the page is told of each step, the sender request changes maxFramerate.
 only latency && { node "$HERE/latency.js" --out "$OUT/latency" --video "$VIDEO" --metrics "$METRICS" || rc=1; }
+# Metadata-only frames: real footage with a face (opencv-doc's messi5.jpg) as
+# the camera; the faces effect's boxes come without the picture.
+if only metadata; then
+  FACE_VIDEO=/tmp/ooblex-e2e-face-640x480.y4m
+  [ -s "$FACE_VIDEO" ] || ffmpeg -hide_banner -loglevel error -y -loop 1 -framerate 30 \
+    -i /usr/share/doc/opencv-doc/examples/data/messi5.jpg -t 3 \
+    -vf "scale=640:-2,pad=640:480:0:(oh-ih)/2,format=yuv420p" -f yuv4mpegpipe "$FACE_VIDEO"
+  node "$HERE/metadata.js" --out "$OUT/metadata" --video "$FACE_VIDEO" || rc=1
+fi
 # A flood of large frames: the data channel backs up.
 if only flood && [ $SANITIZED = 0 ]; then
   node "$HERE/flood.js" --out "$OUT/flood" --video "$VIDEO" || rc=1

@@ -12,7 +12,7 @@
  *    decoder produce;
  *  - corpus/wire/: frames as the plugin packs them (I420, RGB24, JPEG) and
  *    results as a worker writes them (JPEG, with metadata, with a header
- *    extended by a newer writer).
+ *    extended by a newer writer, I420, metadata only).
  * Usage: make_corpus CORPUS_DIR (tests/fuzz/corpus).
  */
 #include <errno.h>
@@ -227,6 +227,14 @@ static int wire_seeds(void) {
 	h.height = H - 1;
 	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, W - 1, H - 1);
 	rc |= write_message("result_i420_odd", &h, i420, 0);
+	/* Output "metadata": what the effect found, no picture. */
+	h.width = W;
+	h.height = H;
+	h.pixfmt = OOBLEX_PIXFMT_NONE;
+	h.reply_pixfmt = OOBLEX_PIXFMT_NONE;
+	h.payload_len = 0;
+	snprintf(h.meta, sizeof(h.meta), "%s", "{\"faces\":[[4,3,10,12,0.9]]}");
+	rc |= write_message("result_metadata_only", &h, i420, 0);
 	ooblex_jpeg_free(j);
 	return rc;
 }

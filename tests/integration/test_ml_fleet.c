@@ -23,6 +23,7 @@
 #include "ooblex_jpeg.h"
 #include "ooblex_keys.h"
 #include "ooblex_wire.h"
+#include "ooblex_wire_check.h"
 
 #define OPENCV_DATA "/usr/share/doc/opencv-doc/examples/data"
 #define MW 548
@@ -46,7 +47,9 @@ static int load_messi(void) {
 }
 
 /* Pushes messi5 for effect to queue and waits for its result: the wire
- * header (meta copied into meta) and the luma of the JPEG. */
+ * header (meta copied into meta) and the luma of the JPEG; with luma NULL,
+ * asks for the metadata alone (reply pixfmt NONE, output "metadata") and
+ * checks the result is what the plugin accepts as one: no picture. */
 static int round_trip(redisContext *rc, const char *queue, const char *effect, char *meta, size_t meta_len,
 		uint8_t *luma) {
 	uint8_t id[OOBLEX_CLIENT_ID_LEN];
@@ -57,6 +60,7 @@ static int round_trip(redisContext *rc, const char *queue, const char *effect, c
 	h.width = MW;
 	h.height = MH;
 	h.jpeg_quality = 95;
+	h.reply_pixfmt = luma == NULL ? OOBLEX_PIXFMT_NONE : OOBLEX_PIXFMT_JPEG;
 	h.payload_len = (uint32_t)ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, MW, MH);
 	h.frame_id = h.seq = 1;
 	size_t hlen = ooblex_wire_header_len(&h);
@@ -79,7 +83,14 @@ static int round_trip(redisContext *rc, const char *queue, const char *effect, c
 	const uint8_t *payload;
 	int rcw = ooblex_wire_parse((const uint8_t *)r->str, r->len, &out, &payload);
 	int ok = rcw == OOBLEX_WIRE_OK && out.width == MW && out.height == MH;
-	if(ok) {
+	if(ok && luma == NULL) {
+		const char *why = ooblex_wire_accept_result((const uint8_t *)r->str, r->len, id, &out, &payload);
+		printf("# metadata only: %zu bytes in all, pixfmt %s, payload %u bytes, accepted: %s\n", r->len,
+			ooblex_pixfmt_name(out.pixfmt), out.payload_len, why ? why : "yes");
+		ok = why == NULL && out.kind == OOBLEX_KIND_RESULT && out.pixfmt == OOBLEX_PIXFMT_NONE &&
+			out.payload_len == 0 && r->len < 1024;
+		snprintf(meta, meta_len, "%s", out.meta);
+	} else if(ok) {
 		snprintf(meta, meta_len, "%s", out.meta);
 		char err[256];
 		ooblex_jpeg *j = ooblex_jpeg_new(OOBLEX_JPEG_DECODER);
@@ -146,6 +157,13 @@ static void test_worker_serves_the_model_effects(void) {
 	/* His face, checked by eye: about x 222..260, y 95..132. */
 	EXPECT(x + fw / 2 > 230 && x + fw / 2 < 252 && y + fh / 2 > 103 && y + fh / 2 < 125);
 	EXPECT(score >= 0.6f);
+	/* Output "metadata": the same box, and no picture (no JPEG encoded). */
+	EXPECT(round_trip(rc, "frames_to_process:faces", "faces", meta, sizeof(meta), NULL) == 0);
+	printf("# faces, metadata only: %s\n", meta);
+	int x2 = 0, y2 = 0, fw2 = 0, fh2 = 0;
+	p = strstr(meta, "{\"faces\":[[");
+	EXPECT(p != NULL && sscanf(p + 11, "%d,%d,%d,%d", &x2, &y2, &fw2, &fh2) == 4);
+	EXPECT(abs(x2 - x) <= 2 && abs(y2 - y) <= 2 && abs(fw2 - fw) <= 2 && abs(fh2 - fh) <= 2);
 	int status = 0;
 	harness_stop(w, SIGTERM, &status);
 	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);

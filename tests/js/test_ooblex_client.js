@@ -81,6 +81,32 @@ test("'frame' events keep arrival order even when decodes finish out of order", 
   delete global.createImageBitmap;
 });
 
+test("a metadata-only frame (output 'metadata') comes as a 'frame' event without a picture, in order, and is acked", async () => {
+  let decodes = 0;
+  global.createImageBitmap = () => { decodes++; return new Promise((r) => setTimeout(() => r({ close() {} }), 30)); };
+  const c = new Client({ server: 'http://x/janus', output: 'metadata' });
+  c.handle = fakeHandle();
+  const seen = [];
+  c.on('frame', ({ bitmap, jpeg, meta }) => seen.push({ id: meta.frame_id, bitmap, jpeg, faces: meta.detections && meta.detections.faces }));
+  // A picture first (sampled before a configure), then two without.
+  for (const p of chunks(1, { frame_id: 1 }, Buffer.alloc(2000))) c._onData(p);
+  const found = { frame_id: 2, width: 640, height: 480, detections: { faces: [[281, 150, 40, 44, 0.9]] } };
+  const parts = chunks(2, found, Buffer.alloc(0));
+  assert.strictEqual(parts.length, 1);
+  c._onData(parts[0]);
+  c._onData(chunks(3, { frame_id: 3, detections: { faces: [] } }, Buffer.alloc(0))[0]);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepStrictEqual(seen.map((f) => f.id), [1, 2, 3]);
+  assert.strictEqual(decodes, 1);
+  assert.ok(seen[0].bitmap && seen[0].jpeg);
+  assert.strictEqual(seen[1].bitmap, null);
+  assert.strictEqual(seen[1].jpeg, null);
+  assert.deepStrictEqual(seen[1].faces, [[281, 150, 40, 44, 0.9]]);
+  assert.strictEqual(c.stats.decodeErrors, 0);
+  assert.deepStrictEqual(c.handle.dataSent.map((d) => d.text), ['{"ack":1}', '{"ack":2}', '{"ack":3}']);
+  delete global.createImageBitmap;
+});
+
 // A stand-in for janus.js's plugin handle: records what the client asks of it.
 function fakeHandle(opts = {}) {
   const h = { sent: [], dataSent: [], offers: [] };

@@ -779,6 +779,82 @@ static void test_i420_result_on_the_data_channel_counted_not_sent(void) {
 	finish(e);
 }
 
+/* A metadata-only result (output "metadata"): what the effect found, no picture. */
+static uint8_t *metadata_result_msg(uint32_t seq, const char *found, size_t *len) {
+	ooblex_frame_header h;
+	memset(&h, 0, sizeof(h));
+	h.kind = OOBLEX_KIND_RESULT;
+	memcpy(h.client_id, client_id, OOBLEX_CLIENT_ID_LEN);
+	h.frame_id = 100 + seq;
+	h.seq = seq;
+	h.capture_us = hs.now - 21000;
+	h.queued_us = hs.now - 20000;
+	h.worker_start_us = h.queued_us + 100;
+	h.worker_end_us = h.worker_start_us + result_worker_us;
+	h.width = BIG_W;
+	h.height = BIG_H;
+	h.pixfmt = OOBLEX_PIXFMT_NONE;
+	strcpy(h.effect, "faces");
+	strcpy(h.worker, "w1");
+	snprintf(h.meta, sizeof(h.meta), "%s", found);
+	uint8_t *msg = malloc(ooblex_wire_header_len(&h));
+	*len = ooblex_wire_write_header(&h, msg);
+	return msg;
+}
+
+/* Output "metadata": each frame is its metadata alone, with the
+ * detections, in one chunk of a few hundred bytes; a JPEG result that
+ * comes anyway (sampled before `configure`) goes without its picture; a
+ * metadata-only result left over after `configure` back to pictures still
+ * reaches the page (what it found), and never the video track's encoder. */
+static void test_metadata_output_sends_what_was_found_without_the_picture(void) {
+	ooblex_egress *e = start(8, 100);
+	char err[256];
+	REQUIRE(ooblex_egress_set_output(e, OOBLEX_OUTPUT_DATACHANNEL | OOBLEX_OUTPUT_NO_PICTURE, OOBLEX_CODEC_NONE, 0,
+		err, sizeof(err)) == 0);
+	fake_page_hello(&hs.page, e);
+	size_t len;
+	uint8_t *msg = metadata_result_msg(1, "{\"faces\":[[10,20,30,40,0.9]]}", &len);
+	EXPECT_EQ(give(e, msg, len), OOBLEX_RESULT_OK);
+	EXPECT_EQ(give_result(e, 2, 1), OOBLEX_RESULT_OK);	/* a big JPEG: its picture is left out */
+	REQUIRE(page_frames() == 2);
+	for(unsigned k = 0; k < 2; k++) {
+		const fake_page_frame *f = g_ptr_array_index(hs.page.frames, k);
+		EXPECT_EQ(f->chunks, 1);
+		EXPECT_EQ(f->jpeg_len, 0);
+	}
+	const fake_page_frame *f = g_ptr_array_index(hs.page.frames, 0);
+	printf("# a metadata frame: %s\n", f->meta);
+	EXPECT(strstr(f->meta, "\"detections\":{\"faces\":[[10,20,30,40,0.9]]}") != NULL);
+	EXPECT(strstr(f->meta, "\"width\":320") != NULL);
+	EXPECT_EQ(atomic_load(&stats(e)->frames_sent), 2);
+	uint64_t bytes = atomic_load(&stats(e)->dc_bytes_sent);
+	EXPECT(bytes > 2 * OOBLEX_CHUNK_HEADER_LEN && bytes < 1024);
+	/* Back to pictures: the JPEG goes whole, a late metadata-only result as what it is. */
+	REQUIRE(ooblex_egress_set_output(e, OOBLEX_OUTPUT_DATACHANNEL | OOBLEX_OUTPUT_VIDEO, OOBLEX_CODEC_VP8, 96, err,
+		sizeof(err)) == 0);
+	msg = metadata_result_msg(3, "{\"faces\":[]}", &len);
+	EXPECT_EQ(give(e, msg, len), OOBLEX_RESULT_OK);
+	EXPECT_EQ(atomic_load(&stats(e)->video_frames_pushed), 0);
+	ack_frame_of(e, 1);
+	ack_frame_of(e, 2);
+	EXPECT_EQ(give_result(e, 4, 1), OOBLEX_RESULT_OK);
+	REQUIRE(page_frames() == 4);
+	EXPECT_EQ(((const fake_page_frame *)g_ptr_array_index(hs.page.frames, 2))->jpeg_len, 0);
+	EXPECT_EQ(((const fake_page_frame *)g_ptr_array_index(hs.page.frames, 3))->jpeg_len, big_len);
+	EXPECT_EQ(atomic_load(&stats(e)->video_frames_pushed), 1);
+	EXPECT(atomic_load(&stats(e)->dc_bytes_sent) > bytes + big_len);
+	/* A metadata-only result with bytes after its header is malformed. */
+	msg = metadata_result_msg(5, "{}", &len);
+	uint8_t *longer = malloc(len + 3);
+	memcpy(longer, msg, len);
+	memset(longer + len, 0, 3);
+	free(msg);
+	EXPECT_EQ(give(e, longer, len + 3), OOBLEX_RESULT_MALFORMED);
+	EXPECT(wait_packets(1));
+	finish(e);
+}
+
 int main(void) {
 	av_log_set_level(AV_LOG_ERROR);
 	ooblex_result_limits limits = { 0 };
@@ -812,6 +888,7 @@ int main(void) {
 	TEST_RUN(test_video_track_takes_i420_results);
 	TEST_RUN(test_i420_result_of_wrong_size_refused);
 	TEST_RUN(test_i420_result_on_the_data_channel_counted_not_sent);
+	TEST_RUN(test_metadata_output_sends_what_was_found_without_the_picture);
 	g_free(small_jpeg);
 	g_free(big_jpeg);
 	ooblex_result_gate_free(gate);

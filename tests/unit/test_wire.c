@@ -8,6 +8,7 @@
 #include "ooblex_redis.h"
 #include "ooblex_scripts.h"
 #include "ooblex_wire.h"
+#include "ooblex_wire_check.h"
 
 static uint8_t *make_message(ooblex_frame_header *h, size_t *len) {
 	size_t hlen = ooblex_wire_header_len(h);
@@ -89,6 +90,42 @@ static void test_metadata_section(void) {
 	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_OK);
 	EXPECT_EQ(out.meta[0], '\0');
 	EXPECT_EQ(ooblex_wire_header_len(&h), plain);
+	free(msg);
+}
+
+static void test_metadata_only_results(void) {
+	/* Output "metadata": a result with what the effect found and no
+	 * picture (pixfmt NONE, payload empty) parses and is one the plugin
+	 * accepts; NONE with bytes, or as a frame's own format, is refused. */
+	ooblex_frame_header h, out;
+	sample_header(&h);
+	h.kind = OOBLEX_KIND_RESULT;
+	h.pixfmt = OOBLEX_PIXFMT_NONE;
+	h.payload_len = 0;
+	strcpy(h.worker, "w1");
+	strcpy(h.meta, "{\"faces\":[[10,20,30,40,0.9]]}");
+	size_t len;
+	uint8_t *msg = make_message(&h, &len);
+	const uint8_t *payload = NULL;
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_OK);
+	EXPECT_EQ(out.pixfmt, OOBLEX_PIXFMT_NONE);
+	EXPECT_EQ(out.payload_len, 0);
+	EXPECT(strcmp(out.meta, h.meta) == 0);
+	EXPECT(ooblex_wire_accept_result(msg, len, h.client_id, &out, &payload) == NULL);
+	free(msg);
+	h.payload_len = 4;	/* bytes where there is no picture */
+	msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	free(msg);
+	h.payload_len = 0;
+	h.kind = OOBLEX_KIND_FRAME;	/* a frame must carry pixels */
+	msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
+	free(msg);
+	h.width = 0;	/* the size stays the frame's, and is checked */
+	h.kind = OOBLEX_KIND_RESULT;
+	msg = make_message(&h, &len);
+	EXPECT_EQ(ooblex_wire_parse(msg, len, &out, &payload), OOBLEX_WIRE_BAD_SIZE);
 	free(msg);
 }
 
@@ -522,6 +559,7 @@ static void test_backoff(void) {
 int main(void) {
 	TEST_RUN(test_roundtrip);
 	TEST_RUN(test_metadata_section);
+	TEST_RUN(test_metadata_only_results);
 	TEST_RUN(test_header_layout_is_fixed);
 	TEST_RUN(test_wire_offsets_are_the_layout);
 	TEST_RUN(test_reap_script_reads_at_the_wire_offsets);
