@@ -38,6 +38,8 @@
 # during the skip3 sweep at WEBRTC_PERF_HZ (99): webrtc-perf.data and webrtc-profile.txt, by thread,
 # library and symbol, and perf stat's context switches in webrtc-perf-stat.txt; the profile costs
 # CPU of its own: take figures from a run without it).
+# WEBRTC_RUNS=metadata: `faces` with pictures and with `output metadata`, WEBRTC_META
+# sessions (4) at WEBRTC_META_SKIP (3): server CPU per processed frame, each.
 # WEBRTC_RUNS=video: the processed video track alone (`--output video`, FRAME_SKIP
 # WEBRTC_VIDEO_SKIP (1), sessions WEBRTC_VIDEO (4), every count run): its JSON and a line of
 # server CPU ms per processed frame (server cores x 1000 / video frames per second received).
@@ -238,6 +240,28 @@ for x in json.load(open(sys.argv[1]))["runs"]:
     print(f"  video output, {x['sessions']} sessions: {fps:.1f} processed frames/s received; server CPU "
           f"{per(x['server_cores'])} ms per processed frame (Janus {per(c.get('janus', 0))}, plugin threads "
           f"{per(c.get('janus_plugin_threads', 0))}, workers {per(w)}, Redis {per(c.get('redis', 0))})")
+PY
+fi
+if [[ $RUNS == *" metadata "* ]]; then
+  # Metadata-only frames against pictures, for an effect that detects:
+  # `faces` with the data channel (JPEG + the boxes) and with `output
+  # metadata` (the boxes alone), the same sessions one after the other;
+  # figures, not a capacity (every count runs).
+  for out in datachannel metadata; do
+    sweep "faces-$out" --effect faces --output "$out" --skip "${WEBRTC_META_SKIP:-3}" --no-stop --sessions "${WEBRTC_META:-4}"
+  done
+  python3 - "$OUT" <<'PY' >&2
+import json, sys
+for out in ("datachannel", "metadata"):
+    for x in json.load(open(f"{sys.argv[1]}/webrtc-faces-{out}.json"))["runs"]:
+        fps = x["fps_per_client"] * x["started"]
+        c = x["cpu_cores"]
+        per = lambda cores: f"{cores * 1000 / fps:.2f}" if fps > 0 else "-"
+        w = sum(v for k, v in c.items() if k.startswith("worker_"))
+        print(f"  faces, output {out}, {x['sessions']} sessions: {fps:.1f} processed frames/s, p50/p95 "
+              f"{x['latency_ms']['p50']}/{x['latency_ms']['p95']} ms; server CPU {per(x['server_cores'])} ms per processed "
+              f"frame (Janus {per(c.get('janus', 0))}, plugin threads {per(c.get('janus_plugin_threads', 0))}, "
+              f"workers {per(w)}, Redis {per(c.get('redis', 0))}; the generator {per(c.get('generator', 0))})")
 PY
 fi
 if [[ $RUNS == *" echotest "* ]]; then

@@ -84,8 +84,9 @@ if ! wait_for 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/18088"; then
 fi
 tap_check "janus loads janus.plugin.ooblex" grep -q "JANUS Ooblex plugin initialized" "$OUT/janus.log"
 
-# E2E_ONLY=name runs just that script (api, e2e, sessions, video, health...), for work on one.
-only() { [ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = "$1" ]; }
+# E2E_ONLY=name runs just that script (api, e2e, sessions, video, health...), for work on one;
+# several names ("latency flood", or with commas) run those, in this file's order.
+only() { [ -z "${E2E_ONLY:-}" ] || [[ " ${E2E_ONLY//,/ } " == *" $1 "* ]]; }
 rc=0
 if only api; then
   node "$HERE/api.js" --redis-port "$REDIS_PORT" || rc=1
