@@ -154,23 +154,29 @@ static ooblex_result_verdict give(ooblex_egress *e, uint8_t *msg, size_t len);
 /* An I420 result as a worker writes it for a video-only session
  * (video_reply_format): w x h, its payload payload_len bytes of gray
  * whatever the size says (a short or long one is a corrupt result). */
+/* The header of a result for seq that took 20 ms from queued to now. */
+static void result_header(ooblex_frame_header *hd, uint32_t seq, unsigned w, unsigned h, uint8_t pixfmt,
+		const char *effect) {
+	memset(hd, 0, sizeof(*hd));
+	hd->kind = OOBLEX_KIND_RESULT;
+	memcpy(hd->client_id, client_id, OOBLEX_CLIENT_ID_LEN);
+	hd->frame_id = 100 + seq;
+	hd->seq = seq;
+	hd->capture_us = hs.now - 21000;
+	hd->queued_us = hs.now - 20000;
+	hd->worker_start_us = hd->queued_us + 100;
+	hd->worker_end_us = hd->worker_start_us + result_worker_us;
+	hd->width = (uint16_t)w;
+	hd->height = (uint16_t)h;
+	hd->pixfmt = pixfmt;
+	strcpy(hd->effect, effect);
+	strcpy(hd->worker, "w1");
+}
+
 static uint8_t *i420_result_msg(uint32_t seq, unsigned w, unsigned h, size_t payload_len, size_t *len) {
 	ooblex_frame_header hd;
-	memset(&hd, 0, sizeof(hd));
-	hd.kind = OOBLEX_KIND_RESULT;
-	memcpy(hd.client_id, client_id, OOBLEX_CLIENT_ID_LEN);
-	hd.frame_id = 100 + seq;
-	hd.seq = seq;
-	hd.capture_us = hs.now - 21000;
-	hd.queued_us = hs.now - 20000;
-	hd.worker_start_us = hd.queued_us + 100;
-	hd.worker_end_us = hd.worker_start_us + result_worker_us;
-	hd.width = (uint16_t)w;
-	hd.height = (uint16_t)h;
-	hd.pixfmt = OOBLEX_PIXFMT_I420;
+	result_header(&hd, seq, w, h, OOBLEX_PIXFMT_I420, "invert");
 	hd.payload_len = (uint32_t)payload_len;
-	strcpy(hd.effect, "invert");
-	strcpy(hd.worker, "w1");
 	size_t hlen = ooblex_wire_header_len(&hd);
 	uint8_t *msg = malloc(hlen + payload_len);
 	ooblex_wire_write_header(&hd, msg);
@@ -782,20 +788,7 @@ static void test_i420_result_on_the_data_channel_counted_not_sent(void) {
 /* A metadata-only result (output "metadata"): what the effect found, no picture. */
 static uint8_t *metadata_result_msg(uint32_t seq, const char *found, size_t *len) {
 	ooblex_frame_header h;
-	memset(&h, 0, sizeof(h));
-	h.kind = OOBLEX_KIND_RESULT;
-	memcpy(h.client_id, client_id, OOBLEX_CLIENT_ID_LEN);
-	h.frame_id = 100 + seq;
-	h.seq = seq;
-	h.capture_us = hs.now - 21000;
-	h.queued_us = hs.now - 20000;
-	h.worker_start_us = h.queued_us + 100;
-	h.worker_end_us = h.worker_start_us + result_worker_us;
-	h.width = BIG_W;
-	h.height = BIG_H;
-	h.pixfmt = OOBLEX_PIXFMT_NONE;
-	strcpy(h.effect, "faces");
-	strcpy(h.worker, "w1");
+	result_header(&h, seq, BIG_W, BIG_H, OOBLEX_PIXFMT_NONE, "faces");
 	snprintf(h.meta, sizeof(h.meta), "%s", found);
 	uint8_t *msg = malloc(ooblex_wire_header_len(&h));
 	*len = ooblex_wire_write_header(&h, msg);
