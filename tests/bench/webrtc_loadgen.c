@@ -682,6 +682,13 @@ static gpointer pacer(gpointer unused) {
 			}
 			uint32_t ts = s->ts_now;
 			const uint8_t *p = f->packets->data;
+			/* The send time is taken before the first packet goes: pushed,
+			 * a packet may reach the plugin (its t.capture) before this
+			 * thread runs again, and a send time taken after the pushes
+			 * would then be later than the capture, so the frame would be
+			 * matched to the one before it (one frame interval too much on
+			 * the way in: 33 ms at 30 fps, 100 ms at 10 fps). */
+			int64_t send_began_us = g_get_real_time();
 			for(unsigned k = 0; k < f->n_packets; k++) {
 				uint16_t len;
 				memcpy(&len, p, sizeof(len));
@@ -707,7 +714,7 @@ static gpointer pacer(gpointer unused) {
 				gst_app_src_push_buffer(s->src, b);
 			}
 			g_mutex_lock(&s->lock);
-			s->sent_us[s->frames_sent % SENT_RING] = g_get_real_time();
+			s->sent_us[s->frames_sent % SENT_RING] = send_began_us;
 			s->sent_ts[s->frames_sent % SENT_RING] = ts;
 			s->frames_sent++;
 			g_mutex_unlock(&s->lock);
