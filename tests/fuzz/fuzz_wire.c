@@ -23,9 +23,10 @@
  *    its names are UTF-8;
  *  - the plugin (ooblex_wire_accept_result, as janus_ooblex_on_result): a
  *    result it accepts is a JPEG, or an I420 picture of even size and
- *    exactly ooblex_pixfmt_size() bytes (video_reply_format), for this
- *    client with names jansson takes; the worker's I420 answer to a frame
- *    that asks for it is accepted when its size is even.
+ *    exactly ooblex_pixfmt_size() bytes (video_reply_format), or no
+ *    picture at all (pixfmt NONE, output "metadata"), for this client with
+ *    names jansson takes; the worker's I420 answer to a frame that asks for
+ *    it is accepted when its size is even, its metadata-only answer always.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -87,6 +88,8 @@ static void check_parsed(const uint8_t *data, size_t size, const ooblex_frame_he
 		CHECK(h->payload_len == w * ht + 2 * ((w + 1) / 2) * ((ht + 1) / 2));
 	else if(h->pixfmt == OOBLEX_PIXFMT_RGB24)
 		CHECK(h->payload_len == w * ht * 3);
+	else if(h->pixfmt == OOBLEX_PIXFMT_NONE)	/* a metadata-only result: no picture */
+		CHECK(h->kind == OOBLEX_KIND_RESULT && h->payload_len == 0);
 	else
 		CHECK(h->pixfmt == OOBLEX_PIXFMT_JPEG && h->payload_len >= 4);
 }
@@ -139,7 +142,11 @@ static void as_worker(const ooblex_frame_header *h, const uint8_t *payload) {
 	r.payload_len = sizeof(jpeg_body);
 	const uint8_t *body = jpeg_body;
 	uint8_t *i420 = NULL;
-	if(h->reply_pixfmt == OOBLEX_PIXFMT_I420 && pixels <= DECODE_MAX_PIXELS) {
+	if(h->reply_pixfmt == OOBLEX_PIXFMT_NONE) {
+		/* Output "metadata": what the effect found, no picture. */
+		r.pixfmt = OOBLEX_PIXFMT_NONE;
+		r.payload_len = 0;
+	} else if(h->reply_pixfmt == OOBLEX_PIXFMT_I420 && pixels <= DECODE_MAX_PIXELS) {
 		size_t n = ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, h->width, h->height);
 		i420 = calloc(1, n);
 		CHECK(i420 != NULL);
@@ -194,6 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 				fh.payload_len >= 4) || (fh.kind == OOBLEX_KIND_RESULT && fh.pixfmt == OOBLEX_PIXFMT_I420 &&
 				!((fh.width | fh.height) & 1) &&
 				fh.payload_len == ooblex_pixfmt_size(OOBLEX_PIXFMT_I420, fh.width, fh.height)) ||
+				(fh.kind == OOBLEX_KIND_RESULT && fh.pixfmt == OOBLEX_PIXFMT_NONE && fh.payload_len == 0) ||
 				(fh.kind == OOBLEX_KIND_ERROR && fh.pixfmt == OOBLEX_PIXFMT_NONE &&
 				fh.payload_len >= 3 && fh.error[0] != '\0')));
 			CHECK(ooblex_utf8_valid(fh.effect) && ooblex_utf8_valid(fh.worker));
