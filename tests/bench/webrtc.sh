@@ -203,6 +203,24 @@ sweep() {
     >"$OUT/webrtc-$name.json" 2>"$OUT/webrtc-$name.log"
   grep '^webrtc_loadgen: {' "$OUT/webrtc-$name.log" | sed 's/^webrtc_loadgen: /  /' >&2
 }
+# A line per run of FILE: server CPU per processed frame, by process (fps
+# from FPS_KEY: fps_per_client for the data channel, video_fps_per_client
+# for the track). per_frame_cpu FILE LABEL FPS_KEY
+per_frame_cpu() {
+  python3 - "$@" <<'PY' >&2
+import json, sys
+path, label, key = sys.argv[1:4]
+for x in json.load(open(path))["runs"]:
+    fps = x[key] * x["started"]
+    c = x["cpu_cores"]
+    per = lambda cores: f"{cores * 1000 / fps:.2f}" if fps > 0 else "-"
+    w = sum(v for k, v in c.items() if k.startswith("worker_"))
+    print(f"  {label}, {x['sessions']} sessions: {fps:.1f} processed frames/s, p50/p95 "
+          f"{x['latency_ms']['p50']}/{x['latency_ms']['p95']} ms; server CPU {per(x['server_cores'])} ms per processed "
+          f"frame (Janus {per(c.get('janus', 0))}, plugin threads {per(c.get('janus_plugin_threads', 0))}, "
+          f"workers {per(w)}, Redis {per(c.get('redis', 0))}; the generator {per(c.get('generator', 0))})")
+PY
+}
 RUNS=" ${WEBRTC_RUNS:-skip3 skip3-sampled skip1 echotest} "
 if [[ $RUNS == *" skip3 "* ]]; then
   if [ -n "${WEBRTC_PERF:-}" ]; then
@@ -230,17 +248,7 @@ fi
 if [[ $RUNS == *" video "* ]]; then
   # Figures, not a capacity: every count runs (nothing comes back on the data channel to hold by).
   sweep video --output video --skip "${WEBRTC_VIDEO_SKIP:-1}" --no-stop --sessions "${WEBRTC_VIDEO:-4}"
-  python3 - "$OUT/webrtc-video.json" <<'PY' >&2
-import json, sys
-for x in json.load(open(sys.argv[1]))["runs"]:
-    fps = x["video_fps_per_client"] * x["started"]
-    c = x["cpu_cores"]
-    per = lambda cores: f"{cores * 1000 / fps:.2f}" if fps > 0 else "-"
-    w = sum(v for k, v in c.items() if k.startswith("worker_"))
-    print(f"  video output, {x['sessions']} sessions: {fps:.1f} processed frames/s received; server CPU "
-          f"{per(x['server_cores'])} ms per processed frame (Janus {per(c.get('janus', 0))}, plugin threads "
-          f"{per(c.get('janus_plugin_threads', 0))}, workers {per(w)}, Redis {per(c.get('redis', 0))})")
-PY
+  per_frame_cpu "$OUT/webrtc-video.json" "video output" video_fps_per_client
 fi
 if [[ $RUNS == *" metadata "* ]]; then
   # Metadata-only frames against pictures, for an effect that detects:
@@ -250,19 +258,9 @@ if [[ $RUNS == *" metadata "* ]]; then
   for out in datachannel metadata; do
     sweep "faces-$out" --effect faces --output "$out" --skip "${WEBRTC_META_SKIP:-3}" --no-stop --sessions "${WEBRTC_META:-4}"
   done
-  python3 - "$OUT" <<'PY' >&2
-import json, sys
-for out in ("datachannel", "metadata"):
-    for x in json.load(open(f"{sys.argv[1]}/webrtc-faces-{out}.json"))["runs"]:
-        fps = x["fps_per_client"] * x["started"]
-        c = x["cpu_cores"]
-        per = lambda cores: f"{cores * 1000 / fps:.2f}" if fps > 0 else "-"
-        w = sum(v for k, v in c.items() if k.startswith("worker_"))
-        print(f"  faces, output {out}, {x['sessions']} sessions: {fps:.1f} processed frames/s, p50/p95 "
-              f"{x['latency_ms']['p50']}/{x['latency_ms']['p95']} ms; server CPU {per(x['server_cores'])} ms per processed "
-              f"frame (Janus {per(c.get('janus', 0))}, plugin threads {per(c.get('janus_plugin_threads', 0))}, "
-              f"workers {per(w)}, Redis {per(c.get('redis', 0))}; the generator {per(c.get('generator', 0))})")
-PY
+  for out in datachannel metadata; do
+    per_frame_cpu "$OUT/webrtc-faces-$out.json" "faces, output $out" fps_per_client
+  done
 fi
 if [[ $RUNS == *" echotest "* ]]; then
   HELD=$([ -f "$OUT/webrtc-skip3.json" ] && python3 -c "import json; print(json.load(open('$OUT/webrtc-skip3.json'))['most_sessions_holding'])" || echo 4)
