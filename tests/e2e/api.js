@@ -63,7 +63,7 @@ async function main() {
     [{ request: 'start' }, null, 414, 'start without an offer'],
     [{ request: 'start', effect: 7 }, offer(['data']), 415, 'effect not a string', /effect should be a string/],
     [{ request: 'start', output: 5 }, offer(['data']), 415, 'output not a string', /output should be a string/],
-    [{ request: 'start', output: 'sideways' }, offer(['data']), 415, 'an output that does not exist', /datachannel, video or both/],
+    [{ request: 'start', output: 'sideways' }, offer(['data']), 415, 'an output that does not exist', /datachannel, video, both or metadata/],
     [{ request: 'start', codec: 5 }, offer(['data']), 415, 'codec not a string', /codec should be a string/],
     [{ request: 'start', effect: 'x$(reboot)' }, offer(['data']), 415, 'effect with odd characters'],
     [{ request: 'start', effect: 'line\nbreak' }, offer(['data']), 415, 'effect with a control character'],
