@@ -117,11 +117,13 @@
     }
     return boxes;
   }
-  const countBoxes = (detections) => boxesOf(detections).length;
+  // Draws them; returns how many.
   function drawDetections(detections) {
+    const boxes = boxesOf(detections);
     ctx.lineWidth = 3;
     ctx.strokeStyle = '#2ecc40';
-    for (const [x, y, w, h] of boxesOf(detections)) ctx.strokeRect(x, y, w, h);
+    for (const [x, y, w, h] of boxes) ctx.strokeRect(x, y, w, h);
+    return boxes.length;
   }
 
   function watchVideo(el, onFrame) {
@@ -235,8 +237,7 @@
       } else {
         // Output 'metadata': the page's own video, and what the effect found over it.
         ctx.drawImage($('local'), 0, 0, w, h);
-        drawDetections(meta.detections);
-        demo.boxesDrawn += countBoxes(meta.detections);
+        demo.boxesDrawn += drawDetections(meta.detections);
       }
       demo.frames++;
       demo.lastMeta = meta;

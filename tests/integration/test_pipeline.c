@@ -160,6 +160,13 @@ static void cb_frame(uint8_t *msg, size_t len, void *user) {
 }
 static void cb_stopped(void *user) { g_atomic_int_set(&((client *)user)->stopped, 1); }
 
+/* Stops an ingest and waits (up to 3 s) for its stopped callback. */
+static void stop_ingest(ooblex_ingest *ing, client *c) {
+	ooblex_ingest_stop(ing);
+	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
+		g_usleep(10000);
+}
+
 static client *client_new_waiting(unsigned reorder_wait_ms) {
 	client *c = calloc(1, sizeof(*c));
 	ooblex_client_id_generate(c->id);
@@ -257,11 +264,8 @@ static ooblex_ingest *begin_stream(client *c, ooblex_ingest_config *cfg) {
 static void end_stream(client *c, ooblex_ingest *ing, unsigned expect) {
 	for(int i = 0; i < 500 && delivered_count(c) < expect; i++)
 		g_usleep(10000);
-	if(ing != NULL) {
-		ooblex_ingest_stop(ing);
-		for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
-			g_usleep(10000);
-	}
+	if(ing != NULL)
+		stop_ingest(ing, c);
 	ooblex_reader_unwatch(reader, c->key);
 	current = NULL;
 }
@@ -538,9 +542,7 @@ static void test_in_flight_limit_defers_sampling(void) {
 	EXPECT_EQ(atomic_load(&c->stats.frames_sampled), 4);
 	EXPECT_EQ(atomic_load(&c->stats.frames_deferred), 11);
 	video_test_source_free(src);
-	ooblex_ingest_stop(ing);
-	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
-		g_usleep(10000);
+	stop_ingest(ing, c);
 	client_free(c);
 }
 
@@ -584,9 +586,7 @@ static void test_fair_share_cap_and_spacing_defer_sampling(void) {
 	EXPECT_EQ(atomic_load(&c->stats.frames_deferred), 0);
 	EXPECT_EQ(g_atomic_int_get(&frames_out), 4);
 	video_test_source_free(src);
-	ooblex_ingest_stop(ing);
-	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
-		g_usleep(10000);
+	stop_ingest(ing, c);
 	client_free(c);
 }
 
@@ -618,9 +618,7 @@ static void test_latency_budget_extra_skip(void) {
 	EXPECT_EQ(atomic_load(&c->stats.frames_shed_latency), 4);
 	EXPECT_EQ(g_atomic_int_get(&frames_out), 16);
 	video_test_source_free(src);
-	ooblex_ingest_stop(ing);
-	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
-		g_usleep(10000);
+	stop_ingest(ing, c);
 	client_free(c);
 }
 
@@ -655,9 +653,7 @@ static unsigned long held_to_sender_rate(int fps, int n, unsigned long *after, u
 	wait_decoded(c, 2u * (unsigned)n);
 	*after = (unsigned long)atomic_load(&c->stats.frames_sampled) - first;
 	video_test_source_free(src);
-	ooblex_ingest_stop(ing);
-	for(int i = 0; i < 300 && !g_atomic_int_get(&c->stopped); i++)
-		g_usleep(10000);
+	stop_ingest(ing, c);
 	client_free(c);
 	return first;
 }
