@@ -10,7 +10,8 @@
  *    exactly its size under ASan) and, when it accepts, the header is
  *    consistent: the payload is the rest of the message, raw formats are
  *    exactly width x height in their format, strings are NUL-terminated
- *    within their bounds;
+ *    within their bounds; an error result (kind ERROR) has no picture, and
+ *    its reason, printable, is the whole payload after the code;
  *  - round trip: writing the parsed header and payload again gives a message
  *    that parses to the same header, and writing that gives the same bytes
  *    (build(parse(x)) is stable); when x carried nothing a reader skips, it
@@ -77,14 +78,23 @@ static uint8_t *build(const ooblex_frame_header *h, const uint8_t *payload, size
 }
 
 static void check_parsed(const uint8_t *data, size_t size, const ooblex_frame_header *h, const uint8_t *payload) {
-	CHECK(h->kind == OOBLEX_KIND_FRAME || h->kind == OOBLEX_KIND_RESULT);
+	CHECK(h->kind == OOBLEX_KIND_FRAME || h->kind == OOBLEX_KIND_RESULT || h->kind == OOBLEX_KIND_ERROR);
 	CHECK(payload >= data && payload + h->payload_len == data + size);
 	CHECK(h->width >= 1 && h->width <= OOBLEX_MAX_DIMENSION && h->height >= 1 && h->height <= OOBLEX_MAX_DIMENSION);
 	CHECK(h->payload_len <= OOBLEX_MAX_PAYLOAD);
 	CHECK(strlen(h->effect) <= OOBLEX_NAME_MAX && strlen(h->worker) <= OOBLEX_NAME_MAX);
 	CHECK(strlen(h->meta) <= OOBLEX_META_MAX);
 	size_t w = h->width, ht = h->height;
-	if(h->pixfmt == OOBLEX_PIXFMT_I420)
+	if(h->kind == OOBLEX_KIND_ERROR) {
+		/* A worker's "could not process": no picture, a u16 code, then the
+		 * reason, printable ASCII, whole in h->error. */
+		CHECK(h->pixfmt == OOBLEX_PIXFMT_NONE);
+		CHECK(h->payload_len >= 3 && h->payload_len <= 2 + OOBLEX_ERROR_TEXT_MAX);
+		CHECK(h->error_code == (payload[0] | (unsigned)payload[1] << 8));	/* little-endian, as all fields */
+		CHECK(strlen(h->error) == h->payload_len - 2 && !memcmp(h->error, payload + 2, h->payload_len - 2));
+		for(const char *c = h->error; *c; c++)
+			CHECK(*c >= 0x20 && *c <= 0x7e);
+	} else if(h->pixfmt == OOBLEX_PIXFMT_I420)
 		CHECK(h->payload_len == w * ht + 2 * ((w + 1) / 2) * ((ht + 1) / 2));
 	else if(h->pixfmt == OOBLEX_PIXFMT_RGB24)
 		CHECK(h->payload_len == w * ht * 3);

@@ -235,6 +235,15 @@ static int wire_seeds(void) {
 	h.payload_len = 0;
 	snprintf(h.meta, sizeof(h.meta), "%s", "{\"faces\":[[4,3,10,12,0.9]]}");
 	rc |= write_message("result_metadata_only", &h, i420, 0);
+	/* A worker that could not process the frame: kind ERROR, a u16 code
+	 * and the reason as payload. */
+	static const char reason[] = "effect failed: no such model";
+	uint8_t error_payload[2 + sizeof(reason) - 1] = { OOBLEX_FRAME_ERR_FAILED, 0 };
+	memcpy(error_payload + 2, reason, sizeof(reason) - 1);
+	h.kind = OOBLEX_KIND_ERROR;
+	h.meta[0] = '\0';
+	h.payload_len = sizeof(error_payload);
+	rc |= write_message("result_error", &h, error_payload, 0);
 	ooblex_jpeg_free(j);
 	return rc;
 }
