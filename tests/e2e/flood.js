@@ -63,14 +63,11 @@ async function main() {
       if (frames[i].id <= frames[i - 1].id) bad++;
     }
     // The first second warms up (decoders, the first acks).
-    const latFast = frames.slice(Math.min(30, fast), fast).map((f) => f.latencyMs).filter((x) => x !== null);
-    const lat = frames.slice(slowFrom).map((f) => f.latencyMs).filter((x) => x !== null);
-    const split = (fs, key) => { const xs = fs.map((f) => f[key]).filter((x) => x !== null); return { p50: pct(xs, 0.5), p95: pct(xs, 0.95) }; };
     const fastFrames = frames.slice(Math.min(30, fast), fast), slowFrames = frames.slice(slowFrom);
+    const split = (fs, key) => { const xs = fs.map((f) => f[key]).filter((x) => x !== null); return { p50: pct(xs, 0.5), p95: pct(xs, 0.95) }; };
     const kb = frames.length ? frames.reduce((a, f) => a + f.bytes, 0) / frames.length / 1024 : 0;
     const summary = { frames: frames.length, width: frames.length ? frames[frames.length - 1].w : null, avgKiB: Math.round(kb),
-      longestGapMs: gap, fastLatencyMs: { p50: pct(latFast, 0.5), p95: pct(latFast, 0.95) },
-      latencyMs: { p50: pct(lat, 0.5), p95: pct(lat, 0.95) },
+      longestGapMs: gap, fastLatencyMs: split(fastFrames, 'latencyMs'), latencyMs: split(slowFrames, 'latencyMs'),
       fastServerMs: split(fastFrames, 'serverMs'), fastChannelMs: split(fastFrames, 'channelMs'),
       slowServerMs: split(slowFrames, 'serverMs'), slowChannelMs: split(slowFrames, 'channelMs'),
       plugin: ps.frames, reorder: ps.reorder, latency: ps.latency,

@@ -101,24 +101,31 @@ static size_t small_len, big_len;
 /* The worker time results are made with (worker_end - worker_start). */
 static uint64_t result_worker_us = 100;
 
-/* A result message as a worker writes it; latency_us: queued -> now. */
+/* The header of a result as a worker writes it, for seq, w x h in pixfmt;
+ * latency_us: queued -> now. */
+static void result_header(ooblex_frame_header *hd, uint32_t seq, unsigned w, unsigned h, uint8_t pixfmt,
+		const char *effect, uint64_t latency_us) {
+	memset(hd, 0, sizeof(*hd));
+	hd->kind = OOBLEX_KIND_RESULT;
+	memcpy(hd->client_id, client_id, OOBLEX_CLIENT_ID_LEN);
+	hd->frame_id = 100 + seq;
+	hd->seq = seq;
+	hd->capture_us = hs.now - latency_us - 1000;
+	hd->queued_us = hs.now - latency_us;
+	hd->worker_start_us = hd->queued_us + 100;
+	hd->worker_end_us = hd->worker_start_us + result_worker_us;
+	hd->width = (uint16_t)w;
+	hd->height = (uint16_t)h;
+	hd->pixfmt = pixfmt;
+	strcpy(hd->effect, effect);
+	strcpy(hd->worker, "w1");
+}
+
+/* A JPEG result message as a worker writes it; latency_us: queued -> now. */
 static uint8_t *result_msg(uint32_t seq, int big, uint64_t latency_us, size_t *len) {
 	ooblex_frame_header h;
-	memset(&h, 0, sizeof(h));
-	h.kind = OOBLEX_KIND_RESULT;
-	memcpy(h.client_id, client_id, OOBLEX_CLIENT_ID_LEN);
-	h.frame_id = 100 + seq;
-	h.seq = seq;
-	h.capture_us = hs.now - latency_us - 1000;
-	h.queued_us = hs.now - latency_us;
-	h.worker_start_us = h.queued_us + 100;
-	h.worker_end_us = h.worker_start_us + result_worker_us;
-	h.width = big ? BIG_W : SMALL_W;
-	h.height = big ? BIG_H : SMALL_H;
-	h.pixfmt = OOBLEX_PIXFMT_JPEG;
+	result_header(&h, seq, big ? BIG_W : SMALL_W, big ? BIG_H : SMALL_H, OOBLEX_PIXFMT_JPEG, "invert", latency_us);
 	h.payload_len = (uint32_t)(big ? big_len : small_len);
-	strcpy(h.effect, "invert");
-	strcpy(h.worker, "w1");
 	size_t hlen = ooblex_wire_header_len(&h);
 	uint8_t *msg = malloc(hlen + h.payload_len);
 	ooblex_wire_write_header(&h, msg);
@@ -154,28 +161,9 @@ static ooblex_result_verdict give(ooblex_egress *e, uint8_t *msg, size_t len);
 /* An I420 result as a worker writes it for a video-only session
  * (video_reply_format): w x h, its payload payload_len bytes of gray
  * whatever the size says (a short or long one is a corrupt result). */
-/* The header of a result for seq that took 20 ms from queued to now. */
-static void result_header(ooblex_frame_header *hd, uint32_t seq, unsigned w, unsigned h, uint8_t pixfmt,
-		const char *effect) {
-	memset(hd, 0, sizeof(*hd));
-	hd->kind = OOBLEX_KIND_RESULT;
-	memcpy(hd->client_id, client_id, OOBLEX_CLIENT_ID_LEN);
-	hd->frame_id = 100 + seq;
-	hd->seq = seq;
-	hd->capture_us = hs.now - 21000;
-	hd->queued_us = hs.now - 20000;
-	hd->worker_start_us = hd->queued_us + 100;
-	hd->worker_end_us = hd->worker_start_us + result_worker_us;
-	hd->width = (uint16_t)w;
-	hd->height = (uint16_t)h;
-	hd->pixfmt = pixfmt;
-	strcpy(hd->effect, effect);
-	strcpy(hd->worker, "w1");
-}
-
 static uint8_t *i420_result_msg(uint32_t seq, unsigned w, unsigned h, size_t payload_len, size_t *len) {
 	ooblex_frame_header hd;
-	result_header(&hd, seq, w, h, OOBLEX_PIXFMT_I420, "invert");
+	result_header(&hd, seq, w, h, OOBLEX_PIXFMT_I420, "invert", 20000);
 	hd.payload_len = (uint32_t)payload_len;
 	size_t hlen = ooblex_wire_header_len(&hd);
 	uint8_t *msg = malloc(hlen + payload_len);
@@ -788,7 +776,7 @@ static void test_i420_result_on_the_data_channel_counted_not_sent(void) {
 /* A metadata-only result (output "metadata"): what the effect found, no picture. */
 static uint8_t *metadata_result_msg(uint32_t seq, const char *found, size_t *len) {
 	ooblex_frame_header h;
-	result_header(&h, seq, BIG_W, BIG_H, OOBLEX_PIXFMT_NONE, "faces");
+	result_header(&h, seq, BIG_W, BIG_H, OOBLEX_PIXFMT_NONE, "faces", 20000);
 	snprintf(h.meta, sizeof(h.meta), "%s", found);
 	uint8_t *msg = malloc(ooblex_wire_header_len(&h));
 	*len = ooblex_wire_write_header(&h, msg);
