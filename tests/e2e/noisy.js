@@ -56,6 +56,23 @@ async function measure(page, ms) {
   return { frames: rx.length, fps: rx.length / (ms / 1000), p50: q(0.5), p95: q(0.95) };
 }
 
+// What the page's browser sends (getStats): every figure here assumes it
+// sends the camera's 30 fps / FRAME_SKIP; when it sends less (a CPU-limited
+// encoder), the log says so and why.
+async function sender(page) {
+  return page.evaluate(async () => {
+    const pc = window.ooblexDemo.client.handle.webrtcStuff.pc;
+    const r = {};
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video')
+        Object.assign(r, { fps: s.framesPerSecond || 0, width: s.frameWidth || 0, limited: s.qualityLimitationReason,
+          limitedMs: s.qualityLimitationDurations });
+      if (s.type === 'media-source' && s.kind === 'video') r.sourceFps = s.framesPerSecond || 0;
+    });
+    return r;
+  }).catch((e) => ({ error: String(e) }));
+}
+
 const fmt = (m) => `${m.fps.toFixed(1)} fps, p50 ${m.p50 === null ? '-' : m.p50.toFixed(0)} ms, p95 ${m.p95 === null ? '-' : m.p95.toFixed(0)} ms`;
 
 async function main() {
@@ -70,14 +87,16 @@ async function main() {
     await sleep(2000);
     const alone = await measure(fast, MEASURE_MS);
     summary.fast_alone = alone;
-    T.log(`fast client alone: ${fmt(alone)}`);
+    summary.fast_sender = await sender(fast);
+    T.log(`fast client alone: ${fmt(alone)}; its browser sends ${JSON.stringify(summary.fast_sender)}`);
 
     const slow = await open(context, SLOW);
     await sleep(4000);	// its first results measure what its frames cost
     const noisy = await measure(fast, MEASURE_MS);
     summary.fast_with_neighbour = noisy;
     const slowSeen = await measure(slow, 1000);
-    T.log(`fast client beside the slow one: ${fmt(noisy)}`);
+    summary.slow_sender = await sender(slow);
+    T.log(`fast client beside the slow one: ${fmt(noisy)}; the slow page's browser sends ${JSON.stringify(summary.slow_sender)}`);
     T.ok(alone.frames >= 20, 'the fast client alone gets its frames', fmt(alone));
     T.ok(noisy.fps >= 0.9 * alone.fps, 'the fast client keeps at least 90% of its processed fps beside a 500 ms neighbour',
       `alone ${fmt(alone)}`, `with the neighbour ${fmt(noisy)}`);
