@@ -36,6 +36,8 @@
 /* Most frames a queue keeps taken ahead of the one it processes
  * (--prefetch, worker_loop.h). */
 #define OOBLEX_MAX_PREFETCH 32
+/* Frame costs remembered per queue (effect x picture size). */
+#define OOBLEX_COST_SLOTS 16
 /* Completions sent and not yet answered, per queue. */
 #define OOBLEX_MAX_PENDING_COMPLETIONS 16
 
@@ -88,6 +90,16 @@ typedef struct queue_loop {
 	int owed_sizes[OOBLEX_MAX_PENDING_COMPLETIONS];	/* their batch sizes, oldest first (a ring) */
 	int owed_head;
 	double frame_us;	/* smoothed time per frame (process and complete), 0 before the first */
+	/* What a frame costs here, by effect and picture size (the last
+	 * OOBLEX_COST_SLOTS seen): a frame's expected work decides whether
+	 * frames may be taken ahead behind it (worker_loop.c, take_ahead_ok). */
+	struct {
+		char effect[OOBLEX_NAME_MAX + 1];
+		uint32_t pixels;
+		double us;	/* smoothed wall time of process(), > 0 */
+		uint64_t used;	/* the last frame_seq it matched, for replacing the oldest */
+	} costs[OOBLEX_COST_SLOTS];
+	uint64_t frame_seq;
 	ooblex_effects *fx;
 	ooblex_jpeg *jpeg;
 	uint8_t *decoded;	/* a JPEG frame, decoded */
@@ -118,6 +130,9 @@ struct worker {
 	atomic_ullong redis_rtt_us;
 	atomic_ulong processed;	/* all queues; read by the liveness thread */
 	atomic_ulong garbage, failed, stale;
+	/* Frames taken ahead and given back to their queue because the frame in
+	 * hand would hold them too long (worker_loop.c, hand_back_ready). */
+	atomic_ulong handed_back;
 	ooblex_metrics *metrics;
 	int serves_core;	/* listens to frames_to_process */
 	queue_loop loops[OOBLEX_MAX_QUEUES];

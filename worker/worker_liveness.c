@@ -87,11 +87,12 @@ static void heartbeat(worker *w, redisContext *c) {
 	char prefetch[32] = "auto";
 	if(w->opt.prefetch >= 0)
 		snprintf(prefetch, sizeof(prefetch), "%ld", w->opt.prefetch);
-	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:s, s:f, s:I, s:I}",
+	json_t *info = json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:i, s:s, s:f, s:I, s:I, s:I}",
 		"id", w->opt.id, "host", w->host, "pid", (int)getpid(), "effects", effects, "routes", routes,
 		"queues", queues, "batch_size", (int)w->opt.batch_size, "prefetch", prefetch,
 		"redis_rtt_ms", atomic_load(&w->redis_rtt_us) / 1000.0, "started", (json_int_t)w->started,
-		"frames_done", (json_int_t)atomic_load(&w->processed));
+		"frames_done", (json_int_t)atomic_load(&w->processed),
+		"handed_back", (json_int_t)atomic_load(&w->handed_back));
 	/* "models": {effect: [names]} for the effects that need one. */
 	if(info != NULL && runs_onnx)
 		json_object_set_new(info, "models", json_pack("{s:o}", "onnx", onnx_models()));

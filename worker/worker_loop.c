@@ -310,6 +310,122 @@ static void run_ahead(queue_loop *q, redisReply **batch, int nb, uint64_t *ahead
 	free(h);
 }
 
+/* What frames cost here, by effect and picture size: the cost of an
+ * effect can be anything from a millisecond to seconds, and frames of
+ * every cost share a queue (one client's 2 ms effect beside another's
+ * 1.5 s one on frames_to_process:stall). The queue's average says nothing
+ * about the frame in hand, and a frame taken ahead waits for that one. */
+static int cost_slot(queue_loop *q, const redisReply *r, int create) {
+	ooblex_frame_header h;
+	const uint8_t *payload;
+	if(ooblex_wire_parse((const uint8_t *)r->str, r->len, &h, &payload) != OOBLEX_WIRE_OK)
+		return -2;	/* malformed: skipped at once, costs nothing */
+	uint32_t pixels = h.width * h.height;
+	int oldest = 0;
+	for(int i = 0; i < OOBLEX_COST_SLOTS; i++) {
+		if(q->costs[i].us > 0 && q->costs[i].pixels == pixels && !strcmp(q->costs[i].effect, h.effect))
+			return i;
+		if(q->costs[i].used < q->costs[oldest].used)
+			oldest = i;
+	}
+	if(!create)
+		return -1;
+	snprintf(q->costs[oldest].effect, sizeof(q->costs[oldest].effect), "%s", h.effect);
+	q->costs[oldest].pixels = pixels;
+	q->costs[oldest].us = 0;
+	return oldest;
+}
+
+static void note_cost(queue_loop *q, const redisReply *r, double us) {
+	int i = cost_slot(q, r, 1);
+	if(i < 0)
+		return;
+	double *c = &q->costs[i].us;
+	*c = *c > 0 ? 0.75 * *c + 0.25 * us : (us > 1 ? us : 1);
+	q->costs[i].used = ++q->frame_seq;
+}
+
+/* The expected work of a frame (µs): 0 for one that will be refused at
+ * once, -1 when nothing like it has been timed yet. */
+static double expected_us(queue_loop *q, const redisReply *r) {
+	int i = cost_slot(q, r, 0);
+	return i == -2 ? 0 : i < 0 ? -1 : q->costs[i].us;
+}
+
+/* The longest a frame taken ahead may have to wait in this worker for the
+ * frames before it: four round trips to Redis (what the default depth's
+ * rule trades: a frame waits for a fraction of one, against a round trip
+ * idle), and never less than OOBLEX_TAKE_AHEAD_WAIT_US. */
+#define OOBLEX_TAKE_AHEAD_WAIT_US 20000
+static double take_ahead_wait_us(const queue_loop *q) {
+	double rtt4 = 4.0 * (double)atomic_load(&q->w->redis_rtt_us);
+	return rtt4 > OOBLEX_TAKE_AHEAD_WAIT_US ? rtt4 : OOBLEX_TAKE_AHEAD_WAIT_US;
+}
+
+/* Whether the work ahead of a frame taken now (the batch in hand, then the
+ * ready frames) is within take_ahead_wait_us; a frame not timed yet counts
+ * as too long. With ready frames too, the batch alone. */
+static int work_within(queue_loop *q, redisReply **batch, int nb, int with_ready) {
+	double limit = take_ahead_wait_us(q), work = 0;
+	for(int i = 0; i < nb; i++) {
+		double e = expected_us(q, batch[i]);
+		if(e < 0 || (work += e) > limit)
+			return 0;
+	}
+	for(int i = 0; with_ready && i < q->ready_n; i++) {
+		double e = expected_us(q, q->ready[(q->ready_head + i) % (OOBLEX_MAX_PREFETCH + OOBLEX_MAX_BATCH)]);
+		if(e < 0 || (work += e) > limit)
+			return 0;
+	}
+	return 1;
+}
+
+static int read_takes(queue_loop *q, int block, int until_ready);
+
+/* The batch in hand will take long: the frames taken ahead behind it go
+ * back to the head of the queue, where an idle worker takes them at once
+ * (the fair share's premise: a light client's frame always finds a worker
+ * free; one waiting behind a 1.5 s frame in a busy worker does not). The
+ * takes owed are read first, so that the newest entries of the processing
+ * list are the ready frames, newest at the left; each LMOVE moves the
+ * newest to the queue's taking end, so they are taken again in their
+ * order. 0, or -1 when the connection broke or the list was not what it
+ * should be (the caller starts over, giving back what the list holds). */
+static int hand_back_ready(queue_loop *q) {
+	if(q->ready_n == 0 && q->takes_owed == 0)
+		return 0;
+	if(read_takes(q, 1, OOBLEX_MAX_PREFETCH + OOBLEX_MAX_BATCH + 1) < 0)
+		return -1;
+	int n = q->ready_n;
+	for(int i = 0; i < n; i++)
+		if(redisAppendCommand(q->take, "LMOVE %s %s LEFT RIGHT", q->processing_key, q->queue) != REDIS_OK)
+			return -1;
+	if(n == 0 || flush(q->take) < 0)
+		return n == 0 ? 0 : -1;
+	int rc = 0;
+	for(int i = 0; i < n; i++) {
+		redisReply *r = NULL;
+		if(next_reply(q->take, 1, &r) < 0)
+			return -1;
+		int at = (q->ready_head + q->ready_n - 1) % (OOBLEX_MAX_PREFETCH + OOBLEX_MAX_BATCH);
+		redisReply *mine = q->ready[at];
+		size_t id_len = mine->len < OOBLEX_COMPLETE_ID_LEN ? mine->len : OOBLEX_COMPLETE_ID_LEN;
+		if(r == NULL || r->type != REDIS_REPLY_STRING || r->len < id_len || memcmp(r->str, mine->str, id_len) != 0)
+			rc = -1;
+		if(r != NULL)
+			freeReplyObject(r);
+		if(rc < 0) {
+			worker_log("[%s] %s did not hold the frames taken ahead as expected; starting over", q->w->opt.id,
+				q->processing_key);
+			return -1;
+		}
+		freeReplyObject(mine);
+		q->ready_n--;
+		atomic_fetch_add(&q->w->handed_back, 1);
+	}
+	return 0;
+}
+
 /* Processes a batch taken into the processing list and sends its
  * completion (ooblex_script_complete: the results go out only if the list
  * still holds the batch, so if a reaper took the frames back meanwhile they
@@ -334,7 +450,10 @@ static int send_completion(queue_loop *q, redisReply **batch, int nb) {
 	for(int i = 0; argv && argvlen && keys && payloads && payload_lens && i < nb; i++) {
 		const uint8_t *res = NULL;
 		size_t res_len = 0;
+		uint64_t t0 = ooblex_now_us();
 		int pr = process(q, (const uint8_t *)batch[i]->str, batch[i]->len, ahead_us[i], keys[n_results], &res, &res_len);
+		if(pr == 0)
+			note_cost(q, batch[i], (double)(ooblex_now_us() - t0));
 		if(pr == 0 && (payloads[n_results] = malloc(res_len)) != NULL) {
 			memcpy(payloads[n_results], res, res_len);
 			payload_lens[n_results++] = res_len;
@@ -571,7 +690,7 @@ static void disconnect(queue_loop *q) {
 void *worker_loop_run(void *arg) {
 	queue_loop *q = arg;
 	worker *w = q->w;
-	const int serial = w->opt.prefetch == 0;
+	const int serial = w->opt.prefetch == 0, sized_here = w->opt.prefetch < 0;
 	int outage_logged = 0;
 	while(keep_going(w)) {
 		if(q->c == NULL || q->take == NULL) {
@@ -607,7 +726,12 @@ void *worker_loop_run(void *arg) {
 			while(nb < w->opt.batch_size && q->ready_n > 0)
 				batch[nb++] = pop_ready(q);
 			uint64_t t0 = ooblex_now_us();
-			if(!serial)
+			/* With the depth sized here (auto), frames are taken ahead only
+			 * to wait a little (work_within), and behind a long batch those
+			 * taken already go back instead; --prefetch N keeps N, as told. */
+			if(!serial && sized_here && !work_within(q, batch, nb, 0))
+				broken = hand_back_ready(q) < 0;
+			else if(!serial && (!sized_here || work_within(q, batch, nb, 1)))
 				broken = top_up(q) < 0;
 			if(!broken)
 				broken = send_completion(q, batch, nb) < 0;

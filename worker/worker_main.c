@@ -429,8 +429,9 @@ int main(int argc, char **argv) {
 	for(int i = 1; i < w.n_loops; i++)
 		if(w.loops[i].started)
 			pthread_join(w.loops[i].thread, NULL);
-	worker_log("[%s] stopping: %lu processed, %lu stale, %lu malformed, %lu failed", w.opt.id,
-		atomic_load(&w.processed), atomic_load(&w.stale), atomic_load(&w.garbage), atomic_load(&w.failed));
+	worker_log("[%s] stopping: %lu processed, %lu stale, %lu malformed, %lu failed, %lu taken ahead and handed back",
+		w.opt.id, atomic_load(&w.processed), atomic_load(&w.stale), atomic_load(&w.garbage), atomic_load(&w.failed),
+		atomic_load(&w.handed_back));
 	worker_liveness_stop(&w);
 	ooblex_metrics_remove(w.metrics);
 	ooblex_metrics_free(w.metrics);

@@ -60,7 +60,8 @@ REDIS_PID_MAIN=$REDIS_PID
 if start_redis "$FAR_PORT" "$OUT/redis-far.log"; then
   FAR_REDIS=$REDIS_PID
   OOBLEX_TEST_REDIS_PORT=$FAR_PORT OOBLEX_TEST_WORKER="$BUILD/ooblex-worker" \
-    OOBLEX_TEST_RELAY="$BUILD/tests/tools/delay_relay" "$BUILD/tests/integration/test_remote" || rc=1
+    OOBLEX_TEST_RELAY="$BUILD/tests/tools/delay_relay" OOBLEX_TEST_STALL="$BUILD/.libs/stall.so" \
+    "$BUILD/tests/integration/test_remote" || rc=1
 else
   tap_fail "a Redis for the far workers starts" "$(tail -5 "$OUT/redis-far.log")"; rc=1
 fi
