@@ -1095,9 +1095,13 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 			session->lat.rx_seen = rx;
 			session->lat.rx_at = mono;
 		}
+		/* What it asks of the workers at the full rate of its frame skip
+		 * (the level's extra skip taken out): a participant's is its own,
+		 * the rest is the fleet's (latency_budget.h, the restore's veto). */
 		unsigned milli = atomic_load(&session->latency_skip_milli);
-		demand += cl[i].demand * 1000.0 / (milli > 1000 ? milli : 1000);
+		double asks = cl[i].demand * 1000.0 / (milli > 1000 ? milli : 1000);
 		if(budget == 0) {
+			demand += asks;
 			/* Off: nothing shed, and whatever was asked of the browser is
 			 * lifted; the page is told if it was shedding. */
 			gboolean was = (atomic_load(&session->lat_flags) & JANUS_OOBLEX_LATENCY_FLAG_SHEDDING) != 0;
@@ -1133,6 +1137,7 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 		p[n].budget_ms = budget;
 		p[n].frame_skip = frame_skip;
 		p[n].window = &wins[n];
+		p[n].demand_workers = asks;
 		costs[n] = cl[i].reason == OOBLEX_FAIR_OVER_BUDGET ? -1 : cl[i].cost_us;
 		sampled[n] = source_sampled;
 		has_dc[n] = dc;

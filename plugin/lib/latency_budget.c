@@ -242,7 +242,11 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 			while(from <= f->n_skip_levels && to > 0 && !changes_someone(f, p, n, to, from))
 				to--;
 			double more = (double)ooblex_latency_level_skip(f, from) / ooblex_latency_level_skip(f, to);
-			if(f->workers > 0 && f->demand_workers * more > OOBLEX_LATENCY_RESTORE_FIT * f->workers) {
+			double asked = f->demand_workers;
+			for(size_t i = 0; i < n; i++)
+				if(!p[i].own_cause && p[i].demand_workers > 0)
+					asked += p[i].demand_workers;
+			if(f->workers > 0 && asked * more > OOBLEX_LATENCY_RESTORE_FIT * f->workers) {
 				f->vetoed++;
 				f->calm_since_us = now_us;	/* looked at again after another hold */
 				goto out;

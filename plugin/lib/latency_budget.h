@@ -37,7 +37,9 @@
  *    restore_hold for next time (up to restore_hold_max), so that at the
  *    edge of capacity the level does not oscillate; and a restore whose
  *    frame rate the workers measurably could not take (demand x the skip
- *    ratio > 90% of the live workers) is not tried at all;
+ *    ratio > 90% of the live workers; an own-cause session's demand is
+ *    not counted, as the fair share holds it whatever the level) is not
+ *    tried at all;
  *  - when sessions leave (fewer participants than when the level was
  *    reached, by a quarter or more), the frame-skip level drops at once in
  *    proportion (load follows the session count), and the hold's back-off
@@ -117,7 +119,15 @@ typedef struct ooblex_latency_participant {
 	/* In. */
 	unsigned budget_ms;	/* > 0 (sessions without a budget are not given) */
 	unsigned frame_skip;	/* what the session asked for */
-	int own_cause;	/* its latency is its own effect's: does not vote */
+	int own_cause;	/* its latency is its own effect's: does not vote, nor veto a restore */
+	/* What it asks of the workers now (due fps x cost, in workers; 0 when
+	 * not known). A restore scales it by the skip ratio, except an own-cause
+	 * participant's: the fair share already holds that one to one frame
+	 * in flight or to what the others leave, so its demand, however far past
+	 * the fleet, is not what the restore would ask for (the noisy
+	 * neighbour's 4.8 workers on a 3-worker fleet kept a fast client at
+	 * frame skip 10 for as long as it stayed). */
+	double demand_workers;
 	const ooblex_latency_window *window;
 	/* Out. */
 	double p95_ms;	/* over its window (0: no sample) */
@@ -137,9 +147,12 @@ typedef struct ooblex_latency_fleet {
 	uint64_t steps[OOBLEX_LATENCY_STEP_COUNT][2];	/* [step][0 shed, 1 restore]: each look that crossed one */
 	double worst_ratio;	/* the last step's highest voter p95 / budget */
 	/* Set by the caller before each step when it knows them: what the
-	 * participants ask of the workers now (in workers: due fps x cost) and
-	 * the live workers. A restore that would ask more than
-	 * OOBLEX_LATENCY_RESTORE_FIT of them is not tried (0: unknown). */
+	 * clients that are not participants ask of the workers now (in
+	 * workers: due fps x cost; the participants' own is theirs) and the
+	 * live workers. A restore that would ask more than
+	 * OOBLEX_LATENCY_RESTORE_FIT of them (this plus the participants'
+	 * demand, own-cause ones left out, all scaled by the restore's skip
+	 * ratio: an upper bound) is not tried (workers 0: unknown). */
 	double demand_workers, workers;
 	unsigned vetoed;	/* restores not tried for that, counted */
 } ooblex_latency_fleet;

@@ -273,6 +273,61 @@ static void test_own_cause_does_not_shed_the_machine(void) {
 	EXPECT(p[0].p95_ms > 899);
 }
 
+/* The restore's veto counts what the restore would ask of the workers: a
+ * noisy neighbour's demand (own cause: held to one frame in flight or to
+ * what the others leave, whatever the level) is not part of it. CI's e2e:
+ * a fast client shed while a 1.5 s-a-frame neighbour on a 3-worker fleet
+ * asked 4.8 workers stayed at frame skip 10 for as long as it stayed. The
+ * same demand from a session that votes is the machine's load, and vetoes. */
+static void test_own_cause_demand_does_not_veto(void) {
+	for(int voter_heavy = 0; voter_heavy < 2; voter_heavy++) {
+		ooblex_latency_config cfg;
+		ooblex_latency_config_default(&cfg);
+		ooblex_latency_fleet f;
+		ooblex_latency_fleet_init(&f, &cfg);
+		ooblex_latency_window fast, heavy;
+		ooblex_latency_window_init(&fast);
+		ooblex_latency_window_init(&heavy);
+		ooblex_latency_participant p[2];
+		memset(p, 0, sizeof(p));
+		for(int i = 0; i < 2; i++) {
+			p[i].budget_ms = 150;
+			p[i].frame_skip = 3;
+		}
+		p[0].window = &fast;
+		p[0].demand_workers = 0.03;
+		p[1].window = &heavy;
+		p[1].own_cause = !voter_heavy;
+		p[1].demand_workers = 4.8;
+		f.workers = 3;
+		uint64_t now = 10 * S;
+		/* The voters over their budgets for a while: shed. */
+		for(int t = 0; t < 12; t++) {
+			now += 250 * MS;
+			ooblex_latency_window_add(&fast, now, 400 * MS);
+			ooblex_latency_window_add(&heavy, now, voter_heavy ? 400 * MS : 1500 * MS);
+			ooblex_latency_fleet_step(&f, p, 2, now);
+		}
+		EXPECT(f.level > 0);
+		unsigned shed = f.level;
+		/* Then well within it for 30 s. */
+		for(int t = 0; t < 120; t++) {
+			now += 250 * MS;
+			ooblex_latency_window_add(&fast, now, 15 * MS);
+			ooblex_latency_window_add(&heavy, now, voter_heavy ? 20 * MS : 1500 * MS);
+			ooblex_latency_fleet_step(&f, p, 2, now);
+		}
+		if(voter_heavy) {
+			EXPECT(f.level >= shed);	/* never restored (the last looks of the shed went on) */
+			EXPECT(f.vetoed > 0);
+		} else {
+			EXPECT_EQ(f.level, 0);
+			EXPECT_EQ(f.vetoed, 0);
+			EXPECT_EQ(p[0].effective_skip, 3);
+		}
+	}
+}
+
 /* One voter of two far over its budget while the other is well within:
  * that session's trouble, not the machine's (CI's e2e: a neighbour whose
  * effect slowed to 1.5 s a frame, before its cost was measured, shed the
@@ -472,6 +527,7 @@ int main(void) {
 	TEST_RUN(test_half_leave_restores_promptly);
 	TEST_RUN(test_frame_skip_levels_that_change_nobody_are_passed);
 	TEST_RUN(test_own_cause_does_not_shed_the_machine);
+	TEST_RUN(test_own_cause_demand_does_not_veto);
 	TEST_RUN(test_one_session_over_is_not_an_overload);
 	TEST_RUN(test_order_of_steps_and_reverse);
 	TEST_RUN(test_far_over_sheds_faster);
