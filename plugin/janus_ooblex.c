@@ -370,6 +370,8 @@ typedef struct janus_ooblex_session {
 	GMutex latency_lock;
 	ooblex_latency_window latency_window;
 	atomic_uint latency_skip_milli;
+	/* Each sampled frame's arrival spread (ingest.h), left out of the budget's measure. */
+	ooblex_arrival_spread arrival_spread;
 	/* What a source-sampled browser was asked to send (every n-th camera
 	 * frame; 0: full rate, nothing asked): the ingest processes no more
 	 * than that, whatever arrives (ingest.h, sender_skip). */
@@ -753,12 +755,15 @@ static void janus_ooblex_delivered(const ooblex_frame_header *h, const uint8_t *
 	janus_ooblex_session *session = user;
 	ooblex_plugin_metrics_observe(metrics, h->capture_us, h->queued_us, h->worker_start_us, h->worker_end_us,
 		returned_us, sent_us);
-	/* The latency budget's measure: first packet in -> handed to the data
-	 * channel or the encoder (latency_budget.h). */
-	if(h->capture_us != 0 && sent_us > h->capture_us &&
+	/* The latency budget's measure: the frame's last packet in -> handed to
+	 * the data channel or the encoder (latency_budget.h). What its packets
+	 * took to arrive is the sender's pacing, longer the fewer frames the
+	 * budget lets it send (ingest.h, ooblex_arrival_spread). */
+	uint64_t spread = ooblex_arrival_spread_get(&session->arrival_spread, h->seq);
+	if(h->capture_us != 0 && sent_us > h->capture_us + spread &&
 			sent_us >= atomic_load(&session->latency_start_us) + OOBLEX_LATENCY_WARMUP_US) {
 		g_mutex_lock(&session->latency_lock);
-		ooblex_latency_window_add(&session->latency_window, sent_us, sent_us - h->capture_us);
+		ooblex_latency_window_add(&session->latency_window, sent_us, sent_us - h->capture_us - spread);
 		g_mutex_unlock(&session->latency_lock);
 	}
 }
@@ -2599,6 +2604,7 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 		.fair_in_flight_cap = &session->fair_cap,
 		.fair_min_interval_us = &session->fair_interval_us,
 		.latency_skip_milli = &session->latency_skip_milli,
+		.arrival_spread = &session->arrival_spread,
 		.sender_skip = &session->sender_skip,
 		.stats = &session->ingest_stats,
 	};

@@ -139,7 +139,7 @@
         fullRate: !!o.fullRate,
         maxWidth: o.maxWidth || null,
         maxHeight: o.maxHeight || null,
-        // ms from a frame's first packet at the server to its result handed to
+        // ms from a frame's last packet at the server to its result handed to
         // the page; 0 turns it off; null: the server's (latency_budget_ms).
         latencyBudgetMs: o.latencyBudgetMs === undefined ? null : o.latencyBudgetMs,
         video: o.video || { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },

@@ -24,7 +24,7 @@ typedef struct frame_slot {
 	uint32_t timestamp;
 	int keyframe;
 	unsigned packets;
-	uint64_t first_arrival_us;
+	uint64_t first_arrival_us, last_arrival_us;
 } frame_slot;
 
 struct ooblex_depay {
@@ -201,7 +201,7 @@ ooblex_depay_result ooblex_depay_push(ooblex_depay *d, const ooblex_rtp_packet *
 		d->cur.buf.len = 0;
 		d->cur.buf.over_max = 0;
 		d->cur.timestamp = pkt->timestamp;
-		d->cur.first_arrival_us = arrival_us;
+		d->cur.first_arrival_us = d->cur.last_arrival_us = arrival_us;
 		d->cur.keyframe = 0;
 		d->cur.packets = 0;
 		d->frame_broken = 0;
@@ -211,6 +211,8 @@ ooblex_depay_result ooblex_depay_push(ooblex_depay *d, const ooblex_rtp_packet *
 		return ooblex_depay_next(d, out);
 	}
 	d->cur.packets++;
+	if(arrival_us > d->cur.last_arrival_us)
+		d->cur.last_arrival_us = arrival_us;
 	int starts = DEPAY_START_MAYBE;
 	if(d->append(pkt->payload, pkt->payload_len, first, &d->cur.buf, &starts, &d->cur.keyframe) < 0) {
 		if(d->cur.buf.over_max) {
@@ -263,5 +265,6 @@ ooblex_depay_result ooblex_depay_next(ooblex_depay *d, ooblex_encoded_frame *out
 	out->timestamp = f->timestamp;
 	out->keyframe = f->keyframe;
 	out->first_arrival_us = f->first_arrival_us;
+	out->last_arrival_us = f->last_arrival_us;
 	return OOBLEX_DEPAY_FRAME;
 }

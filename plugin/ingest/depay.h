@@ -32,6 +32,9 @@ typedef struct ooblex_encoded_frame {
 	uint32_t timestamp;	/* RTP, 90 kHz */
 	int keyframe;
 	uint64_t first_arrival_us;	/* when the frame's first packet arrived */
+	/* When its last packet arrived (the latest of its packets): what lies
+	 * between is the sender's pacing of one frame's packets. */
+	uint64_t last_arrival_us;
 } ooblex_encoded_frame;
 
 typedef enum ooblex_depay_result {

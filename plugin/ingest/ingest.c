@@ -116,6 +116,7 @@ struct ooblex_ingest {
 	/* Frames queued recently, to count those still in flight. */
 	unsigned max_in_flight;
 	const atomic_uint_fast32_t *resolved_seq;
+	ooblex_arrival_spread *arrival_spread;
 	atomic_uint_fast32_t *queued_seq;
 	const atomic_uint *fair_cap;
 	const atomic_uint_fast64_t *fair_interval_us;
@@ -127,6 +128,7 @@ struct ooblex_ingest {
 	const atomic_uint *sender_skip;
 	struct {
 		uint64_t arrival_us;
+		uint64_t spread_us;	/* its last packet's arrival - its first's */
 		uint32_t timestamp;
 	} recent[8];
 	unsigned recent_next;
@@ -207,6 +209,15 @@ static int within_sender_rate(ooblex_ingest *ing, uint64_t first_arrival_us) {
 	return 1;
 }
 
+/* The arrival spread of the frame whose first packet came at first_arrival_us
+ * (a picture's pts), 0 when it is no longer among the recent ones. */
+static uint64_t arrival_spread_of(const ooblex_ingest *ing, uint64_t first_arrival_us) {
+	for(unsigned i = 0; i < G_N_ELEMENTS(ing->recent); i++)
+		if(ing->recent[i].arrival_us == first_arrival_us && first_arrival_us != 0)
+			return ing->recent[i].spread_us;
+	return 0;
+}
+
 static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t first_arrival_us) {
 	ing->frame_id++;
 	if(!within_sender_rate(ing, first_arrival_us)) {
@@ -274,6 +285,8 @@ static void handle_picture(ooblex_ingest *ing, const AVFrame *pic, uint64_t firs
 		return;
 	}
 	ing->seq++;
+	if(ing->arrival_spread != NULL)
+		ooblex_arrival_spread_put(ing->arrival_spread, ing->seq, arrival_spread_of(ing, first_arrival_us));
 	ing->sent[ing->sent_next].seq = ing->seq;
 	ing->sent[ing->sent_next].queued_us = now;
 	ing->sent_next = (ing->sent_next + 1) % OOBLEX_MAX_IN_FLIGHT;
@@ -353,6 +366,8 @@ static void handle_packet(ooblex_ingest *ing, const queued_packet *qp) {
 		/* The arrival time rides as the picture's pts: a picture the decoder
 		 * held back (video_decoder.h) keeps its own frame's. */
 		ing->recent[ing->recent_next].arrival_us = ef.first_arrival_us;
+		ing->recent[ing->recent_next].spread_us = ef.last_arrival_us > ef.first_arrival_us ?
+			ef.last_arrival_us - ef.first_arrival_us : 0;
 		ing->recent[ing->recent_next].timestamp = ef.timestamp;
 		ing->recent_next = (ing->recent_next + 1) % G_N_ELEMENTS(ing->recent);
 		int rc = ooblex_decoder_decode(ing->decoder, ef.data, ef.len, (int64_t)ef.first_arrival_us);
@@ -558,6 +573,7 @@ ooblex_ingest *ooblex_ingest_start(const ooblex_ingest_config *cfg, const ooblex
 	ing->max_in_flight = cfg->max_in_flight < OOBLEX_MAX_IN_FLIGHT ? cfg->max_in_flight : OOBLEX_MAX_IN_FLIGHT;
 	ing->resolved_seq = cfg->resolved_seq;
 	ing->queued_seq = cfg->queued_seq;
+	ing->arrival_spread = cfg->arrival_spread;
 	ing->fair_cap = cfg->fair_in_flight_cap;
 	ing->fair_interval_us = cfg->fair_min_interval_us;
 	ing->latency_skip_milli = cfg->latency_skip_milli;

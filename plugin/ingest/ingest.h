@@ -93,6 +93,31 @@ typedef struct ooblex_ingest_callbacks {
 	void (*stopped)(void *user);
 } ooblex_ingest_callbacks;
 
+/* How long a sampled frame's packets took to arrive, first to last: the
+ * sender's pacing of one frame (Chromium's pacer sends an 18 KB frame over
+ * ~44 ms at its 3.3 Mbit/s estimate, and over up to 150 ms while the
+ * estimate ramps up at a session's start). Shedding load cannot shorten it,
+ * so the latency budget leaves it out of its measure (latency_budget.h).
+ * A ring by seq, lock-free: the ingest thread writes as
+ * it queues a frame, the return path reads as it delivers the result;
+ * a slot overwritten since (a result more than OOBLEX_ARRIVAL_SPREAD_RING
+ * frames late) reads 0. */
+#define OOBLEX_ARRIVAL_SPREAD_RING 128
+typedef struct ooblex_arrival_spread {
+	atomic_uint_fast64_t slot[OOBLEX_ARRIVAL_SPREAD_RING];	/* seq << 32 | spread in µs */
+} ooblex_arrival_spread;
+
+static inline void ooblex_arrival_spread_put(ooblex_arrival_spread *r, uint32_t seq, uint64_t spread_us) {
+	uint64_t us = spread_us > UINT32_MAX ? UINT32_MAX : spread_us;
+	atomic_store(&r->slot[seq % OOBLEX_ARRIVAL_SPREAD_RING], (uint64_t)seq << 32 | us);
+}
+
+/* The spread of frame seq in µs, 0 when not known. */
+static inline uint64_t ooblex_arrival_spread_get(const ooblex_arrival_spread *r, uint32_t seq) {
+	uint64_t v = atomic_load(&r->slot[seq % OOBLEX_ARRIVAL_SPREAD_RING]);
+	return (uint32_t)(v >> 32) == seq ? (uint32_t)v : 0;
+}
+
 typedef struct ooblex_ingest_config {
 	const char *codec;	/* "vp8" or "h264" */
 	unsigned jitter_ms;	/* how long a missing packet is waited for (default 50) */
@@ -150,6 +175,9 @@ typedef struct ooblex_ingest_config {
 	 * before the frame leaves, so the return path knows exactly which seqs
 	 * are in flight (result_gate.h). */
 	atomic_uint_fast32_t *queued_seq;
+	/* Caller-owned, may be NULL: each sampled frame's arrival spread, by
+	 * seq (below). */
+	ooblex_arrival_spread *arrival_spread;
 	ooblex_ingest_stats *stats;	/* caller-owned, must outlive the thread */
 } ooblex_ingest_config;
 

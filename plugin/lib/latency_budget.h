@@ -2,8 +2,9 @@
  * latency_budget.h - the latency budget: shed load in a stated order when
  * sessions near their budget, and restore it when load falls.
  *
- * Owns: per session, a short window of measured latencies (first packet in
- * -> result handed to the data channel or encoder) and its p95; for the
+ * Owns: per session, a short window of measured latencies (the frame's last
+ * packet in -> result handed to the data channel or encoder: the sender's
+ * pacing of a frame's packets left out, ingest.h) and its p95; for the
  * machine, one shedding level that every session with a budget shares. No
  * I/O, no clock, no threads: the Janus glue feeds it every
  * OOBLEX_FAIR_PERIOD_MS from the fair pass and applies what comes out; the
@@ -102,7 +103,7 @@ typedef struct ooblex_latency_window {
 
 void ooblex_latency_window_init(ooblex_latency_window *w);
 /* A result handed to the page at at_us (any monotonic µs clock, the same
- * one step() is given), latency_us after its first packet arrived. */
+ * one step() is given), latency_us after its last packet arrived. */
 void ooblex_latency_window_add(ooblex_latency_window *w, uint64_t at_us, uint64_t latency_us);
 /* p95 in ms of the samples at or after since_us (0 when none); *n their count. */
 double ooblex_latency_window_p95(const ooblex_latency_window *w, uint64_t since_us, unsigned *n);

@@ -209,6 +209,43 @@ static void test_lost_marker_still_completes(void) {
 	ooblex_depay_free(d);
 }
 
+/* A frame's first and last packet arrival: what lies between is the
+ * sender's pacing (the latency budget leaves it out, ingest.h). The latest
+ * of its packets, not the one that completes it: a frame completed by the
+ * next frame's packet (its marker lost) ends at its own last packet. */
+static void test_arrival_spread(void) {
+	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
+	ooblex_encoded_frame f;
+	int kf;
+	pkt p;
+	ooblex_rtp_packet rp;
+	const struct { uint16_t seq; uint32_t ts; int marker, start; uint8_t first; uint64_t at; } in[] = {
+		{ 1, 1000, 0, 1, KEY, 5000 }, { 2, 1000, 0, 0, 3, 21000 }, { 3, 1000, 1, 0, 4, 49000 },
+		{ 4, 2000, 0, 1, INTER, 60000 }, { 5, 2000, 0, 0, 5, 61000 },	/* its marker lost */
+		{ 6, 3000, 1, 1, INTER, 90000 },
+	};
+	uint64_t firsts[3], lasts[3];
+	int got = 0;
+	for(size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		make_vp8(&p, in[i].seq, in[i].ts, in[i].marker, in[i].start, (uint16_t)in[i].ts, in[i].first, 20);
+		REQUIRE(ooblex_rtp_parse(p.buf, p.len, &rp) == 0);
+		ooblex_depay_result r = ooblex_depay_push(d, &rp, in[i].at, &f, &kf);
+		while(r == OOBLEX_DEPAY_FRAME && got < 3) {
+			firsts[got] = f.first_arrival_us;
+			lasts[got++] = f.last_arrival_us;
+			r = ooblex_depay_next(d, &f);
+		}
+	}
+	REQUIRE(got == 3);
+	EXPECT_EQ(firsts[0], 5000);
+	EXPECT_EQ(lasts[0], 49000);
+	EXPECT_EQ(firsts[1], 60000);
+	EXPECT_EQ(lasts[1], 61000);
+	EXPECT_EQ(firsts[2], 90000);
+	EXPECT_EQ(lasts[2], 90000);
+	ooblex_depay_free(d);
+}
+
 static void test_duplicates_padding_and_wrap(void) {
 	ooblex_depay *d = ooblex_depay_new(OOBLEX_CODEC_VP8);
 	ooblex_encoded_frame f;
@@ -534,6 +571,7 @@ int main(void) {
 	TEST_RUN(test_loss_drops_until_keyframe);
 	TEST_RUN(test_lost_first_packet);
 	TEST_RUN(test_lost_marker_still_completes);
+	TEST_RUN(test_arrival_spread);
 	TEST_RUN(test_duplicates_padding_and_wrap);
 	TEST_RUN(test_malformed_descriptor_breaks_frame);
 	TEST_RUN(test_large_frame_grows_buffer);

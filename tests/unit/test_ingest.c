@@ -98,6 +98,8 @@ static void cb_stopped(void *user) {
 	atomic_store(&((session *)user)->stopped, 1);
 }
 
+static ooblex_arrival_spread *start_spread;	/* given to the next start(), then cleared */
+
 static ooblex_ingest *start(session *s, unsigned max_queued_packets, size_t max_queued_bytes) {
 	memset(s, 0, sizeof(*s));
 	g_mutex_init(&s->lock);
@@ -111,6 +113,8 @@ static ooblex_ingest *start(session *s, unsigned max_queued_packets, size_t max_
 	cfg.max_queued_packets = max_queued_packets;
 	cfg.max_queued_bytes = max_queued_bytes;
 	cfg.stats = &s->stats;
+	cfg.arrival_spread = start_spread;
+	start_spread = NULL;
 	ooblex_ingest_callbacks cb = { cb_keyframe, cb_frame, cb_stopped };
 	char err[256];
 	ooblex_ingest *ing = ooblex_ingest_start(&cfg, &cb, s, err, sizeof(err));
@@ -148,6 +152,45 @@ static void push_paced(ooblex_ingest *ing, void (*edit)(uint8_t *pkt, size_t len
 		int frame_ends = i + 1 == n_packets || packets[i + 1].frame != packets[i].frame;
 		g_usleep(frame_ends ? 3000 : 300);
 	}
+}
+
+/* Each sampled frame's arrival spread (first to last packet: the sender's
+ * pacing, which the latency budget leaves out) reaches the ring under its
+ * seq: packets of a frame 4 ms apart make a spread of at least 4 ms per
+ * packet after the first. */
+static void test_arrival_spread_by_seq(void) {
+	make_stream();
+	REQUIRE(n_packets > 0);
+	static ooblex_arrival_spread ring;
+	memset(&ring, 0, sizeof(ring));
+	session s;
+	start_spread = &ring;
+	ooblex_ingest *ing = start(&s, 0, 0);
+	REQUIRE(ing != NULL);
+	s.ing = ing;
+	unsigned per_frame[FRAMES] = { 0 };
+	for(unsigned i = 0; i < n_packets; i++) {
+		per_frame[packets[i].frame]++;
+		ooblex_ingest_push_rtp(ing, packets[i].data, packets[i].len);
+		int frame_ends = i + 1 == n_packets || packets[i + 1].frame != packets[i].frame;
+		g_usleep(frame_ends ? 3000 : 4000);
+	}
+	EXPECT(wait_for(&s.stats.frames_sampled, FRAMES - 1));
+	unsigned checked = 0, multi = 0;
+	for(uint32_t seq = 1; seq <= atomic_load(&s.stats.frames_sampled) && seq <= FRAMES; seq++) {
+		uint64_t spread = ooblex_arrival_spread_get(&ring, seq);
+		uint64_t least = 4000ull * (per_frame[seq - 1] - 1);
+		if(spread < least || spread > least + 1000000)
+			printf("#   seq %u: %u packets, spread %llu us\n", seq, per_frame[seq - 1], (unsigned long long)spread);
+		EXPECT(spread >= least && spread <= least + 1000000);
+		multi += per_frame[seq - 1] > 1;
+		checked++;
+	}
+	EXPECT(checked >= FRAMES - 1);
+	EXPECT(multi > 0);
+	EXPECT_EQ(ooblex_arrival_spread_get(&ring, 100000), 0);	/* never queued */
+	ooblex_ingest_stop(ing);
+	EXPECT(wait_stopped(&s));
 }
 
 static void test_one_wakeup_per_frame(void) {
@@ -342,6 +385,7 @@ static void test_stop_whatever_is_queued(void) {
 
 int main(void) {
 	TEST_RUN(test_one_wakeup_per_frame);
+	TEST_RUN(test_arrival_spread_by_seq);
 	TEST_RUN(test_frames_complete_without_markers);
 	TEST_RUN(test_reordered_frames_complete);
 	TEST_RUN(test_bounds_hold_while_busy);
