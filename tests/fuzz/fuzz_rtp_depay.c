@@ -57,6 +57,7 @@ typedef struct state {
 	uint32_t last_released;
 	size_t bytes_since_frame;	/* pushed minus handed out: bounds the next frames */
 	int need_key;	/* a frame was dropped: the next one out must be a keyframe */
+	uint64_t latest_arrival_us;	/* the latest packet's arrival so far */
 	ooblex_depay_stats last_stats;
 } state;
 
@@ -108,6 +109,9 @@ static void handle_packet(state *s, const queued_packet *qp) {
 	for(; r == OOBLEX_DEPAY_FRAME; r = ooblex_depay_next(s->depay, &ef)) {
 		check_frame(s, &ef, &out_bytes);
 		CHECK(++frames <= 2);
+		/* Its packets' arrivals, first to the latest (the budget leaves the
+		 * spread out): never reversed, never later than any packet seen. */
+		CHECK(ef.first_arrival_us <= ef.last_arrival_us && ef.last_arrival_us <= s->latest_arrival_us);
 		if(ef.timestamp == qp->rtp.timestamp) {
 			/* After this push's drop: only a keyframe may follow a drop. */
 			if(dropped)
@@ -184,6 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 		queued_packet *qp = malloc(sizeof(*qp) + len);
 		CHECK(qp != NULL);
 		qp->arrival_us = now;
+		if(now > s.latest_arrival_us)
+			s.latest_arrival_us = now;
 		qp->len = len;
 		memcpy(qp->data, data + off, len);
 		off += len;
