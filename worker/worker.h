@@ -92,7 +92,7 @@ typedef struct queue_loop {
 	double frame_us;	/* smoothed time per frame (process and complete), 0 before the first */
 	/* What a frame costs here, by effect and picture size (the last
 	 * OOBLEX_COST_SLOTS seen): a frame's expected work decides whether
-	 * frames may be taken ahead behind it (worker_loop.c, take_ahead_ok). */
+	 * frames may be taken ahead behind it (worker_loop.c, any_long). */
 	struct {
 		char effect[OOBLEX_NAME_MAX + 1];
 		uint32_t pixels;

@@ -352,32 +352,44 @@ static double expected_us(queue_loop *q, const redisReply *r) {
 	return i == -2 ? 0 : i < 0 ? -1 : q->costs[i].us;
 }
 
-/* The longest a frame taken ahead may have to wait in this worker for the
- * frames before it: four round trips to Redis (what the default depth's
- * rule trades: a frame waits for a fraction of one, against a round trip
- * idle), and never less than OOBLEX_TAKE_AHEAD_WAIT_US. */
+/* A frame is long when it is expected to take over four times the cheapest
+ * kind of frame this queue has timed lately (its last 64 frames), and over
+ * four round trips to Redis, and over OOBLEX_TAKE_AHEAD_WAIT_US: a frame
+ * taken ahead of it would wait far longer than what taking ahead saves (a
+ * round trip), while the frames of that cheaper kind could have had an idle
+ * worker. Frames of one cost, however slow the machine makes them, are
+ * never long: behind a frame like itself, a frame waits in this worker as
+ * it would have waited in the queue. */
 #define OOBLEX_TAKE_AHEAD_WAIT_US 20000
-static double take_ahead_wait_us(const queue_loop *q) {
-	double rtt4 = 4.0 * (double)atomic_load(&q->w->redis_rtt_us);
-	return rtt4 > OOBLEX_TAKE_AHEAD_WAIT_US ? rtt4 : OOBLEX_TAKE_AHEAD_WAIT_US;
+#define OOBLEX_COST_RECENT_FRAMES 64
+static double long_frame_us(const queue_loop *q) {
+	double cheapest = 0;
+	for(int i = 0; i < OOBLEX_COST_SLOTS; i++)
+		if(q->costs[i].us > 0 && q->frame_seq - q->costs[i].used < OOBLEX_COST_RECENT_FRAMES &&
+				(cheapest == 0 || q->costs[i].us < cheapest))
+			cheapest = q->costs[i].us;
+	double rtt4 = 4.0 * (double)atomic_load(&q->w->redis_rtt_us), least = 4 * cheapest;
+	if(least < rtt4)
+		least = rtt4;
+	return least > OOBLEX_TAKE_AHEAD_WAIT_US ? least : OOBLEX_TAKE_AHEAD_WAIT_US;
 }
 
-/* Whether the work ahead of a frame taken now (the batch in hand, then the
- * ready frames) is within take_ahead_wait_us; a frame not timed yet counts
- * as too long. With ready frames too, the batch alone. */
-static int work_within(queue_loop *q, redisReply **batch, int nb, int with_ready) {
-	double limit = take_ahead_wait_us(q), work = 0;
+/* Whether a frame of the batch in hand (and, with_ready, of the frames
+ * ready after it) is long, or of a kind not timed yet: then nothing is taken
+ * ahead behind it. */
+static int any_long(queue_loop *q, redisReply **batch, int nb, int with_ready) {
+	double limit = long_frame_us(q);
 	for(int i = 0; i < nb; i++) {
 		double e = expected_us(q, batch[i]);
-		if(e < 0 || (work += e) > limit)
-			return 0;
+		if(e < 0 || e > limit)
+			return 1;
 	}
 	for(int i = 0; with_ready && i < q->ready_n; i++) {
 		double e = expected_us(q, q->ready[(q->ready_head + i) % (OOBLEX_MAX_PREFETCH + OOBLEX_MAX_BATCH)]);
-		if(e < 0 || (work += e) > limit)
-			return 0;
+		if(e < 0 || e > limit)
+			return 1;
 	}
-	return 1;
+	return 0;
 }
 
 static int read_takes(queue_loop *q, int block, int until_ready);
@@ -726,12 +738,12 @@ void *worker_loop_run(void *arg) {
 			while(nb < w->opt.batch_size && q->ready_n > 0)
 				batch[nb++] = pop_ready(q);
 			uint64_t t0 = ooblex_now_us();
-			/* With the depth sized here (auto), frames are taken ahead only
-			 * to wait a little (work_within), and behind a long batch those
-			 * taken already go back instead; --prefetch N keeps N, as told. */
-			if(!serial && sized_here && !work_within(q, batch, nb, 0))
+			/* With the depth sized here (auto), nothing is taken ahead behind
+			 * a long frame (any_long), and behind a long batch those taken
+			 * already go back instead; --prefetch N keeps N, as told. */
+			if(!serial && sized_here && any_long(q, batch, nb, 0))
 				broken = hand_back_ready(q) < 0;
-			else if(!serial && (!sized_here || work_within(q, batch, nb, 1)))
+			else if(!serial && (!sized_here || !any_long(q, batch, nb, 1)))
 				broken = top_up(q) < 0;
 			if(!broken)
 				broken = send_completion(q, batch, nb) < 0;
