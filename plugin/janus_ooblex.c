@@ -757,8 +757,8 @@ static void janus_ooblex_delivered(const ooblex_frame_header *h, const uint8_t *
 		returned_us, sent_us);
 	/* The latency budget's measure: the frame's last packet in -> handed to
 	 * the data channel or the encoder (latency_budget.h). What its packets
-	 * took to arrive is the sender's pacing, longer the fewer frames the
-	 * budget lets it send (ingest.h, ooblex_arrival_spread). */
+	 * took to arrive is the sender's pacing, which shedding cannot shorten
+	 * (ingest.h, ooblex_arrival_spread). */
 	uint64_t spread = ooblex_arrival_spread_get(&session->arrival_spread, h->seq);
 	if(h->capture_us != 0 && sent_us > h->capture_us + spread &&
 			sent_us >= atomic_load(&session->latency_start_us) + OOBLEX_LATENCY_WARMUP_US) {
