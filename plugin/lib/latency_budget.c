@@ -206,14 +206,28 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 		f->hot_since_us = 0;
 	else if(f->hot_since_us == 0)
 		f->hot_since_us = now_us;
+	/* The last change was a restore, and it has not held yet: the restore
+	 * was a probe of the machine's capacity, and the first look over the
+	 * shed line says it failed. Undone at once, not after HOT_HOLD and
+	 * shed_hold: those keep one stall from shedding a level that held,
+	 * while this level never did, and every look spent over the line
+	 * adds to the backlog that each session's p95 carries for seconds
+	 * (at the edge of capacity, on this 2-core machine, the relapses of
+	 * a restore one step too far were what took sessions past their
+	 * budgets). */
+	int probe_failed = f->last_restore_us != 0 && f->last_change_us == f->last_restore_us &&
+		now_us - f->last_restore_us < OOBLEX_LATENCY_RELAPSE_US;
 	if(change == OOBLEX_LATENCY_KEPT && overloaded) {
 		f->calm_since_us = 0;
-		if(f->level < max && now_us - f->hot_since_us >= OOBLEX_LATENCY_HOT_HOLD_US &&
-				(f->last_change_us == 0 || now_us - f->last_change_us >= f->cfg.shed_hold_us)) {
+		if(f->level < max && (probe_failed || (now_us - f->hot_since_us >= OOBLEX_LATENCY_HOT_HOLD_US &&
+				(f->last_change_us == 0 || now_us - f->last_change_us >= f->cfg.shed_hold_us)))) {
 			/* Far over the budget (twice, four times): two or three steps at
 			 * once, so that the backlog a step takes a second to show does not
-			 * grow for seconds more. */
-			unsigned jumps = 1 + (worst >= 2 * f->cfg.shed_ratio) + (worst >= 4 * f->cfg.shed_ratio);
+			 * grow for seconds more. A failed restore goes back one step,
+			 * to the level that held. */
+			unsigned jumps = 1;
+			if(!probe_failed)
+				jumps += (worst >= 2 * f->cfg.shed_ratio) + (worst >= 4 * f->cfg.shed_ratio);
 			unsigned to = f->level;
 			while(jumps-- > 0 && to < max) {
 				unsigned from = to++;
@@ -235,8 +249,12 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 	} else if(change == OOBLEX_LATENCY_KEPT && voters > 0 && calm == voters) {
 		if(f->calm_since_us == 0)
 			f->calm_since_us = now_us;
-		/* Far under (a quarter of the budget): half the hold. */
-		uint64_t hold = worst < f->cfg.restore_ratio / 2 ? f->restore_hold_us / 2 : f->restore_hold_us;
+		/* Far under (a quarter of the budget): half the hold, unless a
+		 * restore from here failed lately (backed off): it was as far
+		 * under then. */
+		uint64_t hold = f->restore_hold_us;
+		if(worst < f->cfg.restore_ratio / 2 && f->restore_hold_us == f->cfg.restore_hold_us)
+			hold /= 2;
 		if(f->level > 0 && now_us - f->calm_since_us >= hold && now_us - f->last_change_us >= hold) {
 			unsigned from = f->level, to = f->level - 1;
 			while(from <= f->n_skip_levels && to > 0 && !changes_someone(f, p, n, to, from))

@@ -32,8 +32,11 @@
  *    least shed_hold old (two steps at twice that, three at
  *    four times);
  *  - restore one step when every voter has been under restore_ratio x its
- *    budget for restore_hold (half of it when all are under a quarter)
- *    (hysteresis: 80% / 50%, and time). A restore
+ *    budget for restore_hold (half of it when all are under a quarter and
+ *    the hold is not backed off) (hysteresis: 80% / 50%, and time). A
+ *    restore is a probe: until it has held for OOBLEX_LATENCY_RELAPSE_US,
+ *    the first look that finds the machine overloaded undoes it, without
+ *    waiting OOBLEX_LATENCY_HOT_HOLD_US or shed_hold. A restore
  *    that had to be undone within OOBLEX_LATENCY_RELAPSE_US doubles
  *    restore_hold for next time (up to restore_hold_max), so that at the
  *    edge of capacity the level does not oscillate; and a restore whose

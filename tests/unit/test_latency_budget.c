@@ -21,6 +21,7 @@ typedef struct sim {
 	uint64_t now;
 	double capacity_fps;	/* processed frames per second the machine holds */
 	unsigned changes, sheds, restores;
+	unsigned long results, over_budget;	/* every result delivered, and those past the budget */
 	int workers_known;	/* the caller tells the controller the fleet's demand */
 } sim;
 
@@ -70,9 +71,12 @@ static void sim_run(sim *s, unsigned ms) {
 			unsigned k = (unsigned)(per_step + 0.5);
 			if(k == 0)
 				k = (s->now / (250 * MS)) % (unsigned)(1 / per_step + 0.5) == 0;
-			for(unsigned j = 0; j < k; j++)
-				ooblex_latency_window_add(&s->win[i], s->now - 250 * MS + (j + 1) * 250 * MS / (k + 1),
-					sim_latency(s, i, j));
+			for(unsigned j = 0; j < k; j++) {
+				uint32_t latency = sim_latency(s, i, j);
+				ooblex_latency_window_add(&s->win[i], s->now - 250 * MS + (j + 1) * 250 * MS / (k + 1), latency);
+				s->results++;
+				s->over_budget += latency > s->p[i].budget_ms * MS;
+			}
 		}
 		ooblex_latency_change c = ooblex_latency_fleet_step(&s->fleet, s->p, s->n, s->now);
 		if(c != OOBLEX_LATENCY_KEPT)
@@ -187,6 +191,59 @@ static void test_overload_probes_back_off(void) {
 	EXPECT_EQ(s.fleet.restore_hold_us, s.fleet.cfg.restore_hold_max_us);
 	for(size_t i = 1; i < s.n; i++)
 		EXPECT_EQ(s.p[i].effective_skip, s.p[0].effective_skip);
+}
+
+/* At the edge of capacity (one frame-skip step calm, the next one past
+ * what the machine holds), the restores that probe the next step fail,
+ * and each failure is undone at its first look over the line: the
+ * sessions' results stay within their budgets at p95 (4% past it here),
+ * where waiting HOT_HOLD on every failed probe, and probing again after
+ * half the backed-off hold, put one in five past it. */
+static void test_failed_restore_is_undone_at_once(void) {
+	sim s;
+	sim_init(&s, 20, 1, 240);	/* 300 fps at skip 2 (170 ms), 200 at skip 3 (calm) */
+	sim_run(&s, 40000);
+	unsigned long results = s.results, over = s.over_budget;
+	unsigned restores = s.restores;
+	sim_run(&s, 64000);
+	results = s.results - results;
+	over = s.over_budget - over;
+	fprintf(stderr, "# at the edge: %lu of %lu results past the budget, %u restores tried\n", over, results,
+		s.restores - restores);
+	EXPECT(s.restores - restores >= 2);	/* it did probe */
+	EXPECT(over * 20 < results);	/* p95 within the budget, pooled */
+
+	/* And at the unit's level: the look that finds a fresh restore over the
+	 * line sheds, HOT_HOLD or not. */
+	ooblex_latency_config cfg;
+	ooblex_latency_config_default(&cfg);
+	ooblex_latency_fleet f;
+	ooblex_latency_fleet_init(&f, &cfg);
+	ooblex_latency_window w;
+	ooblex_latency_window_init(&w);
+	ooblex_latency_participant p = { .budget_ms = 150, .frame_skip = 1, .window = &w };
+	uint64_t now = 10 * S;
+	hot(&f, &p, 1, &w, &now, 140);
+	hot(&f, &p, 1, &w, &now, 140);
+	EXPECT_EQ(f.level, 2);
+	while(f.level == 2) {
+		now += 250 * MS;
+		ooblex_latency_window_add(&w, now, 20 * MS);
+		ooblex_latency_window_add(&w, now - 10 * MS, 20 * MS);
+		ooblex_latency_fleet_step(&f, &p, 1, now);
+	}
+	uint64_t restored = now;
+	/* Far over (twice the shed line): still one step back, to the level
+	 * that held. */
+	EXPECT_EQ(hot(&f, &p, 1, &w, &now, 400), OOBLEX_LATENCY_SHED);
+	EXPECT_EQ(f.level, 2);
+	/* The first look whose window holds only results since the restore settled. */
+	EXPECT(now - restored <= OOBLEX_LATENCY_SETTLE_US + 250 * MS);
+	EXPECT(now - restored < OOBLEX_LATENCY_HOT_HOLD_US);
+	/* A shed that is not a restore's undoing still waits HOT_HOLD. */
+	uint64_t shed = now;
+	EXPECT_EQ(hot(&f, &p, 1, &w, &now, 140), OOBLEX_LATENCY_SHED);
+	EXPECT(now - shed >= OOBLEX_LATENCY_HOT_HOLD_US);
 }
 
 /* Half the sessions leave: the rest return to full rate within a few seconds. */
@@ -524,6 +581,7 @@ int main(void) {
 	TEST_RUN(test_within_budget_nothing_sheds);
 	TEST_RUN(test_overload_converges_evenly);
 	TEST_RUN(test_overload_probes_back_off);
+	TEST_RUN(test_failed_restore_is_undone_at_once);
 	TEST_RUN(test_half_leave_restores_promptly);
 	TEST_RUN(test_frame_skip_levels_that_change_nobody_are_passed);
 	TEST_RUN(test_own_cause_does_not_shed_the_machine);
