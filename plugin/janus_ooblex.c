@@ -379,7 +379,7 @@ typedef struct janus_ooblex_session {
 	atomic_int latency_reset;
 	atomic_uint_fast64_t rx_bytes;	/* video RTP bytes received (Janus' media thread) */
 	atomic_uint_fast64_t latency_start_us;	/* wall clock at start: the warm-up is left out */
-	atomic_uint lat_p95_milli, lat_effective_skip, lat_level, lat_flags, lat_remb_kbps, lat_sender_skip,
+	atomic_uint lat_p95_milli, lat_waiting_p95_milli, lat_effective_skip, lat_level, lat_flags, lat_remb_kbps, lat_sender_skip,
 		lat_sender_scale, lat_samples;
 	struct {
 		unsigned told_level, told_skip, sender_skip, sender_scale;
@@ -762,8 +762,17 @@ static void janus_ooblex_delivered(const ooblex_frame_header *h, const uint8_t *
 	uint64_t spread = ooblex_arrival_spread_get(&session->arrival_spread, h->seq);
 	if(h->capture_us != 0 && sent_us > h->capture_us + spread &&
 			sent_us >= atomic_load(&session->latency_start_us) + OOBLEX_LATENCY_WARMUP_US) {
+		/* Of it, what no shedding shortens: the worker's own time (a
+		 * duration on the worker's clock) and the reorder wait for an
+		 * earlier frame (popped -> sent, the plugin's clock). */
+		uint64_t latency = sent_us - h->capture_us - spread, fixed = 0;
+		if(h->worker_start_us != 0 && h->worker_end_us > h->worker_start_us)
+			fixed += h->worker_end_us - h->worker_start_us;
+		if(returned_us != 0 && sent_us > returned_us)
+			fixed += sent_us - returned_us;
 		g_mutex_lock(&session->latency_lock);
-		ooblex_latency_window_add(&session->latency_window, sent_us, sent_us - h->capture_us - spread);
+		ooblex_latency_window_add_split(&session->latency_window, sent_us, latency,
+			latency > fixed ? latency - fixed : 0);
 		g_mutex_unlock(&session->latency_lock);
 	}
 }
@@ -1021,6 +1030,7 @@ static json_t *janus_ooblex_latency_json(janus_ooblex_session *session, unsigned
 	json_t *o = json_object();
 	json_object_set_new(o, "budget_ms", json_integer(budget_ms));
 	json_object_set_new(o, "p95_ms", json_real(atomic_load(&session->lat_p95_milli) / 1000.0));
+	json_object_set_new(o, "waiting_p95_ms", json_real(atomic_load(&session->lat_waiting_p95_milli) / 1000.0));
 	json_object_set_new(o, "samples", json_integer(atomic_load(&session->lat_samples)));
 	json_object_set_new(o, "level", json_integer((flags & JANUS_OOBLEX_LATENCY_FLAG_ON) ? level : 0));
 	json_object_set_new(o, "step", json_string(ooblex_latency_step_name((flags & JANUS_OOBLEX_LATENCY_FLAG_ON) ?
@@ -1217,6 +1227,7 @@ static void janus_ooblex_latency_pass(janus_ooblex_session **who, const ooblex_f
 		gboolean is_shedding = eff > fs || level > k;
 		shedding += is_shedding;
 		atomic_store(&session->lat_p95_milli, (unsigned)MIN(p[j].p95_ms * 1000, 4e9));
+		atomic_store(&session->lat_waiting_p95_milli, (unsigned)MIN(p[j].waiting_p95_ms * 1000, 4e9));
 		atomic_store(&session->lat_samples, p[j].samples);
 		atomic_store(&session->lat_level, level);
 		atomic_store(&session->lat_effective_skip, eff);
@@ -2552,6 +2563,7 @@ static json_t *janus_ooblex_handle_start(janus_ooblex_session *session, janus_oo
 	atomic_store(&session->lat_flags, 0);
 	atomic_store(&session->lat_effective_skip, 0);
 	atomic_store(&session->lat_p95_milli, 0);
+	atomic_store(&session->lat_waiting_p95_milli, 0);
 	atomic_store(&session->lat_samples, 0);
 	atomic_store(&session->lat_remb_kbps, 0);
 	atomic_store(&session->lat_sender_skip, 0);

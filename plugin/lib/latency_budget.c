@@ -23,12 +23,22 @@ void ooblex_latency_window_init(ooblex_latency_window *w) {
 	memset(w, 0, sizeof(*w));
 }
 
-void ooblex_latency_window_add(ooblex_latency_window *w, uint64_t at_us, uint64_t latency_us) {
+static uint32_t clamp_u32(uint64_t v) {
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void ooblex_latency_window_add_split(ooblex_latency_window *w, uint64_t at_us, uint64_t latency_us,
+		uint64_t waiting_us) {
 	w->at_us[w->next] = at_us;
-	w->latency_us[w->next] = latency_us > UINT32_MAX ? UINT32_MAX : (uint32_t)latency_us;
+	w->latency_us[w->next] = clamp_u32(latency_us);
+	w->waiting_us[w->next] = clamp_u32(waiting_us < latency_us ? waiting_us : latency_us);
 	w->next = (w->next + 1) % OOBLEX_LATENCY_SAMPLES;
 	if(w->filled < OOBLEX_LATENCY_SAMPLES)
 		w->filled++;
+}
+
+void ooblex_latency_window_add(ooblex_latency_window *w, uint64_t at_us, uint64_t latency_us) {
+	ooblex_latency_window_add_split(w, at_us, latency_us, latency_us);
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -36,12 +46,12 @@ static int cmp_u32(const void *a, const void *b) {
 	return (x > y) - (x < y);
 }
 
-double ooblex_latency_window_p95(const ooblex_latency_window *w, uint64_t since_us, unsigned *n) {
+static double p95_of(const ooblex_latency_window *w, const uint32_t *values, uint64_t since_us, unsigned *n) {
 	uint32_t v[OOBLEX_LATENCY_SAMPLES];
 	unsigned k = 0;
 	for(unsigned i = 0; i < w->filled; i++)
 		if(w->at_us[i] >= since_us)
-			v[k++] = w->latency_us[i];
+			v[k++] = values[i];
 	if(n != NULL)
 		*n = k;
 	if(k == 0)
@@ -51,6 +61,14 @@ double ooblex_latency_window_p95(const ooblex_latency_window *w, uint64_t since_
 	 * which errs on the side of the budget. */
 	unsigned rank = (k * 95 + 99) / 100;
 	return v[rank > 0 ? rank - 1 : 0] / 1000.0;
+}
+
+double ooblex_latency_window_p95(const ooblex_latency_window *w, uint64_t since_us, unsigned *n) {
+	return p95_of(w, w->latency_us, since_us, n);
+}
+
+double ooblex_latency_window_waiting_p95(const ooblex_latency_window *w, uint64_t since_us) {
+	return p95_of(w, w->waiting_us, since_us, NULL);
 }
 
 void ooblex_latency_config_default(ooblex_latency_config *c) {
@@ -179,9 +197,10 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 	if(f->last_change_us != 0 && f->last_change_us + OOBLEX_LATENCY_SETTLE_US > since)
 		since = f->last_change_us + OOBLEX_LATENCY_SETTLE_US;
 	unsigned voters = 0, hot = 0, calm = 0;
-	double worst = 0;
+	double worst = 0, worst_hot = 0;
 	for(size_t i = 0; i < n; i++) {
 		p[i].p95_ms = ooblex_latency_window_p95(p[i].window, since, &p[i].samples);
+		p[i].waiting_p95_ms = ooblex_latency_window_waiting_p95(p[i].window, since);
 		p[i].voted = !p[i].own_cause && p[i].budget_ms > 0 && p[i].samples >= OOBLEX_LATENCY_MIN_SAMPLES;
 		if(!p[i].voted)
 			continue;
@@ -189,10 +208,18 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 		double ratio = p[i].p95_ms / p[i].budget_ms;
 		if(ratio > worst)
 			worst = ratio;
-		if(ratio >= f->cfg.shed_ratio)
-			hot++;
-		else if(ratio < f->cfg.restore_ratio)
+		if(ratio >= f->cfg.shed_ratio) {
+			/* Over the line, but shedding can take it back only if enough
+			 * of it is waiting (latency_budget.h): otherwise it neither
+			 * sheds nor lets a restore through. */
+			if(p[i].waiting_p95_ms >= OOBLEX_LATENCY_WAITING_MIN * p[i].budget_ms) {
+				hot++;
+				if(ratio > worst_hot)
+					worst_hot = ratio;
+			}
+		} else if(ratio < f->cfg.restore_ratio) {
 			calm++;
+		}
 	}
 	f->worst_ratio = worst;
 	unsigned max = ooblex_latency_max_level(f);
@@ -227,7 +254,7 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 			 * to the level that held. */
 			unsigned jumps = 1;
 			if(!probe_failed)
-				jumps += (worst >= 2 * f->cfg.shed_ratio) + (worst >= 4 * f->cfg.shed_ratio);
+				jumps += (worst_hot >= 2 * f->cfg.shed_ratio) + (worst_hot >= 4 * f->cfg.shed_ratio);
 			unsigned to = f->level;
 			while(jumps-- > 0 && to < max) {
 				unsigned from = to++;

@@ -26,8 +26,15 @@
  *    effect costs half its budget or more, or that the fair share throttles
  *    (the glue says so: own_cause), does not vote: shedding others cannot
  *    help it, and a noisy neighbour must not slow the machine down;
- *  - shed one step when more than half the voters' p95 >= shed_ratio x
- *    their budgets (at every look for OOBLEX_LATENCY_HOT_HOLD_US: the
+ *  - a voter is over the line when its p95 >= shed_ratio x its budget
+ *    and the p95 of the part of its latency spent waiting is at least
+ *    OOBLEX_LATENCY_WAITING_MIN of its budget: when the time is the
+ *    workers' own or the reorder wait for one slow worker's frames, no
+ *    shedding brings it under (one worker of three at 250 ms a frame took
+ *    a lone session to frame skip 10, REMB and half resolution for
+ *    nothing); such a voter is not calm either, so nothing is restored;
+ *  - shed one step when more than half the voters are over the line
+ *    (at every look for OOBLEX_LATENCY_HOT_HOLD_US: the
  *    machine's load, not one session's trouble) and the last step is at
  *    least shed_hold old (two steps at twice that, three at
  *    four times);
@@ -86,6 +93,10 @@
 /* A shed this soon after a restore means the restore was one too many. */
 #define OOBLEX_LATENCY_RELAPSE_US (10 * 1000 * 1000)
 #define OOBLEX_LATENCY_MAX_SKIP_LEVELS 32
+/* A voter over the line sheds only when this much of its budget (at p95)
+ * is waiting: the width of the band between the shed and restore lines,
+ * so that shedding what waits could take it back across the band. */
+#define OOBLEX_LATENCY_WAITING_MIN 0.3
 
 /* What a step does. */
 typedef enum ooblex_latency_step {
@@ -101,15 +112,26 @@ const char *ooblex_latency_step_name(ooblex_latency_step s);
 typedef struct ooblex_latency_window {
 	uint64_t at_us[OOBLEX_LATENCY_SAMPLES];
 	uint32_t latency_us[OOBLEX_LATENCY_SAMPLES];
+	uint32_t waiting_us[OOBLEX_LATENCY_SAMPLES];	/* the part of it that shedding can shorten */
 	unsigned next, filled;
 } ooblex_latency_window;
 
 void ooblex_latency_window_init(ooblex_latency_window *w);
 /* A result handed to the page at at_us (any monotonic µs clock, the same
- * one step() is given), latency_us after its last packet arrived. */
+ * one step() is given), latency_us after its last packet arrived, of which
+ * waiting_us was spent waiting (for the decoder, a worker, the reader):
+ * what the load makes longer and shedding it shortens. The rest, the
+ * worker's own time and the reorder wait for an earlier frame, is the
+ * effect's and the fleet's (one worker slower than the others), and no
+ * frame rate makes it shorter. */
+void ooblex_latency_window_add_split(ooblex_latency_window *w, uint64_t at_us, uint64_t latency_us,
+	uint64_t waiting_us);
+/* The same, all of it waiting. */
 void ooblex_latency_window_add(ooblex_latency_window *w, uint64_t at_us, uint64_t latency_us);
 /* p95 in ms of the samples at or after since_us (0 when none); *n their count. */
 double ooblex_latency_window_p95(const ooblex_latency_window *w, uint64_t since_us, unsigned *n);
+/* p95 in ms of the same samples' waiting part. */
+double ooblex_latency_window_waiting_p95(const ooblex_latency_window *w, uint64_t since_us);
 
 typedef struct ooblex_latency_config {
 	unsigned max_auto_frame_skip;	/* the frame-skip steps' limit (>= 1; 1: none) */
@@ -135,6 +157,7 @@ typedef struct ooblex_latency_participant {
 	const ooblex_latency_window *window;
 	/* Out. */
 	double p95_ms;	/* over its window (0: no sample) */
+	double waiting_p95_ms;	/* of the waiting part, over the same results */
 	unsigned samples;
 	int voted;
 	unsigned effective_skip;	/* max(frame_skip, the level's common skip) */

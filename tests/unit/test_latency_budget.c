@@ -246,6 +246,51 @@ static void test_failed_restore_is_undone_at_once(void) {
 	EXPECT(now - shed >= OOBLEX_LATENCY_HOT_HOLD_US);
 }
 
+/* A session over its budget because of time no frame rate shortens (the
+ * worker's own, the reorder wait for one slow worker's frames: e2e order's
+ * fleet, one worker of three at 250 ms a frame) is not shed: it would lose
+ * frames for nothing. The same latency spent waiting is. */
+static void test_time_shedding_cannot_shorten_sheds_nothing(void) {
+	ooblex_latency_config cfg;
+	ooblex_latency_config_default(&cfg);
+	ooblex_latency_fleet f;
+	ooblex_latency_fleet_init(&f, &cfg);
+	ooblex_latency_window w;
+	ooblex_latency_window_init(&w);
+	ooblex_latency_participant p = { .budget_ms = 150, .frame_skip = 1, .window = &w };
+	uint64_t now = 10 * S;
+	for(int t = 0; t < 40; t++) {	/* 10 s, 260 ms at p95 of which 40 waited */
+		now += 250 * MS;
+		for(unsigned k = 0; k < 4; k++)
+			ooblex_latency_window_add_split(&w, now - k * 60 * MS, k == 0 ? 260 * MS : 150 * MS, 40 * MS);
+		EXPECT_EQ(ooblex_latency_fleet_step(&f, &p, 1, now), OOBLEX_LATENCY_KEPT);
+		EXPECT(p.voted);
+	}
+	EXPECT_EQ(f.level, 0);
+	EXPECT(p.p95_ms > 259 && p.p95_ms < 261);
+	EXPECT(p.waiting_p95_ms > 39 && p.waiting_p95_ms < 41);
+	/* Waiting half its budget: that sheds. */
+	int shed = 0;
+	for(int t = 0; t < 12 && !shed; t++) {
+		now += 250 * MS;
+		for(unsigned k = 0; k < 4; k++)
+			ooblex_latency_window_add_split(&w, now - k * 60 * MS, 260 * MS, 75 * MS);
+		shed = ooblex_latency_fleet_step(&f, &p, 1, now) == OOBLEX_LATENCY_SHED;
+	}
+	EXPECT(shed);
+	EXPECT(f.level >= 1);
+	/* Shed, then over the line with little waiting: neither sheds more nor
+	 * restores (it is not calm). */
+	unsigned level = f.level;
+	for(int t = 0; t < 80; t++) {
+		now += 250 * MS;
+		for(unsigned k = 0; k < 4; k++)
+			ooblex_latency_window_add_split(&w, now - k * 60 * MS, 200 * MS, 10 * MS);
+		EXPECT_EQ(ooblex_latency_fleet_step(&f, &p, 1, now), OOBLEX_LATENCY_KEPT);
+	}
+	EXPECT_EQ(f.level, level);
+}
+
 /* Half the sessions leave: the rest return to full rate within a few seconds. */
 static void test_half_leave_restores_promptly(void) {
 	sim s;
@@ -582,6 +627,7 @@ int main(void) {
 	TEST_RUN(test_overload_converges_evenly);
 	TEST_RUN(test_overload_probes_back_off);
 	TEST_RUN(test_failed_restore_is_undone_at_once);
+	TEST_RUN(test_time_shedding_cannot_shorten_sheds_nothing);
 	TEST_RUN(test_half_leave_restores_promptly);
 	TEST_RUN(test_frame_skip_levels_that_change_nobody_are_passed);
 	TEST_RUN(test_own_cause_does_not_shed_the_machine);
