@@ -103,6 +103,41 @@ static ooblex_latency_change hot(ooblex_latency_fleet *f, ooblex_latency_partici
 	return OOBLEX_LATENCY_KEPT;
 }
 
+/* One session alone with the controller, 10 s into the clock. */
+typedef struct solo {
+	ooblex_latency_config cfg;
+	ooblex_latency_fleet f;
+	ooblex_latency_window w;
+	ooblex_latency_participant p;
+	uint64_t now;
+} solo;
+
+static void solo_init(solo *s) {
+	memset(s, 0, sizeof(*s));
+	ooblex_latency_config_default(&s->cfg);
+	ooblex_latency_fleet_init(&s->f, &s->cfg);
+	ooblex_latency_window_init(&s->w);
+	s->p.budget_ms = 150;
+	s->p.frame_skip = 1;
+	s->p.window = &s->w;
+	s->now = 10 * S;
+}
+
+/* Shed to level 2, then calm (20 ms) until the first restore, to level 1. */
+static void solo_shed_twice_restore_once(solo *s) {
+	hot(&s->f, &s->p, 1, &s->w, &s->now, 140);
+	hot(&s->f, &s->p, 1, &s->w, &s->now, 140);
+	EXPECT_EQ(s->f.level, 2);
+	while(s->f.level == 2) {
+		s->now += 250 * MS;
+		ooblex_latency_window_add(&s->w, s->now, 20 * MS);
+		ooblex_latency_window_add(&s->w, s->now - 10 * MS, 20 * MS);
+		ooblex_latency_window_add(&s->w, s->now - 20 * MS, 20 * MS);
+		ooblex_latency_fleet_step(&s->f, &s->p, 1, s->now);
+	}
+	EXPECT_EQ(s->f.level, 1);
+}
+
 static void test_window_p95(void) {
 	ooblex_latency_window w;
 	ooblex_latency_window_init(&w);
@@ -215,35 +250,21 @@ static void test_failed_restore_is_undone_at_once(void) {
 
 	/* And at the unit's level: the look that finds a fresh restore over the
 	 * line sheds, HOT_HOLD or not. */
-	ooblex_latency_config cfg;
-	ooblex_latency_config_default(&cfg);
-	ooblex_latency_fleet f;
-	ooblex_latency_fleet_init(&f, &cfg);
-	ooblex_latency_window w;
-	ooblex_latency_window_init(&w);
-	ooblex_latency_participant p = { .budget_ms = 150, .frame_skip = 1, .window = &w };
-	uint64_t now = 10 * S;
-	hot(&f, &p, 1, &w, &now, 140);
-	hot(&f, &p, 1, &w, &now, 140);
-	EXPECT_EQ(f.level, 2);
-	while(f.level == 2) {
-		now += 250 * MS;
-		ooblex_latency_window_add(&w, now, 20 * MS);
-		ooblex_latency_window_add(&w, now - 10 * MS, 20 * MS);
-		ooblex_latency_fleet_step(&f, &p, 1, now);
-	}
-	uint64_t restored = now;
+	solo o;
+	solo_init(&o);
+	solo_shed_twice_restore_once(&o);
+	uint64_t restored = o.now;
 	/* Far over (twice the shed line): still one step back, to the level
 	 * that held. */
-	EXPECT_EQ(hot(&f, &p, 1, &w, &now, 400), OOBLEX_LATENCY_SHED);
-	EXPECT_EQ(f.level, 2);
+	EXPECT_EQ(hot(&o.f, &o.p, 1, &o.w, &o.now, 400), OOBLEX_LATENCY_SHED);
+	EXPECT_EQ(o.f.level, 2);
 	/* The first look whose window holds only results since the restore settled. */
-	EXPECT(now - restored <= OOBLEX_LATENCY_SETTLE_US + 250 * MS);
-	EXPECT(now - restored < OOBLEX_LATENCY_HOT_HOLD_US);
+	EXPECT(o.now - restored <= OOBLEX_LATENCY_SETTLE_US + 250 * MS);
+	EXPECT(o.now - restored < OOBLEX_LATENCY_HOT_HOLD_US);
 	/* A shed that is not a restore's undoing still waits HOT_HOLD. */
-	uint64_t shed = now;
-	EXPECT_EQ(hot(&f, &p, 1, &w, &now, 140), OOBLEX_LATENCY_SHED);
-	EXPECT(now - shed >= OOBLEX_LATENCY_HOT_HOLD_US);
+	uint64_t shed = o.now;
+	EXPECT_EQ(hot(&o.f, &o.p, 1, &o.w, &o.now, 140), OOBLEX_LATENCY_SHED);
+	EXPECT(o.now - shed >= OOBLEX_LATENCY_HOT_HOLD_US);
 }
 
 /* A session over its budget because of time no frame rate shortens (the
@@ -251,44 +272,38 @@ static void test_failed_restore_is_undone_at_once(void) {
  * fleet, one worker of three at 250 ms a frame) is not shed: it would lose
  * frames for nothing. The same latency spent waiting is. */
 static void test_time_shedding_cannot_shorten_sheds_nothing(void) {
-	ooblex_latency_config cfg;
-	ooblex_latency_config_default(&cfg);
-	ooblex_latency_fleet f;
-	ooblex_latency_fleet_init(&f, &cfg);
-	ooblex_latency_window w;
-	ooblex_latency_window_init(&w);
-	ooblex_latency_participant p = { .budget_ms = 150, .frame_skip = 1, .window = &w };
-	uint64_t now = 10 * S;
+	solo o;
+	solo_init(&o);
 	for(int t = 0; t < 40; t++) {	/* 10 s, 260 ms at p95 of which 40 waited */
-		now += 250 * MS;
+		o.now += 250 * MS;
 		for(unsigned k = 0; k < 4; k++)
-			ooblex_latency_window_add_split(&w, now - k * 60 * MS, k == 0 ? 260 * MS : 150 * MS, 40 * MS);
-		EXPECT_EQ(ooblex_latency_fleet_step(&f, &p, 1, now), OOBLEX_LATENCY_KEPT);
-		EXPECT(p.voted);
+			ooblex_latency_window_add_split(&o.w, o.now - k * 60 * MS, k == 0 ? 260 * MS : 150 * MS, 40 * MS);
+		EXPECT_EQ(ooblex_latency_fleet_step(&o.f, &o.p, 1, o.now), OOBLEX_LATENCY_KEPT);
+		EXPECT(o.p.voted);
 	}
-	EXPECT_EQ(f.level, 0);
-	EXPECT(p.p95_ms > 259 && p.p95_ms < 261);
-	EXPECT(p.waiting_p95_ms > 39 && p.waiting_p95_ms < 41);
+	EXPECT_EQ(o.f.level, 0);
+	EXPECT(o.p.p95_ms > 259 && o.p.p95_ms < 261);
+	EXPECT(o.p.waiting_p95_ms > 39 && o.p.waiting_p95_ms < 41);
 	/* Waiting half its budget: that sheds. */
 	int shed = 0;
 	for(int t = 0; t < 12 && !shed; t++) {
-		now += 250 * MS;
+		o.now += 250 * MS;
 		for(unsigned k = 0; k < 4; k++)
-			ooblex_latency_window_add_split(&w, now - k * 60 * MS, 260 * MS, 75 * MS);
-		shed = ooblex_latency_fleet_step(&f, &p, 1, now) == OOBLEX_LATENCY_SHED;
+			ooblex_latency_window_add_split(&o.w, o.now - k * 60 * MS, 260 * MS, 75 * MS);
+		shed = ooblex_latency_fleet_step(&o.f, &o.p, 1, o.now) == OOBLEX_LATENCY_SHED;
 	}
 	EXPECT(shed);
-	EXPECT(f.level >= 1);
+	EXPECT(o.f.level >= 1);
 	/* Shed, then over the line with little waiting: neither sheds more nor
 	 * restores (it is not calm). */
-	unsigned level = f.level;
+	unsigned level = o.f.level;
 	for(int t = 0; t < 80; t++) {
-		now += 250 * MS;
+		o.now += 250 * MS;
 		for(unsigned k = 0; k < 4; k++)
-			ooblex_latency_window_add_split(&w, now - k * 60 * MS, 200 * MS, 10 * MS);
-		EXPECT_EQ(ooblex_latency_fleet_step(&f, &p, 1, now), OOBLEX_LATENCY_KEPT);
+			ooblex_latency_window_add_split(&o.w, o.now - k * 60 * MS, 200 * MS, 10 * MS);
+		EXPECT_EQ(ooblex_latency_fleet_step(&o.f, &o.p, 1, o.now), OOBLEX_LATENCY_KEPT);
 	}
-	EXPECT_EQ(f.level, level);
+	EXPECT_EQ(o.f.level, level);
 }
 
 /* Half the sessions leave: the rest return to full rate within a few seconds. */
@@ -590,34 +605,17 @@ static void test_hysteresis_band_holds(void) {
 
 /* A restore undone at once backs off: the next one waits twice as long. */
 static void test_relapse_backs_off(void) {
-	ooblex_latency_config cfg;
-	ooblex_latency_config_default(&cfg);
-	ooblex_latency_fleet f;
-	ooblex_latency_fleet_init(&f, &cfg);
-	ooblex_latency_window w;
-	ooblex_latency_window_init(&w);
-	ooblex_latency_participant p = { .budget_ms = 150, .frame_skip = 1, .window = &w };
-	uint64_t now = 10 * S;
-	hot(&f, &p, 1, &w, &now, 140);	/* level 1 */
-	hot(&f, &p, 1, &w, &now, 140);	/* level 2 */
-	EXPECT_EQ(f.level, 2);
-	/* Calm until one restore. */
-	while(f.level == 2) {
-		now += 250 * MS;
-		ooblex_latency_window_add(&w, now, 20 * MS);
-		ooblex_latency_window_add(&w, now - 10 * MS, 20 * MS);
-		ooblex_latency_window_add(&w, now - 20 * MS, 20 * MS);
-		ooblex_latency_fleet_step(&f, &p, 1, now);
-	}
-	EXPECT_EQ(f.level, 1);
-	EXPECT_EQ(f.restore_hold_us, cfg.restore_hold_us);
+	solo o;
+	solo_init(&o);
+	solo_shed_twice_restore_once(&o);
+	EXPECT_EQ(o.f.restore_hold_us, o.cfg.restore_hold_us);
 	/* Overloaded again at once: shed, and the hold doubles. */
-	EXPECT_EQ(hot(&f, &p, 1, &w, &now, 140), OOBLEX_LATENCY_SHED);
-	EXPECT_EQ(f.restore_hold_us, 2 * cfg.restore_hold_us);
+	EXPECT_EQ(hot(&o.f, &o.p, 1, &o.w, &o.now, 140), OOBLEX_LATENCY_SHED);
+	EXPECT_EQ(o.f.restore_hold_us, 2 * o.cfg.restore_hold_us);
 	/* No sessions left: back to 0 and the hold to its start. */
-	EXPECT_EQ(ooblex_latency_fleet_step(&f, &p, 0, now + S), OOBLEX_LATENCY_RESTORED_LOAD_FELL);
-	EXPECT_EQ(f.level, 0);
-	EXPECT_EQ(f.restore_hold_us, cfg.restore_hold_us);
+	EXPECT_EQ(ooblex_latency_fleet_step(&o.f, &o.p, 0, o.now + S), OOBLEX_LATENCY_RESTORED_LOAD_FELL);
+	EXPECT_EQ(o.f.level, 0);
+	EXPECT_EQ(o.f.restore_hold_us, o.cfg.restore_hold_us);
 }
 
 int main(void) {
