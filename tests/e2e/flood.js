@@ -70,6 +70,8 @@ async function main() {
       longestGapMs: gap, fastLatencyMs: split(fastFrames, 'latencyMs'), latencyMs: split(slowFrames, 'latencyMs'),
       fastServerMs: split(fastFrames, 'serverMs'), fastChannelMs: split(fastFrames, 'channelMs'),
       slowServerMs: split(slowFrames, 'serverMs'), slowChannelMs: split(slowFrames, 'channelMs'),
+      slowChannelThirds: { first: split(slowFrames.slice(0, Math.floor(slowFrames.length / 3)), 'channelMs').p50,
+        last: split(slowFrames.slice(slowFrames.length - Math.floor(slowFrames.length / 3)), 'channelMs').p50 },
       plugin: ps.frames, reorder: ps.reorder, latency: ps.latency,
       droppedWhileSlow: ps.frames.dropped_backpressure - before.dropped_backpressure };
     fs.writeFileSync(path.join(OUT, 'summary.json'), JSON.stringify(summary, null, 2));
@@ -90,10 +92,21 @@ async function main() {
     // frames in flight, never a queue that grows. The server's leg is the
     // machine's load, the latency budget's to hold (latency.js, the overload
     // benchmark): a loaded CI machine once took it to p95 821 ms here with a
-    // fast page, which says nothing of the channel.
-    T.ok(summary.slowChannelMs.p95 !== null && summary.slowChannelMs.p95 < 1000,
+    // fast page, which says nothing of the channel. The channel leg's size is
+    // the machine's too: the in-flight window holds frames, and ~184 KiB
+    // frames through Janus' SCTP/DTLS took the *fast* page's leg to p95
+    // 17-883 ms in seven runs of the same code on one slow day (the slow
+    // page's 380-1251 ms). So what is checked is the property itself: over
+    // the 6 s of stalls the leg does not grow (the median over the last
+    // third of the slow frames within 1 s of the first third's: -269 to
+    // +355 ms in the four of them that logged it, where a queue that grows
+    // by most of the 30 fps sent would gain seconds), and its p95 stays
+    // under 3 s.
+    T.ok(summary.slowChannelMs.p95 !== null && summary.slowChannelThirds.last !== null &&
+      summary.slowChannelThirds.last < summary.slowChannelThirds.first + 1000 && summary.slowChannelMs.p95 < 3000,
       'a slow page: the data channel leg stays bounded (no queue growing without end)',
-      JSON.stringify({ channel: summary.slowChannelMs, server: summary.slowServerMs, total: summary.latencyMs }));
+      JSON.stringify({ channel: summary.slowChannelMs, thirds: summary.slowChannelThirds, server: summary.slowServerMs,
+        total: summary.latencyMs }));
     T.ok(summary.droppedWhileSlow > 0, 'a slow page: whole frames are dropped (the newest wins) and counted',
       JSON.stringify(ps.frames));
     T.ok(client.errors.length === 0, 'the client reports no errors', ...client.errors);
