@@ -233,8 +233,9 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 		f->hot_since_us = 0;
 	else if(f->hot_since_us == 0)
 		f->hot_since_us = now_us;
-	/* The last change was a restore, and it has not held yet: the restore
-	 * was a probe of the machine's capacity, and the first look over the
+	/* The last change was a restore, and it has not held yet (last_restore_us
+	 * is cleared by every other change and once a restore has held for
+	 * OOBLEX_LATENCY_RELAPSE_US, above): the restore was a probe of the machine's capacity, and the first look over the
 	 * shed line says it failed. Undone at once, not after HOT_HOLD and
 	 * shed_hold: those keep one stall from shedding a level that held,
 	 * while this level never did, and every look spent over the line
@@ -242,8 +243,7 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 	 * (at the edge of capacity, on this 2-core machine, the relapses of
 	 * a restore one step too far were what took sessions past their
 	 * budgets). */
-	int probe_failed = f->last_restore_us != 0 && f->last_change_us == f->last_restore_us &&
-		now_us - f->last_restore_us < OOBLEX_LATENCY_RELAPSE_US;
+	int probe_failed = f->last_restore_us != 0;
 	if(change == OOBLEX_LATENCY_KEPT && overloaded) {
 		f->calm_since_us = 0;
 		if(f->level < max && (probe_failed || (now_us - f->hot_since_us >= OOBLEX_LATENCY_HOT_HOLD_US &&
@@ -262,7 +262,7 @@ ooblex_latency_change ooblex_latency_fleet_step(ooblex_latency_fleet *f, ooblex_
 					to++;
 			}
 			/* The last restore was one too many: wait longer before the next. */
-			if(f->last_restore_us != 0 && now_us - f->last_restore_us < OOBLEX_LATENCY_RELAPSE_US) {
+			if(probe_failed) {
 				f->restore_hold_us *= 2;
 				if(f->restore_hold_us > f->cfg.restore_hold_max_us)
 					f->restore_hold_us = f->cfg.restore_hold_max_us;
